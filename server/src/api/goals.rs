@@ -1,0 +1,266 @@
+//! `motie.registry.v1.PolicyGoalService`.
+
+use registry_proto::v1::{self as pb, policy_goal_service_server::PolicyGoalService};
+use tonic::{Request, Response, Status};
+
+use super::{all, write_ctx};
+use crate::{
+    domain::{
+        Collection, Error, Id, Violations,
+        enums::{GoalState, Outcome, enum_field},
+        goal::{self, GoalSpec},
+        list::{self, PageTokens},
+        mask,
+    },
+    store::{GoalQuery, Store},
+};
+
+const GOALS: Collection = Collection::PolicyGoals;
+
+/// The PolicyGoalService implementation.
+#[derive(Debug, Clone)]
+pub struct GoalsApi {
+    store: Store,
+}
+
+impl GoalsApi {
+    pub fn new(store: Store) -> Self {
+        GoalsApi { store }
+    }
+}
+
+fn parse_name(field: &str, name: &str) -> Result<Id, Status> {
+    GOALS.parse_name(field, name).map_err(Status::from)
+}
+
+/// The state a goal is created in: PLANNED unless the request says ACTIVE or ON_HOLD.
+fn initial_state(v: &mut Violations, g: &pb::PolicyGoal) -> GoalState {
+    let state = enum_field(
+        v,
+        "policy_goal.state",
+        g.state,
+        GoalState::from_proto,
+        false,
+        GoalState::expected,
+    );
+    if state == Some(GoalState::Closed) {
+        v.add(
+            "policy_goal.state",
+            "a goal cannot be created CLOSED; create it and close it with ChangePolicyGoalState",
+        );
+    }
+    if g.outcome != 0 {
+        v.add(
+            "policy_goal.outcome",
+            "is set when the goal is closed, with ChangePolicyGoalState",
+        );
+    }
+    state.unwrap_or(GoalState::Planned)
+}
+
+#[tonic::async_trait]
+impl PolicyGoalService for GoalsApi {
+    async fn create_policy_goal(
+        &self,
+        request: Request<pb::CreatePolicyGoalRequest>,
+    ) -> Result<Response<pb::PolicyGoal>, Status> {
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let id = all(&mut v, Id::parse("policy_goal_id", &r.policy_goal_id));
+        let request_id = all(&mut v, crate::domain::request_id(&r.request_id));
+        let (spec, state) = match &r.policy_goal {
+            Some(g) => (
+                all(&mut v, GoalSpec::from_proto("policy_goal", g)),
+                initial_state(&mut v, g),
+            ),
+            None => {
+                v.add("policy_goal", "is required");
+                (None, GoalState::Planned)
+            }
+        };
+        let (id, spec) = match (id, spec, v.is_empty()) {
+            (Some(id), Some(spec), true) => (id, spec),
+            _ => return Err(Error::InvalidArgument(v.into_vec()).into()),
+        };
+        let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
+        let goal = self.store.create_goal(&id, spec, state, &ctx).await?;
+        Ok(Response::new(goal.to_proto()))
+    }
+
+    async fn get_policy_goal(
+        &self,
+        request: Request<pb::GetPolicyGoalRequest>,
+    ) -> Result<Response<pb::PolicyGoal>, Status> {
+        let id = parse_name("name", &request.get_ref().name)?;
+        let goal = self.store.get_goal(&id).await?;
+        Ok(Response::new(goal.to_proto()))
+    }
+
+    async fn list_policy_goals(
+        &self,
+        request: Request<pb::ListPolicyGoalsRequest>,
+    ) -> Result<Response<pb::ListPolicyGoalsResponse>, Status> {
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let page_size = all(&mut v, list::page_size(r.page_size));
+        let order = all(&mut v, list::parse_order_by(goal::LIST_FIELDS, &r.order_by));
+        if !r.filter.trim().is_empty() {
+            v.add("filter", "filtering is not supported yet");
+        }
+        let (Some(page_size), Some(order), true) = (page_size, order, v.is_empty()) else {
+            return Err(Error::InvalidArgument(v.into_vec()).into());
+        };
+        let fingerprint = PageTokens::fingerprint(&[
+            "goals",
+            r.filter.trim(),
+            &format!("{order:?}"),
+            if r.show_deleted { "deleted" } else { "live" },
+        ]);
+        let page = self
+            .store
+            .list_goals(&GoalQuery {
+                order,
+                show_deleted: r.show_deleted,
+                page_size,
+                page_token: r.page_token.clone(),
+                fingerprint,
+            })
+            .await?;
+        Ok(Response::new(pb::ListPolicyGoalsResponse {
+            policy_goals: page.goals.iter().map(|g| g.to_proto()).collect(),
+            next_page_token: page.next_page_token,
+            total_size: i32::try_from(page.total_size).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn batch_get_policy_goals(
+        &self,
+        request: Request<pb::BatchGetPolicyGoalsRequest>,
+    ) -> Result<Response<pb::BatchGetPolicyGoalsResponse>, Status> {
+        let names = &request.get_ref().names;
+        if names.is_empty() || names.len() > list::MAX_PAGE_SIZE {
+            return Err(Error::invalid("names", format!("must have 1 to {} names", list::MAX_PAGE_SIZE)).into());
+        }
+        let mut v = Violations::new();
+        let ids: Vec<Id> = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| all(&mut v, GOALS.parse_name(&format!("names[{i}]"), n)))
+            .collect();
+        if !v.is_empty() {
+            return Err(Error::InvalidArgument(v.into_vec()).into());
+        }
+        let goals = self.store.batch_get_goals(&ids).await?;
+        Ok(Response::new(pb::BatchGetPolicyGoalsResponse {
+            policy_goals: goals.iter().map(|g| g.to_proto()).collect(),
+        }))
+    }
+
+    async fn update_policy_goal(
+        &self,
+        request: Request<pb::UpdatePolicyGoalRequest>,
+    ) -> Result<Response<pb::PolicyGoal>, Status> {
+        let r = request.get_ref();
+        let Some(g) = &r.policy_goal else {
+            return Err(Error::invalid("policy_goal", "is required").into());
+        };
+        let mut v = Violations::new();
+        let id = all(&mut v, GOALS.parse_name("policy_goal.name", &g.name));
+        let paths = all(
+            &mut v,
+            mask::resolve(
+                &goal::MASK_RULES,
+                r.update_mask.as_ref().map(|m| m.paths.as_slice()),
+                |f| goal::populated(g, f),
+            ),
+        );
+        let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
+            return Err(Error::InvalidArgument(v.into_vec()).into());
+        };
+        let mask_names: Vec<String> = paths
+            .iter()
+            .map(|p| match p {
+                mask::MaskPath::Field(f) => (*f).to_owned(),
+                mask::MaskPath::Label(k) => format!("labels.{k}"),
+            })
+            .collect();
+        let create_spec = r.allow_missing.then(|| GoalSpec::from_proto("policy_goal", g));
+        let ctx = write_ctx(&request, None, r.validate_only);
+        let goal = self
+            .store
+            .update_goal(
+                &id,
+                &g.etag,
+                mask_names,
+                |current| goal::merge(current, g, &paths),
+                create_spec,
+                &ctx,
+            )
+            .await?;
+        Ok(Response::new(goal.to_proto()))
+    }
+
+    async fn delete_policy_goal(
+        &self,
+        request: Request<pb::DeletePolicyGoalRequest>,
+    ) -> Result<Response<pb::PolicyGoal>, Status> {
+        let r = request.get_ref();
+        let id = parse_name("name", &r.name)?;
+        let ctx = write_ctx(&request, None, r.validate_only);
+        let goal = self
+            .store
+            .delete_goal(&id, &r.etag, r.force, r.allow_missing, &ctx)
+            .await?;
+        Ok(Response::new(goal.map(|g| g.to_proto()).unwrap_or_default()))
+    }
+
+    async fn undelete_policy_goal(
+        &self,
+        request: Request<pb::UndeletePolicyGoalRequest>,
+    ) -> Result<Response<pb::PolicyGoal>, Status> {
+        let r = request.get_ref();
+        let id = parse_name("name", &r.name)?;
+        let ctx = write_ctx(&request, None, r.validate_only);
+        let goal = self.store.undelete_goal(&id, &r.etag, &ctx).await?;
+        Ok(Response::new(goal.to_proto()))
+    }
+
+    async fn change_policy_goal_state(
+        &self,
+        request: Request<pb::ChangePolicyGoalStateRequest>,
+    ) -> Result<Response<pb::PolicyGoal>, Status> {
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let id = all(&mut v, GOALS.parse_name("name", &r.name));
+        let state = enum_field(
+            &mut v,
+            "state",
+            r.state,
+            GoalState::from_proto,
+            true,
+            GoalState::expected,
+        );
+        let outcome = enum_field(
+            &mut v,
+            "outcome",
+            r.outcome,
+            Outcome::from_proto,
+            false,
+            Outcome::expected,
+        );
+        match (state, outcome) {
+            (Some(GoalState::Closed), None) if r.outcome == 0 => v.add(
+                "outcome",
+                format!("is required to close a goal; one of {}", Outcome::expected()),
+            ),
+            (Some(s), Some(_)) if s != GoalState::Closed => v.add("outcome", "is only set when closing a goal"),
+            _ => {}
+        }
+        let (Some(id), Some(state), true) = (id, state, v.is_empty()) else {
+            return Err(Error::InvalidArgument(v.into_vec()).into());
+        };
+        let ctx = write_ctx(&request, None, false);
+        let goal = self.store.change_goal_state(&id, state, outcome, &r.etag, &ctx).await?;
+        Ok(Response::new(goal.to_proto()))
+    }
+}

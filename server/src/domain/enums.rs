@@ -1,0 +1,198 @@
+//! Domain enums, each mirroring one proto enum without its UNSPECIFIED value. They are
+//! stored by their short name (`INDUSTRIAL_RESURGENCE`), which is also what filters accept.
+
+use registry_proto::v1 as pb;
+
+/// An enum number the proto does not define.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownValue(pub i32);
+
+macro_rules! domain_enum {
+    ($(#[$m:meta])* $name:ident => $proto:ty, prefix $prefix:literal { $($variant:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        pub enum $name { $( #[serde(rename = $s)] $variant ),+ }
+
+        impl $name {
+            /// Every value, in proto order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The proto value name without the enum prefix, e.g. `ACTIVE`.
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+
+            /// Accepts the short name (`ACTIVE`) or the full proto name (`STATE_ACTIVE`).
+            pub fn parse(s: &str) -> Option<Self> {
+                let short = s.strip_prefix($prefix).unwrap_or(s);
+                match short { $($s => Some($name::$variant),)+ _ => None }
+            }
+
+            /// `Ok(None)` for UNSPECIFIED (0), `Err` for a value the proto does not define.
+            pub fn from_proto(v: i32) -> Result<Option<Self>, UnknownValue> {
+                if v == 0 {
+                    return Ok(None);
+                }
+                match <$proto>::try_from(v) {
+                    $(Ok(<$proto>::$variant) => Ok(Some($name::$variant)),)+
+                    _ => Err(UnknownValue(v)),
+                }
+            }
+
+            pub fn to_proto(self) -> i32 {
+                match self { $($name::$variant => <$proto>::$variant as i32),+ }
+            }
+
+            /// Human list of accepted values, for error messages.
+            pub fn expected() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+domain_enum!(
+    /// The three policy pillars.
+    Pillar => pb::Pillar, prefix "PILLAR_" {
+    IndustrialResurgence = "INDUSTRIAL_RESURGENCE",
+    TradeNationalInterest = "TRADE_NATIONAL_INTEREST",
+    SustainableGrowthPartnership = "SUSTAINABLE_GROWTH_PARTNERSHIP",
+});
+
+domain_enum!(RiskCategory => pb::RiskCategory, prefix "RISK_CATEGORY_" {
+    Protectionism = "PROTECTIONISM",
+    CriticalMineralConcentration = "CRITICAL_MINERAL_CONCENTRATION",
+    ExportDependency = "EXPORT_DEPENDENCY",
+    ProductivityDecline = "PRODUCTIVITY_DECLINE",
+    RegionalImbalance = "REGIONAL_IMBALANCE",
+    ForeignCompetition = "FOREIGN_COMPETITION",
+    PopulationDecline = "POPULATION_DECLINE",
+    Other = "OTHER",
+});
+
+domain_enum!(RiskSeverity => pb::RiskSeverity, prefix "RISK_SEVERITY_" {
+    Low = "LOW",
+    Medium = "MEDIUM",
+    High = "HIGH",
+    Critical = "CRITICAL",
+});
+
+domain_enum!(
+    /// Lifecycle phase of a goal.
+    GoalState => pb::policy_goal::State, prefix "STATE_" {
+    Planned = "PLANNED",
+    Active = "ACTIVE",
+    OnHold = "ON_HOLD",
+    Closed = "CLOSED",
+});
+
+domain_enum!(Outcome => pb::policy_goal::Outcome, prefix "OUTCOME_" {
+    Achieved = "ACHIEVED",
+    Partial = "PARTIAL",
+    Missed = "MISSED",
+    Dropped = "DROPPED",
+});
+
+domain_enum!(Confidence => pb::policy_goal::Confidence, prefix "CONFIDENCE_" {
+    Low = "LOW",
+    Medium = "MEDIUM",
+    High = "HIGH",
+});
+
+domain_enum!(Direction => pb::target::Direction, prefix "DIRECTION_" {
+    IncreaseTo = "INCREASE_TO",
+    DecreaseTo = "DECREASE_TO",
+    StayAbove = "STAY_ABOVE",
+    StayBelow = "STAY_BELOW",
+});
+
+domain_enum!(Comparator => pb::target::Comparator, prefix "COMPARATOR_" {
+    AtLeast = "AT_LEAST",
+    MoreThan = "MORE_THAN",
+    AtMost = "AT_MOST",
+    LessThan = "LESS_THAN",
+    Exactly = "EXACTLY",
+});
+
+domain_enum!(MilestoneState => pb::milestone::State, prefix "STATE_" {
+    Planned = "PLANNED",
+    InProgress = "IN_PROGRESS",
+    Done = "DONE",
+    Missed = "MISSED",
+    Cancelled = "CANCELLED",
+});
+
+impl GoalState {
+    /// The lifecycle: PLANNED -> ACTIVE | ON_HOLD | CLOSED; ACTIVE <-> ON_HOLD; ACTIVE |
+    /// ON_HOLD -> CLOSED; CLOSED -> ACTIVE (reopen).
+    pub fn can_become(self, next: GoalState) -> bool {
+        use GoalState::*;
+        matches!(
+            (self, next),
+            (Planned, Active | OnHold | Closed)
+                | (Active, OnHold | Closed)
+                | (OnHold, Active | Closed)
+                | (Closed, Active)
+        )
+    }
+}
+
+/// Records a violation for an enum field and returns the parsed value (None for unspecified).
+pub fn enum_field<T>(
+    v: &mut super::Violations,
+    field: &str,
+    raw: i32,
+    parse: impl Fn(i32) -> Result<Option<T>, UnknownValue>,
+    required: bool,
+    expected: impl Fn() -> String,
+) -> Option<T> {
+    match parse(raw) {
+        Ok(Some(x)) => Some(x),
+        Ok(None) => {
+            if required {
+                v.add(field, format!("is required; one of {}", expected()));
+            }
+            None
+        }
+        Err(UnknownValue(_)) => {
+            v.add(field, format!("unknown value {raw}; one of {}", expected()));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_unknown() {
+        for p in Pillar::ALL {
+            assert_eq!(Pillar::from_proto(p.to_proto()), Ok(Some(*p)));
+            assert_eq!(Pillar::parse(p.as_str()), Some(*p));
+        }
+        assert_eq!(Pillar::from_proto(0), Ok(None));
+        assert_eq!(Pillar::from_proto(99), Err(UnknownValue(99)));
+        assert_eq!(
+            Pillar::parse("PILLAR_INDUSTRIAL_RESURGENCE"),
+            Some(Pillar::IndustrialResurgence)
+        );
+        assert_eq!(Pillar::parse("industrial_resurgence"), None);
+    }
+
+    #[test]
+    fn lifecycle() {
+        assert!(GoalState::Planned.can_become(GoalState::Active));
+        assert!(GoalState::Closed.can_become(GoalState::Active));
+        assert!(!GoalState::Closed.can_become(GoalState::Planned));
+        assert!(!GoalState::Active.can_become(GoalState::Planned));
+        assert!(!GoalState::Active.can_become(GoalState::Active));
+    }
+}

@@ -1,0 +1,54 @@
+//! Validated domain types. No tonic and no sqlx here: `api/` converts requests into these
+//! types, `store/` persists them.
+
+pub mod check;
+pub mod enums;
+mod error;
+pub mod goal;
+pub mod list;
+pub mod mask;
+mod names;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+pub use error::{Error, FieldViolation, Violations};
+pub use names::{Collection, Id};
+
+/// Who is making a change, and under which idempotency key: recorded in the change log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The token id (or `anonymous`/`system`).
+    pub id: String,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Actor { id: "system".into() }
+    }
+}
+
+/// The opaque etag of a resource version. It changes with every revision and differs between
+/// a resource and a later one re-created under the same name.
+pub fn etag(id: &str, revision: i64, create_time: OffsetDateTime) -> String {
+    let mut h = Sha256::new();
+    h.update(id.as_bytes());
+    h.update(revision.to_le_bytes());
+    h.update(create_time.unix_timestamp_nanos().to_le_bytes());
+    format!("\"{}\"", URL_SAFE_NO_PAD.encode(&h.finalize()[..12]))
+}
+
+/// Validates an idempotency key: 1..=128 printable ASCII characters; empty means none.
+pub fn request_id(raw: &str) -> Result<Option<String>, Error> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if raw.len() > 128 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid(
+            "request_id",
+            "must be 1-128 printable ASCII characters without spaces (a UUID is ideal)",
+        ));
+    }
+    Ok(Some(raw.to_owned()))
+}

@@ -1,0 +1,123 @@
+//! Resource names: `policyGoals/{goal}`, `tradePartners/{partner}`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Error, check::is_slug};
+
+/// A validated resource id: `[a-z][a-z0-9-]{0,62}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Id(String);
+
+impl Id {
+    pub fn parse(field: &str, s: &str) -> Result<Self, Error> {
+        if is_slug(s) {
+            Ok(Id(s.to_owned()))
+        } else {
+            Err(Error::invalid(
+                field,
+                format!(
+                    "{:?} is not a valid id: use 1-63 characters of lowercase letters, digits and single hyphens, starting with a letter",
+                    s.chars().take(80).collect::<String>()
+                ),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Id {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if is_slug(&s) {
+            Ok(Id(s))
+        } else {
+            Err(format!("invalid id {s:?}"))
+        }
+    }
+}
+
+impl From<Id> for String {
+    fn from(id: Id) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A collection of top-level resources and the id within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Collection {
+    PolicyGoals,
+    TradePartners,
+}
+
+impl Collection {
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            Collection::PolicyGoals => "policyGoals",
+            Collection::TradePartners => "tradePartners",
+        }
+    }
+
+    /// The type name used in `ResourceInfo` and the change feed.
+    pub const fn resource_type(self) -> &'static str {
+        match self {
+            Collection::PolicyGoals => "motie.registry.v1.PolicyGoal",
+            Collection::TradePartners => "motie.registry.v1.TradePartner",
+        }
+    }
+
+    /// Parses `{prefix}/{id}` into the id, naming `field` in the violation.
+    pub fn parse_name(self, field: &str, name: &str) -> Result<Id, Error> {
+        let expected = format!("must be of the form {}/{{id}}", self.prefix());
+        if name.is_empty() {
+            return Err(Error::invalid(field, format!("is required; {expected}")));
+        }
+        match name.split_once('/') {
+            Some((p, id)) if p == self.prefix() => Id::parse(field, id),
+            _ => Err(Error::invalid(
+                field,
+                format!("{:?} {expected}", name.chars().take(80).collect::<String>()),
+            )),
+        }
+    }
+
+    pub fn name(self, id: &Id) -> String {
+        format!("{}/{}", self.prefix(), id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_names() {
+        let id = Collection::PolicyGoals
+            .parse_name("name", "policyGoals/ai-factories")
+            .expect("valid");
+        assert_eq!(id.as_str(), "ai-factories");
+        assert_eq!(Collection::PolicyGoals.name(&id), "policyGoals/ai-factories");
+        for bad in [
+            "",
+            "policyGoals/",
+            "policyGoals/../x",
+            "tradePartners/us",
+            "policyGoals/a/b",
+            "policygoals/a",
+            "policyGoals/A",
+        ] {
+            assert!(Collection::PolicyGoals.parse_name("name", bad).is_err(), "{bad}");
+        }
+    }
+}

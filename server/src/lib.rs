@@ -1,0 +1,208 @@
+//! `registryd`: the Policy & Partner Registry gRPC server.
+//!
+//! Layout: `domain/` holds validated types (no tonic, no sqlx), `store/` persists them in
+//! PostgreSQL (no tonic), `api/` implements the gRPC services, `error.rs` maps errors to
+//! `tonic::Status` in one place.
+
+pub mod api;
+pub mod domain;
+pub mod drain;
+pub mod error;
+pub mod store;
+pub mod telemetry;
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use registry_proto::v1::policy_goal_service_server::PolicyGoalServiceServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+
+pub use store::{Store, StoreOptions};
+
+/// Names of the served registry services, as reported by grpc.health.v1.
+pub const SERVICES: &[&str] = &["motie.registry.v1.PolicyGoalService"];
+
+/// Runtime settings of the gRPC server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// How long to report NOT_SERVING before refusing new connections on shutdown, so load
+    /// balancers stop sending traffic first.
+    pub shutdown_grace: Duration,
+    /// How often the database is probed for the health service.
+    pub health_probe_interval: Duration,
+    /// How often expired soft-deleted resources and request ids are purged.
+    pub purge_interval: Duration,
+    /// Maximum decoded request size in bytes.
+    pub max_request_bytes: usize,
+    /// After shutdown starts, how long in-flight RPCs and streams may continue before
+    /// streams are ended with UNAVAILABLE.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            shutdown_grace: Duration::ZERO,
+            health_probe_interval: Duration::from_secs(2),
+            purge_interval: Duration::from_secs(600),
+            max_request_bytes: 4 * 1024 * 1024,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves the registry on `listener` until `shutdown` resolves, then drains: health goes
+/// NOT_SERVING, new connections are refused, in-flight RPCs finish.
+pub async fn serve(
+    store: Store,
+    listener: TcpListener,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let set_all = {
+        let health = health.clone();
+        move |status: ServingStatus| {
+            let health = health.clone();
+            async move {
+                health.set_service_status("", status).await;
+                for s in SERVICES {
+                    health.set_service_status(*s, status).await;
+                }
+            }
+        }
+    };
+    set_all(ServingStatus::Serving).await;
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(registry_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(registry_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let goals = PolicyGoalServiceServer::new(api::goals::GoalsApi::new(store.clone()))
+        .max_decoding_message_size(opts.max_request_bytes);
+
+    // Background work: database health probe and purging, both stopped on shutdown.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let probe = tokio::spawn(probe_database(
+        store.clone(),
+        opts.health_probe_interval,
+        set_all.clone(),
+        stop_rx.clone(),
+    ));
+    let purge = tokio::spawn(purge_loop(store.clone(), opts.purge_interval, stop_rx));
+
+    let drain_token = tokio_util::sync::CancellationToken::new();
+    let draining = {
+        let set_all = set_all.clone();
+        let grace = opts.shutdown_grace;
+        let drain_timeout = opts.drain_timeout;
+        let drain_token = drain_token.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: reporting NOT_SERVING, draining in-flight requests");
+            let _ = stop_tx.send(true);
+            set_all(ServingStatus::NotServing).await;
+            if !grace.is_zero() {
+                tokio::time::sleep(grace).await;
+            }
+            // Streams still open when the drain window closes are ended cleanly.
+            tokio::spawn(async move {
+                tokio::time::sleep(drain_timeout).await;
+                drain_token.cancel();
+            });
+        }
+    };
+
+    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(?addr, "registryd serving gRPC");
+    let result = tonic::transport::Server::builder()
+        .layer(tower_http::trace::TraceLayer::new_for_grpc())
+        .layer(drain::DrainLayer {
+            token: drain_token.clone(),
+        })
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(goals)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
+        .await;
+    drain_token.cancel();
+    probe.abort();
+    purge.abort();
+    tracing::info!("registryd stopped");
+    Ok(result?)
+}
+
+async fn probe_database<F, Fut>(
+    store: Store,
+    interval: Duration,
+    set_all: F,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    F: Fn(ServingStatus) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let mut healthy = true;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+        let ok = matches!(
+            tokio::time::timeout(interval.max(Duration::from_secs(1)), store.ping()).await,
+            Ok(Ok(()))
+        );
+        if ok != healthy && !*stop.borrow() {
+            healthy = ok;
+            if ok {
+                tracing::info!("database reachable again: SERVING");
+                set_all(ServingStatus::Serving).await;
+            } else {
+                tracing::warn!("database unreachable: NOT_SERVING");
+                set_all(ServingStatus::NotServing).await;
+            }
+        }
+    }
+}
+
+async fn purge_loop(store: Store, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match store.purge_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "purged expired soft-deleted goals"),
+            Err(e) => tracing::warn!(error = %e, "purge failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Resolves when the process receives Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,831 @@
+//! Policy goals in PostgreSQL.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+use sqlx::{Postgres, QueryBuilder, Transaction, types::Json};
+use time::OffsetDateTime;
+
+use super::{
+    Change, ChangeKind, Claim, GOAL_TREE_LOCK, Store, WriteCtx, append_changes, claim_request, db_error, lock,
+    remember_response,
+};
+use crate::domain::{
+    Collection, Error, Id,
+    enums::{Confidence, GoalState, Outcome, Pillar},
+    goal::{GoalSpec, Milestone, PolicyGoal, Risk, Target},
+    list::{Cursor, OrderKey, SortValue},
+};
+
+const GOALS: Collection = Collection::PolicyGoals;
+
+#[derive(sqlx::FromRow)]
+struct GoalRow {
+    id: String,
+    parent_id: Option<String>,
+    ancestors: Vec<String>,
+    title: String,
+    title_ko: String,
+    pillar: String,
+    description: String,
+    sectors: Vec<String>,
+    regions: Vec<String>,
+    lead_organization: String,
+    state: String,
+    outcome: Option<String>,
+    confidence: Option<String>,
+    confidence_note: String,
+    targets: Json<Vec<Target>>,
+    milestones: Json<Vec<Milestone>>,
+    linked_partners: Vec<String>,
+    risks: Json<Vec<Risk>>,
+    source: String,
+    labels: Json<BTreeMap<String, String>>,
+    create_time: OffsetDateTime,
+    update_time: OffsetDateTime,
+    delete_time: Option<OffsetDateTime>,
+    expire_time: Option<OffsetDateTime>,
+    revision: i64,
+}
+
+fn corrupt(what: &str, id: &str) -> Error {
+    Error::Internal(format!("stored goal {id} has an invalid {what}"))
+}
+
+fn ids(v: Vec<String>, what: &str, id: &str) -> Result<Vec<Id>, Error> {
+    v.into_iter()
+        .map(|s| Id::try_from(s).map_err(|_| corrupt(what, id)))
+        .collect()
+}
+
+impl TryFrom<GoalRow> for PolicyGoal {
+    type Error = Error;
+    fn try_from(r: GoalRow) -> Result<Self, Error> {
+        let id = r.id;
+        Ok(PolicyGoal {
+            spec: GoalSpec {
+                title: r.title,
+                title_ko: r.title_ko,
+                pillar: Some(Pillar::parse(&r.pillar).ok_or_else(|| corrupt("pillar", &id))?),
+                parent: r
+                    .parent_id
+                    .map(|p| Id::try_from(p).map_err(|_| corrupt("parent", &id)))
+                    .transpose()?,
+                description: r.description,
+                sectors: r.sectors,
+                regions: r.regions,
+                lead_organization: r.lead_organization,
+                confidence: r
+                    .confidence
+                    .map(|c| Confidence::parse(&c).ok_or_else(|| corrupt("confidence", &id)))
+                    .transpose()?,
+                confidence_note: r.confidence_note,
+                targets: r.targets.0,
+                milestones: r.milestones.0,
+                linked_partners: ids(r.linked_partners, "linked partner", &id)?,
+                risks: r.risks.0,
+                source: r.source,
+                labels: r.labels.0,
+            },
+            state: GoalState::parse(&r.state).ok_or_else(|| corrupt("state", &id))?,
+            outcome: r
+                .outcome
+                .map(|o| Outcome::parse(&o).ok_or_else(|| corrupt("outcome", &id)))
+                .transpose()?,
+            ancestors: ids(r.ancestors, "ancestor", &id)?,
+            create_time: r.create_time,
+            update_time: r.update_time,
+            delete_time: r.delete_time,
+            expire_time: r.expire_time,
+            revision: r.revision,
+            id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
+        })
+    }
+}
+
+fn rows_to_goals(rows: Vec<GoalRow>) -> Result<Vec<PolicyGoal>, Error> {
+    rows.into_iter().map(PolicyGoal::try_from).collect()
+}
+
+fn snapshot(goal: &PolicyGoal) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(goal).map_err(|e| Error::Internal(format!("cannot encode goal snapshot: {e}")))
+}
+
+fn not_found(id: &Id) -> Error {
+    Error::NotFound {
+        resource_type: GOALS.resource_type(),
+        name: GOALS.name(id),
+    }
+}
+
+/// A List request, validated.
+#[derive(Debug, Clone)]
+pub struct GoalQuery {
+    pub order: Vec<OrderKey>,
+    pub show_deleted: bool,
+    pub page_size: usize,
+    pub page_token: String,
+    /// Fingerprint of the request fields a page token is bound to.
+    pub fingerprint: String,
+}
+
+/// One page of goals.
+#[derive(Debug, Clone)]
+pub struct GoalPage {
+    pub goals: Vec<PolicyGoal>,
+    pub next_page_token: String,
+    pub total_size: i64,
+}
+
+/// Maps an orderable field to its column.
+fn column(field: &str) -> &'static str {
+    match field {
+        "title" => "title",
+        "create_time" => "create_time",
+        "update_time" => "update_time",
+        "pillar" => "pillar",
+        "state" => "state",
+        "lead_organization" => "lead_organization",
+        _ => "id",
+    }
+}
+
+fn is_time(field: &str) -> bool {
+    matches!(field, "create_time" | "update_time")
+}
+
+fn push_sort_value(qb: &mut QueryBuilder<Postgres>, field: &str, value: &SortValue) -> Result<(), Error> {
+    let bad = || Error::invalid("page_token", "is not a page token issued for this request");
+    match (is_time(field), value) {
+        (true, SortValue::Int(micros)) => {
+            let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(*micros) * 1000).map_err(|_| bad())?;
+            qb.push_bind(t);
+        }
+        (false, SortValue::Text(s)) => {
+            qb.push_bind(s.clone());
+        }
+        _ => return Err(bad()),
+    }
+    Ok(())
+}
+
+/// The page-size-plus-one query after the cursor, in the requested order (ties by id).
+fn keyset(qb: &mut QueryBuilder<Postgres>, order: &[OrderKey], cursor: &Cursor) -> Result<(), Error> {
+    if cursor.keys.len() != order.len() {
+        return Err(Error::invalid(
+            "page_token",
+            "is not a page token issued for this request",
+        ));
+    }
+    let id_desc = id_descending(order);
+    // (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (k1 = v1 AND ... AND id > vid)
+    qb.push(" AND (");
+    let n = order.len();
+    for i in 0..=n {
+        if i > 0 {
+            qb.push(" OR ");
+        }
+        qb.push("(");
+        for (j, key) in order.iter().enumerate().take(i) {
+            qb.push(column(key.field)).push(" = ");
+            push_sort_value(qb, key.field, &cursor.keys[j])?;
+            qb.push(" AND ");
+        }
+        if i < n {
+            let key = order[i];
+            qb.push(column(key.field)).push(if key.desc { " < " } else { " > " });
+            push_sort_value(qb, key.field, &cursor.keys[i])?;
+        } else {
+            qb.push("id").push(if id_desc { " < " } else { " > " });
+            qb.push_bind(cursor.id.clone());
+        }
+        qb.push(")");
+    }
+    qb.push(")");
+    Ok(())
+}
+
+/// The id tie-breaker follows the keys' direction when they all agree (so one index scan in
+/// either direction serves the query), otherwise ascending.
+fn id_descending(order: &[OrderKey]) -> bool {
+    !order.is_empty() && order.iter().all(|k| k.desc)
+}
+
+fn push_filters(qb: &mut QueryBuilder<Postgres>, q: &GoalQuery) {
+    qb.push(" WHERE TRUE");
+    if !q.show_deleted {
+        qb.push(" AND delete_time IS NULL");
+    }
+}
+
+/// Resolves a new goal's parent: locks it (shared), checks it is live, and returns its
+/// ancestors + itself and its pillar.
+async fn resolve_parent(
+    tx: &mut Transaction<'static, Postgres>,
+    parent: &Id,
+    child: &Id,
+    field: &str,
+) -> Result<(Vec<String>, String), Error> {
+    let row: Option<(Vec<String>, String, Option<OffsetDateTime>)> =
+        sqlx::query_as("SELECT ancestors, pillar, delete_time FROM policy_goals WHERE id = $1 FOR SHARE")
+            .bind(parent.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    let Some((mut ancestors, pillar, deleted)) = row else {
+        return Err(Error::failed_precondition(
+            "PARENT_NOT_FOUND",
+            format!("{field}: parent {} does not exist", GOALS.name(parent)),
+            Some(GOALS.name(parent)),
+        ));
+    };
+    if deleted.is_some() {
+        return Err(Error::failed_precondition(
+            "PARENT_DELETED",
+            format!("{field}: parent {} is deleted", GOALS.name(parent)),
+            Some(GOALS.name(parent)),
+        ));
+    }
+    if parent == child || ancestors.iter().any(|a| a == child.as_str()) {
+        return Err(Error::failed_precondition(
+            "PARENT_CYCLE",
+            format!(
+                "{field}: {} is {} itself or one of its descendants; goals form a tree",
+                GOALS.name(parent),
+                GOALS.name(child)
+            ),
+            Some(GOALS.name(parent)),
+        ));
+    }
+    ancestors.push(parent.as_str().to_owned());
+    Ok((ancestors, pillar))
+}
+
+/// Checks the spec's pillar against the parent's and resolves an inherited one.
+fn resolve_pillar(spec: &GoalSpec, parent_pillar: Option<&str>) -> Result<Pillar, Error> {
+    match (spec.pillar, parent_pillar) {
+        (Some(p), Some(pp)) if p.as_str() != pp => Err(Error::invalid(
+            "policy_goal.pillar",
+            format!("must match the parent's pillar {pp} (or be left unspecified)"),
+        )),
+        (Some(p), _) => Ok(p),
+        (None, Some(pp)) => Pillar::parse(pp).ok_or_else(|| Error::Internal(format!("stored pillar {pp} is invalid"))),
+        (None, None) => Err(Error::invalid(
+            "policy_goal.pillar",
+            "is required for a goal without a parent",
+        )),
+    }
+}
+
+fn request_hash(parts: &[&[u8]]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().to_vec()
+}
+
+const INSERT_GOAL: &str = "INSERT INTO policy_goals (id, parent_id, ancestors, title, title_ko, pillar, description, sectors, regions,
+        lead_organization, state, confidence, confidence_note, targets, milestones, linked_partners, risks, source, labels,
+        create_time, update_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, now(), now())
+     ON CONFLICT (id) DO NOTHING
+     RETURNING *";
+
+const UPDATE_GOAL: &str =
+    "UPDATE policy_goals SET parent_id = $2, ancestors = $3, title = $4, title_ko = $5, pillar = $6,
+        description = $7, sectors = $8, regions = $9, lead_organization = $10, confidence = $11, confidence_note = $12,
+        targets = $13, milestones = $14, linked_partners = $15, risks = $16, source = $17, labels = $18,
+        update_time = now(), revision = revision + 1
+     WHERE id = $1
+     RETURNING *";
+
+impl Store {
+    /// Creates a goal. With a request id, a retry returns the original goal.
+    pub async fn create_goal(
+        &self,
+        id: &Id,
+        spec: GoalSpec,
+        initial_state: GoalState,
+        ctx: &WriteCtx,
+    ) -> Result<PolicyGoal, Error> {
+        let spec_json = serde_json::to_vec(&(&spec, initial_state)).unwrap_or_default();
+        let hash = request_hash(&[id.as_str().as_bytes(), &spec_json]);
+        let mut tx = self.begin().await?;
+        if let Claim::Replay(resp) = claim_request(&mut tx, "CreatePolicyGoal", ctx, &hash).await? {
+            return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
+        }
+        let goal = self.insert_goal(&mut tx, id, spec, initial_state).await?;
+        let snap = snapshot(&goal)?;
+        remember_response(&mut tx, "CreatePolicyGoal", ctx, &snap).await?;
+        append_changes(
+            &mut tx,
+            &[Change {
+                resource_type: GOALS.resource_type(),
+                name: goal.name(),
+                kind: ChangeKind::Created,
+                mask: vec![],
+                snapshot: Some(snap),
+                ctx,
+            }],
+        )
+        .await?;
+        Self::finish(tx, ctx).await?;
+        Ok(goal)
+    }
+
+    async fn insert_goal(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        id: &Id,
+        spec: GoalSpec,
+        state: GoalState,
+    ) -> Result<PolicyGoal, Error> {
+        let (ancestors, parent_pillar) = match &spec.parent {
+            Some(parent) => {
+                lock(tx, GOAL_TREE_LOCK, true).await?;
+                let (a, p) = resolve_parent(tx, parent, id, "policy_goal.parent").await?;
+                (a, Some(p))
+            }
+            None => (Vec::new(), None),
+        };
+        let pillar = resolve_pillar(&spec, parent_pillar.as_deref())?;
+        let row: Option<GoalRow> = sqlx::query_as(INSERT_GOAL)
+            .bind(id.as_str())
+            .bind(spec.parent.as_ref().map(Id::as_str))
+            .bind(&ancestors)
+            .bind(&spec.title)
+            .bind(&spec.title_ko)
+            .bind(pillar.as_str())
+            .bind(&spec.description)
+            .bind(&spec.sectors)
+            .bind(&spec.regions)
+            .bind(&spec.lead_organization)
+            .bind(state.as_str())
+            .bind(spec.confidence.map(Confidence::as_str))
+            .bind(&spec.confidence_note)
+            .bind(Json(&spec.targets))
+            .bind(Json(&spec.milestones))
+            .bind(spec.linked_partners.iter().map(Id::as_str).collect::<Vec<_>>())
+            .bind(Json(&spec.risks))
+            .bind(&spec.source)
+            .bind(Json(&spec.labels))
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        match row {
+            Some(row) => PolicyGoal::try_from(row),
+            None => Err(Error::AlreadyExists {
+                resource_type: GOALS.resource_type(),
+                name: GOALS.name(id),
+            }),
+        }
+    }
+
+    /// Gets a goal, live or soft-deleted.
+    pub async fn get_goal(&self, id: &Id) -> Result<PolicyGoal, Error> {
+        let row: Option<GoalRow> = sqlx::query_as("SELECT * FROM policy_goals WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.map(PolicyGoal::try_from).transpose()?.ok_or_else(|| not_found(id))
+    }
+
+    /// Gets several goals in the order asked; NOT_FOUND names the first missing one.
+    pub async fn batch_get_goals(&self, wanted: &[Id]) -> Result<Vec<PolicyGoal>, Error> {
+        let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
+        let rows: Vec<GoalRow> = sqlx::query_as("SELECT * FROM policy_goals WHERE id = ANY($1)")
+            .bind(&keys)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let found: std::collections::HashMap<Id, PolicyGoal> =
+            rows_to_goals(rows)?.into_iter().map(|g| (g.id.clone(), g)).collect();
+        wanted
+            .iter()
+            .map(|id| found.get(id).cloned().ok_or_else(|| not_found(id)))
+            .collect()
+    }
+
+    /// Lists goals, one keyset page.
+    pub async fn list_goals(&self, q: &GoalQuery) -> Result<GoalPage, Error> {
+        let cursor = self.tokens.decode(&q.fingerprint, &q.page_token)?;
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM policy_goals");
+        push_filters(&mut qb, q);
+        if let Some(c) = &cursor {
+            keyset(&mut qb, &q.order, c)?;
+        }
+        qb.push(" ORDER BY ");
+        for key in &q.order {
+            qb.push(column(key.field))
+                .push(if key.desc { " DESC, " } else { " ASC, " });
+        }
+        qb.push(if id_descending(&q.order) { "id DESC" } else { "id ASC" });
+        qb.push(" LIMIT ").push_bind(q.page_size as i64 + 1);
+        let rows: Vec<GoalRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        let mut goals = rows_to_goals(rows)?;
+
+        let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM policy_goals");
+        push_filters(&mut count, q);
+        let total_size: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+
+        let next_page_token = if goals.len() > q.page_size {
+            goals.truncate(q.page_size);
+            goals
+                .last()
+                .map(|last| {
+                    self.tokens.encode(
+                        &q.fingerprint,
+                        Cursor {
+                            keys: q.order.iter().map(|k| last.sort_value(k.field)).collect(),
+                            id: last.id.as_str().to_owned(),
+                        },
+                    )
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(GoalPage {
+            goals,
+            next_page_token,
+            total_size,
+        })
+    }
+
+    /// Locks a goal row for a write.
+    async fn lock_goal(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Option<PolicyGoal>, Error> {
+        let row: Option<GoalRow> = sqlx::query_as("SELECT * FROM policy_goals WHERE id = $1 FOR UPDATE")
+            .bind(id.as_str())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        row.map(PolicyGoal::try_from).transpose()
+    }
+
+    fn check_etag(goal: &PolicyGoal, etag: &str) -> Result<(), Error> {
+        if !etag.is_empty() && etag != goal.etag() {
+            return Err(Error::etag_mismatch(&goal.name()));
+        }
+        Ok(())
+    }
+
+    /// Updates a goal. `merge` turns the current goal into the new spec (applying the update
+    /// mask and validating). With `create_spec` (allow_missing), a missing goal is created.
+    pub async fn update_goal(
+        &self,
+        id: &Id,
+        etag: &str,
+        mask: Vec<String>,
+        merge: impl FnOnce(&PolicyGoal) -> Result<GoalSpec, Error>,
+        create_spec: Option<Result<GoalSpec, Error>>,
+        ctx: &WriteCtx,
+    ) -> Result<PolicyGoal, Error> {
+        let mut tx = self.begin().await?;
+        let Some(current) = Self::lock_goal(&mut tx, id).await? else {
+            let Some(spec) = create_spec else {
+                return Err(not_found(id));
+            };
+            if !etag.is_empty() {
+                return Err(Error::etag_mismatch(&GOALS.name(id)));
+            }
+            let goal = self.insert_goal(&mut tx, id, spec?, GoalState::Planned).await?;
+            let change = Change {
+                resource_type: GOALS.resource_type(),
+                name: goal.name(),
+                kind: ChangeKind::Created,
+                mask: vec![],
+                snapshot: Some(snapshot(&goal)?),
+                ctx,
+            };
+            append_changes(&mut tx, &[change]).await?;
+            Self::finish(tx, ctx).await?;
+            return Ok(goal);
+        };
+        Self::check_etag(&current, etag)?;
+        if current.delete_time.is_some() {
+            return Err(Error::failed_precondition(
+                "RESOURCE_DELETED",
+                format!("{} is deleted; undelete it before updating", current.name()),
+                Some(current.name()),
+            ));
+        }
+        let mut spec = merge(&current)?;
+        let parent_changed = spec.parent != current.spec.parent;
+        let (ancestors, parent_pillar) = match (&spec.parent, parent_changed) {
+            (Some(parent), true) => {
+                lock(&mut tx, GOAL_TREE_LOCK, false).await?;
+                let (a, p) = resolve_parent(&mut tx, parent, id, "policy_goal.parent").await?;
+                (a, Some(p))
+            }
+            (None, true) => {
+                lock(&mut tx, GOAL_TREE_LOCK, false).await?;
+                (Vec::new(), None)
+            }
+            (Some(parent), false) => {
+                let pillar: String = sqlx::query_scalar("SELECT pillar FROM policy_goals WHERE id = $1")
+                    .bind(parent.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                (
+                    current.ancestors.iter().map(|a| a.as_str().to_owned()).collect(),
+                    Some(pillar),
+                )
+            }
+            (None, false) => (Vec::new(), None),
+        };
+        // A child inherits its parent's pillar unless it states the same one.
+        if spec.pillar.is_none() || (parent_changed && spec.pillar == current.spec.pillar && spec.parent.is_some()) {
+            spec.pillar = None;
+        }
+        spec.pillar = Some(resolve_pillar(&spec, parent_pillar.as_deref())?);
+        if spec == current.spec {
+            // Nothing changes: no new revision, no change record.
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(current);
+        }
+        let pillar = spec.pillar.unwrap_or(Pillar::IndustrialResurgence);
+        let row: GoalRow = sqlx::query_as(UPDATE_GOAL)
+            .bind(id.as_str())
+            .bind(spec.parent.as_ref().map(Id::as_str))
+            .bind(&ancestors)
+            .bind(&spec.title)
+            .bind(&spec.title_ko)
+            .bind(pillar.as_str())
+            .bind(&spec.description)
+            .bind(&spec.sectors)
+            .bind(&spec.regions)
+            .bind(&spec.lead_organization)
+            .bind(spec.confidence.map(Confidence::as_str))
+            .bind(&spec.confidence_note)
+            .bind(Json(&spec.targets))
+            .bind(Json(&spec.milestones))
+            .bind(spec.linked_partners.iter().map(Id::as_str).collect::<Vec<_>>())
+            .bind(Json(&spec.risks))
+            .bind(&spec.source)
+            .bind(Json(&spec.labels))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let goal = PolicyGoal::try_from(row)?;
+        let mut changes = vec![Change {
+            resource_type: GOALS.resource_type(),
+            name: goal.name(),
+            kind: ChangeKind::Updated,
+            mask,
+            snapshot: Some(snapshot(&goal)?),
+            ctx,
+        }];
+        // Descendants follow a moved subtree and a changed pillar.
+        if parent_changed || goal.spec.pillar != current.spec.pillar {
+            let mut prefix = ancestors.clone();
+            prefix.push(id.as_str().to_owned());
+            let rows: Vec<GoalRow> = sqlx::query_as(
+                "UPDATE policy_goals SET ancestors = $2 || ancestors[array_position(ancestors, $1) + 1:],
+                        pillar = $3, update_time = now(), revision = revision + 1
+                 WHERE $1 = ANY(ancestors)
+                 RETURNING *",
+            )
+            .bind(id.as_str())
+            .bind(&prefix)
+            .bind(pillar.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            for d in rows_to_goals(rows)? {
+                changes.push(Change {
+                    resource_type: GOALS.resource_type(),
+                    name: d.name(),
+                    kind: ChangeKind::Updated,
+                    mask: vec!["ancestors".into(), "pillar".into()],
+                    snapshot: Some(snapshot(&d)?),
+                    ctx,
+                });
+            }
+        }
+        append_changes(&mut tx, &changes).await?;
+        Self::finish(tx, ctx).await?;
+        Ok(goal)
+    }
+
+    /// Soft-deletes a goal (and, with `force`, its live descendants).
+    pub async fn delete_goal(
+        &self,
+        id: &Id,
+        etag: &str,
+        force: bool,
+        allow_missing: bool,
+        ctx: &WriteCtx,
+    ) -> Result<Option<PolicyGoal>, Error> {
+        let mut tx = self.begin().await?;
+        if force {
+            lock(&mut tx, GOAL_TREE_LOCK, false).await?;
+        }
+        let Some(current) = Self::lock_goal(&mut tx, id).await? else {
+            return if allow_missing { Ok(None) } else { Err(not_found(id)) };
+        };
+        Self::check_etag(&current, etag)?;
+        if current.delete_time.is_some() {
+            return Err(Error::failed_precondition(
+                "RESOURCE_DELETED",
+                format!("{} is already deleted", current.name()),
+                Some(current.name()),
+            ));
+        }
+        let children: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM policy_goals WHERE parent_id = $1 AND delete_time IS NULL ORDER BY id LIMIT 5",
+        )
+        .bind(id.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if !children.is_empty() && !force {
+            return Err(Error::failed_precondition(
+                "HAS_LIVE_CHILDREN",
+                format!(
+                    "{} has live child goals ({}); delete them first or set force",
+                    current.name(),
+                    children
+                        .iter()
+                        .map(|c| format!("policyGoals/{c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Some(current.name()),
+            ));
+        }
+        let retention = self.opts.soft_delete_retention;
+        let rows: Vec<GoalRow> = sqlx::query_as(
+            "UPDATE policy_goals SET delete_time = now(), expire_time = now() + $2, update_time = now(), revision = revision + 1
+             WHERE (id = $1 OR ($3 AND $1 = ANY(ancestors))) AND delete_time IS NULL
+             RETURNING *",
+        )
+        .bind(id.as_str())
+        .bind(retention)
+        .bind(force)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let goals = rows_to_goals(rows)?;
+        let changes = goals
+            .iter()
+            .map(|g| {
+                Ok(Change {
+                    resource_type: GOALS.resource_type(),
+                    name: g.name(),
+                    kind: ChangeKind::Deleted,
+                    mask: vec![],
+                    snapshot: Some(snapshot(g)?),
+                    ctx,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        append_changes(&mut tx, &changes).await?;
+        Self::finish(tx, ctx).await?;
+        goals
+            .into_iter()
+            .find(|g| &g.id == id)
+            .map(Some)
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Restores a soft-deleted goal; its parent must be live.
+    pub async fn undelete_goal(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<PolicyGoal, Error> {
+        let mut tx = self.begin().await?;
+        lock(&mut tx, GOAL_TREE_LOCK, true).await?;
+        let current = Self::lock_goal(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        Self::check_etag(&current, etag)?;
+        if current.delete_time.is_none() {
+            return Err(Error::AlreadyExists {
+                resource_type: GOALS.resource_type(),
+                name: current.name(),
+            });
+        }
+        if let Some(parent) = &current.spec.parent {
+            resolve_parent(&mut tx, parent, id, "parent").await?;
+        }
+        let row: GoalRow = sqlx::query_as(
+            "UPDATE policy_goals SET delete_time = NULL, expire_time = NULL, update_time = now(), revision = revision + 1
+             WHERE id = $1 RETURNING *",
+        )
+        .bind(id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let goal = PolicyGoal::try_from(row)?;
+        append_changes(
+            &mut tx,
+            &[Change {
+                resource_type: GOALS.resource_type(),
+                name: goal.name(),
+                kind: ChangeKind::Undeleted,
+                mask: vec![],
+                snapshot: Some(snapshot(&goal)?),
+                ctx,
+            }],
+        )
+        .await?;
+        Self::finish(tx, ctx).await?;
+        Ok(goal)
+    }
+
+    /// Moves a goal through its lifecycle.
+    pub async fn change_goal_state(
+        &self,
+        id: &Id,
+        state: GoalState,
+        outcome: Option<Outcome>,
+        etag: &str,
+        ctx: &WriteCtx,
+    ) -> Result<PolicyGoal, Error> {
+        let mut tx = self.begin().await?;
+        let current = Self::lock_goal(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        Self::check_etag(&current, etag)?;
+        if current.delete_time.is_some() {
+            return Err(Error::failed_precondition(
+                "RESOURCE_DELETED",
+                format!("{} is deleted", current.name()),
+                Some(current.name()),
+            ));
+        }
+        if !current.state.can_become(state) {
+            return Err(Error::failed_precondition(
+                "INVALID_STATE_TRANSITION",
+                format!("{} cannot go from {} to {}", current.name(), current.state, state),
+                Some(current.name()),
+            ));
+        }
+        let row: GoalRow = sqlx::query_as(
+            "UPDATE policy_goals SET state = $2, outcome = $3, update_time = now(), revision = revision + 1
+             WHERE id = $1 RETURNING *",
+        )
+        .bind(id.as_str())
+        .bind(state.as_str())
+        .bind(outcome.map(Outcome::as_str))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let goal = PolicyGoal::try_from(row)?;
+        append_changes(
+            &mut tx,
+            &[Change {
+                resource_type: GOALS.resource_type(),
+                name: goal.name(),
+                kind: ChangeKind::Updated,
+                mask: vec!["state".into(), "outcome".into()],
+                snapshot: Some(snapshot(&goal)?),
+                ctx,
+            }],
+        )
+        .await?;
+        Self::finish(tx, ctx).await?;
+        Ok(goal)
+    }
+
+    /// Purges soft-deleted goals past their expire time, leaves first.
+    pub(super) async fn purge_expired_goals(&self) -> Result<u64, Error> {
+        let ctx = WriteCtx {
+            actor: crate::domain::Actor::system(),
+            request_id: None,
+            validate_only: false,
+        };
+        let mut total = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            let purged: Vec<String> = sqlx::query_scalar(
+                "DELETE FROM policy_goals g WHERE g.id IN (
+                    SELECT id FROM policy_goals p WHERE p.expire_time < now()
+                      AND NOT EXISTS (SELECT 1 FROM policy_goals c WHERE c.parent_id = p.id)
+                    LIMIT 500 FOR UPDATE SKIP LOCKED)
+                 RETURNING g.id",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if purged.is_empty() {
+                return Ok(total);
+            }
+            total += purged.len() as u64;
+            let changes: Vec<Change> = purged
+                .iter()
+                .map(|id| Change {
+                    resource_type: GOALS.resource_type(),
+                    name: format!("{}/{id}", GOALS.prefix()),
+                    kind: ChangeKind::Purged,
+                    mask: vec![],
+                    snapshot: None,
+                    ctx: &ctx,
+                })
+                .collect();
+            append_changes(&mut tx, &changes).await?;
+            tx.commit().await.map_err(db_error)?;
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! PostgreSQL persistence through sqlx. No tonic here. Every mutation appends its change-log
+//! row in the same transaction, with the actor and request id.
+
+mod goals;
+
+use std::time::Duration;
+
+use sqlx::{
+    PgPool, Postgres, Transaction,
+    migrate::MigrateDatabase,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+use time::OffsetDateTime;
+
+pub use goals::{GoalPage, GoalQuery};
+
+use crate::domain::{Actor, Error, list::PageTokens};
+
+/// Embedded migrations (server/migrations).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Advisory-lock keys. The change-log lock serialises sequence assignment with commit order.
+const CHANGE_LOG_LOCK: i64 = 0x7265_6769_0001;
+/// Goal-tree lock: shared by operations that hang a goal under a parent, exclusive for those
+/// that move or cascade over subtrees.
+const GOAL_TREE_LOCK: i64 = 0x7265_6769_0002;
+
+/// Store settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// How long a soft-deleted resource stays restorable.
+    pub soft_delete_retention: Duration,
+    /// How long request ids are remembered for idempotent retries.
+    pub request_id_retention: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            soft_delete_retention: Duration::from_secs(30 * 24 * 3600),
+            request_id_retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// The registry's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+    tokens: PageTokens,
+    opts: StoreOptions,
+}
+
+/// Who changes what, recorded with every change.
+#[derive(Debug, Clone)]
+pub struct WriteCtx {
+    pub actor: Actor,
+    pub request_id: Option<String>,
+    pub validate_only: bool,
+}
+
+/// Kinds of change recorded in the change log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+    Undeleted,
+    Purged,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Created => "CREATED",
+            ChangeKind::Updated => "UPDATED",
+            ChangeKind::Deleted => "DELETED",
+            ChangeKind::Undeleted => "UNDELETED",
+            ChangeKind::Purged => "PURGED",
+        }
+    }
+}
+
+/// One change to append.
+pub(crate) struct Change<'a> {
+    pub resource_type: &'static str,
+    pub name: String,
+    pub kind: ChangeKind,
+    pub mask: Vec<String>,
+    pub snapshot: Option<serde_json::Value>,
+    pub ctx: &'a WriteCtx,
+}
+
+impl Store {
+    /// Connects, creating the database if it does not exist yet.
+    pub async fn connect(url: &str, opts: StoreOptions) -> Result<Store, Error> {
+        let conn: PgConnectOptions = url
+            .parse()
+            .map_err(|e| Error::Unavailable(format!("invalid DATABASE_URL: {e}")))?;
+        if !sqlx::Postgres::database_exists(url).await.map_err(unavailable)? {
+            tracing::info!("database does not exist; creating it");
+            sqlx::Postgres::create_database(url).await.map_err(unavailable)?;
+        }
+        Store::connect_with(conn, opts).await
+    }
+
+    /// Connects to an existing database.
+    pub async fn connect_with(conn: PgConnectOptions, opts: StoreOptions) -> Result<Store, Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections)
+            .min_connections(1)
+            .acquire_timeout(opts.acquire_timeout)
+            .connect_with(conn.application_name("registryd"))
+            .await
+            .map_err(unavailable)?;
+        Store::from_pool(pool, opts).await
+    }
+
+    /// Wraps an existing pool: runs migrations and loads the page-token secret.
+    pub async fn from_pool(pool: PgPool, opts: StoreOptions) -> Result<Store, Error> {
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
+        sqlx::query(
+            "INSERT INTO registry_secrets (name, value)
+             VALUES ('page_token', decode(md5(gen_random_uuid()::text) || md5(gen_random_uuid()::text), 'hex'))
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .execute(&pool)
+        .await
+        .map_err(db_error)?;
+        let secret: Vec<u8> = sqlx::query_scalar("SELECT value FROM registry_secrets WHERE name = 'page_token'")
+            .fetch_one(&pool)
+            .await
+            .map_err(db_error)?;
+        Ok(Store {
+            pool,
+            tokens: PageTokens::new(secret),
+            opts,
+        })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
+        self.pool.begin().await.map_err(db_error)
+    }
+
+    /// Ends a write: commits, or rolls back for `validate_only`.
+    async fn finish(tx: Transaction<'static, Postgres>, ctx: &WriteCtx) -> Result<(), Error> {
+        if ctx.validate_only {
+            tx.rollback().await.map_err(db_error)
+        } else {
+            tx.commit().await.map_err(db_error)
+        }
+    }
+
+    /// Removes what has outlived its retention: expired soft-deleted goals (leaves first) and
+    /// old request ids. Returns how many goals were purged.
+    pub async fn purge_expired(&self) -> Result<u64, Error> {
+        let cutoff = OffsetDateTime::now_utc() - self.opts.request_id_retention;
+        sqlx::query("DELETE FROM request_ids WHERE create_time < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        self.purge_expired_goals().await
+    }
+}
+
+/// Takes a transaction-scoped advisory lock.
+async fn lock(tx: &mut Transaction<'static, Postgres>, key: i64, shared: bool) -> Result<(), Error> {
+    let sql = if shared {
+        "SELECT pg_advisory_xact_lock_shared($1)"
+    } else {
+        "SELECT pg_advisory_xact_lock($1)"
+    };
+    sqlx::query(sql).bind(key).execute(&mut **tx).await.map_err(db_error)?;
+    Ok(())
+}
+
+/// Appends change-log rows. Call it last in a transaction: it takes the change-log lock,
+/// which is held until commit, so sequence numbers become visible in order.
+pub(crate) async fn append_changes(
+    tx: &mut Transaction<'static, Postgres>,
+    changes: &[Change<'_>],
+) -> Result<(), Error> {
+    if changes.is_empty() || changes[0].ctx.validate_only {
+        return Ok(());
+    }
+    let mut types = Vec::with_capacity(changes.len());
+    let mut names = Vec::with_capacity(changes.len());
+    let mut kinds = Vec::with_capacity(changes.len());
+    let mut actors = Vec::with_capacity(changes.len());
+    let mut request_ids = Vec::with_capacity(changes.len());
+    let mut masks = Vec::with_capacity(changes.len());
+    let mut snapshots = Vec::with_capacity(changes.len());
+    for c in changes {
+        types.push(c.resource_type);
+        names.push(c.name.as_str());
+        kinds.push(c.kind.as_str());
+        actors.push(c.ctx.actor.id.as_str());
+        request_ids.push(c.ctx.request_id.as_deref());
+        masks.push(c.mask.join(","));
+        snapshots.push(c.snapshot.clone().unwrap_or(serde_json::Value::Null));
+    }
+    sqlx::query(
+        "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))
+         INSERT INTO change_log (sequence, resource_type, resource_name, change_kind, actor, request_id, update_mask, snapshot)
+         SELECT nextval('change_log_sequence'), t, n, k, a, r, CASE WHEN m = '' THEN '{}'::text[] ELSE string_to_array(m, ',') END, NULLIF(s, 'null'::jsonb)
+         FROM l, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+              WITH ORDINALITY AS u(t, n, k, a, r, m, s, ord)
+         ORDER BY ord",
+    )
+    .bind(CHANGE_LOG_LOCK)
+    .bind(&types)
+    .bind(&names)
+    .bind(&kinds)
+    .bind(&actors)
+    .bind(&request_ids)
+    .bind(&masks)
+    .bind(&snapshots)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+/// Outcome of claiming an idempotency key.
+pub(crate) enum Claim {
+    /// First use: go ahead, then `remember` the response.
+    New,
+    /// A previous request with this key completed: its response.
+    Replay(serde_json::Value),
+}
+
+/// Claims `(method, request_id)` inside the transaction. A concurrent claimant waits for the
+/// first to commit (or roll back) and then sees its response.
+pub(crate) async fn claim_request(
+    tx: &mut Transaction<'static, Postgres>,
+    method: &str,
+    ctx: &WriteCtx,
+    request_hash: &[u8],
+) -> Result<Claim, Error> {
+    let Some(request_id) = ctx.request_id.as_deref().filter(|_| !ctx.validate_only) else {
+        return Ok(Claim::New);
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO request_ids (method, request_id, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(method)
+    .bind(request_id)
+    .bind(request_hash)
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Claim::New);
+    }
+    let (hash, response): (Vec<u8>, Option<serde_json::Value>) =
+        sqlx::query_as("SELECT request_hash, response FROM request_ids WHERE method = $1 AND request_id = $2")
+            .bind(method)
+            .bind(request_id)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    if hash != request_hash {
+        return Err(Error::invalid(
+            "request_id",
+            "was already used for a different request; use a new request id",
+        ));
+    }
+    response
+        .map(Claim::Replay)
+        .ok_or_else(|| Error::Internal("request id claimed without a response".into()))
+}
+
+/// Stores the response of a claimed request id.
+pub(crate) async fn remember_response(
+    tx: &mut Transaction<'static, Postgres>,
+    method: &str,
+    ctx: &WriteCtx,
+    response: &serde_json::Value,
+) -> Result<(), Error> {
+    let Some(request_id) = ctx.request_id.as_deref().filter(|_| !ctx.validate_only) else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE request_ids SET response = $3 WHERE method = $1 AND request_id = $2")
+        .bind(method)
+        .bind(request_id)
+        .bind(response)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+fn unavailable(e: sqlx::Error) -> Error {
+    Error::Unavailable(format!("database unavailable: {e}"))
+}
+
+/// Maps a database error to a client-meaningful error. Constraint violations become client
+/// errors; connection problems UNAVAILABLE; anything else INTERNAL (logged, never sent).
+pub(crate) fn db_error(e: sqlx::Error) -> Error {
+    match &e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+            Error::Unavailable("database unavailable; retry later".into())
+        }
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("23505") => Error::Aborted {
+                reason: "CONCURRENT_MODIFICATION",
+                message: "a concurrent request changed the same resource; retry".into(),
+            },
+            Some("23503") => Error::failed_precondition(
+                "REFERENCE_VIOLATION",
+                "the change would leave a reference to a missing resource",
+                None,
+            ),
+            Some("23514" | "23502" | "22P02" | "22001" | "22021" | "22003") => Error::invalid(
+                "",
+                format!(
+                    "rejected by a database constraint ({})",
+                    db.constraint().unwrap_or("value check")
+                ),
+            ),
+            Some("40001" | "40P01") => Error::Aborted {
+                reason: "CONCURRENT_MODIFICATION",
+                message: "the transaction conflicted with a concurrent one; retry".into(),
+            },
+            Some("57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006" | "53300") => {
+                Error::Unavailable("database unavailable; retry later".into())
+            }
+            Some("57014") => Error::DeadlineExceeded("the database query was cancelled".into()),
+            _ => Error::Internal(format!("database error: {e}")),
+        },
+        _ => Error::Internal(format!("database error: {e}")),
+    }
+}

@@ -1,0 +1,166 @@
+//! Test harness: starts `registryd` in-process on 127.0.0.1:0 against a fresh PostgreSQL
+//! database and hands out a `registry-client` connected to it.
+//!
+//! PostgreSQL is found through `DATABASE_URL` (any database on the server; the harness
+//! creates its own), else `postgres://postgres@127.0.0.1:5432/postgres`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{net::SocketAddr, str::FromStr, time::Duration};
+
+use registry_client::RegistryClient;
+use registry_server::{ServerOptions, Store, StoreOptions};
+use sqlx::{Connection, Executor, PgConnection, postgres::PgConnectOptions};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub use registry_client::{Error, pb};
+
+/// The PostgreSQL server tests use, as a URL.
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+async fn admin_connection() -> PgConnection {
+    let url = admin_url();
+    match PgConnection::connect(&url).await {
+        Ok(c) => c,
+        Err(e) => panic!(
+            "cannot reach PostgreSQL at {url}: {e}\n\
+             Start the local server (e.g. `pg_ctlcluster 15 main start`) or set DATABASE_URL to a server \
+             where this user may CREATE DATABASE."
+        ),
+    }
+}
+
+/// A running registry with its own database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: RegistryClient,
+    pub store: Store,
+    pub db_name: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts a server with default options.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(ServerOptions::default()).await
+    }
+
+    /// Starts a server with the given options on a fresh database.
+    pub async fn spawn_with(opts: ServerOptions) -> TestApp {
+        let db_name = format!("registry_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = admin_connection().await;
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db_name}\"")))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let conn = PgConnectOptions::from_str(&admin_url())
+            .expect("valid DATABASE_URL")
+            .database(&db_name);
+        let store = Store::connect_with(
+            conn,
+            StoreOptions {
+                max_connections: 8,
+                acquire_timeout: Duration::from_secs(10),
+                ..StoreOptions::default()
+            },
+        )
+        .await
+        .expect("connect and migrate");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(registry_server::serve(store.clone(), listener, opts, async {
+            let _ = rx.await;
+        }));
+        // The listener is bound before serve() starts, so connecting cannot race it.
+        let client = RegistryClient::connect(format!("http://{addr}"))
+            .await
+            .expect("connect client");
+        TestApp {
+            addr,
+            client,
+            store,
+            db_name,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// A second, independent client of the same server.
+    pub async fn new_client(&self) -> RegistryClient {
+        RegistryClient::connect(format!("http://{}", self.addr))
+            .await
+            .expect("connect client")
+    }
+
+    /// Runs a query against this app's database.
+    pub fn pool(&self) -> &sqlx::PgPool {
+        self.store.pool()
+    }
+
+    /// Signals shutdown and waits for the server to finish draining.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await??;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let db = self.db_name.clone();
+        // Drop the database from a separate thread with its own runtime: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async move {
+                if let Ok(mut c) = PgConnection::connect(&admin_url()).await {
+                    let _ = c
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+                        )))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A minimal valid root goal.
+pub fn goal(title: &str, pillar: pb::Pillar) -> pb::PolicyGoal {
+    pb::PolicyGoal {
+        title: title.to_owned(),
+        pillar: pillar.into(),
+        ..Default::default()
+    }
+}
+
+/// Create request for `id` with `goal`.
+pub fn create(id: &str, goal: pb::PolicyGoal) -> pb::CreatePolicyGoalRequest {
+    pb::CreatePolicyGoalRequest {
+        policy_goal_id: id.to_owned(),
+        policy_goal: Some(goal),
+        ..Default::default()
+    }
+}
+
+/// Field paths of an INVALID_ARGUMENT error (panics on any other result).
+pub fn violations<T: std::fmt::Debug>(r: Result<T, Error>) -> Vec<String> {
+    match r {
+        Err(Error::InvalidArgument { violations, .. }) => violations.into_iter().map(|v| v.field).collect(),
+        other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+    }
+}
