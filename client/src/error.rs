@@ -52,8 +52,13 @@ pub enum Error {
     #[error("resource exhausted: {message}")]
     ResourceExhausted { message: String },
     /// A position (e.g. a change sequence) is outside the available range.
+    /// `metadata` carries ErrorInfo metadata, e.g. `oldest_sequence` for a compacted feed.
     #[error("out of range: {message}")]
-    OutOfRange { message: String, reason: String },
+    OutOfRange {
+        message: String,
+        reason: String,
+        metadata: std::collections::HashMap<String, String>,
+    },
     /// The server or its database is unreachable; safe to retry reads.
     #[error("unavailable: {message}")]
     Unavailable { message: String },
@@ -114,7 +119,11 @@ impl From<tonic::Status> for Error {
             Code::Unauthenticated => Error::Unauthenticated { message },
             Code::PermissionDenied => Error::PermissionDenied { message },
             Code::ResourceExhausted => Error::ResourceExhausted { message },
-            Code::OutOfRange => Error::OutOfRange { message, reason },
+            Code::OutOfRange => Error::OutOfRange {
+                message,
+                reason,
+                metadata: details.error_info().map(|i| i.metadata.clone()).unwrap_or_default(),
+            },
             Code::Unavailable => Error::Unavailable { message },
             Code::DeadlineExceeded => Error::DeadlineExceeded { message },
             code => Error::Other { code, message },

@@ -33,17 +33,21 @@
 //! ```
 
 mod error;
+mod watch;
 
 use std::time::Duration;
 
 use futures::{Stream, TryStreamExt, stream};
-use registry_proto::v1::policy_goal_service_client::PolicyGoalServiceClient;
+use registry_proto::v1::{
+    change_feed_service_client::ChangeFeedServiceClient, policy_goal_service_client::PolicyGoalServiceClient,
+};
 use tonic::transport::{Channel, Endpoint};
 
 pub use error::{Error, FieldViolation};
 pub use registry_proto::prost_types;
 /// Generated protobuf types of `motie.registry.v1`.
 pub use registry_proto::v1 as pb;
+pub use watch::{WatchEvent, WatchOptions};
 
 /// Result of a client call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -109,6 +113,7 @@ impl ClientBuilder {
 #[derive(Debug, Clone)]
 pub struct RegistryClient {
     goals: PolicyGoalServiceClient<Channel>,
+    changes: ChangeFeedServiceClient<Channel>,
 }
 
 fn page<T>(r: std::result::Result<tonic::Response<T>, tonic::Status>) -> Result<T> {
@@ -135,7 +140,8 @@ impl RegistryClient {
     /// Wraps an existing channel.
     pub fn from_channel(channel: Channel) -> Self {
         RegistryClient {
-            goals: PolicyGoalServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
+            goals: PolicyGoalServiceClient::new(channel.clone()).max_decoding_message_size(64 * 1024 * 1024),
+            changes: ChangeFeedServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
         }
     }
 
@@ -149,7 +155,10 @@ impl RegistryClient {
         page(
             self.goals
                 .clone()
-                .get_policy_goal(pb::GetPolicyGoalRequest { name: name.into() })
+                .get_policy_goal(pb::GetPolicyGoalRequest {
+                    name: name.into(),
+                    read_time: None,
+                })
                 .await,
         )
     }
@@ -210,5 +219,66 @@ impl RegistryClient {
     /// Moves a goal through its lifecycle.
     pub async fn change_policy_goal_state(&self, req: pb::ChangePolicyGoalStateRequest) -> Result<pb::PolicyGoal> {
         page(self.goals.clone().change_policy_goal_state(req).await)
+    }
+
+    /// Gets a goal as it was at `read_time` (from the change history).
+    pub async fn get_policy_goal_at(
+        &self,
+        name: impl Into<String>,
+        read_time: prost_types::Timestamp,
+    ) -> Result<pb::PolicyGoal> {
+        page(
+            self.goals
+                .clone()
+                .get_policy_goal(pb::GetPolicyGoalRequest {
+                    name: name.into(),
+                    read_time: Some(read_time),
+                })
+                .await,
+        )
+    }
+
+    /// Gets one page of the change history.
+    pub async fn list_changes_page(&self, req: pb::ListChangesRequest) -> Result<pb::ListChangesResponse> {
+        page(self.changes.clone().list_changes(req).await)
+    }
+
+    /// Streams the whole change history matching `req`, page by page.
+    pub fn list_changes(&self, req: pb::ListChangesRequest) -> impl Stream<Item = Result<pb::Change>> + Send + 'static {
+        let client = self.clone();
+        stream::try_unfold(Some(req), move |next| {
+            let client = client.clone();
+            async move {
+                let Some(req) = next else { return Ok::<_, Error>(None) };
+                let resp = client.list_changes_page(req.clone()).await?;
+                let following = (!resp.next_page_token.is_empty()).then(|| pb::ListChangesRequest {
+                    page_token: resp.next_page_token.clone(),
+                    ..req
+                });
+                Ok(Some((stream::iter(resp.changes.into_iter().map(Ok)), following)))
+            }
+        })
+        .try_flatten()
+    }
+
+    /// Opens one raw WatchChanges stream (no reconnection); see [`RegistryClient::watch_changes`].
+    pub async fn watch_changes_once(
+        &self,
+        req: pb::WatchChangesRequest,
+    ) -> Result<tonic::Streaming<pb::WatchChangesResponse>> {
+        page(self.changes.clone().watch_changes(req).await)
+    }
+
+    /// Watches the change feed. The stream reconnects on UNAVAILABLE, RESOURCE_EXHAUSTED and
+    /// transport errors, with exponential backoff and jitter, resuming after the last
+    /// delivered sequence, so it yields every matching change exactly once and in order.
+    /// It ends with an error only for a non-retryable status (e.g. OUT_OF_RANGE when the
+    /// resume point has been compacted away).
+    pub fn watch_changes(
+        &self,
+        req: pb::WatchChangesRequest,
+        opts: WatchOptions,
+    ) -> impl Stream<Item = Result<WatchEvent>> + Send + 'static {
+        watch::watch(self.clone(), req, opts)
     }
 }

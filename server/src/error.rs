@@ -48,7 +48,12 @@ pub fn to_status(e: Error) -> Status {
             }
             (Code::FailedPrecondition, message.clone())
         }
-        Error::OutOfRange { message, .. } => (Code::OutOfRange, message.clone()),
+        Error::OutOfRange { message, metadata, .. } => {
+            let metadata: HashMap<String, String> =
+                metadata.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+            details.set_error_info(e.reason(), ERROR_DOMAIN, metadata);
+            (Code::OutOfRange, message.clone())
+        }
         Error::Unavailable(m) => {
             tracing::warn!(error = %m, "unavailable");
             details.set_retry_info(Some(std::time::Duration::from_millis(500)));

@@ -8,12 +8,16 @@ pub mod api;
 pub mod domain;
 pub mod drain;
 pub mod error;
+pub mod feed;
+pub mod pg;
 pub mod store;
 pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
-use registry_proto::v1::policy_goal_service_server::PolicyGoalServiceServer;
+use registry_proto::v1::{
+    change_feed_service_server::ChangeFeedServiceServer, policy_goal_service_server::PolicyGoalServiceServer,
+};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
@@ -21,7 +25,10 @@ use tonic_health::ServingStatus;
 pub use store::{Store, StoreOptions};
 
 /// Names of the served registry services, as reported by grpc.health.v1.
-pub const SERVICES: &[&str] = &["motie.registry.v1.PolicyGoalService"];
+pub const SERVICES: &[&str] = &[
+    "motie.registry.v1.PolicyGoalService",
+    "motie.registry.v1.ChangeFeedService",
+];
 
 /// Runtime settings of the gRPC server.
 #[derive(Debug, Clone)]
@@ -38,6 +45,11 @@ pub struct ServerOptions {
     /// After shutdown starts, how long in-flight RPCs and streams may continue before
     /// streams are ended with UNAVAILABLE.
     pub drain_timeout: Duration,
+    /// How long change history is kept (the newest snapshot of a live resource is kept
+    /// regardless).
+    pub change_retention: Duration,
+    /// Change-feed tuning.
+    pub feed: feed::FeedOptions,
 }
 
 impl Default for ServerOptions {
@@ -48,6 +60,8 @@ impl Default for ServerOptions {
             purge_interval: Duration::from_secs(600),
             max_request_bytes: 4 * 1024 * 1024,
             drain_timeout: Duration::from_secs(10),
+            change_retention: Duration::from_secs(90 * 24 * 3600),
+            feed: feed::FeedOptions::default(),
         }
     }
 }
@@ -87,7 +101,8 @@ pub async fn serve(
     let goals = PolicyGoalServiceServer::new(api::goals::GoalsApi::new(store.clone()))
         .max_decoding_message_size(opts.max_request_bytes);
 
-    // Background work: database health probe and purging, both stopped on shutdown.
+    // Background work: database health probe, purging/compaction and the change-feed tailer,
+    // all stopped on shutdown.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let probe = tokio::spawn(probe_database(
         store.clone(),
@@ -95,7 +110,21 @@ pub async fn serve(
         set_all.clone(),
         stop_rx.clone(),
     ));
-    let purge = tokio::spawn(purge_loop(store.clone(), opts.purge_interval, stop_rx));
+    let purge = tokio::spawn(purge_loop(
+        store.clone(),
+        opts.purge_interval,
+        opts.change_retention,
+        stop_rx,
+    ));
+    let feed_stop = tokio_util::sync::CancellationToken::new();
+    let feed = feed::Feed::start(store.clone(), opts.feed.clone(), feed_stop.clone());
+    // Watch streams end (UNAVAILABLE, with the sequence to resume after) as shutdown starts.
+    let watch_shutdown = tokio_util::sync::CancellationToken::new();
+    let changes = ChangeFeedServiceServer::new(api::changes::ChangesApi::new(
+        store.clone(),
+        feed,
+        watch_shutdown.clone(),
+    ));
 
     let drain_token = tokio_util::sync::CancellationToken::new();
     let draining = {
@@ -108,6 +137,7 @@ pub async fn serve(
             tracing::info!("shutting down: reporting NOT_SERVING, draining in-flight requests");
             let _ = stop_tx.send(true);
             set_all(ServingStatus::NotServing).await;
+            watch_shutdown.cancel();
             if !grace.is_zero() {
                 tokio::time::sleep(grace).await;
             }
@@ -130,9 +160,11 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(goals)
+        .add_service(changes)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
         .await;
     drain_token.cancel();
+    feed_stop.cancel();
     probe.abort();
     purge.abort();
     tracing::info!("registryd stopped");
@@ -171,12 +203,22 @@ async fn probe_database<F, Fut>(
     }
 }
 
-async fn purge_loop(store: Store, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn purge_loop(
+    store: Store,
+    interval: Duration,
+    retention: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         match store.purge_expired().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(purged = n, "purged expired soft-deleted goals"),
             Err(e) => tracing::warn!(error = %e, "purge failed"),
+        }
+        match store.compact_changes(retention).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "compacted change history"),
+            Err(e) => tracing::warn!(error = %e, "change-history compaction failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}

@@ -1,10 +1,15 @@
-//! `registryd` command line: `serve` and `migrate`.
+//! `registryd` command line: `serve`, `migrate` and `dev`.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use registry_server::{ServerOptions, Store, StoreOptions, telemetry};
+use registry_server::{
+    ServerOptions, Store, StoreOptions,
+    pg::{self, PgHandle},
+    telemetry,
+};
+use tokio::net::TcpListener;
 
 /// The Policy & Partner Registry server.
 #[derive(Debug, Parser)]
@@ -29,6 +34,19 @@ enum Command {
     Serve(ServeArgs),
     /// Run database migrations and exit.
     Migrate(DbArgs),
+    /// Development: find or start a PostgreSQL (DATABASE_URL, else a private cluster in
+    /// --data-dir), then serve like `serve` until SIGTERM/Ctrl-C and stop that PostgreSQL.
+    Dev(DevArgs),
+}
+
+#[derive(Debug, Args)]
+struct DevArgs {
+    /// Data directory of the private PostgreSQL cluster (kept across restarts).
+    #[arg(long, env = "REGISTRY_DEV_DATA_DIR", default_value = pg::DEFAULT_DEV_DATA_DIR)]
+    data_dir: PathBuf,
+    /// Address to listen on for gRPC (port 0 picks a free port).
+    #[arg(long, env = "REGISTRY_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -92,16 +110,60 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
             .context("cannot connect to PostgreSQL")?;
-            let listener = tokio::net::TcpListener::bind(args.listen)
-                .await
-                .with_context(|| format!("cannot listen on {}", args.listen))?;
+            let listener = bind(args.listen).await?;
             let opts = ServerOptions {
                 shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
                 max_request_bytes: args.max_request_bytes,
                 drain_timeout: Duration::from_secs(args.drain_timeout_secs),
                 ..ServerOptions::default()
             };
-            registry_server::serve(store, listener, opts, registry_server::shutdown_signal()).await
+            serve_until_signal(store, listener, opts).await
+        }
+        Command::Dev(args) => {
+            let pg = pg::discover(pg::Policy::Dev {
+                data_dir: args.data_dir,
+            })
+            .await?;
+            let served = dev(&pg, args.listen).await;
+            let stopped = pg.stop().await.context("cannot stop the private PostgreSQL");
+            served.and(stopped)
         }
     }
+}
+
+async fn bind(listen: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))
+}
+
+/// The serving path shared by `serve` and `dev`.
+async fn serve_until_signal(store: Store, listener: TcpListener, opts: ServerOptions) -> anyhow::Result<()> {
+    registry_server::serve(store, listener, opts, registry_server::shutdown_signal()).await
+}
+
+/// `registryd dev` on the PostgreSQL `pg`: database `registry`, default options.
+async fn dev(pg: &PgHandle, listen: SocketAddr) -> anyhow::Result<()> {
+    let url = pg::with_database(pg.url(), "registry")?;
+    let store = Store::connect(&url, StoreOptions::default())
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    // next: import seeds once (first start on an empty database).
+    // next: create or reuse an admin token, and print it in the banner.
+    let listener = bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let data = match pg.data_dir() {
+        Some(dir) => format!("{} (private PostgreSQL, stopped on exit)", dir.display()),
+        None => "external PostgreSQL server".to_owned(),
+    };
+    println!(
+        "\nregistryd dev is ready\n  gRPC endpoint: http://{addr}\n  database:      {}\n  data:          {data}\n  \
+         try:           grpcurl -plaintext {addr} list\nCtrl-C stops the server, then the database.\n",
+        pg::redact_password(&url)
+    );
+    let pool = store.pool().clone();
+    let served = serve_until_signal(store, listener, ServerOptions::default()).await;
+    // Close the connections before the database stops.
+    pool.close().await;
+    served
 }

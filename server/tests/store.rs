@@ -49,7 +49,10 @@ async fn a_failed_write_leaves_no_change_record_and_no_request_id(pool: PgPool) 
     assert_eq!(count(&pool, "SELECT count(*) FROM change_log").await, 1);
     assert_eq!(count(&pool, "SELECT count(*) FROM request_ids").await, 0);
     // The actor is recorded with the change.
-    let actor: String = sqlx::query_scalar("SELECT actor FROM change_log").fetch_one(&pool).await.unwrap();
+    let actor: String = sqlx::query_scalar("SELECT actor FROM change_log")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(actor, "tok-test");
 }
 
@@ -67,6 +70,7 @@ async fn page_token_secret_is_shared_across_store_instances(pool: PgPool) {
         page_size: 2,
         page_token: token,
         fingerprint: "fp".into(),
+        filter: None,
     };
     let first = a.list_goals(&query(String::new())).await.unwrap();
     assert_eq!(first.goals.len(), 2);
@@ -101,12 +105,17 @@ async fn purge_removes_expired_goals_leaves_first(pool: PgPool) {
         .create_goal(&id("keep"), spec("Keep", None), GoalState::Planned, &ctx(None))
         .await
         .unwrap();
-    store.delete_goal(&id("root"), "", true, false, &ctx(None)).await.unwrap();
-    // expire_time = delete_time + 0; make sure the clock has moved past it.
-    sqlx::query("UPDATE policy_goals SET expire_time = expire_time - interval '1 second' WHERE expire_time IS NOT NULL")
-        .execute(&pool)
+    store
+        .delete_goal(&id("root"), "", true, false, &ctx(None))
         .await
         .unwrap();
+    // expire_time = delete_time + 0; make sure the clock has moved past it.
+    sqlx::query(
+        "UPDATE policy_goals SET expire_time = expire_time - interval '1 second' WHERE expire_time IS NOT NULL",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     assert_eq!(store.purge_expired().await.unwrap(), 2);
     let left: Vec<String> = sqlx::query_scalar("SELECT id FROM policy_goals ORDER BY id")
         .fetch_all(&pool)

@@ -1,12 +1,14 @@
 //! Test harness: starts `registryd` in-process on 127.0.0.1:0 against a fresh PostgreSQL
 //! database and hands out a `registry-client` connected to it.
 //!
-//! PostgreSQL is found through `DATABASE_URL` (any database on the server; the harness
-//! creates its own), else `postgres://postgres@127.0.0.1:5432/postgres`.
+//! PostgreSQL is found once per test process by `registry_server::pg::discover(Policy::Tests)`:
+//! `DATABASE_URL` (any database on the server; the harness creates its own), else
+//! `postgres://postgres@127.0.0.1:5432/postgres` if it answers, else a private cluster in a
+//! temporary directory, stopped and removed after the test process exits.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::{net::SocketAddr, str::FromStr, time::Duration};
+use std::{net::SocketAddr, str::FromStr, sync::OnceLock, time::Duration};
 
 use registry_client::RegistryClient;
 use registry_server::{ServerOptions, Store, StoreOptions};
@@ -15,9 +17,30 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use registry_client::{Error, pb};
 
-/// The PostgreSQL server tests use, as a URL.
+/// The PostgreSQL server tests use, as a URL (found on first use, then the same for the
+/// whole test process).
 pub fn admin_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    static URL: OnceLock<Result<String, String>> = OnceLock::new();
+    // Each #[tokio::test] has its own runtime: discover on a thread with a runtime of its own,
+    // and let a private cluster outlive every runtime (it is stopped after the process exits).
+    let url = URL.get_or_init(|| {
+        std::thread::spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let pg = rt
+                .block_on(registry_server::pg::discover(registry_server::pg::Policy::Tests))
+                .map_err(|e| format!("{e:#}"))?;
+            pg.stop_at_exit().map_err(|e| format!("{e:#}"))
+        })
+        .join()
+        .unwrap_or_else(|_| Err("PostgreSQL discovery panicked".to_owned()))
+    });
+    match url {
+        Ok(url) => url.clone(),
+        Err(e) => panic!("no PostgreSQL for the tests: {e}"),
+    }
 }
 
 async fn admin_connection() -> PgConnection {

@@ -11,7 +11,10 @@ async fn seed(app: &TestApp, n: usize) {
     for i in 0..n {
         let mut g = goal(&format!("Goal {:03}", (i * 37) % n), pb::Pillar::IndustrialResurgence);
         g.lead_organization = format!("org-{}", i % 3);
-        app.client.create_policy_goal(create(&format!("g{i:03}"), g)).await.unwrap();
+        app.client
+            .create_policy_goal(create(&format!("g{i:03}"), g))
+            .await
+            .unwrap();
     }
 }
 
@@ -77,9 +80,12 @@ async fn pages_have_no_gaps_or_duplicates_while_rows_are_inserted() {
         let c = app.new_client().await;
         tokio::spawn(async move {
             for i in 0..40 {
-                c.create_policy_goal(create(&format!("new{i:03}"), goal("Inserted", pb::Pillar::IndustrialResurgence)))
-                    .await
-                    .unwrap();
+                c.create_policy_goal(create(
+                    &format!("new{i:03}"),
+                    goal("Inserted", pb::Pillar::IndustrialResurgence),
+                ))
+                .await
+                .unwrap();
             }
         })
     };

@@ -39,8 +39,8 @@ async fn health_reports_serving_overall_and_per_service() {
 async fn reflection_lists_and_describes_the_services() {
     use tokio_stream::StreamExt;
     use tonic_reflection::pb::v1::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
-        server_reflection_response::MessageResponse,
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
     };
     let app = TestApp::spawn().await;
     let mut client = ServerReflectionClient::new(channel(&app).await);
@@ -57,8 +57,7 @@ async fn reflection_lists_and_describes_the_services() {
         },
     ]);
     let mut responses = client.server_reflection_info(requests).await.unwrap().into_inner();
-    let Some(MessageResponse::ListServicesResponse(list)) =
-        responses.next().await.unwrap().unwrap().message_response
+    let Some(MessageResponse::ListServicesResponse(list)) = responses.next().await.unwrap().unwrap().message_response
     else {
         panic!("expected a service list")
     };

@@ -8,6 +8,7 @@ use crate::{
     domain::{
         Collection, Error, Id, Violations,
         enums::{GoalState, Outcome, enum_field},
+        filter,
         goal::{self, GoalSpec},
         list::{self, PageTokens},
         mask,
@@ -91,8 +92,30 @@ impl PolicyGoalService for GoalsApi {
         &self,
         request: Request<pb::GetPolicyGoalRequest>,
     ) -> Result<Response<pb::PolicyGoal>, Status> {
-        let id = parse_name("name", &request.get_ref().name)?;
-        let goal = self.store.get_goal(&id).await?;
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let id = all(&mut v, GOALS.parse_name("name", &r.name));
+        let read_time = r
+            .read_time
+            .as_ref()
+            .and_then(|t| all(&mut v, super::from_timestamp("read_time", t)));
+        if read_time.is_some_and(|t| t > time::OffsetDateTime::now_utc()) {
+            v.add("read_time", "must not be in the future");
+        }
+        let (Some(id), true) = (id, v.is_empty()) else {
+            return Err(Error::InvalidArgument(v.into_vec()).into());
+        };
+        let goal = match read_time {
+            None => self.store.get_goal(&id).await?,
+            Some(t) => self
+                .store
+                .goal_at(&GOALS.name(&id), t)
+                .await?
+                .ok_or_else(|| Error::NotFound {
+                    resource_type: GOALS.resource_type(),
+                    name: GOALS.name(&id),
+                })?,
+        };
         Ok(Response::new(goal.to_proto()))
     }
 
@@ -104,10 +127,8 @@ impl PolicyGoalService for GoalsApi {
         let mut v = Violations::new();
         let page_size = all(&mut v, list::page_size(r.page_size));
         let order = all(&mut v, list::parse_order_by(goal::LIST_FIELDS, &r.order_by));
-        if !r.filter.trim().is_empty() {
-            v.add("filter", "filtering is not supported yet");
-        }
-        let (Some(page_size), Some(order), true) = (page_size, order, v.is_empty()) else {
+        let filter = all(&mut v, filter::parse(goal::LIST_FIELDS, &r.filter));
+        let (Some(page_size), Some(order), Some(filter), true) = (page_size, order, filter, v.is_empty()) else {
             return Err(Error::InvalidArgument(v.into_vec()).into());
         };
         let fingerprint = PageTokens::fingerprint(&[
@@ -124,6 +145,7 @@ impl PolicyGoalService for GoalsApi {
                 page_size,
                 page_token: r.page_token.clone(),
                 fingerprint,
+                filter,
             })
             .await?;
         Ok(Response::new(pb::ListPolicyGoalsResponse {

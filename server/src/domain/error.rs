@@ -31,8 +31,13 @@ pub enum Error {
         message: String,
         resource: Option<String>,
     },
+    /// A position outside the available range; `metadata` goes into ErrorInfo.
     #[error("{message}")]
-    OutOfRange { reason: &'static str, message: String },
+    OutOfRange {
+        reason: &'static str,
+        message: String,
+        metadata: Vec<(&'static str, String)>,
+    },
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]

@@ -553,44 +553,100 @@ pub const MASK_RULES: super::mask::MaskRules = super::mask::MaskRules {
     custom: &[("state", "ChangePolicyGoalState"), ("outcome", "ChangePolicyGoalState")],
 };
 
-/// Fields of goals that List can order by (and, later, filter on).
+/// Fields of goals that List can filter on (`filter`, see `domain::filter`) and order by
+/// (`order_by`, the `orderable` ones).
 pub const LIST_FIELDS: &[super::list::FieldDef] = {
     use super::list::{FieldDef, FieldKind};
     &[
         FieldDef {
-            name: "title",
-            kind: FieldKind::Text,
-            orderable: true,
-        },
-        FieldDef {
-            name: "create_time",
-            kind: FieldKind::Timestamp,
-            orderable: true,
-        },
-        FieldDef {
-            name: "update_time",
-            kind: FieldKind::Timestamp,
-            orderable: true,
-        },
-        FieldDef {
             name: "pillar",
-            kind: FieldKind::Enum(|s| Pillar::parse(s).is_some()),
+            kind: FieldKind::Enum {
+                parse: |s| Pillar::parse(s).map(Pillar::as_str),
+                expected: Pillar::expected,
+            },
             orderable: true,
+            filterable: true,
         },
         FieldDef {
             name: "state",
-            kind: FieldKind::Enum(|s| GoalState::parse(s).is_some()),
+            kind: FieldKind::Enum {
+                parse: |s| GoalState::parse(s).map(GoalState::as_str),
+                expected: GoalState::expected,
+            },
             orderable: true,
+            filterable: true,
+        },
+        FieldDef {
+            name: "parent",
+            kind: FieldKind::Reference(Collection::PolicyGoals),
+            orderable: false,
+            filterable: true,
+        },
+        FieldDef {
+            name: "sectors",
+            kind: FieldKind::Strings,
+            orderable: false,
+            filterable: true,
+        },
+        FieldDef {
+            name: "regions",
+            kind: FieldKind::Strings,
+            orderable: false,
+            filterable: true,
+        },
+        FieldDef {
+            name: "linked_partners",
+            kind: FieldKind::Names(Collection::TradePartners),
+            orderable: false,
+            filterable: true,
         },
         FieldDef {
             name: "lead_organization",
             kind: FieldKind::Text,
             orderable: true,
+            filterable: true,
+        },
+        FieldDef {
+            name: "title",
+            kind: FieldKind::Text,
+            orderable: true,
+            filterable: true,
+        },
+        FieldDef {
+            name: "labels",
+            kind: FieldKind::Labels,
+            orderable: false,
+            filterable: true,
+        },
+        FieldDef {
+            name: "create_time",
+            kind: FieldKind::Timestamp,
+            orderable: true,
+            filterable: true,
+        },
+        FieldDef {
+            name: "update_time",
+            kind: FieldKind::Timestamp,
+            orderable: true,
+            filterable: true,
+        },
+        FieldDef {
+            name: "targets.target_year",
+            kind: FieldKind::Integer,
+            orderable: false,
+            filterable: true,
+        },
+        FieldDef {
+            name: "search",
+            kind: FieldKind::Search,
+            orderable: false,
+            filterable: true,
         },
         FieldDef {
             name: "name",
             kind: FieldKind::Name,
             orderable: true,
+            filterable: false,
         },
     ]
 };

@@ -22,28 +22,45 @@ pub fn page_size(raw: i32) -> Result<usize, Error> {
     }
 }
 
-/// The type of a listable field, which decides how it is compared and stored in a cursor.
+/// The type of a listable field, which decides how it is compared (in `filter`) and stored in
+/// a cursor (in `order_by`).
 #[derive(Debug, Clone, Copy)]
 pub enum FieldKind {
+    /// Free text: `= != < <= > >=` (byte order), `=` with `*` wildcards, `:` substring.
     Text,
+    /// An RFC 3339 timestamp: `= != < <= > >=`.
     Timestamp,
+    /// An integer: `= != < <= > >=`. On a field inside a repeated message (such as
+    /// `targets.target_year`) a restriction holds when *any* element satisfies it.
     Integer,
-    /// An enum stored by its short name; the function accepts a literal.
-    Enum(fn(&str) -> bool),
-    /// A repeated string field (only `:` applies).
+    /// An enum stored by its short name. `parse` accepts the short or the full proto name
+    /// and returns the short one; `expected` lists the values for error messages.
+    Enum {
+        parse: fn(&str) -> Option<&'static str>,
+        expected: fn() -> String,
+    },
+    /// A repeated string field: `:` (and `=`) mean "contains".
     Strings,
-    /// A resource name.
+    /// Repeated resource names of a collection, stored as bare ids: `:` (and `=`) mean
+    /// "contains".
+    Names(super::Collection),
+    /// A reference to one resource of a collection, empty (`""`) when unset: `=` and `!=`.
+    Reference(super::Collection),
+    /// The resource's own name (ordering only).
     Name,
-    /// `labels.<key>`.
+    /// `labels.<key>`: `= !=` on the value, `labels.<key>:*` / `labels:<key>` for presence.
     Labels,
+    /// Case-insensitive text search over several text fields: `search:"text"`.
+    Search,
 }
 
-/// A field that can appear in `filter` and (if `orderable`) in `order_by`.
+/// A field that can appear in `filter` (if `filterable`) and in `order_by` (if `orderable`).
 #[derive(Debug, Clone, Copy)]
 pub struct FieldDef {
     pub name: &'static str,
     pub kind: FieldKind,
     pub orderable: bool,
+    pub filterable: bool,
 }
 
 /// One `order_by` key.
@@ -211,16 +228,19 @@ mod tests {
             name: "title",
             kind: FieldKind::Text,
             orderable: true,
+            filterable: true,
         },
         FieldDef {
             name: "create_time",
             kind: FieldKind::Timestamp,
             orderable: true,
+            filterable: true,
         },
         FieldDef {
             name: "sectors",
             kind: FieldKind::Strings,
             orderable: false,
+            filterable: true,
         },
     ];
 

@@ -4,6 +4,7 @@
 pub mod check;
 pub mod enums;
 mod error;
+pub mod filter;
 pub mod goal;
 pub mod list;
 pub mod mask;

@@ -127,6 +127,8 @@ pub struct GoalQuery {
     pub page_token: String,
     /// Fingerprint of the request fields a page token is bound to.
     pub fingerprint: String,
+    /// The parsed `filter`; `None` for none.
+    pub filter: Option<crate::domain::filter::Expr>,
 }
 
 /// One page of goals.
@@ -215,6 +217,10 @@ fn push_filters(qb: &mut QueryBuilder<Postgres>, q: &GoalQuery) {
     qb.push(" WHERE TRUE");
     if !q.show_deleted {
         qb.push(" AND delete_time IS NULL");
+    }
+    if let Some(filter) = &q.filter {
+        qb.push(" AND ");
+        super::filter::push_expr(qb, filter);
     }
 }
 

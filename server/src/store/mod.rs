@@ -1,6 +1,8 @@
 //! PostgreSQL persistence through sqlx. No tonic here. Every mutation appends its change-log
 //! row in the same transaction, with the actor and request id.
 
+mod changes;
+mod filter;
 mod goals;
 
 use std::time::Duration;
@@ -12,6 +14,7 @@ use sqlx::{
 };
 use time::OffsetDateTime;
 
+pub use changes::{ChangeQuery, ChangeRecord, NOTIFY_CHANNEL};
 pub use goals::{GoalPage, GoalQuery};
 
 use crate::domain::{Actor, Error, list::PageTokens};
@@ -218,10 +221,11 @@ pub(crate) async fn append_changes(
         snapshots.push(c.snapshot.clone().unwrap_or(serde_json::Value::Null));
     }
     sqlx::query(
-        "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))
+        "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($1)),
+              n AS MATERIALIZED (SELECT pg_notify('registry_changes', ''))
          INSERT INTO change_log (sequence, resource_type, resource_name, change_kind, actor, request_id, update_mask, snapshot)
          SELECT nextval('change_log_sequence'), t, n, k, a, r, CASE WHEN m = '' THEN '{}'::text[] ELSE string_to_array(m, ',') END, NULLIF(s, 'null'::jsonb)
-         FROM l, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+         FROM l, n, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
               WITH ORDINALITY AS u(t, n, k, a, r, m, s, ord)
          ORDER BY ord",
     )

@@ -1,0 +1,150 @@
+//! Change-feed fan-out: one tailer per process reads the change log (woken by LISTEN/NOTIFY,
+//! with a periodic poll as a safety net, always re-reading from its own cursor so lost
+//! notifications lose nothing) and broadcasts each change to every watcher in memory.
+//! Watchers hold no database connection; the broadcast buffer is bounded, and a watcher
+//! that falls further behind than it is told so (see `api::changes`).
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{ChangeRecord, Store};
+
+/// Tuning of the feed.
+#[derive(Debug, Clone)]
+pub struct FeedOptions {
+    /// Changes buffered for watchers before a slow one is cut off.
+    pub buffer: usize,
+    /// Poll interval when no notification arrives.
+    pub poll_interval: Duration,
+}
+
+impl Default for FeedOptions {
+    fn default() -> Self {
+        FeedOptions {
+            buffer: 8192,
+            poll_interval: Duration::from_millis(1000),
+        }
+    }
+}
+
+/// Handle to the process-wide change feed.
+#[derive(Debug, Clone)]
+pub struct Feed {
+    tx: broadcast::Sender<Arc<ChangeRecord>>,
+    position: watch::Receiver<i64>,
+    watchers: Arc<AtomicUsize>,
+}
+
+/// Decrements the watcher count when a watch ends.
+#[derive(Debug)]
+pub struct WatcherGuard(Arc<AtomicUsize>);
+
+impl Drop for WatcherGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Feed {
+    /// Starts the tailer; it stops when `stop` is cancelled.
+    pub fn start(store: Store, opts: FeedOptions, stop: CancellationToken) -> Feed {
+        let (tx, _) = broadcast::channel(opts.buffer.max(16));
+        let (pos_tx, position) = watch::channel(0);
+        tokio::spawn(tail(store, tx.clone(), pos_tx, opts.poll_interval, stop));
+        Feed {
+            tx,
+            position,
+            watchers: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Subscribes to changes broadcast from now on.
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<ChangeRecord>>, WatcherGuard) {
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+        (self.tx.subscribe(), WatcherGuard(self.watchers.clone()))
+    }
+
+    /// The last sequence the tailer has broadcast.
+    pub fn position(&self) -> i64 {
+        *self.position.borrow()
+    }
+
+    /// Number of open watches.
+    pub fn watchers(&self) -> usize {
+        self.watchers.load(Ordering::Relaxed)
+    }
+}
+
+async fn tail(
+    store: Store,
+    tx: broadcast::Sender<Arc<ChangeRecord>>,
+    pos_tx: watch::Sender<i64>,
+    poll: Duration,
+    stop: CancellationToken,
+) {
+    let mut last = loop {
+        match store.current_sequence().await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!(error = %e, "change feed: cannot read the log position; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.cancelled() => return,
+                }
+            }
+        }
+    };
+    let _ = pos_tx.send(last);
+    let mut listener = None;
+    loop {
+        if listener.is_none() {
+            match store.change_listener().await {
+                Ok(l) => listener = Some(l),
+                Err(e) => tracing::warn!(error = %e, "change feed: LISTEN failed; polling"),
+            }
+        }
+        // Read everything committed after our cursor.
+        loop {
+            match store.changes_after(last, 500).await {
+                Ok(rows) => {
+                    let n = rows.len();
+                    for r in rows {
+                        last = r.sequence;
+                        let _ = tx.send(Arc::new(r));
+                    }
+                    let _ = pos_tx.send(last);
+                    if n < 500 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "change feed: reading the log failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            n = async {
+                match listener.as_mut() {
+                    Some(l) => l.try_recv().await.map(|_| ()),
+                    None => std::future::pending().await,
+                }
+            } => {
+                if let Err(e) = n {
+                    tracing::warn!(error = %e, "change feed: listener lost; reconnecting");
+                    listener = None;
+                }
+            }
+            _ = tokio::time::sleep(poll) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+}

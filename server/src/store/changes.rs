@@ -1,0 +1,212 @@
+//! The change log: history queries, the tail read by the change feed, time travel and
+//! compaction.
+
+use std::time::Duration;
+
+use sqlx::{Postgres, QueryBuilder, postgres::PgListener};
+use time::OffsetDateTime;
+
+use super::{Store, db_error};
+use crate::domain::{
+    Error,
+    goal::PolicyGoal,
+    list::{Cursor, SortValue},
+};
+
+/// The NOTIFY channel writers signal after appending changes (delivered at commit).
+pub const NOTIFY_CHANNEL: &str = "registry_changes";
+
+/// One row of the change log.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ChangeRecord {
+    pub sequence: i64,
+    pub resource_type: String,
+    pub resource_name: String,
+    pub change_kind: String,
+    pub actor: String,
+    pub request_id: Option<String>,
+    pub update_mask: Vec<String>,
+    pub change_time: OffsetDateTime,
+    pub snapshot: Option<serde_json::Value>,
+}
+
+/// Filters of a history listing.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeQuery {
+    pub resource_name: Option<String>,
+    pub resource_type: Option<String>,
+    pub actor: Option<String>,
+    pub kinds: Vec<&'static str>,
+    pub start_time: Option<OffsetDateTime>,
+    pub end_time: Option<OffsetDateTime>,
+    pub newest_first: bool,
+    pub page_size: usize,
+    pub page_token: String,
+    pub fingerprint: String,
+}
+
+impl Store {
+    /// The highest committed sequence (0 when the log is empty).
+    pub async fn current_sequence(&self) -> Result<i64, Error> {
+        sqlx::query_scalar("SELECT coalesce(max(sequence), 0) FROM change_log")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)
+    }
+
+    /// Sequences at or below this may have been compacted away.
+    pub async fn compacted_through(&self) -> Result<i64, Error> {
+        sqlx::query_scalar("SELECT compacted_through FROM change_log_state")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)
+    }
+
+    /// Up to `limit` changes after `after`, in sequence order. Because sequences are assigned
+    /// under a lock held until commit, nothing can later appear below what this returns.
+    pub async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<ChangeRecord>, Error> {
+        sqlx::query_as("SELECT * FROM change_log WHERE sequence > $1 ORDER BY sequence LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)
+    }
+
+    /// A listener for change notifications (one per process; used only as a wake-up).
+    pub async fn change_listener(&self) -> Result<PgListener, Error> {
+        let mut l = PgListener::connect_with(&self.pool).await.map_err(db_error)?;
+        l.listen(NOTIFY_CHANNEL).await.map_err(db_error)?;
+        Ok(l)
+    }
+
+    /// Pages through the history.
+    pub async fn list_changes(&self, q: &ChangeQuery) -> Result<(Vec<ChangeRecord>, String), Error> {
+        let cursor = self.tokens.decode(&q.fingerprint, &q.page_token)?;
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM change_log WHERE TRUE");
+        if let Some(n) = &q.resource_name {
+            qb.push(" AND resource_name = ").push_bind(n.clone());
+        }
+        if let Some(t) = &q.resource_type {
+            qb.push(" AND resource_type = ").push_bind(t.clone());
+        }
+        if let Some(a) = &q.actor {
+            qb.push(" AND actor = ").push_bind(a.clone());
+        }
+        if !q.kinds.is_empty() {
+            qb.push(" AND change_kind = ANY(")
+                .push_bind(q.kinds.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
+                .push(")");
+        }
+        if let Some(t) = q.start_time {
+            qb.push(" AND change_time >= ").push_bind(t);
+        }
+        if let Some(t) = q.end_time {
+            qb.push(" AND change_time < ").push_bind(t);
+        }
+        if let Some(c) = &cursor {
+            let Some(SortValue::Int(seq)) = c.keys.first() else {
+                return Err(Error::invalid(
+                    "page_token",
+                    "is not a page token issued for this request",
+                ));
+            };
+            qb.push(if q.newest_first {
+                " AND sequence < "
+            } else {
+                " AND sequence > "
+            })
+            .push_bind(*seq);
+        }
+        qb.push(if q.newest_first {
+            " ORDER BY sequence DESC"
+        } else {
+            " ORDER BY sequence ASC"
+        });
+        qb.push(" LIMIT ").push_bind(q.page_size as i64 + 1);
+        let mut rows: Vec<ChangeRecord> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        let next = if rows.len() > q.page_size {
+            rows.truncate(q.page_size);
+            rows.last()
+                .map(|r| {
+                    self.tokens.encode(
+                        &q.fingerprint,
+                        Cursor {
+                            keys: vec![SortValue::Int(r.sequence)],
+                            id: String::new(),
+                        },
+                    )
+                })
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok((rows, next))
+    }
+
+    /// A goal as it was at `at`, from its newest change at or before then.
+    pub async fn goal_at(&self, name: &str, at: OffsetDateTime) -> Result<Option<PolicyGoal>, Error> {
+        let oldest: Option<OffsetDateTime> = sqlx::query_scalar(
+            "SELECT min(change_time) FROM change_log WHERE sequence > (SELECT compacted_through FROM change_log_state)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let compacted = self.compacted_through().await? > 0;
+        if compacted && oldest.is_none_or(|o| at < o) {
+            return Err(Error::OutOfRange {
+                reason: "READ_TIME_BEFORE_HISTORY",
+                message: "read_time is before the retained change history".into(),
+                metadata: vec![],
+            });
+        }
+        let row: Option<(String, Option<serde_json::Value>)> = sqlx::query_as(
+            "SELECT change_kind, snapshot FROM change_log WHERE resource_name = $1 AND change_time <= $2
+             ORDER BY sequence DESC LIMIT 1",
+        )
+        .bind(name)
+        .bind(at)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        match row {
+            Some((kind, Some(snapshot))) if kind != "PURGED" => serde_json::from_value(snapshot)
+                .map(Some)
+                .map_err(|e| Error::Internal(format!("stored snapshot of {name}: {e}"))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Removes history older than `retention`, except the newest change of each resource
+    /// that still exists, and advances the compaction watermark. Returns rows removed.
+    pub async fn compact_changes(&self, retention: Duration) -> Result<u64, Error> {
+        let cutoff = OffsetDateTime::now_utc() - retention;
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let through: Option<i64> = sqlx::query_scalar("SELECT max(sequence) FROM change_log WHERE change_time < $1")
+            .bind(cutoff)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let Some(through) = through else {
+            return Ok(0);
+        };
+        let removed = sqlx::query(
+            "DELETE FROM change_log c WHERE c.sequence <= $1
+               AND (c.change_kind = 'PURGED'
+                    OR EXISTS (SELECT 1 FROM change_log n WHERE n.resource_name = c.resource_name AND n.sequence > c.sequence)
+                    OR EXISTS (SELECT 1 FROM change_log p WHERE p.resource_name = c.resource_name AND p.change_kind = 'PURGED'))",
+        )
+        .bind(through)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        sqlx::query("UPDATE change_log_state SET compacted_through = greatest(compacted_through, $1)")
+            .bind(through)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(removed)
+    }
+}
