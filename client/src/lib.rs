@@ -39,9 +39,14 @@ use std::time::Duration;
 
 use futures::{Stream, TryStreamExt, stream};
 use registry_proto::v1::{
-    change_feed_service_client::ChangeFeedServiceClient, policy_goal_service_client::PolicyGoalServiceClient,
+    admin_service_client::AdminServiceClient, change_feed_service_client::ChangeFeedServiceClient,
+    policy_goal_service_client::PolicyGoalServiceClient,
 };
-use tonic::transport::{Channel, Endpoint};
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
+};
 
 pub use error::{Error, FieldViolation};
 pub use registry_proto::prost_types;
@@ -60,9 +65,37 @@ pub struct ClientBuilder {
     connect_timeout: Duration,
     user_agent: String,
     lazy: bool,
+    token: Option<String>,
+    ca_pem: Option<Vec<u8>>,
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+    domain: Option<String>,
 }
 
 impl ClientBuilder {
+    /// The API token (`rgy_…`), sent as `authorization: Bearer …` on every call.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Trust this CA (PEM) for the server's certificate; enables TLS (use an `https://` URL).
+    pub fn ca_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Present this client certificate and key (PEM) for mutual TLS.
+    pub fn identity(mut self, cert_pem: impl Into<Vec<u8>>, key_pem: impl Into<Vec<u8>>) -> Self {
+        self.identity = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// The server name to verify (defaults to the endpoint's host).
+    pub fn tls_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
     /// Per-call timeout (default: none).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -100,21 +133,52 @@ impl ClientBuilder {
         if let Some(t) = self.timeout {
             ep = ep.timeout(t);
         }
+        if self.ca_pem.is_some() || self.identity.is_some() {
+            let mut tls = ClientTlsConfig::new();
+            if let Some(ca) = &self.ca_pem {
+                tls = tls.ca_certificate(Certificate::from_pem(ca));
+            }
+            if let Some((cert, key)) = &self.identity {
+                tls = tls.identity(Identity::from_pem(cert, key));
+            }
+            if let Some(d) = &self.domain {
+                tls = tls.domain_name(d.clone());
+            }
+            ep = ep.tls_config(tls)?;
+        }
         let channel = if self.lazy {
             ep.connect_lazy()
         } else {
             ep.connect().await?
         };
-        Ok(RegistryClient::from_channel(channel))
+        RegistryClient::from_channel(channel).with_token(self.token)
     }
 }
 
 /// A client of the registry. Clone it freely; clones share the connection.
 #[derive(Debug, Clone)]
 pub struct RegistryClient {
-    goals: PolicyGoalServiceClient<Channel>,
-    changes: ChangeFeedServiceClient<Channel>,
+    channel: Channel,
+    goals: PolicyGoalServiceClient<Svc>,
+    changes: ChangeFeedServiceClient<Svc>,
+    admin: AdminServiceClient<Svc>,
 }
+
+/// Adds the bearer token to every call.
+#[derive(Debug, Clone, Default)]
+pub struct BearerToken(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for BearerToken {
+    fn call(&mut self, mut req: tonic::Request<()>) -> std::result::Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+type Svc = InterceptedService<Channel, BearerToken>;
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 fn page<T>(r: std::result::Result<tonic::Response<T>, tonic::Status>) -> Result<T> {
     r.map(tonic::Response::into_inner).map_err(Error::from)
@@ -134,15 +198,58 @@ impl RegistryClient {
             connect_timeout: Duration::from_secs(5),
             user_agent: format!("registry-client/{}", env!("CARGO_PKG_VERSION")),
             lazy: false,
+            token: None,
+            ca_pem: None,
+            identity: None,
+            domain: None,
         }
     }
 
-    /// Wraps an existing channel.
+    /// Wraps an existing channel (no token).
     pub fn from_channel(channel: Channel) -> Self {
+        Self::with_interceptor(channel, BearerToken::default())
+    }
+
+    fn with_interceptor(channel: Channel, auth: BearerToken) -> Self {
         RegistryClient {
-            goals: PolicyGoalServiceClient::new(channel.clone()).max_decoding_message_size(64 * 1024 * 1024),
-            changes: ChangeFeedServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
+            goals: PolicyGoalServiceClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(MAX_MESSAGE),
+            changes: ChangeFeedServiceClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(MAX_MESSAGE),
+            admin: AdminServiceClient::with_interceptor(channel.clone(), auth).max_decoding_message_size(MAX_MESSAGE),
+            channel,
         }
+    }
+
+    /// The same connection, calling with another token (or none).
+    pub fn with_token(&self, token: Option<String>) -> Result<Self> {
+        let header = token
+            .map(|t| {
+                MetadataValue::try_from(format!("Bearer {t}"))
+                    .map_err(|_| Error::Transport("the token contains characters not allowed in a header".into()))
+            })
+            .transpose()?;
+        Ok(Self::with_interceptor(self.channel.clone(), BearerToken(header)))
+    }
+
+    /// Creates an API token (ADMIN). The secret is in the response only.
+    pub async fn create_token(&self, req: pb::CreateTokenRequest) -> Result<pb::CreateTokenResponse> {
+        page(self.admin.clone().create_token(req).await)
+    }
+
+    /// Lists API tokens (ADMIN).
+    pub async fn list_tokens(&self, req: pb::ListTokensRequest) -> Result<pb::ListTokensResponse> {
+        page(self.admin.clone().list_tokens(req).await)
+    }
+
+    /// Revokes an API token (ADMIN); it is rejected from then on.
+    pub async fn revoke_token(&self, name: impl Into<String>) -> Result<pb::Token> {
+        page(
+            self.admin
+                .clone()
+                .revoke_token(pb::RevokeTokenRequest { name: name.into() })
+                .await,
+        )
     }
 
     /// Creates a goal. Set `request_id` to make retries safe.

@@ -5,6 +5,7 @@
 //! `tonic::Status` in one place.
 
 pub mod api;
+pub mod auth;
 pub mod domain;
 pub mod drain;
 pub mod error;
@@ -16,7 +17,8 @@ pub mod telemetry;
 use std::{future::Future, net::SocketAddr, time::Duration};
 
 use registry_proto::v1::{
-    change_feed_service_server::ChangeFeedServiceServer, policy_goal_service_server::PolicyGoalServiceServer,
+    admin_service_server::AdminServiceServer, change_feed_service_server::ChangeFeedServiceServer,
+    policy_goal_service_server::PolicyGoalServiceServer,
 };
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -28,7 +30,16 @@ pub use store::{Store, StoreOptions};
 pub const SERVICES: &[&str] = &[
     "motie.registry.v1.PolicyGoalService",
     "motie.registry.v1.ChangeFeedService",
+    "motie.registry.v1.AdminService",
 ];
+
+/// TLS material (PEM). With `client_ca`, clients must present a certificate it signed.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    pub cert: Vec<u8>,
+    pub key: Vec<u8>,
+    pub client_ca: Option<Vec<u8>>,
+}
 
 /// Runtime settings of the gRPC server.
 #[derive(Debug, Clone)]
@@ -50,6 +61,16 @@ pub struct ServerOptions {
     pub change_retention: Duration,
     /// Change-feed tuning.
     pub feed: feed::FeedOptions,
+    /// TLS; plaintext when `None`.
+    pub tls: Option<TlsOptions>,
+    /// Server-side deadline of a unary call (clients may set a shorter `grpc-timeout`).
+    pub request_timeout: Duration,
+    /// Maximum concurrent HTTP/2 streams per connection.
+    pub max_concurrent_streams: u32,
+    /// HTTP/2 keepalive ping interval (a peer that does not answer within 20 s is dropped).
+    pub keepalive_interval: Duration,
+    /// Optional per-token rate limit, requests per second.
+    pub rate_limit_per_token: Option<std::num::NonZeroU32>,
 }
 
 impl Default for ServerOptions {
@@ -62,6 +83,11 @@ impl Default for ServerOptions {
             drain_timeout: Duration::from_secs(10),
             change_retention: Duration::from_secs(90 * 24 * 3600),
             feed: feed::FeedOptions::default(),
+            tls: None,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_streams: 256,
+            keepalive_interval: Duration::from_secs(30),
+            rate_limit_per_token: None,
         }
     }
 }
@@ -120,11 +146,16 @@ pub async fn serve(
     let feed = feed::Feed::start(store.clone(), opts.feed.clone(), feed_stop.clone());
     // Watch streams end (UNAVAILABLE, with the sequence to resume after) as shutdown starts.
     let watch_shutdown = tokio_util::sync::CancellationToken::new();
+    let auth = std::sync::Arc::new(auth::Authenticator::new(store.clone(), opts.rate_limit_per_token));
+    tokio::spawn(evict_changed_tokens(feed.clone(), auth.clone(), feed_stop.clone()));
     let changes = ChangeFeedServiceServer::new(api::changes::ChangesApi::new(
         store.clone(),
         feed,
         watch_shutdown.clone(),
-    ));
+    ))
+    .max_decoding_message_size(opts.max_request_bytes);
+    let admin = AdminServiceServer::new(api::admin::AdminApi::new(store.clone(), auth.clone()))
+        .max_decoding_message_size(opts.max_request_bytes);
 
     let drain_token = tokio_util::sync::CancellationToken::new();
     let draining = {
@@ -151,16 +182,33 @@ pub async fn serve(
 
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "registryd serving gRPC");
-    let result = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &opts.tls {
+        let mut config = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(&tls.cert, &tls.key));
+        if let Some(ca) = &tls.client_ca {
+            config = config.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+        }
+        builder = builder.tls_config(config)?;
+    }
+    let result = builder
+        .max_concurrent_streams(opts.max_concurrent_streams)
+        .http2_keepalive_interval(Some(opts.keepalive_interval))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .layer(tower_http::trace::TraceLayer::new_for_grpc())
         .layer(drain::DrainLayer {
             token: drain_token.clone(),
+        })
+        .layer(auth::AuthLayer {
+            auth,
+            deadline: opts.request_timeout,
         })
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(goals)
         .add_service(changes)
+        .add_service(admin)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
         .await;
     drain_token.cancel();
@@ -169,6 +217,32 @@ pub async fn serve(
     purge.abort();
     tracing::info!("registryd stopped");
     Ok(result?)
+}
+
+/// Evicts cached tokens when any replica changes them (they appear in the change feed).
+async fn evict_changed_tokens(
+    feed: feed::Feed,
+    auth: std::sync::Arc<auth::Authenticator>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let (mut rx, _guard) = feed.subscribe();
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Ok(change) => {
+                    if change.resource_type == store::TOKEN_TYPE
+                        && let Some(id) = change.resource_name.strip_prefix("tokens/")
+                    {
+                        auth.evict(id);
+                    }
+                }
+                // Missed some: the cache TTL bounds staleness; keep going.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            _ = stop.cancelled() => return,
+        }
+    }
 }
 
 async fn probe_database<F, Fut>(

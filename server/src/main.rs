@@ -1,12 +1,19 @@
-//! `registryd` command line: `serve`, `migrate` and `dev`.
+//! `registryd` command line: `serve`, `migrate`, `dev` and `token`.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::SocketAddr,
+    num::NonZeroU32,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use registry_server::{
-    ServerOptions, Store, StoreOptions,
+    ServerOptions, Store, StoreOptions, TlsOptions,
+    domain::{Actor, enums::Role, token},
     pg::{self, PgHandle},
+    store::WriteCtx,
     telemetry,
 };
 use tokio::net::TcpListener;
@@ -37,6 +44,44 @@ enum Command {
     /// Development: find or start a PostgreSQL (DATABASE_URL, else a private cluster in
     /// --data-dir), then serve like `serve` until SIGTERM/Ctrl-C and stop that PostgreSQL.
     Dev(DevArgs),
+    /// Manage API tokens directly in the database (bootstrap, break-glass).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token and print its secret (shown only this once).
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// viewer, editor or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Days until the token expires (never when omitted).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List active tokens (with --all also revoked and expired ones).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Revoke a token by id (`tokens/{id}` or `{id}`).
+    Revoke {
+        #[command(flatten)]
+        db: DbArgs,
+        id: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(&s.to_ascii_uppercase()).ok_or_else(|| format!("unknown role {s:?} (viewer, editor, admin)"))
 }
 
 #[derive(Debug, Args)]
@@ -47,6 +92,9 @@ struct DevArgs {
     /// Address to listen on for gRPC (port 0 picks a free port).
     #[arg(long, env = "REGISTRY_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+    /// File holding the dev admin token (created on first start, reused afterwards).
+    #[arg(long, env = "REGISTRY_DEV_TOKEN_FILE", default_value = ".registry-dev-admin-token")]
+    token_file: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +127,103 @@ struct ServeArgs {
     /// Maximum request size in bytes.
     #[arg(long, env = "REGISTRY_MAX_REQUEST_BYTES", default_value_t = 4 * 1024 * 1024)]
     max_request_bytes: usize,
+    /// Server-side deadline of a unary RPC, in seconds.
+    #[arg(long, env = "REGISTRY_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Requests per second allowed per token (unlimited when omitted).
+    #[arg(long, env = "REGISTRY_RATE_LIMIT_PER_TOKEN")]
+    rate_limit_per_token: Option<NonZeroU32>,
+    #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
+    bootstrap: BootstrapArgs,
+}
+
+#[derive(Debug, Args)]
+struct TlsArgs {
+    /// PEM certificate chain; serves TLS when given (with --tls-key).
+    #[arg(long, env = "REGISTRY_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "REGISTRY_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA bundle; when given, clients must present a certificate it signed (mTLS).
+    #[arg(long, env = "REGISTRY_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct BootstrapArgs {
+    /// An admin token secret (`rgy_…`) registered at start-up if its id is unknown, for
+    /// container deployments. Prefer --bootstrap-admin-token-file.
+    #[arg(long, env = "REGISTRY_BOOTSTRAP_ADMIN_TOKEN", hide_env_values = true)]
+    bootstrap_admin_token: Option<String>,
+    /// File (e.g. a Docker secret) holding the bootstrap admin token secret.
+    #[arg(
+        long,
+        env = "REGISTRY_BOOTSTRAP_ADMIN_TOKEN_FILE",
+        conflicts_with = "bootstrap_admin_token"
+    )]
+    bootstrap_admin_token_file: Option<PathBuf>,
+}
+
+fn read_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+}
+
+impl TlsArgs {
+    fn load(&self) -> anyhow::Result<Option<TlsOptions>> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        Ok(Some(TlsOptions {
+            cert: read_file(cert, "TLS certificate")?,
+            key: read_file(key, "TLS key")?,
+            client_ca: self
+                .tls_client_ca
+                .as_deref()
+                .map(|p| read_file(p, "TLS client CA"))
+                .transpose()?,
+        }))
+    }
+}
+
+impl BootstrapArgs {
+    fn secret(&self) -> anyhow::Result<Option<String>> {
+        if let Some(s) = &self.bootstrap_admin_token {
+            return Ok(Some(s.trim().to_owned()));
+        }
+        match &self.bootstrap_admin_token_file {
+            Some(p) => {
+                let s = String::from_utf8(read_file(p, "bootstrap admin token file")?)
+                    .context("the bootstrap admin token file is not UTF-8")?;
+                Ok(Some(s.trim().to_owned()))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Registers `secret` as an admin token unless its id exists; fails when the id exists with
+/// another secret, and warns when that token was revoked or has expired.
+async fn bootstrap_admin(store: &Store, secret: &str, description: &str) -> anyhow::Result<()> {
+    let Some(id) = token::parse(secret) else {
+        bail!(
+            "the bootstrap admin token is not a registry token (rgy_{{12 chars}}_{{secret}}); create one with `registryd token create`"
+        );
+    };
+    if store.ensure_token(secret, Role::Admin, description).await? {
+        tracing::info!(token = %id, "bootstrap admin token registered");
+        return Ok(());
+    }
+    let rec = store.find_token(id).await?.context("bootstrap token vanished")?;
+    if !token::hashes_equal(&rec.secret_hash, &token::hash(secret)) {
+        bail!("a token with id {id} exists with a different secret; the bootstrap token cannot be used");
+    }
+    if !rec.is_active(time::OffsetDateTime::now_utc()) {
+        tracing::warn!(token = %id, "the bootstrap admin token was revoked or has expired; it stays unusable");
+    }
+    Ok(())
 }
 
 fn store_options(db: &DbArgs) -> StoreOptions {
@@ -110,21 +255,34 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
             .context("cannot connect to PostgreSQL")?;
+            if let Some(secret) = args.bootstrap.secret()? {
+                bootstrap_admin(&store, &secret, "bootstrap admin").await?;
+            }
             let listener = bind(args.listen).await?;
+            let tls = args.tls.load()?;
+            println!(
+                "registryd listening on {} ({})",
+                listener.local_addr()?,
+                if tls.is_some() { "TLS" } else { "plaintext" }
+            );
             let opts = ServerOptions {
                 shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
                 max_request_bytes: args.max_request_bytes,
                 drain_timeout: Duration::from_secs(args.drain_timeout_secs),
+                request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+                rate_limit_per_token: args.rate_limit_per_token,
+                tls,
                 ..ServerOptions::default()
             };
             serve_until_signal(store, listener, opts).await
         }
+        Command::Token(cmd) => token_command(cmd).await,
         Command::Dev(args) => {
             let pg = pg::discover(pg::Policy::Dev {
                 data_dir: args.data_dir,
             })
             .await?;
-            let served = dev(&pg, args.listen).await;
+            let served = dev(&pg, args.listen, &args.token_file).await;
             let stopped = pg.stop().await.context("cannot stop the private PostgreSQL");
             served.and(stopped)
         }
@@ -142,14 +300,113 @@ async fn serve_until_signal(store: Store, listener: TcpListener, opts: ServerOpt
     registry_server::serve(store, listener, opts, registry_server::shutdown_signal()).await
 }
 
+async fn token_command(cmd: TokenCommand) -> anyhow::Result<()> {
+    let connect = |db: DbArgs| async move {
+        Store::connect(&db.database_url, store_options(&db))
+            .await
+            .context("cannot connect to PostgreSQL")
+    };
+    let ctx = WriteCtx {
+        actor: Actor { id: "registryd".into() },
+        request_id: None,
+        validate_only: false,
+    };
+    match cmd {
+        TokenCommand::Create {
+            db,
+            role,
+            description,
+            expires_in_days,
+        } => {
+            let store = connect(db).await?;
+            let expire = expires_in_days.map(|d| time::OffsetDateTime::now_utc() + time::Duration::days(d.into()));
+            let (rec, secret) = store.create_token(role, &description, expire, &ctx).await?;
+            eprintln!(
+                "created tokens/{} ({}); the secret is shown only now:",
+                rec.id,
+                rec.role.to_ascii_lowercase()
+            );
+            println!("{secret}");
+        }
+        TokenCommand::List { db, all } => {
+            let store = connect(db).await?;
+            let mut after = String::new();
+            println!(
+                "{:<14} {:<7} {:<26} {:<26} DESCRIPTION",
+                "ID", "ROLE", "EXPIRES", "REVOKED"
+            );
+            loop {
+                let page = store.list_tokens(&after, 500, all).await?;
+                let Some(last) = page.last() else { break };
+                after = last.id.clone();
+                for t in &page {
+                    let show = |t: Option<time::OffsetDateTime>| t.map_or("-".to_owned(), |t| t.to_string());
+                    println!(
+                        "{:<14} {:<7} {:<26} {:<26} {}",
+                        t.id,
+                        t.role.to_ascii_lowercase(),
+                        show(t.expire_time),
+                        show(t.revoke_time),
+                        t.description
+                    );
+                }
+            }
+        }
+        TokenCommand::Revoke { db, id } => {
+            let store = connect(db).await?;
+            let id = id.strip_prefix("tokens/").unwrap_or(&id);
+            let rec = store.revoke_token(id, &ctx).await?;
+            println!("revoked tokens/{}", rec.id);
+        }
+    }
+    Ok(())
+}
+
+/// The dev admin token: the secret in `file` when it still works, else a new one (written to
+/// `file`, readable only by its owner).
+async fn dev_admin_token(store: &Store, file: &Path) -> anyhow::Result<String> {
+    if let Ok(secret) = std::fs::read_to_string(file) {
+        let secret = secret.trim();
+        if let Some(id) = token::parse(secret) {
+            store.ensure_token(secret, Role::Admin, "registryd dev").await?;
+            if let Some(rec) = store.find_token(id).await?
+                && token::hashes_equal(&rec.secret_hash, &token::hash(secret))
+                && rec.is_active(time::OffsetDateTime::now_utc())
+            {
+                return Ok(secret.to_owned());
+            }
+        }
+        tracing::warn!(file = %file.display(), "the saved dev token is no longer valid; creating a new one");
+    }
+    let ctx = WriteCtx {
+        actor: Actor { id: "registryd".into() },
+        request_id: None,
+        validate_only: false,
+    };
+    let (_, secret) = store.create_token(Role::Admin, "registryd dev", None, &ctx).await?;
+    write_private(file, &secret).with_context(|| format!("cannot save the dev token to {}", file.display()))?;
+    Ok(secret)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.write_all(b"\n")
+}
+
 /// `registryd dev` on the PostgreSQL `pg`: database `registry`, default options.
-async fn dev(pg: &PgHandle, listen: SocketAddr) -> anyhow::Result<()> {
+async fn dev(pg: &PgHandle, listen: SocketAddr, token_file: &Path) -> anyhow::Result<()> {
     let url = pg::with_database(pg.url(), "registry")?;
     let store = Store::connect(&url, StoreOptions::default())
         .await
         .context("cannot connect to PostgreSQL")?;
     // next: import seeds once (first start on an empty database).
-    // next: create or reuse an admin token, and print it in the banner.
+    let admin_token = dev_admin_token(&store, token_file).await?;
     let listener = bind(listen).await?;
     let addr = listener.local_addr()?;
     let data = match pg.data_dir() {
@@ -157,8 +414,11 @@ async fn dev(pg: &PgHandle, listen: SocketAddr) -> anyhow::Result<()> {
         None => "external PostgreSQL server".to_owned(),
     };
     println!(
-        "\nregistryd dev is ready\n  gRPC endpoint: http://{addr}\n  database:      {}\n  data:          {data}\n  \
-         try:           grpcurl -plaintext {addr} list\nCtrl-C stops the server, then the database.\n",
+        "\nregistryd dev is ready\n  gRPC endpoint: http://{addr}\n  admin token:   {admin_token}\n  \
+         (saved in {})\n  database:      {}\n  data:          {data}\n  \
+         try:           grpcurl -plaintext -H 'authorization: Bearer {admin_token}' {addr} \
+         motie.registry.v1.PolicyGoalService/ListPolicyGoals\nCtrl-C stops the server, then the database.\n",
+        token_file.display(),
         pg::redact_password(&url)
     );
     let pool = store.pool().clone();

@@ -11,7 +11,7 @@
 use std::{net::SocketAddr, str::FromStr, sync::OnceLock, time::Duration};
 
 use registry_client::RegistryClient;
-use registry_server::{ServerOptions, Store, StoreOptions};
+use registry_server::{ServerOptions, Store, StoreOptions, domain::enums::Role};
 use sqlx::{Connection, Executor, PgConnection, postgres::PgConnectOptions};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
@@ -58,7 +58,11 @@ async fn admin_connection() -> PgConnection {
 /// A running registry with its own database.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// A client authenticated with an ADMIN token.
     pub client: RegistryClient,
+    /// The admin token's secret and id (the actor recorded for its changes).
+    pub admin_token: String,
+    pub admin_token_id: String,
     pub store: Store,
     pub db_name: String,
     shutdown: Option<oneshot::Sender<()>>,
@@ -99,13 +103,22 @@ impl TestApp {
         let server = tokio::spawn(registry_server::serve(store.clone(), listener, opts, async {
             let _ = rx.await;
         }));
+        let (admin, admin_token) = store
+            .create_token(Role::Admin, "e2e admin", None, &system_ctx())
+            .await
+            .expect("bootstrap admin token");
         // The listener is bound before serve() starts, so connecting cannot race it.
-        let client = RegistryClient::connect(format!("http://{addr}"))
+        let client = RegistryClient::builder(format!("http://{addr}"))
+            .token(admin_token.clone())
+            .lazy(true)
+            .connect()
             .await
             .expect("connect client");
         TestApp {
             addr,
             client,
+            admin_token,
+            admin_token_id: admin.id,
             store,
             db_name,
             shutdown: Some(tx),
@@ -113,9 +126,11 @@ impl TestApp {
         }
     }
 
-    /// A second, independent client of the same server.
+    /// A second, independent (admin) client of the same server.
     pub async fn new_client(&self) -> RegistryClient {
-        RegistryClient::connect(format!("http://{}", self.addr))
+        RegistryClient::builder(format!("http://{}", self.addr))
+            .token(self.admin_token.clone())
+            .connect()
             .await
             .expect("connect client")
     }
@@ -159,6 +174,27 @@ impl Drop for TestApp {
             });
         })
         .join();
+    }
+}
+
+/// The write context of harness-made changes.
+pub fn system_ctx() -> registry_server::store::WriteCtx {
+    registry_server::store::WriteCtx {
+        actor: registry_server::domain::Actor::system(),
+        request_id: None,
+        validate_only: false,
+    }
+}
+
+impl TestApp {
+    /// A new token with `role`, and a client that uses it.
+    pub async fn client_with_role(&self, role: Role) -> (String, RegistryClient) {
+        let (rec, secret) = self
+            .store
+            .create_token(role, "e2e", None, &system_ctx())
+            .await
+            .expect("create token");
+        (rec.id, self.client.with_token(Some(secret)).expect("token header"))
     }
 }
 

@@ -1,6 +1,7 @@
 //! gRPC services: decode the request into domain types, call the store, encode the answer.
 //! This is the only layer that sees tonic.
 
+pub mod admin;
 pub mod changes;
 pub mod goals;
 

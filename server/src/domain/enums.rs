@@ -129,6 +129,14 @@ domain_enum!(MilestoneState => pb::milestone::State, prefix "STATE_" {
     Cancelled = "CANCELLED",
 });
 
+domain_enum!(
+    /// What a token may do; each role includes the ones below it (ordered).
+    Role => pb::Role, prefix "ROLE_" {
+    Viewer = "VIEWER",
+    Editor = "EDITOR",
+    Admin = "ADMIN",
+});
+
 impl GoalState {
     /// The lifecycle: PLANNED -> ACTIVE | ON_HOLD | CLOSED; ACTIVE <-> ON_HOLD; ACTIVE |
     /// ON_HOLD -> CLOSED; CLOSED -> ACTIVE (reopen).

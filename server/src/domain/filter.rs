@@ -630,8 +630,7 @@ impl Parser<'_> {
             )
         };
         let lit_text = |lit: &Lit| match lit {
-            Lit::Str(s) => format!("{s:?}"),
-            Lit::Num(s) | Lit::Word(s) => format!("{s:?}"),
+            Lit::Str(s) | Lit::Num(s) | Lit::Word(s) => format!("{s:?}"),
             Lit::Star => "\"*\"".to_owned(),
         };
         let cmp = |op: Op, value: Value| Expr::Cmp {

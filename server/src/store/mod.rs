@@ -4,6 +4,7 @@
 mod changes;
 mod filter;
 mod goals;
+mod tokens;
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use time::OffsetDateTime;
 
 pub use changes::{ChangeQuery, ChangeRecord, NOTIFY_CHANNEL};
 pub use goals::{GoalPage, GoalQuery};
+pub use tokens::{TOKEN_TYPE, TokenRecord};
 
 use crate::domain::{Actor, Error, list::PageTokens};
 

@@ -1,0 +1,343 @@
+//! Authentication and authorisation, enforced in one tower layer for every RPC.
+//!
+//! Bearer tokens arrive in `authorization: Bearer rgy_{id}_{secret}`. The minimum role of
+//! every method is in [`METHOD_ROLES`]; a method missing from the table is refused (deny by
+//! default). Health and reflection stay open. Missing, malformed, unknown, revoked or expired
+//! tokens get UNAUTHENTICATED; a role below the method's minimum gets PERMISSION_DENIED.
+//! The token id becomes the actor recorded in the change log. Secrets never reach logs.
+
+use std::{
+    collections::HashMap,
+    num::NonZeroU32,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use http::{HeaderValue, Request, Response};
+use time::OffsetDateTime;
+use tonic::Status;
+
+use crate::{
+    domain::{Actor, enums::Role, token},
+    store::{Store, TokenRecord},
+};
+
+/// Minimum role of every RPC, by gRPC path. Every method of every registry service must be
+/// listed (a test checks it against the descriptor set).
+pub const METHOD_ROLES: &[(&str, Role)] = &[
+    ("/motie.registry.v1.PolicyGoalService/CreatePolicyGoal", Role::Editor),
+    ("/motie.registry.v1.PolicyGoalService/GetPolicyGoal", Role::Viewer),
+    ("/motie.registry.v1.PolicyGoalService/ListPolicyGoals", Role::Viewer),
+    ("/motie.registry.v1.PolicyGoalService/BatchGetPolicyGoals", Role::Viewer),
+    ("/motie.registry.v1.PolicyGoalService/UpdatePolicyGoal", Role::Editor),
+    ("/motie.registry.v1.PolicyGoalService/DeletePolicyGoal", Role::Editor),
+    ("/motie.registry.v1.PolicyGoalService/UndeletePolicyGoal", Role::Editor),
+    (
+        "/motie.registry.v1.PolicyGoalService/ChangePolicyGoalState",
+        Role::Editor,
+    ),
+    ("/motie.registry.v1.ChangeFeedService/WatchChanges", Role::Viewer),
+    ("/motie.registry.v1.ChangeFeedService/ListChanges", Role::Viewer),
+    ("/motie.registry.v1.AdminService/CreateToken", Role::Admin),
+    ("/motie.registry.v1.AdminService/ListTokens", Role::Admin),
+    ("/motie.registry.v1.AdminService/RevokeToken", Role::Admin),
+];
+
+/// Paths open without a token.
+pub const OPEN_PREFIXES: &[&str] = &[
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
+
+/// The minimum role of a path; `None` for a path not in the table (refused).
+pub fn required_role(path: &str) -> Option<Role> {
+    METHOD_ROLES.iter().find(|(p, _)| *p == path).map(|(_, r)| *r)
+}
+
+/// The authenticated caller, put into request extensions.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub token_id: String,
+    pub role: Role,
+}
+
+struct Cached {
+    record: Option<TokenRecord>,
+    fetched: Instant,
+}
+
+/// Verifies bearer tokens, with a short-lived cache that revocations evict at once.
+pub struct Authenticator {
+    store: Store,
+    cache: Mutex<HashMap<String, Cached>>,
+    touched: Mutex<HashMap<String, Instant>>,
+    ttl: Duration,
+    limiter: Option<DefaultKeyedRateLimiter<String>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+const MAX_CACHE: usize = 10_000;
+
+impl Authenticator {
+    /// `rate_limit`: optional requests per second allowed per token.
+    pub fn new(store: Store, rate_limit: Option<NonZeroU32>) -> Self {
+        Authenticator {
+            store,
+            cache: Mutex::new(HashMap::new()),
+            touched: Mutex::new(HashMap::new()),
+            ttl: Duration::from_secs(5),
+            limiter: rate_limit.map(|r| RateLimiter::keyed(Quota::per_second(r))),
+        }
+    }
+
+    /// Forgets a cached token (called when a token changes, on any replica).
+    pub fn evict(&self, id: &str) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.remove(id);
+        }
+    }
+
+    async fn lookup(&self, id: &str) -> Result<Option<TokenRecord>, Status> {
+        if let Ok(c) = self.cache.lock()
+            && let Some(hit) = c.get(id)
+            && hit.fetched.elapsed() < self.ttl
+        {
+            return Ok(hit.record.clone());
+        }
+        let record = self.store.find_token(id).await.map_err(Status::from)?;
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() >= MAX_CACHE {
+                c.clear();
+            }
+            c.insert(
+                id.to_owned(),
+                Cached {
+                    record: record.clone(),
+                    fetched: Instant::now(),
+                },
+            );
+        }
+        Ok(record)
+    }
+
+    /// Authenticates the `authorization` header value.
+    pub async fn authenticate(&self, header: Option<&HeaderValue>) -> Result<Principal, Status> {
+        let Some(value) = header else {
+            return Err(Status::unauthenticated(
+                "missing credentials: send `authorization: Bearer <token>`",
+            ));
+        };
+        let malformed = || Status::unauthenticated("malformed credentials: expected `Bearer rgy_…`");
+        let value = value.to_str().map_err(|_| malformed())?;
+        let secret = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or_else(malformed)?
+            .trim();
+        let id = token::parse(secret).ok_or_else(malformed)?;
+        let invalid = || Status::unauthenticated(format!("token {id} is not valid (unknown, revoked or expired)"));
+        let record = self.lookup(id).await?.ok_or_else(invalid)?;
+        if !token::hashes_equal(&record.secret_hash, &token::hash(secret))
+            || !record.is_active(OffsetDateTime::now_utc())
+        {
+            return Err(invalid());
+        }
+        let role = record.role().ok_or_else(invalid)?;
+        if let Some(l) = &self.limiter
+            && l.check_key(&record.id).is_err()
+        {
+            return Err(Status::resource_exhausted(format!(
+                "rate limit exceeded for token {id}"
+            )));
+        }
+        self.touch(&record.id);
+        Ok(Principal {
+            token_id: record.id,
+            role,
+        })
+    }
+
+    /// Records last use at most once a minute per token, off the request path.
+    fn touch(&self, id: &str) {
+        let due = match self.touched.lock() {
+            Ok(mut t) => {
+                let due = t.get(id).is_none_or(|at| at.elapsed() > Duration::from_secs(60));
+                if due {
+                    if t.len() >= MAX_CACHE {
+                        t.clear();
+                    }
+                    t.insert(id.to_owned(), Instant::now());
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        if due {
+            let store = self.store.clone();
+            let id = id.to_owned();
+            tokio::spawn(async move {
+                if let Err(e) = store.touch_token(&id).await {
+                    tracing::debug!(error = %e, "could not record token use");
+                }
+            });
+        }
+    }
+
+    /// Authorises a call to `path`.
+    pub async fn authorize(&self, path: &str, header: Option<&HeaderValue>) -> Result<Option<Principal>, Status> {
+        if OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
+            return Ok(None);
+        }
+        let Some(need) = required_role(path) else {
+            return Err(Status::permission_denied(format!("method {path} is not allowed")));
+        };
+        let p = self.authenticate(header).await?;
+        if !token::allows(p.role, need) {
+            return Err(Status::permission_denied(format!(
+                "token {} has role {}; {path} needs {need}",
+                p.token_id, p.role
+            )));
+        }
+        Ok(Some(p))
+    }
+}
+
+/// The tower layer that enforces [`Authenticator`] on every request, and turns tonic's
+/// "message too large" (OUT_OF_RANGE) into RESOURCE_EXHAUSTED.
+/// It also bounds how long a call may take to produce its response (DEADLINE_EXCEEDED).
+#[derive(Debug, Clone)]
+pub struct AuthLayer {
+    pub auth: Arc<Authenticator>,
+    pub deadline: Duration,
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            auth: self.auth.clone(),
+            deadline: self.deadline,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    auth: Arc<Authenticator>,
+    deadline: Duration,
+}
+
+impl<S, B, R> tower::Service<Request<B>> for AuthService<S>
+where
+    S: tower::Service<Request<B>, Response = Response<R>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+    R: Default + Send + 'static,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let auth = self.auth.clone();
+        let deadline = self.deadline;
+        Box::pin(async move {
+            let path = req.uri().path().to_owned();
+            match auth
+                .authorize(&path, req.headers().get(http::header::AUTHORIZATION))
+                .await
+            {
+                Ok(Some(p)) => {
+                    tracing::Span::current().record("actor", p.token_id.as_str());
+                    req.extensions_mut().insert(Actor { id: p.token_id.clone() });
+                    req.extensions_mut().insert(p);
+                }
+                Ok(None) => {}
+                Err(status) => return Ok(status.into_http()),
+            }
+            let Ok(resp) = tokio::time::timeout(deadline, inner.call(req)).await else {
+                return Ok(Status::deadline_exceeded(format!(
+                    "{path} did not complete within the server's {} ms deadline",
+                    deadline.as_millis()
+                ))
+                .into_http());
+            };
+            let mut resp = resp?;
+            remap_too_large(&mut resp);
+            Ok(resp)
+        })
+    }
+}
+
+/// tonic reports an oversized request as OUT_OF_RANGE; the registry's contract says
+/// RESOURCE_EXHAUSTED.
+fn remap_too_large<R>(resp: &mut Response<R>) {
+    let h = resp.headers();
+    let too_large = h.get("grpc-status").is_some_and(|s| s == "11")
+        && h.get("grpc-message")
+            .and_then(|m| m.to_str().ok())
+            .is_some_and(|m| m.contains("message length too large") || m.contains("message%20length%20too%20large"));
+    if too_large {
+        let h = resp.headers_mut();
+        h.insert("grpc-status", HeaderValue::from_static("8"));
+        h.insert(
+            "grpc-message",
+            HeaderValue::from_static("request%20message%20exceeds%20the%20maximum%20size"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use prost::Message;
+
+    use super::*;
+
+    /// Every method of every registry service has a role, and the table names no method
+    /// that does not exist.
+    #[test]
+    fn method_table_covers_every_rpc() {
+        let fds = prost_types::FileDescriptorSet::decode(registry_proto::FILE_DESCRIPTOR_SET).expect("descriptor");
+        let mut methods = BTreeSet::new();
+        for file in &fds.file {
+            for svc in &file.service {
+                for m in &svc.method {
+                    methods.insert(format!("/{}.{}/{}", file.package(), svc.name(), m.name()));
+                }
+            }
+        }
+        let table: BTreeSet<String> = METHOD_ROLES.iter().map(|(p, _)| (*p).to_owned()).collect();
+        assert_eq!(methods, table);
+        assert_eq!(table.len(), METHOD_ROLES.len(), "no duplicates");
+    }
+
+    #[test]
+    fn unknown_methods_are_denied() {
+        assert_eq!(required_role("/motie.registry.v1.PolicyGoalService/Nope"), None);
+        assert_eq!(
+            required_role("/motie.registry.v1.AdminService/CreateToken"),
+            Some(Role::Admin)
+        );
+    }
+}
