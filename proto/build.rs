@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "motie/registry/v1/policy_goal.proto",
     "motie/registry/v1/policy_goal_service.proto",
     "motie/registry/v1/trade_partner.proto",
+    "motie/registry/v1/trade_partner_service.proto",
     "motie/registry/v1/change_feed_service.proto",
     "motie/registry/v1/admin_service.proto",
 ];

@@ -33,6 +33,7 @@
 //! ```
 
 mod error;
+mod partners;
 mod watch;
 
 use std::time::Duration;
@@ -40,7 +41,7 @@ use std::time::Duration;
 use futures::{Stream, TryStreamExt, stream};
 use registry_proto::v1::{
     admin_service_client::AdminServiceClient, change_feed_service_client::ChangeFeedServiceClient,
-    policy_goal_service_client::PolicyGoalServiceClient,
+    policy_goal_service_client::PolicyGoalServiceClient, trade_partner_service_client::TradePartnerServiceClient,
 };
 use tonic::{
     metadata::{Ascii, MetadataValue},
@@ -160,6 +161,7 @@ impl ClientBuilder {
 pub struct RegistryClient {
     channel: Channel,
     goals: PolicyGoalServiceClient<Svc>,
+    partners: TradePartnerServiceClient<Svc>,
     changes: ChangeFeedServiceClient<Svc>,
     admin: AdminServiceClient<Svc>,
 }
@@ -180,7 +182,7 @@ impl Interceptor for BearerToken {
 type Svc = InterceptedService<Channel, BearerToken>;
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
-fn page<T>(r: std::result::Result<tonic::Response<T>, tonic::Status>) -> Result<T> {
+pub(crate) fn page<T>(r: std::result::Result<tonic::Response<T>, tonic::Status>) -> Result<T> {
     r.map(tonic::Response::into_inner).map_err(Error::from)
 }
 
@@ -213,6 +215,8 @@ impl RegistryClient {
     fn with_interceptor(channel: Channel, auth: BearerToken) -> Self {
         RegistryClient {
             goals: PolicyGoalServiceClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(MAX_MESSAGE),
+            partners: TradePartnerServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             changes: ChangeFeedServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),

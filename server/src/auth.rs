@@ -29,6 +29,36 @@ use crate::{
 /// listed (a test checks it against the descriptor set).
 pub const METHOD_ROLES: &[(&str, Role)] = &[
     ("/motie.registry.v1.PolicyGoalService/CreatePolicyGoal", Role::Editor),
+    (
+        "/motie.registry.v1.TradePartnerService/CreateTradePartner",
+        Role::Editor,
+    ),
+    ("/motie.registry.v1.TradePartnerService/GetTradePartner", Role::Viewer),
+    ("/motie.registry.v1.TradePartnerService/ListTradePartners", Role::Viewer),
+    (
+        "/motie.registry.v1.TradePartnerService/BatchGetTradePartners",
+        Role::Viewer,
+    ),
+    (
+        "/motie.registry.v1.TradePartnerService/UpdateTradePartner",
+        Role::Editor,
+    ),
+    (
+        "/motie.registry.v1.TradePartnerService/DeleteTradePartner",
+        Role::Editor,
+    ),
+    (
+        "/motie.registry.v1.TradePartnerService/UndeleteTradePartner",
+        Role::Editor,
+    ),
+    ("/motie.registry.v1.TradePartnerService/GetTradeFlow", Role::Viewer),
+    ("/motie.registry.v1.TradePartnerService/ListTradeFlows", Role::Viewer),
+    ("/motie.registry.v1.TradePartnerService/UpdateTradeFlow", Role::Editor),
+    ("/motie.registry.v1.TradePartnerService/DeleteTradeFlow", Role::Editor),
+    (
+        "/motie.registry.v1.TradePartnerService/GetExportConcentration",
+        Role::Viewer,
+    ),
     ("/motie.registry.v1.PolicyGoalService/GetPolicyGoal", Role::Viewer),
     ("/motie.registry.v1.PolicyGoalService/ListPolicyGoals", Role::Viewer),
     ("/motie.registry.v1.PolicyGoalService/BatchGetPolicyGoals", Role::Viewer),

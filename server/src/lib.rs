@@ -18,7 +18,7 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 
 use registry_proto::v1::{
     admin_service_server::AdminServiceServer, change_feed_service_server::ChangeFeedServiceServer,
-    policy_goal_service_server::PolicyGoalServiceServer,
+    policy_goal_service_server::PolicyGoalServiceServer, trade_partner_service_server::TradePartnerServiceServer,
 };
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -29,6 +29,7 @@ pub use store::{Store, StoreOptions};
 /// Names of the served registry services, as reported by grpc.health.v1.
 pub const SERVICES: &[&str] = &[
     "motie.registry.v1.PolicyGoalService",
+    "motie.registry.v1.TradePartnerService",
     "motie.registry.v1.ChangeFeedService",
     "motie.registry.v1.AdminService",
 ];
@@ -126,6 +127,8 @@ pub async fn serve(
 
     let goals = PolicyGoalServiceServer::new(api::goals::GoalsApi::new(store.clone()))
         .max_decoding_message_size(opts.max_request_bytes);
+    let partners = TradePartnerServiceServer::new(api::partners::PartnersApi::new(store.clone()))
+        .max_decoding_message_size(opts.max_request_bytes);
 
     // Background work: database health probe, purging/compaction and the change-feed tailer,
     // all stopped on shutdown.
@@ -207,6 +210,7 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(goals)
+        .add_service(partners)
         .add_service(changes)
         .add_service(admin)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)

@@ -299,6 +299,17 @@ async fn sql_selects_exactly_what_the_evaluator_selects(pool: PgPool) {
     let store = Store::from_pool(pool, StoreOptions::default()).await.unwrap();
     let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &[7; 32]));
 
+    // Goals link partners, which must exist.
+    for p in PARTNERS {
+        let partner = registry_proto::v1::TradePartner {
+            kind: registry_proto::v1::trade_partner::Kind::Country as i32,
+            display_name: p.to_uppercase(),
+            ..Default::default()
+        };
+        let spec = registry_server::domain::partner::PartnerSpec::from_proto("p", &partner).unwrap();
+        store.create_partner(&id(p), spec, &ctx()).await.unwrap();
+    }
+
     // The data set: roots and children, some closed, some soft-deleted.
     let mut roots: Vec<(Id, Pillar)> = Vec::new();
     let mut children: HashMap<Id, usize> = HashMap::new();

@@ -223,3 +223,29 @@ pub fn violations<T: std::fmt::Debug>(r: Result<T, Error>) -> Vec<String> {
         other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
     }
 }
+
+/// A minimal valid partner of `kind`.
+pub fn partner(kind: pb::trade_partner::Kind, display_name: &str) -> pb::TradePartner {
+    pb::TradePartner {
+        kind: kind.into(),
+        display_name: display_name.to_owned(),
+        ..Default::default()
+    }
+}
+
+/// Create request for partner `id`.
+pub fn create_partner(id: &str, partner: pb::TradePartner) -> pb::CreateTradePartnerRequest {
+    pb::CreateTradePartnerRequest {
+        trade_partner_id: id.to_owned(),
+        trade_partner: Some(partner),
+        ..Default::default()
+    }
+}
+
+/// The reason of a FAILED_PRECONDITION error (panics on any other result).
+pub fn precondition<T: std::fmt::Debug>(r: Result<T, Error>) -> String {
+    match r {
+        Err(Error::FailedPrecondition { reason, .. }) => reason,
+        other => panic!("expected FAILED_PRECONDITION, got {other:?}"),
+    }
+}

@@ -54,6 +54,19 @@ async fn fixture() -> TestApp {
     use pb::policy_goal::{Outcome, State};
     let app = TestApp::spawn().await;
     let c = &app.client;
+    for (code, name) in [("us", "United States"), ("vn", "Viet Nam")] {
+        c.create_trade_partner(pb::CreateTradePartnerRequest {
+            trade_partner_id: code.into(),
+            trade_partner: Some(pb::TradePartner {
+                kind: pb::trade_partner::Kind::Country.into(),
+                display_name: name.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
     let mut ir = goal("Industrial resurgence through AI", pb::Pillar::IndustrialResurgence);
     ir.sectors = vec!["semiconductors".into(), "ai".into()];
     ir.regions = vec!["gyeonggi".into()];

@@ -52,6 +52,14 @@ pub fn change_to_proto(r: &ChangeRecord) -> pb::Change {
             serde_json::from_value::<PolicyGoal>(s.clone())
                 .ok()
                 .map(|g| pb::change::Snapshot::PolicyGoal(g.to_proto()))
+        } else if r.resource_type == Collection::TradePartners.resource_type() {
+            serde_json::from_value::<crate::domain::partner::TradePartner>(s.clone())
+                .ok()
+                .map(|p| pb::change::Snapshot::TradePartner(p.to_proto()))
+        } else if r.resource_type == crate::store::FLOW_TYPE {
+            serde_json::from_value::<crate::domain::partner::TradeFlow>(s.clone())
+                .ok()
+                .map(|f| pb::change::Snapshot::TradeFlow(f.to_proto()))
         } else {
             None
         }
@@ -107,6 +115,8 @@ impl ChangeFeedService for ChangesApi {
         let known = [
             Collection::PolicyGoals.resource_type(),
             Collection::TradePartners.resource_type(),
+            crate::store::FLOW_TYPE,
+            crate::store::TOKEN_TYPE,
         ];
         for (i, t) in r.resource_types.iter().enumerate() {
             if !known.contains(&t.as_str()) {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod changes;
 pub mod goals;
+pub mod partners;
 
 use tonic::Request;
 

@@ -137,6 +137,54 @@ domain_enum!(
     Admin = "ADMIN",
 });
 
+domain_enum!(
+    /// What a trade partner is.
+    PartnerKind => pb::trade_partner::Kind, prefix "KIND_" {
+    Country = "COUNTRY",
+    EconomicBloc = "ECONOMIC_BLOC",
+    Forum = "FORUM",
+    Group = "GROUP",
+});
+
+domain_enum!(Priority => pb::trade_partner::Priority, prefix "PRIORITY_" {
+    Low = "LOW",
+    Medium = "MEDIUM",
+    High = "HIGH",
+    Strategic = "STRATEGIC",
+});
+
+domain_enum!(AgreementType => pb::agreement::Type, prefix "TYPE_" {
+    Fta = "FTA",
+    Cepa = "CEPA",
+    TariffArrangement = "TARIFF_ARRANGEMENT",
+    Mou = "MOU",
+    Other = "OTHER",
+});
+
+domain_enum!(AgreementStatus => pb::agreement::Status, prefix "STATUS_" {
+    Proposed = "PROPOSED",
+    InNegotiation = "IN_NEGOTIATION",
+    Signed = "SIGNED",
+    InForce = "IN_FORCE",
+    UnderReview = "UNDER_REVIEW",
+    Suspended = "SUSPENDED",
+});
+
+domain_enum!(EngagementKind => pb::engagement::Kind, prefix "KIND_" {
+    Negotiation = "NEGOTIATION",
+    Summit = "SUMMIT",
+    Dialogue = "DIALOGUE",
+    MinisterialMeeting = "MINISTERIAL_MEETING",
+    Other = "OTHER",
+});
+
+domain_enum!(EngagementState => pb::engagement::State, prefix "STATE_" {
+    Planned = "PLANNED",
+    Ongoing = "ONGOING",
+    Concluded = "CONCLUDED",
+    Suspended = "SUSPENDED",
+});
+
 impl GoalState {
     /// The lifecycle: PLANNED -> ACTIVE | ON_HOLD | CLOSED; ACTIVE <-> ON_HOLD; ACTIVE |
     /// ON_HOLD -> CLOSED; CLOSED -> ACTIVE (reopen).

@@ -125,6 +125,11 @@ impl Violations {
         }
     }
 
+    /// How many violations are recorded so far (to tell whether a sub-check added any).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -33,7 +33,7 @@ impl Date {
     /// Validates a proto date; `None` for an absent message.
     pub fn from_proto(v: &mut Violations, field: &str, d: Option<&pb::Date>) -> Option<Date> {
         let d = d?;
-        let before = v.is_empty();
+        let before = v.len();
         check::year(v, &format!("{field}.year"), d.year);
         if !(0..=12).contains(&d.month) {
             v.add(format!("{field}.month"), "must be 1..=12, or 0 when unknown");
@@ -48,7 +48,7 @@ impl Date {
                 }
             }
         }
-        (before && v.is_empty()).then_some(Date {
+        (v.len() == before).then_some(Date {
             year: d.year,
             month: d.month as u8,
             day: d.day as u8,
@@ -110,7 +110,7 @@ pub struct Risk {
 
 impl Risk {
     pub fn from_proto(v: &mut Violations, field: &str, r: &pb::Risk) -> Option<Risk> {
-        let before = v.is_empty();
+        let before = v.len();
         let category = enum_field(
             v,
             &format!("{field}.category"),
@@ -136,7 +136,7 @@ impl Risk {
             check::MAX_LONG_TEXT,
             true,
         );
-        (before && v.is_empty()).then(|| Risk {
+        (v.len() == before).then(|| Risk {
             category: category.unwrap_or(RiskCategory::Other),
             severity,
             title: r.title.clone(),
@@ -338,7 +338,7 @@ impl GoalSpec {
         } else {
             for (i, m) in g.milestones.iter().enumerate() {
                 let mf = format!("{}[{i}]", f("milestones"));
-                let before = v.is_empty();
+                let before = v.len();
                 check::text(&mut v, &format!("{mf}.title"), &m.title, true, check::MAX_TITLE, false);
                 check::text(
                     &mut v,
@@ -357,7 +357,7 @@ impl GoalSpec {
                     false,
                     MilestoneState::expected,
                 );
-                if before && v.is_empty() {
+                if v.len() == before {
                     milestones.push(Milestone {
                         title: m.title.clone(),
                         description: m.description.clone(),
@@ -424,7 +424,7 @@ impl GoalSpec {
 }
 
 fn target_from_proto(v: &mut Violations, tf: &str, t: &pb::Target) -> Option<Target> {
-    let before = v.is_empty();
+    let before = v.len();
     if !check::is_slug(&t.metric) {
         v.add(
             format!("{tf}.metric"),
@@ -496,7 +496,7 @@ fn target_from_proto(v: &mut Violations, tf: &str, t: &pb::Target) -> Option<Tar
         Direction::IncreaseTo | Direction::StayAbove => Comparator::AtLeast,
         Direction::DecreaseTo | Direction::StayBelow => Comparator::AtMost,
     });
-    (before && v.is_empty()).then(|| Target {
+    (v.len() == before).then(|| Target {
         metric: t.metric.clone(),
         description: t.description.clone(),
         unit: t.unit.clone(),

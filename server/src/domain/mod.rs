@@ -9,6 +9,7 @@ pub mod goal;
 pub mod list;
 pub mod mask;
 mod names;
+pub mod partner;
 pub mod token;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};

@@ -146,6 +146,15 @@ impl Store {
 
     /// A goal as it was at `at`, from its newest change at or before then.
     pub async fn goal_at(&self, name: &str, at: OffsetDateTime) -> Result<Option<PolicyGoal>, Error> {
+        self.resource_at(name, at).await
+    }
+
+    /// A resource as it was at `at`, from the snapshot of its newest change at or before then.
+    pub(crate) async fn resource_at<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        at: OffsetDateTime,
+    ) -> Result<Option<T>, Error> {
         let oldest: Option<OffsetDateTime> = sqlx::query_scalar(
             "SELECT min(change_time) FROM change_log WHERE sequence > (SELECT compacted_through FROM change_log_state)",
         )

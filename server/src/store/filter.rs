@@ -1,5 +1,5 @@
 //! Compiles a [`filter::Expr`](crate::domain::filter::Expr) into parameterised SQL over
-//! `policy_goals`. Only fixed column names, operators and functions chosen by a whitelist
+//! `policy_goals` and `trade_partners`. Only fixed column names, operators and functions chosen by a whitelist
 //! `match` are pushed as SQL text; every value from the request is a bind parameter.
 //!
 //! The semantics are exactly those of `domain::filter::matches` (the property test in
@@ -18,14 +18,17 @@ use sqlx::{Postgres, QueryBuilder, types::Json};
 
 use crate::domain::filter::{Expr, Op, Value};
 
+/// Maps a filter field to its storage.
+pub(super) type Columns = fn(&str) -> Option<Col>;
+
 /// Appends `expr` as one parenthesised boolean SQL expression.
-pub(super) fn push_expr(qb: &mut QueryBuilder<Postgres>, expr: &Expr) {
+pub(super) fn push_expr(qb: &mut QueryBuilder<Postgres>, expr: &Expr, cols: Columns) {
     match expr {
-        Expr::And(v) => push_join(qb, v, " AND ", "TRUE"),
-        Expr::Or(v) => push_join(qb, v, " OR ", "FALSE"),
+        Expr::And(v) => push_join(qb, v, " AND ", "TRUE", cols),
+        Expr::Or(v) => push_join(qb, v, " OR ", "FALSE", cols),
         Expr::Not(e) => {
             qb.push("(NOT coalesce(");
-            push_expr(qb, e);
+            push_expr(qb, e, cols);
             qb.push(", false))");
         }
         Expr::Cmp {
@@ -35,13 +38,13 @@ pub(super) fn push_expr(qb: &mut QueryBuilder<Postgres>, expr: &Expr) {
             value,
         } => {
             qb.push("(");
-            push_cmp(qb, field, label_key.as_deref(), *op, value);
+            push_cmp(qb, cols(field), label_key.as_deref(), *op, value);
             qb.push(")");
         }
     }
 }
 
-fn push_join(qb: &mut QueryBuilder<Postgres>, v: &[Expr], sep: &'static str, empty: &'static str) {
+fn push_join(qb: &mut QueryBuilder<Postgres>, v: &[Expr], sep: &'static str, empty: &'static str, cols: Columns) {
     if v.is_empty() {
         qb.push(empty);
         return;
@@ -51,7 +54,7 @@ fn push_join(qb: &mut QueryBuilder<Postgres>, v: &[Expr], sep: &'static str, emp
         if i > 0 {
             qb.push(sep);
         }
-        push_expr(qb, e);
+        push_expr(qb, e, cols);
     }
     qb.push(")");
 }
@@ -91,75 +94,141 @@ fn like_pattern(p: &str) -> String {
     p.split('*').map(like_escape).collect::<Vec<_>>().join("%")
 }
 
+/// How a filter field is stored, for one table. Only these fixed SQL fragments are ever
+/// pushed as text.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Col {
+    /// An enum stored by its short name in a text column.
+    Enum(&'static str),
+    /// A text column.
+    Text(&'static str),
+    /// A `text[]` column: `:` means "contains" (values or resource ids).
+    Array(&'static str),
+    /// A nullable reference column (`parent_id`).
+    Reference(&'static str),
+    /// A timestamp column.
+    Time(&'static str),
+    /// A jsonb labels column.
+    Labels(&'static str),
+    /// Case-insensitive substring search over these text columns.
+    Search(&'static [&'static str]),
+    /// `policy_goals.targets[*].target_year`.
+    TargetYear,
+    /// A key of the objects in a jsonb array column, compared as text: some element matches.
+    JsonArrayKey { col: &'static str, key: &'static str },
+    /// `partner_members` of the row (a bloc's members): contains.
+    Members,
+    /// `partner_members` the row belongs to (the groups it is a member of): `=` / `!=`.
+    MemberOf,
+}
+
+/// The columns of `policy_goals`.
+pub(super) fn goal_column(field: &str) -> Option<Col> {
+    Some(match field {
+        "pillar" => Col::Enum("pillar"),
+        "state" => Col::Enum("state"),
+        "title" => Col::Text("title"),
+        "lead_organization" => Col::Text("lead_organization"),
+        "sectors" => Col::Array("sectors"),
+        "regions" => Col::Array("regions"),
+        "linked_partners" => Col::Array("linked_partners"),
+        "parent" => Col::Reference("parent_id"),
+        "create_time" => Col::Time("create_time"),
+        "update_time" => Col::Time("update_time"),
+        "targets.target_year" => Col::TargetYear,
+        "labels" => Col::Labels("labels"),
+        "search" => Col::Search(&["title", "title_ko", "description"]),
+        _ => return None,
+    })
+}
+
+/// The columns of `trade_partners`.
+pub(super) fn partner_column(field: &str) -> Option<Col> {
+    Some(match field {
+        "kind" => Col::Enum("kind"),
+        "priority" => Col::Enum("priority"),
+        "region" => Col::Text("region"),
+        "display_name" => Col::Text("display_name"),
+        "agreements.status" => Col::JsonArrayKey {
+            col: "agreements",
+            key: "status",
+        },
+        "agreements.type" => Col::JsonArrayKey {
+            col: "agreements",
+            key: "type",
+        },
+        "engagements.state" => Col::JsonArrayKey {
+            col: "engagements",
+            key: "state",
+        },
+        "risks.category" => Col::JsonArrayKey {
+            col: "risks",
+            key: "category",
+        },
+        "members" => Col::Members,
+        "member_of" => Col::MemberOf,
+        "create_time" => Col::Time("create_time"),
+        "update_time" => Col::Time("update_time"),
+        "labels" => Col::Labels("labels"),
+        "search" => Col::Search(&["display_name", "display_name_ko", "source"]),
+        _ => return None,
+    })
+}
+
 /// Appends one restriction. An impossible combination (never produced by the parser) is
 /// `FALSE`, as `matches` treats it.
-fn push_cmp(qb: &mut QueryBuilder<Postgres>, field: &str, key: Option<&str>, op: Op, value: &Value) {
-    match field {
-        "pillar" | "state" => {
-            let col = if field == "pillar" { "pillar" } else { "state" };
-            match (op, value) {
-                (Op::Eq | Op::Ne, Value::Enum(v)) => {
-                    qb.push(col)
-                        .push(sql_op(op).unwrap_or(" = "))
-                        .push_bind((*v).to_owned());
-                }
-                _ => false_(qb),
+fn push_cmp(qb: &mut QueryBuilder<Postgres>, col: Option<Col>, key: Option<&str>, op: Op, value: &Value) {
+    let Some(col) = col else {
+        return false_(qb);
+    };
+    match col {
+        Col::Enum(c) => match (op, value) {
+            (Op::Eq, Value::Enum(v)) => {
+                qb.push(c).push(" = ").push_bind((*v).to_owned());
             }
-        }
-        "title" | "lead_organization" => {
-            let col = if field == "title" { "title" } else { "lead_organization" };
-            push_text(qb, col, op, value);
-        }
-        "sectors" | "regions" | "linked_partners" => {
-            let col = match field {
-                "sectors" => "sectors",
-                "regions" => "regions",
-                _ => "linked_partners",
-            };
-            match (op, value) {
-                // Array containment: served by the GIN index on the column.
-                (Op::Has, Value::Text(t)) if col != "linked_partners" => {
-                    qb.push(col).push(" @> ").push_bind(vec![t.clone()]);
-                }
-                (Op::Has, Value::Name(_, Some(id))) if col == "linked_partners" => {
-                    qb.push(col).push(" @> ").push_bind(vec![id.as_str().to_owned()]);
-                }
-                (Op::Has, Value::Any) => {
-                    qb.push("cardinality(").push(col).push(") > 0");
-                }
-                _ => false_(qb),
-            }
-        }
-        "parent" => match (op, value) {
-            (Op::Eq, Value::Name(_, Some(id))) => {
-                qb.push("parent_id = ").push_bind(id.as_str().to_owned());
-            }
-            (Op::Ne, Value::Name(_, Some(id))) => {
-                // Root goals (NULL parent) are "not equal" too.
-                qb.push("parent_id IS DISTINCT FROM ").push_bind(id.as_str().to_owned());
-            }
-            (Op::Eq, Value::Name(_, None)) => {
-                qb.push("parent_id IS NULL");
-            }
-            (Op::Ne, Value::Name(_, None)) => {
-                qb.push("parent_id IS NOT NULL");
+            (Op::Ne, Value::Enum(v)) => {
+                // An unset (NULL) value differs too.
+                qb.push(c).push(" IS DISTINCT FROM ").push_bind((*v).to_owned());
             }
             _ => false_(qb),
         },
-        "create_time" | "update_time" => {
-            let col = if field == "create_time" {
-                "create_time"
-            } else {
-                "update_time"
-            };
-            match (sql_op(op), value) {
-                (Some(sql), Value::Time(t)) => {
-                    qb.push(col).push(sql).push_bind(*t);
-                }
-                _ => false_(qb),
+        Col::Text(c) => push_text(qb, c, op, value),
+        Col::Array(c) => match (op, value) {
+            // Array containment: served by the GIN index on the column.
+            (Op::Has, Value::Text(t)) => {
+                qb.push(c).push(" @> ").push_bind(vec![t.clone()]);
             }
-        }
-        "targets.target_year" => match (op, value) {
+            (Op::Has, Value::Name(_, Some(id))) => {
+                qb.push(c).push(" @> ").push_bind(vec![id.as_str().to_owned()]);
+            }
+            (Op::Has, Value::Any) => {
+                qb.push("cardinality(").push(c).push(") > 0");
+            }
+            _ => false_(qb),
+        },
+        Col::Reference(c) => match (op, value) {
+            (Op::Eq, Value::Name(_, Some(id))) => {
+                qb.push(c).push(" = ").push_bind(id.as_str().to_owned());
+            }
+            (Op::Ne, Value::Name(_, Some(id))) => {
+                // Unset (NULL) references are "not equal" too.
+                qb.push(c).push(" IS DISTINCT FROM ").push_bind(id.as_str().to_owned());
+            }
+            (Op::Eq, Value::Name(_, None)) => {
+                qb.push(c).push(" IS NULL");
+            }
+            (Op::Ne, Value::Name(_, None)) => {
+                qb.push(c).push(" IS NOT NULL");
+            }
+            _ => false_(qb),
+        },
+        Col::Time(c) => match (sql_op(op), value) {
+            (Some(sql), Value::Time(t)) => {
+                qb.push(c).push(sql).push_bind(*t);
+            }
+            _ => false_(qb),
+        },
+        Col::TargetYear => match (op, value) {
             // Some target has exactly this year: jsonb containment (GIN jsonb_path_ops).
             (Op::Eq, Value::Int(n)) => {
                 qb.push("targets @> ")
@@ -186,37 +255,90 @@ fn push_cmp(qb: &mut QueryBuilder<Postgres>, field: &str, key: Option<&str>, op:
             }
             _ => false_(qb),
         },
-        "labels" => match (key, op, value) {
+        Col::JsonArrayKey { col, key: k } => match (op, value) {
+            // Some element has the value: jsonb containment (GIN jsonb_path_ops).
+            (Op::Eq, Value::Enum(v)) => {
+                qb.push(col).push(" @> ").push_bind(Json(serde_json::json!([{ k: v }])));
+            }
+            // Some element has another value.
+            (Op::Ne, Value::Enum(v)) => {
+                qb.push("EXISTS (SELECT 1 FROM jsonb_array_elements(")
+                    .push(col)
+                    .push(") e WHERE e->>'")
+                    .push(k)
+                    .push("' <> ")
+                    .push_bind((*v).to_owned())
+                    .push(")");
+            }
+            _ => false_(qb),
+        },
+        Col::Members => {
+            match (op, value) {
+                (Op::Has, Value::Name(_, Some(id))) => {
+                    qb.push("EXISTS (SELECT 1 FROM partner_members m WHERE m.group_id = trade_partners.id AND m.member_id = ")
+                    .push_bind(id.as_str().to_owned())
+                    .push(")");
+                }
+                (Op::Has, Value::Any) => {
+                    qb.push("EXISTS (SELECT 1 FROM partner_members m WHERE m.group_id = trade_partners.id)");
+                }
+                _ => false_(qb),
+            }
+        }
+        Col::MemberOf => {
+            let any = "EXISTS (SELECT 1 FROM partner_members m JOIN trade_partners g ON g.id = m.group_id
+                 WHERE m.member_id = trade_partners.id AND g.delete_time IS NULL";
+            match (op, value) {
+                (Op::Eq | Op::Ne, Value::Name(_, Some(id))) => {
+                    if op == Op::Ne {
+                        qb.push("NOT ");
+                    }
+                    qb.push(any)
+                        .push(" AND m.group_id = ")
+                        .push_bind(id.as_str().to_owned())
+                        .push(")");
+                }
+                (Op::Eq, Value::Name(_, None)) => {
+                    qb.push("NOT ").push(any).push(")");
+                }
+                (Op::Ne, Value::Name(_, None)) => {
+                    qb.push(any).push(")");
+                }
+                _ => false_(qb),
+            }
+        }
+        Col::Labels(c) => match (key, op, value) {
             (Some(k), Op::Eq, Value::Text(v)) => {
-                qb.push("labels @> ").push_bind(Json(serde_json::json!({ k: v })));
+                qb.push(c).push(" @> ").push_bind(Json(serde_json::json!({ k: v })));
             }
             (Some(k), Op::Ne, Value::Text(v)) => {
                 // A missing key is "not equal" too.
-                qb.push("NOT (labels @> ")
+                qb.push("NOT (")
+                    .push(c)
+                    .push(" @> ")
                     .push_bind(Json(serde_json::json!({ k: v })))
                     .push(")");
             }
             (Some(k), Op::Has, Value::Any) => {
-                qb.push("labels ? ").push_bind(k.to_owned());
+                qb.push(c).push(" ? ").push_bind(k.to_owned());
             }
             (None, Op::Has, Value::Any) => {
-                qb.push("labels <> '{}'::jsonb");
+                qb.push(c).push(" <> '{}'::jsonb");
             }
             _ => false_(qb),
         },
-        "search" => match (op, value) {
+        Col::Search(cols) => match (op, value) {
             (Op::Has, Value::Text(t)) => {
                 let pattern = like_substring(t);
-                qb.push("title ILIKE ")
-                    .push_bind(pattern.clone())
-                    .push(" OR title_ko ILIKE ")
-                    .push_bind(pattern.clone())
-                    .push(" OR description ILIKE ")
-                    .push_bind(pattern);
+                for (i, c) in cols.iter().enumerate() {
+                    if i > 0 {
+                        qb.push(" OR ");
+                    }
+                    qb.push(*c).push(" ILIKE ").push_bind(pattern.clone());
+                }
             }
             _ => false_(qb),
         },
-        _ => false_(qb),
     }
 }
 
@@ -261,7 +383,7 @@ mod tests {
     fn sql(f: &str) -> String {
         let e = filter::parse(LIST_FIELDS, f).expect("valid").expect("non-empty");
         let mut qb = QueryBuilder::<Postgres>::new("");
-        push_expr(&mut qb, &e);
+        push_expr(&mut qb, &e, goal_column);
         qb.into_string()
     }
 

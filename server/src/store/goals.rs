@@ -2,19 +2,18 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
 use sqlx::{Postgres, QueryBuilder, Transaction, types::Json};
 use time::OffsetDateTime;
 
 use super::{
     Change, ChangeKind, Claim, GOAL_TREE_LOCK, Store, WriteCtx, append_changes, claim_request, db_error, lock,
-    remember_response,
+    remember_response, request_hash,
 };
 use crate::domain::{
     Collection, Error, Id,
     enums::{Confidence, GoalState, Outcome, Pillar},
     goal::{GoalSpec, Milestone, PolicyGoal, Risk, Target},
-    list::{Cursor, OrderKey, SortValue},
+    list::{Cursor, OrderKey},
 };
 
 const GOALS: Collection = Collection::PolicyGoals;
@@ -156,62 +155,7 @@ fn is_time(field: &str) -> bool {
     matches!(field, "create_time" | "update_time")
 }
 
-fn push_sort_value(qb: &mut QueryBuilder<Postgres>, field: &str, value: &SortValue) -> Result<(), Error> {
-    let bad = || Error::invalid("page_token", "is not a page token issued for this request");
-    match (is_time(field), value) {
-        (true, SortValue::Int(micros)) => {
-            let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(*micros) * 1000).map_err(|_| bad())?;
-            qb.push_bind(t);
-        }
-        (false, SortValue::Text(s)) => {
-            qb.push_bind(s.clone());
-        }
-        _ => return Err(bad()),
-    }
-    Ok(())
-}
-
-/// The page-size-plus-one query after the cursor, in the requested order (ties by id).
-fn keyset(qb: &mut QueryBuilder<Postgres>, order: &[OrderKey], cursor: &Cursor) -> Result<(), Error> {
-    if cursor.keys.len() != order.len() {
-        return Err(Error::invalid(
-            "page_token",
-            "is not a page token issued for this request",
-        ));
-    }
-    let id_desc = id_descending(order);
-    // (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (k1 = v1 AND ... AND id > vid)
-    qb.push(" AND (");
-    let n = order.len();
-    for i in 0..=n {
-        if i > 0 {
-            qb.push(" OR ");
-        }
-        qb.push("(");
-        for (j, key) in order.iter().enumerate().take(i) {
-            qb.push(column(key.field)).push(" = ");
-            push_sort_value(qb, key.field, &cursor.keys[j])?;
-            qb.push(" AND ");
-        }
-        if i < n {
-            let key = order[i];
-            qb.push(column(key.field)).push(if key.desc { " < " } else { " > " });
-            push_sort_value(qb, key.field, &cursor.keys[i])?;
-        } else {
-            qb.push("id").push(if id_desc { " < " } else { " > " });
-            qb.push_bind(cursor.id.clone());
-        }
-        qb.push(")");
-    }
-    qb.push(")");
-    Ok(())
-}
-
-/// The id tie-breaker follows the keys' direction when they all agree (so one index scan in
-/// either direction serves the query), otherwise ascending.
-fn id_descending(order: &[OrderKey]) -> bool {
-    !order.is_empty() && order.iter().all(|k| k.desc)
-}
+const SORTING: super::list::Sorting = super::list::Sorting { column, is_time };
 
 fn push_filters(qb: &mut QueryBuilder<Postgres>, q: &GoalQuery) {
     qb.push(" WHERE TRUE");
@@ -220,7 +164,7 @@ fn push_filters(qb: &mut QueryBuilder<Postgres>, q: &GoalQuery) {
     }
     if let Some(filter) = &q.filter {
         qb.push(" AND ");
-        super::filter::push_expr(qb, filter);
+        super::filter::push_expr(qb, filter, super::filter::goal_column);
     }
 }
 
@@ -281,15 +225,6 @@ fn resolve_pillar(spec: &GoalSpec, parent_pillar: Option<&str>) -> Result<Pillar
             "is required for a goal without a parent",
         )),
     }
-}
-
-fn request_hash(parts: &[&[u8]]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p);
-    }
-    h.finalize().to_vec()
 }
 
 const INSERT_GOAL: &str = "INSERT INTO policy_goals (id, parent_id, ancestors, title, title_ko, pillar, description, sectors, regions,
@@ -357,6 +292,7 @@ impl Store {
             None => (Vec::new(), None),
         };
         let pillar = resolve_pillar(&spec, parent_pillar.as_deref())?;
+        super::partners::lock_live_partners(tx, &spec.linked_partners, "policy_goal.linked_partners").await?;
         let row: Option<GoalRow> = sqlx::query_as(INSERT_GOAL)
             .bind(id.as_str())
             .bind(spec.parent.as_ref().map(Id::as_str))
@@ -381,7 +317,10 @@ impl Store {
             .await
             .map_err(db_error)?;
         match row {
-            Some(row) => PolicyGoal::try_from(row),
+            Some(row) => {
+                super::partners::set_goal_links(tx, id, &spec.linked_partners).await?;
+                PolicyGoal::try_from(row)
+            }
             None => Err(Error::AlreadyExists {
                 resource_type: GOALS.resource_type(),
                 name: GOALS.name(id),
@@ -421,15 +360,9 @@ impl Store {
         let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM policy_goals");
         push_filters(&mut qb, q);
         if let Some(c) = &cursor {
-            keyset(&mut qb, &q.order, c)?;
+            super::list::push_after(&mut qb, SORTING, &q.order, c)?;
         }
-        qb.push(" ORDER BY ");
-        for key in &q.order {
-            qb.push(column(key.field))
-                .push(if key.desc { " DESC, " } else { " ASC, " });
-        }
-        qb.push(if id_descending(&q.order) { "id DESC" } else { "id ASC" });
-        qb.push(" LIMIT ").push_bind(q.page_size as i64 + 1);
+        super::list::push_order_limit(&mut qb, SORTING, &q.order, q.page_size);
         let rows: Vec<GoalRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
         let mut goals = rows_to_goals(rows)?;
 
@@ -556,6 +489,11 @@ impl Store {
             // Nothing changes: no new revision, no change record.
             tx.rollback().await.map_err(db_error)?;
             return Ok(current);
+        }
+        let partners_changed = spec.linked_partners != current.spec.linked_partners;
+        if partners_changed {
+            super::partners::lock_live_partners(&mut tx, &spec.linked_partners, "policy_goal.linked_partners").await?;
+            super::partners::set_goal_links(&mut tx, id, &spec.linked_partners).await?;
         }
         let pillar = spec.pillar.unwrap_or(Pillar::IndustrialResurgence);
         let row: GoalRow = sqlx::query_as(UPDATE_GOAL)
@@ -717,6 +655,7 @@ impl Store {
         if let Some(parent) = &current.spec.parent {
             resolve_parent(&mut tx, parent, id, "parent").await?;
         }
+        super::partners::lock_live_partners(&mut tx, &current.spec.linked_partners, "linked_partners").await?;
         let row: GoalRow = sqlx::query_as(
             "UPDATE policy_goals SET delete_time = NULL, expire_time = NULL, update_time = now(), revision = revision + 1
              WHERE id = $1 RETURNING *",
@@ -793,6 +732,47 @@ impl Store {
         .await?;
         Self::finish(tx, ctx).await?;
         Ok(goal)
+    }
+
+    /// Removes `partner` from the links of every live goal (a forced partner delete); returns
+    /// the change records of the goals that changed.
+    pub(super) async fn unlink_partner_from_goals<'a>(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        partner: &Id,
+        ctx: &'a WriteCtx,
+    ) -> Result<Vec<Change<'a>>, Error> {
+        let rows: Vec<GoalRow> = sqlx::query_as(
+            "UPDATE policy_goals SET linked_partners = array_remove(linked_partners, $1), update_time = now(),
+                    revision = revision + 1
+             WHERE delete_time IS NULL AND id IN (SELECT goal_id FROM goal_partner_links WHERE partner_id = $1)
+             RETURNING *",
+        )
+        .bind(partner.as_str())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query(
+            "DELETE FROM goal_partner_links l USING policy_goals g
+             WHERE l.partner_id = $1 AND g.id = l.goal_id AND g.delete_time IS NULL",
+        )
+        .bind(partner.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+        rows_to_goals(rows)?
+            .iter()
+            .map(|g| {
+                Ok(Change {
+                    resource_type: GOALS.resource_type(),
+                    name: g.name(),
+                    kind: ChangeKind::Updated,
+                    mask: vec!["linked_partners".into()],
+                    snapshot: Some(snapshot(g)?),
+                    ctx,
+                })
+            })
+            .collect()
     }
 
     /// Purges soft-deleted goals past their expire time, leaves first.

@@ -4,10 +4,13 @@
 mod changes;
 mod filter;
 mod goals;
+mod list;
+mod partners;
 mod tokens;
 
 use std::time::Duration;
 
+use sha2::{Digest, Sha256};
 use sqlx::{
     PgPool, Postgres, Transaction,
     migrate::MigrateDatabase,
@@ -17,6 +20,7 @@ use time::OffsetDateTime;
 
 pub use changes::{ChangeQuery, ChangeRecord, NOTIFY_CHANNEL};
 pub use goals::{GoalPage, GoalQuery};
+pub use partners::{FLOW_TYPE, FlowPage, PartnerPage, PartnerQuery, YearExports};
 pub use tokens::{TOKEN_TYPE, TokenRecord};
 
 use crate::domain::{Actor, Error, list::PageTokens};
@@ -174,7 +178,8 @@ impl Store {
     }
 
     /// Removes what has outlived its retention: expired soft-deleted goals (leaves first) and
-    /// old request ids. Returns how many goals were purged.
+    /// old request ids. Goals go first, so partners only they linked can go in the same
+    /// pass. Returns how many goals and partners were purged.
     pub async fn purge_expired(&self) -> Result<u64, Error> {
         let cutoff = OffsetDateTime::now_utc() - self.opts.request_id_retention;
         sqlx::query("DELETE FROM request_ids WHERE create_time < $1")
@@ -182,7 +187,8 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
-        self.purge_expired_goals().await
+        let goals = self.purge_expired_goals().await?;
+        Ok(goals + self.purge_expired_partners().await?)
     }
 }
 
@@ -243,6 +249,16 @@ pub(crate) async fn append_changes(
     .await
     .map_err(db_error)?;
     Ok(())
+}
+
+/// Hash of a request's identifying parts, to detect a request id reused for another request.
+pub(crate) fn request_hash(parts: &[&[u8]]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().to_vec()
 }
 
 /// Outcome of claiming an idempotency key.

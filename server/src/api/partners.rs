@@ -1,0 +1,389 @@
+//! `motie.registry.v1.TradePartnerService`.
+
+use registry_proto::v1::{self as pb, trade_partner_service_server::TradePartnerService};
+use tonic::{Request, Response, Status};
+
+use super::{all, from_timestamp, write_ctx};
+use crate::{
+    domain::{
+        Collection, Error, Id, Violations, filter,
+        list::{self, PageTokens},
+        mask,
+        partner::{self, FlowSpec, PartnerSpec},
+    },
+    store::{PartnerQuery, Store},
+};
+
+const PARTNERS: Collection = Collection::TradePartners;
+
+/// Default share above which a partner is an export-dependency risk.
+pub const DEFAULT_DEPENDENCY_THRESHOLD: f64 = 0.2;
+/// Default number of partners `top_n_share` covers.
+pub const DEFAULT_TOP_N: i32 = 5;
+
+/// The TradePartnerService implementation.
+#[derive(Debug, Clone)]
+pub struct PartnersApi {
+    store: Store,
+}
+
+impl PartnersApi {
+    pub fn new(store: Store) -> Self {
+        PartnersApi { store }
+    }
+}
+
+fn invalid(v: Violations) -> Status {
+    Error::InvalidArgument(v.into_vec()).into()
+}
+
+fn mask_names(paths: &[mask::MaskPath]) -> Vec<String> {
+    paths
+        .iter()
+        .map(|p| match p {
+            mask::MaskPath::Field(f) => (*f).to_owned(),
+            mask::MaskPath::Label(k) => format!("labels.{k}"),
+        })
+        .collect()
+}
+
+/// A partner spec with its id checked against its kind (countries are ISO codes).
+fn spec_for(v: &mut Violations, id: Option<&Id>, id_field: &str, p: &pb::TradePartner) -> Option<PartnerSpec> {
+    let spec = all(v, PartnerSpec::from_proto("trade_partner", p))?;
+    if let Some(id) = id {
+        partner::check_id(v, id_field, id, spec.kind);
+    }
+    Some(spec)
+}
+
+#[tonic::async_trait]
+impl TradePartnerService for PartnersApi {
+    async fn create_trade_partner(
+        &self,
+        request: Request<pb::CreateTradePartnerRequest>,
+    ) -> Result<Response<pb::TradePartner>, Status> {
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let id = all(&mut v, Id::parse("trade_partner_id", &r.trade_partner_id));
+        let request_id = all(&mut v, crate::domain::request_id(&r.request_id));
+        let spec = match &r.trade_partner {
+            Some(p) => spec_for(&mut v, id.as_ref(), "trade_partner_id", p),
+            None => {
+                v.add("trade_partner", "is required");
+                None
+            }
+        };
+        let (Some(id), Some(spec), true) = (id, spec, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
+        let partner = self.store.create_partner(&id, spec, &ctx).await?;
+        Ok(Response::new(partner.to_proto()))
+    }
+
+    async fn get_trade_partner(
+        &self,
+        request: Request<pb::GetTradePartnerRequest>,
+    ) -> Result<Response<pb::TradePartner>, Status> {
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let id = all(&mut v, PARTNERS.parse_name("name", &r.name));
+        let read_time = r
+            .read_time
+            .as_ref()
+            .and_then(|t| all(&mut v, from_timestamp("read_time", t)));
+        if read_time.is_some_and(|t| t > time::OffsetDateTime::now_utc()) {
+            v.add("read_time", "must not be in the future");
+        }
+        let (Some(id), true) = (id, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let partner = match read_time {
+            None => self.store.get_partner(&id).await?,
+            Some(t) => self
+                .store
+                .partner_at(&PARTNERS.name(&id), t)
+                .await?
+                .ok_or_else(|| Error::NotFound {
+                    resource_type: PARTNERS.resource_type(),
+                    name: PARTNERS.name(&id),
+                })?,
+        };
+        Ok(Response::new(partner.to_proto()))
+    }
+
+    async fn list_trade_partners(
+        &self,
+        request: Request<pb::ListTradePartnersRequest>,
+    ) -> Result<Response<pb::ListTradePartnersResponse>, Status> {
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let page_size = all(&mut v, list::page_size(r.page_size));
+        let order = all(&mut v, list::parse_order_by(partner::LIST_FIELDS, &r.order_by));
+        let filter = all(&mut v, filter::parse(partner::LIST_FIELDS, &r.filter));
+        let (Some(page_size), Some(order), Some(filter), true) = (page_size, order, filter, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let fingerprint = PageTokens::fingerprint(&[
+            "partners",
+            r.filter.trim(),
+            &format!("{order:?}"),
+            if r.show_deleted { "deleted" } else { "live" },
+        ]);
+        let page = self
+            .store
+            .list_partners(&PartnerQuery {
+                order,
+                show_deleted: r.show_deleted,
+                page_size,
+                page_token: r.page_token.clone(),
+                fingerprint,
+                filter,
+            })
+            .await?;
+        Ok(Response::new(pb::ListTradePartnersResponse {
+            trade_partners: page.partners.iter().map(|p| p.to_proto()).collect(),
+            next_page_token: page.next_page_token,
+            total_size: i32::try_from(page.total_size).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn batch_get_trade_partners(
+        &self,
+        request: Request<pb::BatchGetTradePartnersRequest>,
+    ) -> Result<Response<pb::BatchGetTradePartnersResponse>, Status> {
+        let names = &request.get_ref().names;
+        if names.is_empty() || names.len() > list::MAX_PAGE_SIZE {
+            return Err(Error::invalid("names", format!("must have 1 to {} names", list::MAX_PAGE_SIZE)).into());
+        }
+        let mut v = Violations::new();
+        let ids: Vec<Id> = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| all(&mut v, PARTNERS.parse_name(&format!("names[{i}]"), n)))
+            .collect();
+        if !v.is_empty() {
+            return Err(invalid(v));
+        }
+        let partners = self.store.batch_get_partners(&ids).await?;
+        Ok(Response::new(pb::BatchGetTradePartnersResponse {
+            trade_partners: partners.iter().map(|p| p.to_proto()).collect(),
+        }))
+    }
+
+    async fn update_trade_partner(
+        &self,
+        request: Request<pb::UpdateTradePartnerRequest>,
+    ) -> Result<Response<pb::TradePartner>, Status> {
+        let r = request.get_ref();
+        let Some(p) = &r.trade_partner else {
+            return Err(Error::invalid("trade_partner", "is required").into());
+        };
+        let mut v = Violations::new();
+        let id = all(&mut v, PARTNERS.parse_name("trade_partner.name", &p.name));
+        let paths = all(
+            &mut v,
+            mask::resolve(
+                &partner::MASK_RULES,
+                r.update_mask.as_ref().map(|m| m.paths.as_slice()),
+                |f| partner::populated(p, f),
+            ),
+        );
+        let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let create_spec = r.allow_missing.then(|| {
+            let mut v = Violations::new();
+            match spec_for(&mut v, Some(&id), "trade_partner.name", p) {
+                Some(spec) if v.is_empty() => Ok(spec),
+                _ => Err(Error::InvalidArgument(v.into_vec())),
+            }
+        });
+        let ctx = write_ctx(&request, None, r.validate_only);
+        let partner = self
+            .store
+            .update_partner(
+                &id,
+                &p.etag,
+                mask_names(&paths),
+                |current| partner::merge(current, p, &paths),
+                create_spec,
+                &ctx,
+            )
+            .await?;
+        Ok(Response::new(partner.to_proto()))
+    }
+
+    async fn delete_trade_partner(
+        &self,
+        request: Request<pb::DeleteTradePartnerRequest>,
+    ) -> Result<Response<pb::TradePartner>, Status> {
+        let r = request.get_ref();
+        let id = PARTNERS.parse_name("name", &r.name)?;
+        let ctx = write_ctx(&request, None, r.validate_only);
+        let partner = self
+            .store
+            .delete_partner(&id, &r.etag, r.force, r.allow_missing, &ctx)
+            .await?;
+        Ok(Response::new(partner.map(|p| p.to_proto()).unwrap_or_default()))
+    }
+
+    async fn undelete_trade_partner(
+        &self,
+        request: Request<pb::UndeleteTradePartnerRequest>,
+    ) -> Result<Response<pb::TradePartner>, Status> {
+        let r = request.get_ref();
+        let id = PARTNERS.parse_name("name", &r.name)?;
+        let ctx = write_ctx(&request, None, r.validate_only);
+        let partner = self.store.undelete_partner(&id, &r.etag, &ctx).await?;
+        Ok(Response::new(partner.to_proto()))
+    }
+
+    async fn get_trade_flow(
+        &self,
+        request: Request<pb::GetTradeFlowRequest>,
+    ) -> Result<Response<pb::TradeFlow>, Status> {
+        let (id, year) = partner::parse_flow_name("name", &request.get_ref().name)?;
+        let flow = self.store.get_flow(&id, year).await?;
+        Ok(Response::new(flow.to_proto()))
+    }
+
+    async fn list_trade_flows(
+        &self,
+        request: Request<pb::ListTradeFlowsRequest>,
+    ) -> Result<Response<pb::ListTradeFlowsResponse>, Status> {
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let partner: Option<Option<Id>> = if r.parent == format!("{}/-", PARTNERS.prefix()) {
+            Some(None)
+        } else {
+            all(&mut v, PARTNERS.parse_name("parent", &r.parent)).map(Some)
+        };
+        let page_size = all(&mut v, list::page_size(r.page_size));
+        if r.year != 0 {
+            crate::domain::check::year(&mut v, "year", r.year);
+        }
+        let (Some(partner), Some(page_size), true) = (partner, page_size, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let fingerprint = PageTokens::fingerprint(&["flows", &r.parent, &r.year.to_string()]);
+        let page = self
+            .store
+            .list_flows(
+                partner.as_ref(),
+                (r.year != 0).then_some(r.year),
+                page_size,
+                &r.page_token,
+                &fingerprint,
+            )
+            .await?;
+        Ok(Response::new(pb::ListTradeFlowsResponse {
+            trade_flows: page.flows.iter().map(|f| f.to_proto()).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn update_trade_flow(
+        &self,
+        request: Request<pb::UpdateTradeFlowRequest>,
+    ) -> Result<Response<pb::TradeFlow>, Status> {
+        let r = request.get_ref();
+        let Some(f) = &r.trade_flow else {
+            return Err(Error::invalid("trade_flow", "is required").into());
+        };
+        let mut v = Violations::new();
+        let name = all(&mut v, partner::parse_flow_name("trade_flow.name", &f.name));
+        let spec = all(&mut v, FlowSpec::from_proto("trade_flow", f));
+        if f.year != 0 && name.as_ref().is_some_and(|(_, y)| *y != f.year) {
+            v.add(
+                "trade_flow.year",
+                "is output only and must match the year in the name (or be 0)",
+            );
+        }
+        let (Some((id, year)), Some(spec), true) = (name, spec, v.is_empty()) else {
+            return Err(invalid(v));
+        };
+        let ctx = write_ctx(&request, None, r.validate_only);
+        let flow = self
+            .store
+            .upsert_flow(&id, year, &f.etag, spec, r.allow_missing, &ctx)
+            .await?;
+        Ok(Response::new(flow.to_proto()))
+    }
+
+    async fn delete_trade_flow(
+        &self,
+        request: Request<pb::DeleteTradeFlowRequest>,
+    ) -> Result<Response<pb::DeleteTradeFlowResponse>, Status> {
+        let r = request.get_ref();
+        let (id, year) = partner::parse_flow_name("name", &r.name)?;
+        let ctx = write_ctx(&request, None, false);
+        self.store
+            .delete_flow(&id, year, &r.etag, r.allow_missing, &ctx)
+            .await?;
+        Ok(Response::new(pb::DeleteTradeFlowResponse {}))
+    }
+
+    async fn get_export_concentration(
+        &self,
+        request: Request<pb::GetExportConcentrationRequest>,
+    ) -> Result<Response<pb::ExportConcentration>, Status> {
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        crate::domain::check::year(&mut v, "year", r.year);
+        let top_n = if r.top_n == 0 { DEFAULT_TOP_N } else { r.top_n };
+        if !(1..=1000).contains(&top_n) {
+            v.add("top_n", "must be 1..=1000 (0 for the default 5)");
+        }
+        let threshold = r.dependency_threshold.unwrap_or(DEFAULT_DEPENDENCY_THRESHOLD);
+        if !(threshold.is_finite() && threshold > 0.0 && threshold < 1.0) {
+            v.add("dependency_threshold", "must be a share strictly between 0 and 1");
+        }
+        if !v.is_empty() {
+            return Err(invalid(v));
+        }
+        let data = self.store.year_exports(r.year).await?;
+        let c = partner::concentration(data.countries, top_n as usize);
+        let share_of = |id: &Id| c.shares.iter().find(|(p, _)| &p.partner == id);
+        let shares: Vec<pb::PartnerShare> = c
+            .shares
+            .iter()
+            .map(|(p, s)| pb::PartnerShare {
+                partner: PARTNERS.name(&p.partner),
+                display_name: p.display_name.clone(),
+                exports_usd: p.exports_usd,
+                share: *s,
+                dependency_risk: *s > threshold,
+            })
+            .collect();
+        let mut group_shares: Vec<pb::PartnerShare> = data
+            .groups
+            .iter()
+            .map(|(id, name, members)| {
+                let (usd, share) = members
+                    .iter()
+                    .filter_map(share_of)
+                    .fold((0i64, 0.0), |(u, s), (p, ps)| (u.saturating_add(p.exports_usd), s + ps));
+                pb::PartnerShare {
+                    partner: PARTNERS.name(id),
+                    display_name: name.clone(),
+                    exports_usd: usd,
+                    share,
+                    dependency_risk: share > threshold,
+                }
+            })
+            .collect();
+        group_shares.sort_by(|a, b| b.share.total_cmp(&a.share).then_with(|| a.partner.cmp(&b.partner)));
+        Ok(Response::new(pb::ExportConcentration {
+            year: r.year,
+            total_exports_usd: c.total_exports_usd,
+            hhi: c.hhi,
+            shares,
+            top_n_share: c.top_n_share,
+            top_n,
+            dependency_threshold: threshold,
+            group_shares,
+            excluded_partners: data.excluded.iter().map(|id| PARTNERS.name(id)).collect(),
+        }))
+    }
+}

@@ -1,0 +1,1051 @@
+//! Trade partners, their members, goal links and trade flows in PostgreSQL.
+//!
+//! Integrity under concurrent writers comes from row locks plus foreign keys: a write that
+//! references partners (a goal's `linked_partners`, a group's `members`) locks them `FOR
+//! SHARE` and checks they are live; deleting a partner locks it `FOR UPDATE` and checks who
+//! references it. Whichever commits first, the other sees it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::{Postgres, QueryBuilder, Transaction, types::Json};
+use time::OffsetDateTime;
+
+use super::{
+    Change, ChangeKind, Claim, Store, WriteCtx, append_changes, claim_request, db_error,
+    list::{Sorting, push_after, push_order_limit},
+    remember_response, request_hash,
+};
+use crate::domain::{
+    Collection, Error, Id,
+    enums::{PartnerKind, Priority},
+    filter::Expr,
+    list::{Cursor, OrderKey},
+    partner::{self, Agreement, Engagement, FlowSpec, PartnerExports, PartnerSpec, TradeFlow, TradePartner},
+};
+
+const PARTNERS: Collection = Collection::TradePartners;
+const GOALS: Collection = Collection::PolicyGoals;
+/// Resource type of trade flows in the change log.
+pub const FLOW_TYPE: &str = "motie.registry.v1.TradeFlow";
+
+/// Every partner read: the row plus its members, live memberships and live linking goals.
+const SELECT_PARTNER: &str = "SELECT trade_partners.*,
+    ARRAY(SELECT m.member_id FROM partner_members m WHERE m.group_id = trade_partners.id ORDER BY m.position) AS members,
+    ARRAY(SELECT m.group_id FROM partner_members m JOIN trade_partners g ON g.id = m.group_id
+          WHERE m.member_id = trade_partners.id AND g.delete_time IS NULL ORDER BY m.group_id) AS memberships,
+    ARRAY(SELECT l.goal_id FROM goal_partner_links l JOIN policy_goals g ON g.id = l.goal_id
+          WHERE l.partner_id = trade_partners.id AND g.delete_time IS NULL ORDER BY l.goal_id) AS linked_goals
+  FROM trade_partners";
+
+#[derive(sqlx::FromRow)]
+struct PartnerRow {
+    id: String,
+    kind: String,
+    display_name: String,
+    display_name_ko: String,
+    region: String,
+    priority: Option<String>,
+    agreements: Json<Vec<Agreement>>,
+    engagements: Json<Vec<Engagement>>,
+    risks: Json<Vec<crate::domain::goal::Risk>>,
+    source: String,
+    labels: Json<BTreeMap<String, String>>,
+    create_time: OffsetDateTime,
+    update_time: OffsetDateTime,
+    delete_time: Option<OffsetDateTime>,
+    expire_time: Option<OffsetDateTime>,
+    revision: i64,
+    members: Vec<String>,
+    memberships: Vec<String>,
+    linked_goals: Vec<String>,
+}
+
+fn corrupt(what: &str, id: &str) -> Error {
+    Error::Internal(format!("stored partner {id} has an invalid {what}"))
+}
+
+fn ids(v: Vec<String>, what: &str, id: &str) -> Result<Vec<Id>, Error> {
+    v.into_iter()
+        .map(|s| Id::try_from(s).map_err(|_| corrupt(what, id)))
+        .collect()
+}
+
+impl TryFrom<PartnerRow> for TradePartner {
+    type Error = Error;
+    fn try_from(r: PartnerRow) -> Result<Self, Error> {
+        let id = r.id;
+        Ok(TradePartner {
+            spec: PartnerSpec {
+                kind: PartnerKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &id))?,
+                display_name: r.display_name,
+                display_name_ko: r.display_name_ko,
+                region: r.region,
+                members: ids(r.members, "member", &id)?,
+                priority: r
+                    .priority
+                    .map(|p| Priority::parse(&p).ok_or_else(|| corrupt("priority", &id)))
+                    .transpose()?,
+                agreements: r.agreements.0,
+                engagements: r.engagements.0,
+                risks: r.risks.0,
+                source: r.source,
+                labels: r.labels.0,
+            },
+            memberships: ids(r.memberships, "membership", &id)?,
+            linked_goals: ids(r.linked_goals, "linked goal", &id)?,
+            create_time: r.create_time,
+            update_time: r.update_time,
+            delete_time: r.delete_time,
+            expire_time: r.expire_time,
+            revision: r.revision,
+            id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
+        })
+    }
+}
+
+fn rows_to_partners(rows: Vec<PartnerRow>) -> Result<Vec<TradePartner>, Error> {
+    rows.into_iter().map(TradePartner::try_from).collect()
+}
+
+fn snapshot<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(value).map_err(|e| Error::Internal(format!("cannot encode snapshot: {e}")))
+}
+
+fn not_found(id: &Id) -> Error {
+    Error::NotFound {
+        resource_type: PARTNERS.resource_type(),
+        name: PARTNERS.name(id),
+    }
+}
+
+fn flow_not_found(id: &Id, year: i32) -> Error {
+    Error::NotFound {
+        resource_type: FLOW_TYPE,
+        name: partner::flow_name(id, year),
+    }
+}
+
+fn partner_change<'a>(
+    p: &TradePartner,
+    kind: ChangeKind,
+    mask: Vec<String>,
+    ctx: &'a WriteCtx,
+) -> Result<Change<'a>, Error> {
+    Ok(Change {
+        resource_type: PARTNERS.resource_type(),
+        name: p.name(),
+        kind,
+        mask,
+        snapshot: Some(snapshot(p)?),
+        ctx,
+    })
+}
+
+fn deleted(name: String, what: &str) -> Error {
+    Error::failed_precondition("RESOURCE_DELETED", format!("{name} {what}"), Some(name))
+}
+
+/// A List request, validated.
+#[derive(Debug, Clone)]
+pub struct PartnerQuery {
+    pub order: Vec<OrderKey>,
+    pub show_deleted: bool,
+    pub page_size: usize,
+    pub page_token: String,
+    pub fingerprint: String,
+    pub filter: Option<Expr>,
+}
+
+/// One page of partners.
+#[derive(Debug, Clone)]
+pub struct PartnerPage {
+    pub partners: Vec<TradePartner>,
+    pub next_page_token: String,
+    pub total_size: i64,
+}
+
+/// One page of trade flows.
+#[derive(Debug, Clone)]
+pub struct FlowPage {
+    pub flows: Vec<TradeFlow>,
+    pub next_page_token: String,
+}
+
+/// What the concentration analysis reads for one year.
+#[derive(Debug, Clone)]
+pub struct YearExports {
+    /// Live countries with a flow that year.
+    pub countries: Vec<PartnerExports>,
+    /// Live blocs, forums and groups with members: (id, display name, member ids).
+    pub groups: Vec<(Id, String, Vec<Id>)>,
+    /// Live non-country partners with a flow recorded directly that year.
+    pub excluded: Vec<Id>,
+}
+
+fn column(field: &str) -> &'static str {
+    match field {
+        "display_name" => "display_name",
+        "kind" => "kind",
+        "region" => "region",
+        "priority" => {
+            "(CASE priority WHEN 'LOW' THEN '1' WHEN 'MEDIUM' THEN '2' WHEN 'HIGH' THEN '3' WHEN 'STRATEGIC' THEN '4' ELSE '0' END)"
+        }
+        "create_time" => "create_time",
+        "update_time" => "update_time",
+        _ => "id",
+    }
+}
+
+fn is_time(field: &str) -> bool {
+    matches!(field, "create_time" | "update_time")
+}
+
+const SORTING: Sorting = Sorting { column, is_time };
+
+fn push_filters(qb: &mut QueryBuilder<Postgres>, q: &PartnerQuery) {
+    qb.push(" WHERE TRUE");
+    if !q.show_deleted {
+        qb.push(" AND delete_time IS NULL");
+    }
+    if let Some(filter) = &q.filter {
+        qb.push(" AND ");
+        super::filter::push_expr(qb, filter, super::filter::partner_column);
+    }
+}
+
+/// Locks the partners `ids` (`FOR SHARE`) and checks that each exists and is live; `field`
+/// names the request field in the error. Returns their kinds.
+pub(super) async fn lock_live_partners(
+    tx: &mut Transaction<'static, Postgres>,
+    wanted: &[Id],
+    field: &str,
+) -> Result<HashMap<Id, PartnerKind>, Error> {
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
+    let rows: Vec<(String, String, Option<OffsetDateTime>)> =
+        sqlx::query_as("SELECT id, kind, delete_time FROM trade_partners WHERE id = ANY($1) ORDER BY id FOR SHARE")
+            .bind(&keys)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    let found: HashMap<String, (String, bool)> = rows.into_iter().map(|(id, k, d)| (id, (k, d.is_some()))).collect();
+    let mut kinds = HashMap::new();
+    for id in wanted {
+        match found.get(id.as_str()) {
+            None => {
+                return Err(Error::failed_precondition(
+                    "PARTNER_NOT_FOUND",
+                    format!("{field}: {} does not exist", PARTNERS.name(id)),
+                    Some(PARTNERS.name(id)),
+                ));
+            }
+            Some((_, true)) => {
+                return Err(Error::failed_precondition(
+                    "PARTNER_DELETED",
+                    format!("{field}: {} is deleted", PARTNERS.name(id)),
+                    Some(PARTNERS.name(id)),
+                ));
+            }
+            Some((kind, false)) => {
+                kinds.insert(
+                    id.clone(),
+                    PartnerKind::parse(kind).ok_or_else(|| corrupt("kind", id.as_str()))?,
+                );
+            }
+        }
+    }
+    Ok(kinds)
+}
+
+/// Locks the goals `ids` (`FOR SHARE`) and checks that each exists and is live.
+async fn lock_live_goals(tx: &mut Transaction<'static, Postgres>, wanted: &[Id], field: &str) -> Result<(), Error> {
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
+    let rows: Vec<(String, Option<OffsetDateTime>)> =
+        sqlx::query_as("SELECT id, delete_time FROM policy_goals WHERE id = ANY($1) ORDER BY id FOR SHARE")
+            .bind(&keys)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    let found: HashMap<String, bool> = rows.into_iter().map(|(id, d)| (id, d.is_some())).collect();
+    for id in wanted {
+        match found.get(id.as_str()) {
+            None => {
+                return Err(Error::failed_precondition(
+                    "GOAL_NOT_FOUND",
+                    format!("{field}: {} does not exist", GOALS.name(id)),
+                    Some(GOALS.name(id)),
+                ));
+            }
+            Some(true) => {
+                return Err(Error::failed_precondition(
+                    "GOAL_DELETED",
+                    format!("{field}: {} is deleted", GOALS.name(id)),
+                    Some(GOALS.name(id)),
+                ));
+            }
+            Some(false) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Replaces the goal ↔ partner link rows of a goal.
+pub(super) async fn set_goal_links(
+    tx: &mut Transaction<'static, Postgres>,
+    goal: &Id,
+    partners: &[Id],
+) -> Result<(), Error> {
+    sqlx::query("DELETE FROM goal_partner_links WHERE goal_id = $1")
+        .bind(goal.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    if !partners.is_empty() {
+        let keys: Vec<&str> = partners.iter().map(Id::as_str).collect();
+        sqlx::query("INSERT INTO goal_partner_links (goal_id, partner_id) SELECT $1, unnest($2::text[])")
+            .bind(goal.as_str())
+            .bind(&keys)
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// Checks what a partner spec references: members (live countries, not the partner itself)
+/// and the goals its engagements serve (live).
+async fn check_references(
+    tx: &mut Transaction<'static, Postgres>,
+    id: &Id,
+    spec: &PartnerSpec,
+    prefix: &str,
+) -> Result<(), Error> {
+    if spec.members.contains(id) {
+        return Err(Error::invalid(
+            format!("{prefix}.members"),
+            "a partner cannot be a member of itself",
+        ));
+    }
+    let kinds = lock_live_partners(tx, &spec.members, &format!("{prefix}.members")).await?;
+    if let Some((m, k)) = spec
+        .members
+        .iter()
+        .filter_map(|m| kinds.get(m).map(|k| (m, k)))
+        .find(|(_, k)| **k != PartnerKind::Country)
+    {
+        return Err(Error::failed_precondition(
+            "MEMBER_NOT_A_COUNTRY",
+            format!(
+                "{prefix}.members: {} is a {k}; members of blocs, forums and groups are countries",
+                PARTNERS.name(m)
+            ),
+            Some(PARTNERS.name(m)),
+        ));
+    }
+    let goals: Vec<Id> = {
+        let mut g: Vec<Id> = spec.engagements.iter().flat_map(|e| e.linked_goals.clone()).collect();
+        g.sort();
+        g.dedup();
+        g
+    };
+    lock_live_goals(tx, &goals, &format!("{prefix}.engagements.linked_goals")).await
+}
+
+async fn set_members(tx: &mut Transaction<'static, Postgres>, id: &Id, members: &[Id]) -> Result<(), Error> {
+    sqlx::query("DELETE FROM partner_members WHERE group_id = $1")
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    if !members.is_empty() {
+        let keys: Vec<&str> = members.iter().map(Id::as_str).collect();
+        sqlx::query(
+            "INSERT INTO partner_members (group_id, member_id, position)
+             SELECT $1, m, ord::int FROM unnest($2::text[]) WITH ORDINALITY AS t(m, ord)",
+        )
+        .bind(id.as_str())
+        .bind(&keys)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(())
+}
+
+async fn read_partner<'e, E>(exec: E, id: &Id) -> Result<Option<TradePartner>, Error>
+where
+    E: sqlx::PgExecutor<'e>,
+{
+    let sql = format!("{SELECT_PARTNER} WHERE trade_partners.id = $1");
+    let row: Option<PartnerRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id.as_str())
+        .fetch_optional(exec)
+        .await
+        .map_err(db_error)?;
+    row.map(TradePartner::try_from).transpose()
+}
+
+/// Locks a partner row for a write, then reads it whole. Two statements on purpose: under
+/// READ COMMITTED a statement that waited for the lock still evaluates its subqueries (the
+/// linking goals, the memberships) on its old snapshot; the second statement sees everything
+/// committed before the lock was granted.
+async fn lock_partner(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Option<TradePartner>, Error> {
+    let found: Option<String> = sqlx::query_scalar("SELECT id FROM trade_partners WHERE id = $1 FOR UPDATE")
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    read_partner(&mut **tx, id).await
+}
+
+fn check_etag(current_etag: String, name: String, etag: &str) -> Result<(), Error> {
+    if !etag.is_empty() && etag != current_etag {
+        return Err(Error::etag_mismatch(&name));
+    }
+    Ok(())
+}
+
+const INSERT_PARTNER: &str = "INSERT INTO trade_partners (id, kind, display_name, display_name_ko, region, priority,
+        agreements, engagements, risks, source, labels, create_time, update_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), now())
+     ON CONFLICT (id) DO NOTHING
+     RETURNING id";
+
+const UPDATE_PARTNER: &str = "UPDATE trade_partners SET display_name = $2, display_name_ko = $3, region = $4,
+        priority = $5, agreements = $6, engagements = $7, risks = $8, source = $9, labels = $10,
+        update_time = now(), revision = revision + 1
+     WHERE id = $1";
+
+impl Store {
+    /// Creates a partner. With a request id, a retry returns the original partner.
+    pub async fn create_partner(&self, id: &Id, spec: PartnerSpec, ctx: &WriteCtx) -> Result<TradePartner, Error> {
+        let spec_json = serde_json::to_vec(&spec).unwrap_or_default();
+        let hash = request_hash(&[id.as_str().as_bytes(), &spec_json]);
+        let mut tx = self.begin().await?;
+        if let Claim::Replay(resp) = claim_request(&mut tx, "CreateTradePartner", ctx, &hash).await? {
+            return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
+        }
+        let partner = Self::insert_partner(&mut tx, id, &spec).await?;
+        let change = partner_change(&partner, ChangeKind::Created, vec![], ctx)?;
+        remember_response(
+            &mut tx,
+            "CreateTradePartner",
+            ctx,
+            change.snapshot.as_ref().unwrap_or(&serde_json::Value::Null),
+        )
+        .await?;
+        append_changes(&mut tx, &[change]).await?;
+        Self::finish(tx, ctx).await?;
+        Ok(partner)
+    }
+
+    async fn insert_partner(
+        tx: &mut Transaction<'static, Postgres>,
+        id: &Id,
+        spec: &PartnerSpec,
+    ) -> Result<TradePartner, Error> {
+        check_references(tx, id, spec, "trade_partner").await?;
+        let inserted: Option<String> = sqlx::query_scalar(INSERT_PARTNER)
+            .bind(id.as_str())
+            .bind(spec.kind.as_str())
+            .bind(&spec.display_name)
+            .bind(&spec.display_name_ko)
+            .bind(&spec.region)
+            .bind(spec.priority.map(Priority::as_str))
+            .bind(Json(&spec.agreements))
+            .bind(Json(&spec.engagements))
+            .bind(Json(&spec.risks))
+            .bind(&spec.source)
+            .bind(Json(&spec.labels))
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        if inserted.is_none() {
+            return Err(Error::AlreadyExists {
+                resource_type: PARTNERS.resource_type(),
+                name: PARTNERS.name(id),
+            });
+        }
+        set_members(tx, id, &spec.members).await?;
+        read_partner(&mut **tx, id).await?.ok_or_else(|| not_found(id))
+    }
+
+    /// Gets a partner, live or soft-deleted.
+    pub async fn get_partner(&self, id: &Id) -> Result<TradePartner, Error> {
+        read_partner(&self.pool, id).await?.ok_or_else(|| not_found(id))
+    }
+
+    /// Gets several partners in the order asked; NOT_FOUND names the first missing one.
+    pub async fn batch_get_partners(&self, wanted: &[Id]) -> Result<Vec<TradePartner>, Error> {
+        let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
+        let sql = format!("{SELECT_PARTNER} WHERE trade_partners.id = ANY($1)");
+        let rows: Vec<PartnerRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&keys)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let found: HashMap<Id, TradePartner> = rows_to_partners(rows)?.into_iter().map(|p| (p.id.clone(), p)).collect();
+        wanted
+            .iter()
+            .map(|id| found.get(id).cloned().ok_or_else(|| not_found(id)))
+            .collect()
+    }
+
+    /// Lists partners, one keyset page.
+    pub async fn list_partners(&self, q: &PartnerQuery) -> Result<PartnerPage, Error> {
+        let cursor = self.tokens.decode(&q.fingerprint, &q.page_token)?;
+        let mut qb = QueryBuilder::<Postgres>::new(SELECT_PARTNER);
+        push_filters(&mut qb, q);
+        if let Some(c) = &cursor {
+            push_after(&mut qb, SORTING, &q.order, c)?;
+        }
+        push_order_limit(&mut qb, SORTING, &q.order, q.page_size);
+        let rows: Vec<PartnerRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        let mut partners = rows_to_partners(rows)?;
+
+        let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM trade_partners");
+        push_filters(&mut count, q);
+        let total_size: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+
+        let mut next_page_token = String::new();
+        if partners.len() > q.page_size {
+            partners.truncate(q.page_size);
+            if let Some(last) = partners.last() {
+                next_page_token = self.tokens.encode(
+                    &q.fingerprint,
+                    Cursor {
+                        keys: q.order.iter().map(|k| last.sort_value(k.field)).collect(),
+                        id: last.id.as_str().to_owned(),
+                    },
+                );
+            }
+        }
+        Ok(PartnerPage {
+            partners,
+            next_page_token,
+            total_size,
+        })
+    }
+
+    /// Updates a partner. `merge` turns the current partner into the new spec (applying the
+    /// update mask and validating). With `create_spec` (allow_missing), a missing partner is
+    /// created.
+    pub async fn update_partner(
+        &self,
+        id: &Id,
+        etag: &str,
+        mask: Vec<String>,
+        merge: impl FnOnce(&TradePartner) -> Result<PartnerSpec, Error>,
+        create_spec: Option<Result<PartnerSpec, Error>>,
+        ctx: &WriteCtx,
+    ) -> Result<TradePartner, Error> {
+        let mut tx = self.begin().await?;
+        let Some(current) = lock_partner(&mut tx, id).await? else {
+            let Some(spec) = create_spec else {
+                return Err(not_found(id));
+            };
+            if !etag.is_empty() {
+                return Err(Error::etag_mismatch(&PARTNERS.name(id)));
+            }
+            let partner = Self::insert_partner(&mut tx, id, &spec?).await?;
+            append_changes(&mut tx, &[partner_change(&partner, ChangeKind::Created, vec![], ctx)?]).await?;
+            Self::finish(tx, ctx).await?;
+            return Ok(partner);
+        };
+        check_etag(current.etag(), current.name(), etag)?;
+        if current.delete_time.is_some() {
+            return Err(deleted(current.name(), "is deleted; undelete it before updating"));
+        }
+        let spec = merge(&current)?;
+        if spec == current.spec {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(current);
+        }
+        if spec.members != current.spec.members || spec.engagements != current.spec.engagements {
+            check_references(&mut tx, id, &spec, "trade_partner").await?;
+        }
+        sqlx::query(UPDATE_PARTNER)
+            .bind(id.as_str())
+            .bind(&spec.display_name)
+            .bind(&spec.display_name_ko)
+            .bind(&spec.region)
+            .bind(spec.priority.map(Priority::as_str))
+            .bind(Json(&spec.agreements))
+            .bind(Json(&spec.engagements))
+            .bind(Json(&spec.risks))
+            .bind(&spec.source)
+            .bind(Json(&spec.labels))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if spec.members != current.spec.members {
+            set_members(&mut tx, id, &spec.members).await?;
+        }
+        let partner = read_partner(&mut *tx, id).await?.ok_or_else(|| not_found(id))?;
+        append_changes(&mut tx, &[partner_change(&partner, ChangeKind::Updated, mask, ctx)?]).await?;
+        Self::finish(tx, ctx).await?;
+        Ok(partner)
+    }
+
+    /// Soft-deletes a partner. Live goals linking it and live groups listing it as a member
+    /// make this FAILED_PRECONDITION, unless `force`, which removes those links and
+    /// memberships (each changed goal and group gets a new revision in the change log).
+    pub async fn delete_partner(
+        &self,
+        id: &Id,
+        etag: &str,
+        force: bool,
+        allow_missing: bool,
+        ctx: &WriteCtx,
+    ) -> Result<Option<TradePartner>, Error> {
+        let mut tx = self.begin().await?;
+        let Some(current) = lock_partner(&mut tx, id).await? else {
+            return if allow_missing { Ok(None) } else { Err(not_found(id)) };
+        };
+        check_etag(current.etag(), current.name(), etag)?;
+        if current.delete_time.is_some() {
+            return Err(deleted(current.name(), "is already deleted"));
+        }
+        let list = |ids: &[Id], c: Collection| ids.iter().take(5).map(|i| c.name(i)).collect::<Vec<_>>().join(", ");
+        if !force && !current.linked_goals.is_empty() {
+            return Err(Error::failed_precondition(
+                "LINKED_BY_GOALS",
+                format!(
+                    "{} is linked by live goals ({}); unlink them first or set force",
+                    current.name(),
+                    list(&current.linked_goals, GOALS)
+                ),
+                Some(current.name()),
+            ));
+        }
+        if !force && !current.memberships.is_empty() {
+            return Err(Error::failed_precondition(
+                "MEMBER_OF_GROUPS",
+                format!(
+                    "{} is a member of live partners ({}); remove it from their members first or set force",
+                    current.name(),
+                    list(&current.memberships, PARTNERS)
+                ),
+                Some(current.name()),
+            ));
+        }
+        let mut changes = Vec::new();
+        if force {
+            changes.extend(self.unlink_partner_from_goals(&mut tx, id, ctx).await?);
+            for group in &current.memberships {
+                sqlx::query("DELETE FROM partner_members WHERE group_id = $1 AND member_id = $2")
+                    .bind(group.as_str())
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                sqlx::query("UPDATE trade_partners SET update_time = now(), revision = revision + 1 WHERE id = $1")
+                    .bind(group.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                if let Some(g) = read_partner(&mut *tx, group).await? {
+                    changes.push(partner_change(&g, ChangeKind::Updated, vec!["members".into()], ctx)?);
+                }
+            }
+        }
+        sqlx::query(
+            "UPDATE trade_partners SET delete_time = now(), expire_time = now() + $2, update_time = now(),
+                    revision = revision + 1
+             WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .bind(self.opts.soft_delete_retention)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let partner = read_partner(&mut *tx, id).await?.ok_or_else(|| not_found(id))?;
+        changes.push(partner_change(&partner, ChangeKind::Deleted, vec![], ctx)?);
+        append_changes(&mut tx, &changes).await?;
+        Self::finish(tx, ctx).await?;
+        Ok(Some(partner))
+    }
+
+    /// Restores a soft-deleted partner; its members must still be live.
+    pub async fn undelete_partner(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<TradePartner, Error> {
+        let mut tx = self.begin().await?;
+        let current = lock_partner(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        check_etag(current.etag(), current.name(), etag)?;
+        if current.delete_time.is_none() {
+            return Err(Error::AlreadyExists {
+                resource_type: PARTNERS.resource_type(),
+                name: current.name(),
+            });
+        }
+        lock_live_partners(&mut tx, &current.spec.members, "members").await?;
+        sqlx::query(
+            "UPDATE trade_partners SET delete_time = NULL, expire_time = NULL, update_time = now(), revision = revision + 1
+             WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let partner = read_partner(&mut *tx, id).await?.ok_or_else(|| not_found(id))?;
+        append_changes(
+            &mut tx,
+            &[partner_change(&partner, ChangeKind::Undeleted, vec![], ctx)?],
+        )
+        .await?;
+        Self::finish(tx, ctx).await?;
+        Ok(partner)
+    }
+
+    /// Purges soft-deleted partners past their expire time that nothing references any more
+    /// (their trade flows and member lists go with them).
+    pub(super) async fn purge_expired_partners(&self) -> Result<u64, Error> {
+        let ctx = WriteCtx {
+            actor: crate::domain::Actor::system(),
+            request_id: None,
+            validate_only: false,
+        };
+        let mut total = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            let purged: Vec<String> = sqlx::query_scalar(
+                "DELETE FROM trade_partners t WHERE t.id IN (
+                    SELECT id FROM trade_partners p WHERE p.expire_time < now()
+                      AND NOT EXISTS (SELECT 1 FROM partner_members m WHERE m.member_id = p.id)
+                      AND NOT EXISTS (SELECT 1 FROM goal_partner_links l WHERE l.partner_id = p.id)
+                    LIMIT 500 FOR UPDATE SKIP LOCKED)
+                 RETURNING t.id",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if purged.is_empty() {
+                return Ok(total);
+            }
+            total += purged.len() as u64;
+            let changes: Vec<Change> = purged
+                .iter()
+                .map(|id| Change {
+                    resource_type: PARTNERS.resource_type(),
+                    name: format!("{}/{id}", PARTNERS.prefix()),
+                    kind: ChangeKind::Purged,
+                    mask: vec![],
+                    snapshot: None,
+                    ctx: &ctx,
+                })
+                .collect();
+            append_changes(&mut tx, &changes).await?;
+            tx.commit().await.map_err(db_error)?;
+        }
+    }
+
+    // ---- trade flows ----
+
+    /// Gets the flow of `partner` in `year`.
+    pub async fn get_flow(&self, partner: &Id, year: i32) -> Result<TradeFlow, Error> {
+        let row: Option<FlowRow> = sqlx::query_as("SELECT * FROM trade_flows WHERE partner_id = $1 AND year = $2")
+            .bind(partner.as_str())
+            .bind(year)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.map(TradeFlow::try_from)
+            .transpose()?
+            .ok_or_else(|| flow_not_found(partner, year))
+    }
+
+    /// Lists flows ordered by partner and year, of one partner or all, of one year or all.
+    pub async fn list_flows(
+        &self,
+        partner: Option<&Id>,
+        year: Option<i32>,
+        page_size: usize,
+        page_token: &str,
+        fingerprint: &str,
+    ) -> Result<FlowPage, Error> {
+        if let Some(p) = partner {
+            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM trade_partners WHERE id = $1)")
+                .bind(p.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+            if !exists {
+                return Err(not_found(p));
+            }
+        }
+        let cursor = self.tokens.decode(fingerprint, page_token)?;
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM trade_flows WHERE TRUE");
+        if let Some(p) = partner {
+            qb.push(" AND partner_id = ").push_bind(p.as_str().to_owned());
+        }
+        if let Some(y) = year {
+            qb.push(" AND year = ").push_bind(y);
+        }
+        if let Some(c) = &cursor {
+            let year: i32 = match c.keys.as_slice() {
+                [crate::domain::list::SortValue::Int(y)] => i32::try_from(*y)
+                    .map_err(|_| Error::invalid("page_token", "is not a page token issued for this request"))?,
+                _ => {
+                    return Err(Error::invalid(
+                        "page_token",
+                        "is not a page token issued for this request",
+                    ));
+                }
+            };
+            qb.push(" AND (partner_id, year) > (")
+                .push_bind(c.id.clone())
+                .push(", ")
+                .push_bind(year)
+                .push(")");
+        }
+        qb.push(" ORDER BY partner_id, year LIMIT ")
+            .push_bind(page_size as i64 + 1);
+        let rows: Vec<FlowRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        let mut flows = rows
+            .into_iter()
+            .map(TradeFlow::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut next_page_token = String::new();
+        if flows.len() > page_size {
+            flows.truncate(page_size);
+            if let Some(last) = flows.last() {
+                next_page_token = self.tokens.encode(
+                    fingerprint,
+                    Cursor {
+                        keys: vec![crate::domain::list::SortValue::Int(i64::from(last.year))],
+                        id: last.partner.as_str().to_owned(),
+                    },
+                );
+            }
+        }
+        Ok(FlowPage { flows, next_page_token })
+    }
+
+    /// Creates (with `allow_missing`) or replaces the flow of a live partner in a year.
+    pub async fn upsert_flow(
+        &self,
+        partner: &Id,
+        year: i32,
+        etag: &str,
+        spec: FlowSpec,
+        allow_missing: bool,
+        ctx: &WriteCtx,
+    ) -> Result<TradeFlow, Error> {
+        let mut tx = self.begin().await?;
+        let live: Option<Option<OffsetDateTime>> =
+            sqlx::query_scalar("SELECT delete_time FROM trade_partners WHERE id = $1 FOR SHARE")
+                .bind(partner.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        match live {
+            None => return Err(not_found(partner)),
+            Some(Some(_)) => return Err(deleted(PARTNERS.name(partner), "is deleted")),
+            Some(None) => {}
+        }
+        let current: Option<FlowRow> =
+            sqlx::query_as("SELECT * FROM trade_flows WHERE partner_id = $1 AND year = $2 FOR UPDATE")
+                .bind(partner.as_str())
+                .bind(year)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        let current = current.map(TradeFlow::try_from).transpose()?;
+        let kind = match &current {
+            None if !allow_missing => return Err(flow_not_found(partner, year)),
+            None if !etag.is_empty() => return Err(Error::etag_mismatch(&partner::flow_name(partner, year))),
+            None => ChangeKind::Created,
+            Some(c) => {
+                check_etag(c.etag(), c.name(), etag)?;
+                if c.spec() == spec {
+                    tx.rollback().await.map_err(db_error)?;
+                    return Ok(c.clone());
+                }
+                ChangeKind::Updated
+            }
+        };
+        let row: FlowRow = sqlx::query_as(
+            "INSERT INTO trade_flows (partner_id, year, exports_usd, imports_usd, source, estimated, create_time, update_time)
+             VALUES ($1, $2, $3, $4, $5, $6, now(), now())
+             ON CONFLICT (partner_id, year) DO UPDATE SET exports_usd = EXCLUDED.exports_usd,
+                 imports_usd = EXCLUDED.imports_usd, source = EXCLUDED.source, estimated = EXCLUDED.estimated,
+                 update_time = now(), revision = trade_flows.revision + 1
+             RETURNING *",
+        )
+        .bind(partner.as_str())
+        .bind(year)
+        .bind(spec.exports_usd)
+        .bind(spec.imports_usd)
+        .bind(&spec.source)
+        .bind(spec.estimated)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let flow = TradeFlow::try_from(row)?;
+        let mask = if kind == ChangeKind::Updated {
+            vec![
+                "exports_usd".into(),
+                "imports_usd".into(),
+                "source".into(),
+                "estimated".into(),
+            ]
+        } else {
+            vec![]
+        };
+        append_changes(
+            &mut tx,
+            &[Change {
+                resource_type: FLOW_TYPE,
+                name: flow.name(),
+                kind,
+                mask,
+                snapshot: Some(snapshot(&flow)?),
+                ctx,
+            }],
+        )
+        .await?;
+        Self::finish(tx, ctx).await?;
+        Ok(flow)
+    }
+
+    /// Deletes the flow of a partner in a year (for good; the change log keeps its history).
+    pub async fn delete_flow(
+        &self,
+        partner: &Id,
+        year: i32,
+        etag: &str,
+        allow_missing: bool,
+        ctx: &WriteCtx,
+    ) -> Result<(), Error> {
+        let mut tx = self.begin().await?;
+        let current: Option<FlowRow> =
+            sqlx::query_as("SELECT * FROM trade_flows WHERE partner_id = $1 AND year = $2 FOR UPDATE")
+                .bind(partner.as_str())
+                .bind(year)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        let Some(current) = current.map(TradeFlow::try_from).transpose()? else {
+            return if allow_missing {
+                Ok(())
+            } else {
+                Err(flow_not_found(partner, year))
+            };
+        };
+        check_etag(current.etag(), current.name(), etag)?;
+        sqlx::query("DELETE FROM trade_flows WHERE partner_id = $1 AND year = $2")
+            .bind(partner.as_str())
+            .bind(year)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        append_changes(
+            &mut tx,
+            &[Change {
+                resource_type: FLOW_TYPE,
+                name: current.name(),
+                kind: ChangeKind::Deleted,
+                mask: vec![],
+                snapshot: Some(snapshot(&current)?),
+                ctx,
+            }],
+        )
+        .await?;
+        Self::finish(tx, ctx).await
+    }
+
+    /// Exports of a year, as the concentration analysis needs them (one consistent snapshot).
+    pub async fn year_exports(&self, year: i32) -> Result<YearExports, Error> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let flows: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT p.id, p.kind, p.display_name, f.exports_usd FROM trade_flows f
+               JOIN trade_partners p ON p.id = f.partner_id
+             WHERE f.year = $1 AND p.delete_time IS NULL ORDER BY p.id",
+        )
+        .bind(year)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let groups: Vec<(String, String, Vec<String>)> = sqlx::query_as(
+            "SELECT g.id, g.display_name, array_agg(m.member_id ORDER BY m.position)
+               FROM trade_partners g JOIN partner_members m ON m.group_id = g.id
+             WHERE g.delete_time IS NULL GROUP BY g.id, g.display_name ORDER BY g.id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        let id = |s: String| Id::try_from(s.clone()).map_err(|_| corrupt("id", &s));
+        let mut out = YearExports {
+            countries: Vec::new(),
+            groups: Vec::new(),
+            excluded: Vec::new(),
+        };
+        for (pid, kind, display_name, exports_usd) in flows {
+            if kind == PartnerKind::Country.as_str() {
+                out.countries.push(PartnerExports {
+                    partner: id(pid)?,
+                    display_name,
+                    exports_usd,
+                });
+            } else {
+                out.excluded.push(id(pid)?);
+            }
+        }
+        for (gid, name, members) in groups {
+            out.groups
+                .push((id(gid)?, name, members.into_iter().map(id).collect::<Result<_, _>>()?));
+        }
+        Ok(out)
+    }
+
+    /// A partner as it was at `at`, from its newest change at or before then.
+    pub async fn partner_at(&self, name: &str, at: OffsetDateTime) -> Result<Option<TradePartner>, Error> {
+        self.resource_at(name, at).await
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct FlowRow {
+    partner_id: String,
+    year: i32,
+    exports_usd: i64,
+    imports_usd: i64,
+    source: String,
+    estimated: bool,
+    create_time: OffsetDateTime,
+    update_time: OffsetDateTime,
+    revision: i64,
+}
+
+impl TryFrom<FlowRow> for TradeFlow {
+    type Error = Error;
+    fn try_from(r: FlowRow) -> Result<Self, Error> {
+        Ok(TradeFlow {
+            partner: Id::try_from(r.partner_id.clone()).map_err(|_| corrupt("flow partner", &r.partner_id))?,
+            year: r.year,
+            exports_usd: r.exports_usd,
+            imports_usd: r.imports_usd,
+            source: r.source,
+            estimated: r.estimated,
+            create_time: r.create_time,
+            update_time: r.update_time,
+            revision: r.revision,
+        })
+    }
+}
