@@ -772,3 +772,64 @@ async fn concurrent_link_and_delete_leave_no_dangling_reference() {
     .unwrap();
     assert_eq!(dangling, 0);
 }
+
+#[tokio::test]
+async fn create_is_idempotent_validates_only_and_reads_history() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    let req = pb::CreateTradePartnerRequest {
+        request_id: "5d0c3a8e-0000-4000-8000-000000000001".into(),
+        ..create_partner("jp", country("Japan"))
+    };
+    let first = c.create_trade_partner(req.clone()).await.unwrap();
+    let again = c.create_trade_partner(req.clone()).await.unwrap();
+    assert_eq!(first, again, "a retry returns the original response");
+    let reused = pb::CreateTradePartnerRequest {
+        trade_partner: Some(country("Nippon")),
+        ..req
+    };
+    assert_eq!(violations(c.create_trade_partner(reused).await), ["request_id"]);
+
+    let dry = c
+        .create_trade_partner(pb::CreateTradePartnerRequest {
+            validate_only: true,
+            ..create_partner("kr", country("Korea"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(dry.name, "tradePartners/kr");
+    assert!(matches!(
+        c.get_trade_partner("tradePartners/kr").await,
+        Err(Error::NotFound { .. })
+    ));
+
+    // Get at the time of the create (from the change log) returns the partner as it was then.
+    let created = c
+        .list_changes_page(pb::ListChangesRequest {
+            resource_name: "tradePartners/jp".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .changes;
+    let before = created[0].change_time.unwrap();
+    c.update_trade_partner(pb::UpdateTradePartnerRequest {
+        trade_partner: Some(pb::TradePartner {
+            name: "tradePartners/jp".into(),
+            display_name_ko: "일본".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let old = c.get_trade_partner_at("tradePartners/jp", before).await.unwrap();
+    assert_eq!((old.revision, old.display_name_ko.as_str()), (1, ""));
+    let now = c.get_trade_partner("tradePartners/jp").await.unwrap();
+    assert_eq!((now.revision, now.display_name_ko.as_str()), (2, "일본"));
+    let (logged,): (i64,) = sqlx::query_as("SELECT count(*) FROM change_log WHERE resource_name = 'tradePartners/jp'")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(logged, 2, "one create (despite the retry) and one update");
+}
