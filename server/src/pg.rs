@@ -36,6 +36,9 @@ pub enum Policy {
     /// Test processes: `DATABASE_URL`, else the local server on 5432, else a private cluster in
     /// a temporary directory that is removed when it stops.
     Tests,
+    /// Always a throwaway private cluster in a temporary directory, whatever DATABASE_URL
+    /// says (fault-injection tests that stop and restart their database).
+    Private,
 }
 
 /// A PostgreSQL server to use. If it is a private cluster started by [`discover`], it is
@@ -66,6 +69,39 @@ impl PgHandle {
                 .context("stopping PostgreSQL")?,
             None => Ok(()),
         }
+    }
+
+    /// Stops the private cluster's server, keeping its data and port, so that a test can
+    /// observe a client of a database that went away ([`PgHandle::resume`] starts it again).
+    pub async fn pause(&mut self) -> anyhow::Result<()> {
+        self.with_cluster(Cluster::halt).await
+    }
+
+    /// Starts a paused private cluster again, on the same port.
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        self.with_cluster(|c| {
+            let (port, fsync) = c.last_start.context("the cluster was never started")?;
+            c.start(port, fsync)
+        })
+        .await
+    }
+
+    async fn with_cluster(
+        &mut self,
+        f: impl FnOnce(&mut Cluster) -> anyhow::Result<()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let mut cluster = self
+            .cluster
+            .take()
+            .context("only a private cluster started by discover can be paused")?;
+        let (cluster, result) = tokio::task::spawn_blocking(move || {
+            let r = f(&mut cluster);
+            (cluster, r)
+        })
+        .await
+        .context("pg_ctl task")?;
+        self.cluster = Some(cluster);
+        result
     }
 
     /// For a process that uses the server until it exits, from more than one runtime (a test
@@ -110,7 +146,7 @@ pub async fn discover(policy: Policy) -> anyhow::Result<PgHandle> {
 }
 
 async fn discover_with(policy: Policy, env_url: Option<String>) -> anyhow::Result<PgHandle> {
-    if let Some(url) = env_url {
+    if let Some(url) = env_url.filter(|_| policy != Policy::Private) {
         tracing::debug!("using DATABASE_URL");
         return Ok(PgHandle { url, cluster: None });
     }
@@ -143,6 +179,12 @@ async fn discover_with(policy: Policy, env_url: Option<String>) -> anyhow::Resul
             let data_dir = std::path::absolute(&data_dir)
                 .with_context(|| format!("invalid data directory {}", data_dir.display()))?;
             start_private(bins, Layout::Persistent(data_dir)).await
+        }
+        Policy::Private => {
+            let Some(bins) = bins else {
+                bail!("{}", no_postgres_message());
+            };
+            start_private(bins, Layout::Temporary).await
         }
     }
 }
@@ -325,6 +367,8 @@ struct Cluster {
     /// The temporary directory around `data_dir`, removed on stop.
     temp_root: Option<PathBuf>,
     running: bool,
+    /// Port and fsync setting of the last start (a resumed server keeps them).
+    last_start: Option<(u16, bool)>,
 }
 
 impl Cluster {
@@ -476,6 +520,15 @@ impl Cluster {
             anyhow::anyhow!("{e:#}\nserver.log (last lines):\n{}", tail.join("\n"))
         })?;
         self.running = true;
+        self.last_start = Some((port, fsync));
+        Ok(())
+    }
+
+    /// Stops the server but keeps the data directory (see [`PgHandle::pause`]).
+    fn halt(&mut self) -> anyhow::Result<()> {
+        let args = self.stop_args()?;
+        self.run(&self.bins.pg_ctl, &args)?;
+        self.running = false;
         Ok(())
     }
 
@@ -537,6 +590,7 @@ fn start_private_blocking(bins: PgBins, layout: Layout) -> anyhow::Result<(Clust
         data_dir,
         temp_root,
         running: false,
+        last_start: None,
     };
     if let Some(root) = &cluster.temp_root {
         if cluster.run_as != RunAs::Me {
