@@ -34,6 +34,7 @@
 
 mod error;
 mod partners;
+mod retry;
 mod watch;
 
 use std::time::Duration;
@@ -53,6 +54,7 @@ pub use error::{Error, FieldViolation};
 pub use registry_proto::prost_types;
 /// Generated protobuf types of `motie.registry.v1`.
 pub use registry_proto::v1 as pb;
+pub use retry::RetryPolicy;
 pub use watch::{WatchEvent, WatchOptions};
 
 /// Result of a client call.
@@ -70,6 +72,8 @@ pub struct ClientBuilder {
     ca_pem: Option<Vec<u8>>,
     identity: Option<(Vec<u8>, Vec<u8>)>,
     domain: Option<String>,
+    more_endpoints: Vec<String>,
+    retry: RetryPolicy,
 }
 
 impl ClientBuilder {
@@ -115,18 +119,35 @@ impl ClientBuilder {
         self
     }
 
+    /// Further replicas of the registry: calls are balanced over every endpoint (and go on
+    /// while some are down). The connection is then established on first use.
+    pub fn endpoints<I, S>(mut self, endpoints: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.more_endpoints.extend(endpoints.into_iter().map(Into::into));
+        self
+    }
+
+    /// How reads and creates are retried on UNAVAILABLE (default: [`RetryPolicy::default`];
+    /// [`RetryPolicy::none`] turns retries off).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
     /// Connect on first use instead of now.
     pub fn lazy(mut self, lazy: bool) -> Self {
         self.lazy = lazy;
         self
     }
 
-    /// Builds the client.
-    pub async fn connect(self) -> Result<RegistryClient> {
-        let mut ep = Endpoint::from_shared(self.endpoint.clone())
-            .map_err(|e| Error::Transport(format!("invalid endpoint {:?}: {e}", self.endpoint)))?
+    fn endpoint(&self, url: &str) -> Result<Endpoint> {
+        let mut ep = Endpoint::from_shared(url.to_owned())
+            .map_err(|e| Error::Transport(format!("invalid endpoint {url:?}: {e}")))?
             .connect_timeout(self.connect_timeout)
-            .user_agent(self.user_agent)
+            .user_agent(self.user_agent.clone())
             .map_err(|e| Error::Transport(format!("invalid user agent: {e}")))?
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
@@ -147,12 +168,26 @@ impl ClientBuilder {
             }
             ep = ep.tls_config(tls)?;
         }
-        let channel = if self.lazy {
+        Ok(ep)
+    }
+
+    /// Builds the client.
+    pub async fn connect(self) -> Result<RegistryClient> {
+        let ep = self.endpoint(&self.endpoint)?;
+        let channel = if !self.more_endpoints.is_empty() {
+            let mut all = vec![ep];
+            for url in &self.more_endpoints {
+                all.push(self.endpoint(url)?);
+            }
+            Channel::balance_list(all.into_iter())
+        } else if self.lazy {
             ep.connect_lazy()
         } else {
             ep.connect().await?
         };
-        RegistryClient::from_channel(channel).with_token(self.token)
+        let mut client = RegistryClient::from_channel(channel).with_token(self.token)?;
+        client.retry = self.retry;
+        Ok(client)
     }
 }
 
@@ -164,6 +199,7 @@ pub struct RegistryClient {
     partners: TradePartnerServiceClient<Svc>,
     changes: ChangeFeedServiceClient<Svc>,
     admin: AdminServiceClient<Svc>,
+    retry: RetryPolicy,
 }
 
 /// Adds the bearer token to every call.
@@ -181,6 +217,41 @@ impl Interceptor for BearerToken {
 
 type Svc = InterceptedService<Channel, BearerToken>;
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// Fills an empty request id with a fresh UUID, so that retries of this logical call are
+/// recognised by the server as the same request.
+pub(crate) fn with_request_id<R>(mut req: R, field: impl FnOnce(&mut R) -> &mut String) -> R {
+    let id = field(&mut req);
+    if id.is_empty() {
+        *id = uuid::Uuid::new_v4().to_string();
+    }
+    req
+}
+
+impl RegistryClient {
+    /// A read: retried on UNAVAILABLE under the client's policy.
+    pub(crate) async fn read<S, Req, Resp, F, Fut>(&self, svc: &S, call: F, req: Req) -> Result<Resp>
+    where
+        S: Clone,
+        Req: Clone,
+        F: Fn(S, Req) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        page(self.retry.run(true, || call(svc.clone(), req.clone())).await)
+    }
+
+    /// A create carrying a request id: retried like a read (the server answers a repeated
+    /// request id with the original response).
+    pub(crate) async fn create<S, Req, Resp, F, Fut>(&self, svc: &S, call: F, req: Req) -> Result<Resp>
+    where
+        S: Clone,
+        Req: Clone,
+        F: Fn(S, Req) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
+    {
+        self.read(svc, call, req).await
+    }
+}
 
 pub(crate) fn page<T>(r: std::result::Result<tonic::Response<T>, tonic::Status>) -> Result<T> {
     r.map(tonic::Response::into_inner).map_err(Error::from)
@@ -204,6 +275,8 @@ impl RegistryClient {
             ca_pem: None,
             identity: None,
             domain: None,
+            more_endpoints: Vec::new(),
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -222,6 +295,7 @@ impl RegistryClient {
                 .max_decoding_message_size(MAX_MESSAGE),
             admin: AdminServiceClient::with_interceptor(channel.clone(), auth).max_decoding_message_size(MAX_MESSAGE),
             channel,
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -233,7 +307,9 @@ impl RegistryClient {
                     .map_err(|_| Error::Transport("the token contains characters not allowed in a header".into()))
             })
             .transpose()?;
-        Ok(Self::with_interceptor(self.channel.clone(), BearerToken(header)))
+        let mut client = Self::with_interceptor(self.channel.clone(), BearerToken(header));
+        client.retry = self.retry;
+        Ok(client)
     }
 
     /// Creates an API token (ADMIN). The secret is in the response only.
@@ -243,7 +319,8 @@ impl RegistryClient {
 
     /// Lists API tokens (ADMIN).
     pub async fn list_tokens(&self, req: pb::ListTokensRequest) -> Result<pb::ListTokensResponse> {
-        page(self.admin.clone().list_tokens(req).await)
+        self.read(&self.admin, |mut c, r| async move { c.list_tokens(r).await }, req)
+            .await
     }
 
     /// Revokes an API token (ADMIN); it is rejected from then on.
@@ -258,25 +335,31 @@ impl RegistryClient {
 
     /// Creates a goal. Set `request_id` to make retries safe.
     pub async fn create_policy_goal(&self, req: pb::CreatePolicyGoalRequest) -> Result<pb::PolicyGoal> {
-        page(self.goals.clone().create_policy_goal(req).await)
+        self.create(
+            &self.goals,
+            |mut c, r| async move { c.create_policy_goal(r).await },
+            with_request_id(req, |r| &mut r.request_id),
+        )
+        .await
     }
 
     /// Gets a goal by name (`policyGoals/{goal}`).
     pub async fn get_policy_goal(&self, name: impl Into<String>) -> Result<pb::PolicyGoal> {
-        page(
-            self.goals
-                .clone()
-                .get_policy_goal(pb::GetPolicyGoalRequest {
-                    name: name.into(),
-                    read_time: None,
-                })
-                .await,
+        self.read(
+            &self.goals,
+            |mut c, r| async move { c.get_policy_goal(r).await },
+            pb::GetPolicyGoalRequest {
+                name: name.into(),
+                read_time: None,
+            },
         )
+        .await
     }
 
     /// Gets one page of goals.
     pub async fn list_policy_goals_page(&self, req: pb::ListPolicyGoalsRequest) -> Result<pb::ListPolicyGoalsResponse> {
-        page(self.goals.clone().list_policy_goals(req).await)
+        self.read(&self.goals, |mut c, r| async move { c.list_policy_goals(r).await }, req)
+            .await
     }
 
     /// Streams every goal matching `req`, fetching pages as it goes.
@@ -309,7 +392,13 @@ impl RegistryClient {
         let req = pb::BatchGetPolicyGoalsRequest {
             names: names.into_iter().map(Into::into).collect(),
         };
-        page(self.goals.clone().batch_get_policy_goals(req).await).map(|r| r.policy_goals)
+        self.read(
+            &self.goals,
+            |mut c, r| async move { c.batch_get_policy_goals(r).await },
+            req,
+        )
+        .await
+        .map(|r| r.policy_goals)
     }
 
     /// Updates a goal (set `policy_goal.etag` for optimistic concurrency).
@@ -338,20 +427,21 @@ impl RegistryClient {
         name: impl Into<String>,
         read_time: prost_types::Timestamp,
     ) -> Result<pb::PolicyGoal> {
-        page(
-            self.goals
-                .clone()
-                .get_policy_goal(pb::GetPolicyGoalRequest {
-                    name: name.into(),
-                    read_time: Some(read_time),
-                })
-                .await,
+        self.read(
+            &self.goals,
+            |mut c, r| async move { c.get_policy_goal(r).await },
+            pb::GetPolicyGoalRequest {
+                name: name.into(),
+                read_time: Some(read_time),
+            },
         )
+        .await
     }
 
     /// Gets one page of the change history.
     pub async fn list_changes_page(&self, req: pb::ListChangesRequest) -> Result<pb::ListChangesResponse> {
-        page(self.changes.clone().list_changes(req).await)
+        self.read(&self.changes, |mut c, r| async move { c.list_changes(r).await }, req)
+            .await
     }
 
     /// Streams the whole change history matching `req`, page by page.

@@ -2,26 +2,31 @@
 
 use futures::{Stream, TryStreamExt, stream};
 
-use crate::{Error, RegistryClient, Result, page, pb};
+use crate::{Error, RegistryClient, Result, page, pb, with_request_id};
 
 impl RegistryClient {
     /// Creates a partner. A COUNTRY's id is its ISO 3166-1 alpha-2 code in lower case.
     pub async fn create_trade_partner(&self, req: pb::CreateTradePartnerRequest) -> Result<pb::TradePartner> {
-        page(self.partners.clone().create_trade_partner(req).await)
+        self.create(
+            &self.partners,
+            |mut c, r| async move { c.create_trade_partner(r).await },
+            with_request_id(req, |r| &mut r.request_id),
+        )
+        .await
     }
 
     /// Gets a partner by name (`tradePartners/{partner}`), with its memberships and the live
     /// goals that link it.
     pub async fn get_trade_partner(&self, name: impl Into<String>) -> Result<pb::TradePartner> {
-        page(
-            self.partners
-                .clone()
-                .get_trade_partner(pb::GetTradePartnerRequest {
-                    name: name.into(),
-                    read_time: None,
-                })
-                .await,
+        self.read(
+            &self.partners,
+            |mut c, r| async move { c.get_trade_partner(r).await },
+            pb::GetTradePartnerRequest {
+                name: name.into(),
+                read_time: None,
+            },
         )
+        .await
     }
 
     /// Gets a partner as it was at `read_time` (from the change history).
@@ -30,15 +35,15 @@ impl RegistryClient {
         name: impl Into<String>,
         read_time: prost_types::Timestamp,
     ) -> Result<pb::TradePartner> {
-        page(
-            self.partners
-                .clone()
-                .get_trade_partner(pb::GetTradePartnerRequest {
-                    name: name.into(),
-                    read_time: Some(read_time),
-                })
-                .await,
+        self.read(
+            &self.partners,
+            |mut c, r| async move { c.get_trade_partner(r).await },
+            pb::GetTradePartnerRequest {
+                name: name.into(),
+                read_time: Some(read_time),
+            },
         )
+        .await
     }
 
     /// Gets one page of partners.
@@ -46,7 +51,12 @@ impl RegistryClient {
         &self,
         req: pb::ListTradePartnersRequest,
     ) -> Result<pb::ListTradePartnersResponse> {
-        page(self.partners.clone().list_trade_partners(req).await)
+        self.read(
+            &self.partners,
+            |mut c, r| async move { c.list_trade_partners(r).await },
+            req,
+        )
+        .await
     }
 
     /// Streams every partner matching `req`, fetching pages as it goes.
@@ -79,7 +89,13 @@ impl RegistryClient {
         let req = pb::BatchGetTradePartnersRequest {
             names: names.into_iter().map(Into::into).collect(),
         };
-        page(self.partners.clone().batch_get_trade_partners(req).await).map(|r| r.trade_partners)
+        self.read(
+            &self.partners,
+            |mut c, r| async move { c.batch_get_trade_partners(r).await },
+            req,
+        )
+        .await
+        .map(|r| r.trade_partners)
     }
 
     /// Updates a partner (set `trade_partner.etag` for optimistic concurrency).
@@ -99,17 +115,22 @@ impl RegistryClient {
 
     /// Gets a trade flow (`tradePartners/{partner}/tradeFlows/{year}`).
     pub async fn get_trade_flow(&self, name: impl Into<String>) -> Result<pb::TradeFlow> {
-        page(
-            self.partners
-                .clone()
-                .get_trade_flow(pb::GetTradeFlowRequest { name: name.into() })
-                .await,
+        self.read(
+            &self.partners,
+            |mut c, r| async move { c.get_trade_flow(r).await },
+            pb::GetTradeFlowRequest { name: name.into() },
         )
+        .await
     }
 
     /// Gets one page of trade flows.
     pub async fn list_trade_flows_page(&self, req: pb::ListTradeFlowsRequest) -> Result<pb::ListTradeFlowsResponse> {
-        page(self.partners.clone().list_trade_flows(req).await)
+        self.read(
+            &self.partners,
+            |mut c, r| async move { c.list_trade_flows(r).await },
+            req,
+        )
+        .await
     }
 
     /// Streams every trade flow matching `req` (ordered by partner, then year).
@@ -169,6 +190,11 @@ impl RegistryClient {
         &self,
         req: pb::GetExportConcentrationRequest,
     ) -> Result<pb::ExportConcentration> {
-        page(self.partners.clone().get_export_concentration(req).await)
+        self.read(
+            &self.partners,
+            |mut c, r| async move { c.get_export_concentration(r).await },
+            req,
+        )
+        .await
     }
 }
