@@ -41,6 +41,23 @@ impl ChangesApi {
     }
 }
 
+/// Resource types that appear in the change log.
+const RESOURCE_TYPES: [&str; 4] = [
+    Collection::PolicyGoals.resource_type(),
+    Collection::TradePartners.resource_type(),
+    crate::store::FLOW_TYPE,
+    crate::store::TOKEN_TYPE,
+];
+
+fn check_resource_type(v: &mut Violations, field: &str, t: &str) {
+    if !RESOURCE_TYPES.contains(&t) {
+        v.add(
+            field,
+            format!("unknown resource type; one of {}", RESOURCE_TYPES.join(", ")),
+        );
+    }
+}
+
 /// Converts a change-log row to its proto form, decoding the snapshot by resource type.
 pub fn change_to_proto(r: &ChangeRecord) -> pb::Change {
     let kind = KINDS
@@ -112,19 +129,8 @@ impl ChangeFeedService for ChangesApi {
     ) -> Result<Response<Self::WatchChangesStream>, Status> {
         let r = request.into_inner();
         let mut v = Violations::new();
-        let known = [
-            Collection::PolicyGoals.resource_type(),
-            Collection::TradePartners.resource_type(),
-            crate::store::FLOW_TYPE,
-            crate::store::TOKEN_TYPE,
-        ];
         for (i, t) in r.resource_types.iter().enumerate() {
-            if !known.contains(&t.as_str()) {
-                v.add(
-                    format!("resource_types[{i}]"),
-                    format!("unknown resource type; one of {}", known.join(", ")),
-                );
-            }
+            check_resource_type(&mut v, &format!("resource_types[{i}]"), t);
         }
         if r.name_prefix.len() > 200 {
             v.add("name_prefix", "must be at most 200 characters");
@@ -266,11 +272,10 @@ impl ChangeFeedService for ChangesApi {
             .as_ref()
             .and_then(|t| v.take(from_timestamp("start_time", t)));
         let end_time = r.end_time.as_ref().and_then(|t| v.take(from_timestamp("end_time", t)));
-        for (field, value) in [
-            ("resource_name", &r.resource_name),
-            ("resource_type", &r.resource_type),
-            ("actor", &r.actor),
-        ] {
+        if !r.resource_type.is_empty() {
+            check_resource_type(&mut v, "resource_type", &r.resource_type);
+        }
+        for (field, value) in [("resource_name", &r.resource_name), ("actor", &r.actor)] {
             if value.len() > 300 || value.contains('\0') {
                 v.add(field, "must be at most 300 characters without NUL");
             }
