@@ -125,6 +125,11 @@ impl From<tonic::Status> for Error {
                 metadata: details.error_info().map(|i| i.metadata.clone()).unwrap_or_default(),
             },
             Code::Unavailable => Error::Unavailable { message },
+            // The server never answers CANCELLED: this is the connection going away (e.g. a
+            // GOAWAY during a graceful shutdown) before the call was processed.
+            Code::Cancelled => Error::Unavailable {
+                message: format!("the connection closed before the call was processed: {message}"),
+            },
             Code::DeadlineExceeded => Error::DeadlineExceeded { message },
             code => Error::Other { code, message },
         }

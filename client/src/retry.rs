@@ -1,7 +1,7 @@
 //! Retries with exponential backoff and full jitter.
 //!
 //! A call is retried only when that is safe: on UNAVAILABLE (the server or the connection is
-//! away; nothing was applied, or the write carries a request id that makes the retry return
+//! away; also the transport's CANCELLED when a connection closes under an unprocessed call; nothing was applied, or the write carries a request id that makes the retry return
 //! the original answer), for reads and for creates (the client fills in a request id when the
 //! caller left it empty). Other writes are never retried.
 
@@ -59,7 +59,11 @@ impl RetryPolicy {
         let mut attempt = 1;
         loop {
             match call().await {
-                Err(s) if retryable && s.code() == tonic::Code::Unavailable && attempt < self.max_attempts => {
+                Err(s)
+                    if retryable
+                        && matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Cancelled)
+                        && attempt < self.max_attempts =>
+                {
                     tokio::time::sleep(self.backoff(attempt)).await;
                     attempt += 1;
                 }

@@ -114,3 +114,121 @@ async fn shutdown_drains_and_reports_not_serving() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// Shutdown while 16 writers and 4 watchers are busy: every acknowledged write is stored,
+/// every refused one is UNAVAILABLE and stored nowhere, and watchers end cleanly with
+/// UNAVAILABLE after receiving a gapless prefix of the change log.
+#[tokio::test]
+async fn shutdown_under_load_cuts_nothing_half_way() {
+    use std::sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    };
+
+    use registry_client::{Error, RegistryClient, RetryPolicy};
+
+    let mut app = TestApp::spawn_with(registry_server::ServerOptions {
+        drain_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await;
+    let client = RegistryClient::builder(format!("http://{}", app.addr))
+        .token(app.admin_token.clone())
+        .retry(RetryPolicy::none())
+        .connect()
+        .await
+        .unwrap();
+    let mut watchers = Vec::new();
+    for _ in 0..4 {
+        let mut stream = client
+            .watch_changes_once(pb::WatchChangesRequest {
+                after_sequence: Some(0),
+                name_prefix: "policyGoals/".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        watchers.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            loop {
+                match stream.message().await {
+                    Ok(Some(m)) => {
+                        if let Some(pb::watch_changes_response::Event::Change(c)) = m.event {
+                            seqs.push(c.sequence);
+                        }
+                    }
+                    Ok(None) => return (seqs, tonic::Code::Ok),
+                    Err(s) => return (seqs, s.code()),
+                }
+            }
+        }));
+    }
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let refused = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..16 {
+        let (c, acked, refused, stop) = (client.clone(), acked.clone(), refused.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let id = format!("w{w}-{n}");
+                n += 1;
+                match c
+                    .create_policy_goal(create(&id, goal("Load", pb::Pillar::IndustrialResurgence)))
+                    .await
+                {
+                    Ok(g) => acked.lock().unwrap().push(g.name),
+                    Err(Error::Unavailable { .. }) => {
+                        refused.lock().unwrap().push(format!("policyGoals/{id}"));
+                        break;
+                    }
+                    Err(e) => panic!("a write was cut with {e:?}"),
+                }
+            }
+        }));
+    }
+    // Shut down once writes are flowing.
+    while acked.lock().unwrap().len() < 100 {
+        tokio::task::yield_now().await;
+    }
+    app.stop().await.unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.await.unwrap();
+    }
+    let stored: std::collections::BTreeSet<String> =
+        sqlx::query_scalar::<_, String>("SELECT 'policyGoals/' || id FROM policy_goals")
+            .fetch_all(app.pool())
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+    let acked: std::collections::BTreeSet<String> = acked.lock().unwrap().iter().cloned().collect();
+    assert!(acked.is_subset(&stored), "every acknowledged write is stored");
+    for r in refused.lock().unwrap().iter() {
+        assert!(!stored.contains(r), "{r} was refused but stored");
+    }
+    assert_eq!(stored.len(), acked.len(), "nothing stored that was not acknowledged");
+    let (min_seq,): (i64,) =
+        sqlx::query_as("SELECT coalesce(min(sequence), 0) FROM change_log WHERE resource_name LIKE 'policyGoals/%'")
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    let all_goal_seqs: Vec<i64> = sqlx::query_scalar(
+        "SELECT sequence FROM change_log WHERE resource_name LIKE 'policyGoals/%' ORDER BY sequence",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    for w in watchers {
+        let (seqs, end) = w.await.unwrap();
+        assert_eq!(end, tonic::Code::Unavailable, "watchers end cleanly");
+        assert!(seqs.first().is_none_or(|s| *s == min_seq));
+        assert_eq!(
+            seqs,
+            all_goal_seqs[..seqs.len()],
+            "a gapless, ordered prefix of the log"
+        );
+    }
+}
