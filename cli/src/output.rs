@@ -1,5 +1,7 @@
 //! Output formats: tables for people, stable JSON/YAML for scripts.
 
+use std::io::IsTerminal;
+
 use clap::ValueEnum;
 use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
@@ -24,6 +26,12 @@ pub fn table(header: &[&str]) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic);
     if !header.is_empty() {
         t.set_header(header.iter().copied());
+    }
+    // Not a terminal (a pipe, a file): wrap to $COLUMNS when it is set.
+    if !std::io::stdout().is_terminal()
+        && let Some(width) = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok())
+    {
+        t.set_width(width);
     }
     t
 }

@@ -25,6 +25,7 @@ fn run_with(endpoint: &str, token: Option<&str>, args: &[&str]) -> Output {
         "REGISTRY_TOKEN",
         "REGISTRY_TOKEN_FILE",
         "REGISTRY_CA_CERT",
+        "COLUMNS",
     ] {
         cmd.env_remove(var);
     }
@@ -178,6 +179,16 @@ async fn goals_create_get_list_update_in_every_format() {
         "{table}"
     );
     assert!(table.contains("ID") && table.contains("PILLAR"), "{table}");
+    // Tables fit the width: the terminal's, or $COLUMNS when not on a terminal.
+    let narrow = ok(Command::new(BIN)
+        .env("REGISTRY_ENDPOINT", endpoint(&app))
+        .env("REGISTRY_TOKEN", &app.admin_token)
+        .env("COLUMNS", "70")
+        .args(["goals", "list"])
+        .output()
+        .unwrap());
+    assert!(narrow.lines().all(|l| l.chars().count() <= 70), "{narrow}");
+    assert!(table.lines().any(|l| l.chars().count() > 70), "{table}");
     let all = json(ctl(&app, &["goals", "list", "-o", "json"]));
     assert_eq!(all.as_array().unwrap().len(), 7);
     let some = yaml(ctl(&app, &["goals", "list", "-o", "yaml", "--limit", "3"]));
