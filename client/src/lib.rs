@@ -33,6 +33,7 @@
 //! ```
 
 mod error;
+mod health;
 mod partners;
 mod retry;
 mod watch;
@@ -51,6 +52,7 @@ use tonic::{
 };
 
 pub use error::{Error, FieldViolation};
+pub use health::HealthStatus;
 pub use registry_proto::prost_types;
 /// Generated protobuf types of `motie.registry.v1`.
 pub use registry_proto::v1 as pb;

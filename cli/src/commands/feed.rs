@@ -1,0 +1,213 @@
+//! `history`, `watch` and `health`.
+
+use clap::Args;
+use futures::{StreamExt, TryStreamExt};
+use registry_client::{HealthStatus, WatchEvent, WatchOptions, pb, prost_types};
+use serde::Serialize;
+
+use super::Ctx;
+use crate::{
+    error::{CliError, CliResult, Context, exit},
+    output::{self, Format, emit},
+    records::{GoalView, change_kind_name, goal_name, ts},
+};
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// `policyGoals/{id}` (a bare id means a goal) or `tokens/{id}`.
+    pub name: String,
+    /// At most this many changes.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Newest first.
+    #[arg(long)]
+    pub newest_first: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Deliver changes after this sequence (0: all retained history). Default: from now on.
+    #[arg(long)]
+    pub after: Option<i64>,
+    /// Only this resource type (repeat): `goal`, `partner`, `token` or a full type name.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+    /// Only resources whose name starts with this, e.g. `policyGoals/`.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Stop after this many changes.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Heartbeat interval in seconds (1..=300); heartbeats are shown in table output.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=300))]
+    pub heartbeat_secs: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// The service to ask about (default: the whole server).
+    #[arg(long, default_value = "")]
+    pub service: String,
+}
+
+/// One change as printed.
+#[derive(Debug, Serialize)]
+pub struct ChangeView {
+    pub sequence: i64,
+    pub resource_type: String,
+    pub resource_name: String,
+    pub kind: String,
+    pub actor: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub request_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change_time: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub update_mask: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_goal: Option<GoalView>,
+}
+
+impl ChangeView {
+    #[allow(clippy::manual_map)] // more snapshot kinds (partners) come later
+    fn new(c: &pb::Change) -> ChangeView {
+        ChangeView {
+            sequence: c.sequence,
+            resource_type: c.resource_type.clone(),
+            resource_name: c.resource_name.clone(),
+            kind: change_kind_name(c.kind).unwrap_or_default(),
+            actor: c.actor.clone(),
+            request_id: c.request_id.clone(),
+            change_time: ts(c.change_time.as_ref()),
+            update_mask: c.update_mask.as_ref().map(|m| m.paths.clone()).unwrap_or_default(),
+            policy_goal: match &c.snapshot {
+                Some(pb::change::Snapshot::PolicyGoal(g)) => Some(GoalView::new(g)),
+                _ => None,
+            },
+        }
+    }
+}
+
+fn resource_name(s: &str) -> String {
+    if s.contains('/') { s.to_owned() } else { goal_name(s) }
+}
+
+pub async fn history(ctx: &Ctx, a: HistoryArgs) -> CliResult {
+    let name = resource_name(&a.name);
+    let stream = ctx.client.list_changes(pb::ListChangesRequest {
+        page_size: a.limit.map_or(1000, |l| l.clamp(1, 1000)) as i32,
+        resource_name: name.clone(),
+        newest_first: a.newest_first,
+        ..Default::default()
+    });
+    let changes: Vec<pb::Change> = match a.limit {
+        Some(l) => stream.take(l).try_collect().await,
+        None => stream.try_collect().await,
+    }
+    .context(format!("reading the history of {name}"))?;
+    let views: Vec<ChangeView> = changes.iter().map(ChangeView::new).collect();
+    emit(ctx.format, &views, || {
+        let mut t = output::table(&["SEQ", "TIME", "KIND", "ACTOR", "FIELDS", "REVISION"]);
+        for v in &views {
+            t.add_row(vec![
+                v.sequence.to_string(),
+                v.change_time.clone().unwrap_or_default(),
+                v.kind.clone(),
+                v.actor.clone(),
+                v.update_mask.join(", "),
+                v.policy_goal
+                    .as_ref()
+                    .map(|g| g.revision.to_string())
+                    .unwrap_or_default(),
+            ]);
+        }
+        t
+    })
+}
+
+fn resource_type(t: &str) -> String {
+    match t.to_ascii_lowercase().as_str() {
+        "goal" | "goals" | "policygoal" | "policy-goal" | "policygoals" => "motie.registry.v1.PolicyGoal".into(),
+        "partner" | "partners" | "tradepartner" | "trade-partner" => "motie.registry.v1.TradePartner".into(),
+        "token" | "tokens" => "motie.registry.v1.Token".into(),
+        _ if t.contains('.') => t.to_owned(),
+        _ => format!("motie.registry.v1.{t}"),
+    }
+}
+
+pub async fn watch(ctx: &Ctx, a: WatchArgs) -> CliResult {
+    let req = pb::WatchChangesRequest {
+        after_sequence: a.after,
+        resource_types: a.types.iter().map(|t| resource_type(t)).collect(),
+        name_prefix: a.prefix.unwrap_or_default(),
+        heartbeat_interval: a.heartbeat_secs.map(|s| prost_types::Duration { seconds: s, nanos: 0 }),
+    };
+    let mut stream = Box::pin(ctx.client.watch_changes(req, WatchOptions::default()));
+    let mut seen = 0usize;
+    if a.limit == Some(0) {
+        return Ok(());
+    }
+    while let Some(event) = stream.next().await {
+        match event.context("watching changes")? {
+            WatchEvent::Change(c) => {
+                let v = ChangeView::new(&c);
+                match ctx.format {
+                    Format::Table => println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        v.sequence,
+                        v.change_time.as_deref().unwrap_or_default(),
+                        v.kind,
+                        v.resource_name,
+                        v.actor
+                    ),
+                    Format::Json => println!(
+                        "{}",
+                        serde_json::to_string(&v).map_err(|e| CliError::other(e.to_string()))?
+                    ),
+                    Format::Yaml => print!("---\n{}", output::render(Format::Yaml, &v)?),
+                }
+                seen += 1;
+                if a.limit.is_some_and(|l| seen >= l) {
+                    return Ok(());
+                }
+            }
+            WatchEvent::Heartbeat { sequence } => {
+                if ctx.format == Format::Table && !ctx.quiet {
+                    eprintln!("heartbeat: up to date at sequence {sequence}");
+                }
+            }
+            WatchEvent::Reconnecting { after_sequence, error } => {
+                ctx.note(format!("reconnecting after sequence {after_sequence}: {error}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+struct HealthView {
+    service: String,
+    status: &'static str,
+}
+
+pub async fn health(ctx: &Ctx, a: HealthArgs) -> CliResult {
+    let status = ctx.client.health(a.service.clone()).await.context("checking health")?;
+    let text = match status {
+        HealthStatus::Serving => "SERVING",
+        HealthStatus::NotServing => "NOT_SERVING",
+        HealthStatus::Unknown => "UNKNOWN",
+    };
+    let view = HealthView {
+        service: a.service,
+        status: text,
+    };
+    match ctx.format {
+        Format::Table => println!("{text}"),
+        _ => emit(ctx.format, &view, || output::table(&[]))?,
+    }
+    if status == HealthStatus::Serving {
+        Ok(())
+    } else {
+        Err(CliError::Exit(exit::UNAVAILABLE))
+    }
+}

@@ -1,0 +1,78 @@
+//! The commands, each on a connected [`RegistryClient`].
+
+pub mod data;
+pub mod feed;
+pub mod goals;
+pub mod tokens;
+
+use registry_client::RegistryClient;
+
+use crate::{
+    Cli, Command, Global,
+    error::{CliError, CliResult, Context},
+    output::Format,
+};
+
+/// What every command gets.
+pub struct Ctx {
+    pub client: RegistryClient,
+    pub format: Format,
+    pub quiet: bool,
+}
+
+impl Ctx {
+    /// A status message on stderr, unless `--quiet`.
+    pub fn note(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+}
+
+fn read_token(g: &Global) -> CliResult<Option<String>> {
+    if let Some(t) = g.token.as_deref().filter(|t| !t.is_empty()) {
+        return Ok(Some(t.trim().to_owned()));
+    }
+    let Some(path) = &g.token_file else { return Ok(None) };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::other(format!("cannot read the token file {}: {e}", path.display())))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(CliError::other(format!("the token file {} is empty", path.display())));
+    }
+    Ok(Some(token.to_owned()))
+}
+
+/// Connects as the global options say.
+pub async fn connect(g: &Global) -> CliResult<RegistryClient> {
+    let mut b =
+        RegistryClient::builder(g.endpoint.clone()).user_agent(format!("registryctl/{}", env!("CARGO_PKG_VERSION")));
+    if let Some(token) = read_token(g)? {
+        b = b.token(token);
+    }
+    if let Some(ca) = &g.ca_cert {
+        let pem = std::fs::read(ca).map_err(|e| CliError::other(format!("cannot read {}: {e}", ca.display())))?;
+        b = b.ca_certificate(pem);
+    }
+    b.connect().await.context(format!("connecting to {}", g.endpoint))
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> CliResult {
+    let Cli { global, command } = cli;
+    let ctx = Ctx {
+        client: connect(&global).await?,
+        format: global.output,
+        quiet: global.quiet,
+    };
+    match command {
+        Command::Goals(c) => goals::run(&ctx, c).await,
+        Command::History(a) => feed::history(&ctx, a).await,
+        Command::Watch(a) => feed::watch(&ctx, a).await,
+        Command::Tokens(c) => tokens::run(&ctx, c).await,
+        Command::Health(a) => feed::health(&ctx, a).await,
+        Command::Import(a) => data::import(&ctx, a).await,
+        Command::Export(a) => data::export(&ctx, a).await,
+        Command::Completions { .. } => Ok(()),
+    }
+}

@@ -1,0 +1,192 @@
+//! `registryctl tokens …` (ADMIN).
+
+use std::time::{Duration, SystemTime};
+
+use clap::{Args, Subcommand};
+use registry_client::{pb, prost_types};
+use serde::Serialize;
+
+use super::Ctx;
+use crate::{
+    error::{CliError, CliResult, Context},
+    output::{self, emit, kv_table},
+    records::{parse_role, role_name, ts},
+};
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCmd {
+    /// Creates a token; its secret is printed once.
+    Create(CreateArgs),
+    /// Lists tokens (never their secrets).
+    List(ListArgs),
+    /// Revokes a token; it is refused from then on.
+    Revoke {
+        /// Token id or `tokens/{id}`.
+        #[arg(value_name = "TOKEN")]
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// VIEWER, EDITOR or ADMIN.
+    #[arg(long)]
+    pub role: String,
+    /// What the token is for.
+    #[arg(long)]
+    pub description: String,
+    /// Expire after this many days (default: never).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub expires_in_days: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Include revoked and expired tokens.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// A token as printed.
+#[derive(Debug, Serialize)]
+pub struct TokenView {
+    pub name: String,
+    pub role: String,
+    pub description: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub creator: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_use_time: Option<String>,
+}
+
+impl TokenView {
+    fn new(t: &pb::Token) -> TokenView {
+        TokenView {
+            name: t.name.clone(),
+            role: role_name(t.role).unwrap_or_default(),
+            description: t.description.clone(),
+            creator: t.creator.clone(),
+            create_time: ts(t.create_time.as_ref()),
+            expire_time: ts(t.expire_time.as_ref()),
+            revoke_time: ts(t.revoke_time.as_ref()),
+            last_use_time: ts(t.last_use_time.as_ref()),
+        }
+    }
+
+    fn rows(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("name", self.name.clone()),
+            ("role", self.role.clone()),
+            ("description", self.description.clone()),
+            ("creator", self.creator.clone()),
+            ("created", self.create_time.clone().unwrap_or_default()),
+            ("expires", self.expire_time.clone().unwrap_or_default()),
+            ("revoked", self.revoke_time.clone().unwrap_or_default()),
+            ("last used", self.last_use_time.clone().unwrap_or_default()),
+        ]
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Created {
+    token: TokenView,
+    secret: String,
+}
+
+fn token_name(s: &str) -> String {
+    if s.starts_with("tokens/") {
+        s.to_owned()
+    } else {
+        format!("tokens/{s}")
+    }
+}
+
+pub async fn run(ctx: &Ctx, cmd: TokensCmd) -> CliResult {
+    match cmd {
+        TokensCmd::Create(a) => {
+            let role = parse_role("--role", &a.role).map_err(CliError::usage)?;
+            let expire_time = a
+                .expires_in_days
+                .map(|d| prost_types::Timestamp::from(SystemTime::now() + Duration::from_secs(u64::from(d) * 86_400)));
+            let resp = ctx
+                .client
+                .create_token(pb::CreateTokenRequest {
+                    role,
+                    description: a.description,
+                    expire_time,
+                })
+                .await
+                .context("creating a token")?;
+            let view = Created {
+                token: TokenView::new(&resp.token.unwrap_or_default()),
+                secret: resp.secret,
+            };
+            ctx.note("The secret is shown only now: store it safely.");
+            emit(ctx.format, &view, || {
+                let mut rows = view.token.rows();
+                rows.push(("secret", view.secret.clone()));
+                kv_table(&rows)
+            })
+        }
+        TokensCmd::List(a) => {
+            let mut tokens = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let resp = ctx
+                    .client
+                    .list_tokens(pb::ListTokensRequest {
+                        page_size: 1000,
+                        page_token,
+                        show_inactive: a.all,
+                    })
+                    .await
+                    .context("listing tokens")?;
+                tokens.extend(resp.tokens.iter().map(TokenView::new));
+                if resp.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = resp.next_page_token;
+            }
+            emit(ctx.format, &tokens, || {
+                let mut t = output::table(&[
+                    "NAME",
+                    "ROLE",
+                    "DESCRIPTION",
+                    "CREATED",
+                    "EXPIRES",
+                    "REVOKED",
+                    "LAST USED",
+                ]);
+                for v in &tokens {
+                    t.add_row(vec![
+                        v.name.clone(),
+                        v.role.clone(),
+                        v.description.clone(),
+                        v.create_time.clone().unwrap_or_default(),
+                        v.expire_time.clone().unwrap_or_default(),
+                        v.revoke_time.clone().unwrap_or_default(),
+                        v.last_use_time.clone().unwrap_or_default(),
+                    ]);
+                }
+                t
+            })
+        }
+        TokensCmd::Revoke { id } => {
+            let name = token_name(&id);
+            let t = ctx
+                .client
+                .revoke_token(name.clone())
+                .await
+                .context(format!("revoking {name}"))?;
+            ctx.note(format!("revoked {name}"));
+            let view = TokenView::new(&t);
+            emit(ctx.format, &view, || kv_table(&view.rows()))
+        }
+    }
+}

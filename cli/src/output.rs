@@ -1,0 +1,74 @@
+//! Output formats: tables for people, stable JSON/YAML for scripts.
+
+use std::io::IsTerminal;
+
+use clap::ValueEnum;
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::error::{CliError, CliResult};
+
+/// `-o table|json|yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable table, sized to the terminal.
+    Table,
+    /// Pretty JSON (a stream of one object per line for `watch`).
+    Json,
+    /// YAML (a stream of documents for `watch`).
+    Yaml,
+}
+
+/// A table with the house style, wrapping to the terminal width when stdout is one.
+pub fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if !header.is_empty() {
+        t.set_header(header.iter().copied());
+    }
+    // Not a terminal (a pipe, a file): wrap to $COLUMNS when it is set.
+    if !std::io::stdout().is_terminal()
+        && let Some(width) = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok())
+    {
+        t.set_width(width);
+    }
+    t
+}
+
+/// A two-column key/value table; empty values are left out.
+pub fn kv_table(rows: &[(&str, String)]) -> Table {
+    let mut t = table(&[]);
+    for (k, v) in rows {
+        if !v.is_empty() {
+            t.add_row(vec![(*k).to_owned(), v.clone()]);
+        }
+    }
+    t
+}
+
+/// Serialises `value` as JSON or YAML.
+pub fn render<T: Serialize>(format: Format, value: &T) -> CliResult<String> {
+    match format {
+        Format::Json => serde_json::to_string_pretty(value)
+            .map(|s| s + "\n")
+            .map_err(|e| CliError::other(format!("cannot write JSON: {e}"))),
+        Format::Yaml | Format::Table => {
+            serde_norway::to_string(value).map_err(|e| CliError::other(format!("cannot write YAML: {e}")))
+        }
+    }
+}
+
+/// Prints `value` as JSON/YAML, or the table `make_table` builds.
+pub fn emit<T: Serialize>(format: Format, value: &T, make_table: impl FnOnce() -> Table) -> CliResult {
+    match format {
+        Format::Table => println!("{}", make_table()),
+        f => print!("{}", render(f, value)?),
+    }
+    Ok(())
+}
+
+/// Joins a list for a table cell.
+pub fn join(items: &[String]) -> String {
+    items.join(", ")
+}

@@ -1,0 +1,789 @@
+//! The human file schema of `seeds/`, `import`, `export` and `create`/`update -f`, and its
+//! conversions to and from the protobuf types.
+//!
+//! The proto types have no serde derives, and raw proto JSON is not what people want to
+//! write by hand, so these are explicit mirror structs: ids instead of resource names
+//! (`parent: manufacturing-ax`), short enum names (`pillar: INDUSTRIAL_RESURGENCE`), partial
+//! dates as `2030` / `2030-06` / `2030-06-01`, and empty fields left out.
+
+use std::collections::BTreeMap;
+
+use registry_client::pb;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Collection prefix of goal names.
+pub const GOALS: &str = "policyGoals/";
+/// Collection prefix of partner names.
+pub const PARTNERS: &str = "tradePartners/";
+
+/// Writable fields of a goal (update-mask paths).
+pub const WRITABLE: &[&str] = &[
+    "title",
+    "title_ko",
+    "pillar",
+    "parent",
+    "description",
+    "sectors",
+    "regions",
+    "lead_organization",
+    "confidence",
+    "confidence_note",
+    "targets",
+    "milestones",
+    "linked_partners",
+    "risks",
+    "source",
+    "labels",
+];
+
+/// A policy goal as written in a file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoalRecord {
+    /// `[a-z][a-z0-9-]{0,62}`; the goal is `policyGoals/{id}`.
+    pub id: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title_ko: String,
+    /// Required for a root goal; a child inherits its parent's (export leaves it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pillar: Option<String>,
+    /// The parent goal's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Lifecycle state; when absent, import leaves the stored state alone (new goals are PLANNED).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Outcome of a CLOSED goal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sectors: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub lead_organization: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub confidence_note: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub milestones: Vec<MilestoneRecord>,
+    /// Partner ids (`us`) or names (`tradePartners/us`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linked_partners: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risks: Vec<RiskRecord>,
+    /// Where the record comes from.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A measurable target.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetRecord {
+    pub metric: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_number")]
+    pub baseline_value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_date: Option<DateValue>,
+    #[serde(with = "number")]
+    pub target_value: f64,
+    /// INCREASE_TO, DECREASE_TO, STAY_ABOVE, STAY_BELOW.
+    pub direction: String,
+    /// AT_LEAST, MORE_THAN, AT_MOST, LESS_THAN, EXACTLY; defaults by direction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparator: Option<String>,
+    pub target_year: i32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interim_targets: Vec<InterimRecord>,
+}
+
+/// A phased target on the way.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterimRecord {
+    pub year: i32,
+    #[serde(with = "number")]
+    pub value: f64,
+}
+
+/// A dated milestone.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MilestoneRecord {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<DateValue>,
+    /// PLANNED (default), IN_PROGRESS, DONE, MISSED, CANCELLED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+/// A risk.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskRecord {
+    /// PROTECTIONISM, CRITICAL_MINERAL_CONCENTRATION, EXPORT_DEPENDENCY, PRODUCTIVITY_DECLINE,
+    /// REGIONAL_IMBALANCE, FOREIGN_COMPETITION, POPULATION_DECLINE, OTHER.
+    pub category: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// A possibly partial date: `2030`, `2030-06` or `2030-06-01`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DateValue {
+    pub year: i32,
+    pub month: i32,
+    pub day: i32,
+}
+
+impl std::fmt::Display for DateValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.month, self.day) {
+            (0, _) => write!(f, "{:04}", self.year),
+            (m, 0) => write!(f, "{:04}-{m:02}", self.year),
+            (m, d) => write!(f, "{:04}-{m:02}-{d:02}", self.year),
+        }
+    }
+}
+
+impl std::str::FromStr for DateValue {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("invalid date {s:?}: expected YYYY, YYYY-MM or YYYY-MM-DD");
+        let mut parts = s.trim().split('-');
+        let mut next = |required: bool| -> Result<i32, String> {
+            match parts.next() {
+                Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().map_err(|_| bad()),
+                Some(_) => Err(bad()),
+                None if required => Err(bad()),
+                None => Ok(0),
+            }
+        };
+        let date = DateValue {
+            year: next(true)?,
+            month: next(false)?,
+            day: next(false)?,
+        };
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(date)
+    }
+}
+
+impl Serialize for DateValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.month == 0 {
+            s.serialize_i32(self.year)
+        } else {
+            s.serialize_str(&self.to_string())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DateValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Year(i32),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Year(year) => Ok(DateValue { year, month: 0, day: 0 }),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+impl DateValue {
+    fn to_pb(self) -> pb::Date {
+        pb::Date {
+            year: self.year,
+            month: self.month,
+            day: self.day,
+        }
+    }
+    fn from_pb(d: &pb::Date) -> Self {
+        DateValue {
+            year: d.year,
+            month: d.month,
+            day: d.day,
+        }
+    }
+}
+
+/// Whole numbers are written without a fraction (`500`, not `500.0`).
+mod number {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.fract() == 0.0 && v.abs() < 1e15 {
+            #[allow(clippy::cast_possible_truncation)]
+            s.serialize_i64(*v as i64)
+        } else {
+            s.serialize_f64(*v)
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        f64::deserialize(d)
+    }
+}
+
+mod opt_number {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => super::number::serialize(v, s),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Option::<f64>::deserialize(d)
+    }
+}
+
+/// An enum name: short (`ACTIVE`) or full (`STATE_ACTIVE`), any case; `UNSPECIFIED` is refused.
+pub fn parse_enum(
+    field: &str,
+    prefix: &str,
+    value: &str,
+    from_str_name: impl Fn(&str) -> Option<i32>,
+) -> Result<i32, String> {
+    let upper = value.trim().to_ascii_uppercase().replace(['-', ' '], "_");
+    let full = if upper.starts_with(prefix) {
+        upper.clone()
+    } else {
+        format!("{prefix}{upper}")
+    };
+    match from_str_name(&full) {
+        Some(v) if v != 0 => Ok(v),
+        _ => Err(format!("{field}: unknown value {value:?}")),
+    }
+}
+
+/// The short name of an enum value (`ACTIVE`), or None for unspecified/unknown values.
+pub fn enum_name(prefix: &str, name: Option<&str>) -> Option<String> {
+    let name = name?;
+    let short = name.strip_prefix(prefix).unwrap_or(name);
+    (short != "UNSPECIFIED").then(|| short.to_owned())
+}
+
+macro_rules! enum_codec {
+    ($parse:ident, $name:ident, $ty:ty, $prefix:literal) => {
+        #[allow(dead_code)]
+        pub fn $parse(field: &str, value: &str) -> Result<i32, String> {
+            parse_enum(field, $prefix, value, |s| {
+                <$ty>::from_str_name(s).map(|v| v as i32)
+            })
+        }
+        #[allow(dead_code)]
+        pub fn $name(v: i32) -> Option<String> {
+            enum_name($prefix, <$ty>::try_from(v).ok().map(|e| e.as_str_name()))
+        }
+    };
+}
+
+enum_codec!(parse_pillar, pillar_name, pb::Pillar, "PILLAR_");
+enum_codec!(parse_goal_state, goal_state_name, pb::policy_goal::State, "STATE_");
+enum_codec!(parse_outcome, outcome_name, pb::policy_goal::Outcome, "OUTCOME_");
+enum_codec!(
+    parse_confidence,
+    confidence_name,
+    pb::policy_goal::Confidence,
+    "CONFIDENCE_"
+);
+enum_codec!(parse_direction, direction_name, pb::target::Direction, "DIRECTION_");
+enum_codec!(parse_comparator, comparator_name, pb::target::Comparator, "COMPARATOR_");
+enum_codec!(
+    parse_milestone_state,
+    milestone_state_name,
+    pb::milestone::State,
+    "STATE_"
+);
+enum_codec!(
+    parse_risk_category,
+    risk_category_name,
+    pb::RiskCategory,
+    "RISK_CATEGORY_"
+);
+enum_codec!(
+    parse_risk_severity,
+    risk_severity_name,
+    pb::RiskSeverity,
+    "RISK_SEVERITY_"
+);
+enum_codec!(parse_role, role_name, pb::Role, "ROLE_");
+enum_codec!(parse_change_kind, change_kind_name, pb::change::Kind, "KIND_");
+enum_codec!(
+    parse_progress_state,
+    progress_state_name,
+    pb::target_progress::State,
+    "STATE_"
+);
+
+/// `policyGoals/x` or `x` → `x`.
+pub fn goal_id(s: &str) -> &str {
+    s.strip_prefix(GOALS).unwrap_or(s)
+}
+
+/// `x` or `policyGoals/x` → `policyGoals/x`.
+pub fn goal_name(s: &str) -> String {
+    format!("{GOALS}{}", goal_id(s))
+}
+
+fn partner_id(s: &str) -> &str {
+    s.strip_prefix(PARTNERS).unwrap_or(s)
+}
+
+fn opt<T>(v: Option<&str>, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, String> {
+    v.map(parse).transpose()
+}
+
+/// Collects every problem of a record instead of stopping at the first.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn take<T: Default>(&mut self, r: Result<T, String>) -> T {
+        r.unwrap_or_else(|e| {
+            self.0.push(e);
+            T::default()
+        })
+    }
+}
+
+/// True for `[a-z][a-z0-9-]{0,62}`.
+pub fn is_slug(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
+impl GoalRecord {
+    /// The protobuf goal (name set). Checks what can be checked locally (ids, enum names);
+    /// the server checks the rest.
+    pub fn to_pb(&self) -> Result<pb::PolicyGoal, Vec<String>> {
+        let mut p = Problems::default();
+        if !is_slug(&self.id) {
+            p.0.push(format!("id: {:?} is not a valid id ([a-z][a-z0-9-]{{0,62}})", self.id));
+        }
+        let pillar = p
+            .take(opt(self.pillar.as_deref(), |v| parse_pillar("pillar", v)))
+            .unwrap_or(0);
+        let state = p
+            .take(opt(self.state.as_deref(), |v| parse_goal_state("state", v)))
+            .unwrap_or(0);
+        let outcome = p
+            .take(opt(self.outcome.as_deref(), |v| parse_outcome("outcome", v)))
+            .unwrap_or(0);
+        let confidence = p
+            .take(opt(self.confidence.as_deref(), |v| parse_confidence("confidence", v)))
+            .unwrap_or(0);
+        let mut targets = Vec::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            let f = format!("targets[{i}]");
+            targets.push(pb::Target {
+                metric: t.metric.clone(),
+                description: t.description.clone(),
+                unit: t.unit.clone(),
+                baseline_value: t.baseline_value,
+                baseline_date: t.baseline_date.map(DateValue::to_pb),
+                target_value: t.target_value,
+                direction: p.take(parse_direction(&format!("{f}.direction"), &t.direction)),
+                comparator: p
+                    .take(opt(t.comparator.as_deref(), |v| {
+                        parse_comparator(&format!("{f}.comparator"), v)
+                    }))
+                    .unwrap_or(0),
+                target_year: t.target_year,
+                interim_targets: t
+                    .interim_targets
+                    .iter()
+                    .map(|i| pb::InterimTarget {
+                        year: i.year,
+                        value: i.value,
+                    })
+                    .collect(),
+                progress: None,
+            });
+        }
+        let mut milestones = Vec::new();
+        for (i, m) in self.milestones.iter().enumerate() {
+            milestones.push(pb::Milestone {
+                title: m.title.clone(),
+                description: m.description.clone(),
+                due_date: m.due.map(DateValue::to_pb),
+                state: p
+                    .take(opt(m.state.as_deref(), |v| {
+                        parse_milestone_state(&format!("milestones[{i}].state"), v)
+                    }))
+                    .unwrap_or(0),
+            });
+        }
+        let mut risks = Vec::new();
+        for (i, r) in self.risks.iter().enumerate() {
+            risks.push(pb::Risk {
+                category: p.take(parse_risk_category(&format!("risks[{i}].category"), &r.category)),
+                severity: p
+                    .take(opt(r.severity.as_deref(), |v| {
+                        parse_risk_severity(&format!("risks[{i}].severity"), v)
+                    }))
+                    .unwrap_or(0),
+                title: r.title.clone(),
+                description: r.description.clone(),
+            });
+        }
+        if !p.0.is_empty() {
+            return Err(p.0);
+        }
+        Ok(pb::PolicyGoal {
+            name: goal_name(&self.id),
+            title: self.title.clone(),
+            title_ko: self.title_ko.clone(),
+            pillar,
+            parent: self.parent.as_deref().map(goal_name).unwrap_or_default(),
+            description: self.description.clone(),
+            sectors: self.sectors.clone(),
+            regions: self.regions.clone(),
+            lead_organization: self.lead_organization.clone(),
+            state,
+            outcome,
+            confidence,
+            confidence_note: self.confidence_note.clone(),
+            targets,
+            milestones,
+            linked_partners: self
+                .linked_partners
+                .iter()
+                .map(|l| format!("{PARTNERS}{}", partner_id(l)))
+                .collect(),
+            risks,
+            source: self.source.clone(),
+            labels: self.labels.clone().into_iter().collect(),
+            ..Default::default()
+        })
+    }
+
+    /// The record of a stored goal, in canonical form (see [`GoalRecord::canonical`]).
+    pub fn from_pb(g: &pb::PolicyGoal) -> GoalRecord {
+        GoalRecord {
+            id: goal_id(&g.name).to_owned(),
+            title: g.title.clone(),
+            title_ko: g.title_ko.clone(),
+            pillar: pillar_name(g.pillar),
+            parent: (!g.parent.is_empty()).then(|| goal_id(&g.parent).to_owned()),
+            state: goal_state_name(g.state),
+            outcome: outcome_name(g.outcome),
+            description: g.description.clone(),
+            sectors: g.sectors.clone(),
+            regions: g.regions.clone(),
+            lead_organization: g.lead_organization.clone(),
+            confidence: confidence_name(g.confidence),
+            confidence_note: g.confidence_note.clone(),
+            targets: g
+                .targets
+                .iter()
+                .map(|t| TargetRecord {
+                    metric: t.metric.clone(),
+                    description: t.description.clone(),
+                    unit: t.unit.clone(),
+                    baseline_value: t.baseline_value,
+                    baseline_date: t.baseline_date.as_ref().map(DateValue::from_pb),
+                    target_value: t.target_value,
+                    direction: direction_name(t.direction).unwrap_or_default(),
+                    comparator: comparator_name(t.comparator),
+                    target_year: t.target_year,
+                    interim_targets: t
+                        .interim_targets
+                        .iter()
+                        .map(|i| InterimRecord {
+                            year: i.year,
+                            value: i.value,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            milestones: g
+                .milestones
+                .iter()
+                .map(|m| MilestoneRecord {
+                    title: m.title.clone(),
+                    description: m.description.clone(),
+                    due: m.due_date.as_ref().map(DateValue::from_pb),
+                    state: milestone_state_name(m.state),
+                })
+                .collect(),
+            linked_partners: g.linked_partners.iter().map(|l| partner_id(l).to_owned()).collect(),
+            risks: g
+                .risks
+                .iter()
+                .map(|r| RiskRecord {
+                    category: risk_category_name(r.category).unwrap_or_default(),
+                    severity: risk_severity_name(r.severity),
+                    title: r.title.clone(),
+                    description: r.description.clone(),
+                })
+                .collect(),
+            source: g.source.clone(),
+            labels: g.labels.clone().into_iter().collect(),
+        }
+        .canonical()
+    }
+
+    /// The form in which two records that mean the same are equal: ids instead of names,
+    /// short upper-case enum names, defaults the server would fill in made explicit
+    /// (comparator by direction, milestone state PLANNED, outcome only when CLOSED), and a
+    /// child's pillar left out (it always is its parent's).
+    pub fn canonical(&self) -> GoalRecord {
+        let mut r = self.clone();
+        let canon =
+            |v: &mut Option<String>, parse: fn(&str, &str) -> Result<i32, String>, name: fn(i32) -> Option<String>| {
+                if let Some(s) = v.as_deref()
+                    && let Ok(n) = parse("", s)
+                {
+                    *v = name(n);
+                }
+            };
+        r.id = goal_id(&r.id).to_owned();
+        if let Some(parent) = &r.parent {
+            r.parent = Some(goal_id(parent).to_owned()).filter(|p| !p.is_empty());
+        }
+        if r.parent.is_some() {
+            r.pillar = None;
+        }
+        canon(&mut r.pillar, parse_pillar, pillar_name);
+        canon(&mut r.state, parse_goal_state, goal_state_name);
+        canon(&mut r.outcome, parse_outcome, outcome_name);
+        canon(&mut r.confidence, parse_confidence, confidence_name);
+        for t in &mut r.targets {
+            if let Ok(n) = parse_direction("", &t.direction)
+                && let Some(name) = direction_name(n)
+            {
+                t.direction = name;
+            }
+            canon(&mut t.comparator, parse_comparator, comparator_name);
+            if t.comparator.is_none() {
+                t.comparator = Some(
+                    match t.direction.as_str() {
+                        "INCREASE_TO" | "STAY_ABOVE" => "AT_LEAST",
+                        _ => "AT_MOST",
+                    }
+                    .to_owned(),
+                );
+            }
+        }
+        for m in &mut r.milestones {
+            canon(&mut m.state, parse_milestone_state, milestone_state_name);
+            if m.state.is_none() {
+                m.state = Some("PLANNED".to_owned());
+            }
+        }
+        for k in &mut r.risks {
+            if let Ok(n) = parse_risk_category("", &k.category)
+                && let Some(name) = risk_category_name(n)
+            {
+                k.category = name;
+            }
+            canon(&mut k.severity, parse_risk_severity, risk_severity_name);
+        }
+        for l in &mut r.linked_partners {
+            *l = partner_id(l).to_owned();
+        }
+        r
+    }
+}
+
+/// A goal as shown by `get`/`list` (json/yaml): the file schema plus the output-only fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct GoalView {
+    pub name: String,
+    #[serde(flatten)]
+    pub record: GoalRecord,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ancestors: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub progress: Vec<ProgressView>,
+    pub etag: String,
+    pub revision: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_time: Option<String>,
+}
+
+/// Computed progress of one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProgressView {
+    pub metric: String,
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent_complete: Option<f64>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub explanation: String,
+}
+
+/// RFC 3339 text of a timestamp.
+pub fn ts(t: Option<&registry_client::prost_types::Timestamp>) -> Option<String> {
+    t.map(ToString::to_string)
+}
+
+impl GoalView {
+    pub fn new(g: &pb::PolicyGoal) -> GoalView {
+        let mut record = GoalRecord::from_pb(g);
+        // Shown as stored: the pillar of a child too.
+        record.pillar = pillar_name(g.pillar);
+        GoalView {
+            name: g.name.clone(),
+            record,
+            ancestors: g.ancestors.clone(),
+            progress: g
+                .targets
+                .iter()
+                .filter_map(|t| {
+                    let p = t.progress.as_ref()?;
+                    Some(ProgressView {
+                        metric: t.metric.clone(),
+                        state: progress_state_name(p.state).unwrap_or_default(),
+                        latest_value: p.latest_value,
+                        percent_complete: p.percent_complete,
+                        explanation: p.explanation.clone(),
+                    })
+                })
+                .collect(),
+            etag: g.etag.clone(),
+            revision: g.revision,
+            create_time: ts(g.create_time.as_ref()),
+            update_time: ts(g.update_time.as_ref()),
+            delete_time: ts(g.delete_time.as_ref()),
+            expire_time: ts(g.expire_time.as_ref()),
+        }
+    }
+}
+
+/// The contents of one data file: a section per kind of resource.
+///
+/// Later kinds (`partners`, `trade_flows`) become further sections here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFile {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub goals: Vec<GoalRecord>,
+}
+
+/// Parses a flag value `key=value`.
+pub fn parse_label(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip_in_every_precision() {
+        for s in ["2030", "2030-06", "2030-06-01"] {
+            let d: DateValue = s.parse().unwrap();
+            assert_eq!(d.to_string(), s);
+        }
+        assert!("2030-x".parse::<DateValue>().is_err());
+        assert!("2030-01-02-03".parse::<DateValue>().is_err());
+        let y: MilestoneRecord = serde_norway::from_str("title: t\ndue: 2026\n").unwrap();
+        assert_eq!(
+            y.due,
+            Some(DateValue {
+                year: 2026,
+                month: 0,
+                day: 0
+            })
+        );
+        assert_eq!(serde_norway::to_string(&y).unwrap(), "title: t\ndue: 2026\n");
+    }
+
+    #[test]
+    fn enums_accept_short_full_and_lower_case_names() {
+        let ok = pb::Pillar::IndustrialResurgence as i32;
+        assert_eq!(parse_pillar("pillar", "INDUSTRIAL_RESURGENCE"), Ok(ok));
+        assert_eq!(parse_pillar("pillar", "PILLAR_INDUSTRIAL_RESURGENCE"), Ok(ok));
+        assert_eq!(parse_pillar("pillar", "industrial-resurgence"), Ok(ok));
+        assert!(parse_pillar("pillar", "UNSPECIFIED").is_err());
+        assert!(parse_pillar("pillar", "nope").is_err());
+        assert_eq!(pillar_name(ok).as_deref(), Some("INDUSTRIAL_RESURGENCE"));
+        assert_eq!(pillar_name(0), None);
+    }
+
+    #[test]
+    fn whole_numbers_are_written_without_fraction() {
+        let t = InterimRecord {
+            year: 2030,
+            value: 500.0,
+        };
+        assert_eq!(serde_norway::to_string(&t).unwrap(), "year: 2030\nvalue: 500\n");
+        let t = InterimRecord { year: 2030, value: 2.5 };
+        assert_eq!(serde_norway::to_string(&t).unwrap(), "year: 2030\nvalue: 2.5\n");
+    }
+
+    #[test]
+    fn records_survive_proto_and_back() {
+        let rec: GoalRecord = serde_norway::from_str(
+            "id: ax\ntitle: AX\nparent: policyGoals/root\npillar: industrial_resurgence\n\
+             targets:\n- metric: f\n  unit: factories\n  target_value: 500\n  direction: increase_to\n  target_year: 2030\n\
+             milestones:\n- title: start\n  due: 2026\nlinked_partners: [tradePartners/us]\n",
+        )
+        .unwrap();
+        let back = GoalRecord::from_pb(&rec.to_pb().unwrap());
+        assert_eq!(back, rec.canonical());
+        assert_eq!(back.parent.as_deref(), Some("root"));
+        assert_eq!(back.pillar, None);
+        assert_eq!(back.targets[0].comparator.as_deref(), Some("AT_LEAST"));
+        assert_eq!(back.milestones[0].state.as_deref(), Some("PLANNED"));
+        assert_eq!(back.linked_partners, vec!["us"]);
+    }
+
+    #[test]
+    fn every_bad_enum_is_reported() {
+        let rec = GoalRecord {
+            id: "Bad Id".into(),
+            pillar: Some("nope".into()),
+            risks: vec![RiskRecord {
+                category: "x".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let errs = rec.to_pb().unwrap_err();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+    }
+}

@@ -1,0 +1,795 @@
+//! `import` and `export`: idempotent upserts of data files, and files that import back.
+//!
+//! Each kind of resource implements [`Resource`]; `import` runs the same steps for every kind,
+//! kinds in dependency order (today only goals; partners and trade flows are further
+//! implementations, imported before the goals that link them):
+//!
+//! 1. read and parse every file (stop at the first syntax/schema error, with file and line);
+//! 2. check every record locally: ids, enum names, duplicates, references, cycles;
+//! 3. read what the registry holds and classify each record: create, update, unchanged;
+//! 4. validate every create/update on the server with `validate_only` (nothing is written
+//!    while any record is invalid; the first invalid one is reported with file and line);
+//! 5. unless `--dry-run`, write them, parents before children, each record its own write.
+//!
+//! A failure in step 5 (e.g. a concurrent change) stops there: records already written stay
+//! written, and because import is idempotent, running it again finishes the job.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    io::IsTerminal,
+    path::{Path, PathBuf},
+};
+
+use futures::TryStreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use registry_client::{Error as ApiError, RegistryClient, pb, prost_types::FieldMask};
+use serde::Serialize;
+
+use crate::{
+    error::{CliError, CliResult, describe, violation_lines},
+    records::{DataFile, GoalRecord, goal_id, goal_name, goal_state_name, parse_goal_state, parse_outcome},
+};
+
+/// What the registry holds for one record.
+#[derive(Debug, Clone)]
+pub struct Stored<R> {
+    pub record: R,
+    pub etag: String,
+    pub deleted: bool,
+}
+
+/// Where a record comes from, for messages.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}", self.file.display()),
+            None => write!(f, "{}", self.file.display()),
+        }
+    }
+}
+
+/// One record to import.
+#[derive(Debug, Clone)]
+pub struct Item<R> {
+    pub record: R,
+    pub origin: Origin,
+}
+
+/// What import does with a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+}
+
+/// A kind of resource that `import` and `export` handle.
+#[allow(async_fn_in_trait)]
+pub trait Resource {
+    /// Section of [`DataFile`] and name of the exported file (`goals` → `goals.yaml`).
+    const SECTION: &'static str;
+    /// For messages: `goal`.
+    const NOUN: &'static str;
+    type Record: Clone + PartialEq + Serialize + std::fmt::Debug;
+
+    fn take(file: &mut DataFile) -> Vec<Self::Record>;
+    fn put(file: &mut DataFile, records: Vec<Self::Record>);
+    fn id(r: &Self::Record) -> &str;
+    /// Ids of records of the same kind that must exist before this one (a goal's parent).
+    fn deps(r: &Self::Record) -> Vec<String>;
+    /// Local checks (every problem, not just the first).
+    fn check(r: &Self::Record) -> Result<(), Vec<String>>;
+    /// True when writing `file` over `stored` would change nothing.
+    fn same(file: &Self::Record, stored: &Self::Record) -> bool;
+    /// Every stored record (soft-deleted ones too), by id.
+    async fn stored(client: &RegistryClient) -> Result<HashMap<String, Stored<Self::Record>>, ApiError>;
+    /// Validates the write with `validate_only`. `pending` holds the ids of this kind that
+    /// the import will create or undelete before this record.
+    async fn validate(
+        client: &RegistryClient,
+        r: &Self::Record,
+        stored: Option<&Stored<Self::Record>>,
+        ctx: &ValidateCtx<'_, Self::Record>,
+    ) -> Result<(), ApiError>;
+    /// Writes the record.
+    async fn apply(
+        client: &RegistryClient,
+        r: &Self::Record,
+        stored: Option<&Stored<Self::Record>>,
+    ) -> Result<(), ApiError>;
+    /// Orders records for export so that import can write them in that order.
+    fn export_order(records: Vec<Self::Record>) -> Vec<Self::Record>;
+}
+
+/// What validation of one record may consult.
+pub struct ValidateCtx<'a, R> {
+    /// Records of this import, by id.
+    pub batch: &'a HashMap<String, R>,
+    /// Stored records, by id.
+    pub stored: &'a HashMap<String, Stored<R>>,
+    /// Ids that are not live in the registry before the import writes them.
+    pub pending: &'a HashSet<String>,
+}
+
+/// Counts of one import.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+impl Summary {
+    fn add(&mut self, a: Action) {
+        match a {
+            Action::Create => self.created += 1,
+            Action::Update => self.updated += 1,
+            Action::Unchanged => self.unchanged += 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} created, {} updated, {} unchanged",
+            self.created, self.updated, self.unchanged
+        )
+    }
+}
+
+/// The data files under `path` (a file, or a directory searched recursively for
+/// `*.yaml`, `*.yml` and `*.json`), sorted by path.
+pub fn data_files(path: &Path) -> CliResult<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path).map_err(|e| CliError::other(format!("{}: {e}", path.display())))?;
+    if meta.is_file() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut out = Vec::new();
+    let mut dirs = vec![path.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| CliError::other(format!("{}: {e}", dir.display())))?;
+        for entry in entries {
+            let p = entry
+                .map_err(|e| CliError::other(format!("{}: {e}", dir.display())))?
+                .path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(CliError::other(format!(
+            "{}: no *.yaml, *.yml or *.json files",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
+fn is_json(p: &Path) -> bool {
+    p.extension().and_then(|e| e.to_str()) == Some("json")
+}
+
+/// Parses one data file.
+pub fn parse_file(path: &Path) -> CliResult<(String, DataFile)> {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::other(format!("{}: {e}", path.display())))?;
+    let parsed = if is_json(path) {
+        serde_json::from_str::<DataFile>(&text)
+            .map_err(|e| format!("{}:{}:{}: {e}", path.display(), e.line(), e.column()))
+    } else if text.trim().is_empty() {
+        Ok(DataFile::default())
+    } else {
+        serde_norway::from_str::<DataFile>(&text).map_err(|e| match e.location() {
+            Some(l) => format!("{}:{}:{}: {e}", path.display(), l.line(), l.column()),
+            None => format!("{}: {e}", path.display()),
+        })
+    };
+    parsed.map(|f| (text, f)).map_err(CliError::other)
+}
+
+/// The 1-based line where the record with `id` starts (`- id: x`, `id: "x"`, `"id": "x"`).
+pub fn line_of(text: &str, id: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start().trim_start_matches("- ").trim_start();
+            let rest = l
+                .strip_prefix("\"id\"")
+                .or_else(|| l.strip_prefix("id"))
+                .map(str::trim_start)
+                .and_then(|r| r.strip_prefix(':'));
+            rest.is_some_and(|r| r.trim().trim_end_matches(',').trim_matches(|c| c == '"' || c == '\'') == id)
+        })
+        .map(|i| i + 1)
+}
+
+/// Options of one import.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportOptions {
+    pub dry_run: bool,
+    pub quiet: bool,
+}
+
+/// Loads every record of kind `K` from the parsed files.
+pub fn collect<K: Resource>(files: &mut [(PathBuf, String, DataFile)]) -> Vec<Item<K::Record>> {
+    let mut items = Vec::new();
+    for (path, text, data) in files.iter_mut() {
+        for record in K::take(data) {
+            let line = line_of(text, K::id(&record));
+            items.push(Item {
+                record,
+                origin: Origin {
+                    file: path.clone(),
+                    line,
+                },
+            });
+        }
+    }
+    items
+}
+
+fn record_error(origin: &Origin, noun: &str, id: &str, message: impl Into<String>, details: Vec<String>) -> CliError {
+    CliError::Other {
+        message: format!("{origin}: {noun} {id:?}: {}", message.into()),
+        details,
+    }
+}
+
+fn api_record_error(origin: &Origin, noun: &str, id: &str, e: &ApiError) -> CliError {
+    let details = violation_lines(e)
+        .into_iter()
+        .map(|l| l.trim_start_matches("  - ").to_owned())
+        .collect();
+    record_error(origin, noun, id, describe(e), details)
+}
+
+/// Imports the records of kind `K`; returns the counts.
+pub async fn import<K: Resource>(
+    client: &RegistryClient,
+    items: Vec<Item<K::Record>>,
+    opts: ImportOptions,
+) -> CliResult<Summary> {
+    // Local checks, duplicates.
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let id = K::id(&item.record);
+        if let Err(problems) = K::check(&item.record) {
+            return Err(record_error(&item.origin, K::NOUN, id, "invalid", problems));
+        }
+        if let Some(&first) = by_id.get(id) {
+            return Err(record_error(
+                &item.origin,
+                K::NOUN,
+                id,
+                format!("duplicate; first defined at {}", items[first].origin),
+                Vec::new(),
+            ));
+        }
+        by_id.insert(id.to_owned(), i);
+    }
+    let stored = K::stored(client).await.map_err(|e| CliError::Api {
+        context: format!("reading the stored {}s", K::NOUN),
+        error: e,
+    })?;
+
+    // Dependency order (a topological sort that keeps file order otherwise), references.
+    let mut order = Vec::with_capacity(items.len());
+    let mut state: HashMap<usize, bool> = HashMap::new(); // false: visiting, true: done
+    for start in 0..items.len() {
+        visit::<K>(start, &items, &by_id, &stored, &mut state, &mut order, &mut Vec::new())?;
+    }
+
+    // Classify.
+    let mut plan = Vec::with_capacity(order.len());
+    let mut pending = HashSet::new();
+    for &i in &order {
+        let item = &items[i];
+        let id = K::id(&item.record);
+        let action = match stored.get(id) {
+            None => Action::Create,
+            Some(s) if s.deleted => Action::Update,
+            Some(s) if K::same(&item.record, &s.record) => Action::Unchanged,
+            Some(_) => Action::Update,
+        };
+        if stored.get(id).is_none_or(|s| s.deleted) {
+            pending.insert(id.to_owned());
+        }
+        plan.push((i, action));
+    }
+    let batch: HashMap<String, K::Record> = items
+        .iter()
+        .map(|it| (K::id(&it.record).to_owned(), it.record.clone()))
+        .collect();
+    let ctx = ValidateCtx {
+        batch: &batch,
+        stored: &stored,
+        pending: &pending,
+    };
+
+    let to_write = plan.iter().filter(|(_, a)| *a != Action::Unchanged).count();
+    let bar = progress(opts.quiet, to_write * if opts.dry_run { 1 } else { 2 });
+
+    // Validate every write before writing anything.
+    for (i, action) in &plan {
+        if *action == Action::Unchanged {
+            continue;
+        }
+        let item = &items[*i];
+        let id = K::id(&item.record);
+        bar.set_message(format!("validating {id}"));
+        if let Err(e) = K::validate(client, &item.record, stored.get(id), &ctx).await {
+            bar.finish_and_clear();
+            return Err(api_record_error(&item.origin, K::NOUN, id, &e));
+        }
+        bar.inc(1);
+    }
+
+    let mut summary = Summary::default();
+    if opts.dry_run {
+        bar.finish_and_clear();
+        for (i, action) in &plan {
+            summary.add(*action);
+            if !opts.quiet && *action != Action::Unchanged {
+                let verb = if *action == Action::Create { "create" } else { "update" };
+                eprintln!("would {verb} {} {}", K::NOUN, K::id(&items[*i].record));
+            }
+        }
+        return Ok(summary);
+    }
+    for (i, action) in &plan {
+        let item = &items[*i];
+        let id = K::id(&item.record);
+        if *action != Action::Unchanged {
+            bar.set_message(format!("writing {id}"));
+            if let Err(e) = K::apply(client, &item.record, stored.get(id)).await {
+                bar.finish_and_clear();
+                let mut err = api_record_error(&item.origin, K::NOUN, id, &e);
+                if let CliError::Other { details, .. } = &mut err {
+                    details.push(format!("written before the error: {summary}"));
+                }
+                return Err(err);
+            }
+            bar.inc(1);
+        }
+        summary.add(*action);
+    }
+    bar.finish_and_clear();
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn visit<K: Resource>(
+    i: usize,
+    items: &[Item<K::Record>],
+    by_id: &HashMap<String, usize>,
+    stored: &HashMap<String, Stored<K::Record>>,
+    state: &mut HashMap<usize, bool>,
+    order: &mut Vec<usize>,
+    path: &mut Vec<String>,
+) -> CliResult {
+    match state.get(&i) {
+        Some(true) => return Ok(()),
+        Some(false) => {
+            let item = &items[i];
+            path.push(K::id(&item.record).to_owned());
+            return Err(record_error(
+                &item.origin,
+                K::NOUN,
+                K::id(&item.record),
+                format!("cycle: {}", path.join(" -> ")),
+                Vec::new(),
+            ));
+        }
+        None => {}
+    }
+    state.insert(i, false);
+    let item = &items[i];
+    path.push(K::id(&item.record).to_owned());
+    for dep in K::deps(&item.record) {
+        if let Some(&j) = by_id.get(&dep) {
+            visit::<K>(j, items, by_id, stored, state, order, path)?;
+        } else if !stored.contains_key(&dep) {
+            return Err(record_error(
+                &item.origin,
+                K::NOUN,
+                K::id(&item.record),
+                format!(
+                    "refers to {} {dep:?}, which is neither in the import nor in the registry",
+                    K::NOUN
+                ),
+                Vec::new(),
+            ));
+        }
+    }
+    path.pop();
+    state.insert(i, true);
+    order.push(i);
+    Ok(())
+}
+
+fn progress(quiet: bool, len: usize) -> ProgressBar {
+    if quiet || len < 20 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Writes `DIR/{section}.yaml` with every live record of kind `K`; returns the count.
+pub async fn export<K: Resource>(client: &RegistryClient, dir: &Path) -> CliResult<usize> {
+    let stored = K::stored(client).await.map_err(|e| CliError::Api {
+        context: format!("reading the {}s", K::NOUN),
+        error: e,
+    })?;
+    let live: Vec<K::Record> = stored.into_values().filter(|s| !s.deleted).map(|s| s.record).collect();
+    let records = K::export_order(live);
+    let n = records.len();
+    let mut data = DataFile::default();
+    K::put(&mut data, records);
+    let body = serde_norway::to_string(&data).map_err(|e| CliError::other(format!("cannot write YAML: {e}")))?;
+    let text = format!(
+        "# Exported by registryctl; `registryctl import` loads it back unchanged.\n{}",
+        if n == 0 { String::new() } else { body }
+    );
+    let path = dir.join(format!("{}.yaml", K::SECTION));
+    std::fs::write(&path, text).map_err(|e| CliError::other(format!("{}: {e}", path.display())))?;
+    Ok(n)
+}
+
+/// Policy goals.
+pub struct Goals;
+
+fn mask_all() -> Option<FieldMask> {
+    Some(FieldMask {
+        paths: vec!["*".to_owned()],
+    })
+}
+
+fn to_pb(r: &GoalRecord) -> Result<pb::PolicyGoal, ApiError> {
+    r.to_pb().map_err(|problems| ApiError::InvalidArgument {
+        message: "invalid record".into(),
+        violations: problems
+            .into_iter()
+            .map(|p| registry_client::FieldViolation {
+                field: String::new(),
+                description: p,
+            })
+            .collect(),
+    })
+}
+
+/// Whether the server lets a goal go from `from` to `to` in one step.
+pub fn can_become(from: i32, to: i32) -> bool {
+    use pb::policy_goal::State as S;
+    let (Ok(from), Ok(to)) = (S::try_from(from), S::try_from(to)) else {
+        return false;
+    };
+    matches!(
+        (from, to),
+        (S::Planned, S::Active | S::OnHold | S::Closed)
+            | (S::Active, S::OnHold | S::Closed)
+            | (S::OnHold, S::Active | S::Closed)
+            | (S::Closed, S::Active)
+    )
+}
+
+/// Moves a goal to `state` (with `outcome` when CLOSED), through ACTIVE when there is no
+/// direct transition. Does nothing when it already is there.
+pub async fn reach_state(client: &RegistryClient, name: &str, state: i32, outcome: i32) -> Result<(), ApiError> {
+    let current = client.get_policy_goal(name).await?;
+    if current.state == state && current.outcome == outcome {
+        return Ok(());
+    }
+    let change = |s: i32, o: i32| pb::ChangePolicyGoalStateRequest {
+        name: name.to_owned(),
+        state: s,
+        outcome: o,
+        etag: String::new(),
+    };
+    if !can_become(current.state, state) {
+        client
+            .change_policy_goal_state(change(pb::policy_goal::State::Active as i32, 0))
+            .await?;
+    }
+    client.change_policy_goal_state(change(state, outcome)).await?;
+    Ok(())
+}
+
+impl Resource for Goals {
+    const SECTION: &'static str = "goals";
+    const NOUN: &'static str = "goal";
+    type Record = GoalRecord;
+
+    fn take(file: &mut DataFile) -> Vec<GoalRecord> {
+        std::mem::take(&mut file.goals)
+    }
+
+    fn put(file: &mut DataFile, records: Vec<GoalRecord>) {
+        file.goals = records;
+    }
+
+    fn id(r: &GoalRecord) -> &str {
+        goal_id(&r.id)
+    }
+
+    fn deps(r: &GoalRecord) -> Vec<String> {
+        r.parent.iter().map(|p| goal_id(p).to_owned()).collect()
+    }
+
+    fn check(r: &GoalRecord) -> Result<(), Vec<String>> {
+        let mut problems = r.to_pb().err().unwrap_or_default();
+        if r.outcome.is_some() && r.state.is_none() {
+            problems.push("outcome: needs `state: CLOSED`".into());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
+    fn same(file: &GoalRecord, stored: &GoalRecord) -> bool {
+        let mut f = file.canonical();
+        if f.state.is_none() {
+            f.state.clone_from(&stored.state);
+            f.outcome.clone_from(&stored.outcome);
+        }
+        f == *stored
+    }
+
+    async fn stored(client: &RegistryClient) -> Result<HashMap<String, Stored<GoalRecord>>, ApiError> {
+        let goals: Vec<pb::PolicyGoal> = client
+            .list_policy_goals(pb::ListPolicyGoalsRequest {
+                page_size: 1000,
+                show_deleted: true,
+                ..Default::default()
+            })
+            .try_collect()
+            .await?;
+        Ok(goals
+            .into_iter()
+            .map(|g| {
+                let record = GoalRecord::from_pb(&g);
+                (
+                    record.id.clone(),
+                    Stored {
+                        record,
+                        etag: g.etag,
+                        deleted: g.delete_time.is_some(),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn validate(
+        client: &RegistryClient,
+        r: &GoalRecord,
+        stored: Option<&Stored<GoalRecord>>,
+        ctx: &ValidateCtx<'_, GoalRecord>,
+    ) -> Result<(), ApiError> {
+        let mut goal = to_pb(r)?;
+        let id = goal_id(&r.id).to_owned();
+        // A parent that this import creates does not exist yet: validate the other fields
+        // as a root goal of the pillar the parent chain leads to.
+        if let Some(parent) = r.parent.as_deref().map(goal_id)
+            && ctx.pending.contains(parent)
+        {
+            goal.parent.clear();
+            if goal.pillar == 0 {
+                goal.pillar = root_pillar(parent, ctx);
+            }
+        }
+        if let (Some(want), Some(s)) = (r.state.as_deref(), stored)
+            && let Ok(want) = parse_goal_state("state", want)
+            && want == pb::policy_goal::State::Planned as i32
+            && s.record.state.as_deref().is_some_and(|st| st != "PLANNED")
+        {
+            return Err(ApiError::FailedPrecondition {
+                message: format!(
+                    "{} is {} and cannot go back to PLANNED",
+                    goal_name(&id),
+                    s.record.state.as_deref().unwrap_or_default()
+                ),
+                reason: "INVALID_STATE_TRANSITION".into(),
+            });
+        }
+        match stored {
+            // Its parent is restored earlier in this import: nothing to ask yet.
+            Some(s) if s.deleted && r.parent.as_deref().is_some_and(|p| ctx.pending.contains(goal_id(p))) => {}
+            Some(s) if s.deleted => {
+                client
+                    .undelete_policy_goal(pb::UndeletePolicyGoalRequest {
+                        name: goal_name(&id),
+                        etag: String::new(),
+                        validate_only: true,
+                    })
+                    .await?;
+            }
+            Some(s) => {
+                goal.etag.clone_from(&s.etag);
+                client
+                    .update_policy_goal(pb::UpdatePolicyGoalRequest {
+                        policy_goal: Some(goal),
+                        update_mask: mask_all(),
+                        allow_missing: false,
+                        validate_only: true,
+                    })
+                    .await?;
+            }
+            None => {
+                client
+                    .create_policy_goal(pb::CreatePolicyGoalRequest {
+                        policy_goal_id: id,
+                        policy_goal: Some(goal),
+                        request_id: String::new(),
+                        validate_only: true,
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(
+        client: &RegistryClient,
+        r: &GoalRecord,
+        stored: Option<&Stored<GoalRecord>>,
+    ) -> Result<(), ApiError> {
+        let mut goal = to_pb(r)?;
+        let id = goal_id(&r.id).to_owned();
+        let name = goal_name(&id);
+        match stored {
+            None => {
+                client
+                    .create_policy_goal(pb::CreatePolicyGoalRequest {
+                        policy_goal_id: id,
+                        policy_goal: Some(goal),
+                        request_id: uuid::Uuid::new_v4().to_string(),
+                        validate_only: false,
+                    })
+                    .await?;
+            }
+            Some(s) => {
+                let mut etag = s.etag.clone();
+                if s.deleted {
+                    let undeleted = client
+                        .undelete_policy_goal(pb::UndeletePolicyGoalRequest {
+                            name: name.clone(),
+                            etag: String::new(),
+                            validate_only: false,
+                        })
+                        .await;
+                    etag = match undeleted {
+                        Ok(g) => g.etag,
+                        // Restored already, with an ancestor undeleted earlier in this import.
+                        Err(ApiError::AlreadyExists { .. }) => client.get_policy_goal(&name).await?.etag,
+                        Err(e) => return Err(e),
+                    };
+                }
+                goal.etag = etag;
+                client
+                    .update_policy_goal(pb::UpdatePolicyGoalRequest {
+                        policy_goal: Some(goal),
+                        update_mask: mask_all(),
+                        allow_missing: false,
+                        validate_only: false,
+                    })
+                    .await?;
+            }
+        }
+        if let Some(state) = r.state.as_deref() {
+            let state = parse_goal_state("state", state).unwrap_or_default();
+            let outcome = r
+                .outcome
+                .as_deref()
+                .and_then(|o| parse_outcome("outcome", o).ok())
+                .unwrap_or_default();
+            reach_state(client, &name, state, outcome).await?;
+        }
+        Ok(())
+    }
+
+    fn export_order(records: Vec<GoalRecord>) -> Vec<GoalRecord> {
+        // Depth first from the roots, siblings by id: parents come before children.
+        let mut children: BTreeMap<Option<String>, Vec<GoalRecord>> = BTreeMap::new();
+        let ids: HashSet<String> = records.iter().map(|r| r.id.clone()).collect();
+        for r in records {
+            // A live goal always has a live parent; be safe anyway.
+            let key = r.parent.clone().filter(|p| ids.contains(p));
+            children.entry(key).or_default().push(r);
+        }
+        for list in children.values_mut() {
+            list.sort_by(|a, b| a.id.cmp(&b.id));
+        }
+        let mut out = Vec::new();
+        let mut stack: Vec<GoalRecord> = children.remove(&None).unwrap_or_default();
+        stack.reverse();
+        while let Some(r) = stack.pop() {
+            if let Some(mut kids) = children.remove(&Some(r.id.clone())) {
+                kids.reverse();
+                stack.extend(kids);
+            }
+            out.push(r);
+        }
+        out
+    }
+}
+
+/// The pillar a new goal under `parent` gets: the first explicit pillar up the chain (stored
+/// records carry the pillar on roots only, see [`GoalRecord::canonical`]).
+fn root_pillar(parent: &str, ctx: &ValidateCtx<'_, GoalRecord>) -> i32 {
+    let mut current = parent.to_owned();
+    for _ in 0..64 {
+        let Some(rec) = ctx
+            .batch
+            .get(&current)
+            .or_else(|| ctx.stored.get(&current).map(|s| &s.record))
+        else {
+            return 0;
+        };
+        if let Some(p) = rec.pillar.as_deref() {
+            return crate::records::parse_pillar("pillar", p).unwrap_or(0);
+        }
+        match rec.parent.as_deref() {
+            Some(p) => current = goal_id(p).to_owned(),
+            None => return 0,
+        }
+    }
+    0
+}
+
+/// The state a stored goal is in, by name.
+pub fn state_of(g: &pb::PolicyGoal) -> String {
+    goal_state_name(g.state).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_line_of_a_record() {
+        let yaml = "goals:\n- id: a\n  title: A\n- id: 'b'\n  parent: a\n";
+        assert_eq!(line_of(yaml, "a"), Some(2));
+        assert_eq!(line_of(yaml, "b"), Some(4));
+        assert_eq!(line_of(yaml, "c"), None);
+        let json = "{\"goals\": [\n  {\n    \"id\": \"x\",\n    \"title\": \"X\"\n  }\n]}";
+        assert_eq!(line_of(json, "x"), Some(3));
+    }
+
+    #[test]
+    fn export_order_puts_parents_first() {
+        let rec = |id: &str, parent: Option<&str>| GoalRecord {
+            id: id.into(),
+            parent: parent.map(Into::into),
+            ..Default::default()
+        };
+        let out = Goals::export_order(vec![
+            rec("z-child", Some("b")),
+            rec("b", None),
+            rec("a", None),
+            rec("a-child", Some("a")),
+            rec("grandchild", Some("z-child")),
+        ]);
+        let ids: Vec<&str> = out.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["a", "a-child", "b", "z-child", "grandchild"]);
+    }
+
+    #[test]
+    fn state_transitions_match_the_server() {
+        use pb::policy_goal::State as S;
+        assert!(can_become(S::Planned as i32, S::Closed as i32));
+        assert!(!can_become(S::Closed as i32, S::OnHold as i32));
+        assert!(!can_become(S::Active as i32, S::Planned as i32));
+    }
+}
