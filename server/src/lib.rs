@@ -243,7 +243,9 @@ fn start_metrics(
         return Ok(None);
     };
     let listener = TcpListener::from_std(listener)?;
-    tracing::info!(addr = ?listener.local_addr().ok(), "serving Prometheus metrics at /metrics");
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving Prometheus metrics at /metrics");
+    }
     let metrics = observe::Metrics::new();
     tokio::spawn(observe::serve_metrics(
         listener,
