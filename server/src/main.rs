@@ -264,7 +264,7 @@ fn store_options(db: &DbArgs) -> StoreOptions {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    let _telemetry = telemetry::init(cli.log_format);
     match cli.command {
         Command::Migrate(db) => {
             Store::connect(&db.database_url, store_options(&db))
