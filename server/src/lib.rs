@@ -10,6 +10,8 @@ pub mod domain;
 pub mod drain;
 pub mod error;
 pub mod feed;
+pub mod healthcheck;
+pub mod observe;
 pub mod pg;
 pub mod store;
 pub mod telemetry;
@@ -72,6 +74,8 @@ pub struct ServerOptions {
     pub keepalive_interval: Duration,
     /// Optional per-token rate limit, requests per second.
     pub rate_limit_per_token: Option<std::num::NonZeroU32>,
+    /// Where to serve Prometheus `/metrics` (plain HTTP); no metrics endpoint when `None`.
+    pub metrics_listener: Option<observe::MetricsListener>,
 }
 
 impl Default for ServerOptions {
@@ -89,6 +93,7 @@ impl Default for ServerOptions {
             max_concurrent_streams: 256,
             keepalive_interval: Duration::from_secs(30),
             rate_limit_per_token: None,
+            metrics_listener: None,
         }
     }
 }
@@ -147,6 +152,13 @@ pub async fn serve(
     ));
     let feed_stop = tokio_util::sync::CancellationToken::new();
     let feed = feed::Feed::start(store.clone(), opts.feed.clone(), feed_stop.clone());
+    let metrics = match start_metrics(&opts, &store, &feed, &feed_stop) {
+        Ok(m) => m,
+        Err(e) => {
+            feed_stop.cancel();
+            return Err(e);
+        }
+    };
     // Watch streams end (UNAVAILABLE, with the sequence to resume after) as shutdown starts.
     let watch_shutdown = tokio_util::sync::CancellationToken::new();
     let auth = std::sync::Arc::new(auth::Authenticator::new(store.clone(), opts.rate_limit_per_token));
@@ -198,7 +210,7 @@ pub async fn serve(
         .max_concurrent_streams(opts.max_concurrent_streams)
         .http2_keepalive_interval(Some(opts.keepalive_interval))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
-        .layer(tower_http::trace::TraceLayer::new_for_grpc())
+        .layer(observe::ObserveLayer::new(metrics))
         .layer(drain::DrainLayer {
             token: drain_token.clone(),
         })
@@ -206,6 +218,7 @@ pub async fn serve(
             auth,
             deadline: opts.request_timeout,
         })
+        .layer(observe::ActorCaptureLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -221,6 +234,31 @@ pub async fn serve(
     purge.abort();
     tracing::info!("registryd stopped");
     Ok(result?)
+}
+
+/// Serves `/metrics` on the configured listener (until `stop`), returning the recorder.
+fn start_metrics(
+    opts: &ServerOptions,
+    store: &Store,
+    feed: &feed::Feed,
+    stop: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<Option<observe::Metrics>> {
+    let Some(listener) = opts.metrics_listener.as_ref().and_then(|l| l.take()) else {
+        return Ok(None);
+    };
+    let listener = TcpListener::from_std(listener)?;
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "serving Prometheus metrics at /metrics");
+    }
+    let metrics = observe::Metrics::new();
+    tokio::spawn(observe::serve_metrics(
+        listener,
+        metrics.clone(),
+        store.clone(),
+        feed.clone(),
+        stop.clone(),
+    ));
+    Ok(Some(metrics))
 }
 
 /// Evicts cached tokens when any replica changes them (they appear in the change feed).

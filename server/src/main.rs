@@ -1,4 +1,4 @@
-//! `registryd` command line: `serve`, `migrate`, `dev` and `token`.
+//! `registryd` command line: `serve`, `migrate`, `dev`, `token` and `healthcheck`.
 
 use std::{
     net::SocketAddr,
@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use registry_server::{
     ServerOptions, Store, StoreOptions, TlsOptions,
     domain::{Actor, enums::Role, token},
+    observe::MetricsListener,
     pg::{self, PgHandle},
     store::WriteCtx,
     telemetry,
@@ -47,6 +48,29 @@ enum Command {
     /// Manage API tokens directly in the database (bootstrap, break-glass).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check a running server's gRPC health (for container HEALTHCHECKs): exit 0 when it
+    /// answers SERVING, 1 otherwise.
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct HealthcheckArgs {
+    /// gRPC endpoint of the server (`https://…` needs --tls-ca).
+    #[arg(
+        long,
+        env = "REGISTRY_HEALTHCHECK_ENDPOINT",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    endpoint: String,
+    /// Service to check; empty for the whole server.
+    #[arg(long, default_value = "")]
+    service: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 5)]
+    timeout_secs: u64,
+    /// PEM CA bundle to verify an `https://` endpoint.
+    #[arg(long, env = "REGISTRY_HEALTHCHECK_TLS_CA")]
+    tls_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +157,10 @@ struct ServeArgs {
     /// Requests per second allowed per token (unlimited when omitted).
     #[arg(long, env = "REGISTRY_RATE_LIMIT_PER_TOKEN")]
     rate_limit_per_token: Option<NonZeroU32>,
+    /// Address of the Prometheus `/metrics` endpoint (plain HTTP, unauthenticated; off when
+    /// omitted). E.g. 127.0.0.1:9464.
+    #[arg(long, env = "REGISTRY_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     tls: TlsArgs,
     #[command(flatten)]
@@ -236,7 +264,7 @@ fn store_options(db: &DbArgs) -> StoreOptions {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(cli.log_format);
+    let _telemetry = telemetry::init(cli.log_format);
     match cli.command {
         Command::Migrate(db) => {
             Store::connect(&db.database_url, store_options(&db))
@@ -260,23 +288,32 @@ async fn main() -> anyhow::Result<()> {
             }
             let listener = bind(args.listen).await?;
             let tls = args.tls.load()?;
+            let metrics_listener = args
+                .metrics_listen
+                .map(|addr| MetricsListener::bind(addr).with_context(|| format!("cannot listen on {addr} for metrics")))
+                .transpose()?;
             println!(
                 "registryd listening on {} ({})",
                 listener.local_addr()?,
                 if tls.is_some() { "TLS" } else { "plaintext" }
             );
+            if let Some(m) = &metrics_listener {
+                println!("registryd metrics on http://{}/metrics", m.local_addr()?);
+            }
             let opts = ServerOptions {
                 shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
                 max_request_bytes: args.max_request_bytes,
                 drain_timeout: Duration::from_secs(args.drain_timeout_secs),
                 request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
                 rate_limit_per_token: args.rate_limit_per_token,
+                metrics_listener,
                 tls,
                 ..ServerOptions::default()
             };
             serve_until_signal(store, listener, opts).await
         }
         Command::Token(cmd) => token_command(cmd).await,
+        Command::Healthcheck(args) => healthcheck(args).await,
         Command::Dev(args) => {
             let pg = pg::discover(pg::Policy::Dev {
                 data_dir: args.data_dir,
@@ -426,4 +463,28 @@ async fn dev(pg: &PgHandle, listen: SocketAddr, token_file: &Path) -> anyhow::Re
     // Close the connections before the database stops.
     pool.close().await;
     served
+}
+
+/// `registryd healthcheck`: exit 0 when the server answers SERVING, 1 otherwise.
+async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<()> {
+    let ca = args
+        .tls_ca
+        .as_deref()
+        .map(|p| read_file(p, "TLS CA bundle"))
+        .transpose()?;
+    let timeout = Duration::from_secs(args.timeout_secs.max(1));
+    match registry_server::healthcheck::check(&args.endpoint, &args.service, timeout, ca).await {
+        Ok(status) if status == tonic_health::pb::health_check_response::ServingStatus::Serving => {
+            println!("{}", status.as_str_name());
+            Ok(())
+        }
+        Ok(status) => {
+            println!("{}", status.as_str_name());
+            std::process::exit(1)
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {e:#}");
+            std::process::exit(1)
+        }
+    }
 }

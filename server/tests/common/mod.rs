@@ -37,6 +37,8 @@ pub fn registryd() -> Command {
         "REGISTRY_DEV_TOKEN_FILE",
         "REGISTRY_BOOTSTRAP_ADMIN_TOKEN",
         "REGISTRY_BOOTSTRAP_ADMIN_TOKEN_FILE",
+        "REGISTRY_METRICS_LISTEN",
+        "REGISTRY_HEALTHCHECK_ENDPOINT",
     ] {
         cmd.env_remove(var);
     }
