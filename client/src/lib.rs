@@ -33,6 +33,7 @@
 //! ```
 
 mod error;
+mod measurements;
 mod partners;
 mod watch;
 
