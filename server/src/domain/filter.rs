@@ -1608,7 +1608,7 @@ mod tests {
 
         #[test]
         fn filter_like_text_never_panics(
-            s in "[a-z_.:=<>!()\"'\\\\* 0-9-]{0,80}|((state|title|labels\\.env|targets\\.target_year|AND|OR|NOT|-|\\(|\\)|=|!=|<|:|\\*|\"x|'y'|ACTIVE|2030|\\\\) ?){0,30}"
+            s in "[a-z_.:=<>!()\"'\\\\* 0-9-]{0,80}|((state|title|labels\\.env|targets\\.target_year|progress_state|OFF_TRACK|AND|OR|NOT|-|\\(|\\)|=|!=|<|:|\\*|\"x|'y'|ACTIVE|2030|\\\\) ?){0,30}"
         ) {
             let _ = parse(LIST_FIELDS, &s);
         }
