@@ -53,7 +53,23 @@ pub(super) fn push_after(
         return Err(bad_token());
     }
     let id_desc = id_descending(order);
-    // (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (k1 = v1 AND ... AND id > vid)
+    if order.iter().all(|k| k.desc == id_desc) {
+        // Every key (and the id) in one direction: a row comparison, which an index on
+        // (k1, …, id) serves as a range (every orderable column is NOT NULL, so this equals
+        // the expansion below).
+        qb.push(" AND (");
+        for key in order {
+            qb.push((s.column)(key.field)).push(", ");
+        }
+        qb.push("id) ").push(if id_desc { "< (" } else { "> (" });
+        for (j, key) in order.iter().enumerate() {
+            push_sort_value(qb, s, key.field, &cursor.keys[j])?;
+            qb.push(", ");
+        }
+        qb.push_bind(cursor.id.clone()).push(")");
+        return Ok(());
+    }
+    // Mixed directions: (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (k1 = v1 AND ... AND id > vid)
     qb.push(" AND (");
     let n = order.len();
     for i in 0..=n {
