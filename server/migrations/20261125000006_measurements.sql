@@ -30,3 +30,8 @@ ALTER TABLE policy_goals ADD COLUMN progress_states text[] NOT NULL DEFAULT '{}'
 -- No measurements exist yet: every target of an existing goal has no data.
 UPDATE policy_goals SET progress_states = ARRAY['NO_DATA'] WHERE jsonb_array_length(targets) > 0;
 CREATE INDEX policy_goals_progress_states_idx ON policy_goals USING gin (progress_states);
+
+-- Live goals by id: the default List order (and its keyset pages) and an index-only count for
+-- the exact `total_size` of an unfiltered List (about 2x faster than a sequential scan on
+-- 100k goals; docs/querying.md).
+CREATE INDEX policy_goals_live_id_idx ON policy_goals (id) WHERE delete_time IS NULL;
