@@ -69,7 +69,15 @@ pub(super) fn push_after(
         qb.push_bind(cursor.id.clone()).push(")");
         return Ok(());
     }
-    // Mixed directions: (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (k1 = v1 AND ... AND id > vid)
+    // Mixed directions. Every row after the cursor has k1 >= v1 (<= when descending): stated
+    // on its own, that bound lets an index on k1 start at the cursor.
+    if let Some(first) = order.first() {
+        qb.push(" AND ")
+            .push((s.column)(first.field))
+            .push(if first.desc { " <= " } else { " >= " });
+        push_sort_value(qb, s, first.field, &cursor.keys[0])?;
+    }
+    // (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (k1 = v1 AND ... AND id > vid)
     qb.push(" AND (");
     let n = order.len();
     for i in 0..=n {
