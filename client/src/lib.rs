@@ -34,6 +34,7 @@
 
 mod error;
 mod health;
+mod measurements;
 mod partners;
 mod retry;
 mod watch;

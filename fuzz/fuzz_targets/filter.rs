@@ -1,11 +1,23 @@
-//! The AIP-160 filter parser, over the goal and partner field lists: never panics; what it
-//! accepts compiles.
+//! Fuzzes the AIP-160 filter parser with the goal and the partner fields: it must never
+//! panic, and whatever it accepts must render to text that parses back to the same AST.
+
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use registry_server::domain::{filter, goal, partner};
 
-fuzz_target!(|s: &str| {
-    let _ = filter::parse(goal::LIST_FIELDS, s);
-    let _ = filter::parse(partner::LIST_FIELDS, s);
+fuzz_target!(|data: &[u8]| {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    for fields in [goal::LIST_FIELDS, partner::LIST_FIELDS] {
+        if let Ok(Some(expr)) = filter::parse(fields, s) {
+            let text = expr.to_string();
+            assert_eq!(
+                filter::parse(fields, &text),
+                Ok(Some(expr)),
+                "{s:?} rendered as {text:?} does not parse back"
+            );
+        }
+    }
 });

@@ -69,6 +69,8 @@ pub const METHOD_ROLES: &[(&str, Role)] = &[
         "/motie.registry.v1.PolicyGoalService/ChangePolicyGoalState",
         Role::Editor,
     ),
+    ("/motie.registry.v1.PolicyGoalService/RecordMeasurement", Role::Editor),
+    ("/motie.registry.v1.PolicyGoalService/ListMeasurements", Role::Viewer),
     ("/motie.registry.v1.ChangeFeedService/WatchChanges", Role::Viewer),
     ("/motie.registry.v1.ChangeFeedService/ListChanges", Role::Viewer),
     ("/motie.registry.v1.AdminService/CreateToken", Role::Admin),

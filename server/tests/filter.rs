@@ -15,10 +15,11 @@ use registry_proto::v1 as pb;
 use registry_server::{
     domain::{
         Actor, Collection, Id,
-        enums::{GoalState, Outcome, Pillar},
+        enums::{GoalState, Outcome, Pillar, ProgressState},
         filter::{self, Expr, Op, Value},
         goal::{GoalSpec, LIST_FIELDS, PolicyGoal},
         list,
+        measurement::MeasurementSpec,
     },
     store::{GoalQuery, Store, StoreOptions, WriteCtx},
 };
@@ -94,9 +95,13 @@ fn subset(pool: &'static [&'static str]) -> impl Strategy<Value = Vec<String>> {
         .prop_map(|v| v.into_iter().map(str::to_owned).collect())
 }
 
-/// A random goal (as a proto, validated by `GoalSpec::from_proto`), its initial state, and
-/// whether it becomes a child of an earlier root goal.
-fn arb_goal() -> impl Strategy<Value = (pb::PolicyGoal, GoalState, Option<prop::sample::Index>)> {
+/// A measurement of the first target: value, year and month of the observation (in the past).
+type Obs = (f64, i32, u8);
+
+/// A random goal (as a proto, validated by `GoalSpec::from_proto`), its initial state,
+/// whether it becomes a child of an earlier root goal, and measurements of its first target
+/// (so that goals reach every progress state).
+fn arb_goal() -> impl Strategy<Value = (pb::PolicyGoal, GoalState, Option<prop::sample::Index>, Vec<Obs>)> {
     let text = (
         prop::collection::vec(prop::sample::select(TITLE_WORDS), 1..4),
         prop::sample::select(TITLES_KO),
@@ -119,11 +124,20 @@ fn arb_goal() -> impl Strategy<Value = (pb::PolicyGoal, GoalState, Option<prop::
         prop::sample::select(vec![GoalState::Planned, GoalState::Active, GoalState::OnHold]),
         prop::option::weighted(0.3, any::<prop::sample::Index>()),
     );
-    (text, lists, meta).prop_map(
+    let measurements = prop::collection::vec(
+        (
+            prop::sample::select(vec![-1.0, 0.0, 0.2, 0.5, 0.9, 1.0, 1.5]),
+            2019i32..2027,
+            1u8..11,
+        ),
+        0..3,
+    );
+    (text, lists, meta, measurements).prop_map(
         |(
             (words, title_ko, description, org),
             (sectors, regions, partners, labels, years),
             (pillar, state, parent),
+            measurements,
         )| {
             let goal = pb::PolicyGoal {
                 title: words.join(" "),
@@ -149,7 +163,7 @@ fn arb_goal() -> impl Strategy<Value = (pb::PolicyGoal, GoalState, Option<prop::
                     .collect(),
                 ..Default::default()
             };
-            (goal, state, parent)
+            (goal, state, parent, measurements)
         },
     )
 }
@@ -231,6 +245,11 @@ fn arb_filter(goals: &[PolicyGoal]) -> impl Strategy<Value = Expr> + use<> {
         )
             .prop_map(move |(f, op, t)| cmp(f, op, Value::Time(t))),
         (ordering(), 2023i64..2043).prop_map(move |(op, n)| cmp("targets.target_year", op, Value::Int(n))),
+        (eq_ne(), prop::sample::select(ProgressState::ALL)).prop_map(move |(op, s)| cmp(
+            "progress_state",
+            op,
+            Value::Enum(s.as_str())
+        )),
         (
             prop::sample::select([LABEL_KEYS, &["missing"]].concat()),
             prop_oneof![
@@ -315,7 +334,7 @@ async fn sql_selects_exactly_what_the_evaluator_selects(pool: PgPool) {
     let mut children: HashMap<Id, usize> = HashMap::new();
     let mut created = Vec::new();
     for i in 0..GOALS {
-        let (mut proto, state, parent) = arb_goal().new_tree(&mut runner).unwrap().current();
+        let (mut proto, state, parent, measurements) = arb_goal().new_tree(&mut runner).unwrap().current();
         let gid = id(&format!("g{i:02}"));
         if let (Some(ix), false) = (parent, roots.is_empty()) {
             let (parent_id, _) = &roots[ix.index(roots.len())];
@@ -325,6 +344,22 @@ async fn sql_selects_exactly_what_the_evaluator_selects(pool: PgPool) {
         }
         let spec = GoalSpec::from_proto("policy_goal", &proto).unwrap();
         let goal = store.create_goal(&gid, spec, state, &ctx()).await.unwrap();
+        if let Some(t) = goal.spec.targets.first() {
+            for (value, year, month) in measurements {
+                let observe_time = time::Date::from_calendar_date(year, time::Month::try_from(month).unwrap(), 1)
+                    .unwrap()
+                    .midnight()
+                    .assume_utc();
+                let spec = MeasurementSpec {
+                    metric: t.metric.clone(),
+                    value,
+                    observe_time,
+                    source: String::new(),
+                    note: String::new(),
+                };
+                store.record_measurement(&gid, spec, &ctx()).await.unwrap();
+            }
+        }
         if goal.spec.parent.is_none() {
             roots.push((gid.clone(), goal.spec.pillar.unwrap()));
         }
@@ -348,6 +383,13 @@ async fn sql_selects_exactly_what_the_evaluator_selects(pool: PgPool) {
         .unwrap();
     assert!(truth.iter().any(|g| g.delete_time.is_some()));
     assert!(truth.iter().any(|g| g.state == GoalState::Closed));
+    // The data set reaches every progress state.
+    for s in ProgressState::ALL {
+        assert!(
+            truth.iter().any(|g| g.progress.iter().any(|p| p.state == *s)),
+            "no goal is {s}"
+        );
+    }
 
     let filters = arb_filter(&truth);
     let orders = [

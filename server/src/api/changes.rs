@@ -42,10 +42,11 @@ impl ChangesApi {
 }
 
 /// Resource types that appear in the change log.
-const RESOURCE_TYPES: [&str; 4] = [
+const RESOURCE_TYPES: [&str; 5] = [
     Collection::PolicyGoals.resource_type(),
     Collection::TradePartners.resource_type(),
     crate::store::FLOW_TYPE,
+    crate::store::MEASUREMENT_TYPE,
     crate::store::TOKEN_TYPE,
 ];
 
@@ -77,6 +78,10 @@ pub fn change_to_proto(r: &ChangeRecord) -> pb::Change {
             serde_json::from_value::<crate::domain::partner::TradeFlow>(s.clone())
                 .ok()
                 .map(|f| pb::change::Snapshot::TradeFlow(f.to_proto()))
+        } else if r.resource_type == crate::store::MEASUREMENT_TYPE {
+            serde_json::from_value::<crate::domain::measurement::Measurement>(s.clone())
+                .ok()
+                .map(|m| pb::change::Snapshot::Measurement(m.to_proto()))
         } else {
             None
         }

@@ -12,8 +12,9 @@ use crate::{
         goal::{self, GoalSpec},
         list::{self, PageTokens},
         mask,
+        measurement::{self, MeasurementSpec},
     },
-    store::{GoalQuery, Store},
+    store::{GoalQuery, MeasurementQuery, Store},
 };
 
 const GOALS: Collection = Collection::PolicyGoals;
@@ -284,5 +285,89 @@ impl PolicyGoalService for GoalsApi {
         let ctx = write_ctx(&request, None, false);
         let goal = self.store.change_goal_state(&id, state, outcome, &r.etag, &ctx).await?;
         Ok(Response::new(goal.to_proto()))
+    }
+
+    async fn record_measurement(
+        &self,
+        request: Request<pb::RecordMeasurementRequest>,
+    ) -> Result<Response<pb::Measurement>, Status> {
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let goal = all(&mut v, GOALS.parse_name("parent", &r.parent));
+        let request_id = all(&mut v, crate::domain::request_id(&r.request_id));
+        let spec = match &r.measurement {
+            Some(m) => {
+                let observe_time = m
+                    .observe_time
+                    .as_ref()
+                    .and_then(|t| all(&mut v, super::from_timestamp("measurement.observe_time", t)));
+                MeasurementSpec::from_proto(&mut v, "measurement", m, observe_time, time::OffsetDateTime::now_utc())
+            }
+            None => {
+                v.add("measurement", "is required");
+                None
+            }
+        };
+        let (Some(goal), Some(spec), true) = (goal, spec, v.is_empty()) else {
+            return Err(Error::InvalidArgument(v.into_vec()).into());
+        };
+        let ctx = write_ctx(&request, request_id.flatten(), false);
+        let m = self.store.record_measurement(&goal, spec, &ctx).await?;
+        Ok(Response::new(m.to_proto()))
+    }
+
+    async fn list_measurements(
+        &self,
+        request: Request<pb::ListMeasurementsRequest>,
+    ) -> Result<Response<pb::ListMeasurementsResponse>, Status> {
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let goal = all(&mut v, GOALS.parse_name("parent", &r.parent));
+        let page_size = all(&mut v, list::page_size(r.page_size));
+        let metric = all(&mut v, measurement::metric_filter("metric", &r.metric));
+        let start_time = r
+            .start_time
+            .as_ref()
+            .and_then(|t| all(&mut v, super::from_timestamp("start_time", t)));
+        let end_time = r
+            .end_time
+            .as_ref()
+            .and_then(|t| all(&mut v, super::from_timestamp("end_time", t)));
+        if let (Some(s), Some(e)) = (start_time, end_time)
+            && e < s
+        {
+            v.add("end_time", "must not be before start_time");
+        }
+        let (Some(goal), Some(page_size), Some(metric), true) = (goal, page_size, metric, v.is_empty()) else {
+            return Err(Error::InvalidArgument(v.into_vec()).into());
+        };
+        let ts = |t: &Option<prost_types::Timestamp>| {
+            t.as_ref()
+                .map(|t| format!("{}.{}", t.seconds, t.nanos))
+                .unwrap_or_default()
+        };
+        let fingerprint = PageTokens::fingerprint(&[
+            "measurements",
+            &r.parent,
+            &r.metric,
+            &ts(&r.start_time),
+            &ts(&r.end_time),
+        ]);
+        let page = self
+            .store
+            .list_measurements(&MeasurementQuery {
+                goal,
+                metric,
+                start_time,
+                end_time,
+                page_size,
+                page_token: r.page_token.clone(),
+                fingerprint,
+            })
+            .await?;
+        Ok(Response::new(pb::ListMeasurementsResponse {
+            measurements: page.measurements.iter().map(|m| m.to_proto()).collect(),
+            next_page_token: page.next_page_token,
+        }))
     }
 }

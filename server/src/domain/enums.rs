@@ -121,6 +121,16 @@ domain_enum!(Comparator => pb::target::Comparator, prefix "COMPARATOR_" {
     Exactly = "EXACTLY",
 });
 
+domain_enum!(
+    /// The computed trajectory state of a target (see `domain::progress`).
+    ProgressState => pb::target_progress::State, prefix "STATE_" {
+    NoData = "NO_DATA",
+    OnTrack = "ON_TRACK",
+    AtRisk = "AT_RISK",
+    OffTrack = "OFF_TRACK",
+    Achieved = "ACHIEVED",
+});
+
 domain_enum!(MilestoneState => pb::milestone::State, prefix "STATE_" {
     Planned = "PLANNED",
     InProgress = "IN_PROGRESS",

@@ -118,6 +118,7 @@ pub enum Expr {
     /// | kind | op | value |
     /// | --- | --- | --- |
     /// | `Enum` (`pillar`, `state`) | `Eq` `Ne` | `Enum` |
+    /// | `Enum` `progress_state` | `Eq` `Ne` | `Enum`: some target has the state / none has it |
     /// | `Text` (`title`, `lead_organization`) | `Eq` `Ne` | `Text` (exact) or `Pattern` |
     /// | | `Lt` `Le` `Gt` `Ge` | `Text` (byte order) |
     /// | | `Has` | `Text` (case-insensitive substring) or `Any` (non-empty) |
@@ -918,6 +919,15 @@ fn cmp_goal(g: &PolicyGoal, field: &str, key: Option<&str>, op: Op, value: &Valu
         },
         "create_time" => cmp_time(g.create_time, op, value),
         "update_time" => cmp_time(g.update_time, op, value),
+        // Some target has the state (`!=`: no target has it). Needs `g.progress` attached.
+        "progress_state" => {
+            let any = |v: &str| g.progress.iter().any(|p| p.state.as_str() == v);
+            match (op, value) {
+                (Op::Eq, Value::Enum(v)) => any(v),
+                (Op::Ne, Value::Enum(v)) => !any(v),
+                _ => false,
+            }
+        }
         "targets.target_year" => match value {
             Value::Int(n) if op != Op::Has => s.targets.iter().any(|t| op.holds(i64::from(t.target_year).cmp(n))),
             _ => false,
@@ -1010,7 +1020,7 @@ mod tests {
 
     use super::*;
     use crate::domain::{
-        enums::{GoalState, Pillar},
+        enums::{GoalState, Pillar, ProgressState},
         goal::{GoalSpec, LIST_FIELDS},
     };
 
@@ -1209,7 +1219,7 @@ mod tests {
     #[test]
     fn errors_name_the_position_and_token() {
         let allowed = "allowed: pillar, state, parent, sectors, regions, linked_partners, lead_organization, \
-                       title, labels.<key>, create_time, update_time, targets.target_year, search";
+                       title, labels.<key>, create_time, update_time, targets.target_year, progress_state, search";
         for (filter, expected) in [
             // lexer
             ("state = ACTIVE ~", "at 15: unexpected character \"~\""),
@@ -1396,6 +1406,15 @@ mod tests {
             delete_time: None,
             expire_time: None,
             revision: 1,
+            progress: [ProgressState::OffTrack, ProgressState::NoData]
+                .into_iter()
+                .map(|state| crate::domain::progress::Progress {
+                    state,
+                    latest: None,
+                    percent_complete: None,
+                    explanation: String::new(),
+                })
+                .collect(),
         }
     }
 
@@ -1432,6 +1451,7 @@ mod tests {
             "search:semiconductor search:\"제조\" search:\"MANUFACTURING\"",
             "fabs",
             "state = PLANNED OR sectors:batteries",
+            "progress_state = OFF_TRACK progress_state = STATE_NO_DATA progress_state != ACHIEVED",
         ] {
             assert!(m(yes), "{yes}");
         }
@@ -1459,6 +1479,8 @@ mod tests {
             "search:zzz",
             "NOT state = ACTIVE",
             "state = ACTIVE AND (sectors:x OR regions:y)",
+            "progress_state = ON_TRACK",
+            "progress_state != OFF_TRACK",
         ] {
             assert!(!m(no), "{no}");
         }
@@ -1586,7 +1608,7 @@ mod tests {
 
         #[test]
         fn filter_like_text_never_panics(
-            s in "[a-z_.:=<>!()\"'\\\\* 0-9-]{0,80}|((state|title|labels\\.env|targets\\.target_year|AND|OR|NOT|-|\\(|\\)|=|!=|<|:|\\*|\"x|'y'|ACTIVE|2030|\\\\) ?){0,30}"
+            s in "[a-z_.:=<>!()\"'\\\\* 0-9-]{0,80}|((state|title|labels\\.env|targets\\.target_year|progress_state|OFF_TRACK|AND|OR|NOT|-|\\(|\\)|=|!=|<|:|\\*|\"x|'y'|ACTIVE|2030|\\\\) ?){0,30}"
         ) {
             let _ = parse(LIST_FIELDS, &s);
         }

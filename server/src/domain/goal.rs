@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use super::{
     Collection, Error, Id, Violations, check,
     enums::{
-        Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar, RiskCategory, RiskSeverity,
-        enum_field,
+        Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar, ProgressState, RiskCategory,
+        RiskSeverity, enum_field,
     },
 };
 
@@ -195,6 +195,10 @@ pub struct PolicyGoal {
     #[serde(with = "time::serde::rfc3339::option")]
     pub expire_time: Option<OffsetDateTime>,
     pub revision: i64,
+    /// Output only: the computed progress of each target, in the order of `spec.targets`
+    /// (attached by the store on every read; not part of snapshots). Empty when not computed.
+    #[serde(skip)]
+    pub progress: Vec<super::progress::Progress>,
 }
 
 impl PolicyGoal {
@@ -637,6 +641,15 @@ pub const LIST_FIELDS: &[super::list::FieldDef] = {
             filterable: true,
         },
         FieldDef {
+            name: "progress_state",
+            kind: FieldKind::Enum {
+                parse: |s| ProgressState::parse(s).map(ProgressState::as_str),
+                expected: ProgressState::expected,
+            },
+            orderable: false,
+            filterable: true,
+        },
+        FieldDef {
             name: "search",
             kind: FieldKind::Search,
             orderable: false,
@@ -691,7 +704,15 @@ impl PolicyGoal {
             outcome: self.outcome.map_or(0, Outcome::to_proto),
             confidence: s.confidence.map_or(0, Confidence::to_proto),
             confidence_note: s.confidence_note.clone(),
-            targets: s.targets.iter().map(Target::to_proto).collect(),
+            targets: s
+                .targets
+                .iter()
+                .enumerate()
+                .map(|(i, t)| pb::Target {
+                    progress: self.progress.get(i).map(super::progress::Progress::to_proto),
+                    ..t.to_proto()
+                })
+                .collect(),
             milestones: s.milestones.iter().map(Milestone::to_proto).collect(),
             linked_partners: s
                 .linked_partners

@@ -8,8 +8,10 @@ pub mod filter;
 pub mod goal;
 pub mod list;
 pub mod mask;
+pub mod measurement;
 mod names;
 pub mod partner;
+pub mod progress;
 pub mod token;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};

@@ -9,7 +9,6 @@ use time::OffsetDateTime;
 use super::{Store, db_error};
 use crate::domain::{
     Error,
-    goal::PolicyGoal,
     list::{Cursor, SortValue},
 };
 
@@ -142,11 +141,6 @@ impl Store {
             String::new()
         };
         Ok((rows, next))
-    }
-
-    /// A goal as it was at `at`, from its newest change at or before then.
-    pub async fn goal_at(&self, name: &str, at: OffsetDateTime) -> Result<Option<PolicyGoal>, Error> {
-        self.resource_at(name, at).await
     }
 
     /// A resource as it was at `at`, from the snapshot of its newest change at or before then.

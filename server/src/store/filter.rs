@@ -12,7 +12,9 @@
 //! - Case-insensitive matching uses `ILIKE` with `\`, `%` and `_` escaped; `*` wildcards of a
 //!   pattern become `%`.
 //!
-//! The indexes that serve these predicates are in `migrations/20261125000002_goal_search.sql`.
+//! The indexes that serve these predicates are in `migrations/20261125000002_goal_search.sql`
+//! and `migrations/20261125000006_measurements.sql` (`progress_states`); `docs/querying.md`
+//! shows the plans.
 
 use sqlx::{Postgres, QueryBuilder, types::Json};
 
@@ -102,6 +104,9 @@ pub(super) enum Col {
     Enum(&'static str),
     /// A text column.
     Text(&'static str),
+    /// A `text[]` column of enum short names (`progress_states`): `=` means "contains the
+    /// value", `!=` "does not contain it".
+    EnumArray(&'static str),
     /// A `text[]` column: `:` means "contains" (values or resource ids).
     Array(&'static str),
     /// A nullable reference column (`parent_id`).
@@ -136,6 +141,7 @@ pub(super) fn goal_column(field: &str) -> Option<Col> {
         "create_time" => Col::Time("create_time"),
         "update_time" => Col::Time("update_time"),
         "targets.target_year" => Col::TargetYear,
+        "progress_state" => Col::EnumArray("progress_states"),
         "labels" => Col::Labels("labels"),
         "search" => Col::Search(&["title", "title_ko", "description"]),
         _ => return None,
@@ -193,6 +199,20 @@ fn push_cmp(qb: &mut QueryBuilder<Postgres>, col: Option<Col>, key: Option<&str>
             _ => false_(qb),
         },
         Col::Text(c) => push_text(qb, c, op, value),
+        Col::EnumArray(c) => match (op, value) {
+            // Containment: served by the GIN index on the column.
+            (Op::Eq, Value::Enum(v)) => {
+                qb.push(c).push(" @> ").push_bind(vec![(*v).to_owned()]);
+            }
+            (Op::Ne, Value::Enum(v)) => {
+                qb.push("NOT (")
+                    .push(c)
+                    .push(" @> ")
+                    .push_bind(vec![(*v).to_owned()])
+                    .push(")");
+            }
+            _ => false_(qb),
+        },
         Col::Array(c) => match (op, value) {
             // Array containment: served by the GIN index on the column.
             (Op::Has, Value::Text(t)) => {
@@ -418,6 +438,8 @@ mod tests {
         );
         assert_eq!(sql("title < \"b\""), "(title COLLATE \"C\" < $1)");
         assert_eq!(sql("labels.env:*"), "(labels ? $1)");
+        assert_eq!(sql("progress_state = OFF_TRACK"), "(progress_states @> $1)");
+        assert_eq!(sql("progress_state != AT_RISK"), "(NOT (progress_states @> $1))");
         assert_eq!(
             sql("targets.target_year <= 2030"),
             "(policy_goal_min_target_year(targets) <= $1)"

@@ -97,6 +97,7 @@ impl TryFrom<GoalRow> for PolicyGoal {
             delete_time: r.delete_time,
             expire_time: r.expire_time,
             revision: r.revision,
+            progress: vec![],
             id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
         })
     }
@@ -229,8 +230,8 @@ fn resolve_pillar(spec: &GoalSpec, parent_pillar: Option<&str>) -> Result<Pillar
 
 const INSERT_GOAL: &str = "INSERT INTO policy_goals (id, parent_id, ancestors, title, title_ko, pillar, description, sectors, regions,
         lead_organization, state, confidence, confidence_note, targets, milestones, linked_partners, risks, source, labels,
-        create_time, update_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, now(), now())
+        progress_states, create_time, update_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, now(), now())
      ON CONFLICT (id) DO NOTHING
      RETURNING *";
 
@@ -238,13 +239,13 @@ const UPDATE_GOAL: &str =
     "UPDATE policy_goals SET parent_id = $2, ancestors = $3, title = $4, title_ko = $5, pillar = $6,
         description = $7, sectors = $8, regions = $9, lead_organization = $10, confidence = $11, confidence_note = $12,
         targets = $13, milestones = $14, linked_partners = $15, risks = $16, source = $17, labels = $18,
-        update_time = now(), revision = revision + 1
+        progress_states = $19, update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING *";
 
 impl Store {
     /// Creates a goal. With a request id, a retry returns the original goal.
-    pub async fn create_goal(
+    async fn create_goal_inner(
         &self,
         id: &Id,
         spec: GoalSpec,
@@ -293,6 +294,7 @@ impl Store {
         };
         let pillar = resolve_pillar(&spec, parent_pillar.as_deref())?;
         super::partners::lock_live_partners(tx, &spec.linked_partners, "policy_goal.linked_partners").await?;
+        let (_, progress_states) = super::measurements::compute_progress(tx, id, &spec.targets).await?;
         let row: Option<GoalRow> = sqlx::query_as(INSERT_GOAL)
             .bind(id.as_str())
             .bind(spec.parent.as_ref().map(Id::as_str))
@@ -313,6 +315,7 @@ impl Store {
             .bind(Json(&spec.risks))
             .bind(&spec.source)
             .bind(Json(&spec.labels))
+            .bind(&progress_states)
             .fetch_optional(&mut **tx)
             .await
             .map_err(db_error)?;
@@ -329,7 +332,7 @@ impl Store {
     }
 
     /// Gets a goal, live or soft-deleted.
-    pub async fn get_goal(&self, id: &Id) -> Result<PolicyGoal, Error> {
+    async fn get_goal_inner(&self, id: &Id) -> Result<PolicyGoal, Error> {
         let row: Option<GoalRow> = sqlx::query_as("SELECT * FROM policy_goals WHERE id = $1")
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -339,7 +342,7 @@ impl Store {
     }
 
     /// Gets several goals in the order asked; NOT_FOUND names the first missing one.
-    pub async fn batch_get_goals(&self, wanted: &[Id]) -> Result<Vec<PolicyGoal>, Error> {
+    async fn batch_get_goals_inner(&self, wanted: &[Id]) -> Result<Vec<PolicyGoal>, Error> {
         let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
         let rows: Vec<GoalRow> = sqlx::query_as("SELECT * FROM policy_goals WHERE id = ANY($1)")
             .bind(&keys)
@@ -355,7 +358,7 @@ impl Store {
     }
 
     /// Lists goals, one keyset page.
-    pub async fn list_goals(&self, q: &GoalQuery) -> Result<GoalPage, Error> {
+    async fn list_goals_inner(&self, q: &GoalQuery) -> Result<GoalPage, Error> {
         let cursor = self.tokens.decode(&q.fingerprint, &q.page_token)?;
         let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM policy_goals");
         push_filters(&mut qb, q);
@@ -417,7 +420,7 @@ impl Store {
 
     /// Updates a goal. `merge` turns the current goal into the new spec (applying the update
     /// mask and validating). With `create_spec` (allow_missing), a missing goal is created.
-    pub async fn update_goal(
+    async fn update_goal_inner(
         &self,
         id: &Id,
         etag: &str,
@@ -496,6 +499,8 @@ impl Store {
             super::partners::set_goal_links(&mut tx, id, &spec.linked_partners).await?;
         }
         let pillar = spec.pillar.unwrap_or(Pillar::IndustrialResurgence);
+        // Targets may have changed: recompute the stored progress in this transaction.
+        let (_, progress_states) = super::measurements::compute_progress(&mut tx, id, &spec.targets).await?;
         let row: GoalRow = sqlx::query_as(UPDATE_GOAL)
             .bind(id.as_str())
             .bind(spec.parent.as_ref().map(Id::as_str))
@@ -515,6 +520,7 @@ impl Store {
             .bind(Json(&spec.risks))
             .bind(&spec.source)
             .bind(Json(&spec.labels))
+            .bind(&progress_states)
             .fetch_one(&mut *tx)
             .await
             .map_err(db_error)?;
@@ -560,7 +566,7 @@ impl Store {
     }
 
     /// Soft-deletes a goal (and, with `force`, its live descendants).
-    pub async fn delete_goal(
+    async fn delete_goal_inner(
         &self,
         id: &Id,
         etag: &str,
@@ -641,7 +647,7 @@ impl Store {
     }
 
     /// Restores a soft-deleted goal; its parent must be live.
-    pub async fn undelete_goal(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<PolicyGoal, Error> {
+    async fn undelete_goal_inner(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<PolicyGoal, Error> {
         let mut tx = self.begin().await?;
         lock(&mut tx, GOAL_TREE_LOCK, true).await?;
         let current = Self::lock_goal(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
@@ -682,7 +688,7 @@ impl Store {
     }
 
     /// Moves a goal through its lifecycle.
-    pub async fn change_goal_state(
+    async fn change_goal_state_inner(
         &self,
         id: &Id,
         state: GoalState,
@@ -813,5 +819,105 @@ impl Store {
             append_changes(&mut tx, &changes).await?;
             tx.commit().await.map_err(db_error)?;
         }
+    }
+}
+
+/// The public goal operations: each returns goals with the progress of their targets attached.
+impl Store {
+    async fn with_progress(&self, mut goal: PolicyGoal) -> Result<PolicyGoal, Error> {
+        self.attach_progress(std::slice::from_mut(&mut goal), None).await?;
+        Ok(goal)
+    }
+
+    /// Creates a goal. With a request id, a retry returns the original goal.
+    pub async fn create_goal(
+        &self,
+        id: &Id,
+        spec: GoalSpec,
+        initial_state: GoalState,
+        ctx: &WriteCtx,
+    ) -> Result<PolicyGoal, Error> {
+        let goal = self.create_goal_inner(id, spec, initial_state, ctx).await?;
+        self.with_progress(goal).await
+    }
+
+    /// Gets a goal, live or soft-deleted.
+    pub async fn get_goal(&self, id: &Id) -> Result<PolicyGoal, Error> {
+        let goal = self.get_goal_inner(id).await?;
+        self.with_progress(goal).await
+    }
+
+    /// A goal as it was at `at` (from the change history), with the progress computed from
+    /// the measurements recorded by then.
+    pub async fn goal_at(&self, name: &str, at: OffsetDateTime) -> Result<Option<PolicyGoal>, Error> {
+        let Some(mut goal) = self.resource_at::<PolicyGoal>(name, at).await? else {
+            return Ok(None);
+        };
+        self.attach_progress(std::slice::from_mut(&mut goal), Some(at)).await?;
+        Ok(Some(goal))
+    }
+
+    /// Gets several goals in the order asked; NOT_FOUND names the first missing one.
+    pub async fn batch_get_goals(&self, wanted: &[Id]) -> Result<Vec<PolicyGoal>, Error> {
+        let mut goals = self.batch_get_goals_inner(wanted).await?;
+        self.attach_progress(&mut goals, None).await?;
+        Ok(goals)
+    }
+
+    /// Lists goals, one keyset page.
+    pub async fn list_goals(&self, q: &GoalQuery) -> Result<GoalPage, Error> {
+        let mut page = self.list_goals_inner(q).await?;
+        self.attach_progress(&mut page.goals, None).await?;
+        Ok(page)
+    }
+
+    /// Updates a goal. `merge` turns the current goal into the new spec (applying the update
+    /// mask and validating). With `create_spec` (allow_missing), a missing goal is created.
+    /// Changed targets recompute the stored progress in the same transaction.
+    pub async fn update_goal(
+        &self,
+        id: &Id,
+        etag: &str,
+        mask: Vec<String>,
+        merge: impl FnOnce(&PolicyGoal) -> Result<GoalSpec, Error>,
+        create_spec: Option<Result<GoalSpec, Error>>,
+        ctx: &WriteCtx,
+    ) -> Result<PolicyGoal, Error> {
+        let goal = self.update_goal_inner(id, etag, mask, merge, create_spec, ctx).await?;
+        self.with_progress(goal).await
+    }
+
+    /// Soft-deletes a goal (and, with `force`, its live descendants).
+    pub async fn delete_goal(
+        &self,
+        id: &Id,
+        etag: &str,
+        force: bool,
+        allow_missing: bool,
+        ctx: &WriteCtx,
+    ) -> Result<Option<PolicyGoal>, Error> {
+        match self.delete_goal_inner(id, etag, force, allow_missing, ctx).await? {
+            Some(goal) => self.with_progress(goal).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Restores a soft-deleted goal; its parent must be live.
+    pub async fn undelete_goal(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<PolicyGoal, Error> {
+        let goal = self.undelete_goal_inner(id, etag, ctx).await?;
+        self.with_progress(goal).await
+    }
+
+    /// Moves a goal through its lifecycle.
+    pub async fn change_goal_state(
+        &self,
+        id: &Id,
+        state: GoalState,
+        outcome: Option<Outcome>,
+        etag: &str,
+        ctx: &WriteCtx,
+    ) -> Result<PolicyGoal, Error> {
+        let goal = self.change_goal_state_inner(id, state, outcome, etag, ctx).await?;
+        self.with_progress(goal).await
     }
 }

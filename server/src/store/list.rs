@@ -53,6 +53,30 @@ pub(super) fn push_after(
         return Err(bad_token());
     }
     let id_desc = id_descending(order);
+    if order.iter().all(|k| k.desc == id_desc) {
+        // Every key (and the id) in one direction: a row comparison, which an index on
+        // (k1, …, id) serves as a range (every orderable column is NOT NULL, so this equals
+        // the expansion below).
+        qb.push(" AND (");
+        for key in order {
+            qb.push((s.column)(key.field)).push(", ");
+        }
+        qb.push("id) ").push(if id_desc { "< (" } else { "> (" });
+        for (j, key) in order.iter().enumerate() {
+            push_sort_value(qb, s, key.field, &cursor.keys[j])?;
+            qb.push(", ");
+        }
+        qb.push_bind(cursor.id.clone()).push(")");
+        return Ok(());
+    }
+    // Mixed directions. Every row after the cursor has k1 >= v1 (<= when descending): stated
+    // on its own, that bound lets an index on k1 start at the cursor.
+    if let Some(first) = order.first() {
+        qb.push(" AND ")
+            .push((s.column)(first.field))
+            .push(if first.desc { " <= " } else { " >= " });
+        push_sort_value(qb, s, first.field, &cursor.keys[0])?;
+    }
     // (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ... OR (k1 = v1 AND ... AND id > vid)
     qb.push(" AND (");
     let n = order.len();

@@ -5,6 +5,7 @@ mod changes;
 mod filter;
 mod goals;
 mod list;
+mod measurements;
 mod partners;
 mod tokens;
 
@@ -20,6 +21,7 @@ use time::OffsetDateTime;
 
 pub use changes::{ChangeQuery, ChangeRecord, NOTIFY_CHANNEL};
 pub use goals::{GoalPage, GoalQuery};
+pub use measurements::{MEASUREMENT_TYPE, MeasurementPage, MeasurementQuery};
 pub use partners::{FLOW_TYPE, FlowPage, PartnerPage, PartnerQuery, YearExports};
 pub use tokens::{TOKEN_TYPE, TokenRecord};
 
