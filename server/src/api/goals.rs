@@ -8,13 +8,12 @@ use crate::{
     domain::{
         Collection, Error, Id, Violations,
         enums::{GoalState, Outcome, enum_field},
-        filter,
         goal::{self, GoalSpec},
         list::{self, PageTokens},
         mask,
         measurement::{self, MeasurementSpec},
     },
-    store::{GoalQuery, MeasurementQuery, Store},
+    store::{MeasurementQuery, Store},
 };
 
 const GOALS: Collection = Collection::PolicyGoals;
@@ -125,30 +124,18 @@ impl PolicyGoalService for GoalsApi {
         request: Request<pb::ListPolicyGoalsRequest>,
     ) -> Result<Response<pb::ListPolicyGoalsResponse>, Status> {
         let r = request.get_ref();
-        let mut v = Violations::new();
-        let page_size = all(&mut v, list::page_size(r.page_size));
-        let order = all(&mut v, list::parse_order_by(goal::LIST_FIELDS, &r.order_by));
-        let filter = all(&mut v, filter::parse(goal::LIST_FIELDS, &r.filter));
-        let (Some(page_size), Some(order), Some(filter), true) = (page_size, order, filter, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
-        let fingerprint = PageTokens::fingerprint(&[
+        let query = super::list_query(
             "goals",
-            r.filter.trim(),
-            &format!("{order:?}"),
-            if r.show_deleted { "deleted" } else { "live" },
-        ]);
-        let page = self
-            .store
-            .list_goals(&GoalQuery {
-                order,
+            goal::LIST_FIELDS,
+            super::ListFields {
+                page_size: r.page_size,
+                page_token: &r.page_token,
+                filter: &r.filter,
+                order_by: &r.order_by,
                 show_deleted: r.show_deleted,
-                page_size,
-                page_token: r.page_token.clone(),
-                fingerprint,
-                filter,
-            })
-            .await?;
+            },
+        )?;
+        let page = self.store.list_goals(&query).await?;
         Ok(Response::new(pb::ListPolicyGoalsResponse {
             policy_goals: page.goals.iter().map(|g| g.to_proto()).collect(),
             next_page_token: page.next_page_token,
@@ -160,19 +147,7 @@ impl PolicyGoalService for GoalsApi {
         &self,
         request: Request<pb::BatchGetPolicyGoalsRequest>,
     ) -> Result<Response<pb::BatchGetPolicyGoalsResponse>, Status> {
-        let names = &request.get_ref().names;
-        if names.is_empty() || names.len() > list::MAX_PAGE_SIZE {
-            return Err(Error::invalid("names", format!("must have 1 to {} names", list::MAX_PAGE_SIZE)).into());
-        }
-        let mut v = Violations::new();
-        let ids: Vec<Id> = names
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| all(&mut v, GOALS.parse_name(&format!("names[{i}]"), n)))
-            .collect();
-        if !v.is_empty() {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        }
+        let ids = super::batch_ids(GOALS, &request.get_ref().names)?;
         let goals = self.store.batch_get_goals(&ids).await?;
         Ok(Response::new(pb::BatchGetPolicyGoalsResponse {
             policy_goals: goals.iter().map(|g| g.to_proto()).collect(),
@@ -200,13 +175,6 @@ impl PolicyGoalService for GoalsApi {
         let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
             return Err(Error::InvalidArgument(v.into_vec()).into());
         };
-        let mask_names: Vec<String> = paths
-            .iter()
-            .map(|p| match p {
-                mask::MaskPath::Field(f) => (*f).to_owned(),
-                mask::MaskPath::Label(k) => format!("labels.{k}"),
-            })
-            .collect();
         let create_spec = r.allow_missing.then(|| GoalSpec::from_proto("policy_goal", g));
         let ctx = write_ctx(&request, None, r.validate_only);
         let goal = self
@@ -214,7 +182,7 @@ impl PolicyGoalService for GoalsApi {
             .update_goal(
                 &id,
                 &g.etag,
-                mask_names,
+                super::mask_names(&paths),
                 |current| goal::merge(current, g, &paths),
                 create_spec,
                 &ctx,

@@ -28,6 +28,73 @@ pub(crate) fn write_ctx<T>(req: &Request<T>, request_id: Option<String>, validat
     }
 }
 
+/// The paging fields every List request has.
+pub(crate) struct ListFields<'a> {
+    pub page_size: i32,
+    pub page_token: &'a str,
+    pub filter: &'a str,
+    pub order_by: &'a str,
+    pub show_deleted: bool,
+}
+
+/// Validates a List request against a resource's field list; every violation at once. The
+/// page token is bound to `kind`, the filter, the order and show_deleted.
+pub(crate) fn list_query(
+    kind: &str,
+    defs: &'static [crate::domain::list::FieldDef],
+    r: ListFields<'_>,
+) -> Result<crate::store::ListQuery, Error> {
+    use crate::domain::{filter, list};
+    let mut v = Violations::new();
+    let page_size = all(&mut v, list::page_size(r.page_size));
+    let order = all(&mut v, list::parse_order_by(defs, r.order_by));
+    let filter = all(&mut v, filter::parse(defs, r.filter));
+    let (Some(page_size), Some(order), Some(filter), true) = (page_size, order, filter, v.is_empty()) else {
+        return Err(Error::InvalidArgument(v.into_vec()));
+    };
+    let fingerprint = list::PageTokens::fingerprint(&[
+        kind,
+        r.filter.trim(),
+        &format!("{order:?}"),
+        if r.show_deleted { "deleted" } else { "live" },
+    ]);
+    Ok(crate::store::ListQuery {
+        order,
+        show_deleted: r.show_deleted,
+        page_size,
+        page_token: r.page_token.to_owned(),
+        fingerprint,
+        filter,
+    })
+}
+
+/// The ids of a BatchGet request: 1 to 1000 names of collection `c`, every bad one reported.
+pub(crate) fn batch_ids(c: crate::domain::Collection, names: &[String]) -> Result<Vec<crate::domain::Id>, Error> {
+    use crate::domain::list::MAX_PAGE_SIZE;
+    if names.is_empty() || names.len() > MAX_PAGE_SIZE {
+        return Err(Error::invalid("names", format!("must have 1 to {MAX_PAGE_SIZE} names")));
+    }
+    let mut v = Violations::new();
+    let ids = names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| all(&mut v, c.parse_name(&format!("names[{i}]"), n)))
+        .collect();
+    v.finish(|| ids)
+}
+
+/// Update-mask paths as recorded in the change log.
+pub(crate) fn mask_names(paths: &[crate::domain::mask::MaskPath]) -> Vec<String> {
+    use crate::domain::mask::MaskPath;
+    paths
+        .iter()
+        .map(|p| match p {
+            MaskPath::Field(f) => (*f).to_owned(),
+            MaskPath::Label(k) => format!("labels.{k}"),
+        })
+        .collect()
+}
+
 /// Runs several independent parses and reports all their violations together.
 pub(crate) fn all<T>(v: &mut Violations, r: Result<T, Error>) -> Option<T> {
     v.take(r)

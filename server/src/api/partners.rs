@@ -6,12 +6,12 @@ use tonic::{Request, Response, Status};
 use super::{all, from_timestamp, write_ctx};
 use crate::{
     domain::{
-        Collection, Error, Id, Violations, filter,
+        Collection, Error, Id, Violations,
         list::{self, PageTokens},
         mask,
         partner::{self, FlowSpec, PartnerSpec},
     },
-    store::{PartnerQuery, Store},
+    store::Store,
 };
 
 const PARTNERS: Collection = Collection::TradePartners;
@@ -35,16 +35,6 @@ impl PartnersApi {
 
 fn invalid(v: Violations) -> Status {
     Error::InvalidArgument(v.into_vec()).into()
-}
-
-fn mask_names(paths: &[mask::MaskPath]) -> Vec<String> {
-    paths
-        .iter()
-        .map(|p| match p {
-            mask::MaskPath::Field(f) => (*f).to_owned(),
-            mask::MaskPath::Label(k) => format!("labels.{k}"),
-        })
-        .collect()
 }
 
 /// A partner spec with its id checked against its kind (countries are ISO codes).
@@ -117,30 +107,18 @@ impl TradePartnerService for PartnersApi {
         request: Request<pb::ListTradePartnersRequest>,
     ) -> Result<Response<pb::ListTradePartnersResponse>, Status> {
         let r = request.get_ref();
-        let mut v = Violations::new();
-        let page_size = all(&mut v, list::page_size(r.page_size));
-        let order = all(&mut v, list::parse_order_by(partner::LIST_FIELDS, &r.order_by));
-        let filter = all(&mut v, filter::parse(partner::LIST_FIELDS, &r.filter));
-        let (Some(page_size), Some(order), Some(filter), true) = (page_size, order, filter, v.is_empty()) else {
-            return Err(invalid(v));
-        };
-        let fingerprint = PageTokens::fingerprint(&[
+        let query = super::list_query(
             "partners",
-            r.filter.trim(),
-            &format!("{order:?}"),
-            if r.show_deleted { "deleted" } else { "live" },
-        ]);
-        let page = self
-            .store
-            .list_partners(&PartnerQuery {
-                order,
+            partner::LIST_FIELDS,
+            super::ListFields {
+                page_size: r.page_size,
+                page_token: &r.page_token,
+                filter: &r.filter,
+                order_by: &r.order_by,
                 show_deleted: r.show_deleted,
-                page_size,
-                page_token: r.page_token.clone(),
-                fingerprint,
-                filter,
-            })
-            .await?;
+            },
+        )?;
+        let page = self.store.list_partners(&query).await?;
         Ok(Response::new(pb::ListTradePartnersResponse {
             trade_partners: page.partners.iter().map(|p| p.to_proto()).collect(),
             next_page_token: page.next_page_token,
@@ -152,19 +130,7 @@ impl TradePartnerService for PartnersApi {
         &self,
         request: Request<pb::BatchGetTradePartnersRequest>,
     ) -> Result<Response<pb::BatchGetTradePartnersResponse>, Status> {
-        let names = &request.get_ref().names;
-        if names.is_empty() || names.len() > list::MAX_PAGE_SIZE {
-            return Err(Error::invalid("names", format!("must have 1 to {} names", list::MAX_PAGE_SIZE)).into());
-        }
-        let mut v = Violations::new();
-        let ids: Vec<Id> = names
-            .iter()
-            .enumerate()
-            .filter_map(|(i, n)| all(&mut v, PARTNERS.parse_name(&format!("names[{i}]"), n)))
-            .collect();
-        if !v.is_empty() {
-            return Err(invalid(v));
-        }
+        let ids = super::batch_ids(PARTNERS, &request.get_ref().names)?;
         let partners = self.store.batch_get_partners(&ids).await?;
         Ok(Response::new(pb::BatchGetTradePartnersResponse {
             trade_partners: partners.iter().map(|p| p.to_proto()).collect(),
@@ -205,7 +171,7 @@ impl TradePartnerService for PartnersApi {
             .update_partner(
                 &id,
                 &p.etag,
-                mask_names(&paths),
+                super::mask_names(&paths),
                 |current| partner::merge(current, p, &paths),
                 create_spec,
                 &ctx,

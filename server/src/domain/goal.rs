@@ -560,7 +560,7 @@ pub const MASK_RULES: super::mask::MaskRules = super::mask::MaskRules {
 /// Fields of goals that List can filter on (`filter`, see `domain::filter`) and order by
 /// (`order_by`, the `orderable` ones).
 pub const LIST_FIELDS: &[super::list::FieldDef] = {
-    use super::list::{FieldDef, FieldKind};
+    use super::list::{FieldDef, FieldKind, common};
     &[
         FieldDef {
             name: "pillar",
@@ -616,24 +616,9 @@ pub const LIST_FIELDS: &[super::list::FieldDef] = {
             orderable: true,
             filterable: true,
         },
-        FieldDef {
-            name: "labels",
-            kind: FieldKind::Labels,
-            orderable: false,
-            filterable: true,
-        },
-        FieldDef {
-            name: "create_time",
-            kind: FieldKind::Timestamp,
-            orderable: true,
-            filterable: true,
-        },
-        FieldDef {
-            name: "update_time",
-            kind: FieldKind::Timestamp,
-            orderable: true,
-            filterable: true,
-        },
+        common::LABELS,
+        common::CREATE_TIME,
+        common::UPDATE_TIME,
         FieldDef {
             name: "targets.target_year",
             kind: FieldKind::Integer,
@@ -649,18 +634,8 @@ pub const LIST_FIELDS: &[super::list::FieldDef] = {
             orderable: false,
             filterable: true,
         },
-        FieldDef {
-            name: "search",
-            kind: FieldKind::Search,
-            orderable: false,
-            filterable: true,
-        },
-        FieldDef {
-            name: "name",
-            kind: FieldKind::Name,
-            orderable: true,
-            filterable: false,
-        },
+        common::SEARCH,
+        common::NAME,
     ]
 };
 

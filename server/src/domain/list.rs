@@ -63,6 +63,42 @@ pub struct FieldDef {
     pub filterable: bool,
 }
 
+/// Fields every listable resource has: labels, text search, create/update times, the name.
+pub mod common {
+    use super::{FieldDef, FieldKind};
+
+    pub const LABELS: FieldDef = FieldDef {
+        name: "labels",
+        kind: FieldKind::Labels,
+        orderable: false,
+        filterable: true,
+    };
+    pub const SEARCH: FieldDef = FieldDef {
+        name: "search",
+        kind: FieldKind::Search,
+        orderable: false,
+        filterable: true,
+    };
+    pub const CREATE_TIME: FieldDef = FieldDef {
+        name: "create_time",
+        kind: FieldKind::Timestamp,
+        orderable: true,
+        filterable: true,
+    };
+    pub const UPDATE_TIME: FieldDef = FieldDef {
+        name: "update_time",
+        kind: FieldKind::Timestamp,
+        orderable: true,
+        filterable: true,
+    };
+    pub const NAME: FieldDef = FieldDef {
+        name: "name",
+        kind: FieldKind::Name,
+        orderable: true,
+        filterable: false,
+    };
+}
+
 /// One `order_by` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrderKey {

@@ -12,7 +12,7 @@ use super::{
     Collection, Error, Id, Violations, check,
     enums::{AgreementStatus, AgreementType, EngagementKind, EngagementState, PartnerKind, Priority, enum_field},
     goal::{Date, Risk},
-    list::{FieldDef, FieldKind, SortValue},
+    list::{FieldDef, FieldKind, SortValue, common},
     mask::{MaskPath, MaskRules},
 };
 
@@ -621,36 +621,11 @@ pub const LIST_FIELDS: &[FieldDef] = &[
         orderable: false,
         filterable: true,
     },
-    FieldDef {
-        name: "labels",
-        kind: FieldKind::Labels,
-        orderable: false,
-        filterable: true,
-    },
-    FieldDef {
-        name: "search",
-        kind: FieldKind::Search,
-        orderable: false,
-        filterable: true,
-    },
-    FieldDef {
-        name: "create_time",
-        kind: FieldKind::Timestamp,
-        orderable: true,
-        filterable: true,
-    },
-    FieldDef {
-        name: "update_time",
-        kind: FieldKind::Timestamp,
-        orderable: true,
-        filterable: true,
-    },
-    FieldDef {
-        name: "name",
-        kind: FieldKind::Name,
-        orderable: true,
-        filterable: false,
-    },
+    common::LABELS,
+    common::SEARCH,
+    common::CREATE_TIME,
+    common::UPDATE_TIME,
+    common::NAME,
 ];
 
 /// Trade with one partner in one year.

@@ -13,7 +13,7 @@ use crate::domain::{
     Collection, Error, Id,
     enums::{Confidence, GoalState, Outcome, Pillar},
     goal::{GoalSpec, Milestone, PolicyGoal, Risk, Target},
-    list::{Cursor, OrderKey},
+    list::Cursor,
 };
 
 const GOALS: Collection = Collection::PolicyGoals;
@@ -118,18 +118,8 @@ fn not_found(id: &Id) -> Error {
     }
 }
 
-/// A List request, validated.
-#[derive(Debug, Clone)]
-pub struct GoalQuery {
-    pub order: Vec<OrderKey>,
-    pub show_deleted: bool,
-    pub page_size: usize,
-    pub page_token: String,
-    /// Fingerprint of the request fields a page token is bound to.
-    pub fingerprint: String,
-    /// The parsed `filter`; `None` for none.
-    pub filter: Option<crate::domain::filter::Expr>,
-}
+/// A List request of goals, validated.
+pub type GoalQuery = super::ListQuery;
 
 /// One page of goals.
 #[derive(Debug, Clone)]
@@ -783,42 +773,15 @@ impl Store {
 
     /// Purges soft-deleted goals past their expire time, leaves first.
     pub(super) async fn purge_expired_goals(&self) -> Result<u64, Error> {
-        let ctx = WriteCtx {
-            actor: crate::domain::Actor::system(),
-            request_id: None,
-            validate_only: false,
-        };
-        let mut total = 0;
-        loop {
-            let mut tx = self.begin().await?;
-            let purged: Vec<String> = sqlx::query_scalar(
-                "DELETE FROM policy_goals g WHERE g.id IN (
-                    SELECT id FROM policy_goals p WHERE p.expire_time < now()
-                      AND NOT EXISTS (SELECT 1 FROM policy_goals c WHERE c.parent_id = p.id)
-                    LIMIT 500 FOR UPDATE SKIP LOCKED)
-                 RETURNING g.id",
-            )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            if purged.is_empty() {
-                return Ok(total);
-            }
-            total += purged.len() as u64;
-            let changes: Vec<Change> = purged
-                .iter()
-                .map(|id| Change {
-                    resource_type: GOALS.resource_type(),
-                    name: format!("{}/{id}", GOALS.prefix()),
-                    kind: ChangeKind::Purged,
-                    mask: vec![],
-                    snapshot: None,
-                    ctx: &ctx,
-                })
-                .collect();
-            append_changes(&mut tx, &changes).await?;
-            tx.commit().await.map_err(db_error)?;
-        }
+        self.purge_in_batches(
+            "DELETE FROM policy_goals g WHERE g.id IN (
+                SELECT id FROM policy_goals p WHERE p.expire_time < now()
+                  AND NOT EXISTS (SELECT 1 FROM policy_goals c WHERE c.parent_id = p.id)
+                LIMIT 500 FOR UPDATE SKIP LOCKED)
+             RETURNING g.id",
+            GOALS,
+        )
+        .await
     }
 }
 

@@ -66,6 +66,19 @@ pub struct Store {
     opts: StoreOptions,
 }
 
+/// A List request, validated (goals and partners).
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub order: Vec<crate::domain::list::OrderKey>,
+    pub show_deleted: bool,
+    pub page_size: usize,
+    pub page_token: String,
+    /// Fingerprint of the request fields a page token is bound to.
+    pub fingerprint: String,
+    /// The parsed `filter`; `None` for none.
+    pub filter: Option<crate::domain::filter::Expr>,
+}
+
 /// Who changes what, recorded with every change.
 #[derive(Debug, Clone)]
 pub struct WriteCtx {
@@ -191,6 +204,44 @@ impl Store {
             .map_err(db_error)?;
         let goals = self.purge_expired_goals().await?;
         Ok(goals + self.purge_expired_partners().await?)
+    }
+}
+
+impl Store {
+    /// Runs `delete_sql` (a `DELETE … RETURNING id` of at most a batch of expired resources
+    /// of collection `c`) until it deletes nothing, logging a PURGED change for each, one
+    /// transaction per batch. Returns how many were purged.
+    async fn purge_in_batches(&self, delete_sql: &'static str, c: crate::domain::Collection) -> Result<u64, Error> {
+        let ctx = WriteCtx {
+            actor: Actor::system(),
+            request_id: None,
+            validate_only: false,
+        };
+        let mut total = 0;
+        loop {
+            let mut tx = self.begin().await?;
+            let purged: Vec<String> = sqlx::query_scalar(delete_sql)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            if purged.is_empty() {
+                return Ok(total);
+            }
+            total += purged.len() as u64;
+            let changes: Vec<Change> = purged
+                .iter()
+                .map(|id| Change {
+                    resource_type: c.resource_type(),
+                    name: format!("{}/{id}", c.prefix()),
+                    kind: ChangeKind::Purged,
+                    mask: vec![],
+                    snapshot: None,
+                    ctx: &ctx,
+                })
+                .collect();
+            append_changes(&mut tx, &changes).await?;
+            tx.commit().await.map_err(db_error)?;
+        }
     }
 }
 

@@ -18,8 +18,7 @@ use super::{
 use crate::domain::{
     Collection, Error, Id,
     enums::{PartnerKind, Priority},
-    filter::Expr,
-    list::{Cursor, OrderKey},
+    list::Cursor,
     partner::{self, Agreement, Engagement, FlowSpec, PartnerExports, PartnerSpec, TradeFlow, TradePartner},
 };
 
@@ -145,16 +144,8 @@ fn deleted(name: String, what: &str) -> Error {
     Error::failed_precondition("RESOURCE_DELETED", format!("{name} {what}"), Some(name))
 }
 
-/// A List request, validated.
-#[derive(Debug, Clone)]
-pub struct PartnerQuery {
-    pub order: Vec<OrderKey>,
-    pub show_deleted: bool,
-    pub page_size: usize,
-    pub page_token: String,
-    pub fingerprint: String,
-    pub filter: Option<Expr>,
-}
+/// A List request of partners, validated.
+pub type PartnerQuery = super::ListQuery;
 
 /// One page of partners.
 #[derive(Debug, Clone)]
@@ -711,43 +702,16 @@ impl Store {
     /// Purges soft-deleted partners past their expire time that nothing references any more
     /// (their trade flows and member lists go with them).
     pub(super) async fn purge_expired_partners(&self) -> Result<u64, Error> {
-        let ctx = WriteCtx {
-            actor: crate::domain::Actor::system(),
-            request_id: None,
-            validate_only: false,
-        };
-        let mut total = 0;
-        loop {
-            let mut tx = self.begin().await?;
-            let purged: Vec<String> = sqlx::query_scalar(
-                "DELETE FROM trade_partners t WHERE t.id IN (
-                    SELECT id FROM trade_partners p WHERE p.expire_time < now()
-                      AND NOT EXISTS (SELECT 1 FROM partner_members m WHERE m.member_id = p.id)
-                      AND NOT EXISTS (SELECT 1 FROM goal_partner_links l WHERE l.partner_id = p.id)
-                    LIMIT 500 FOR UPDATE SKIP LOCKED)
-                 RETURNING t.id",
-            )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            if purged.is_empty() {
-                return Ok(total);
-            }
-            total += purged.len() as u64;
-            let changes: Vec<Change> = purged
-                .iter()
-                .map(|id| Change {
-                    resource_type: PARTNERS.resource_type(),
-                    name: format!("{}/{id}", PARTNERS.prefix()),
-                    kind: ChangeKind::Purged,
-                    mask: vec![],
-                    snapshot: None,
-                    ctx: &ctx,
-                })
-                .collect();
-            append_changes(&mut tx, &changes).await?;
-            tx.commit().await.map_err(db_error)?;
-        }
+        self.purge_in_batches(
+            "DELETE FROM trade_partners t WHERE t.id IN (
+                SELECT id FROM trade_partners p WHERE p.expire_time < now()
+                  AND NOT EXISTS (SELECT 1 FROM partner_members m WHERE m.member_id = p.id)
+                  AND NOT EXISTS (SELECT 1 FROM goal_partner_links l WHERE l.partner_id = p.id)
+                LIMIT 500 FOR UPDATE SKIP LOCKED)
+             RETURNING t.id",
+            PARTNERS,
+        )
+        .await
     }
 
     // ---- trade flows ----
