@@ -285,6 +285,7 @@ async fn run_on(
             store.pool().close().await;
             say(&format!("starting the server ({})", launch.program.display()));
             let server = ServerProcess::start(&launch, &db.url, opts.db_connections).await?;
+            say(&format!("server pid {} listening on {}", server.pid, server.addr));
             Target {
                 endpoint: format!("http://{}", server.addr),
                 token,
@@ -370,24 +371,24 @@ async fn run_scenarios(opts: &Options, target: &Target, report: &mut Report, say
     for scenario in opts.selected() {
         say(&format!("scenario {}", scenario.name()));
         let result = match scenario {
-            Scenario::Health => measure(opts, scenario, &ctx.health(), true).await,
-            Scenario::DbSelect => measure(opts, scenario, &ctx.db_select(), true).await,
-            Scenario::DbInsert => measure(opts, scenario, &ctx.db_insert(), true).await,
+            Scenario::Health => measure(opts, target.pid, scenario, &ctx.health(), true).await,
+            Scenario::DbSelect => measure(opts, target.pid, scenario, &ctx.db_select(), true).await,
+            Scenario::DbInsert => measure(opts, target.pid, scenario, &ctx.db_insert(), true).await,
             Scenario::Get => {
                 let sampler = target.pid.map(server::RssSampler::start);
-                let mut r = measure(opts, scenario, &ctx.get(), true).await;
+                let mut r = measure(opts, target.pid, scenario, &ctx.get(), true).await;
                 report.server.get_load_max_rss_kib = sampler.map(server::RssSampler::finish);
                 r.unloaded_latency = Some(unloaded(opts, &ctx.get()).await);
                 r
             }
             Scenario::BatchGet => {
-                let mut r = measure(opts, scenario, &ctx.batch_get(), true).await;
+                let mut r = measure(opts, target.pid, scenario, &ctx.batch_get(), true).await;
                 r.unloaded_latency = Some(unloaded(opts, &ctx.batch_get()).await);
                 r.notes.push(format!("{} random names per request", opts.batch_size));
                 r
             }
             Scenario::List => {
-                let mut r = measure(opts, scenario, &ctx.list(), true).await;
+                let mut r = measure(opts, target.pid, scenario, &ctx.list(), true).await;
                 r.notes.push(format!(
                     "page_size {}, filter `{}`, walking up to 20 pages with page tokens",
                     opts.page_size, opts.list_filter
@@ -395,24 +396,24 @@ async fn run_scenarios(opts: &Options, target: &Target, report: &mut Report, say
                 r
             }
             Scenario::Create => {
-                let mut r = measure(opts, scenario, &ctx.create(), true).await;
+                let mut r = measure(opts, target.pid, scenario, &ctx.create(), true).await;
                 r.notes
                     .push("minimal goal with a request_id; includes the change-log row".into());
                 r
             }
             Scenario::Update => {
                 let op = ctx.update(0, per_worker).await?;
-                let mut r = measure(opts, scenario, &op, true).await;
+                let mut r = measure(opts, target.pid, scenario, &op, true).await;
                 r.notes
                     .push("title update with update_mask and the etag of the previous write".into());
                 r
             }
             Scenario::Mixed => {
                 let op = ctx.mixed(c * per_worker, per_worker).await?;
-                measure(opts, scenario, &op, true).await
+                measure(opts, target.pid, scenario, &op, true).await
             }
             Scenario::Import => {
-                let mut r = measure(opts, scenario, &ctx.import(), false).await;
+                let mut r = measure(opts, target.pid, scenario, &ctx.import(), false).await;
                 r.unit = "goals/s".into();
                 r.notes.push(
                     "registry-cli import is not in this tree yet: concurrent CreatePolicyGoal of full goals \
@@ -436,18 +437,36 @@ async fn run_scenarios(opts: &Options, target: &Target, report: &mut Report, say
 
 /// Warm-up, closed loop (throughput), then open loop at `latency_load` × that throughput
 /// (latency), unless `open` is false (then the closed-loop latency is reported, flagged).
-async fn measure(opts: &Options, scenario: Scenario, op: &Op, open: bool) -> ScenarioResult {
+async fn measure(opts: &Options, pid: Option<u32>, scenario: Scenario, op: &Op, open: bool) -> ScenarioResult {
     if !opts.warmup.is_zero() {
         runner::closed_loop(op, opts.concurrency, Budget::Time(opts.warmup)).await;
     }
+    let server_cpu = || pid.and_then(|p| server::cpu_time(&p.to_string()));
+    let before = (server_cpu(), server::cpu_time("self"), server::machine_jiffies());
     let closed = runner::closed_loop(op, opts.concurrency, opts.budget()).await;
+    let after = (server_cpu(), server::cpu_time("self"), server::machine_jiffies());
+    let ops = (closed.ok + closed.errors).max(1) as f64;
+    let per_op = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.saturating_sub(b).as_secs_f64() * 1e6 / ops),
+        _ => None,
+    };
+    let cpu = report::CpuUsage {
+        server_us_per_op: per_op(after.0, before.0),
+        bench_us_per_op: per_op(after.1, before.1),
+        machine_busy: match (after.2, before.2) {
+            (Some((b1, t1)), Some((b0, t0))) if t1 > t0 => Some((b1 - b0) as f64 / (t1 - t0) as f64),
+            _ => None,
+        },
+    };
     let open_phase = if open && closed.throughput() > 0.0 {
         let rate = closed.throughput() * opts.latency_load;
         Some((rate, runner::open_loop(op, opts.concurrency, rate, opts.budget()).await))
     } else {
         None
     };
-    ScenarioResult::from_phases(scenario, &closed, open_phase.as_ref())
+    let mut result = ScenarioResult::from_phases(scenario, &closed, open_phase.as_ref());
+    result.cpu = Some(cpu);
+    result
 }
 
 /// Latency of one request at a time: the cost of a single call without queueing.

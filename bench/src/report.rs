@@ -96,7 +96,20 @@ pub struct ScenarioResult {
     pub closed_loop_latency: Option<LatencySummary>,
     /// One request at a time (get and batch-get).
     pub unloaded_latency: Option<LatencySummary>,
+    /// CPU used during the closed-loop phase (from /proc).
+    pub cpu: Option<CpuUsage>,
     pub notes: Vec<String>,
+}
+
+/// Where the CPU went during a closed-loop phase.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CpuUsage {
+    /// Server CPU time per operation, microseconds.
+    pub server_us_per_op: Option<f64>,
+    /// Load generator CPU time per operation, microseconds.
+    pub bench_us_per_op: Option<f64>,
+    /// Fraction of the machine's CPU busy (all processes, PostgreSQL and other work included).
+    pub machine_busy: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +156,7 @@ impl ScenarioResult {
             open_loop_achieved_rate: achieved,
             closed_loop_latency: closed_latency,
             unloaded_latency: None,
+            cpu: None,
             notes: Vec::new(),
         }
     }
@@ -178,6 +192,7 @@ pub fn fanout_result(f: &Fanout, write_rate: f64) -> ScenarioResult {
         open_loop_achieved_rate: None,
         closed_loop_latency: None,
         unloaded_latency: None,
+        cpu: None,
         notes,
     }
 }
@@ -373,6 +388,7 @@ impl Report {
             "max ms",
             "errors",
             "latency measured",
+            "CPU µs/op srv·bench",
         ]);
         for s in &self.scenarios {
             let right = |v: String| Cell::new(v).set_alignment(CellAlignment::Right);
@@ -387,6 +403,15 @@ impl Report {
                 right(format!("{:.2}", s.latency.max_ms)),
                 right(s.errors.to_string()),
                 Cell::new(&s.latency_mode),
+                right(match &s.cpu {
+                    Some(c) => format!(
+                        "{}·{} ({}% busy)",
+                        c.server_us_per_op.map_or("-".into(), |v| format!("{v:.0}")),
+                        c.bench_us_per_op.map_or("-".into(), |v| format!("{v:.0}")),
+                        c.machine_busy.map_or("-".into(), |v| format!("{:.0}", v * 100.0)),
+                    ),
+                    None => String::new(),
+                }),
             ]);
         }
         let mut c = Table::new();

@@ -193,6 +193,28 @@ pub fn memory(pid: u32) -> Option<Memory> {
     })
 }
 
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`
+/// (`self` for this process), assuming the usual 100 clock ticks per second.
+pub fn cpu_time(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start at state (field 3).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Busy and total jiffies of the whole machine, from the `cpu` line of `/proc/stat`.
+pub fn machine_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4).unwrap_or(&0);
+    Some((total - idle, total))
+}
+
 /// Samples VmRSS of `pid` every 100 ms until dropped; `max()` is the highest seen.
 #[derive(Debug)]
 pub struct RssSampler {
