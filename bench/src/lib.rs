@@ -232,7 +232,11 @@ pub async fn run(opts: &Options, launch: Launch) -> anyhow::Result<Report> {
     } else {
         None
     };
-    let result = run_on(opts, launch, scratch.as_ref(), &mut report).await;
+    // Ctrl-C still drops the scratch database (the server child is killed with its handle).
+    let result = tokio::select! {
+        r = run_on(opts, launch, scratch.as_ref(), &mut report) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
     if let Some(db) = &scratch {
         if opts.keep_database {
             eprintln!("kept the database {}", db.name);
