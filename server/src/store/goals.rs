@@ -311,7 +311,10 @@ impl Store {
             .map_err(db_error)?;
         match row {
             Some(row) => {
-                super::partners::set_goal_links(tx, id, &spec.linked_partners).await?;
+                // A new goal has no link rows yet (a purged one's went with it).
+                if !spec.linked_partners.is_empty() {
+                    super::partners::set_goal_links(tx, id, &spec.linked_partners).await?;
+                }
                 PolicyGoal::try_from(row)
             }
             None => Err(Error::AlreadyExists {
