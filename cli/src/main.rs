@@ -64,6 +64,11 @@ pub enum Command {
     /// Policy goals: list, show, create, change, delete.
     #[command(subcommand)]
     Goals(commands::goals::GoalsCmd),
+    /// Trade partners and their trade flows.
+    #[command(subcommand)]
+    Partners(commands::partners::PartnersCmd),
+    /// Export concentration of a year: shares, HHI, top-N share, group shares, dependency risks.
+    Concentration(commands::partners::ConcentrationArgs),
     /// The change history of one resource (`policyGoals/x`, or a goal id).
     History(commands::feed::HistoryArgs),
     /// Follows the change feed.
