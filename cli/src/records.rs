@@ -334,24 +334,9 @@ enum_codec!(
     pb::RiskSeverity,
     "RISK_SEVERITY_"
 );
-enum_codec!(
-    parse_partner_kind,
-    partner_kind_name,
-    pb::trade_partner::Kind,
-    "KIND_"
-);
-enum_codec!(
-    parse_priority,
-    priority_name,
-    pb::trade_partner::Priority,
-    "PRIORITY_"
-);
-enum_codec!(
-    parse_agreement_type,
-    agreement_type_name,
-    pb::agreement::Type,
-    "TYPE_"
-);
+enum_codec!(parse_partner_kind, partner_kind_name, pb::trade_partner::Kind, "KIND_");
+enum_codec!(parse_priority, priority_name, pb::trade_partner::Priority, "PRIORITY_");
+enum_codec!(parse_agreement_type, agreement_type_name, pb::agreement::Type, "TYPE_");
 enum_codec!(
     parse_agreement_status,
     agreement_status_name,
@@ -932,7 +917,9 @@ impl PartnerRecord {
                 title: e.title.clone(),
                 kind: p.take(parse_engagement_kind(&format!("{f}.kind"), &e.kind)),
                 state: p
-                    .take(opt(e.state.as_deref(), |v| parse_engagement_state(&format!("{f}.state"), v)))
+                    .take(opt(e.state.as_deref(), |v| {
+                        parse_engagement_state(&format!("{f}.state"), v)
+                    }))
                     .unwrap_or(0),
                 next_step: e.next_step.clone(),
                 linked_goals: e.linked_goals.iter().map(|g| goal_name(g)).collect(),

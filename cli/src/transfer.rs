@@ -1076,7 +1076,11 @@ impl Resource for Flows {
         Ok(())
     }
 
-    async fn apply(client: &RegistryClient, r: &FlowRecord, stored: Option<&Stored<FlowRecord>>) -> Result<(), ApiError> {
+    async fn apply(
+        client: &RegistryClient,
+        r: &FlowRecord,
+        stored: Option<&Stored<FlowRecord>>,
+    ) -> Result<(), ApiError> {
         let etag = stored.map(|s| s.etag.as_str()).unwrap_or_default();
         client.update_trade_flow(flow_request(r, etag, false)).await?;
         Ok(())

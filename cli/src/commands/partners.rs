@@ -12,8 +12,7 @@ use crate::{
     error::{CliError, CliResult, Context},
     output::{self, emit, join, kv_table},
     records::{
-        self, FlowRecord, FlowView, PARTNER_WRITABLE, PartnerRecord, PartnerView, parse_label, partner_id,
-        partner_name,
+        self, FlowRecord, FlowView, PARTNER_WRITABLE, PartnerRecord, PartnerView, parse_label, partner_id, partner_name,
     },
     usage,
 };
@@ -370,7 +369,11 @@ pub fn read_record_file<T: DeserializeOwned>(
     {
         match items.as_slice() {
             [serde_norway::Value::Mapping(one)] => map = one.clone(),
-            _ => return Err(bad(format!("`{section}:` must hold exactly one record here; use `import` for more"))),
+            _ => {
+                return Err(bad(format!(
+                    "`{section}:` must hold exactly one record here; use `import` for more"
+                )));
+            }
         }
     }
     let etag = match map.remove("etag") {
