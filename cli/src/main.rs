@@ -1,88 +1,9 @@
-//! `registryctl`: the admin CLI of the Policy & Partner Registry, built on `registry-client`.
+//! `registryctl`: the admin CLI of the Policy & Partner Registry (see the library crate).
 
-mod commands;
-mod error;
-mod output;
-mod records;
-mod transfer;
+use std::process::ExitCode;
 
-use std::{path::PathBuf, process::ExitCode};
-
-use clap::{Args, CommandFactory, Parser, Subcommand, error::ErrorKind};
-use clap_complete::Shell;
-
-use crate::{
-    error::{CliError, exit},
-    output::Format,
-};
-
-/// Admin CLI of the Policy & Partner Registry (motie.registry.v1).
-///
-/// Exit codes: 0 ok, 1 other error (invalid data, failed precondition, I/O), 2 usage,
-/// 3 not found, 4 conflict (already exists, etag mismatch), 5 authentication or permission,
-/// 6 server unavailable.
-#[derive(Debug, Parser)]
-#[command(name = "registryctl", version, propagate_version = true)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: Global,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// Options of every command.
-#[derive(Debug, Args)]
-pub struct Global {
-    /// gRPC endpoint of registryd (https:// with --ca-cert for TLS).
-    #[arg(
-        long,
-        global = true,
-        env = "REGISTRY_ENDPOINT",
-        default_value = "http://127.0.0.1:50051"
-    )]
-    pub endpoint: String,
-    /// API token (`rgy_…`).
-    #[arg(long, global = true, env = "REGISTRY_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// File holding the API token (e.g. a container secret); used when --token is not given.
-    #[arg(long, global = true, env = "REGISTRY_TOKEN_FILE")]
-    pub token_file: Option<PathBuf>,
-    /// CA certificate (PEM) to trust for the server's TLS certificate.
-    #[arg(long, global = true, env = "REGISTRY_CA_CERT")]
-    pub ca_cert: Option<PathBuf>,
-    /// Output format.
-    #[arg(short = 'o', long = "output", global = true, value_enum, default_value = "table")]
-    pub output: Format,
-    /// No progress bars or status messages (data and errors are still printed).
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
-}
-
-#[derive(Debug, Subcommand)]
-#[allow(clippy::large_enum_variant)] // parsed once
-pub enum Command {
-    /// Policy goals: list, show, create, change, delete.
-    #[command(subcommand)]
-    Goals(commands::goals::GoalsCmd),
-    /// The change history of one resource (`policyGoals/x`, or a goal id).
-    History(commands::feed::HistoryArgs),
-    /// Follows the change feed.
-    Watch(commands::feed::WatchArgs),
-    /// API tokens (ADMIN).
-    #[command(subcommand)]
-    Tokens(commands::tokens::TokensCmd),
-    /// Asks the server's health service; exit 6 when not serving.
-    Health(commands::feed::HealthArgs),
-    /// Prints a shell completion script.
-    Completions {
-        /// bash, zsh, fish, elvish or powershell.
-        shell: Shell,
-    },
-    /// Creates or updates everything in data files (a file, or a directory of *.yaml/*.json).
-    Import(commands::data::ImportArgs),
-    /// Writes every live resource to DIR, in files that `import` loads back unchanged.
-    Export(commands::data::ExportArgs),
-}
+use clap::{CommandFactory, Parser, error::ErrorKind};
+use registry_cli::{Cli, Command, commands, error::exit};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -119,9 +40,4 @@ fn main() -> ExitCode {
             ExitCode::from(e.code())
         }
     }
-}
-
-/// Fails a command-line combination that clap cannot express.
-pub fn usage<T>(msg: impl Into<String>) -> Result<T, CliError> {
-    Err(CliError::usage(msg))
 }

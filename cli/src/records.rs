@@ -334,6 +334,27 @@ enum_codec!(
     pb::RiskSeverity,
     "RISK_SEVERITY_"
 );
+enum_codec!(parse_partner_kind, partner_kind_name, pb::trade_partner::Kind, "KIND_");
+enum_codec!(parse_priority, priority_name, pb::trade_partner::Priority, "PRIORITY_");
+enum_codec!(parse_agreement_type, agreement_type_name, pb::agreement::Type, "TYPE_");
+enum_codec!(
+    parse_agreement_status,
+    agreement_status_name,
+    pb::agreement::Status,
+    "STATUS_"
+);
+enum_codec!(
+    parse_engagement_kind,
+    engagement_kind_name,
+    pb::engagement::Kind,
+    "KIND_"
+);
+enum_codec!(
+    parse_engagement_state,
+    engagement_state_name,
+    pb::engagement::State,
+    "STATE_"
+);
 enum_codec!(parse_role, role_name, pb::Role, "ROLE_");
 enum_codec!(parse_change_kind, change_kind_name, pb::change::Kind, "KIND_");
 enum_codec!(
@@ -353,8 +374,14 @@ pub fn goal_name(s: &str) -> String {
     format!("{GOALS}{}", goal_id(s))
 }
 
-fn partner_id(s: &str) -> &str {
+/// `tradePartners/x` or `x` → `x`.
+pub fn partner_id(s: &str) -> &str {
     s.strip_prefix(PARTNERS).unwrap_or(s)
+}
+
+/// `x` or `tradePartners/x` → `tradePartners/x`.
+pub fn partner_name(s: &str) -> String {
+    format!("{PARTNERS}{}", partner_id(s))
 }
 
 fn opt<T>(v: Option<&str>, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, String> {
@@ -691,12 +718,413 @@ impl GoalView {
     }
 }
 
+/// Writable fields of a partner (update-mask paths).
+pub const PARTNER_WRITABLE: &[&str] = &[
+    "display_name",
+    "display_name_ko",
+    "region",
+    "members",
+    "priority",
+    "agreements",
+    "engagements",
+    "risks",
+    "source",
+    "labels",
+];
+
+/// A trade partner as written in a file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerRecord {
+    /// A country's lower-case ISO 3166-1 alpha-2 code (`us`), else a slug (`asean`); the
+    /// partner is `tradePartners/{id}`.
+    pub id: String,
+    /// COUNTRY, ECONOMIC_BLOC, FORUM or GROUP (immutable).
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub display_name_ko: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub region: String,
+    /// Member partner ids (blocs, forums and groups only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// LOW, MEDIUM, HIGH or STRATEGIC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agreements: Vec<AgreementRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engagements: Vec<EngagementRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risks: Vec<RiskRecord>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// An agreement with a partner.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementRecord {
+    pub title: String,
+    /// FTA, CEPA, TARIFF_ARRANGEMENT, MOU or OTHER.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// PROPOSED, IN_NEGOTIATION, SIGNED, IN_FORCE, UNDER_REVIEW or SUSPENDED.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature_date: Option<DateValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_into_force_date: Option<DateValue>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// A negotiation, summit, dialogue or other engagement.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngagementRecord {
+    pub title: String,
+    /// NEGOTIATION, SUMMIT, DIALOGUE, MINISTERIAL_MEETING or OTHER.
+    pub kind: String,
+    /// PLANNED (default), ONGOING, CONCLUDED or SUSPENDED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub next_step: String,
+    /// Goal ids; they must exist when the partner is written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linked_goals: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<DateValue>,
+}
+
+/// Trade with one partner in one year.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowRecord {
+    /// Partner id.
+    pub partner: String,
+    pub year: i32,
+    /// Exports to the partner, USD.
+    pub exports_usd: i64,
+    /// Imports from the partner, USD.
+    pub imports_usd: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
+    /// `us/2024`: the key of the flow in an import (set by [`FlowRecord::keyed`]).
+    #[serde(skip)]
+    pub key: String,
+}
+
+impl FlowRecord {
+    /// The record with its partner as an id and its key set.
+    pub fn keyed(mut self) -> FlowRecord {
+        self.partner = partner_id(&self.partner).to_owned();
+        self.key = format!("{}/{}", self.partner, self.year);
+        self
+    }
+
+    /// `tradePartners/us/tradeFlows/2024`.
+    pub fn name(&self) -> String {
+        format!("{}/tradeFlows/{}", partner_name(&self.partner), self.year)
+    }
+
+    pub fn to_pb(&self) -> pb::TradeFlow {
+        pb::TradeFlow {
+            name: self.name(),
+            year: self.year,
+            exports_usd: self.exports_usd,
+            imports_usd: self.imports_usd,
+            source: self.source.clone(),
+            estimated: self.estimated,
+            ..Default::default()
+        }
+    }
+
+    pub fn from_pb(f: &pb::TradeFlow) -> FlowRecord {
+        let partner = f.name.split("/tradeFlows/").next().unwrap_or_default();
+        FlowRecord {
+            partner: partner_id(partner).to_owned(),
+            year: f.year,
+            exports_usd: f.exports_usd,
+            imports_usd: f.imports_usd,
+            source: f.source.clone(),
+            estimated: f.estimated,
+            key: String::new(),
+        }
+        .keyed()
+    }
+
+    /// Local checks.
+    pub fn check(&self) -> Result<(), Vec<String>> {
+        let mut p = Vec::new();
+        if !is_slug(partner_id(&self.partner)) {
+            p.push(format!("partner: {:?} is not a partner id", self.partner));
+        }
+        if !(1900..=2200).contains(&self.year) {
+            p.push(format!("year: {} is out of range", self.year));
+        }
+        if self.exports_usd < 0 {
+            p.push("exports_usd: must not be negative".into());
+        }
+        if self.imports_usd < 0 {
+            p.push("imports_usd: must not be negative".into());
+        }
+        if p.is_empty() { Ok(()) } else { Err(p) }
+    }
+}
+
+impl PartnerRecord {
+    /// The protobuf partner (name set). Checks ids and enum names locally.
+    pub fn to_pb(&self) -> Result<pb::TradePartner, Vec<String>> {
+        let mut p = Problems::default();
+        if !is_slug(&self.id) {
+            p.0.push(format!("id: {:?} is not a valid id ([a-z][a-z0-9-]{{0,62}})", self.id));
+        }
+        let kind = if self.kind.is_empty() {
+            0
+        } else {
+            p.take(parse_partner_kind("kind", &self.kind))
+        };
+        let priority = p
+            .take(opt(self.priority.as_deref(), |v| parse_priority("priority", v)))
+            .unwrap_or(0);
+        let mut agreements = Vec::new();
+        for (i, a) in self.agreements.iter().enumerate() {
+            let f = format!("agreements[{i}]");
+            agreements.push(pb::Agreement {
+                title: a.title.clone(),
+                r#type: p.take(parse_agreement_type(&format!("{f}.type"), &a.kind)),
+                status: p.take(parse_agreement_status(&format!("{f}.status"), &a.status)),
+                signature_date: a.signature_date.map(DateValue::to_pb),
+                entry_into_force_date: a.entry_into_force_date.map(DateValue::to_pb),
+                description: a.description.clone(),
+            });
+        }
+        let mut engagements = Vec::new();
+        for (i, e) in self.engagements.iter().enumerate() {
+            let f = format!("engagements[{i}]");
+            engagements.push(pb::Engagement {
+                title: e.title.clone(),
+                kind: p.take(parse_engagement_kind(&format!("{f}.kind"), &e.kind)),
+                state: p
+                    .take(opt(e.state.as_deref(), |v| {
+                        parse_engagement_state(&format!("{f}.state"), v)
+                    }))
+                    .unwrap_or(0),
+                next_step: e.next_step.clone(),
+                linked_goals: e.linked_goals.iter().map(|g| goal_name(g)).collect(),
+                description: e.description.clone(),
+                date: e.date.map(DateValue::to_pb),
+            });
+        }
+        let mut risks = Vec::new();
+        for (i, r) in self.risks.iter().enumerate() {
+            risks.push(pb::Risk {
+                category: p.take(parse_risk_category(&format!("risks[{i}].category"), &r.category)),
+                severity: p
+                    .take(opt(r.severity.as_deref(), |v| {
+                        parse_risk_severity(&format!("risks[{i}].severity"), v)
+                    }))
+                    .unwrap_or(0),
+                title: r.title.clone(),
+                description: r.description.clone(),
+            });
+        }
+        if !p.0.is_empty() {
+            return Err(p.0);
+        }
+        Ok(pb::TradePartner {
+            name: partner_name(&self.id),
+            kind,
+            display_name: self.display_name.clone(),
+            display_name_ko: self.display_name_ko.clone(),
+            region: self.region.clone(),
+            members: self.members.iter().map(|m| partner_name(m)).collect(),
+            priority,
+            agreements,
+            engagements,
+            risks,
+            source: self.source.clone(),
+            labels: self.labels.clone().into_iter().collect(),
+            ..Default::default()
+        })
+    }
+
+    /// The record of a stored partner, in canonical form.
+    pub fn from_pb(t: &pb::TradePartner) -> PartnerRecord {
+        PartnerRecord {
+            id: partner_id(&t.name).to_owned(),
+            kind: partner_kind_name(t.kind).unwrap_or_default(),
+            display_name: t.display_name.clone(),
+            display_name_ko: t.display_name_ko.clone(),
+            region: t.region.clone(),
+            members: t.members.iter().map(|m| partner_id(m).to_owned()).collect(),
+            priority: priority_name(t.priority),
+            agreements: t
+                .agreements
+                .iter()
+                .map(|a| AgreementRecord {
+                    title: a.title.clone(),
+                    kind: agreement_type_name(a.r#type).unwrap_or_default(),
+                    status: agreement_status_name(a.status).unwrap_or_default(),
+                    signature_date: a.signature_date.as_ref().map(DateValue::from_pb),
+                    entry_into_force_date: a.entry_into_force_date.as_ref().map(DateValue::from_pb),
+                    description: a.description.clone(),
+                })
+                .collect(),
+            engagements: t
+                .engagements
+                .iter()
+                .map(|e| EngagementRecord {
+                    title: e.title.clone(),
+                    kind: engagement_kind_name(e.kind).unwrap_or_default(),
+                    state: engagement_state_name(e.state),
+                    next_step: e.next_step.clone(),
+                    linked_goals: e.linked_goals.iter().map(|g| goal_id(g).to_owned()).collect(),
+                    description: e.description.clone(),
+                    date: e.date.as_ref().map(DateValue::from_pb),
+                })
+                .collect(),
+            risks: t
+                .risks
+                .iter()
+                .map(|r| RiskRecord {
+                    category: risk_category_name(r.category).unwrap_or_default(),
+                    severity: risk_severity_name(r.severity),
+                    title: r.title.clone(),
+                    description: r.description.clone(),
+                })
+                .collect(),
+            source: t.source.clone(),
+            labels: t.labels.clone().into_iter().collect(),
+        }
+        .canonical()
+    }
+
+    /// The form in which two records that mean the same are equal: ids instead of names,
+    /// short upper-case enum names, engagement state PLANNED made explicit.
+    pub fn canonical(&self) -> PartnerRecord {
+        fn canon(v: &mut String, parse: fn(&str, &str) -> Result<i32, String>, name: fn(i32) -> Option<String>) {
+            if let Ok(n) = parse("", v)
+                && let Some(s) = name(n)
+            {
+                *v = s;
+            }
+        }
+        let mut r = self.clone();
+        r.id = partner_id(&r.id).to_owned();
+        canon(&mut r.kind, parse_partner_kind, partner_kind_name);
+        if let Some(p) = r.priority.as_mut() {
+            canon(p, parse_priority, priority_name);
+        }
+        for m in &mut r.members {
+            *m = partner_id(m).to_owned();
+        }
+        for a in &mut r.agreements {
+            canon(&mut a.kind, parse_agreement_type, agreement_type_name);
+            canon(&mut a.status, parse_agreement_status, agreement_status_name);
+        }
+        for e in &mut r.engagements {
+            canon(&mut e.kind, parse_engagement_kind, engagement_kind_name);
+            match e.state.as_mut() {
+                Some(s) => canon(s, parse_engagement_state, engagement_state_name),
+                None => e.state = Some("PLANNED".to_owned()),
+            }
+            for g in &mut e.linked_goals {
+                *g = goal_id(g).to_owned();
+            }
+        }
+        for k in &mut r.risks {
+            canon(&mut k.category, parse_risk_category, risk_category_name);
+            if let Some(s) = k.severity.as_mut() {
+                canon(s, parse_risk_severity, risk_severity_name);
+            }
+        }
+        r
+    }
+}
+
+/// A partner as shown by `get`/`list` (json/yaml): the file schema plus output-only fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartnerView {
+    pub name: String,
+    #[serde(flatten)]
+    pub record: PartnerRecord,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub memberships: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub linked_goals: Vec<String>,
+    pub etag: String,
+    pub revision: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_time: Option<String>,
+}
+
+impl PartnerView {
+    pub fn new(t: &pb::TradePartner) -> PartnerView {
+        PartnerView {
+            name: t.name.clone(),
+            record: PartnerRecord::from_pb(t),
+            memberships: t.memberships.iter().map(|m| partner_id(m).to_owned()).collect(),
+            linked_goals: t.linked_goals.iter().map(|g| goal_id(g).to_owned()).collect(),
+            etag: t.etag.clone(),
+            revision: t.revision,
+            create_time: ts(t.create_time.as_ref()),
+            update_time: ts(t.update_time.as_ref()),
+            delete_time: ts(t.delete_time.as_ref()),
+            expire_time: ts(t.expire_time.as_ref()),
+        }
+    }
+}
+
+/// A trade flow as shown by `flows` (json/yaml).
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowView {
+    pub name: String,
+    #[serde(flatten)]
+    pub record: FlowRecord,
+    pub etag: String,
+    pub revision: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<String>,
+}
+
+impl FlowView {
+    pub fn new(f: &pb::TradeFlow) -> FlowView {
+        FlowView {
+            name: f.name.clone(),
+            record: FlowRecord::from_pb(f),
+            etag: f.etag.clone(),
+            revision: f.revision,
+            update_time: ts(f.update_time.as_ref()),
+        }
+    }
+}
+
 /// The contents of one data file: a section per kind of resource.
-///
-/// Later kinds (`partners`, `trade_flows`) become further sections here.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataFile {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partners: Vec<PartnerRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trade_flows: Vec<FlowRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub goals: Vec<GoalRecord>,
 }

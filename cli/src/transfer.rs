@@ -1,8 +1,8 @@
 //! `import` and `export`: idempotent upserts of data files, and files that import back.
 //!
 //! Each kind of resource implements [`Resource`]; `import` runs the same steps for every kind,
-//! kinds in dependency order (today only goals; partners and trade flows are further
-//! implementations, imported before the goals that link them):
+//! kinds in dependency order: partners (members before the groups that list them), then
+//! trade flows, then goals (parents before children; goals link partners):
 //!
 //! 1. read and parse every file (stop at the first syntax/schema error, with file and line);
 //! 2. check every record locally: ids, enum names, duplicates, references, cycles;
@@ -27,7 +27,10 @@ use serde::Serialize;
 
 use crate::{
     error::{CliError, CliResult, describe, violation_lines},
-    records::{DataFile, GoalRecord, goal_id, goal_name, goal_state_name, parse_goal_state, parse_outcome},
+    records::{
+        DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, goal_id, goal_name, goal_state_name,
+        parse_goal_state, parse_outcome, partner_id, partner_name,
+    },
 };
 
 /// What the registry holds for one record.
@@ -81,6 +84,8 @@ pub trait Resource {
     fn take(file: &mut DataFile) -> Vec<Self::Record>;
     fn put(file: &mut DataFile, records: Vec<Self::Record>);
     fn id(r: &Self::Record) -> &str;
+    /// The resource name of the record with `id` (`tradePartners/us`).
+    fn name(id: &str) -> String;
     /// Ids of records of the same kind that must exist before this one (a goal's parent).
     fn deps(r: &Self::Record) -> Vec<String>;
     /// Local checks (every problem, not just the first).
@@ -115,6 +120,9 @@ pub struct ValidateCtx<'a, R> {
     pub stored: &'a HashMap<String, Stored<R>>,
     /// Ids that are not live in the registry before the import writes them.
     pub pending: &'a HashSet<String>,
+    /// Resource names of other kinds that this import creates but has not written (a dry
+    /// run): references to them cannot be checked by the server yet.
+    pub earlier: &'a HashSet<String>,
 }
 
 /// Counts of one import.
@@ -220,6 +228,55 @@ pub struct ImportOptions {
     pub quiet: bool,
 }
 
+/// Reads and parses the data files under `paths` (see [`data_files`]).
+pub fn read_files(paths: &[PathBuf]) -> CliResult<Vec<(PathBuf, String, DataFile)>> {
+    let mut files = Vec::new();
+    for p in paths {
+        for f in data_files(p)? {
+            let (text, data) = parse_file(&f)?;
+            files.push((f, text, data));
+        }
+    }
+    Ok(files)
+}
+
+/// Counts of one import, by kind.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct ImportReport {
+    pub dry_run: bool,
+    pub partners: Summary,
+    pub trade_flows: Summary,
+    pub goals: Summary,
+    pub total: Summary,
+}
+
+/// Imports every kind in dependency order: partners, trade flows, goals.
+pub async fn import_all(
+    client: &RegistryClient,
+    mut files: Vec<(PathBuf, String, DataFile)>,
+    opts: ImportOptions,
+) -> CliResult<ImportReport> {
+    let partners = collect::<Partners>(&mut files);
+    let flows = collect::<Flows>(&mut files);
+    let goals = collect::<Goals>(&mut files);
+    let mut earlier = HashSet::new();
+    let partners = import::<Partners>(client, partners, opts, &mut earlier).await?;
+    let trade_flows = import::<Flows>(client, flows, opts, &mut earlier).await?;
+    let goals = import::<Goals>(client, goals, opts, &mut earlier).await?;
+    let total = Summary {
+        created: partners.created + trade_flows.created + goals.created,
+        updated: partners.updated + trade_flows.updated + goals.updated,
+        unchanged: partners.unchanged + trade_flows.unchanged + goals.unchanged,
+    };
+    Ok(ImportReport {
+        dry_run: opts.dry_run,
+        partners,
+        trade_flows,
+        goals,
+        total,
+    })
+}
+
 /// Loads every record of kind `K` from the parsed files.
 pub fn collect<K: Resource>(files: &mut [(PathBuf, String, DataFile)]) -> Vec<Item<K::Record>> {
     let mut items = Vec::new();
@@ -254,10 +311,14 @@ fn api_record_error(origin: &Origin, noun: &str, id: &str, e: &ApiError) -> CliE
 }
 
 /// Imports the records of kind `K`; returns the counts.
+///
+/// `earlier` holds the resource names that kinds imported before this one would have created
+/// in a dry run (nothing is written then); this kind's are added to it.
 pub async fn import<K: Resource>(
     client: &RegistryClient,
     items: Vec<Item<K::Record>>,
     opts: ImportOptions,
+    earlier: &mut HashSet<String>,
 ) -> CliResult<Summary> {
     // Local checks, duplicates.
     let mut by_id: HashMap<String, usize> = HashMap::new();
@@ -314,6 +375,7 @@ pub async fn import<K: Resource>(
         batch: &batch,
         stored: &stored,
         pending: &pending,
+        earlier,
     };
 
     let to_write = plan.iter().filter(|(_, a)| *a != Action::Unchanged).count();
@@ -337,6 +399,7 @@ pub async fn import<K: Resource>(
     let mut summary = Summary::default();
     if opts.dry_run {
         bar.finish_and_clear();
+        earlier.extend(pending.iter().map(|id| K::name(id)));
         for (i, action) in &plan {
             summary.add(*action);
             if !opts.quiet && *action != Action::Unchanged {
@@ -525,6 +588,10 @@ impl Resource for Goals {
         goal_id(&r.id)
     }
 
+    fn name(id: &str) -> String {
+        goal_name(id)
+    }
+
     fn deps(r: &GoalRecord) -> Vec<String> {
         r.parent.iter().map(|p| goal_id(p).to_owned()).collect()
     }
@@ -579,6 +646,8 @@ impl Resource for Goals {
     ) -> Result<(), ApiError> {
         let mut goal = to_pb(r)?;
         let id = goal_id(&r.id).to_owned();
+        // Partners this (dry-run) import would create do not exist yet.
+        goal.linked_partners.retain(|p| !ctx.earlier.contains(p));
         // A parent that this import creates does not exist yet: validate the other fields
         // as a root goal of the pillar the parent chain leads to.
         if let Some(parent) = r.parent.as_deref().map(goal_id)
@@ -722,6 +791,304 @@ impl Resource for Goals {
             out.push(r);
         }
         out
+    }
+}
+
+/// Trade partners: members before the blocs, forums and groups that list them.
+pub struct Partners;
+
+fn invalid(problems: Vec<String>) -> ApiError {
+    ApiError::InvalidArgument {
+        message: "invalid record".into(),
+        violations: problems
+            .into_iter()
+            .map(|p| registry_client::FieldViolation {
+                field: String::new(),
+                description: p,
+            })
+            .collect(),
+    }
+}
+
+impl Resource for Partners {
+    const SECTION: &'static str = "partners";
+    const NOUN: &'static str = "partner";
+    type Record = PartnerRecord;
+
+    fn take(file: &mut DataFile) -> Vec<PartnerRecord> {
+        std::mem::take(&mut file.partners)
+    }
+
+    fn put(file: &mut DataFile, records: Vec<PartnerRecord>) {
+        file.partners = records;
+    }
+
+    fn id(r: &PartnerRecord) -> &str {
+        partner_id(&r.id)
+    }
+
+    fn name(id: &str) -> String {
+        partner_name(id)
+    }
+
+    fn deps(r: &PartnerRecord) -> Vec<String> {
+        r.members.iter().map(|m| partner_id(m).to_owned()).collect()
+    }
+
+    fn check(r: &PartnerRecord) -> Result<(), Vec<String>> {
+        let mut problems = r.to_pb().err().unwrap_or_default();
+        if r.kind.is_empty() {
+            problems.push("kind: required (COUNTRY, ECONOMIC_BLOC, FORUM or GROUP)".into());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
+    fn same(file: &PartnerRecord, stored: &PartnerRecord) -> bool {
+        file.canonical() == *stored
+    }
+
+    async fn stored(client: &RegistryClient) -> Result<HashMap<String, Stored<PartnerRecord>>, ApiError> {
+        let partners: Vec<pb::TradePartner> = client
+            .list_trade_partners(pb::ListTradePartnersRequest {
+                page_size: 1000,
+                show_deleted: true,
+                ..Default::default()
+            })
+            .try_collect()
+            .await?;
+        Ok(partners
+            .into_iter()
+            .map(|t| {
+                let record = PartnerRecord::from_pb(&t);
+                (
+                    record.id.clone(),
+                    Stored {
+                        record,
+                        etag: t.etag,
+                        deleted: t.delete_time.is_some(),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn validate(
+        client: &RegistryClient,
+        r: &PartnerRecord,
+        stored: Option<&Stored<PartnerRecord>>,
+        ctx: &ValidateCtx<'_, PartnerRecord>,
+    ) -> Result<(), ApiError> {
+        let mut partner = r.to_pb().map_err(invalid)?;
+        let id = partner_id(&r.id).to_owned();
+        // Members this import creates or restores first do not exist yet.
+        partner
+            .members
+            .retain(|m| !ctx.pending.contains(partner_id(m)) && !ctx.earlier.contains(m));
+        match stored {
+            Some(s) if s.deleted => {
+                client
+                    .undelete_trade_partner(pb::UndeleteTradePartnerRequest {
+                        name: partner_name(&id),
+                        etag: String::new(),
+                        validate_only: true,
+                    })
+                    .await?;
+            }
+            Some(s) => {
+                partner.etag.clone_from(&s.etag);
+                client
+                    .update_trade_partner(pb::UpdateTradePartnerRequest {
+                        trade_partner: Some(partner),
+                        update_mask: mask_all(),
+                        allow_missing: false,
+                        validate_only: true,
+                    })
+                    .await?;
+            }
+            None => {
+                client
+                    .create_trade_partner(pb::CreateTradePartnerRequest {
+                        trade_partner_id: id,
+                        trade_partner: Some(partner),
+                        request_id: String::new(),
+                        validate_only: true,
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(
+        client: &RegistryClient,
+        r: &PartnerRecord,
+        stored: Option<&Stored<PartnerRecord>>,
+    ) -> Result<(), ApiError> {
+        let mut partner = r.to_pb().map_err(invalid)?;
+        let id = partner_id(&r.id).to_owned();
+        match stored {
+            None => {
+                client
+                    .create_trade_partner(pb::CreateTradePartnerRequest {
+                        trade_partner_id: id,
+                        trade_partner: Some(partner),
+                        request_id: uuid::Uuid::new_v4().to_string(),
+                        validate_only: false,
+                    })
+                    .await?;
+            }
+            Some(s) => {
+                let mut etag = s.etag.clone();
+                if s.deleted {
+                    etag = client
+                        .undelete_trade_partner(pb::UndeleteTradePartnerRequest {
+                            name: partner_name(&id),
+                            etag: String::new(),
+                            validate_only: false,
+                        })
+                        .await?
+                        .etag;
+                }
+                partner.etag = etag;
+                client
+                    .update_trade_partner(pb::UpdateTradePartnerRequest {
+                        trade_partner: Some(partner),
+                        update_mask: mask_all(),
+                        allow_missing: false,
+                        validate_only: false,
+                    })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn export_order(records: Vec<PartnerRecord>) -> Vec<PartnerRecord> {
+        // By id, each record after its members (depth first).
+        let mut by_id: BTreeMap<String, PartnerRecord> = records.into_iter().map(|r| (r.id.clone(), r)).collect();
+        let ids: Vec<String> = by_id.keys().cloned().collect();
+        let mut out = Vec::new();
+        fn place(id: &str, by_id: &mut BTreeMap<String, PartnerRecord>, out: &mut Vec<PartnerRecord>, depth: usize) {
+            let Some(r) = by_id.remove(id) else { return };
+            if depth < 64 {
+                for m in &r.members {
+                    place(m, by_id, out, depth + 1);
+                }
+            }
+            out.push(r);
+        }
+        for id in ids {
+            place(&id, &mut by_id, &mut out, 0);
+        }
+        out
+    }
+}
+
+/// Trade flows (after the partners they belong to). A flow is keyed `partner/year`.
+pub struct Flows;
+
+fn flow_request(r: &FlowRecord, etag: &str, validate_only: bool) -> pb::UpdateTradeFlowRequest {
+    let mut flow = r.to_pb();
+    flow.etag = etag.to_owned();
+    pb::UpdateTradeFlowRequest {
+        trade_flow: Some(flow),
+        allow_missing: true,
+        validate_only,
+    }
+}
+
+impl Resource for Flows {
+    const SECTION: &'static str = "trade_flows";
+    const NOUN: &'static str = "trade flow";
+    type Record = FlowRecord;
+
+    fn take(file: &mut DataFile) -> Vec<FlowRecord> {
+        std::mem::take(&mut file.trade_flows)
+            .into_iter()
+            .map(FlowRecord::keyed)
+            .collect()
+    }
+
+    fn put(file: &mut DataFile, records: Vec<FlowRecord>) {
+        file.trade_flows = records;
+    }
+
+    fn id(r: &FlowRecord) -> &str {
+        &r.key
+    }
+
+    fn name(id: &str) -> String {
+        match id.split_once('/') {
+            Some((partner, year)) => format!("{}/tradeFlows/{year}", partner_name(partner)),
+            None => id.to_owned(),
+        }
+    }
+
+    fn deps(_: &FlowRecord) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn check(r: &FlowRecord) -> Result<(), Vec<String>> {
+        r.check()
+    }
+
+    fn same(file: &FlowRecord, stored: &FlowRecord) -> bool {
+        file == stored
+    }
+
+    async fn stored(client: &RegistryClient) -> Result<HashMap<String, Stored<FlowRecord>>, ApiError> {
+        let flows: Vec<pb::TradeFlow> = client
+            .list_trade_flows(pb::ListTradeFlowsRequest {
+                parent: format!("{PARTNERS}-"),
+                page_size: 1000,
+                ..Default::default()
+            })
+            .try_collect()
+            .await?;
+        Ok(flows
+            .into_iter()
+            .map(|f| {
+                let record = FlowRecord::from_pb(&f);
+                (
+                    record.key.clone(),
+                    Stored {
+                        record,
+                        etag: f.etag,
+                        deleted: false,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn validate(
+        client: &RegistryClient,
+        r: &FlowRecord,
+        stored: Option<&Stored<FlowRecord>>,
+        ctx: &ValidateCtx<'_, FlowRecord>,
+    ) -> Result<(), ApiError> {
+        // The partner is created by this (dry-run) import: the local checks are all there is.
+        if ctx.earlier.contains(&partner_name(&r.partner)) {
+            return Ok(());
+        }
+        let etag = stored.map(|s| s.etag.as_str()).unwrap_or_default();
+        client.update_trade_flow(flow_request(r, etag, true)).await?;
+        Ok(())
+    }
+
+    async fn apply(
+        client: &RegistryClient,
+        r: &FlowRecord,
+        stored: Option<&Stored<FlowRecord>>,
+    ) -> Result<(), ApiError> {
+        let etag = stored.map(|s| s.etag.as_str()).unwrap_or_default();
+        client.update_trade_flow(flow_request(r, etag, false)).await?;
+        Ok(())
+    }
+
+    fn export_order(mut records: Vec<FlowRecord>) -> Vec<FlowRecord> {
+        records.sort_by(|a, b| (a.partner.as_str(), a.year).cmp(&(b.partner.as_str(), b.year)));
+        records
     }
 }
 

@@ -692,16 +692,17 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let out = ok(ctl(&app, &["import", "--dry-run", seeds]));
     assert_eq!(
         out.trim(),
-        "dry run: would be 12 created, 0 updated, 0 unchanged (nothing written)"
+        "dry run: would be 18 created, 0 updated, 0 unchanged (nothing written)"
     );
     assert_eq!(goal_count(&app).await, 0);
 
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "12 created, 0 updated, 0 unchanged");
+    assert_eq!(out.trim(), "18 created, 0 updated, 0 unchanged");
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 0 updated, 12 unchanged");
+    assert_eq!(out.trim(), "0 created, 0 updated, 18 unchanged");
     let report = json(ctl(&app, &["import", seeds, "-o", "json"]));
     assert_eq!(report["goals"]["unchanged"], 12);
+    assert_eq!(report["partners"]["unchanged"], 6);
 
     let ax = json(ctl(&app, &["goals", "get", "manufacturing-ax", "-o", "json"]));
     assert_eq!(ax["pillar"], "INDUSTRIAL_RESURGENCE");
@@ -714,12 +715,17 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let d2 = tempfile::tempdir().unwrap();
     ok(ctl(&app, &["export", d1.path().to_str().unwrap()]));
     let out = ok(ctl(&app, &["import", d1.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "0 created, 0 updated, 12 unchanged");
+    assert_eq!(out.trim(), "0 created, 0 updated, 18 unchanged");
     let r = json(ctl(&app, &["export", d2.path().to_str().unwrap(), "-o", "json"]));
     assert_eq!(r["goals"], 12);
+    assert_eq!(r["partners"], 6);
     let f1 = std::fs::read_to_string(d1.path().join("goals.yaml")).unwrap();
     let f2 = std::fs::read_to_string(d2.path().join("goals.yaml")).unwrap();
     assert_eq!(f1, f2);
+    let p1 = std::fs::read_to_string(d1.path().join("partners.yaml")).unwrap();
+    assert_eq!(p1, std::fs::read_to_string(d2.path().join("partners.yaml")).unwrap());
+    let us = json(ctl(&app, &["partners", "get", "us", "-o", "json"]));
+    assert_eq!(us["linked_goals"][0], "trade-national-interest");
 
     // A change in the registry is undone by the next import (1 updated).
     ok(ctl(
@@ -739,7 +745,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let out = ok(ctl(&app, &["import", seeds]));
     assert_eq!(
         out.trim(),
-        "0 created, 1 updated, 11 unchanged",
+        "0 created, 1 updated, 17 unchanged",
         "seeds leave the state alone"
     );
     let g = json(ctl(&app, &["goals", "get", "embedded-ai", "-o", "json"]));
@@ -756,7 +762,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
         &["-q", "goals", "state", "medium-sized-companies", "ON_HOLD"],
     ));
     let out = ok(ctl(&app, &["import", active.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "0 created, 1 updated, 11 unchanged");
+    assert_eq!(out.trim(), "0 created, 1 updated, 17 unchanged");
     let g = json(ctl(&app, &["goals", "get", "medium-sized-companies", "-o", "json"]));
     assert_eq!(g["state"], "ACTIVE");
     // No goal goes back to PLANNED: refused before anything is written.
@@ -772,15 +778,16 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
         &["-q", "goals", "delete", "sustainable-growth-partnership", "--force"],
     ));
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 4 updated, 8 unchanged");
+    assert_eq!(out.trim(), "0 created, 4 updated, 14 unchanged");
 
     // Into a fresh registry: the export recreates exactly the same records.
     let fresh = TestApp::spawn().await;
     let out = ok(ctl(&fresh, &["import", d1.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "12 created, 0 updated, 0 unchanged");
+    assert_eq!(out.trim(), "18 created, 0 updated, 0 unchanged");
     let d3 = tempfile::tempdir().unwrap();
     ok(ctl(&fresh, &["export", d3.path().to_str().unwrap()]));
     assert_eq!(f1, std::fs::read_to_string(d3.path().join("goals.yaml")).unwrap());
+    assert_eq!(p1, std::fs::read_to_string(d3.path().join("partners.yaml")).unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -847,4 +854,297 @@ async fn import_stops_at_the_first_invalid_record_having_written_nothing() {
     assert_eq!(out.trim(), "0 created, 0 updated, 2 unchanged");
     let missing = fails(ctl(&app, &["import", "/nonexistent/path"]), 1);
     assert!(missing.contains("/nonexistent/path"), "{missing}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_flows_concentration_and_progress_in_every_format() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // create: flags, and -f with the seed schema.
+    let out = ok(ctl(
+        &app,
+        &[
+            "partners",
+            "create",
+            "kr",
+            "--kind",
+            "COUNTRY",
+            "--display-name",
+            "Korea",
+        ],
+    ));
+    assert!(out.contains("tradePartners/kr"), "{out}");
+    let file = write(
+        dir.path(),
+        "de.yaml",
+        "id: de\nkind: COUNTRY\ndisplay_name: Germany\nrisks:\n  - category: OTHER\n    title: t\n",
+    );
+    let de = json(ctl(
+        &app,
+        &["partners", "create", "-f", file.to_str().unwrap(), "-o", "json"],
+    ));
+    assert_eq!(de["risks"][0]["category"], "OTHER");
+    let file = write(
+        dir.path(),
+        "eu.json",
+        r#"{"partners": [{"id": "eu", "kind": "ECONOMIC_BLOC", "display_name": "EU", "members": ["de"]}]}"#,
+    );
+    ok(ctl(&app, &["-q", "partners", "create", "-f", file.to_str().unwrap()]));
+
+    // get and list in every format.
+    let eu = yaml(ctl(&app, &["partners", "get", "eu", "-o", "yaml"]));
+    assert_eq!(eu["members"][0].as_str(), Some("de"));
+    let de = json(ctl(&app, &["partners", "get", "de", "-o", "json"]));
+    assert_eq!(de["memberships"][0], "eu");
+    let table = ok(ctl(&app, &["partners", "get", "eu"]));
+    assert!(table.contains("ECONOMIC_BLOC") && table.contains("EU"), "{table}");
+    let list = json(ctl(
+        &app,
+        &["partners", "list", "-o", "json", "--order-by", "display_name"],
+    ));
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["eu", "de", "kr"]);
+    let list = yaml(ctl(
+        &app,
+        &[
+            "partners",
+            "list",
+            "-o",
+            "yaml",
+            "--filter",
+            "kind = COUNTRY",
+            "--limit",
+            "1",
+        ],
+    ));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let table = ok(ctl(&app, &["partners", "list"]));
+    assert!(table.contains("Germany") && table.contains("Korea"), "{table}");
+
+    // update: only the given fields; --etag.
+    let etag = de["etag"].as_str().unwrap().to_owned();
+    let up = json(ctl(
+        &app,
+        &[
+            "partners", "update", "de", "--region", "europe", "--etag", &etag, "-o", "json",
+        ],
+    ));
+    assert_eq!(up["region"], "europe");
+    assert_eq!(up["display_name"], "Germany", "fields outside the mask stay");
+    assert_eq!(up["risks"][0]["title"], "t");
+    let err = fails(
+        ctl(&app, &["partners", "update", "de", "--region", "x", "--etag", &etag]),
+        4,
+    );
+    assert!(err.contains("error:"), "{err}");
+    fails(ctl(&app, &["partners", "update", "de"]), 2);
+    fails(ctl(&app, &["partners", "get", "nope"]), 3);
+    fails(
+        ctl(
+            &app,
+            &["partners", "create", "kr", "--kind", "COUNTRY", "--display-name", "K"],
+        ),
+        4,
+    );
+    let err = fails(
+        ctl(
+            &app,
+            &["partners", "create", "xx", "--kind", "PLANET", "--display-name", "X"],
+        ),
+        1,
+    );
+    assert!(err.contains("kind"), "{err}");
+
+    // Flows: set, list by partner and by year, in every format.
+    ok(ctl(
+        &app,
+        &[
+            "-q",
+            "partners",
+            "flows",
+            "set",
+            "de",
+            "2024",
+            "--exports",
+            "300",
+            "--imports",
+            "10",
+        ],
+    ));
+    let set = json(ctl(
+        &app,
+        &[
+            "partners",
+            "flows",
+            "set",
+            "kr",
+            "2024",
+            "--exports",
+            "100",
+            "--imports",
+            "5",
+            "--source",
+            "test",
+            "--estimated",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(set["name"], "tradePartners/kr/tradeFlows/2024");
+    assert_eq!(set["estimated"], true);
+    let flows = json(ctl(&app, &["partners", "flows", "--year", "2024", "-o", "json"]));
+    assert_eq!(flows.as_array().unwrap().len(), 2);
+    let flows = yaml(ctl(&app, &["partners", "flows", "de", "-o", "yaml"]));
+    assert_eq!(flows[0]["exports_usd"].as_i64(), Some(300));
+    let table = ok(ctl(&app, &["partners", "flows", "kr"]));
+    assert!(table.contains("100") && table.contains("yes"), "{table}");
+    fails(ctl(&app, &["partners", "flows"]), 2);
+
+    // Concentration: shares, HHI, top-N, group shares, dependency flags.
+    let c = json(ctl(
+        &app,
+        &[
+            "concentration",
+            "--year",
+            "2024",
+            "--top-n",
+            "1",
+            "--threshold",
+            "0.5",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(c["total_exports_usd"], 400);
+    assert_eq!(c["shares"][0]["partner"], "de");
+    assert_eq!(c["shares"][0]["dependency_risk"], true);
+    assert_eq!(c["top_n"], 1);
+    assert_eq!(c["group_shares"][0]["partner"], "eu");
+    let y = yaml(ctl(&app, &["concentration", "--year", "2024", "-o", "yaml"]));
+    assert_eq!(y["hhi"].as_f64(), Some(6250.0));
+    let table = ok(ctl(&app, &["concentration", "--year", "2024"]));
+    assert!(table.contains("HHI") && table.contains("75.0%"), "{table}");
+
+    // Export → import into a fresh registry → export: identical partner and flow files.
+    let d1 = tempfile::tempdir().unwrap();
+    ok(ctl(&app, &["-q", "export", d1.path().to_str().unwrap()]));
+    let out = ok(ctl(&app, &["import", d1.path().to_str().unwrap()]));
+    assert_eq!(out.trim(), "0 created, 0 updated, 5 unchanged");
+    let fresh = TestApp::spawn().await;
+    let out = ok(ctl(&fresh, &["import", "--dry-run", d1.path().to_str().unwrap()]));
+    assert_eq!(
+        out.trim(),
+        "dry run: would be 5 created, 0 updated, 0 unchanged (nothing written)"
+    );
+    let out = ok(ctl(&fresh, &["import", d1.path().to_str().unwrap()]));
+    assert_eq!(out.trim(), "5 created, 0 updated, 0 unchanged");
+    let d2 = tempfile::tempdir().unwrap();
+    ok(ctl(&fresh, &["-q", "export", d2.path().to_str().unwrap()]));
+    for f in ["partners.yaml", "trade_flows.yaml"] {
+        assert_eq!(
+            std::fs::read_to_string(d1.path().join(f)).unwrap(),
+            std::fs::read_to_string(d2.path().join(f)).unwrap(),
+            "{f}"
+        );
+    }
+
+    // delete: refused while a group lists it, --force removes it; undelete.
+    let err = fails(ctl(&app, &["partners", "delete", "de"]), 1);
+    assert!(err.contains("member"), "{err}");
+    ok(ctl(&app, &["-q", "partners", "delete", "de", "--force"]));
+    let gone = json(ctl(&app, &["partners", "get", "de", "-o", "json"]));
+    assert!(gone["delete_time"].is_string(), "{gone}");
+    let back = json(ctl(&app, &["partners", "undelete", "de", "-o", "json"]));
+    assert_eq!(back["id"], "de");
+
+    // goals record / progress.
+    ok(ctl(&app, &["-q", "import", seeds_dir().to_str().unwrap()]));
+    let m = json(ctl(
+        &app,
+        &[
+            "goals",
+            "record",
+            "manufacturing-ax",
+            "--metric",
+            "ai-factories",
+            "--value",
+            "100",
+            "--observed-at",
+            "2025-01-01T00:00:00Z",
+            "--source",
+            "test",
+            "-o",
+            "json",
+        ],
+    ));
+    assert!(
+        m["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("policyGoals/manufacturing-ax/measurements/")
+    );
+    let p = json(ctl(&app, &["goals", "progress", "manufacturing-ax", "-o", "json"]));
+    assert_eq!(p[0]["metric"], "ai-factories");
+    assert_eq!(p[0]["latest_value"].as_f64(), Some(100.0));
+    assert_eq!(p[1]["state"], "NO_DATA");
+    let p = yaml(ctl(&app, &["goals", "progress", "manufacturing-ax", "-o", "yaml"]));
+    assert_eq!(p[0]["target_value"].as_f64(), Some(500.0));
+    let table = ok(ctl(&app, &["goals", "progress", "manufacturing-ax"]));
+    assert!(table.contains("ai-factories") && table.contains("NO_DATA"), "{table}");
+    let table = ok(ctl(
+        &app,
+        &[
+            "goals",
+            "record",
+            "manufacturing-ax",
+            "--metric",
+            "ai-factories",
+            "--value",
+            "120",
+        ],
+    ));
+    assert!(table.contains("120"), "{table}");
+    let err = fails(
+        ctl(
+            &app,
+            &[
+                "goals",
+                "record",
+                "manufacturing-ax",
+                "--metric",
+                "nope",
+                "--value",
+                "1",
+            ],
+        ),
+        1,
+    );
+    assert!(err.contains("error:"), "{err}");
+    fails(
+        ctl(&app, &["goals", "record", "nope", "--metric", "x", "--value", "1"]),
+        3,
+    );
+    fails(
+        ctl(
+            &app,
+            &[
+                "goals",
+                "record",
+                "manufacturing-ax",
+                "--metric",
+                "x",
+                "--value",
+                "1",
+                "--observed-at",
+                "yesterday",
+            ],
+        ),
+        2,
+    );
 }

@@ -119,6 +119,10 @@ struct DevArgs {
     /// File holding the dev admin token (created on first start, reused afterwards).
     #[arg(long, env = "REGISTRY_DEV_TOKEN_FILE", default_value = ".registry-dev-admin-token")]
     token_file: PathBuf,
+    /// Seed data imported on the first start (when the database holds no goals and no
+    /// partners); skipped with a note when the directory does not exist.
+    #[arg(long, env = "REGISTRY_DEV_SEEDS", default_value = "seeds")]
+    seeds: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -316,10 +320,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Healthcheck(args) => healthcheck(args).await,
         Command::Dev(args) => {
             let pg = pg::discover(pg::Policy::Dev {
-                data_dir: args.data_dir,
+                data_dir: args.data_dir.clone(),
             })
             .await?;
-            let served = dev(&pg, args.listen, &args.token_file).await;
+            let served = dev(&pg, &args).await;
             let stopped = pg.stop().await.context("cannot stop the private PostgreSQL");
             served.and(stopped)
         }
@@ -437,32 +441,108 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// `registryd dev` on the PostgreSQL `pg`: database `registry`, default options.
-async fn dev(pg: &PgHandle, listen: SocketAddr, token_file: &Path) -> anyhow::Result<()> {
+async fn dev(pg: &PgHandle, args: &DevArgs) -> anyhow::Result<()> {
+    let token_file = args.token_file.as_path();
     let url = pg::with_database(pg.url(), "registry")?;
     let store = Store::connect(&url, StoreOptions::default())
         .await
         .context("cannot connect to PostgreSQL")?;
-    // next: import seeds once (first start on an empty database).
     let admin_token = dev_admin_token(&store, token_file).await?;
-    let listener = bind(listen).await?;
+    let listener = bind(args.listen).await?;
     let addr = listener.local_addr()?;
+    let pool = store.pool().clone();
+    // Serve from here on: the seeds are imported through the API, like `registryctl import`.
+    let server = tokio::spawn(serve_until_signal(store, listener, ServerOptions::default()));
+    let endpoint = format!("http://{}", client_addr(addr));
+    let seeds = seed_once(&endpoint, &admin_token, &args.seeds).await;
     let data = match pg.data_dir() {
         Some(dir) => format!("{} (private PostgreSQL, stopped on exit)", dir.display()),
         None => "external PostgreSQL server".to_owned(),
     };
     println!(
-        "\nregistryd dev is ready\n  gRPC endpoint: http://{addr}\n  admin token:   {admin_token}\n  \
-         (saved in {})\n  database:      {}\n  data:          {data}\n  \
-         try:           grpcurl -plaintext -H 'authorization: Bearer {admin_token}' {addr} \
+        "\nregistryd dev is ready\n  gRPC endpoint: {endpoint}\n  admin token:   {admin_token}\n  \
+         (saved in {})\n  database:      {}\n  data:          {data}\n  seeds:         {seeds}\n  \
+         try:           REGISTRY_ENDPOINT={endpoint} REGISTRY_TOKEN={admin_token} \
+         cargo run -q -p registry-cli -- goals tree\n  \
+         or:            grpcurl -plaintext -H 'authorization: Bearer {admin_token}' {} \
          motie.registry.v1.PolicyGoalService/ListPolicyGoals\nCtrl-C stops the server, then the database.\n",
         token_file.display(),
-        pg::redact_password(&url)
+        pg::redact_password(&url),
+        client_addr(addr),
     );
-    let pool = store.pool().clone();
-    let served = serve_until_signal(store, listener, ServerOptions::default()).await;
+    let served = match server.await {
+        Ok(r) => r,
+        Err(e) => Err(anyhow::anyhow!("the server task failed: {e}")),
+    };
     // Close the connections before the database stops.
     pool.close().await;
     served
+}
+
+/// The address a local client dials for a listener bound to `addr` (an unspecified address
+/// becomes loopback).
+fn client_addr(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from(([127, 0, 0, 1], a.port())),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port())),
+        a => a,
+    }
+}
+
+/// Imports `seeds` through the API when the registry holds no goals and no partners (also
+/// none soft-deleted): the first start. Returns what happened, for the banner; a failure is
+/// reported there and does not stop the server.
+async fn seed_once(endpoint: &str, token: &str, seeds: &Path) -> String {
+    use registry_client::{RegistryClient, pb};
+
+    if !seeds.exists() {
+        return format!(
+            "none ({} not found; --seeds DIR or REGISTRY_DEV_SEEDS)",
+            seeds.display()
+        );
+    }
+    let client = match RegistryClient::builder(endpoint.to_owned())
+        .token(token.to_owned())
+        .user_agent("registryd-dev-seeds")
+        .connect()
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => return format!("not imported: cannot connect: {e}"),
+    };
+    let goals = client
+        .list_policy_goals_page(pb::ListPolicyGoalsRequest {
+            page_size: 1,
+            show_deleted: true,
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.policy_goals.is_empty());
+    let partners = client
+        .list_trade_partners_page(pb::ListTradePartnersRequest {
+            page_size: 1,
+            show_deleted: true,
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.trade_partners.is_empty());
+    match (goals, partners) {
+        (Ok(true), Ok(true)) => {}
+        (Ok(_), Ok(_)) => {
+            return format!(
+                "kept (the database is not empty; not imported again from {})",
+                seeds.display()
+            );
+        }
+        (Err(e), _) | (_, Err(e)) => return format!("not imported: {e}"),
+    }
+    match registry_cli::import_seeds(&client, seeds).await {
+        Ok(report) => format!("imported from {}: {}", seeds.display(), report.total),
+        Err(e) => {
+            tracing::warn!(seeds = %seeds.display(), error = %e, "the seed import failed");
+            format!("import from {} failed: {e}", seeds.display())
+        }
+    }
 }
 
 /// `registryd healthcheck`: exit 0 when the server answers SERVING, 1 otherwise.

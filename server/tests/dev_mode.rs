@@ -1,6 +1,7 @@
 //! `registryd dev` end to end: the real binary, without DATABASE_URL, starts its own
 //! PostgreSQL in a temporary data directory, prints an admin token, serves, stops cleanly on
-//! SIGTERM, and keeps its data and token for the next start.
+//! SIGTERM, and keeps its data and token for the next start. The first start imports
+//! `seeds/`; the second does not import them again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,8 +11,9 @@ use std::{path::Path, time::Instant};
 
 use common::{Bearer, Registryd, TempDir, channel, registryd};
 use registry_proto::v1::{
-    CreatePolicyGoalRequest, GetPolicyGoalRequest, Pillar, PolicyGoal,
-    policy_goal_service_client::PolicyGoalServiceClient,
+    CreatePolicyGoalRequest, GetPolicyGoalRequest, ListPolicyGoalsRequest, ListTradePartnersRequest, Pillar,
+    PolicyGoal, policy_goal_service_client::PolicyGoalServiceClient,
+    trade_partner_service_client::TradePartnerServiceClient,
 };
 use tonic::{service::interceptor::InterceptedService, transport::Channel};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
@@ -21,6 +23,10 @@ struct Dev {
     proc: Registryd,
     addr: String,
     token: String,
+    /// The banner's `seeds:` line.
+    seeds: String,
+    /// The banner's `try:` line (a registryctl command).
+    try_line: String,
 }
 
 impl Dev {
@@ -29,13 +35,56 @@ impl Dev {
         cmd.args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .arg("--token-file")
-            .arg(token_file);
+            .arg(token_file)
+            .arg("--seeds")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds"));
         let mut proc = Registryd::spawn(cmd);
         let addr = proc.wait_for("gRPC endpoint: http://");
         assert!(!addr.ends_with(":0"), "the banner shows the bound port: {addr}");
         let token = proc.wait_for("admin token:");
         assert!(token.starts_with("rgy_"), "the banner shows an admin token: {token}");
-        Dev { proc, addr, token }
+        let seeds = proc.wait_for("seeds:");
+        let try_line = proc.wait_for("try:");
+        Dev {
+            proc,
+            addr,
+            token,
+            seeds,
+            try_line,
+        }
+    }
+
+    /// Every goal (also soft-deleted ones), by name, with its revision.
+    async fn goal_revisions(&self) -> Vec<(String, i64)> {
+        let page = self
+            .goals()
+            .await
+            .list_policy_goals(ListPolicyGoalsRequest {
+                page_size: 1000,
+                show_deleted: true,
+                ..Default::default()
+            })
+            .await
+            .expect("list goals")
+            .into_inner();
+        assert!(page.next_page_token.is_empty());
+        let mut out: Vec<(String, i64)> = page.policy_goals.into_iter().map(|g| (g.name, g.revision)).collect();
+        out.sort();
+        out
+    }
+
+    async fn partner_count(&self) -> usize {
+        TradePartnerServiceClient::with_interceptor(channel(&self.addr).await, Bearer::new(&self.token))
+            .list_trade_partners(ListTradePartnersRequest {
+                page_size: 1000,
+                show_deleted: true,
+                ..Default::default()
+            })
+            .await
+            .expect("list partners")
+            .into_inner()
+            .trade_partners
+            .len()
     }
 
     async fn goals(&self) -> PolicyGoalServiceClient<InterceptedService<Channel, Bearer>> {
@@ -66,6 +115,27 @@ async fn dev_starts_its_own_postgres_stops_cleanly_and_keeps_data() {
     println!("first start: {:?}", started.elapsed());
     assert!(data_dir.join("PG_VERSION").exists(), "a private cluster in --data-dir");
     dev.assert_serving().await;
+    // The seeds are imported on the first start, and the banner says how to use registryctl.
+    assert!(dev.seeds.starts_with("imported from"), "{}", dev.seeds);
+    assert!(
+        dev.seeds.ends_with("18 created, 0 updated, 0 unchanged"),
+        "{}",
+        dev.seeds
+    );
+    assert!(
+        dev.try_line.contains(&format!("REGISTRY_ENDPOINT=http://{}", dev.addr))
+            && dev.try_line.contains(&format!("REGISTRY_TOKEN={}", dev.token))
+            && dev.try_line.contains("registry-cli -- goals tree"),
+        "{}",
+        dev.try_line
+    );
+    let seeded = dev.goal_revisions().await;
+    assert_eq!(seeded.len(), 12, "{seeded:?}");
+    assert!(
+        seeded.iter().any(|(n, _)| n == "policyGoals/manufacturing-ax"),
+        "{seeded:?}"
+    );
+    assert_eq!(dev.partner_count().await, 6);
     let first_token = dev.token.clone();
     let anonymous = PolicyGoalServiceClient::new(channel(&dev.addr).await)
         .get_policy_goal(GetPolicyGoalRequest {
@@ -104,6 +174,13 @@ async fn dev_starts_its_own_postgres_stops_cleanly_and_keeps_data() {
     println!("second start: {:?}", started.elapsed());
     dev.assert_serving().await;
     assert_eq!(dev.token, first_token, "the second start reuses the saved token");
+    // The seeds are not imported again: the same goals, at the same revisions.
+    assert!(dev.seeds.starts_with("kept"), "{}", dev.seeds);
+    let mut expected = seeded.clone();
+    expected.push(("policyGoals/dev-mode-survives".into(), 1));
+    expected.sort();
+    assert_eq!(dev.goal_revisions().await, expected);
+    assert_eq!(dev.partner_count().await, 6);
     let mut goals = dev.goals().await;
     let got = goals
         .get_policy_goal(GetPolicyGoalRequest {

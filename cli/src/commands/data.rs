@@ -9,7 +9,7 @@ use super::Ctx;
 use crate::{
     error::{CliError, CliResult},
     output::{Format, emit, kv_table, render},
-    transfer::{self, Goals, ImportOptions, Resource, Summary},
+    transfer::{self, Flows, Goals, ImportOptions, Partners, Resource},
 };
 
 #[derive(Debug, Args)]
@@ -25,38 +25,19 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Directory to write (created if missing; `goals.yaml` in it is overwritten).
+    /// Directory to write (created if missing; `partners.yaml`, `trade_flows.yaml` and
+    /// `goals.yaml` in it are overwritten). Measurements are history, not exported.
     pub dir: PathBuf,
 }
 
-#[derive(Debug, Serialize)]
-struct ImportReport {
-    dry_run: bool,
-    goals: Summary,
-    total: Summary,
-}
-
 pub async fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
-    let mut files = Vec::new();
-    for p in &a.paths {
-        for f in transfer::data_files(p)? {
-            let (text, data) = transfer::parse_file(&f)?;
-            files.push((f, text, data));
-        }
-    }
+    let files = transfer::read_files(&a.paths)?;
     let opts = ImportOptions {
         dry_run: a.dry_run,
         quiet: ctx.quiet,
     };
-    // Kinds in dependency order; partners and trade flows will come before goals.
-    let goals = transfer::collect::<Goals>(&mut files);
-    let goals = transfer::import::<Goals>(&ctx.client, goals, opts).await?;
-    let total = goals;
-    let report = ImportReport {
-        dry_run: a.dry_run,
-        goals,
-        total,
-    };
+    let report = transfer::import_all(&ctx.client, files, opts).await?;
+    let total = report.total;
     let line = if a.dry_run {
         format!("dry run: would be {total} (nothing written)")
     } else {
@@ -72,20 +53,29 @@ pub async fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
 #[derive(Debug, Serialize)]
 struct ExportReport {
     dir: String,
+    partners: usize,
+    trade_flows: usize,
     goals: usize,
 }
 
 pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
     std::fs::create_dir_all(&a.dir).map_err(|e| CliError::other(format!("{}: {e}", a.dir.display())))?;
+    let partners = transfer::export::<Partners>(&ctx.client, &a.dir).await?;
+    let trade_flows = transfer::export::<Flows>(&ctx.client, &a.dir).await?;
     let goals = transfer::export::<Goals>(&ctx.client, &a.dir).await?;
     let report = ExportReport {
         dir: a.dir.display().to_string(),
+        partners,
+        trade_flows,
         goals,
     };
+    let row = |section: &str, n: usize| format!("{n} written to {section}.yaml");
     emit(ctx.format, &report, || {
         kv_table(&[
             ("directory", report.dir.clone()),
-            (Goals::SECTION, format!("{goals} written to {}.yaml", Goals::SECTION)),
+            (Partners::SECTION, row(Partners::SECTION, partners)),
+            (Flows::SECTION, row(Flows::SECTION, trade_flows)),
+            (Goals::SECTION, row(Goals::SECTION, goals)),
         ])
     })
 }

@@ -37,6 +37,39 @@ pub enum GoalsCmd {
     Undelete(UndeleteArgs),
     /// Shows the goal tree (pillars, goals, initiatives).
     Tree(TreeArgs),
+    /// Records a measured value of one of a goal's targets (append-only history).
+    Record(RecordArgs),
+    /// Shows each target's computed progress (state, latest value, percent complete).
+    Progress(ProgressArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Goal id.
+    pub goal: String,
+    /// The metric of one of the goal's targets.
+    #[arg(long)]
+    pub metric: String,
+    /// The observed value, in the target's unit.
+    #[arg(long)]
+    pub value: f64,
+    /// When the value was observed (RFC 3339; default now).
+    #[arg(long)]
+    pub observed_at: Option<String>,
+    /// Where the value comes from.
+    #[arg(long)]
+    pub source: Option<String>,
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Idempotency key; a retry with the same key returns the original measurement.
+    #[arg(long)]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProgressArgs {
+    /// Goal id.
+    pub goal: String,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +239,8 @@ pub async fn run(ctx: &Ctx, cmd: GoalsCmd) -> CliResult {
         GoalsCmd::Delete(a) => delete(ctx, a).await,
         GoalsCmd::Undelete(a) => undelete(ctx, a).await,
         GoalsCmd::Tree(a) => tree(ctx, a).await,
+        GoalsCmd::Record(a) => record(ctx, a).await,
+        GoalsCmd::Progress(a) => progress(ctx, a).await,
     }
 }
 
@@ -791,4 +826,129 @@ fn draw(n: &TreeNode, lead: &str, child_lead: &str, out: &mut String) {
         };
         draw(c, &format!("{child_lead}{l}"), &format!("{child_lead}{cl}"), out);
     }
+}
+
+/// A measurement as `goals record` prints it.
+#[derive(Debug, Serialize)]
+struct MeasurementView {
+    name: String,
+    metric: String,
+    value: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observe_time: Option<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    source: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    note: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    create_time: Option<String>,
+    recorder: String,
+}
+
+async fn record(ctx: &Ctx, a: RecordArgs) -> CliResult {
+    let name = goal_name(&a.goal);
+    let observe_time = match a.observed_at.as_deref() {
+        Some(t) => t
+            .parse()
+            .map_err(|_| CliError::usage(format!("--observed-at {t:?} is not an RFC 3339 time")))?,
+        None => registry_client::prost_types::Timestamp::from(std::time::SystemTime::now()),
+    };
+    let m = ctx
+        .client
+        .record_measurement(pb::RecordMeasurementRequest {
+            parent: name.clone(),
+            measurement: Some(pb::Measurement {
+                metric: a.metric,
+                value: a.value,
+                observe_time: Some(observe_time),
+                source: a.source.unwrap_or_default(),
+                note: a.note.unwrap_or_default(),
+                ..Default::default()
+            }),
+            request_id: a.request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        })
+        .await
+        .context(format!("recording a measurement of {name}"))?;
+    ctx.note(format!("recorded {}", m.name));
+    let view = MeasurementView {
+        name: m.name.clone(),
+        metric: m.metric.clone(),
+        value: m.value,
+        observe_time: records::ts(m.observe_time.as_ref()),
+        source: m.source.clone(),
+        note: m.note.clone(),
+        create_time: records::ts(m.create_time.as_ref()),
+        recorder: m.recorder.clone(),
+    };
+    emit(ctx.format, &view, || {
+        kv_table(&[
+            ("name", view.name.clone()),
+            ("metric", view.metric.clone()),
+            ("value", fmt_number(view.value)),
+            ("observed", view.observe_time.clone().unwrap_or_default()),
+            ("source", view.source.clone()),
+            ("note", view.note.clone()),
+            ("recorded", view.create_time.clone().unwrap_or_default()),
+            ("recorder", view.recorder.clone()),
+        ])
+    })
+}
+
+/// One target's progress as `goals progress` prints it.
+#[derive(Debug, Serialize)]
+struct TargetProgressView {
+    metric: String,
+    unit: String,
+    target_value: f64,
+    target_year: i32,
+    state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest_value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest_observe_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    percent_complete: Option<f64>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    explanation: String,
+}
+
+async fn progress(ctx: &Ctx, a: ProgressArgs) -> CliResult {
+    let name = goal_name(&a.goal);
+    let g = ctx
+        .client
+        .get_policy_goal(&name)
+        .await
+        .context(format!("getting {name}"))?;
+    let views: Vec<TargetProgressView> = g
+        .targets
+        .iter()
+        .map(|t| {
+            let p = t.progress.clone().unwrap_or_default();
+            TargetProgressView {
+                metric: t.metric.clone(),
+                unit: t.unit.clone(),
+                target_value: t.target_value,
+                target_year: t.target_year,
+                state: records::progress_state_name(p.state).unwrap_or_default(),
+                latest_value: p.latest_value,
+                latest_observe_time: records::ts(p.latest_observe_time.as_ref()),
+                percent_complete: p.percent_complete,
+                explanation: p.explanation,
+            }
+        })
+        .collect();
+    emit(ctx.format, &views, || {
+        let mut t = output::table(&["METRIC", "TARGET", "STATE", "LATEST", "COMPLETE", "WHY"]);
+        for v in &views {
+            t.add_row(vec![
+                v.metric.clone(),
+                format!("{} {} by {}", fmt_number(v.target_value), v.unit, v.target_year),
+                v.state.clone(),
+                v.latest_value.map(fmt_number).unwrap_or_default(),
+                v.percent_complete.map(|p| format!("{p:.1}%")).unwrap_or_default(),
+                v.explanation.clone(),
+            ]);
+        }
+        t
+    })
 }

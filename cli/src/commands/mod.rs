@@ -3,6 +3,7 @@
 pub mod data;
 pub mod feed;
 pub mod goals;
+pub mod partners;
 pub mod tokens;
 
 use registry_client::RegistryClient;
@@ -67,6 +68,8 @@ pub async fn run(cli: Cli) -> CliResult {
     };
     match command {
         Command::Goals(c) => goals::run(&ctx, c).await,
+        Command::Partners(c) => partners::run(&ctx, c).await,
+        Command::Concentration(a) => partners::concentration(&ctx, a).await,
         Command::History(a) => feed::history(&ctx, a).await,
         Command::Watch(a) => feed::watch(&ctx, a).await,
         Command::Tokens(c) => tokens::run(&ctx, c).await,
