@@ -833,3 +833,40 @@ async fn create_is_idempotent_validates_only_and_reads_history() {
         .unwrap();
     assert_eq!(logged, 2, "one create (despite the retry) and one update");
 }
+
+/// Creating a group that lists a country while the country is deleted never leaves a live
+/// group listing a deleted member, whichever transaction wins.
+#[tokio::test]
+async fn concurrent_membership_and_delete_leave_no_dangling_member() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    // Countries with real ISO codes, one per round.
+    let codes = ["de", "fr", "it", "es", "pt", "nl", "be", "at", "se", "fi", "dk", "pl"];
+    for (round, code) in codes.iter().enumerate() {
+        make(&app, code, country("Country")).await;
+        let (grouped, deleted) = tokio::join!(
+            c.create_trade_partner(create_partner(
+                &format!("g{round}"),
+                group(Kind::Group, "Group", &[code])
+            )),
+            c.delete_trade_partner(pb::DeleteTradePartnerRequest {
+                name: format!("tradePartners/{code}"),
+                ..Default::default()
+            })
+        );
+        match (&grouped, &deleted) {
+            (Ok(_), Err(Error::FailedPrecondition { reason, .. })) => assert_eq!(reason, "MEMBER_OF_GROUPS"),
+            (Err(Error::FailedPrecondition { reason, .. }), Ok(_)) => assert_eq!(reason, "PARTNER_DELETED"),
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+    let (dangling,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM partner_members m JOIN trade_partners g ON g.id = m.group_id
+           JOIN trade_partners p ON p.id = m.member_id
+         WHERE g.delete_time IS NULL AND p.delete_time IS NOT NULL",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(dangling, 0);
+}
