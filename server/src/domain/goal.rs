@@ -656,10 +656,6 @@ impl PolicyGoal {
     }
 
     pub fn to_proto(&self) -> pb::PolicyGoal {
-        let ts = |t: OffsetDateTime| prost_types::Timestamp {
-            seconds: t.unix_timestamp(),
-            nanos: t.nanosecond() as i32,
-        };
         let s = &self.spec;
         pb::PolicyGoal {
             name: self.name(),
@@ -698,10 +694,10 @@ impl PolicyGoal {
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             ancestors: self.ancestors.iter().map(|a| Collection::PolicyGoals.name(a)).collect(),
-            create_time: Some(ts(self.create_time)),
-            update_time: Some(ts(self.update_time)),
-            delete_time: self.delete_time.map(ts),
-            expire_time: self.expire_time.map(ts),
+            create_time: Some(super::timestamp(self.create_time)),
+            update_time: Some(super::timestamp(self.update_time)),
+            delete_time: self.delete_time.map(super::timestamp),
+            expire_time: self.expire_time.map(super::timestamp),
             etag: self.etag(),
             revision: self.revision,
         }

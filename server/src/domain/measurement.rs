@@ -99,18 +99,14 @@ impl Measurement {
     }
 
     pub fn to_proto(&self) -> pb::Measurement {
-        let ts = |t: OffsetDateTime| prost_types::Timestamp {
-            seconds: t.unix_timestamp(),
-            nanos: t.nanosecond() as i32,
-        };
         pb::Measurement {
             name: self.name(),
             metric: self.metric.clone(),
             value: self.value,
-            observe_time: Some(ts(self.observe_time)),
+            observe_time: Some(super::timestamp(self.observe_time)),
             source: self.source.clone(),
             note: self.note.clone(),
-            create_time: Some(ts(self.create_time)),
+            create_time: Some(super::timestamp(self.create_time)),
             recorder: self.recorder.clone(),
         }
     }

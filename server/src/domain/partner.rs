@@ -113,10 +113,6 @@ impl TradePartner {
     }
 
     pub fn to_proto(&self) -> pb::TradePartner {
-        let ts = |t: OffsetDateTime| prost_types::Timestamp {
-            seconds: t.unix_timestamp(),
-            nanos: t.nanosecond() as i32,
-        };
         let s = &self.spec;
         let names = |ids: &[Id], c: Collection| ids.iter().map(|i| c.name(i)).collect::<Vec<_>>();
         pb::TradePartner {
@@ -134,10 +130,10 @@ impl TradePartner {
             linked_goals: names(&self.linked_goals, Collection::PolicyGoals),
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            create_time: Some(ts(self.create_time)),
-            update_time: Some(ts(self.update_time)),
-            delete_time: self.delete_time.map(ts),
-            expire_time: self.expire_time.map(ts),
+            create_time: Some(super::timestamp(self.create_time)),
+            update_time: Some(super::timestamp(self.update_time)),
+            delete_time: self.delete_time.map(super::timestamp),
+            expire_time: self.expire_time.map(super::timestamp),
             etag: self.etag(),
             revision: self.revision,
         }
@@ -730,10 +726,6 @@ impl TradeFlow {
     }
 
     pub fn to_proto(&self) -> pb::TradeFlow {
-        let ts = |t: OffsetDateTime| prost_types::Timestamp {
-            seconds: t.unix_timestamp(),
-            nanos: t.nanosecond() as i32,
-        };
         pb::TradeFlow {
             name: self.name(),
             year: self.year,
@@ -741,8 +733,8 @@ impl TradeFlow {
             imports_usd: self.imports_usd,
             source: self.source.clone(),
             estimated: self.estimated,
-            create_time: Some(ts(self.create_time)),
-            update_time: Some(ts(self.update_time)),
+            create_time: Some(super::timestamp(self.create_time)),
+            update_time: Some(super::timestamp(self.update_time)),
             etag: self.etag(),
             revision: self.revision,
         }

@@ -62,10 +62,7 @@ impl Progress {
         pb::TargetProgress {
             state: self.state.to_proto(),
             latest_value: self.latest.map(|o| o.value),
-            latest_observe_time: self.latest.map(|o| prost_types::Timestamp {
-                seconds: o.time.unix_timestamp(),
-                nanos: o.time.nanosecond() as i32,
-            }),
+            latest_observe_time: self.latest.map(|o| super::timestamp(o.time)),
             percent_complete: self.percent_complete,
             explanation: self.explanation.clone(),
         }
