@@ -93,28 +93,14 @@ impl PolicyGoalService for GoalsApi {
         request: Request<pb::GetPolicyGoalRequest>,
     ) -> Result<Response<pb::PolicyGoal>, Status> {
         let r = request.get_ref();
-        let mut v = Violations::new();
-        let id = all(&mut v, GOALS.parse_name("name", &r.name));
-        let read_time = r
-            .read_time
-            .as_ref()
-            .and_then(|t| all(&mut v, super::from_timestamp("read_time", t)));
-        if read_time.is_some_and(|t| t > time::OffsetDateTime::now_utc()) {
-            v.add("read_time", "must not be in the future");
-        }
-        let (Some(id), true) = (id, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (id, read_time) = super::get_target(GOALS, &r.name, r.read_time.as_ref())?;
         let goal = match read_time {
             None => self.store.get_goal(&id).await?,
             Some(t) => self
                 .store
                 .goal_at(&GOALS.name(&id), t)
                 .await?
-                .ok_or_else(|| Error::NotFound {
-                    resource_type: GOALS.resource_type(),
-                    name: GOALS.name(&id),
-                })?,
+                .ok_or_else(|| super::not_found_at(GOALS, &id))?,
         };
         Ok(Response::new(goal.to_proto()))
     }

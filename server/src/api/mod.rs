@@ -28,6 +28,33 @@ pub(crate) fn write_ctx<T>(req: &Request<T>, request_id: Option<String>, validat
     }
 }
 
+/// The name and optional `read_time` of a Get request, both checked (every violation at once;
+/// a read time in the future is refused).
+pub(crate) fn get_target(
+    c: crate::domain::Collection,
+    name: &str,
+    read_time: Option<&prost_types::Timestamp>,
+) -> Result<(crate::domain::Id, Option<time::OffsetDateTime>), Error> {
+    let mut v = Violations::new();
+    let id = all(&mut v, c.parse_name("name", name));
+    let read_time = read_time.and_then(|t| all(&mut v, from_timestamp("read_time", t)));
+    if read_time.is_some_and(|t| t > time::OffsetDateTime::now_utc()) {
+        v.add("read_time", "must not be in the future");
+    }
+    match (id, v.is_empty()) {
+        (Some(id), true) => Ok((id, read_time)),
+        _ => Err(Error::InvalidArgument(v.into_vec())),
+    }
+}
+
+/// NOT_FOUND for a resource that did not exist at a read time.
+pub(crate) fn not_found_at(c: crate::domain::Collection, id: &crate::domain::Id) -> Error {
+    Error::NotFound {
+        resource_type: c.resource_type(),
+        name: c.name(id),
+    }
+}
+
 /// The paging fields every List request has.
 pub(crate) struct ListFields<'a> {
     pub page_size: i32,

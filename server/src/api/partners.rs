@@ -3,7 +3,7 @@
 use registry_proto::v1::{self as pb, trade_partner_service_server::TradePartnerService};
 use tonic::{Request, Response, Status};
 
-use super::{all, from_timestamp, write_ctx};
+use super::{all, write_ctx};
 use crate::{
     domain::{
         Collection, Error, Id, Violations,
@@ -76,28 +76,14 @@ impl TradePartnerService for PartnersApi {
         request: Request<pb::GetTradePartnerRequest>,
     ) -> Result<Response<pb::TradePartner>, Status> {
         let r = request.get_ref();
-        let mut v = Violations::new();
-        let id = all(&mut v, PARTNERS.parse_name("name", &r.name));
-        let read_time = r
-            .read_time
-            .as_ref()
-            .and_then(|t| all(&mut v, from_timestamp("read_time", t)));
-        if read_time.is_some_and(|t| t > time::OffsetDateTime::now_utc()) {
-            v.add("read_time", "must not be in the future");
-        }
-        let (Some(id), true) = (id, v.is_empty()) else {
-            return Err(invalid(v));
-        };
+        let (id, read_time) = super::get_target(PARTNERS, &r.name, r.read_time.as_ref())?;
         let partner = match read_time {
             None => self.store.get_partner(&id).await?,
             Some(t) => self
                 .store
                 .partner_at(&PARTNERS.name(&id), t)
                 .await?
-                .ok_or_else(|| Error::NotFound {
-                    resource_type: PARTNERS.resource_type(),
-                    name: PARTNERS.name(&id),
-                })?,
+                .ok_or_else(|| super::not_found_at(PARTNERS, &id))?,
         };
         Ok(Response::new(partner.to_proto()))
     }
