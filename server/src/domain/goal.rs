@@ -753,14 +753,7 @@ pub fn merge(current: &PolicyGoal, req: &pb::PolicyGoal, paths: &[super::mask::M
                 "labels" => g.labels.clone_from(&req.labels),
                 _ => {}
             },
-            MaskPath::Label(key) => match req.labels.get(key) {
-                Some(v) => {
-                    g.labels.insert(key.clone(), v.clone());
-                }
-                None => {
-                    g.labels.remove(key);
-                }
-            },
+            MaskPath::Label(key) => super::mask::apply_label(&mut g.labels, &req.labels, key),
         }
     }
     // A child keeps inheriting its pillar when the pillar is cleared together with a parent.

@@ -11,6 +11,23 @@ pub enum MaskPath {
     Label(String),
 }
 
+/// Applies a `labels.<key>` path: the request's value for `key`, or its removal when the
+/// request has none.
+pub fn apply_label(
+    labels: &mut std::collections::HashMap<String, String>,
+    request: &std::collections::HashMap<String, String>,
+    key: &str,
+) {
+    match request.get(key) {
+        Some(v) => {
+            labels.insert(key.to_owned(), v.clone());
+        }
+        None => {
+            labels.remove(key);
+        }
+    }
+}
+
 /// The rules of one resource's update mask.
 #[derive(Debug, Clone, Copy)]
 pub struct MaskRules {

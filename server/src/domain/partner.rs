@@ -513,14 +513,7 @@ pub fn merge(current: &TradePartner, req: &pb::TradePartner, paths: &[MaskPath])
                 "labels" => p.labels.clone_from(&req.labels),
                 _ => {}
             },
-            MaskPath::Label(key) => match req.labels.get(key) {
-                Some(v) => {
-                    p.labels.insert(key.clone(), v.clone());
-                }
-                None => {
-                    p.labels.remove(key);
-                }
-            },
+            MaskPath::Label(key) => super::mask::apply_label(&mut p.labels, &req.labels, key),
         }
     }
     let spec = PartnerSpec::from_proto("trade_partner", &p)?;
