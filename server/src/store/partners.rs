@@ -204,85 +204,67 @@ fn push_filters(qb: &mut QueryBuilder<Postgres>, q: &PartnerQuery) {
     }
 }
 
-/// Locks the partners `ids` (`FOR SHARE`) and checks that each exists and is live; `field`
-/// names the request field in the error. Returns their kinds.
-pub(super) async fn lock_live_partners(
+/// Locks the resources `wanted` of collection `c` (`FOR SHARE`) and checks that each exists
+/// and is live (FAILED_PRECONDITION `{PARTNER|GOAL}_NOT_FOUND` / `…_DELETED`, naming the
+/// request `field`). Returns each one's kind (partners; empty for goals).
+async fn lock_live(
     tx: &mut Transaction<'static, Postgres>,
+    c: Collection,
     wanted: &[Id],
     field: &str,
-) -> Result<HashMap<Id, PartnerKind>, Error> {
+) -> Result<HashMap<Id, String>, Error> {
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
+    let (sql, missing, deleted) = match c {
+        Collection::TradePartners => (
+            "SELECT id, kind, delete_time FROM trade_partners WHERE id = ANY($1) ORDER BY id FOR SHARE",
+            "PARTNER_NOT_FOUND",
+            "PARTNER_DELETED",
+        ),
+        Collection::PolicyGoals => (
+            "SELECT id, '' AS kind, delete_time FROM policy_goals WHERE id = ANY($1) ORDER BY id FOR SHARE",
+            "GOAL_NOT_FOUND",
+            "GOAL_DELETED",
+        ),
+    };
     let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
-    let rows: Vec<(String, String, Option<OffsetDateTime>)> =
-        sqlx::query_as("SELECT id, kind, delete_time FROM trade_partners WHERE id = ANY($1) ORDER BY id FOR SHARE")
-            .bind(&keys)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(db_error)?;
+    let rows: Vec<(String, String, Option<OffsetDateTime>)> = sqlx::query_as(sql)
+        .bind(&keys)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
     let found: HashMap<String, (String, bool)> = rows.into_iter().map(|(id, k, d)| (id, (k, d.is_some()))).collect();
     let mut kinds = HashMap::new();
     for id in wanted {
+        let refused = |reason: &'static str, state: &str| {
+            Error::failed_precondition(reason, format!("{field}: {} {state}", c.name(id)), Some(c.name(id)))
+        };
         match found.get(id.as_str()) {
-            None => {
-                return Err(Error::failed_precondition(
-                    "PARTNER_NOT_FOUND",
-                    format!("{field}: {} does not exist", PARTNERS.name(id)),
-                    Some(PARTNERS.name(id)),
-                ));
-            }
-            Some((_, true)) => {
-                return Err(Error::failed_precondition(
-                    "PARTNER_DELETED",
-                    format!("{field}: {} is deleted", PARTNERS.name(id)),
-                    Some(PARTNERS.name(id)),
-                ));
-            }
+            None => return Err(refused(missing, "does not exist")),
+            Some((_, true)) => return Err(refused(deleted, "is deleted")),
             Some((kind, false)) => {
-                kinds.insert(
-                    id.clone(),
-                    PartnerKind::parse(kind).ok_or_else(|| corrupt("kind", id.as_str()))?,
-                );
+                kinds.insert(id.clone(), kind.clone());
             }
         }
     }
     Ok(kinds)
 }
 
-/// Locks the goals `ids` (`FOR SHARE`) and checks that each exists and is live.
-async fn lock_live_goals(tx: &mut Transaction<'static, Postgres>, wanted: &[Id], field: &str) -> Result<(), Error> {
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
-    let rows: Vec<(String, Option<OffsetDateTime>)> =
-        sqlx::query_as("SELECT id, delete_time FROM policy_goals WHERE id = ANY($1) ORDER BY id FOR SHARE")
-            .bind(&keys)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(db_error)?;
-    let found: HashMap<String, bool> = rows.into_iter().map(|(id, d)| (id, d.is_some())).collect();
-    for id in wanted {
-        match found.get(id.as_str()) {
-            None => {
-                return Err(Error::failed_precondition(
-                    "GOAL_NOT_FOUND",
-                    format!("{field}: {} does not exist", GOALS.name(id)),
-                    Some(GOALS.name(id)),
-                ));
-            }
-            Some(true) => {
-                return Err(Error::failed_precondition(
-                    "GOAL_DELETED",
-                    format!("{field}: {} is deleted", GOALS.name(id)),
-                    Some(GOALS.name(id)),
-                ));
-            }
-            Some(false) => {}
-        }
-    }
-    Ok(())
+/// Locks the partners `wanted` and checks they are live (see [`lock_live`]); their kinds.
+pub(super) async fn lock_live_partners(
+    tx: &mut Transaction<'static, Postgres>,
+    wanted: &[Id],
+    field: &str,
+) -> Result<HashMap<Id, PartnerKind>, Error> {
+    lock_live(tx, PARTNERS, wanted, field)
+        .await?
+        .into_iter()
+        .map(|(id, kind)| {
+            let kind = PartnerKind::parse(&kind).ok_or_else(|| corrupt("kind", id.as_str()))?;
+            Ok((id, kind))
+        })
+        .collect()
 }
 
 /// Replaces the goal ↔ partner link rows of a goal.
@@ -344,7 +326,9 @@ async fn check_references(
         g.dedup();
         g
     };
-    lock_live_goals(tx, &goals, &format!("{prefix}.engagements.linked_goals")).await
+    lock_live(tx, GOALS, &goals, &format!("{prefix}.engagements.linked_goals"))
+        .await
+        .map(|_| ())
 }
 
 async fn set_members(tx: &mut Transaction<'static, Postgres>, id: &Id, members: &[Id]) -> Result<(), Error> {
