@@ -404,13 +404,6 @@ impl Store {
         row.map(PolicyGoal::try_from).transpose()
     }
 
-    fn check_etag(goal: &PolicyGoal, etag: &str) -> Result<(), Error> {
-        if !etag.is_empty() && etag != goal.etag() {
-            return Err(Error::etag_mismatch(&goal.name()));
-        }
-        Ok(())
-    }
-
     /// Updates a goal. `merge` turns the current goal into the new spec (applying the update
     /// mask and validating). With `create_spec` (allow_missing), a missing goal is created.
     async fn update_goal_inner(
@@ -443,12 +436,11 @@ impl Store {
             Self::finish(tx, ctx).await?;
             return Ok(goal);
         };
-        Self::check_etag(&current, etag)?;
+        super::check_etag(etag, &current.etag(), || current.name())?;
         if current.delete_time.is_some() {
-            return Err(Error::failed_precondition(
-                "RESOURCE_DELETED",
-                format!("{} is deleted; undelete it before updating", current.name()),
-                Some(current.name()),
+            return Err(super::resource_deleted(
+                current.name(),
+                "is deleted; undelete it before updating",
             ));
         }
         let mut spec = merge(&current)?;
@@ -574,13 +566,9 @@ impl Store {
         let Some(current) = Self::lock_goal(&mut tx, id).await? else {
             return if allow_missing { Ok(None) } else { Err(not_found(id)) };
         };
-        Self::check_etag(&current, etag)?;
+        super::check_etag(etag, &current.etag(), || current.name())?;
         if current.delete_time.is_some() {
-            return Err(Error::failed_precondition(
-                "RESOURCE_DELETED",
-                format!("{} is already deleted", current.name()),
-                Some(current.name()),
-            ));
+            return Err(super::resource_deleted(current.name(), "is already deleted"));
         }
         let children: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM policy_goals WHERE parent_id = $1 AND delete_time IS NULL ORDER BY id LIMIT 5",
@@ -644,7 +632,7 @@ impl Store {
         let mut tx = self.begin().await?;
         lock(&mut tx, GOAL_TREE_LOCK, true).await?;
         let current = Self::lock_goal(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
-        Self::check_etag(&current, etag)?;
+        super::check_etag(etag, &current.etag(), || current.name())?;
         if current.delete_time.is_none() {
             return Err(Error::AlreadyExists {
                 resource_type: GOALS.resource_type(),
@@ -691,13 +679,9 @@ impl Store {
     ) -> Result<PolicyGoal, Error> {
         let mut tx = self.begin().await?;
         let current = Self::lock_goal(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
-        Self::check_etag(&current, etag)?;
+        super::check_etag(etag, &current.etag(), || current.name())?;
         if current.delete_time.is_some() {
-            return Err(Error::failed_precondition(
-                "RESOURCE_DELETED",
-                format!("{} is deleted", current.name()),
-                Some(current.name()),
-            ));
+            return Err(super::resource_deleted(current.name(), "is deleted"));
         }
         if !current.state.can_become(state) {
             return Err(Error::failed_precondition(

@@ -209,13 +209,9 @@ impl Store {
             return Err(not_found(goal));
         };
         if deleted.is_some() {
-            return Err(Error::failed_precondition(
-                "RESOURCE_DELETED",
-                format!(
-                    "{} is deleted; undelete it before recording measurements",
-                    GOALS.name(goal)
-                ),
-                Some(GOALS.name(goal)),
+            return Err(super::resource_deleted(
+                GOALS.name(goal),
+                "is deleted; undelete it before recording measurements",
             ));
         }
         if !targets.iter().any(|t| t.metric == spec.metric) {

@@ -245,6 +245,20 @@ impl Store {
     }
 }
 
+/// FAILED_PRECONDITION `RESOURCE_DELETED`: "`{name} {what}`".
+fn resource_deleted(name: String, what: &str) -> Error {
+    Error::failed_precondition("RESOURCE_DELETED", format!("{name} {what}"), Some(name))
+}
+
+/// Optimistic concurrency: a non-empty `given` etag must equal the resource's `current` one
+/// (ABORTED `ETAG_MISMATCH` naming the resource otherwise).
+fn check_etag(given: &str, current: &str, name: impl FnOnce() -> String) -> Result<(), Error> {
+    if !given.is_empty() && given != current {
+        return Err(Error::etag_mismatch(&name()));
+    }
+    Ok(())
+}
+
 /// Takes a transaction-scoped advisory lock.
 async fn lock(tx: &mut Transaction<'static, Postgres>, key: i64, shared: bool) -> Result<(), Error> {
     let sql = if shared {

@@ -140,10 +140,6 @@ fn partner_change<'a>(
     })
 }
 
-fn deleted(name: String, what: &str) -> Error {
-    Error::failed_precondition("RESOURCE_DELETED", format!("{name} {what}"), Some(name))
-}
-
 /// A List request of partners, validated.
 pub type PartnerQuery = super::ListQuery;
 
@@ -381,13 +377,6 @@ async fn lock_partner(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Resul
     read_partner(&mut **tx, id).await
 }
 
-fn check_etag(current_etag: String, name: String, etag: &str) -> Result<(), Error> {
-    if !etag.is_empty() && etag != current_etag {
-        return Err(Error::etag_mismatch(&name));
-    }
-    Ok(())
-}
-
 const INSERT_PARTNER: &str = "INSERT INTO trade_partners (id, kind, display_name, display_name_ko, region, priority,
         agreements, engagements, risks, source, labels, create_time, update_time)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), now())
@@ -539,9 +528,12 @@ impl Store {
             Self::finish(tx, ctx).await?;
             return Ok(partner);
         };
-        check_etag(current.etag(), current.name(), etag)?;
+        super::check_etag(etag, &current.etag(), || current.name())?;
         if current.delete_time.is_some() {
-            return Err(deleted(current.name(), "is deleted; undelete it before updating"));
+            return Err(super::resource_deleted(
+                current.name(),
+                "is deleted; undelete it before updating",
+            ));
         }
         let spec = merge(&current)?;
         if spec == current.spec {
@@ -589,9 +581,9 @@ impl Store {
         let Some(current) = lock_partner(&mut tx, id).await? else {
             return if allow_missing { Ok(None) } else { Err(not_found(id)) };
         };
-        check_etag(current.etag(), current.name(), etag)?;
+        super::check_etag(etag, &current.etag(), || current.name())?;
         if current.delete_time.is_some() {
-            return Err(deleted(current.name(), "is already deleted"));
+            return Err(super::resource_deleted(current.name(), "is already deleted"));
         }
         let list = |ids: &[Id], c: Collection| ids.iter().take(5).map(|i| c.name(i)).collect::<Vec<_>>().join(", ");
         if !force && !current.linked_goals.is_empty() {
@@ -657,7 +649,7 @@ impl Store {
     pub async fn undelete_partner(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<TradePartner, Error> {
         let mut tx = self.begin().await?;
         let current = lock_partner(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
-        check_etag(current.etag(), current.name(), etag)?;
+        super::check_etag(etag, &current.etag(), || current.name())?;
         if current.delete_time.is_none() {
             return Err(Error::AlreadyExists {
                 resource_type: PARTNERS.resource_type(),
@@ -799,7 +791,7 @@ impl Store {
                 .map_err(db_error)?;
         match live {
             None => return Err(not_found(partner)),
-            Some(Some(_)) => return Err(deleted(PARTNERS.name(partner), "is deleted")),
+            Some(Some(_)) => return Err(super::resource_deleted(PARTNERS.name(partner), "is deleted")),
             Some(None) => {}
         }
         let current: Option<FlowRow> =
@@ -815,7 +807,7 @@ impl Store {
             None if !etag.is_empty() => return Err(Error::etag_mismatch(&partner::flow_name(partner, year))),
             None => ChangeKind::Created,
             Some(c) => {
-                check_etag(c.etag(), c.name(), etag)?;
+                super::check_etag(etag, &c.etag(), || c.name())?;
                 if c.spec() == spec {
                     tx.rollback().await.map_err(db_error)?;
                     return Ok(c.clone());
@@ -891,7 +883,7 @@ impl Store {
                 Err(flow_not_found(partner, year))
             };
         };
-        check_etag(current.etag(), current.name(), etag)?;
+        super::check_etag(etag, &current.etag(), || current.name())?;
         sqlx::query("DELETE FROM trade_flows WHERE partner_id = $1 AND year = $2")
             .bind(partner.as_str())
             .bind(year)
