@@ -91,7 +91,7 @@ async fn tail(
     stop: CancellationToken,
 ) {
     let mut last = loop {
-        match store.current_sequence().await {
+        match store.settled_sequence().await {
             Ok(s) => break s,
             Err(e) => {
                 tracing::warn!(error = %e, "change feed: cannot read the log position; retrying");
@@ -111,30 +111,43 @@ async fn tail(
                 Err(e) => tracing::warn!(error = %e, "change feed: LISTEN failed; polling"),
             }
         }
-        // Read everything committed after our cursor.
-        loop {
-            match store.changes_after(last, 500).await {
-                Ok(rows) => {
-                    let n = rows.len();
-                    for r in rows {
-                        last = r.sequence;
-                        let _ = tx.send(Arc::new(r));
-                    }
-                    let _ = pos_tx.send(last);
-                    if n < 500 {
-                        break;
+        // Read everything settled after our cursor (see `Store::settled_sequence`).
+        match store.settled_sequence().await {
+            Ok(settled) if settled > last => {
+                loop {
+                    match store.changes_after(last, settled, 500).await {
+                        Ok(rows) => {
+                            let full = rows.len() == 500;
+                            for r in rows {
+                                last = r.sequence;
+                                let _ = tx.send(Arc::new(r));
+                            }
+                            if !full {
+                                // Holes left by rolled-back writers are settled too.
+                                last = settled;
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "change feed: reading the log failed");
+                            break;
+                        }
                     }
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "change feed: reading the log failed");
-                    break;
-                }
+                let _ = pos_tx.send(last);
             }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "change feed: reading the log position failed"),
         }
         tokio::select! {
             n = async {
                 match listener.as_mut() {
-                    Some(l) => l.try_recv().await.map(|_| ()),
+                    Some(l) => {
+                        let r = l.try_recv().await.map(|_| ());
+                        // One read covers every notification already received.
+                        while l.next_buffered().is_some() {}
+                        r
+                    }
                     None => std::future::pending().await,
                 }
             } => {

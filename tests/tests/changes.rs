@@ -108,7 +108,7 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
     // Stall the COMMIT of the transaction that writes `policyGoals/slow` *after* it has
     // appended its change row: a deferred constraint trigger runs at commit time.
     sqlx::query(
-        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.5); RETURN NULL; END $$",
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$",
     )
     .execute(app.pool())
     .await
@@ -144,11 +144,26 @@ async fn a_transaction_that_commits_late_is_not_skipped() {
         tokio::task::yield_now().await;
     }
     assert!(stalled, "the slow commit never started");
-    // A second writer starts and finishes while the first is still committing.
+    // A second writer starts and finishes while the first is still committing: writers do
+    // not wait for each other's commits.
     app.client
         .create_policy_goal(create("fast", goal("Fast", pb::Pillar::IndustrialResurgence)))
         .await
         .unwrap();
+    assert!(!slow.is_finished(), "the fast write waited for the slow commit");
+    // History read now never shows the later change without the earlier one (a reader paging
+    // forward would skip it for good).
+    let history: Vec<String> = app
+        .client
+        .list_changes(pb::ListChangesRequest {
+            resource_type: "motie.registry.v1.PolicyGoal".into(),
+            ..Default::default()
+        })
+        .map_ok(|c| c.resource_name)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(history, ["policyGoals/slow", "policyGoals/fast"]);
     slow.await.unwrap().unwrap();
 
     let got = next_changes(&mut w, 2).await;

@@ -176,7 +176,7 @@ impl ChangeFeedService for ChangesApi {
                 }
                 after
             }
-            None => self.store.current_sequence().await?,
+            None => self.store.settled_sequence().await?,
         };
         let selector = Selector {
             types: r.resource_types.into_iter().collect(),
@@ -191,23 +191,32 @@ impl ChangeFeedService for ChangesApi {
             if tx.send(Ok(heartbeat(pos))).await.is_err() {
                 return;
             }
-            // Catch up from the log.
+            // Catch up from the log, up to its settled point: everything after that is
+            // broadcast after we subscribed (the tailer cannot have broadcast past it yet).
+            let settled = match store.settled_sequence().await {
+                Ok(s) => s.max(pos),
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    return;
+                }
+            };
             loop {
-                let rows = match store.changes_after(pos, 500).await {
+                let rows = match store.changes_after(pos, settled, 500).await {
                     Ok(rows) => rows,
                     Err(e) => {
                         let _ = tx.send(Err(e.into())).await;
                         return;
                     }
                 };
-                let n = rows.len();
+                let full = rows.len() == 500;
                 for row in rows {
                     pos = row.sequence;
                     if selector.matches(&row) && tx.send(Ok(change_event(&row))).await.is_err() {
                         return;
                     }
                 }
-                if n < 500 {
+                if !full {
+                    pos = settled;
                     break;
                 }
             }

@@ -45,7 +45,25 @@ pub struct ChangeQuery {
 }
 
 impl Store {
-    /// The highest committed sequence (0 when the log is empty).
+    /// The settled point of the log: every sequence at or below it has been drawn by a
+    /// transaction that has since ended (committed and visible, or rolled back), so no change
+    /// can appear at or below it later. Writers hold the change-log lock shared from drawing
+    /// their sequence numbers until they end; taking it exclusively here waits only for the
+    /// writes in flight, then the sequence's last value is read. (Numbers drawn by a rolled
+    /// back transaction are never used: sequences may have holes, never late arrivals.)
+    pub async fn settled_sequence(&self) -> Result<i64, Error> {
+        sqlx::query_scalar(
+            "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))
+             SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END FROM l, change_log_sequence s",
+        )
+        .bind(super::CHANGE_LOG_LOCK)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_error)
+    }
+
+    /// The highest sequence in the log (0 when empty); committed changes may still appear
+    /// below it. For metrics; readers use [`Store::settled_sequence`].
     pub async fn current_sequence(&self) -> Result<i64, Error> {
         sqlx::query_scalar("SELECT coalesce(max(sequence), 0) FROM change_log")
             .fetch_one(&self.pool)
@@ -61,11 +79,12 @@ impl Store {
             .map_err(db_error)
     }
 
-    /// Up to `limit` changes after `after`, in sequence order. Because sequences are assigned
-    /// under a lock held until commit, nothing can later appear below what this returns.
-    pub async fn changes_after(&self, after: i64, limit: i64) -> Result<Vec<ChangeRecord>, Error> {
-        sqlx::query_as("SELECT * FROM change_log WHERE sequence > $1 ORDER BY sequence LIMIT $2")
+    /// Up to `limit` changes after `after` and at or below `upto` (a [`Store::settled_sequence`]),
+    /// in sequence order: nothing can later appear in that range.
+    pub async fn changes_after(&self, after: i64, upto: i64, limit: i64) -> Result<Vec<ChangeRecord>, Error> {
+        sqlx::query_as("SELECT * FROM change_log WHERE sequence > $1 AND sequence <= $2 ORDER BY sequence LIMIT $3")
             .bind(after)
+            .bind(upto)
             .bind(limit)
             .fetch_all(&self.pool)
             .await
@@ -82,7 +101,11 @@ impl Store {
     /// Pages through the history.
     pub async fn list_changes(&self, q: &ChangeQuery) -> Result<(Vec<ChangeRecord>, String), Error> {
         let cursor = self.tokens.decode(&q.fingerprint, &q.page_token)?;
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM change_log WHERE TRUE");
+        // Only settled history: a page never shows a change while an earlier one could still
+        // commit, so paging forward with the token misses nothing.
+        let settled = self.settled_sequence().await?;
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM change_log WHERE sequence <= ");
+        qb.push_bind(settled);
         if let Some(n) = &q.resource_name {
             qb.push(" AND resource_name = ").push_bind(n.clone());
         }

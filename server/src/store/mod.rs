@@ -270,8 +270,12 @@ async fn lock(tx: &mut Transaction<'static, Postgres>, key: i64, shared: bool) -
     Ok(())
 }
 
-/// Appends change-log rows. Call it last in a transaction: it takes the change-log lock,
-/// which is held until commit, so sequence numbers become visible in order.
+/// Appends change-log rows. Call it last in a transaction. It takes the change-log lock
+/// *shared* before drawing sequence numbers and holds it until the transaction ends, so
+/// concurrent writers commit in parallel (sharing WAL flushes), while a reader that takes the
+/// lock exclusively ([`Store::settled_sequence`]) knows that every sequence drawn before it
+/// got the lock belongs to a transaction that has ended. Readers never look past that point,
+/// so a transaction that commits late cannot be skipped.
 pub(crate) async fn append_changes(
     tx: &mut Transaction<'static, Postgres>,
     changes: &[Change<'_>],
@@ -296,7 +300,7 @@ pub(crate) async fn append_changes(
         snapshots.push(c.snapshot.clone().unwrap_or(serde_json::Value::Null));
     }
     sqlx::query(
-        "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($1)),
+        "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared($1)),
               n AS MATERIALIZED (SELECT pg_notify('registry_changes', ''))
          INSERT INTO change_log (sequence, resource_type, resource_name, change_kind, actor, request_id, update_mask, snapshot)
          SELECT nextval('change_log_sequence'), t, n, k, a, r, CASE WHEN m = '' THEN '{}'::text[] ELSE string_to_array(m, ',') END, NULLIF(s, 'null'::jsonb)
