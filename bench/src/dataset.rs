@@ -118,7 +118,7 @@ pub fn realistic_goal(title: &str) -> pb::PolicyGoal {
 }
 
 /// Copies the template goal (created through the API, so its JSON columns are exactly what
-/// the server writes) into goals `bench-0 … bench-{n-1}`. Pillars cycle over the three and
+/// the server writes, stored progress included) into goals `bench-0 … bench-{n-1}`. Pillars cycle over the three and
 /// states over PLANNED/ACTIVE/ON_HOLD/CLOSED, so `state = ACTIVE AND pillar =
 /// INDUSTRIAL_RESURGENCE` matches one goal in twelve. No change-log rows are written: the
 /// read scenarios never look at the log, and the feed only follows new sequences.
@@ -141,7 +141,7 @@ pub async fn load(client: &RegistryClient, pool: &PgPool, n: u64, verbose: bool)
         sqlx::query(
             "INSERT INTO policy_goals (id, title, title_ko, pillar, description, sectors, regions,
                  lead_organization, state, outcome, confidence, confidence_note, targets, milestones,
-                 risks, source, labels, create_time, update_time)
+                 risks, source, labels, progress_states, progress, create_time, update_time)
              SELECT 'bench-' || i,
                     'Goal ' || i || ': ' || t.title,
                     t.title_ko,
@@ -152,6 +152,7 @@ pub async fn load(client: &RegistryClient, pool: &PgPool, n: u64, verbose: bool)
                     CASE WHEN (i / 3) % 4 = 3 THEN 'ACHIEVED' END,
                     t.confidence, t.confidence_note, t.targets, t.milestones, t.risks, t.source,
                     t.labels || jsonb_build_object('shard', (i % 16)::text),
+                    t.progress_states, t.progress,
                     now() - make_interval(secs => $2 - i), now() - make_interval(secs => $2 - i)
              FROM generate_series($1::bigint, $2::bigint - 1) AS i,
                   (SELECT * FROM policy_goals WHERE id = $3) AS t

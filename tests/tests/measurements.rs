@@ -637,3 +637,51 @@ async fn measurements_are_in_the_change_log() {
         }
     }
 }
+
+#[tokio::test]
+async fn stored_progress_matches_progress_computed_from_the_measurements() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    goal_with(c, "stored", vec![exports_target(), share_target()]).await;
+    record(c, "stored", "exports", 40.0, day(2020, 1, 1)).await;
+    record(c, "stored", "share", 55.0, day(2023, 6, 1)).await;
+    // Get and List read the progress stored by RecordMeasurement.
+    let got = c.get_policy_goal("policyGoals/stored").await.unwrap();
+    let listed: Vec<pb::PolicyGoal> = c
+        .list_policy_goals(pb::ListPolicyGoalsRequest::default())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].targets, got.targets);
+    assert_eq!(state_of(&got, "exports"), State::OnTrack);
+    assert_eq!(progress(&got, "exports").latest_value, Some(40.0));
+    assert_eq!(state_of(&got, "share"), State::OnTrack);
+
+    // A goal written before progress was stored (or whose stored form cannot be read) gets
+    // it computed from the measurements, identically.
+    for stale in [None, Some(r#"{"not": "progress"}"#), Some("[]")] {
+        sqlx::query("UPDATE policy_goals SET progress = $1::jsonb WHERE id = 'stored'")
+            .bind(stale)
+            .execute(app.pool())
+            .await
+            .unwrap();
+        let again = c.get_policy_goal("policyGoals/stored").await.unwrap();
+        assert_eq!(again.targets, got.targets, "with progress = {stale:?}");
+        let batch = c
+            .batch_get_policy_goals(vec!["policyGoals/stored".to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(batch[0].targets, got.targets, "with progress = {stale:?}");
+    }
+    // The next measurement stores it again.
+    record(c, "stored", "exports", 95.0, day(2024, 1, 1)).await;
+    let stored: Option<sqlx::types::JsonValue> =
+        sqlx::query_scalar("SELECT progress FROM policy_goals WHERE id = 'stored'")
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(stored.and_then(|v| v.as_array().map(Vec::len)), Some(2));
+    let after = c.get_policy_goal("policyGoals/stored").await.unwrap();
+    assert_eq!(progress(&after, "exports").latest_value, Some(95.0));
+}

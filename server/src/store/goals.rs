@@ -45,6 +45,7 @@ struct GoalRow {
     delete_time: Option<OffsetDateTime>,
     expire_time: Option<OffsetDateTime>,
     revision: i64,
+    progress: Option<serde_json::Value>,
 }
 
 fn corrupt(what: &str, id: &str) -> Error {
@@ -61,6 +62,7 @@ impl TryFrom<GoalRow> for PolicyGoal {
     type Error = Error;
     fn try_from(r: GoalRow) -> Result<Self, Error> {
         let id = r.id;
+        let targets = r.targets.0.len();
         Ok(PolicyGoal {
             spec: GoalSpec {
                 title: r.title,
@@ -97,7 +99,7 @@ impl TryFrom<GoalRow> for PolicyGoal {
             delete_time: r.delete_time,
             expire_time: r.expire_time,
             revision: r.revision,
-            progress: vec![],
+            progress: super::measurements::progress_from_json(r.progress, targets),
             id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
         })
     }
@@ -220,8 +222,8 @@ fn resolve_pillar(spec: &GoalSpec, parent_pillar: Option<&str>) -> Result<Pillar
 
 const INSERT_GOAL: &str = "INSERT INTO policy_goals (id, parent_id, ancestors, title, title_ko, pillar, description, sectors, regions,
         lead_organization, state, confidence, confidence_note, targets, milestones, linked_partners, risks, source, labels,
-        progress_states, create_time, update_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, now(), now())
+        progress_states, progress, create_time, update_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, now(), now())
      ON CONFLICT (id) DO NOTHING
      RETURNING *";
 
@@ -229,7 +231,7 @@ const UPDATE_GOAL: &str =
     "UPDATE policy_goals SET parent_id = $2, ancestors = $3, title = $4, title_ko = $5, pillar = $6,
         description = $7, sectors = $8, regions = $9, lead_organization = $10, confidence = $11, confidence_note = $12,
         targets = $13, milestones = $14, linked_partners = $15, risks = $16, source = $17, labels = $18,
-        progress_states = $19, update_time = now(), revision = revision + 1
+        progress_states = $19, progress = $20, update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING *";
 
@@ -284,7 +286,7 @@ impl Store {
         };
         let pillar = resolve_pillar(&spec, parent_pillar.as_deref())?;
         super::partners::lock_live_partners(tx, &spec.linked_partners, "policy_goal.linked_partners").await?;
-        let (_, progress_states) = super::measurements::compute_progress(tx, id, &spec.targets).await?;
+        let (progress, progress_states) = super::measurements::compute_progress(tx, id, &spec.targets).await?;
         let row: Option<GoalRow> = sqlx::query_as(INSERT_GOAL)
             .bind(id.as_str())
             .bind(spec.parent.as_ref().map(Id::as_str))
@@ -306,6 +308,7 @@ impl Store {
             .bind(&spec.source)
             .bind(Json(&spec.labels))
             .bind(&progress_states)
+            .bind(super::measurements::progress_json(&progress))
             .fetch_optional(&mut **tx)
             .await
             .map_err(db_error)?;
@@ -342,12 +345,18 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-        let found: std::collections::HashMap<Id, PolicyGoal> =
+        let mut found: std::collections::HashMap<Id, PolicyGoal> =
             rows_to_goals(rows)?.into_iter().map(|g| (g.id.clone(), g)).collect();
-        wanted
-            .iter()
-            .map(|id| found.get(id).cloned().ok_or_else(|| not_found(id)))
-            .collect()
+        // Moved out, not cloned; a name asked for twice is copied from its first answer.
+        let mut out: Vec<PolicyGoal> = Vec::with_capacity(wanted.len());
+        for id in wanted {
+            let goal = match found.remove(id) {
+                Some(g) => g,
+                None => out.iter().find(|g| &g.id == id).cloned().ok_or_else(|| not_found(id))?,
+            };
+            out.push(goal);
+        }
+        Ok(out)
     }
 
     /// Lists goals, one keyset page.
@@ -485,7 +494,7 @@ impl Store {
         }
         let pillar = spec.pillar.unwrap_or(Pillar::IndustrialResurgence);
         // Targets may have changed: recompute the stored progress in this transaction.
-        let (_, progress_states) = super::measurements::compute_progress(&mut tx, id, &spec.targets).await?;
+        let (progress, progress_states) = super::measurements::compute_progress(&mut tx, id, &spec.targets).await?;
         let row: GoalRow = sqlx::query_as(UPDATE_GOAL)
             .bind(id.as_str())
             .bind(spec.parent.as_ref().map(Id::as_str))
@@ -506,6 +515,7 @@ impl Store {
             .bind(&spec.source)
             .bind(Json(&spec.labels))
             .bind(&progress_states)
+            .bind(super::measurements::progress_json(&progress))
             .fetch_one(&mut *tx)
             .await
             .map_err(db_error)?;

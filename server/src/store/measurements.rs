@@ -11,6 +11,7 @@ use super::{
 };
 use crate::domain::{
     Collection, Error, Id,
+    enums::ProgressState,
     goal::{PolicyGoal, Target},
     list::{Cursor, SortValue},
     measurement::{self, Measurement, MeasurementSpec},
@@ -164,21 +165,75 @@ fn bad_token() -> Error {
     Error::invalid("page_token", "is not a page token issued for this request")
 }
 
+/// The stored form of one target's progress (an element of `policy_goals.progress`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredProgress {
+    state: String,
+    latest_value: Option<f64>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    latest_time: Option<OffsetDateTime>,
+    percent_complete: Option<f64>,
+    explanation: String,
+}
+
+/// `policy_goals.progress` for these progresses.
+pub(super) fn progress_json(progress: &[Progress]) -> serde_json::Value {
+    let stored: Vec<StoredProgress> = progress
+        .iter()
+        .map(|p| StoredProgress {
+            state: p.state.as_str().to_owned(),
+            latest_value: p.latest.map(|o| o.value),
+            latest_time: p.latest.map(|o| o.time),
+            percent_complete: p.percent_complete,
+            explanation: p.explanation.clone(),
+        })
+        .collect();
+    serde_json::to_value(stored).unwrap_or(serde_json::Value::Null)
+}
+
+/// The progresses stored in `policy_goals.progress`, one per target; empty (to be computed)
+/// when absent or not of that shape.
+pub(super) fn progress_from_json(v: Option<serde_json::Value>, targets: usize) -> Vec<Progress> {
+    let Some(Ok(stored)) = v.map(serde_json::from_value::<Vec<StoredProgress>>) else {
+        return Vec::new();
+    };
+    let progress: Option<Vec<Progress>> = stored
+        .into_iter()
+        .map(|s| {
+            Some(Progress {
+                state: ProgressState::parse(&s.state)?,
+                latest: match (s.latest_value, s.latest_time) {
+                    (Some(value), Some(time)) => Some(Observation { value, time }),
+                    _ => None,
+                },
+                percent_complete: s.percent_complete,
+                explanation: s.explanation,
+            })
+        })
+        .collect();
+    progress.filter(|p| p.len() == targets).unwrap_or_default()
+}
+
 impl Store {
     /// Attaches the progress of every target to `goals` (one query for all of them). With
-    /// `as_of`, from the measurements recorded by then.
+    /// `as_of`, from the measurements recorded by then; without, only to goals whose stored
+    /// progress was not read with them.
     pub(crate) async fn attach_progress(
         &self,
         goals: &mut [PolicyGoal],
         as_of: Option<OffsetDateTime>,
     ) -> Result<(), Error> {
+        let missing = |g: &PolicyGoal| as_of.is_some() || g.progress.len() != g.spec.targets.len();
         let ids: Vec<&str> = goals
             .iter()
-            .filter(|g| !g.spec.targets.is_empty())
+            .filter(|g| !g.spec.targets.is_empty() && missing(g))
             .map(|g| g.id.as_str())
             .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
         let x = extremes(&self.pool, &ids, as_of).await?;
-        for g in goals {
+        for g in goals.iter_mut().filter(|g| missing(g)) {
             g.progress = progress_of(g.id.as_str(), &g.spec.targets, &x);
         }
         Ok(())
@@ -248,10 +303,11 @@ impl Store {
         .await
         .map_err(db_error)?;
         let m = Measurement::try_from(row)?;
-        let (_, states) = compute_progress(&mut tx, goal, &targets).await?;
-        sqlx::query("UPDATE policy_goals SET progress_states = $2 WHERE id = $1 AND progress_states <> $2")
+        let (progress, states) = compute_progress(&mut tx, goal, &targets).await?;
+        sqlx::query("UPDATE policy_goals SET progress_states = $2, progress = $3 WHERE id = $1")
             .bind(goal.as_str())
             .bind(&states)
+            .bind(progress_json(&progress))
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
