@@ -70,6 +70,9 @@ pub struct Options {
     /// List page size.
     #[arg(long, default_value_t = 50)]
     pub page_size: i32,
+    /// Goals in the file of the import scenario (one root in 50, the others its children).
+    #[arg(long, default_value_t = 10_000)]
+    pub import_size: usize,
     /// WatchChanges streams of watch-fanout.
     #[arg(long, default_value_t = 1000)]
     pub watchers: usize,
@@ -417,15 +420,8 @@ async fn run_scenarios(opts: &Options, target: &Target, report: &mut Report, say
                 measure(opts, target.pid, scenario, &op, true).await
             }
             Scenario::Import => {
-                let mut r = measure(opts, target.pid, scenario, &ctx.import(), false).await;
-                r.unit = "goals/s".into();
-                r.notes.push(
-                    "registry-cli import is not in this tree yet: concurrent CreatePolicyGoal of full goals \
-                     (targets, milestones, labels) with request ids through registry-client; switch to the CLI \
-                     path when it lands"
-                        .into(),
-                );
-                r
+                let run = scenarios::import(&ctx, opts.import_size).await?;
+                report::import_result(&run)
             }
             Scenario::WatchFanout => {
                 let f = scenarios::watch_fanout(&ctx, opts.watchers, opts.watch_write_rate, opts.duration).await?;

@@ -5,7 +5,7 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime},
+    time::{Duration, Instant, SystemTime},
 };
 
 use registry_client::{RegistryClient, pb, prost_types};
@@ -242,23 +242,6 @@ impl Ctx {
                     pillar: pb::Pillar::IndustrialResurgence.into(),
                     ..Default::default()
                 }),
-                policy_goal_id: id,
-                request_id: uuid::Uuid::new_v4().to_string(),
-                ..Default::default()
-            };
-            Box::pin(async move { c.create_policy_goal(req).await.map(|_| ()).map_err(err) })
-        })
-    }
-
-    /// Full, realistic goals created one per request with a request id: the import path
-    /// until `registry-cli import` exists.
-    pub fn import(&self) -> Op {
-        let ctx = self.clone();
-        Arc::new(move |w| {
-            let id = format!("i-{}-{}", ctx.run, ctx.next());
-            let c = ctx.client(w);
-            let req = pb::CreatePolicyGoalRequest {
-                policy_goal: Some(crate::dataset::realistic_goal(&format!("Imported goal {id}"))),
                 policy_goal_id: id,
                 request_id: uuid::Uuid::new_v4().to_string(),
                 ..Default::default()
@@ -562,5 +545,68 @@ pub async fn watch_fanout(ctx: &Ctx, watchers: usize, rate: f64, duration: Durat
         stream_errors: stream_errors.load(Ordering::Relaxed),
         error_sample,
         elapsed,
+    })
+}
+
+/// What one import scenario measured.
+#[derive(Debug)]
+pub struct ImportRun {
+    pub goals: usize,
+    /// The first import (every goal created).
+    pub elapsed: Duration,
+    /// The same file again (every goal unchanged).
+    pub again: Duration,
+    pub error: Option<String>,
+    pub file_bytes: u64,
+}
+
+/// `registryctl import FILE` through registry-cli's import path (parse, read what is stored,
+/// validate every record with `validate_only`, write parents before children), of a JSON
+/// file of `size` full goals: one root in 50, the others children of the root before them.
+/// Then the same file again, which changes nothing.
+pub async fn import(ctx: &Ctx, size: usize) -> anyhow::Result<ImportRun> {
+    let mut goals = Vec::with_capacity(size);
+    let mut root = String::new();
+    for i in 0..size {
+        let id = format!("imp-{}-{i}", ctx.run);
+        let mut record =
+            registry_cli::records::GoalRecord::from_pb(&crate::dataset::realistic_goal(&format!("Imported goal {i}")));
+        record.id.clone_from(&id);
+        if i % 50 == 0 {
+            root = id;
+        } else {
+            record.parent = Some(root.clone());
+            record.pillar = None;
+        }
+        goals.push(record);
+    }
+    let data = registry_cli::records::DataFile {
+        goals,
+        ..Default::default()
+    };
+    let dir = std::env::temp_dir().join(format!("registry-bench-import-{}", ctx.run));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("goals.json");
+    std::fs::write(&file, serde_json::to_vec(&data)?)?;
+    let file_bytes = std::fs::metadata(&file)?.len();
+    let client = &ctx.clients[0];
+    let started = Instant::now();
+    let first = registry_cli::import_seeds(client, &file).await;
+    let elapsed = started.elapsed();
+    let started = Instant::now();
+    let second = registry_cli::import_seeds(client, &file).await;
+    let again = started.elapsed();
+    let _ = std::fs::remove_dir_all(&dir);
+    let error = match (first, second) {
+        (Ok(a), Ok(b)) if a.goals.created == size && b.goals.unchanged == size => None,
+        (Ok(a), Ok(b)) => Some(format!("first run: {}; second run: {}", a.goals, b.goals)),
+        (Err(e), _) | (_, Err(e)) => Some(e),
+    };
+    Ok(ImportRun {
+        goals: size,
+        elapsed,
+        again,
+        error,
+        file_bytes,
     })
 }

@@ -29,6 +29,8 @@ async fn every_scenario_has_a_ratio() {
         "4",
         "--watchers",
         "8",
+        "--import-size",
+        "120",
         "--watch-write-rate",
         "20",
         "--database-url",
@@ -64,6 +66,10 @@ async fn every_scenario_has_a_ratio() {
             assert!(r["latency"][k].is_number(), "{}: no latency.{k}", s.name());
         }
     }
+    // The import scenario goes through registry-cli's import: 120 goals created, then unchanged.
+    let import = scenarios.iter().find(|r| r["name"] == "import").expect("import");
+    assert_eq!(import["errors"], 0, "import failed: {import:#}");
+    assert!(import["throughput"].as_f64().is_some_and(|t| t > 0.0), "{import:#}");
     assert!(v["server"]["idle_rss_kib"].is_u64(), "idle RSS read from /proc: {v:#}");
     assert!(!v["checks"].as_array().expect("checks").is_empty());
 }
