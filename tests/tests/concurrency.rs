@@ -158,3 +158,64 @@ async fn racing_child_creates_and_parent_deletes_leave_no_orphan() {
     .unwrap();
     assert_eq!(orphans, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_their_clients_abandon_leave_no_transaction_open() {
+    let app = TestApp::spawn().await;
+    // 300 creates and validate-only creates whose callers stop waiting at every point from
+    // before BEGIN to after COMMIT.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..300u64 {
+        let c = app.client.clone();
+        tasks.spawn(async move {
+            let req = pb::CreatePolicyGoalRequest {
+                validate_only: i % 3 == 0,
+                ..create(&format!("gone{i}"), goal("Abandoned", pb::Pillar::IndustrialResurgence))
+            };
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_micros((i % 40) * 100),
+                c.create_policy_goal(req),
+            )
+            .await;
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    // Every handler still ends its transaction: no connection stays inside one.
+    let mut open = i64::MAX;
+    for _ in 0..200 {
+        open = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+               AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(open, 0, "connections left inside abandoned transactions");
+    // Writes and the change feed go on, and every stored goal has its change record.
+    app.client
+        .create_policy_goal(create("after", goal("After", pb::Pillar::IndustrialResurgence)))
+        .await
+        .unwrap();
+    let history = app
+        .client
+        .list_changes_page(pb::ListChangesRequest {
+            resource_name: "policyGoals/after".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(history.changes.len(), 1);
+    let (goals, changes): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM policy_goals),
+                (SELECT count(*) FROM change_log WHERE resource_name LIKE 'policyGoals/%')",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(goals, changes, "a goal without its change record, or the reverse");
+}
