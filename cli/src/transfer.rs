@@ -76,6 +76,8 @@ pub enum Action {
 
 /// Requests `import` keeps in flight (validations, then the writes of one wave).
 const IMPORT_CONCURRENCY: usize = 32;
+/// New records per batch create (the server's limit).
+const IMPORT_BATCH: usize = 1000;
 
 /// A kind of resource that `import` and `export` handle.
 #[allow(async_fn_in_trait)]
@@ -117,6 +119,20 @@ pub trait Resource {
         r: &Self::Record,
         stored: Option<&Stored<Self::Record>>,
     ) -> Result<(), ApiError>;
+    /// Creates several new records in one all-or-nothing request (parents may come earlier in
+    /// `records`); with `ctx`, validates only (`validate_only`). `None`: the kind has no batch
+    /// create, or these records cannot use it; they are written one by one.
+    async fn create_batch(
+        _client: &RegistryClient,
+        _records: &[&Self::Record],
+        _ctx: Option<&ValidateCtx<'_, Self::Record>>,
+    ) -> Option<Result<(), ApiError>> {
+        None
+    }
+    /// Whether `create_batch` takes this new record.
+    fn batchable(_r: &Self::Record) -> bool {
+        false
+    }
     /// Orders records for export so that import can write them in that order.
     fn export_order(records: Vec<Self::Record>) -> Vec<Self::Record>;
 }
@@ -394,19 +410,44 @@ pub async fn import<K: Resource>(
     let to_write = plan.iter().filter(|(_, a)| *a != Action::Unchanged).count();
     let bar = progress(opts.quiet, to_write * if opts.dry_run { 1 } else { 2 });
 
-    // Validate every write before writing anything. Validation has no order (the context
-    // says which references the import itself satisfies), so it runs concurrently; the
-    // first invalid record in file order is the one reported.
+    // Validate every write before writing anything. New records that the kind creates in
+    // batches are validated a batch per request (a batch that fails is validated again record
+    // by record, to name the first invalid one); the others one by one. Validation has no
+    // order (the context says which references the import itself satisfies), so it runs
+    // concurrently; the first invalid record in file order is the one reported.
     let writes: Vec<usize> = plan
         .iter()
         .filter(|(_, a)| *a != Action::Unchanged)
         .map(|(i, _)| *i)
         .collect();
+    let batched = |i: usize| {
+        let r = &items[i].record;
+        !stored.contains_key(K::id(r)) && K::batchable(r)
+    };
     let ctx = &ctx;
     let stored_ref = &stored;
     let items_ref = &items;
     let bar_ref = &bar;
-    let checked = futures::stream::iter(writes.iter().map(|&i| async move {
+    let (creates, mut singles): (Vec<usize>, Vec<usize>) = writes.iter().partition(|&&i| batched(i));
+    let chunk_results: Vec<(&[usize], bool)> =
+        futures::stream::iter(creates.chunks(IMPORT_BATCH).map(|chunk| async move {
+            let records: Vec<&K::Record> = chunk.iter().map(|&i| &items_ref[i].record).collect();
+            let ok = matches!(K::create_batch(client, &records, Some(ctx)).await, Some(Ok(())));
+            if ok {
+                bar_ref.inc(chunk.len() as u64);
+            }
+            (chunk, ok)
+        }))
+        .buffered(2)
+        .collect()
+        .await;
+    for (chunk, ok) in chunk_results {
+        if !ok {
+            singles.extend_from_slice(chunk);
+        }
+    }
+    singles.sort_by_key(|i| writes.iter().position(|w| w == i));
+    let checked = futures::stream::iter(singles.iter().map(|&i| async move {
         let item = &items_ref[i];
         let id = K::id(&item.record);
         let r = K::validate(client, &item.record, stored_ref.get(id), ctx).await;
@@ -460,24 +501,49 @@ pub async fn import<K: Resource>(
     let action_of: HashMap<usize, Action> = plan.iter().copied().collect();
     let mut failure: Option<(usize, ApiError)> = None;
     for wave in &waves {
+        // New records the kind creates in batches go a batch per request; the others one by
+        // one. Units are started in file order.
+        let (creates, singles): (Vec<usize>, Vec<usize>) = wave.iter().partition(|&&i| batched(i));
+        let mut units: Vec<Vec<usize>> = creates.chunks(IMPORT_BATCH).map(<[usize]>::to_vec).collect();
+        units.extend(singles.into_iter().map(|i| vec![i]));
         let mut in_flight = futures::stream::FuturesUnordered::new();
-        let mut next = wave.iter();
+        let mut next = units.into_iter();
         loop {
             while failure.is_none() && in_flight.len() < IMPORT_CONCURRENCY {
-                let Some(&i) = next.next() else { break };
-                let item = &items[i];
-                let id = K::id(&item.record);
-                in_flight.push(async move { (i, K::apply(client, &item.record, stored_ref.get(id)).await) });
+                let Some(unit) = next.next() else { break };
+                let batched = &batched;
+                in_flight.push(async move {
+                    let r = if unit.len() == 1 && !batched(unit[0]) {
+                        let item = &items_ref[unit[0]];
+                        K::apply(client, &item.record, stored_ref.get(K::id(&item.record))).await
+                    } else {
+                        let records: Vec<&K::Record> = unit.iter().map(|&i| &items_ref[i].record).collect();
+                        K::create_batch(client, &records, None)
+                            .await
+                            .unwrap_or_else(|| Err(ApiError::Transport("batch create unavailable".into())))
+                    };
+                    (unit, r)
+                });
             }
-            let Some((i, r)) = in_flight.next().await else { break };
+            let Some((unit, r)) = in_flight.next().await else { break };
             match r {
                 Ok(()) => {
-                    summary.add(action_of.get(&i).copied().unwrap_or(Action::Update));
-                    bar.inc(1);
+                    for i in &unit {
+                        summary.add(action_of.get(i).copied().unwrap_or(Action::Update));
+                    }
+                    bar.inc(unit.len() as u64);
                 }
                 Err(e) => {
-                    if failure.as_ref().is_none_or(|(first, _)| i < *first) {
-                        failure = Some((i, e));
+                    // The record a batch error names (`requests[i]`), else the batch's first.
+                    let at = batch_index(&e)
+                        .and_then(|k| unit.get(k).copied())
+                        .or_else(|| {
+                            resource_of(&e)
+                                .and_then(|n| unit.iter().copied().find(|&i| K::name(K::id(&items[i].record)) == n))
+                        })
+                        .unwrap_or(unit[0]);
+                    if failure.as_ref().is_none_or(|(first, _)| at < *first) {
+                        failure = Some((at, e));
                     }
                 }
             }
@@ -496,6 +562,27 @@ pub async fn import<K: Resource>(
         return Err(err);
     }
     Ok(summary)
+}
+
+/// The index `i` of `requests[i]` in a batch error's first field violation or message.
+fn batch_index(e: &ApiError) -> Option<usize> {
+    let text = match e {
+        ApiError::InvalidArgument { violations, .. } => violations.first()?.field.clone(),
+        other => other.to_string(),
+    };
+    let start = text.find("requests[")? + "requests[".len();
+    let len = text[start..].find(']')?;
+    text[start..start + len].parse().ok()
+}
+
+/// The resource an error names (ALREADY_EXISTS, NOT_FOUND).
+fn resource_of(e: &ApiError) -> Option<&str> {
+    match e {
+        ApiError::AlreadyExists { resource_name, .. } | ApiError::NotFound { resource_name, .. } => {
+            resource_name.as_deref()
+        }
+        _ => None,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -660,14 +747,13 @@ async fn stored_goals_by_id(
     let mut seen: HashSet<String> = ids.iter().cloned().collect();
     let mut next: Vec<String> = seen.iter().cloned().collect();
     while !next.is_empty() {
-        let found: Vec<Option<pb::PolicyGoal>> = futures::stream::iter(next.drain(..).map(|id| async move {
-            match client.get_policy_goal(goal_name(&id)).await {
-                Ok(g) => Ok(Some(g)),
-                Err(ApiError::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
-            }
-        }))
-        .buffer_unordered(IMPORT_CONCURRENCY)
+        let names: Vec<String> = next.drain(..).map(|id| goal_name(&id)).collect();
+        let found: Vec<Vec<pb::PolicyGoal>> = futures::stream::iter(
+            names
+                .chunks(IMPORT_BATCH)
+                .map(|chunk| client.batch_get_existing_policy_goals(chunk.iter().cloned())),
+        )
+        .buffer_unordered(4)
         .try_collect()
         .await?;
         for g in found.into_iter().flatten() {
@@ -681,6 +767,30 @@ async fn stored_goals_by_id(
         }
     }
     Ok(out)
+}
+
+/// The goal a record creates, as sent in a create: with `ctx` (validation), a parent that the
+/// import has not created yet (pending, and not earlier in `created_before`) is left out and
+/// the pillar it would give is set instead.
+fn goal_to_create(
+    r: &GoalRecord,
+    ctx: Option<&ValidateCtx<'_, GoalRecord>>,
+    created_before: &HashSet<&str>,
+) -> Result<pb::PolicyGoal, ApiError> {
+    let mut goal = to_pb(r)?;
+    if let Some(ctx) = ctx {
+        goal.linked_partners.retain(|p| !ctx.earlier.contains(p));
+        if let Some(parent) = r.parent.as_deref().map(goal_id)
+            && ctx.pending.contains(parent)
+            && !created_before.contains(parent)
+        {
+            goal.parent.clear();
+            if goal.pillar == 0 {
+                goal.pillar = root_pillar(parent, ctx);
+            }
+        }
+    }
+    Ok(goal)
 }
 
 impl Resource for Goals {
@@ -729,20 +839,9 @@ impl Resource for Goals {
         client: &RegistryClient,
         wanted: Option<&[String]>,
     ) -> Result<HashMap<String, Stored<GoalRecord>>, ApiError> {
-        // A small import into a large registry reads only the goals it names (and their
-        // ancestors) instead of every goal.
+        // An import reads only the goals it names and their ancestors, not every goal.
         if let Some(wanted) = wanted {
-            let total = client
-                .list_policy_goals_page(pb::ListPolicyGoalsRequest {
-                    page_size: 1,
-                    show_deleted: true,
-                    ..Default::default()
-                })
-                .await?
-                .total_size;
-            if (wanted.len() as i64).saturating_mul(4) < i64::from(total) {
-                return stored_goals_by_id(client, wanted).await;
-            }
+            return stored_goals_by_id(client, wanted).await;
         }
         let goals: Vec<pb::PolicyGoal> = client
             .list_policy_goals(pb::ListPolicyGoalsRequest {
@@ -755,26 +854,55 @@ impl Resource for Goals {
         Ok(goals.into_iter().map(stored_goal).collect())
     }
 
+    fn batchable(r: &GoalRecord) -> bool {
+        // Batch creates set the initial state; CLOSED (with an outcome) needs a transition.
+        r.outcome.is_none()
+            && r.state
+                .as_deref()
+                .is_none_or(|s| matches!(s, "PLANNED" | "ACTIVE" | "ON_HOLD"))
+    }
+
+    async fn create_batch(
+        client: &RegistryClient,
+        records: &[&GoalRecord],
+        ctx: Option<&ValidateCtx<'_, GoalRecord>>,
+    ) -> Option<Result<(), ApiError>> {
+        let mut created_before = HashSet::new();
+        let mut requests = Vec::with_capacity(records.len());
+        for r in records {
+            // Partners this (dry-run) import would create do not exist yet; a parent it
+            // creates in an earlier batch does not exist yet in a validation.
+            let goal = match goal_to_create(r, ctx, &created_before) {
+                Ok(g) => g,
+                Err(e) => return Some(Err(e)),
+            };
+            created_before.insert(goal_id(&r.id));
+            requests.push(pb::CreatePolicyGoalRequest {
+                policy_goal_id: goal_id(&r.id).to_owned(),
+                policy_goal: Some(goal),
+                request_id: String::new(),
+                validate_only: false,
+            });
+        }
+        let req = pb::BatchCreatePolicyGoalsRequest {
+            requests,
+            request_id: String::new(),
+            validate_only: ctx.is_some(),
+        };
+        Some(client.batch_create_policy_goals(req).await.map(|_| ()))
+    }
+
     async fn validate(
         client: &RegistryClient,
         r: &GoalRecord,
         stored: Option<&Stored<GoalRecord>>,
         ctx: &ValidateCtx<'_, GoalRecord>,
     ) -> Result<(), ApiError> {
-        let mut goal = to_pb(r)?;
+        // Partners this (dry-run) import would create do not exist yet; a parent that this
+        // import creates does not exist yet either: validate the other fields as a root goal
+        // of the pillar the parent chain leads to.
+        let mut goal = goal_to_create(r, Some(ctx), &HashSet::new())?;
         let id = goal_id(&r.id).to_owned();
-        // Partners this (dry-run) import would create do not exist yet.
-        goal.linked_partners.retain(|p| !ctx.earlier.contains(p));
-        // A parent that this import creates does not exist yet: validate the other fields
-        // as a root goal of the pillar the parent chain leads to.
-        if let Some(parent) = r.parent.as_deref().map(goal_id)
-            && ctx.pending.contains(parent)
-        {
-            goal.parent.clear();
-            if goal.pillar == 0 {
-                goal.pillar = root_pillar(parent, ctx);
-            }
-        }
         if let (Some(want), Some(s)) = (r.state.as_deref(), stored)
             && let Ok(want) = parse_goal_state("state", want)
             && want == pb::policy_goal::State::Planned as i32

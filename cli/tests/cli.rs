@@ -857,6 +857,52 @@ async fn import_stops_at_the_first_invalid_record_having_written_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_import_goes_in_batches_and_still_names_the_first_bad_record() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    // 2,100 goals: three roots, each with 699 children; c1005's parent c999 is in the first
+    // batch of a thousand, c1005 in the second.
+    let file = |bad: bool| {
+        let mut text = String::from("goals:\n");
+        for i in 0..2100 {
+            if i % 700 == 0 {
+                text.push_str(&format!(
+                    "- id: r{i}\n  title: Root {i}\n  pillar: INDUSTRIAL_RESURGENCE\n"
+                ));
+                continue;
+            }
+            let parent = if i == 1005 {
+                "c999".to_owned()
+            } else {
+                format!("r{}", i / 700 * 700)
+            };
+            let year = if bad && i == 1600 { 1800 } else { 2030 };
+            text.push_str(&format!(
+                "- id: c{i}\n  title: Child {i}\n  parent: {parent}\n  targets:\n  - metric: m\n    unit: u\n    \
+                 target_value: 1\n    direction: INCREASE_TO\n    target_year: {year}\n"
+            ));
+        }
+        write(dir.path(), "goals.yaml", &text)
+    };
+    let f = file(true);
+    let text = std::fs::read_to_string(&f).unwrap();
+    let line = text.lines().position(|l| l == "- id: c1600").unwrap() + 1;
+    let err = fails(ctl(&app, &["import", f.to_str().unwrap()]), 1);
+    assert!(err.contains(&format!("goals.yaml:{line}: goal \"c1600\"")), "{err}");
+    assert!(err.contains("target_year"), "{err}");
+    assert_eq!(goal_count(&app).await, 0, "nothing written");
+
+    let f = file(false);
+    let out = ok(ctl(&app, &["import", f.to_str().unwrap()]));
+    assert_eq!(out.trim(), "2100 created, 0 updated, 0 unchanged");
+    assert_eq!(goal_count(&app).await, 2100);
+    let g = app.client.get_policy_goal("policyGoals/c1005").await.unwrap();
+    assert_eq!(g.parent, "policyGoals/c999");
+    let out = ok(ctl(&app, &["import", f.to_str().unwrap()]));
+    assert_eq!(out.trim(), "0 created, 0 updated, 2100 unchanged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partners_flows_concentration_and_progress_in_every_format() {
     let app = TestApp::spawn().await;
     let dir = tempfile::tempdir().unwrap();

@@ -392,13 +392,48 @@ impl RegistryClient {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        self.batch_get_goals(names, false).await
+    }
+
+    /// Gets the goals among up to 1000 names that exist (soft-deleted ones too), in the
+    /// order asked; missing names are left out.
+    pub async fn batch_get_existing_policy_goals<I, S>(&self, names: I) -> Result<Vec<pb::PolicyGoal>>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.batch_get_goals(names, true).await
+    }
+
+    async fn batch_get_goals<I, S>(&self, names: I, allow_missing: bool) -> Result<Vec<pb::PolicyGoal>>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
         let req = pb::BatchGetPolicyGoalsRequest {
             names: names.into_iter().map(Into::into).collect(),
+            allow_missing,
         };
         self.read(
             &self.goals,
             |mut c, r| async move { c.batch_get_policy_goals(r).await },
             req,
+        )
+        .await
+        .map(|r| r.policy_goals)
+    }
+
+    /// Creates up to 1000 goals in one transaction, all or nothing (a parent may be created
+    /// earlier in the same batch). Without a `request_id` one is generated, so retries after
+    /// a lost answer create nothing twice.
+    pub async fn batch_create_policy_goals(
+        &self,
+        req: pb::BatchCreatePolicyGoalsRequest,
+    ) -> Result<Vec<pb::PolicyGoal>> {
+        self.create(
+            &self.goals,
+            |mut c, r| async move { c.batch_create_policy_goals(r).await },
+            with_request_id(req, |r| &mut r.request_id),
         )
         .await
         .map(|r| r.policy_goals)

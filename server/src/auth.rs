@@ -62,6 +62,10 @@ pub const METHOD_ROLES: &[(&str, Role)] = &[
     ("/motie.registry.v1.PolicyGoalService/GetPolicyGoal", Role::Viewer),
     ("/motie.registry.v1.PolicyGoalService/ListPolicyGoals", Role::Viewer),
     ("/motie.registry.v1.PolicyGoalService/BatchGetPolicyGoals", Role::Viewer),
+    (
+        "/motie.registry.v1.PolicyGoalService/BatchCreatePolicyGoals",
+        Role::Editor,
+    ),
     ("/motie.registry.v1.PolicyGoalService/UpdatePolicyGoal", Role::Editor),
     ("/motie.registry.v1.PolicyGoalService/DeletePolicyGoal", Role::Editor),
     ("/motie.registry.v1.PolicyGoalService/UndeletePolicyGoal", Role::Editor),

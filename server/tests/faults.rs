@@ -107,7 +107,10 @@ async fn kill_9_under_concurrent_writers_loses_no_acknowledged_write() {
     let names: Vec<String> = acked.iter().cloned().collect();
     for chunk in names.chunks(1000) {
         let got = goals
-            .batch_get_policy_goals(BatchGetPolicyGoalsRequest { names: chunk.to_vec() })
+            .batch_get_policy_goals(BatchGetPolicyGoalsRequest {
+                names: chunk.to_vec(),
+                allow_missing: false,
+            })
             .await
             .expect("every acknowledged goal is readable")
             .into_inner()

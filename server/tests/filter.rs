@@ -378,7 +378,7 @@ async fn sql_selects_exactly_what_the_evaluator_selects(pool: PgPool) {
     let (all, _) = walk(&store, None, "", "", true, 1000).await;
     assert_eq!(all.len(), GOALS);
     let truth: Vec<PolicyGoal> = store
-        .batch_get_goals(&all.iter().map(|s| id(s)).collect::<Vec<_>>())
+        .batch_get_goals(&all.iter().map(|s| id(s)).collect::<Vec<_>>(), false)
         .await
         .unwrap();
     assert!(truth.iter().any(|g| g.delete_time.is_some()));

@@ -806,4 +806,180 @@ async fn batch_get_is_ordered_and_all_or_nothing() {
         violations(c.batch_get_policy_goals(["policyGoals/b1", "bad"]).await),
         ["names[1]"]
     );
+    // allow_missing leaves the missing ones out and keeps the order of the others;
+    // soft-deleted goals are returned (with delete_time).
+    c.delete_policy_goal(pb::DeletePolicyGoalRequest {
+        name: "policyGoals/b2".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let got = c
+        .batch_get_existing_policy_goals(["policyGoals/zz", "policyGoals/b3", "policyGoals/yy", "policyGoals/b2"])
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        ["policyGoals/b3", "policyGoals/b2"]
+    );
+    assert!(got[1].delete_time.is_some());
+    assert!(
+        c.batch_get_existing_policy_goals(["policyGoals/zz"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn batch(creates: Vec<pb::CreatePolicyGoalRequest>) -> pb::BatchCreatePolicyGoalsRequest {
+    pb::BatchCreatePolicyGoalsRequest {
+        requests: creates,
+        ..Default::default()
+    }
+}
+
+fn child(id: &str, parent: &str) -> pb::CreatePolicyGoalRequest {
+    let mut g = goal(id, pb::Pillar::Unspecified);
+    g.parent = format!("policyGoals/{parent}");
+    create(id, g)
+}
+
+async fn goal_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM policy_goals")
+        .fetch_one(app.pool())
+        .await
+        .unwrap()
+}
+
+async fn goal_changes(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM change_log WHERE resource_name LIKE 'policyGoals/%'")
+        .fetch_one(app.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn batch_create_is_ordered_atomic_and_idempotent() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    c.create_policy_goal(create("old", goal("Old", pb::Pillar::TradeNationalInterest)))
+        .await
+        .unwrap();
+    // Parents earlier in the batch, and a parent that already exists.
+    let req = pb::BatchCreatePolicyGoalsRequest {
+        request_id: "batch-1".into(),
+        ..batch(vec![
+            create("root", goal("Root", pb::Pillar::IndustrialResurgence)),
+            child("kid", "root"),
+            child("grandkid", "kid"),
+            child("under-old", "old"),
+        ])
+    };
+    let created = c.batch_create_policy_goals(req.clone()).await.unwrap();
+    assert_eq!(
+        created.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        [
+            "policyGoals/root",
+            "policyGoals/kid",
+            "policyGoals/grandkid",
+            "policyGoals/under-old"
+        ]
+    );
+    let grandkid = c.get_policy_goal("policyGoals/grandkid").await.unwrap();
+    assert_eq!(grandkid.pillar, i32::from(pb::Pillar::IndustrialResurgence));
+    assert_eq!(grandkid.parent, "policyGoals/kid");
+    assert_eq!(created[3].pillar, i32::from(pb::Pillar::TradeNationalInterest));
+    assert_eq!(goal_count(&app).await, 5);
+    assert_eq!(goal_changes(&app).await, 5, "one change record per goal");
+    // A retry with the same request id answers the same and creates nothing.
+    let again = c.batch_create_policy_goals(req).await.unwrap();
+    assert_eq!(
+        again.iter().map(|g| &g.etag).collect::<Vec<_>>(),
+        created.iter().map(|g| &g.etag).collect::<Vec<_>>()
+    );
+    assert_eq!(goal_changes(&app).await, 5);
+
+    // validate_only stores nothing (a parent in the batch validates).
+    let checked = c
+        .batch_create_policy_goals(pb::BatchCreatePolicyGoalsRequest {
+            validate_only: true,
+            ..batch(vec![
+                create("v1", goal("V1", pb::Pillar::IndustrialResurgence)),
+                child("v2", "v1"),
+            ])
+        })
+        .await
+        .unwrap();
+    assert_eq!(checked.len(), 2);
+    assert!(matches!(
+        c.get_policy_goal("policyGoals/v1").await,
+        Err(Error::NotFound { .. })
+    ));
+
+    // All or nothing: each failure names the create, and nothing of the batch is stored.
+    let mut bad = goal("", pb::Pillar::IndustrialResurgence);
+    bad.title.clear();
+    assert_eq!(
+        violations(
+            c.batch_create_policy_goals(batch(vec![
+                create("n1", goal("N1", pb::Pillar::IndustrialResurgence)),
+                create("n2", bad),
+            ]))
+            .await
+        ),
+        ["requests[1].policy_goal.title"]
+    );
+    match c
+        .batch_create_policy_goals(batch(vec![
+            create("n1", goal("N1", pb::Pillar::IndustrialResurgence)),
+            child("n2", "nowhere"),
+        ]))
+        .await
+    {
+        Err(Error::FailedPrecondition { reason, message }) => {
+            assert_eq!(reason, "PARENT_NOT_FOUND");
+            assert!(message.starts_with("requests[1]: "), "{message}");
+        }
+        other => panic!("expected FAILED_PRECONDITION, got {other:?}"),
+    }
+    assert!(matches!(
+        c.batch_create_policy_goals(batch(vec![
+            create("n1", goal("N1", pb::Pillar::IndustrialResurgence)),
+            create("kid", goal("Kid again", pb::Pillar::IndustrialResurgence)),
+        ]))
+        .await,
+        Err(Error::AlreadyExists { resource_name: Some(n), .. }) if n == "policyGoals/kid"
+    ));
+    assert_eq!(
+        violations(
+            c.batch_create_policy_goals(batch(vec![
+                create("n1", goal("N1", pb::Pillar::IndustrialResurgence)),
+                create("n1", goal("N1 again", pb::Pillar::IndustrialResurgence)),
+                pb::CreatePolicyGoalRequest {
+                    request_id: "own".into(),
+                    validate_only: true,
+                    ..create("n3", goal("N3", pb::Pillar::IndustrialResurgence))
+                },
+            ]))
+            .await
+        ),
+        [
+            "requests[1].policy_goal_id",
+            "requests[2].request_id",
+            "requests[2].validate_only"
+        ]
+    );
+    assert_eq!(
+        violations(c.batch_create_policy_goals(batch(vec![])).await),
+        ["requests"]
+    );
+    let too_many = (0..1001)
+        .map(|i| create(&format!("m{i}"), goal("M", pb::Pillar::IndustrialResurgence)))
+        .collect();
+    assert_eq!(
+        violations(c.batch_create_policy_goals(batch(too_many)).await),
+        ["requests"]
+    );
+    assert_eq!(goal_count(&app).await, 5, "failed batches store nothing");
+    assert_eq!(goal_changes(&app).await, 5, "failed batches leave no change record");
 }

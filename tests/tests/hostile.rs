@@ -240,6 +240,40 @@ async fn every_rpc_rejects_hostile_input_and_changes_nothing() {
             goal_with(|g| g.linked_partners = vec!["tradePartners/jp".into()])
         ))
     );
+    // ---- goals: batch create (all or nothing: the valid first create is not stored) ----
+    case!(
+        "batch create nul title",
+        Invalid("requests[1].policy_goal.title"),
+        c.batch_create_policy_goals(pb::BatchCreatePolicyGoalsRequest {
+            requests: vec![
+                create("g1", goal("T", pb::Pillar::IndustrialResurgence)),
+                create("g2", goal(&nul, pb::Pillar::IndustrialResurgence)),
+            ],
+            ..Default::default()
+        })
+    );
+    case!(
+        "batch create path id",
+        Invalid("requests[1].policy_goal_id"),
+        c.batch_create_policy_goals(pb::BatchCreatePolicyGoalsRequest {
+            requests: vec![
+                create("g1", goal("T", pb::Pillar::IndustrialResurgence)),
+                create("../x", goal("T", pb::Pillar::IndustrialResurgence)),
+            ],
+            ..Default::default()
+        })
+    );
+    case!(
+        "batch create missing partner",
+        FailedPrecondition,
+        c.batch_create_policy_goals(pb::BatchCreatePolicyGoalsRequest {
+            requests: vec![
+                create("g1", goal("T", pb::Pillar::IndustrialResurgence)),
+                create("g2", goal_with(|g| g.linked_partners = vec!["tradePartners/jp".into()])),
+            ],
+            ..Default::default()
+        })
+    );
     case!(
         "bad request id",
         Invalid("request_id"),

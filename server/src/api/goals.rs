@@ -59,6 +59,31 @@ fn initial_state(v: &mut Violations, g: &pb::PolicyGoal) -> GoalState {
     state.unwrap_or(GoalState::Planned)
 }
 
+/// One parsed CreatePolicyGoalRequest (without its request id and validate_only).
+struct NewGoal {
+    id: Id,
+    spec: GoalSpec,
+    state: GoalState,
+}
+
+/// Parses the goal of a CreatePolicyGoalRequest; violations are named from the request
+/// (`policy_goal_id`, `policy_goal.title`, …).
+fn parse_create(v: &mut Violations, r: &pb::CreatePolicyGoalRequest) -> Option<NewGoal> {
+    let id = all(v, Id::parse("policy_goal_id", &r.policy_goal_id));
+    let (spec, state) = match &r.policy_goal {
+        Some(g) => (all(v, GoalSpec::from_proto("policy_goal", g)), initial_state(v, g)),
+        None => {
+            v.add("policy_goal", "is required");
+            (None, GoalState::Planned)
+        }
+    };
+    Some(NewGoal {
+        id: id?,
+        spec: spec?,
+        state,
+    })
+}
+
 #[tonic::async_trait]
 impl PolicyGoalService for GoalsApi {
     async fn create_policy_goal(
@@ -67,25 +92,58 @@ impl PolicyGoalService for GoalsApi {
     ) -> Result<Response<pb::PolicyGoal>, Status> {
         let r = request.get_ref();
         let mut v = Violations::new();
-        let id = all(&mut v, Id::parse("policy_goal_id", &r.policy_goal_id));
         let request_id = all(&mut v, crate::domain::request_id(&r.request_id));
-        let (spec, state) = match &r.policy_goal {
-            Some(g) => (
-                all(&mut v, GoalSpec::from_proto("policy_goal", g)),
-                initial_state(&mut v, g),
-            ),
-            None => {
-                v.add("policy_goal", "is required");
-                (None, GoalState::Planned)
-            }
-        };
-        let (id, spec) = match (id, spec, v.is_empty()) {
-            (Some(id), Some(spec), true) => (id, spec),
-            _ => return Err(Error::InvalidArgument(v.into_vec()).into()),
+        let parsed = parse_create(&mut v, r);
+        let (Some(new), true) = (parsed, v.is_empty()) else {
+            return Err(Error::InvalidArgument(v.into_vec()).into());
         };
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
-        let goal = self.store.create_goal(&id, spec, state, &ctx).await?;
+        let goal = self.store.create_goal(&new.id, new.spec, new.state, &ctx).await?;
         Ok(Response::new(goal.to_proto()))
+    }
+
+    async fn batch_create_policy_goals(
+        &self,
+        request: Request<pb::BatchCreatePolicyGoalsRequest>,
+    ) -> Result<Response<pb::BatchCreatePolicyGoalsResponse>, Status> {
+        use crate::domain::list::MAX_PAGE_SIZE;
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let request_id = all(&mut v, crate::domain::request_id(&r.request_id));
+        if r.requests.is_empty() || r.requests.len() > MAX_PAGE_SIZE {
+            v.add("requests", format!("must have 1 to {MAX_PAGE_SIZE} creates"));
+        }
+        let mut goals = Vec::with_capacity(r.requests.len().min(MAX_PAGE_SIZE));
+        let mut first_index = std::collections::HashMap::new();
+        for (i, c) in r.requests.iter().enumerate().take(MAX_PAGE_SIZE) {
+            let mut sub = Violations::new();
+            if !c.request_id.is_empty() {
+                sub.add("request_id", "must be empty: set the batch's request_id");
+            }
+            if c.validate_only {
+                sub.add("validate_only", "must be false: set the batch's validate_only");
+            }
+            if let Some(new) = parse_create(&mut sub, c) {
+                if let Some(first) = first_index.insert(new.id.clone(), i) {
+                    sub.add(
+                        "policy_goal_id",
+                        format!("{} is also created by requests[{first}]", GOALS.name(&new.id)),
+                    );
+                }
+                goals.push((new.id, new.spec, new.state));
+            }
+            for f in sub.into_vec() {
+                v.add(format!("requests[{i}].{}", f.field), f.description);
+            }
+        }
+        if !v.is_empty() {
+            return Err(Error::InvalidArgument(v.into_vec()).into());
+        }
+        let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
+        let created = self.store.create_goals(goals, &ctx).await?;
+        Ok(Response::new(pb::BatchCreatePolicyGoalsResponse {
+            policy_goals: created.iter().map(|g| g.to_proto()).collect(),
+        }))
     }
 
     async fn get_policy_goal(
@@ -133,8 +191,9 @@ impl PolicyGoalService for GoalsApi {
         &self,
         request: Request<pb::BatchGetPolicyGoalsRequest>,
     ) -> Result<Response<pb::BatchGetPolicyGoalsResponse>, Status> {
-        let ids = super::batch_ids(GOALS, &request.get_ref().names)?;
-        let goals = self.store.batch_get_goals(&ids).await?;
+        let r = request.get_ref();
+        let ids = super::batch_ids(GOALS, &r.names)?;
+        let goals = self.store.batch_get_goals(&ids, r.allow_missing).await?;
         Ok(Response::new(pb::BatchGetPolicyGoalsResponse {
             policy_goals: goals.iter().map(|g| g.to_proto()).collect(),
         }))

@@ -47,6 +47,37 @@ pub enum Error {
     Internal(String),
 }
 
+impl Error {
+    /// The error of one part of a batch (`part` = `requests[3]`): field paths become
+    /// `requests[3].field`, precondition and conflict messages start with `requests[3]: `.
+    pub fn within(self, part: &str) -> Error {
+        match self {
+            Error::InvalidArgument(v) => Error::InvalidArgument(
+                v.into_iter()
+                    .map(|f| FieldViolation {
+                        field: format!("{part}.{}", f.field),
+                        description: f.description,
+                    })
+                    .collect(),
+            ),
+            Error::FailedPrecondition {
+                reason,
+                message,
+                resource,
+            } => Error::FailedPrecondition {
+                reason,
+                message: format!("{part}: {message}"),
+                resource,
+            },
+            Error::Aborted { reason, message } => Error::Aborted {
+                reason,
+                message: format!("{part}: {message}"),
+            },
+            other => other,
+        }
+    }
+}
+
 fn summarize(v: &[FieldViolation]) -> String {
     v.iter()
         .map(|f| format!("{}: {}", f.field, f.description))

@@ -235,7 +235,60 @@ const UPDATE_GOAL: &str =
      WHERE id = $1
      RETURNING *";
 
+/// What the inserts of one transaction share: the goals created so far (their ancestors and
+/// pillar, for children created after them) and whether the tree lock is held.
+#[derive(Default)]
+struct InsertBatch {
+    created: std::collections::HashMap<Id, (Vec<String>, String)>,
+    tree_locked: bool,
+}
+
 impl Store {
+    /// Creates goals in one transaction, all or nothing, in order (a parent may come earlier
+    /// in `goals`). With a request id, a retry returns the original goals. Violations name
+    /// the create by its index: `requests[i].policy_goal.parent`.
+    pub async fn create_goals(
+        &self,
+        goals: Vec<(Id, GoalSpec, GoalState)>,
+        ctx: &WriteCtx,
+    ) -> Result<Vec<PolicyGoal>, Error> {
+        let spec_json = serde_json::to_vec(&goals).unwrap_or_default();
+        let hash = request_hash(&[b"batch", &spec_json]);
+        let mut tx = self.begin().await?;
+        if let Claim::Replay(resp) = claim_request(&mut tx, "BatchCreatePolicyGoals", ctx, &hash).await? {
+            let mut goals: Vec<PolicyGoal> =
+                serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")))?;
+            self.attach_progress(&mut goals, None).await?;
+            return Ok(goals);
+        }
+        let mut batch = InsertBatch::default();
+        let mut created = Vec::with_capacity(goals.len());
+        for (i, (id, spec, state)) in goals.into_iter().enumerate() {
+            let goal = self
+                .insert_goal(&mut tx, &id, spec, state, &mut batch)
+                .await
+                .map_err(|e| e.within(&format!("requests[{i}]")))?;
+            created.push(goal);
+        }
+        let snaps = created.iter().map(snapshot).collect::<Result<Vec<_>, _>>()?;
+        let changes: Vec<Change> = created
+            .iter()
+            .zip(&snaps)
+            .map(|(g, snap)| Change {
+                resource_type: GOALS.resource_type(),
+                name: g.name(),
+                kind: ChangeKind::Created,
+                mask: vec![],
+                snapshot: Some(snap.clone()),
+                ctx,
+            })
+            .collect();
+        remember_response(&mut tx, "BatchCreatePolicyGoals", ctx, &serde_json::Value::Array(snaps)).await?;
+        append_changes(&mut tx, &changes).await?;
+        Self::finish(tx, ctx).await?;
+        Ok(created)
+    }
+
     /// Creates a goal. With a request id, a retry returns the original goal.
     async fn create_goal_inner(
         &self,
@@ -250,7 +303,9 @@ impl Store {
         if let Claim::Replay(resp) = claim_request(&mut tx, "CreatePolicyGoal", ctx, &hash).await? {
             return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
         }
-        let goal = self.insert_goal(&mut tx, id, spec, initial_state).await?;
+        let goal = self
+            .insert_goal(&mut tx, id, spec, initial_state, &mut InsertBatch::default())
+            .await?;
         let snap = snapshot(&goal)?;
         remember_response(&mut tx, "CreatePolicyGoal", ctx, &snap).await?;
         append_changes(
@@ -275,10 +330,20 @@ impl Store {
         id: &Id,
         spec: GoalSpec,
         state: GoalState,
+        batch: &mut InsertBatch,
     ) -> Result<PolicyGoal, Error> {
         let (ancestors, parent_pillar) = match &spec.parent {
+            // Created earlier in this transaction: live, and not a descendant of the new id.
+            Some(parent) if batch.created.contains_key(parent) => {
+                let (mut ancestors, pillar) = batch.created[parent].clone();
+                ancestors.push(parent.as_str().to_owned());
+                (ancestors, Some(pillar))
+            }
             Some(parent) => {
-                lock(tx, GOAL_TREE_LOCK, true).await?;
+                if !batch.tree_locked {
+                    lock(tx, GOAL_TREE_LOCK, true).await?;
+                    batch.tree_locked = true;
+                }
                 let (a, p) = resolve_parent(tx, parent, id, "policy_goal.parent").await?;
                 (a, Some(p))
             }
@@ -286,7 +351,8 @@ impl Store {
         };
         let pillar = resolve_pillar(&spec, parent_pillar.as_deref())?;
         super::partners::lock_live_partners(tx, &spec.linked_partners, "policy_goal.linked_partners").await?;
-        let (progress, progress_states) = super::measurements::compute_progress(tx, id, &spec.targets).await?;
+        // A new goal has no measurements (they go with a purged goal).
+        let (progress, progress_states) = super::measurements::unmeasured_progress(id, &spec.targets);
         let row: Option<GoalRow> = sqlx::query_as(INSERT_GOAL)
             .bind(id.as_str())
             .bind(spec.parent.as_ref().map(Id::as_str))
@@ -318,7 +384,11 @@ impl Store {
                 if !spec.linked_partners.is_empty() {
                     super::partners::set_goal_links(tx, id, &spec.linked_partners).await?;
                 }
-                PolicyGoal::try_from(row)
+                let goal = PolicyGoal::try_from(row)?;
+                batch
+                    .created
+                    .insert(goal.id.clone(), (ancestors, pillar.as_str().to_owned()));
+                Ok(goal)
             }
             None => Err(Error::AlreadyExists {
                 resource_type: GOALS.resource_type(),
@@ -338,7 +408,7 @@ impl Store {
     }
 
     /// Gets several goals in the order asked; NOT_FOUND names the first missing one.
-    async fn batch_get_goals_inner(&self, wanted: &[Id]) -> Result<Vec<PolicyGoal>, Error> {
+    async fn batch_get_goals_inner(&self, wanted: &[Id], allow_missing: bool) -> Result<Vec<PolicyGoal>, Error> {
         let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
         let rows: Vec<GoalRow> = sqlx::query_as("SELECT * FROM policy_goals WHERE id = ANY($1)")
             .bind(&keys)
@@ -352,7 +422,11 @@ impl Store {
         for id in wanted {
             let goal = match found.remove(id) {
                 Some(g) => g,
-                None => out.iter().find(|g| &g.id == id).cloned().ok_or_else(|| not_found(id))?,
+                None => match out.iter().find(|g| &g.id == id) {
+                    Some(g) => g.clone(),
+                    None if allow_missing => continue,
+                    None => return Err(not_found(id)),
+                },
             };
             out.push(goal);
         }
@@ -432,7 +506,9 @@ impl Store {
             if !etag.is_empty() {
                 return Err(Error::etag_mismatch(&GOALS.name(id)));
             }
-            let goal = self.insert_goal(&mut tx, id, spec?, GoalState::Planned).await?;
+            let goal = self
+                .insert_goal(&mut tx, id, spec?, GoalState::Planned, &mut InsertBatch::default())
+                .await?;
             let change = Change {
                 resource_type: GOALS.resource_type(),
                 name: goal.name(),
@@ -817,9 +893,10 @@ impl Store {
         Ok(Some(goal))
     }
 
-    /// Gets several goals in the order asked; NOT_FOUND names the first missing one.
-    pub async fn batch_get_goals(&self, wanted: &[Id]) -> Result<Vec<PolicyGoal>, Error> {
-        let mut goals = self.batch_get_goals_inner(wanted).await?;
+    /// Gets several goals in the order asked; NOT_FOUND names the first missing one (or, with
+    /// `allow_missing`, missing ones are left out).
+    pub async fn batch_get_goals(&self, wanted: &[Id], allow_missing: bool) -> Result<Vec<PolicyGoal>, Error> {
+        let mut goals = self.batch_get_goals_inner(wanted, allow_missing).await?;
         self.attach_progress(&mut goals, None).await?;
         Ok(goals)
     }

@@ -154,6 +154,13 @@ pub(super) async fn compute_progress(
     Ok((p, s))
 }
 
+/// The progress of a goal without measurements (a new one), with its stored form.
+pub(super) fn unmeasured_progress(goal: &Id, targets: &[Target]) -> (Vec<Progress>, Vec<String>) {
+    let p = progress_of(goal.as_str(), targets, &HashMap::new());
+    let s = states(&p);
+    (p, s)
+}
+
 fn not_found(id: &Id) -> Error {
     Error::NotFound {
         resource_type: GOALS.resource_type(),
