@@ -233,17 +233,30 @@ pub fn parse_file(path: &Path) -> CliResult<(String, DataFile)> {
 
 /// The 1-based line where the record with `id` starts (`- id: x`, `id: "x"`, `"id": "x"`).
 pub fn line_of(text: &str, id: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start().trim_start_matches("- ").trim_start();
-            let rest = l
-                .strip_prefix("\"id\"")
-                .or_else(|| l.strip_prefix("id"))
-                .map(str::trim_start)
-                .and_then(|r| r.strip_prefix(':'));
-            rest.is_some_and(|r| r.trim().trim_end_matches(',').trim_matches(|c| c == '"' || c == '\'') == id)
-        })
-        .map(|i| i + 1)
+    id_lines(text).get(id).copied()
+}
+
+/// The 1-based line where each record starts, by id (the first line naming it): one pass
+/// over the text, however many records it holds.
+pub fn id_lines(text: &str) -> HashMap<&str, usize> {
+    let mut lines = HashMap::new();
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim_start().trim_start_matches("- ").trim_start();
+        let Some(rest) = l
+            .strip_prefix("\"id\"")
+            .or_else(|| l.strip_prefix("id"))
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix(':'))
+        else {
+            continue;
+        };
+        let id = rest
+            .trim()
+            .trim_end_matches(',')
+            .trim_matches(|c| c == '"' || c == '\'');
+        lines.entry(id).or_insert(i + 1);
+    }
+    lines
 }
 
 /// Options of one import.
@@ -306,8 +319,9 @@ pub async fn import_all(
 pub fn collect<K: Resource>(files: &mut [(PathBuf, String, DataFile)]) -> Vec<Item<K::Record>> {
     let mut items = Vec::new();
     for (path, text, data) in files.iter_mut() {
+        let lines = id_lines(text);
         for record in K::take(data) {
-            let line = line_of(text, K::id(&record));
+            let line = lines.get(K::id(&record)).copied();
             items.push(Item {
                 record,
                 origin: Origin {
