@@ -45,7 +45,8 @@ struct GoalRow {
     delete_time: Option<OffsetDateTime>,
     expire_time: Option<OffsetDateTime>,
     revision: i64,
-    progress: Option<serde_json::Value>,
+    /// Read raw, parsed once into its stored form (an unreadable value is recomputed).
+    progress: Option<Json<Box<serde_json::value::RawValue>>>,
 }
 
 fn corrupt(what: &str, id: &str) -> Error {
@@ -99,7 +100,7 @@ impl TryFrom<GoalRow> for PolicyGoal {
             delete_time: r.delete_time,
             expire_time: r.expire_time,
             revision: r.revision,
-            progress: super::measurements::progress_from_json(r.progress, targets),
+            progress: super::measurements::progress_from_json(r.progress.as_ref().map(|p| p.0.get()), targets),
             id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
         })
     }

@@ -200,8 +200,8 @@ pub(super) fn progress_json(progress: &[Progress]) -> serde_json::Value {
 
 /// The progresses stored in `policy_goals.progress`, one per target; empty (to be computed)
 /// when absent or not of that shape.
-pub(super) fn progress_from_json(v: Option<serde_json::Value>, targets: usize) -> Vec<Progress> {
-    let Some(Ok(stored)) = v.map(serde_json::from_value::<Vec<StoredProgress>>) else {
+pub(super) fn progress_from_json(v: Option<&str>, targets: usize) -> Vec<Progress> {
+    let Some(Ok(stored)) = v.map(serde_json::from_str::<Vec<StoredProgress>>) else {
         return Vec::new();
     };
     let progress: Option<Vec<Progress>> = stored
