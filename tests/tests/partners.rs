@@ -870,3 +870,64 @@ async fn concurrent_membership_and_delete_leave_no_dangling_member() {
     .unwrap();
     assert_eq!(dangling, 0);
 }
+
+#[tokio::test]
+async fn a_goal_that_engagements_serve_is_deleted_only_by_force_which_unlinks_it() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    c.create_policy_goal(create(
+        "tariffs",
+        goal("Tariff follow-up", pb::Pillar::TradeNationalInterest),
+    ))
+    .await
+    .unwrap();
+    c.create_policy_goal(create("other", goal("Other", pb::Pillar::TradeNationalInterest)))
+        .await
+        .unwrap();
+    let mut us = country("United States");
+    us.engagements = vec![pb::Engagement {
+        title: "Follow-up negotiations".into(),
+        kind: pb::engagement::Kind::Negotiation.into(),
+        linked_goals: vec!["policyGoals/tariffs".into(), "policyGoals/other".into()],
+        ..Default::default()
+    }];
+    make(&app, "us", us).await;
+    let del = |force: bool| pb::DeletePolicyGoalRequest {
+        name: "policyGoals/tariffs".into(),
+        force,
+        ..Default::default()
+    };
+    match c.delete_policy_goal(del(false)).await {
+        Err(Error::FailedPrecondition { reason, message }) => {
+            assert_eq!(reason, "LINKED_BY_PARTNERS");
+            assert!(message.contains("tradePartners/us"), "{message}");
+        }
+        other => panic!("expected FAILED_PRECONDITION, got {other:?}"),
+    }
+    assert!(
+        c.get_policy_goal("policyGoals/tariffs")
+            .await
+            .unwrap()
+            .delete_time
+            .is_none()
+    );
+
+    // Force deletes it and takes it out of the engagement (a new partner revision, logged).
+    c.delete_policy_goal(del(true)).await.unwrap();
+    let us = c.get_trade_partner("tradePartners/us").await.unwrap();
+    assert_eq!(us.engagements[0].linked_goals, ["policyGoals/other"]);
+    assert_eq!(us.revision, 2);
+    let history: Vec<pb::Change> = c
+        .list_changes(pb::ListChangesRequest {
+            resource_name: "tradePartners/us".into(),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(
+        history[1].update_mask.as_ref().map(|m| m.paths.clone()),
+        Some(vec!["engagements".to_owned()])
+    );
+}

@@ -679,6 +679,24 @@ impl Store {
                 Some(current.name()),
             ));
         }
+        if !force {
+            let engaging = super::partners::partners_engaging_goals(&mut tx, &[id.as_str()]).await?;
+            if !engaging.is_empty() {
+                return Err(Error::failed_precondition(
+                    "LINKED_BY_PARTNERS",
+                    format!(
+                        "{} is linked by engagements of live partners ({}); unlink it first or set force",
+                        current.name(),
+                        engaging
+                            .iter()
+                            .map(|p| format!("tradePartners/{p}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Some(current.name()),
+                ));
+            }
+        }
         let retention = self.opts.soft_delete_retention;
         let rows: Vec<GoalRow> = sqlx::query_as(
             "UPDATE policy_goals SET delete_time = now(), expire_time = now() + $2, update_time = now(), revision = revision + 1
@@ -692,7 +710,7 @@ impl Store {
         .await
         .map_err(db_error)?;
         let goals = rows_to_goals(rows)?;
-        let changes = goals
+        let mut changes = goals
             .iter()
             .map(|g| {
                 Ok(Change {
@@ -705,6 +723,11 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
+        if force {
+            // Forced: the deleted goals leave the engagements of live partners (new revisions).
+            let deleted: Vec<&str> = goals.iter().map(|g| g.id.as_str()).collect();
+            changes.extend(super::partners::unlink_goals_from_engagements(&mut tx, &deleted, ctx).await?);
+        }
         append_changes(&mut tx, &changes).await?;
         Self::finish(tx, ctx).await?;
         goals
@@ -851,6 +874,8 @@ impl Store {
             "DELETE FROM policy_goals g WHERE g.id IN (
                 SELECT id FROM policy_goals p WHERE p.expire_time < now()
                   AND NOT EXISTS (SELECT 1 FROM policy_goals c WHERE c.parent_id = p.id)
+                  AND NOT EXISTS (SELECT 1 FROM trade_partners t, jsonb_array_elements(t.engagements) e,
+                                       jsonb_array_elements_text(e->'linked_goals') l WHERE l = p.id)
                 LIMIT 500 FOR UPDATE SKIP LOCKED)
              RETURNING g.id",
             GOALS,

@@ -365,6 +365,67 @@ where
 /// READ COMMITTED a statement that waited for the lock still evaluates its subqueries (the
 /// linking goals, the memberships) on its old snapshot; the second statement sees everything
 /// committed before the lock was granted.
+/// Live partners with an engagement that links one of `goals` (at most 5, by id).
+pub(super) async fn partners_engaging_goals(
+    tx: &mut Transaction<'static, Postgres>,
+    goals: &[&str],
+) -> Result<Vec<String>, Error> {
+    sqlx::query_scalar(
+        "SELECT t.id FROM trade_partners t
+         WHERE t.delete_time IS NULL AND EXISTS (
+             SELECT 1 FROM jsonb_array_elements(t.engagements) e, jsonb_array_elements_text(e->'linked_goals') g
+             WHERE g = ANY($1))
+         ORDER BY t.id LIMIT 5",
+    )
+    .bind(goals)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)
+}
+
+/// Removes `goals` from the engagements of every live partner (a forced goal delete); returns
+/// the change records of the partners that changed.
+pub(super) async fn unlink_goals_from_engagements<'a>(
+    tx: &mut Transaction<'static, Postgres>,
+    goals: &[&str],
+    ctx: &'a WriteCtx,
+) -> Result<Vec<Change<'a>>, Error> {
+    let changed: Vec<String> = sqlx::query_scalar(
+        "UPDATE trade_partners t SET engagements = (
+             SELECT coalesce(jsonb_agg(
+                 CASE WHEN jsonb_typeof(e->'linked_goals') = 'array' THEN jsonb_set(e, '{linked_goals}', coalesce(
+                     (SELECT jsonb_agg(x ORDER BY o) FROM jsonb_array_elements(e->'linked_goals') WITH ORDINALITY AS a(x, o)
+                      WHERE NOT (x #>> '{}' = ANY($1))), '[]'::jsonb))
+                 ELSE e END ORDER BY eo), '[]'::jsonb)
+             FROM jsonb_array_elements(t.engagements) WITH ORDINALITY AS en(e, eo)),
+           update_time = now(), revision = revision + 1
+         WHERE t.delete_time IS NULL AND EXISTS (
+             SELECT 1 FROM jsonb_array_elements(t.engagements) e, jsonb_array_elements_text(e->'linked_goals') g
+             WHERE g = ANY($1))
+         RETURNING t.id",
+    )
+    .bind(goals)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    let mut changes = Vec::with_capacity(changed.len());
+    for id in changed {
+        let id = Id::try_from(id).map_err(|_| Error::Internal("stored partner id is invalid".into()))?;
+        let Some(partner) = read_partner(&mut **tx, &id).await? else {
+            continue;
+        };
+        changes.push(Change {
+            resource_type: PARTNERS.resource_type(),
+            name: partner.name(),
+            kind: ChangeKind::Updated,
+            mask: vec!["engagements".into()],
+            snapshot: Some(snapshot(&partner)?),
+            ctx,
+        });
+    }
+    Ok(changes)
+}
+
 async fn lock_partner(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Option<TradePartner>, Error> {
     let found: Option<String> = sqlx::query_scalar("SELECT id FROM trade_partners WHERE id = $1 FOR UPDATE")
         .bind(id.as_str())
