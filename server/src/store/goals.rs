@@ -6,8 +6,8 @@ use sqlx::{Postgres, QueryBuilder, Transaction, types::Json};
 use time::OffsetDateTime;
 
 use super::{
-    Change, ChangeKind, Claim, GOAL_TREE_LOCK, Store, WriteCtx, append_changes, claim_request, db_error, lock,
-    remember_response, request_hash,
+    Change, ChangeKind, Claim, GOAL_TREE_LOCK, Store, WriteCtx, append_changes, append_changes_answering,
+    claim_request, db_error, lock, request_hash,
 };
 use crate::domain::{
     Collection, Error, Id,
@@ -284,8 +284,8 @@ impl Store {
                 ctx,
             })
             .collect();
-        remember_response(&mut tx, "BatchCreatePolicyGoals", ctx, &serde_json::Value::Array(snaps)).await?;
-        append_changes(&mut tx, &changes).await?;
+        let response = serde_json::Value::Array(snaps);
+        append_changes_answering(&mut tx, &changes, "BatchCreatePolicyGoals", ctx, &response).await?;
         Self::finish(tx, ctx).await?;
         Ok(created)
     }
@@ -308,19 +308,15 @@ impl Store {
             .insert_goal(&mut tx, id, spec, initial_state, &mut InsertBatch::default())
             .await?;
         let snap = snapshot(&goal)?;
-        remember_response(&mut tx, "CreatePolicyGoal", ctx, &snap).await?;
-        append_changes(
-            &mut tx,
-            &[Change {
-                resource_type: GOALS.resource_type(),
-                name: goal.name(),
-                kind: ChangeKind::Created,
-                mask: vec![],
-                snapshot: Some(snap),
-                ctx,
-            }],
-        )
-        .await?;
+        let change = Change {
+            resource_type: GOALS.resource_type(),
+            name: goal.name(),
+            kind: ChangeKind::Created,
+            mask: vec![],
+            snapshot: Some(snap.clone()),
+            ctx,
+        };
+        append_changes_answering(&mut tx, &[change], "CreatePolicyGoal", ctx, &snap).await?;
         Self::finish(tx, ctx).await?;
         Ok(goal)
     }

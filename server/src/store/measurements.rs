@@ -6,8 +6,7 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder, Transaction, types::Json};
 use time::OffsetDateTime;
 
 use super::{
-    Change, ChangeKind, Claim, Store, WriteCtx, append_changes, claim_request, db_error, remember_response,
-    request_hash,
+    Change, ChangeKind, Claim, Store, WriteCtx, append_changes_answering, claim_request, db_error, request_hash,
 };
 use crate::domain::{
     Collection, Error, Id,
@@ -319,19 +318,15 @@ impl Store {
             .await
             .map_err(db_error)?;
         let snap = serde_json::to_value(&m).map_err(|e| Error::Internal(format!("cannot encode measurement: {e}")))?;
-        remember_response(&mut tx, "RecordMeasurement", ctx, &snap).await?;
-        append_changes(
-            &mut tx,
-            &[Change {
-                resource_type: MEASUREMENT_TYPE,
-                name: m.name(),
-                kind: ChangeKind::Created,
-                mask: vec![],
-                snapshot: Some(snap),
-                ctx,
-            }],
-        )
-        .await?;
+        let change = Change {
+            resource_type: MEASUREMENT_TYPE,
+            name: m.name(),
+            kind: ChangeKind::Created,
+            mask: vec![],
+            snapshot: Some(snap.clone()),
+            ctx,
+        };
+        append_changes_answering(&mut tx, &[change], "RecordMeasurement", ctx, &snap).await?;
         Self::finish(tx, ctx).await?;
         Ok(m)
     }

@@ -280,6 +280,30 @@ pub(crate) async fn append_changes(
     tx: &mut Transaction<'static, Postgres>,
     changes: &[Change<'_>],
 ) -> Result<(), Error> {
+    append(tx, changes, None).await
+}
+
+/// [`append_changes`] and [`remember_response`] of a claimed request id, in one statement
+/// (one round trip fewer on every create).
+pub(crate) async fn append_changes_answering(
+    tx: &mut Transaction<'static, Postgres>,
+    changes: &[Change<'_>],
+    method: &str,
+    ctx: &WriteCtx,
+    response: &serde_json::Value,
+) -> Result<(), Error> {
+    if changes.is_empty() || ctx.validate_only {
+        return remember_response(tx, method, ctx, response).await;
+    }
+    let answer = ctx.request_id.as_deref().map(|r| (method, r, response));
+    append(tx, changes, answer).await
+}
+
+async fn append(
+    tx: &mut Transaction<'static, Postgres>,
+    changes: &[Change<'_>],
+    answer: Option<(&str, &str, &serde_json::Value)>,
+) -> Result<(), Error> {
     if changes.is_empty() || changes[0].ctx.validate_only {
         return Ok(());
     }
@@ -300,7 +324,9 @@ pub(crate) async fn append_changes(
         snapshots.push(c.snapshot.clone().unwrap_or(serde_json::Value::Null));
     }
     sqlx::query(
-        "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared($1)),
+        "WITH r AS (UPDATE request_ids SET response = $11
+                    WHERE $9::text IS NOT NULL AND method = $9 AND request_id = $10),
+              l AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared($1)),
               n AS MATERIALIZED (SELECT pg_notify('registry_changes', ''))
          INSERT INTO change_log (sequence, resource_type, resource_name, change_kind, actor, request_id, update_mask, snapshot)
          SELECT nextval('change_log_sequence'), t, n, k, a, r, CASE WHEN m = '' THEN '{}'::text[] ELSE string_to_array(m, ',') END, NULLIF(s, 'null'::jsonb)
@@ -316,6 +342,9 @@ pub(crate) async fn append_changes(
     .bind(&request_ids)
     .bind(&masks)
     .bind(&snapshots)
+    .bind(answer.map(|a| a.0))
+    .bind(answer.map(|a| a.1))
+    .bind(answer.map(|a| a.2))
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;

@@ -11,9 +11,9 @@ use sqlx::{Postgres, QueryBuilder, Transaction, types::Json};
 use time::OffsetDateTime;
 
 use super::{
-    Change, ChangeKind, Claim, Store, WriteCtx, append_changes, claim_request, db_error,
+    Change, ChangeKind, Claim, Store, WriteCtx, append_changes, append_changes_answering, claim_request, db_error,
     list::{Sorting, push_after, push_order_limit},
-    remember_response, request_hash,
+    request_hash,
 };
 use crate::domain::{
     Collection, Error, Id,
@@ -460,14 +460,8 @@ impl Store {
         }
         let partner = Self::insert_partner(&mut tx, id, &spec).await?;
         let change = partner_change(&partner, ChangeKind::Created, vec![], ctx)?;
-        remember_response(
-            &mut tx,
-            "CreateTradePartner",
-            ctx,
-            change.snapshot.as_ref().unwrap_or(&serde_json::Value::Null),
-        )
-        .await?;
-        append_changes(&mut tx, &[change]).await?;
+        let response = change.snapshot.clone().unwrap_or(serde_json::Value::Null);
+        append_changes_answering(&mut tx, &[change], "CreateTradePartner", ctx, &response).await?;
         Self::finish(tx, ctx).await?;
         Ok(partner)
     }
