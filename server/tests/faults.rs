@@ -138,13 +138,16 @@ async fn kill_9_under_concurrent_writers_loses_no_acknowledged_write() {
         (goals_n, 0, 0, 0),
         "change log and resources agree"
     );
-    // The change-log sequence has no holes (assigned under the commit-ordered lock).
+    // Sequence numbers are drawn before commit, so a write the kill cut off leaves a hole in
+    // the numbering (never a missing change: readers stop at the settled point). At most one
+    // hole per writer in flight at the kill.
     let (min, max, count): (Option<i64>, Option<i64>, i64) =
         sqlx::query_as("SELECT min(sequence), max(sequence), count(*) FROM change_log")
             .fetch_one(&mut conn)
             .await
             .unwrap();
-    assert_eq!(max.unwrap() - min.unwrap() + 1, count, "gapless change log");
+    let holes = max.unwrap() - min.unwrap() + 1 - count;
+    assert!((0..=16).contains(&holes), "{holes} holes in the change-log numbering");
     // A retried create of an acknowledged goal replays its answer.
     let first = names.first().unwrap().trim_start_matches("policyGoals/").to_owned();
     let replay = goals.create_policy_goal(create(&first)).await.unwrap().into_inner();
