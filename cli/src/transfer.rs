@@ -78,6 +78,8 @@ pub enum Action {
 const IMPORT_CONCURRENCY: usize = 32;
 /// New records per batch create (the server's limit).
 const IMPORT_BATCH: usize = 1000;
+/// Bytes of records (as JSON) per batch create.
+const IMPORT_BATCH_BYTES: usize = 2 << 20;
 
 /// A kind of resource that `import` and `export` handle.
 #[allow(async_fn_in_trait)]
@@ -443,24 +445,32 @@ pub async fn import<K: Resource>(
     let items_ref = &items;
     let bar_ref = &bar;
     let (creates, mut singles): (Vec<usize>, Vec<usize>) = writes.iter().partition(|&&i| batched(i));
-    let chunk_results: Vec<(&[usize], bool)> =
-        futures::stream::iter(creates.chunks(IMPORT_BATCH).map(|chunk| async move {
+    let create_batches = batches(&creates, &items);
+    let chunk_results: Vec<(&Vec<usize>, Option<ApiError>)> =
+        futures::stream::iter(create_batches.iter().map(|chunk| async move {
             let records: Vec<&K::Record> = chunk.iter().map(|&i| &items_ref[i].record).collect();
-            let ok = matches!(K::create_batch(client, &records, Some(ctx)).await, Some(Ok(())));
-            if ok {
+            let failed = match K::create_batch(client, &records, Some(ctx)).await {
+                Some(Ok(())) => None,
+                Some(Err(e)) => Some(e),
+                None => Some(ApiError::Transport("batch create unavailable".into())),
+            };
+            if failed.is_none() {
                 bar_ref.inc(chunk.len() as u64);
             }
-            (chunk, ok)
+            (chunk, failed)
         }))
         .buffered(2)
         .collect()
         .await;
-    for (chunk, ok) in chunk_results {
-        if !ok {
+    let mut batch_failure = None;
+    for (chunk, failed) in chunk_results {
+        if let Some(e) = failed {
             singles.extend_from_slice(chunk);
+            batch_failure.get_or_insert((chunk[0], e));
         }
     }
-    singles.sort_by_key(|i| writes.iter().position(|w| w == i));
+    let position: HashMap<usize, usize> = writes.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+    singles.sort_by_key(|i| position.get(i).copied());
     let checked = futures::stream::iter(singles.iter().map(|&i| async move {
         let item = &items_ref[i];
         let id = K::id(&item.record);
@@ -474,6 +484,13 @@ pub async fn import<K: Resource>(
     if let Err(e) = checked {
         bar.finish_and_clear();
         return Err(e);
+    }
+    // Every record of a failed batch is valid alone: the batch as a whole is not (e.g. too
+    // large); say so rather than fail half-way through the writes.
+    if let Some((i, e)) = batch_failure {
+        bar.finish_and_clear();
+        let item = &items[i];
+        return Err(api_record_error(&item.origin, K::NOUN, K::id(&item.record), &e));
     }
 
     let mut summary = Summary::default();
@@ -496,16 +513,22 @@ pub async fn import<K: Resource>(
     let mut wave_of: HashMap<&str, usize> = HashMap::new();
     let mut waves: Vec<Vec<usize>> = Vec::new();
     for (i, action) in &plan {
+        let record = &items[*i].record;
+        let deps = K::deps(record);
+        let after = |extra: usize| {
+            deps.iter()
+                .filter_map(|d| wave_of.get(d.as_str()).map(|w| w + extra))
+                .max()
+        };
         if *action == Action::Unchanged {
             summary.add(*action);
+            // Not written, but its dependants must still wait for what it depends on.
+            if let Some(w) = after(0) {
+                wave_of.insert(K::id(record), w);
+            }
             continue;
         }
-        let record = &items[*i].record;
-        let wave = K::deps(record)
-            .iter()
-            .filter_map(|d| wave_of.get(d.as_str()).map(|w| w + 1))
-            .max()
-            .unwrap_or(0);
+        let wave = after(1).unwrap_or(0);
         wave_of.insert(K::id(record), wave);
         if waves.len() <= wave {
             waves.resize_with(wave + 1, Vec::new);
@@ -518,7 +541,7 @@ pub async fn import<K: Resource>(
         // New records the kind creates in batches go a batch per request; the others one by
         // one. Units are started in file order.
         let (creates, singles): (Vec<usize>, Vec<usize>) = wave.iter().partition(|&&i| batched(i));
-        let mut units: Vec<Vec<usize>> = creates.chunks(IMPORT_BATCH).map(<[usize]>::to_vec).collect();
+        let mut units: Vec<Vec<usize>> = batches(&creates, &items);
         units.extend(singles.into_iter().map(|i| vec![i]));
         let mut in_flight = futures::stream::FuturesUnordered::new();
         let mut next = units.into_iter();
@@ -576,6 +599,27 @@ pub async fn import<K: Resource>(
         return Err(err);
     }
     Ok(summary)
+}
+
+/// `indices` in batches of at most [`IMPORT_BATCH`] records and about
+/// [`IMPORT_BATCH_BYTES`] of records (well within the server's default 4 MiB request limit).
+fn batches<R: Serialize>(indices: &[usize], items: &[Item<R>]) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0;
+    for &i in indices {
+        let size = serde_json::to_vec(&items[i].record).map_or(0, |v| v.len());
+        if !current.is_empty() && (current.len() == IMPORT_BATCH || bytes + size > IMPORT_BATCH_BYTES) {
+            out.push(std::mem::take(&mut current));
+            bytes = 0;
+        }
+        current.push(i);
+        bytes += size;
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 /// The index `i` of `requests[i]` in a batch error's first field violation or message.
@@ -1388,6 +1432,33 @@ pub fn state_of(g: &pb::PolicyGoal) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_are_cut_by_count_and_by_size() {
+        let item = |description: usize| Item {
+            record: GoalRecord {
+                id: "g".into(),
+                description: "x".repeat(description),
+                ..Default::default()
+            },
+            origin: Origin {
+                file: PathBuf::from("goals.yaml"),
+                line: None,
+            },
+        };
+        let small: Vec<Item<GoalRecord>> = (0..2500).map(|_| item(10)).collect();
+        let all: Vec<usize> = (0..2500).collect();
+        let sizes: Vec<usize> = batches(&all, &small).iter().map(Vec::len).collect();
+        assert_eq!(sizes, [1000, 1000, 500]);
+        // 1 MiB records: two fit in 2 MiB only when the JSON overhead allows; never more.
+        let big: Vec<Item<GoalRecord>> = (0..5).map(|_| item(1 << 20)).collect();
+        let cut = batches(&[0, 1, 2, 3, 4], &big);
+        assert!(cut.iter().all(|b| b.len() <= 2), "{cut:?}");
+        assert_eq!(cut.concat(), [0, 1, 2, 3, 4], "order kept, nothing lost");
+        // A single record larger than the limit still gets a batch of its own.
+        let huge = vec![item(3 << 20), item(10)];
+        assert_eq!(batches(&[0, 1], &huge), [vec![0], vec![1]]);
+    }
 
     #[test]
     fn finds_the_line_of_a_record() {

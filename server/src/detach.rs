@@ -13,6 +13,7 @@ use std::{
 };
 
 use http::{Request, Response};
+use tracing::Instrument;
 
 /// Spawns every call's handler future (see the module documentation).
 #[derive(Debug, Clone, Copy, Default)]
@@ -46,7 +47,8 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let handler = tokio::spawn(self.inner.call(req));
+        // In the call's span, so the handler's log lines keep its request id.
+        let handler = tokio::spawn(self.inner.call(req).in_current_span());
         Box::pin(async move {
             match handler.await {
                 Ok(result) => result,

@@ -109,23 +109,24 @@ async fn purge_removes_expired_goals_leaves_first(pool: PgPool) {
         .delete_goal(&id("root"), "", true, false, &ctx(None))
         .await
         .unwrap();
-    // A goal that an engagement of a (soft-deleted, so restorable) partner serves is kept.
+    // A deleted goal that an engagement of a live partner still serves (data from before
+    // deletes checked engagements) is kept.
     store
         .create_goal(&id("served"), spec("Served", None), GoalState::Planned, &ctx(None))
         .await
         .unwrap();
-    sqlx::query(
-        "INSERT INTO trade_partners (id, kind, display_name, engagements, create_time, update_time, delete_time, expire_time)
-         VALUES ('us', 'COUNTRY', 'United States', '[{\"title\": \"Talks\", \"linked_goals\": [\"served\"]}]',
-                 now(), now(), now(), now() + interval '1 day')",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
     store
         .delete_goal(&id("served"), "", false, false, &ctx(None))
         .await
         .unwrap();
+    sqlx::query(
+        "INSERT INTO trade_partners (id, kind, display_name, engagements, create_time, update_time)
+         VALUES ('us', 'COUNTRY', 'United States', '[{\"title\": \"Talks\", \"linked_goals\": [\"served\"]}]',
+                 now(), now())",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     // expire_time = delete_time + 0; make sure the clock has moved past it.
     sqlx::query(
         "UPDATE policy_goals SET expire_time = expire_time - interval '1 second' WHERE expire_time IS NOT NULL",

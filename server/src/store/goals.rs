@@ -871,7 +871,8 @@ impl Store {
                 SELECT id FROM policy_goals p WHERE p.expire_time < now()
                   AND NOT EXISTS (SELECT 1 FROM policy_goals c WHERE c.parent_id = p.id)
                   AND NOT EXISTS (SELECT 1 FROM trade_partners t, jsonb_array_elements(t.engagements) e,
-                                       jsonb_array_elements_text(e->'linked_goals') l WHERE l = p.id)
+                                       jsonb_array_elements_text(e->'linked_goals') l
+                                  WHERE t.delete_time IS NULL AND l = p.id)
                 LIMIT 500 FOR UPDATE SKIP LOCKED)
              RETURNING g.id",
             GOALS,
