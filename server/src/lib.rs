@@ -6,7 +6,6 @@
 
 pub mod api;
 pub mod auth;
-pub mod detach;
 pub mod domain;
 pub mod drain;
 pub mod error;
@@ -219,7 +218,6 @@ pub async fn serve(
             deadline: opts.request_timeout,
         })
         .layer(observe::ActorCaptureLayer)
-        .layer(detach::DetachLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

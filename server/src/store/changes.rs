@@ -207,7 +207,7 @@ impl Store {
     /// that still exists, and advances the compaction watermark. Returns rows removed.
     pub async fn compact_changes(&self, retention: Duration) -> Result<u64, Error> {
         let cutoff = OffsetDateTime::now_utc() - retention;
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.begin().await?;
         let through: Option<i64> = sqlx::query_scalar("SELECT max(sequence) FROM change_log WHERE change_time < $1")
             .bind(cutoff)
             .fetch_one(&mut *tx)

@@ -179,8 +179,17 @@ impl Store {
         Ok(())
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
-        self.pool.begin().await.map_err(db_error)
+    /// Starts a transaction. The BEGIN runs in a task of its own: a caller dropped while
+    /// sqlx's BEGIN is in flight would otherwise put the connection back in the pool inside
+    /// the transaction (sqlx queues its ROLLBACK only once it has counted the BEGIN), and the
+    /// next user of the connection would run in, and could commit, that transaction. Dropped
+    /// anywhere later, a transaction is rolled back by sqlx as it should be.
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
+        let pool = self.pool.clone();
+        tokio::spawn(async move { pool.begin().await })
+            .await
+            .map_err(|e| Error::Internal(format!("BEGIN task failed: {e}")))?
+            .map_err(db_error)
     }
 
     /// Ends a write: commits, or rolls back for `validate_only`.
