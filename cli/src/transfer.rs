@@ -14,7 +14,8 @@
 //!    up to 32 requests in flight).
 //!
 //! A failure in step 5 (e.g. a concurrent change) stops there: no new write starts, those in
-//! flight finish, records already written stay written (the error says how many), and because import is idempotent, running it again finishes the job.
+//! flight finish, records already written stay written (the error says how many), and
+//! because import is idempotent, running it again finishes the job.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},

@@ -113,13 +113,6 @@ async fn tail(
         }
         // Read everything settled after our cursor (see `Store::settled_sequence`).
         match store.settled_sequence().await {
-            // Nobody is watching: nothing to read. (A watcher that subscribes after this check
-            // reads the settled point itself, after subscribing, so it is at least `settled`
-            // and its own catch-up covers everything up to it.)
-            Ok(settled) if settled > last && tx.receiver_count() == 0 => {
-                last = settled;
-                let _ = pos_tx.send(last);
-            }
             Ok(settled) if settled > last => {
                 loop {
                     match store.changes_after(last, settled, 500).await {

@@ -666,11 +666,7 @@ impl Store {
                 format!(
                     "{} has live child goals ({}); delete them first or set force",
                     current.name(),
-                    children
-                        .iter()
-                        .map(|c| format!("policyGoals/{c}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    super::name_list(GOALS, children.iter().map(String::as_str))
                 ),
                 Some(current.name()),
             ));
@@ -683,11 +679,7 @@ impl Store {
                     format!(
                         "{} is linked by engagements of live partners ({}); unlink it first or set force",
                         current.name(),
-                        engaging
-                            .iter()
-                            .map(|p| format!("tradePartners/{p}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        super::name_list(Collection::TradePartners, engaging.iter().map(String::as_str))
                     ),
                     Some(current.name()),
                 ));

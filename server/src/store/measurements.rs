@@ -148,14 +148,16 @@ pub(super) async fn compute_progress(
         return Ok((vec![], vec![]));
     }
     let x = extremes(&mut **tx, &[goal.as_str()], None).await?;
-    let p = progress_of(goal.as_str(), targets, &x);
-    let s = states(&p);
-    Ok((p, s))
+    Ok(progress_and_states(goal, targets, &x))
 }
 
 /// The progress of a goal without measurements (a new one), with its stored form.
 pub(super) fn unmeasured_progress(goal: &Id, targets: &[Target]) -> (Vec<Progress>, Vec<String>) {
-    let p = progress_of(goal.as_str(), targets, &HashMap::new());
+    progress_and_states(goal, targets, &HashMap::new())
+}
+
+fn progress_and_states(goal: &Id, targets: &[Target], x: &Extremes) -> (Vec<Progress>, Vec<String>) {
+    let p = progress_of(goal.as_str(), targets, x);
     let s = states(&p);
     (p, s)
 }

@@ -254,6 +254,14 @@ impl Store {
     }
 }
 
+/// Resource names of `ids` in collection `c`, comma-separated (for error messages).
+fn name_list<'a>(c: crate::domain::Collection, ids: impl IntoIterator<Item = &'a str>) -> String {
+    ids.into_iter()
+        .map(|id| format!("{}/{id}", c.prefix()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// FAILED_PRECONDITION `RESOURCE_DELETED`: "`{name} {what}`".
 fn resource_deleted(name: String, what: &str) -> Error {
     Error::failed_precondition("RESOURCE_DELETED", format!("{name} {what}"), Some(name))

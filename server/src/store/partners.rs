@@ -361,10 +361,6 @@ where
     row.map(TradePartner::try_from).transpose()
 }
 
-/// Locks a partner row for a write, then reads it whole. Two statements on purpose: under
-/// READ COMMITTED a statement that waited for the lock still evaluates its subqueries (the
-/// linking goals, the memberships) on its old snapshot; the second statement sees everything
-/// committed before the lock was granted.
 /// Live partners with an engagement that links one of `goals` (at most 5, by id).
 pub(super) async fn partners_engaging_goals(
     tx: &mut Transaction<'static, Postgres>,
@@ -414,18 +410,20 @@ pub(super) async fn unlink_goals_from_engagements<'a>(
         let Some(partner) = read_partner(&mut **tx, &id).await? else {
             continue;
         };
-        changes.push(Change {
-            resource_type: PARTNERS.resource_type(),
-            name: partner.name(),
-            kind: ChangeKind::Updated,
-            mask: vec!["engagements".into()],
-            snapshot: Some(snapshot(&partner)?),
+        changes.push(partner_change(
+            &partner,
+            ChangeKind::Updated,
+            vec!["engagements".into()],
             ctx,
-        });
+        )?);
     }
     Ok(changes)
 }
 
+/// Locks a partner row for a write, then reads it whole. Two statements on purpose: under
+/// READ COMMITTED a statement that waited for the lock still evaluates its subqueries (the
+/// linking goals, the memberships) on its old snapshot; the second statement sees everything
+/// committed before the lock was granted.
 async fn lock_partner(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Option<TradePartner>, Error> {
     let found: Option<String> = sqlx::query_scalar("SELECT id FROM trade_partners WHERE id = $1 FOR UPDATE")
         .bind(id.as_str())
@@ -640,7 +638,7 @@ impl Store {
         if current.delete_time.is_some() {
             return Err(super::resource_deleted(current.name(), "is already deleted"));
         }
-        let list = |ids: &[Id], c: Collection| ids.iter().take(5).map(|i| c.name(i)).collect::<Vec<_>>().join(", ");
+        let list = |ids: &[Id], c: Collection| super::name_list(c, ids.iter().take(5).map(Id::as_str));
         if !force && !current.linked_goals.is_empty() {
             return Err(Error::failed_precondition(
                 "LINKED_BY_GOALS",
