@@ -7,8 +7,9 @@ use tonic::{Request, Response, Status};
 
 use super::{from_timestamp, timestamp, write_ctx};
 use crate::{
+    api::convert::enums::enum_field,
     auth::Authenticator,
-    domain::{Error, Violations, check, enums::Role, enums::enum_field, list},
+    domain::{Error, Violations, check, enums::Role, list},
     store::{Store, TokenRecord},
 };
 

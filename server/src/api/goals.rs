@@ -3,11 +3,11 @@
 use registry_proto::v1::{self as pb, policy_goal_service_server::PolicyGoalService};
 use tonic::{Request, Response, Status};
 
-use super::{all, write_ctx};
+use super::{all, convert::enums::enum_field, write_ctx};
 use crate::{
     domain::{
         Collection, Error, Id, Violations,
-        enums::{GoalState, Outcome, enum_field},
+        enums::{GoalState, Outcome},
         goal::{self, GoalSpec},
         list::{self, PageTokens},
         mask,
@@ -214,7 +214,7 @@ impl PolicyGoalService for GoalsApi {
             mask::resolve(
                 &goal::MASK_RULES,
                 r.update_mask.as_ref().map(|m| m.paths.as_slice()),
-                |f| goal::populated(g, f),
+                |f| super::convert::goal::populated(g, f),
             ),
         );
         let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
@@ -228,7 +228,7 @@ impl PolicyGoalService for GoalsApi {
                 &id,
                 &g.etag,
                 super::mask_names(&paths),
-                |current| goal::merge(current, g, &paths),
+                |current| super::convert::goal::merge(current, g, &paths),
                 create_spec,
                 &ctx,
             )

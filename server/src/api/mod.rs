@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod changes;
+pub mod convert;
 pub mod goals;
 pub mod partners;
 
@@ -127,4 +128,4 @@ pub(crate) fn all<T>(v: &mut Violations, r: Result<T, Error>) -> Option<T> {
     v.take(r)
 }
 
-pub(crate) use crate::domain::{from_timestamp, timestamp};
+pub(crate) use convert::{from_timestamp, timestamp};

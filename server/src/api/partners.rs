@@ -138,7 +138,7 @@ impl TradePartnerService for PartnersApi {
             mask::resolve(
                 &partner::MASK_RULES,
                 r.update_mask.as_ref().map(|m| m.paths.as_slice()),
-                |f| partner::populated(p, f),
+                |f| super::convert::partner::populated(p, f),
             ),
         );
         let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
@@ -158,7 +158,7 @@ impl TradePartnerService for PartnersApi {
                 &id,
                 &p.etag,
                 super::mask_names(&paths),
-                |current| partner::merge(current, p, &paths),
+                |current| super::convert::partner::merge(current, p, &paths),
                 create_spec,
                 &ctx,
             )

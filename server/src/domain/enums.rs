@@ -1,14 +1,8 @@
 //! Domain enums, each mirroring one proto enum without its UNSPECIFIED value. They are
 //! stored by their short name (`INDUSTRIAL_RESURGENCE`), which is also what filters accept.
 
-use registry_proto::v1 as pb;
-
-/// An enum number the proto does not define.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UnknownValue(pub i32);
-
 macro_rules! domain_enum {
-    ($(#[$m:meta])* $name:ident => $proto:ty, prefix $prefix:literal { $($variant:ident = $s:literal),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident, prefix $prefix:literal { $($variant:ident = $s:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         pub enum $name { $( #[serde(rename = $s)] $variant ),+ }
@@ -29,20 +23,6 @@ macro_rules! domain_enum {
                 match short { $($s => Some($name::$variant),)+ _ => None }
             }
 
-            /// `Ok(None)` for UNSPECIFIED (0), `Err` for a value the proto does not define.
-            pub fn from_proto(v: i32) -> Result<Option<Self>, UnknownValue> {
-                if v == 0 {
-                    return Ok(None);
-                }
-                match <$proto>::try_from(v) {
-                    $(Ok(<$proto>::$variant) => Ok(Some($name::$variant)),)+
-                    _ => Err(UnknownValue(v)),
-                }
-            }
-
-            pub fn to_proto(self) -> i32 {
-                match self { $($name::$variant => <$proto>::$variant as i32),+ }
-            }
 
             /// Human list of accepted values, for error messages.
             pub fn expected() -> String {
@@ -60,13 +40,13 @@ macro_rules! domain_enum {
 
 domain_enum!(
     /// The three policy pillars.
-    Pillar => pb::Pillar, prefix "PILLAR_" {
+    Pillar, prefix "PILLAR_" {
     IndustrialResurgence = "INDUSTRIAL_RESURGENCE",
     TradeNationalInterest = "TRADE_NATIONAL_INTEREST",
     SustainableGrowthPartnership = "SUSTAINABLE_GROWTH_PARTNERSHIP",
 });
 
-domain_enum!(RiskCategory => pb::RiskCategory, prefix "RISK_CATEGORY_" {
+domain_enum!(RiskCategory, prefix "RISK_CATEGORY_" {
     Protectionism = "PROTECTIONISM",
     CriticalMineralConcentration = "CRITICAL_MINERAL_CONCENTRATION",
     ExportDependency = "EXPORT_DEPENDENCY",
@@ -77,7 +57,7 @@ domain_enum!(RiskCategory => pb::RiskCategory, prefix "RISK_CATEGORY_" {
     Other = "OTHER",
 });
 
-domain_enum!(RiskSeverity => pb::RiskSeverity, prefix "RISK_SEVERITY_" {
+domain_enum!(RiskSeverity, prefix "RISK_SEVERITY_" {
     Low = "LOW",
     Medium = "MEDIUM",
     High = "HIGH",
@@ -86,34 +66,34 @@ domain_enum!(RiskSeverity => pb::RiskSeverity, prefix "RISK_SEVERITY_" {
 
 domain_enum!(
     /// Lifecycle phase of a goal.
-    GoalState => pb::policy_goal::State, prefix "STATE_" {
+    GoalState, prefix "STATE_" {
     Planned = "PLANNED",
     Active = "ACTIVE",
     OnHold = "ON_HOLD",
     Closed = "CLOSED",
 });
 
-domain_enum!(Outcome => pb::policy_goal::Outcome, prefix "OUTCOME_" {
+domain_enum!(Outcome, prefix "OUTCOME_" {
     Achieved = "ACHIEVED",
     Partial = "PARTIAL",
     Missed = "MISSED",
     Dropped = "DROPPED",
 });
 
-domain_enum!(Confidence => pb::policy_goal::Confidence, prefix "CONFIDENCE_" {
+domain_enum!(Confidence, prefix "CONFIDENCE_" {
     Low = "LOW",
     Medium = "MEDIUM",
     High = "HIGH",
 });
 
-domain_enum!(Direction => pb::target::Direction, prefix "DIRECTION_" {
+domain_enum!(Direction, prefix "DIRECTION_" {
     IncreaseTo = "INCREASE_TO",
     DecreaseTo = "DECREASE_TO",
     StayAbove = "STAY_ABOVE",
     StayBelow = "STAY_BELOW",
 });
 
-domain_enum!(Comparator => pb::target::Comparator, prefix "COMPARATOR_" {
+domain_enum!(Comparator, prefix "COMPARATOR_" {
     AtLeast = "AT_LEAST",
     MoreThan = "MORE_THAN",
     AtMost = "AT_MOST",
@@ -123,7 +103,7 @@ domain_enum!(Comparator => pb::target::Comparator, prefix "COMPARATOR_" {
 
 domain_enum!(
     /// The computed trajectory state of a target (see `domain::progress`).
-    ProgressState => pb::target_progress::State, prefix "STATE_" {
+    ProgressState, prefix "STATE_" {
     NoData = "NO_DATA",
     OnTrack = "ON_TRACK",
     AtRisk = "AT_RISK",
@@ -131,7 +111,7 @@ domain_enum!(
     Achieved = "ACHIEVED",
 });
 
-domain_enum!(MilestoneState => pb::milestone::State, prefix "STATE_" {
+domain_enum!(MilestoneState, prefix "STATE_" {
     Planned = "PLANNED",
     InProgress = "IN_PROGRESS",
     Done = "DONE",
@@ -141,7 +121,7 @@ domain_enum!(MilestoneState => pb::milestone::State, prefix "STATE_" {
 
 domain_enum!(
     /// What a token may do; each role includes the ones below it (ordered).
-    Role => pb::Role, prefix "ROLE_" {
+    Role, prefix "ROLE_" {
     Viewer = "VIEWER",
     Editor = "EDITOR",
     Admin = "ADMIN",
@@ -149,21 +129,21 @@ domain_enum!(
 
 domain_enum!(
     /// What a trade partner is.
-    PartnerKind => pb::trade_partner::Kind, prefix "KIND_" {
+    PartnerKind, prefix "KIND_" {
     Country = "COUNTRY",
     EconomicBloc = "ECONOMIC_BLOC",
     Forum = "FORUM",
     Group = "GROUP",
 });
 
-domain_enum!(Priority => pb::trade_partner::Priority, prefix "PRIORITY_" {
+domain_enum!(Priority, prefix "PRIORITY_" {
     Low = "LOW",
     Medium = "MEDIUM",
     High = "HIGH",
     Strategic = "STRATEGIC",
 });
 
-domain_enum!(AgreementType => pb::agreement::Type, prefix "TYPE_" {
+domain_enum!(AgreementType, prefix "TYPE_" {
     Fta = "FTA",
     Cepa = "CEPA",
     TariffArrangement = "TARIFF_ARRANGEMENT",
@@ -171,7 +151,7 @@ domain_enum!(AgreementType => pb::agreement::Type, prefix "TYPE_" {
     Other = "OTHER",
 });
 
-domain_enum!(AgreementStatus => pb::agreement::Status, prefix "STATUS_" {
+domain_enum!(AgreementStatus, prefix "STATUS_" {
     Proposed = "PROPOSED",
     InNegotiation = "IN_NEGOTIATION",
     Signed = "SIGNED",
@@ -180,7 +160,7 @@ domain_enum!(AgreementStatus => pb::agreement::Status, prefix "STATUS_" {
     Suspended = "SUSPENDED",
 });
 
-domain_enum!(EngagementKind => pb::engagement::Kind, prefix "KIND_" {
+domain_enum!(EngagementKind, prefix "KIND_" {
     Negotiation = "NEGOTIATION",
     Summit = "SUMMIT",
     Dialogue = "DIALOGUE",
@@ -188,7 +168,7 @@ domain_enum!(EngagementKind => pb::engagement::Kind, prefix "KIND_" {
     Other = "OTHER",
 });
 
-domain_enum!(EngagementState => pb::engagement::State, prefix "STATE_" {
+domain_enum!(EngagementState, prefix "STATE_" {
     Planned = "PLANNED",
     Ongoing = "ONGOING",
     Concluded = "CONCLUDED",
@@ -210,42 +190,15 @@ impl GoalState {
     }
 }
 
-/// Records a violation for an enum field and returns the parsed value (None for unspecified).
-pub fn enum_field<T>(
-    v: &mut super::Violations,
-    field: &str,
-    raw: i32,
-    parse: impl Fn(i32) -> Result<Option<T>, UnknownValue>,
-    required: bool,
-    expected: impl Fn() -> String,
-) -> Option<T> {
-    match parse(raw) {
-        Ok(Some(x)) => Some(x),
-        Ok(None) => {
-            if required {
-                v.add(field, format!("is required; one of {}", expected()));
-            }
-            None
-        }
-        Err(UnknownValue(_)) => {
-            v.add(field, format!("unknown value {raw}; one of {}", expected()));
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn round_trips_and_rejects_unknown() {
+    fn parses_short_and_full_names() {
         for p in Pillar::ALL {
-            assert_eq!(Pillar::from_proto(p.to_proto()), Ok(Some(*p)));
             assert_eq!(Pillar::parse(p.as_str()), Some(*p));
         }
-        assert_eq!(Pillar::from_proto(0), Ok(None));
-        assert_eq!(Pillar::from_proto(99), Err(UnknownValue(99)));
         assert_eq!(
             Pillar::parse("PILLAR_INDUSTRIAL_RESURGENCE"),
             Some(Pillar::IndustrialResurgence)

@@ -1016,12 +1016,11 @@ pub fn glob_ci(text: &str, pattern: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use registry_proto::v1 as pb;
 
     use super::*;
     use crate::domain::{
-        enums::{GoalState, Pillar, ProgressState},
-        goal::{GoalSpec, LIST_FIELDS},
+        enums::{Comparator, Direction, GoalState, Pillar, ProgressState},
+        goal::{GoalSpec, LIST_FIELDS, Target},
     };
 
     fn p(f: &str) -> Expr {
@@ -1366,34 +1365,39 @@ mod tests {
     }
 
     fn goal() -> PolicyGoal {
-        let spec = GoalSpec::from_proto(
-            "g",
-            &pb::PolicyGoal {
-                title: "Manufacturing AX 50%_done".into(),
-                title_ko: "제조 AX".into(),
-                pillar: pb::Pillar::IndustrialResurgence.into(),
-                description: "Semiconductor fabs".into(),
-                sectors: vec!["semiconductors".into(), "batteries".into()],
-                regions: vec![],
-                lead_organization: String::new(),
-                linked_partners: vec!["tradePartners/us".into()],
-                labels: [("env".to_owned(), "prod".to_owned())].into_iter().collect(),
-                targets: [2030, 2035]
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, y)| pb::Target {
-                        metric: format!("m{i}"),
-                        unit: "u".into(),
-                        target_value: 1.0,
-                        direction: pb::target::Direction::IncreaseTo.into(),
-                        target_year: y,
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            },
-        )
-        .expect("valid goal");
+        let spec = GoalSpec {
+            title: "Manufacturing AX 50%_done".into(),
+            title_ko: "제조 AX".into(),
+            pillar: Some(Pillar::IndustrialResurgence),
+            parent: None,
+            description: "Semiconductor fabs".into(),
+            sectors: vec!["semiconductors".into(), "batteries".into()],
+            regions: vec![],
+            lead_organization: String::new(),
+            confidence: None,
+            confidence_note: String::new(),
+            targets: [2030, 2035]
+                .into_iter()
+                .enumerate()
+                .map(|(i, y)| Target {
+                    metric: format!("m{i}"),
+                    description: String::new(),
+                    unit: "u".into(),
+                    baseline_value: None,
+                    baseline_date: None,
+                    target_value: 1.0,
+                    direction: Direction::IncreaseTo,
+                    comparator: Comparator::AtLeast,
+                    target_year: y,
+                    interim_targets: vec![],
+                })
+                .collect(),
+            milestones: vec![],
+            linked_partners: vec![Id::parse("p", "us").expect("id")],
+            risks: vec![],
+            source: String::new(),
+            labels: [("env".to_owned(), "prod".to_owned())].into_iter().collect(),
+        };
         let t = OffsetDateTime::parse("2026-05-01T00:00:00Z", &Rfc3339).expect("time");
         PolicyGoal {
             id: Id::parse("id", "ax").expect("id"),

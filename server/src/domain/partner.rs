@@ -4,16 +4,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use registry_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
     Collection, Error, Id, Violations, check,
-    enums::{AgreementStatus, AgreementType, EngagementKind, EngagementState, PartnerKind, Priority, enum_field},
+    enums::{AgreementStatus, AgreementType, EngagementKind, EngagementState, PartnerKind, Priority},
     goal::{Date, Risk},
     list::{FieldDef, FieldKind, SortValue, common},
-    mask::{MaskPath, MaskRules},
+    mask::MaskRules,
 };
 
 const PARTNERS: Collection = Collection::TradePartners;
@@ -111,33 +110,6 @@ impl TradePartner {
             _ => SortValue::Text(self.id.as_str().to_owned()),
         }
     }
-
-    pub fn to_proto(&self) -> pb::TradePartner {
-        let s = &self.spec;
-        let names = |ids: &[Id], c: Collection| ids.iter().map(|i| c.name(i)).collect::<Vec<_>>();
-        pb::TradePartner {
-            name: self.name(),
-            kind: s.kind.to_proto(),
-            display_name: s.display_name.clone(),
-            display_name_ko: s.display_name_ko.clone(),
-            region: s.region.clone(),
-            members: names(&s.members, PARTNERS),
-            memberships: names(&self.memberships, PARTNERS),
-            priority: s.priority.map_or(0, Priority::to_proto),
-            agreements: s.agreements.iter().map(Agreement::to_proto).collect(),
-            engagements: s.engagements.iter().map(Engagement::to_proto).collect(),
-            risks: s.risks.iter().map(Risk::to_proto).collect(),
-            linked_goals: names(&self.linked_goals, Collection::PolicyGoals),
-            source: s.source.clone(),
-            labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            create_time: Some(super::timestamp(self.create_time)),
-            update_time: Some(super::timestamp(self.update_time)),
-            delete_time: self.delete_time.map(super::timestamp),
-            expire_time: self.expire_time.map(super::timestamp),
-            etag: self.etag(),
-            revision: self.revision,
-        }
-    }
 }
 
 /// Priorities sort by weight (LOW < … < STRATEGIC), unset first: the stored sort key.
@@ -168,157 +140,6 @@ pub fn check_id(v: &mut Violations, field: &str, id: &Id, kind: PartnerKind) {
     }
 }
 
-impl Agreement {
-    fn from_proto(v: &mut Violations, f: &str, a: &pb::Agreement) -> Option<Agreement> {
-        let before = v.len();
-        check::text(v, &format!("{f}.title"), &a.title, true, check::MAX_TITLE, false);
-        let agreement_type = enum_field(
-            v,
-            &format!("{f}.type"),
-            a.r#type,
-            AgreementType::from_proto,
-            true,
-            AgreementType::expected,
-        );
-        let status = enum_field(
-            v,
-            &format!("{f}.status"),
-            a.status,
-            AgreementStatus::from_proto,
-            true,
-            AgreementStatus::expected,
-        );
-        let signature_date = Date::from_proto(v, &format!("{f}.signature_date"), a.signature_date.as_ref());
-        let entry = Date::from_proto(
-            v,
-            &format!("{f}.entry_into_force_date"),
-            a.entry_into_force_date.as_ref(),
-        );
-        check::text(
-            v,
-            &format!("{f}.description"),
-            &a.description,
-            false,
-            check::MAX_LONG_TEXT,
-            true,
-        );
-        use AgreementStatus::*;
-        if let Some(s) = status {
-            if signature_date.is_some() && matches!(s, Proposed | InNegotiation) {
-                v.add(
-                    format!("{f}.signature_date"),
-                    format!("must not be set while the agreement is {s}"),
-                );
-            }
-            if entry.is_some() && !matches!(s, InForce | UnderReview | Suspended) {
-                v.add(
-                    format!("{f}.entry_into_force_date"),
-                    format!("is only set once the agreement is IN_FORCE (or later UNDER_REVIEW or SUSPENDED), not {s}"),
-                );
-            }
-        }
-        if let (Some(sd), Some(e)) = (signature_date, entry)
-            && e < sd
-        {
-            v.add(
-                format!("{f}.entry_into_force_date"),
-                "must not be before the signature date",
-            );
-        }
-        (v.len() == before).then(|| Agreement {
-            title: a.title.clone(),
-            agreement_type: agreement_type.unwrap_or(AgreementType::Other),
-            status: status.unwrap_or(Proposed),
-            signature_date,
-            entry_into_force_date: entry,
-            description: a.description.clone(),
-        })
-    }
-
-    pub fn to_proto(&self) -> pb::Agreement {
-        pb::Agreement {
-            title: self.title.clone(),
-            r#type: self.agreement_type.to_proto(),
-            status: self.status.to_proto(),
-            signature_date: self.signature_date.map(Date::to_proto),
-            entry_into_force_date: self.entry_into_force_date.map(Date::to_proto),
-            description: self.description.clone(),
-        }
-    }
-}
-
-impl Engagement {
-    fn from_proto(v: &mut Violations, f: &str, e: &pb::Engagement) -> Option<Engagement> {
-        let before = v.len();
-        check::text(v, &format!("{f}.title"), &e.title, true, check::MAX_TITLE, false);
-        let kind = enum_field(
-            v,
-            &format!("{f}.kind"),
-            e.kind,
-            EngagementKind::from_proto,
-            true,
-            EngagementKind::expected,
-        );
-        let state = enum_field(
-            v,
-            &format!("{f}.state"),
-            e.state,
-            EngagementState::from_proto,
-            false,
-            EngagementState::expected,
-        );
-        check::text(
-            v,
-            &format!("{f}.next_step"),
-            &e.next_step,
-            false,
-            check::MAX_SHORT_TEXT,
-            true,
-        );
-        let linked_goals = names(
-            v,
-            &format!("{f}.linked_goals"),
-            &e.linked_goals,
-            Collection::PolicyGoals,
-            100,
-        );
-        check::text(
-            v,
-            &format!("{f}.description"),
-            &e.description,
-            false,
-            check::MAX_LONG_TEXT,
-            true,
-        );
-        let date = Date::from_proto(v, &format!("{f}.date"), e.date.as_ref());
-        (v.len() == before).then(|| Engagement {
-            title: e.title.clone(),
-            kind: kind.unwrap_or(EngagementKind::Other),
-            state: state.unwrap_or(EngagementState::Planned),
-            next_step: e.next_step.clone(),
-            linked_goals,
-            description: e.description.clone(),
-            date,
-        })
-    }
-
-    pub fn to_proto(&self) -> pb::Engagement {
-        pb::Engagement {
-            title: self.title.clone(),
-            kind: self.kind.to_proto(),
-            state: self.state.to_proto(),
-            next_step: self.next_step.clone(),
-            linked_goals: self
-                .linked_goals
-                .iter()
-                .map(|g| Collection::PolicyGoals.name(g))
-                .collect(),
-            description: self.description.clone(),
-            date: self.date.map(Date::to_proto),
-        }
-    }
-}
-
 /// Parses a list of resource names of `c` (unique, at most `max`) into ids.
 pub fn names(v: &mut Violations, field: &str, raw: &[String], c: Collection, max: usize) -> Vec<Id> {
     let mut out = Vec::new();
@@ -338,106 +159,6 @@ pub fn names(v: &mut Violations, field: &str, raw: &[String], c: Collection, max
         }
     }
     out
-}
-
-/// Validates a list of sub-records, each with `parse`, at most `max` of them.
-fn items<P, T>(
-    v: &mut Violations,
-    field: &str,
-    raw: &[P],
-    max: usize,
-    parse: impl Fn(&mut Violations, &str, &P) -> Option<T>,
-) -> Vec<T> {
-    if raw.len() > max {
-        v.add(field, format!("must have at most {max} items (got {})", raw.len()));
-        return Vec::new();
-    }
-    raw.iter()
-        .enumerate()
-        .filter_map(|(i, p)| parse(v, &format!("{field}[{i}]"), p))
-        .collect()
-}
-
-impl PartnerSpec {
-    /// Validates every writable field of `p`; violation paths are `{prefix}.{field}`.
-    pub fn from_proto(prefix: &str, p: &pb::TradePartner) -> Result<PartnerSpec, Error> {
-        let f = |name: &str| format!("{prefix}.{name}");
-        let mut v = Violations::new();
-        let kind = enum_field(
-            &mut v,
-            &f("kind"),
-            p.kind,
-            PartnerKind::from_proto,
-            true,
-            PartnerKind::expected,
-        );
-        check::text(
-            &mut v,
-            &f("display_name"),
-            &p.display_name,
-            true,
-            check::MAX_TITLE,
-            false,
-        );
-        check::text(
-            &mut v,
-            &f("display_name_ko"),
-            &p.display_name_ko,
-            false,
-            check::MAX_TITLE,
-            false,
-        );
-        if !p.region.is_empty() && !check::is_slug(&p.region) {
-            v.add(f("region"), "is a lowercase slug such as east-asia or southeast-asia");
-        }
-        let members = names(&mut v, &f("members"), &p.members, PARTNERS, MAX_MEMBERS);
-        if kind == Some(PartnerKind::Country) && !p.members.is_empty() {
-            v.add(
-                f("members"),
-                "a COUNTRY has no members; members belong to blocs, forums and groups",
-            );
-        }
-        let priority = enum_field(
-            &mut v,
-            &f("priority"),
-            p.priority,
-            Priority::from_proto,
-            false,
-            Priority::expected,
-        );
-        let agreements = items(
-            &mut v,
-            &f("agreements"),
-            &p.agreements,
-            check::MAX_LIST_ITEMS,
-            Agreement::from_proto,
-        );
-        let engagements = items(
-            &mut v,
-            &f("engagements"),
-            &p.engagements,
-            check::MAX_LIST_ITEMS,
-            Engagement::from_proto,
-        );
-        let risks = items(&mut v, &f("risks"), &p.risks, 50, Risk::from_proto);
-        check::text(&mut v, &f("source"), &p.source, false, check::MAX_SHORT_TEXT, false);
-        let labels: BTreeMap<String, String> = p.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        check::labels(&mut v, &f("labels"), &labels);
-        let kind = kind.unwrap_or(PartnerKind::Country);
-        v.finish(|| PartnerSpec {
-            kind,
-            display_name: p.display_name.clone(),
-            display_name_ko: p.display_name_ko.clone(),
-            region: p.region.clone(),
-            members,
-            priority,
-            agreements,
-            engagements,
-            risks,
-            source: p.source.clone(),
-            labels,
-        })
-    }
 }
 
 /// Writable top-level fields of a partner, as update-mask paths. `kind` is immutable: it is
@@ -475,60 +196,6 @@ pub const MASK_RULES: MaskRules = MaskRules {
     output_only: OUTPUT_ONLY_FIELDS,
     custom: &[],
 };
-
-/// Whether a writable field of a request partner holds a non-default value.
-pub fn populated(p: &pb::TradePartner, field: &str) -> bool {
-    match field {
-        "kind" => p.kind != 0,
-        "display_name" => !p.display_name.is_empty(),
-        "display_name_ko" => !p.display_name_ko.is_empty(),
-        "region" => !p.region.is_empty(),
-        "members" => !p.members.is_empty(),
-        "priority" => p.priority != 0,
-        "agreements" => !p.agreements.is_empty(),
-        "engagements" => !p.engagements.is_empty(),
-        "risks" => !p.risks.is_empty(),
-        "source" => !p.source.is_empty(),
-        "labels" => !p.labels.is_empty(),
-        _ => false,
-    }
-}
-
-/// Applies the masked fields of `req` onto `current` and validates the result as a whole.
-pub fn merge(current: &TradePartner, req: &pb::TradePartner, paths: &[MaskPath]) -> Result<PartnerSpec, Error> {
-    let mut p = current.to_proto();
-    for path in paths {
-        match path {
-            MaskPath::Field(f) => match *f {
-                "kind" => p.kind = req.kind,
-                "display_name" => p.display_name.clone_from(&req.display_name),
-                "display_name_ko" => p.display_name_ko.clone_from(&req.display_name_ko),
-                "region" => p.region.clone_from(&req.region),
-                "members" => p.members.clone_from(&req.members),
-                "priority" => p.priority = req.priority,
-                "agreements" => p.agreements.clone_from(&req.agreements),
-                "engagements" => p.engagements.clone_from(&req.engagements),
-                "risks" => p.risks.clone_from(&req.risks),
-                "source" => p.source.clone_from(&req.source),
-                "labels" => p.labels.clone_from(&req.labels),
-                _ => {}
-            },
-            MaskPath::Label(key) => super::mask::apply_label(&mut p.labels, &req.labels, key),
-        }
-    }
-    let spec = PartnerSpec::from_proto("trade_partner", &p)?;
-    if spec.kind != current.spec.kind {
-        return Err(Error::invalid(
-            "trade_partner.kind",
-            format!(
-                "is immutable: {} is a {}; delete it and create a new partner instead",
-                current.name(),
-                current.spec.kind
-            ),
-        ));
-    }
-    Ok(spec)
-}
 
 /// Fields of partners that List can filter on and order by.
 pub const LIST_FIELDS: &[FieldDef] = &[
@@ -674,32 +341,6 @@ pub fn parse_flow_name(field: &str, name: &str) -> Result<(Id, i32), Error> {
     v.finish(|| (id, year))
 }
 
-impl FlowSpec {
-    pub fn from_proto(prefix: &str, f: &pb::TradeFlow) -> Result<FlowSpec, Error> {
-        let mut v = Violations::new();
-        if f.exports_usd < 0 {
-            v.add(format!("{prefix}.exports_usd"), "must not be negative");
-        }
-        if f.imports_usd < 0 {
-            v.add(format!("{prefix}.imports_usd"), "must not be negative");
-        }
-        check::text(
-            &mut v,
-            &format!("{prefix}.source"),
-            &f.source,
-            false,
-            check::MAX_SHORT_TEXT,
-            false,
-        );
-        v.finish(|| FlowSpec {
-            exports_usd: f.exports_usd,
-            imports_usd: f.imports_usd,
-            source: f.source.clone(),
-            estimated: f.estimated,
-        })
-    }
-}
-
 impl TradeFlow {
     pub fn name(&self) -> String {
         flow_name(&self.partner, self.year)
@@ -715,21 +356,6 @@ impl TradeFlow {
             imports_usd: self.imports_usd,
             source: self.source.clone(),
             estimated: self.estimated,
-        }
-    }
-
-    pub fn to_proto(&self) -> pb::TradeFlow {
-        pb::TradeFlow {
-            name: self.name(),
-            year: self.year,
-            exports_usd: self.exports_usd,
-            imports_usd: self.imports_usd,
-            source: self.source.clone(),
-            estimated: self.estimated,
-            create_time: Some(super::timestamp(self.create_time)),
-            update_time: Some(super::timestamp(self.update_time)),
-            etag: self.etag(),
-            revision: self.revision,
         }
     }
 }
@@ -832,50 +458,6 @@ mod tests {
             PartnerKind::EconomicBloc,
         );
         assert!(v.is_empty());
-    }
-
-    #[test]
-    fn agreement_dates_follow_status() {
-        let date = |y| {
-            Some(pb::Date {
-                year: y,
-                month: 0,
-                day: 0,
-            })
-        };
-        let p = pb::TradePartner {
-            kind: pb::trade_partner::Kind::Country as i32,
-            display_name: "United States".into(),
-            agreements: vec![
-                pb::Agreement {
-                    title: "a".into(),
-                    r#type: pb::agreement::Type::Fta as i32,
-                    status: pb::agreement::Status::InNegotiation as i32,
-                    signature_date: date(2020),
-                    ..Default::default()
-                },
-                pb::Agreement {
-                    title: "b".into(),
-                    r#type: pb::agreement::Type::Fta as i32,
-                    status: pb::agreement::Status::InForce as i32,
-                    signature_date: date(2012),
-                    entry_into_force_date: date(2011),
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        };
-        let Err(Error::InvalidArgument(v)) = PartnerSpec::from_proto("p", &p) else {
-            panic!("expected violations");
-        };
-        let fields: Vec<&str> = v.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "p.agreements[0].signature_date",
-                "p.agreements[1].entry_into_force_date"
-            ]
-        );
     }
 
     #[test]

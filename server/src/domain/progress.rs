@@ -27,7 +27,6 @@
 //! The state depends only on stored data, never on the current time: a target whose latest
 //! measurement is old keeps the state it had at that measurement.
 
-use registry_proto::v1 as pb;
 use time::{Month, OffsetDateTime};
 
 use super::{
@@ -55,18 +54,6 @@ pub struct Progress {
     pub percent_complete: Option<f64>,
     /// Which rule applied, with its inputs.
     pub explanation: String,
-}
-
-impl Progress {
-    pub fn to_proto(&self) -> pb::TargetProgress {
-        pb::TargetProgress {
-            state: self.state.to_proto(),
-            latest_value: self.latest.map(|o| o.value),
-            latest_observe_time: self.latest.map(|o| super::timestamp(o.time)),
-            percent_complete: self.percent_complete,
-            explanation: self.explanation.clone(),
-        }
-    }
 }
 
 fn midnight(year: i32, month: u8, day: u8) -> OffsetDateTime {
