@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
     };
-    for fields in [goal::LIST_FIELDS, partner::LIST_FIELDS] {
+    for fields in [goal::FIELDS, partner::FIELDS] {
         if let Ok(Some(expr)) = filter::parse(fields, s) {
             let text = expr.to_string();
             // The canonical form spells out implicit ANDs and quotes, so it can outgrow the

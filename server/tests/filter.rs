@@ -17,11 +17,11 @@ use registry_server::{
         Actor, Collection, Id,
         enums::{GoalState, Outcome, Pillar, ProgressState},
         filter::{self, Expr, Op, Value},
-        goal::{GoalSpec, LIST_FIELDS, PolicyGoal},
+        goal::{FIELDS, GoalSpec, PolicyGoal},
         list,
         measurement::MeasurementSpec,
     },
-    store::{GoalQuery, Store, StoreOptions, WriteCtx},
+    store::{ListQuery, Store, StoreOptions, WriteCtx},
 };
 use sqlx::PgPool;
 use time::OffsetDateTime;
@@ -284,13 +284,13 @@ async fn walk(
     show_deleted: bool,
     page_size: usize,
 ) -> (Vec<String>, i64) {
-    let order = list::parse_order_by(LIST_FIELDS, order_by).unwrap();
+    let order = list::parse_order_by(FIELDS, order_by).unwrap();
     let mut token = String::new();
     let mut ids = Vec::new();
     let mut total = None;
     loop {
         let page = store
-            .list_goals(&GoalQuery {
+            .list::<PolicyGoal>(&ListQuery {
                 order: order.clone(),
                 show_deleted,
                 page_size,
@@ -300,12 +300,12 @@ async fn walk(
             })
             .await
             .unwrap_or_else(|e| panic!("filter {text:?}: {e}"));
-        assert!(page.goals.len() <= page_size);
+        assert!(page.items.len() <= page_size);
         if let Some(t) = total {
             assert_eq!(t, page.total_size, "total_size changed between pages of {text:?}");
         }
         total = Some(page.total_size);
-        ids.extend(page.goals.into_iter().map(|g| g.id.as_str().to_owned()));
+        ids.extend(page.items.into_iter().map(|g| g.id.as_str().to_owned()));
         if page.next_page_token.is_empty() {
             return (ids, total.unwrap_or_default());
         }
@@ -378,7 +378,7 @@ async fn sql_selects_exactly_what_the_evaluator_selects(pool: PgPool) {
     let (all, _) = walk(&store, None, "", "", true, 1000).await;
     assert_eq!(all.len(), GOALS);
     let truth: Vec<PolicyGoal> = store
-        .batch_get_goals(&all.iter().map(|s| id(s)).collect::<Vec<_>>(), false)
+        .batch_get::<PolicyGoal>(&all.iter().map(|s| id(s)).collect::<Vec<_>>(), false)
         .await
         .unwrap();
     assert!(truth.iter().any(|g| g.delete_time.is_some()));
@@ -404,7 +404,7 @@ async fn sql_selects_exactly_what_the_evaluator_selects(pool: PgPool) {
         let expr = filters.new_tree(&mut runner).unwrap().current();
         let text = expr.to_string();
         // Rendered text parses back to the same AST.
-        assert_eq!(filter::parse(LIST_FIELDS, &text), Ok(Some(expr.clone())), "{text}");
+        assert_eq!(filter::parse(FIELDS, &text), Ok(Some(expr.clone())), "{text}");
         let show_deleted = case % 3 == 0;
         let order_by = orders[case % orders.len()];
         let page_size = 1 + case % 7;

@@ -3,8 +3,12 @@
 use std::time::Duration;
 
 use registry_server::{
-    domain::{Actor, Error, Id, enums::GoalState, goal::GoalSpec},
-    store::{GoalQuery, Store, StoreOptions, WriteCtx},
+    domain::{
+        Actor, Error, Id,
+        enums::GoalState,
+        goal::{GoalSpec, PolicyGoal},
+    },
+    store::{ListQuery, Store, StoreOptions, WriteCtx},
 };
 use sqlx::PgPool;
 
@@ -64,7 +68,7 @@ async fn page_token_secret_is_shared_across_store_instances(pool: PgPool) {
             .await
             .unwrap();
     }
-    let query = |token: String| GoalQuery {
+    let query = |token: String| ListQuery {
         order: vec![],
         show_deleted: false,
         page_size: 2,
@@ -72,13 +76,13 @@ async fn page_token_secret_is_shared_across_store_instances(pool: PgPool) {
         fingerprint: "fp".into(),
         filter: None,
     };
-    let first = a.list_goals(&query(String::new())).await.unwrap();
-    assert_eq!(first.goals.len(), 2);
+    let first = a.list::<PolicyGoal>(&query(String::new())).await.unwrap();
+    assert_eq!(first.items.len(), 2);
     // A second replica (another Store on the same database) accepts the token.
     let b = Store::from_pool(pool.clone(), StoreOptions::default()).await.unwrap();
-    let second = b.list_goals(&query(first.next_page_token)).await.unwrap();
-    assert_eq!(second.goals.len(), 1);
-    assert_eq!(second.goals[0].id.as_str(), "g2");
+    let second = b.list::<PolicyGoal>(&query(first.next_page_token)).await.unwrap();
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.items[0].id.as_str(), "g2");
     assert!(second.next_page_token.is_empty());
 }
 

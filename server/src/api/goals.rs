@@ -3,12 +3,12 @@
 use registry_proto::v1::{self as pb, policy_goal_service_server::PolicyGoalService};
 use tonic::{Request, Response, Status};
 
-use super::{all, convert::enums::enum_field, write_ctx};
+use super::{all, convert::enums::enum_field, list_fields, resource, write_ctx};
 use crate::{
     domain::{
         Collection, Error, Id, Violations,
         enums::{GoalState, Outcome},
-        goal::{self, GoalSpec},
+        goal::{self, GoalSpec, PolicyGoal},
         list::{self, PageTokens},
         mask,
         measurement::{self, MeasurementSpec},
@@ -151,16 +151,8 @@ impl PolicyGoalService for GoalsApi {
         request: Request<pb::GetPolicyGoalRequest>,
     ) -> Result<Response<pb::PolicyGoal>, Status> {
         let r = request.get_ref();
-        let (id, read_time) = super::get_target(GOALS, &r.name, r.read_time.as_ref())?;
-        let goal = match read_time {
-            None => self.store.get_goal(&id).await?,
-            Some(t) => self
-                .store
-                .goal_at(&GOALS.name(&id), t)
-                .await?
-                .ok_or_else(|| super::not_found_at(GOALS, &id))?,
-        };
-        Ok(Response::new(goal.to_proto()))
+        let goal = resource::get::<PolicyGoal>(&self.store, &r.name, r.read_time.as_ref()).await?;
+        Ok(Response::new(goal))
     }
 
     async fn list_policy_goals(
@@ -168,22 +160,11 @@ impl PolicyGoalService for GoalsApi {
         request: Request<pb::ListPolicyGoalsRequest>,
     ) -> Result<Response<pb::ListPolicyGoalsResponse>, Status> {
         let r = request.get_ref();
-        let query = super::list_query(
-            "goals",
-            goal::LIST_FIELDS,
-            super::ListFields {
-                page_size: r.page_size,
-                page_token: &r.page_token,
-                filter: &r.filter,
-                order_by: &r.order_by,
-                show_deleted: r.show_deleted,
-            },
-        )?;
-        let page = self.store.list_goals(&query).await?;
+        let page = resource::list::<PolicyGoal>(&self.store, list_fields!(r)).await?;
         Ok(Response::new(pb::ListPolicyGoalsResponse {
-            policy_goals: page.goals.iter().map(|g| g.to_proto()).collect(),
+            policy_goals: page.items,
             next_page_token: page.next_page_token,
-            total_size: i32::try_from(page.total_size).unwrap_or(i32::MAX),
+            total_size: page.total_size,
         }))
     }
 
@@ -192,11 +173,8 @@ impl PolicyGoalService for GoalsApi {
         request: Request<pb::BatchGetPolicyGoalsRequest>,
     ) -> Result<Response<pb::BatchGetPolicyGoalsResponse>, Status> {
         let r = request.get_ref();
-        let ids = super::batch_ids(GOALS, &r.names)?;
-        let goals = self.store.batch_get_goals(&ids, r.allow_missing).await?;
-        Ok(Response::new(pb::BatchGetPolicyGoalsResponse {
-            policy_goals: goals.iter().map(|g| g.to_proto()).collect(),
-        }))
+        let policy_goals = resource::batch_get::<PolicyGoal>(&self.store, &r.names, r.allow_missing).await?;
+        Ok(Response::new(pb::BatchGetPolicyGoalsResponse { policy_goals }))
     }
 
     async fn update_policy_goal(
@@ -211,11 +189,9 @@ impl PolicyGoalService for GoalsApi {
         let id = all(&mut v, GOALS.parse_name("policy_goal.name", &g.name));
         let paths = all(
             &mut v,
-            mask::resolve(
-                &goal::MASK_RULES,
-                r.update_mask.as_ref().map(|m| m.paths.as_slice()),
-                |f| super::convert::goal::populated(g, f),
-            ),
+            mask::resolve(goal::FIELDS, r.update_mask.as_ref().map(|m| m.paths.as_slice()), |f| {
+                super::convert::goal::populated(g, f)
+            }),
         );
         let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
             return Err(Error::InvalidArgument(v.into_vec()).into());

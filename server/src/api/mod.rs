@@ -6,6 +6,7 @@ pub mod changes;
 pub mod convert;
 pub mod goals;
 pub mod partners;
+pub(crate) mod resource;
 
 use tonic::Request;
 
@@ -56,6 +57,20 @@ pub(crate) fn not_found_at(c: crate::domain::Collection, id: &crate::domain::Id)
     }
 }
 
+/// The [`ListFields`] of a List request message (every standard List has these fields).
+macro_rules! list_fields {
+    ($r:expr) => {
+        $crate::api::ListFields {
+            page_size: $r.page_size,
+            page_token: &$r.page_token,
+            filter: &$r.filter,
+            order_by: &$r.order_by,
+            show_deleted: $r.show_deleted,
+        }
+    };
+}
+pub(crate) use list_fields;
+
 /// The paging fields every List request has.
 pub(crate) struct ListFields<'a> {
     pub page_size: i32,
@@ -80,10 +95,14 @@ pub(crate) fn list_query(
     let (Some(page_size), Some(order), Some(filter), true) = (page_size, order, filter, v.is_empty()) else {
         return Err(Error::InvalidArgument(v.into_vec()));
     };
+    let order_text: Vec<String> = order
+        .iter()
+        .map(|k| format!("{}{}", k.field, if k.desc { " desc" } else { "" }))
+        .collect();
     let fingerprint = list::PageTokens::fingerprint(&[
         kind,
         r.filter.trim(),
-        &format!("{order:?}"),
+        &order_text.join(","),
         if r.show_deleted { "deleted" } else { "live" },
     ]);
     Ok(crate::store::ListQuery {

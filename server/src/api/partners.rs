@@ -3,7 +3,8 @@
 use registry_proto::v1::{self as pb, trade_partner_service_server::TradePartnerService};
 use tonic::{Request, Response, Status};
 
-use super::{all, write_ctx};
+use super::{all, list_fields, resource, write_ctx};
+use crate::domain::partner::TradePartner;
 use crate::{
     domain::{
         Collection, Error, Id, Violations,
@@ -76,16 +77,8 @@ impl TradePartnerService for PartnersApi {
         request: Request<pb::GetTradePartnerRequest>,
     ) -> Result<Response<pb::TradePartner>, Status> {
         let r = request.get_ref();
-        let (id, read_time) = super::get_target(PARTNERS, &r.name, r.read_time.as_ref())?;
-        let partner = match read_time {
-            None => self.store.get_partner(&id).await?,
-            Some(t) => self
-                .store
-                .partner_at(&PARTNERS.name(&id), t)
-                .await?
-                .ok_or_else(|| super::not_found_at(PARTNERS, &id))?,
-        };
-        Ok(Response::new(partner.to_proto()))
+        let partner = resource::get::<TradePartner>(&self.store, &r.name, r.read_time.as_ref()).await?;
+        Ok(Response::new(partner))
     }
 
     async fn list_trade_partners(
@@ -93,22 +86,11 @@ impl TradePartnerService for PartnersApi {
         request: Request<pb::ListTradePartnersRequest>,
     ) -> Result<Response<pb::ListTradePartnersResponse>, Status> {
         let r = request.get_ref();
-        let query = super::list_query(
-            "partners",
-            partner::LIST_FIELDS,
-            super::ListFields {
-                page_size: r.page_size,
-                page_token: &r.page_token,
-                filter: &r.filter,
-                order_by: &r.order_by,
-                show_deleted: r.show_deleted,
-            },
-        )?;
-        let page = self.store.list_partners(&query).await?;
+        let page = resource::list::<TradePartner>(&self.store, list_fields!(r)).await?;
         Ok(Response::new(pb::ListTradePartnersResponse {
-            trade_partners: page.partners.iter().map(|p| p.to_proto()).collect(),
+            trade_partners: page.items,
             next_page_token: page.next_page_token,
-            total_size: i32::try_from(page.total_size).unwrap_or(i32::MAX),
+            total_size: page.total_size,
         }))
     }
 
@@ -116,11 +98,9 @@ impl TradePartnerService for PartnersApi {
         &self,
         request: Request<pb::BatchGetTradePartnersRequest>,
     ) -> Result<Response<pb::BatchGetTradePartnersResponse>, Status> {
-        let ids = super::batch_ids(PARTNERS, &request.get_ref().names)?;
-        let partners = self.store.batch_get_partners(&ids).await?;
-        Ok(Response::new(pb::BatchGetTradePartnersResponse {
-            trade_partners: partners.iter().map(|p| p.to_proto()).collect(),
-        }))
+        let r = request.get_ref();
+        let trade_partners = resource::batch_get::<TradePartner>(&self.store, &r.names, false).await?;
+        Ok(Response::new(pb::BatchGetTradePartnersResponse { trade_partners }))
     }
 
     async fn update_trade_partner(
@@ -136,7 +116,7 @@ impl TradePartnerService for PartnersApi {
         let paths = all(
             &mut v,
             mask::resolve(
-                &partner::MASK_RULES,
+                partner::FIELDS,
                 r.update_mask.as_ref().map(|m| m.paths.as_slice()),
                 |f| super::convert::partner::populated(p, f),
             ),

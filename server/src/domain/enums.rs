@@ -24,6 +24,12 @@ macro_rules! domain_enum {
             }
 
 
+            /// How `filter` parses this enum (short or full name; the stored short name).
+            pub const FIELD_KIND: crate::domain::list::FieldKind = crate::domain::list::FieldKind::Enum {
+                parse: |s| Self::parse(s).map(Self::as_str),
+                expected: Self::expected,
+            };
+
             /// Human list of accepted values, for error messages.
             pub fn expected() -> String {
                 Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")

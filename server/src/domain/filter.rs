@@ -1020,11 +1020,11 @@ mod tests {
     use super::*;
     use crate::domain::{
         enums::{Comparator, Direction, GoalState, Pillar, ProgressState},
-        goal::{GoalSpec, LIST_FIELDS, Target},
+        goal::{FIELDS, GoalSpec, Target},
     };
 
     fn p(f: &str) -> Expr {
-        match parse(LIST_FIELDS, f) {
+        match parse(FIELDS, f) {
             Ok(Some(e)) => e,
             other => panic!("{f:?} did not parse: {other:?}"),
         }
@@ -1032,7 +1032,7 @@ mod tests {
 
     /// The single violation description of a failed parse.
     fn perr(f: &str) -> String {
-        match parse(LIST_FIELDS, f) {
+        match parse(FIELDS, f) {
             Err(Error::InvalidArgument(v)) => {
                 assert_eq!(v.len(), 1, "{v:?}");
                 assert_eq!(v[0].field, "filter");
@@ -1074,8 +1074,8 @@ mod tests {
 
     #[test]
     fn empty_is_no_filter() {
-        assert_eq!(parse(LIST_FIELDS, ""), Ok(None));
-        assert_eq!(parse(LIST_FIELDS, " \t\n "), Ok(None));
+        assert_eq!(parse(FIELDS, ""), Ok(None));
+        assert_eq!(parse(FIELDS, " \t\n "), Ok(None));
     }
 
     #[test]
@@ -1345,7 +1345,7 @@ mod tests {
         assert!(perr(&long).contains("at most 2000"));
         let just = format!("title = \"{}\"", "x".repeat(MAX_FILTER_LEN - 10));
         assert_eq!(just.len(), MAX_FILTER_LEN);
-        assert!(parse(LIST_FIELDS, &just).is_ok());
+        assert!(parse(FIELDS, &just).is_ok());
 
         let nested = |n: usize| format!("{}sectors:a{}", "(".repeat(n), ")".repeat(n));
         assert_eq!(p(&nested(MAX_DEPTH)), sector("a"));
@@ -1607,26 +1607,26 @@ mod tests {
 
         #[test]
         fn arbitrary_text_never_panics(s in "\\PC{0,300}") {
-            let _ = parse(LIST_FIELDS, &s);
+            let _ = parse(FIELDS, &s);
         }
 
         #[test]
         fn filter_like_text_never_panics(
             s in "[a-z_.:=<>!()\"'\\\\* 0-9-]{0,80}|((state|title|labels\\.env|targets\\.target_year|progress_state|OFF_TRACK|AND|OR|NOT|-|\\(|\\)|=|!=|<|:|\\*|\"x|'y'|ACTIVE|2030|\\\\) ?){0,30}"
         ) {
-            let _ = parse(LIST_FIELDS, &s);
+            let _ = parse(FIELDS, &s);
         }
 
         #[test]
         fn display_round_trips(e in arb_expr()) {
             let text = e.to_string();
-            prop_assert_eq!(parse(LIST_FIELDS, &text), Ok(Some(e.clone())), "{}", text);
+            prop_assert_eq!(parse(FIELDS, &text), Ok(Some(e.clone())), "{}", text);
         }
 
         #[test]
         fn parsed_filters_display_canonically(s in "((state = ACTIVE|sectors:x|labels:env|title = \"*a*\"|NOT|-|AND|OR|\\(|\\)) ?){1,20}") {
-            if let Ok(Some(e)) = parse(LIST_FIELDS, &s) {
-                prop_assert_eq!(parse(LIST_FIELDS, &e.to_string()), Ok(Some(e.clone())));
+            if let Ok(Some(e)) = parse(FIELDS, &s) {
+                prop_assert_eq!(parse(FIELDS, &e.to_string()), Ok(Some(e.clone())));
             }
         }
 

@@ -12,6 +12,7 @@ use super::{
         Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar, ProgressState, RiskCategory,
         RiskSeverity,
     },
+    list::{Col, FieldDef, FieldKind, Write, common},
 };
 
 /// A possibly partial calendar date (month/day 0 when unknown).
@@ -129,128 +130,54 @@ impl PolicyGoal {
     }
 }
 
-/// Writable top-level fields of a goal, as update-mask paths.
-pub const WRITABLE_FIELDS: &[&str] = &[
-    "title",
-    "title_ko",
-    "pillar",
-    "parent",
-    "description",
-    "sectors",
-    "regions",
-    "lead_organization",
-    "confidence",
-    "confidence_note",
-    "targets",
-    "milestones",
-    "linked_partners",
-    "risks",
-    "source",
-    "labels",
+/// The fields of a goal: how each is written (update masks) and which can be filtered on
+/// (`filter`, see `domain::filter`) and ordered by (`order_by`).
+pub const FIELDS: &[FieldDef] = &[
+    FieldDef::filter("pillar", Pillar::FIELD_KIND, Col::Enum("pillar")).orderable(),
+    FieldDef::filter("state", GoalState::FIELD_KIND, Col::Enum("state"))
+        .orderable()
+        .written(Write::Custom("ChangePolicyGoalState")),
+    FieldDef::filter(
+        "parent",
+        FieldKind::Reference(Collection::PolicyGoals),
+        Col::Reference("parent_id"),
+    ),
+    FieldDef::filter("sectors", FieldKind::Strings, Col::Array("sectors")),
+    FieldDef::filter("regions", FieldKind::Strings, Col::Array("regions")),
+    FieldDef::filter(
+        "linked_partners",
+        FieldKind::Names(Collection::TradePartners),
+        Col::Array("linked_partners"),
+    ),
+    FieldDef::filter("lead_organization", FieldKind::Text, Col::Text("lead_organization")).orderable(),
+    FieldDef::filter("title", FieldKind::Text, Col::Text("title")).orderable(),
+    common::LABELS,
+    common::CREATE_TIME,
+    common::UPDATE_TIME,
+    FieldDef::filter("targets.target_year", FieldKind::Integer, Col::TargetYear).written(Write::None),
+    FieldDef::filter(
+        "progress_state",
+        ProgressState::FIELD_KIND,
+        Col::EnumArray("progress_states"),
+    )
+    .written(Write::None),
+    common::search(&["title", "title_ko", "description"]),
+    common::NAME,
+    FieldDef::plain("title_ko"),
+    FieldDef::plain("description"),
+    FieldDef::output("outcome").written(Write::Custom("ChangePolicyGoalState")),
+    FieldDef::plain("confidence"),
+    FieldDef::plain("confidence_note"),
+    FieldDef::plain("targets"),
+    FieldDef::plain("milestones"),
+    FieldDef::plain("risks"),
+    FieldDef::plain("source"),
+    FieldDef::output("ancestors"),
+    common::DELETE_TIME,
+    common::EXPIRE_TIME,
+    common::ETAG,
+    common::REVISION,
 ];
-
-/// Output-only fields (or fields changed through a custom method).
-pub const OUTPUT_ONLY_FIELDS: &[&str] = &[
-    "name",
-    "state",
-    "outcome",
-    "ancestors",
-    "create_time",
-    "update_time",
-    "delete_time",
-    "expire_time",
-    "etag",
-    "revision",
-];
-
-/// Update-mask rules of PolicyGoal.
-pub const MASK_RULES: super::mask::MaskRules = super::mask::MaskRules {
-    writable: WRITABLE_FIELDS,
-    output_only: OUTPUT_ONLY_FIELDS,
-    custom: &[("state", "ChangePolicyGoalState"), ("outcome", "ChangePolicyGoalState")],
-};
-
-/// Fields of goals that List can filter on (`filter`, see `domain::filter`) and order by
-/// (`order_by`, the `orderable` ones).
-pub const LIST_FIELDS: &[super::list::FieldDef] = {
-    use super::list::{FieldDef, FieldKind, common};
-    &[
-        FieldDef {
-            name: "pillar",
-            kind: FieldKind::Enum {
-                parse: |s| Pillar::parse(s).map(Pillar::as_str),
-                expected: Pillar::expected,
-            },
-            orderable: true,
-            filterable: true,
-        },
-        FieldDef {
-            name: "state",
-            kind: FieldKind::Enum {
-                parse: |s| GoalState::parse(s).map(GoalState::as_str),
-                expected: GoalState::expected,
-            },
-            orderable: true,
-            filterable: true,
-        },
-        FieldDef {
-            name: "parent",
-            kind: FieldKind::Reference(Collection::PolicyGoals),
-            orderable: false,
-            filterable: true,
-        },
-        FieldDef {
-            name: "sectors",
-            kind: FieldKind::Strings,
-            orderable: false,
-            filterable: true,
-        },
-        FieldDef {
-            name: "regions",
-            kind: FieldKind::Strings,
-            orderable: false,
-            filterable: true,
-        },
-        FieldDef {
-            name: "linked_partners",
-            kind: FieldKind::Names(Collection::TradePartners),
-            orderable: false,
-            filterable: true,
-        },
-        FieldDef {
-            name: "lead_organization",
-            kind: FieldKind::Text,
-            orderable: true,
-            filterable: true,
-        },
-        FieldDef {
-            name: "title",
-            kind: FieldKind::Text,
-            orderable: true,
-            filterable: true,
-        },
-        common::LABELS,
-        common::CREATE_TIME,
-        common::UPDATE_TIME,
-        FieldDef {
-            name: "targets.target_year",
-            kind: FieldKind::Integer,
-            orderable: false,
-            filterable: true,
-        },
-        FieldDef {
-            name: "progress_state",
-            kind: FieldKind::Enum {
-                parse: |s| ProgressState::parse(s).map(ProgressState::as_str),
-                expected: ProgressState::expected,
-            },
-            orderable: false,
-            filterable: true,
-        },
-        common::SEARCH,
-        common::NAME,
-    ]
-};
 
 impl PolicyGoal {
     /// The value of an orderable field, for a page-token cursor.

@@ -54,49 +54,171 @@ pub enum FieldKind {
     Search,
 }
 
-/// A field that can appear in `filter` (if `filterable`) and in `order_by` (if `orderable`).
+/// How a field of a resource is written (AIP-203 field behaviour, as the proto annotates it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// Set by clients on create and through Update.
+    Input,
+    /// Set on create; Update accepts it in a mask only with the current value.
+    Immutable,
+    /// Computed by the server; never written by clients.
+    OutputOnly,
+    /// Changed only by the named custom method (e.g. `state` by ChangePolicyGoalState).
+    Custom(&'static str),
+    /// Not a field of the resource: a filter over derived data (`search`,
+    /// `targets.target_year`), never an update-mask path.
+    None,
+}
+
+/// Where a field is stored, for filtering and ordering (store/ compiles these to SQL; only
+/// these fixed names are ever pushed as SQL text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Col {
+    /// Not stored on its own column: neither filterable nor orderable.
+    None,
+    /// An enum stored by its short name in a text column.
+    Enum(&'static str),
+    /// An enum column whose ordering follows a rank expression, not the name.
+    RankedEnum { col: &'static str, rank: &'static str },
+    /// A text column.
+    Text(&'static str),
+    /// An integer column.
+    Int(&'static str),
+    /// A `text[]` column of enum short names (`progress_states`): `=` means "contains the
+    /// value", `!=` "does not contain it".
+    EnumArray(&'static str),
+    /// A `text[]` column: `:` means "contains" (values or resource ids).
+    Array(&'static str),
+    /// A nullable reference column (`parent_id`).
+    Reference(&'static str),
+    /// A timestamp column.
+    Time(&'static str),
+    /// A jsonb labels column.
+    Labels(&'static str),
+    /// Case-insensitive substring search over these text columns.
+    Search(&'static [&'static str]),
+    /// `policy_goals.targets[*].target_year`.
+    TargetYear,
+    /// A key of the objects in a jsonb array column, compared as text: some element matches.
+    JsonArrayKey { col: &'static str, key: &'static str },
+    /// `partner_members` of the row (a bloc's members): contains.
+    Members,
+    /// `partner_members` the row belongs to (the groups it is a member of): `=` / `!=`.
+    MemberOf,
+}
+
+/// One field of a resource: how it is written (update masks), and whether and how it can
+/// appear in `filter` (if `filterable`) and `order_by` (if `orderable`). A resource's list
+/// of these is its one description; filters, ordering, update masks and the CLI's field
+/// lists all come from it.
 #[derive(Debug, Clone, Copy)]
 pub struct FieldDef {
     pub name: &'static str,
     pub kind: FieldKind,
+    pub column: Col,
     pub orderable: bool,
     pub filterable: bool,
+    pub write: Write,
+}
+
+impl FieldDef {
+    /// A writable field that can be filtered on.
+    pub const fn filter(name: &'static str, kind: FieldKind, column: Col) -> FieldDef {
+        FieldDef {
+            name,
+            kind,
+            column,
+            orderable: false,
+            filterable: true,
+            write: Write::Input,
+        }
+    }
+
+    /// A writable field that is neither filtered on nor ordered by.
+    pub const fn plain(name: &'static str) -> FieldDef {
+        FieldDef {
+            name,
+            kind: FieldKind::Text,
+            column: Col::None,
+            orderable: false,
+            filterable: false,
+            write: Write::Input,
+        }
+    }
+
+    /// An output-only field that is neither filtered on nor ordered by.
+    pub const fn output(name: &'static str) -> FieldDef {
+        Self::plain(name).written(Write::OutputOnly)
+    }
+
+    /// Also usable in `order_by`.
+    pub const fn orderable(mut self) -> FieldDef {
+        self.orderable = true;
+        self
+    }
+
+    pub const fn written(mut self, write: Write) -> FieldDef {
+        self.write = write;
+        self
+    }
+
+    /// The SQL expression `order_by` sorts on, and how its values are kept in a cursor.
+    pub fn sort_key(&self) -> Option<(&'static str, KeyType)> {
+        match self.column {
+            Col::Text(c) | Col::Enum(c) => Some((c, KeyType::Text)),
+            Col::RankedEnum { rank, .. } => Some((rank, KeyType::Text)),
+            Col::Time(c) => Some((c, KeyType::Time)),
+            Col::Int(c) => Some((c, KeyType::Int)),
+            _ if matches!(self.kind, FieldKind::Name) => Some(("id", KeyType::Text)),
+            _ => None,
+        }
+    }
+}
+
+/// How a sort key's values are compared and kept in a page-token cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    Text,
+    /// Microseconds since the epoch in the cursor.
+    Time,
+    Int,
 }
 
 /// Fields every listable resource has: labels, text search, create/update times, the name.
 pub mod common {
-    use super::{FieldDef, FieldKind};
+    use super::{Col, FieldDef, FieldKind, Write};
 
-    pub const LABELS: FieldDef = FieldDef {
-        name: "labels",
-        kind: FieldKind::Labels,
-        orderable: false,
-        filterable: true,
-    };
-    pub const SEARCH: FieldDef = FieldDef {
-        name: "search",
-        kind: FieldKind::Search,
-        orderable: false,
-        filterable: true,
-    };
-    pub const CREATE_TIME: FieldDef = FieldDef {
-        name: "create_time",
-        kind: FieldKind::Timestamp,
-        orderable: true,
-        filterable: true,
-    };
-    pub const UPDATE_TIME: FieldDef = FieldDef {
-        name: "update_time",
-        kind: FieldKind::Timestamp,
-        orderable: true,
-        filterable: true,
-    };
+    pub const LABELS: FieldDef = FieldDef::filter("labels", FieldKind::Labels, Col::Labels("labels"));
+    pub const CREATE_TIME: FieldDef = FieldDef::filter("create_time", FieldKind::Timestamp, Col::Time("create_time"))
+        .orderable()
+        .written(Write::OutputOnly);
+    pub const UPDATE_TIME: FieldDef = FieldDef::filter("update_time", FieldKind::Timestamp, Col::Time("update_time"))
+        .orderable()
+        .written(Write::OutputOnly);
     pub const NAME: FieldDef = FieldDef {
         name: "name",
         kind: FieldKind::Name,
+        column: Col::None,
         orderable: true,
         filterable: false,
+        write: Write::OutputOnly,
     };
+    /// `search:"text"` over the given text columns (not a field of the resource).
+    pub const fn search(columns: &'static [&'static str]) -> FieldDef {
+        FieldDef {
+            name: "search",
+            kind: FieldKind::Search,
+            column: Col::Search(columns),
+            orderable: false,
+            filterable: true,
+            write: Write::None,
+        }
+    }
+    /// The output-only fields of every soft-deletable resource with etags and revisions.
+    pub const DELETE_TIME: FieldDef = FieldDef::output("delete_time");
+    pub const EXPIRE_TIME: FieldDef = FieldDef::output("expire_time");
+    pub const ETAG: FieldDef = FieldDef::output("etag");
+    pub const REVISION: FieldDef = FieldDef::output("revision");
 }
 
 /// One `order_by` key.
@@ -159,13 +281,12 @@ pub enum SortValue {
     Text(String),
 }
 
-/// Where the previous page ended: the sort-key values and the id of its last row.
+/// Where the previous page ended: the values of every sort key (tie-breakers included) of
+/// its last row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cursor {
     #[serde(rename = "k")]
     pub keys: Vec<SortValue>,
-    #[serde(rename = "i")]
-    pub id: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -260,24 +381,9 @@ mod tests {
     use super::*;
 
     const DEFS: &[FieldDef] = &[
-        FieldDef {
-            name: "title",
-            kind: FieldKind::Text,
-            orderable: true,
-            filterable: true,
-        },
-        FieldDef {
-            name: "create_time",
-            kind: FieldKind::Timestamp,
-            orderable: true,
-            filterable: true,
-        },
-        FieldDef {
-            name: "sectors",
-            kind: FieldKind::Strings,
-            orderable: false,
-            filterable: true,
-        },
+        FieldDef::filter("title", FieldKind::Text, Col::Text("title")).orderable(),
+        common::CREATE_TIME,
+        FieldDef::filter("sectors", FieldKind::Strings, Col::Array("sectors")),
     ];
 
     #[test]
@@ -322,8 +428,11 @@ mod tests {
         let t = PageTokens::new(b"secret".to_vec());
         let fp = PageTokens::fingerprint(&["filter", "order"]);
         let cursor = Cursor {
-            keys: vec![SortValue::Text("Manufacturing".into()), SortValue::Int(42)],
-            id: "ax".into(),
+            keys: vec![
+                SortValue::Text("Manufacturing".into()),
+                SortValue::Int(42),
+                SortValue::Text("ax".into()),
+            ],
         };
         let token = t.encode(&fp, cursor.clone());
         assert_eq!(t.decode(&fp, &token), Ok(Some(cursor)));

@@ -1,6 +1,9 @@
 //! Update masks (AIP-134): which fields an Update writes.
 
-use super::{Error, Violations};
+use super::{
+    Error, Violations,
+    list::{FieldDef, Write},
+};
 
 /// One resolved update-mask path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,35 +31,30 @@ pub fn apply_label(
     }
 }
 
-/// The rules of one resource's update mask.
-#[derive(Debug, Clone, Copy)]
-pub struct MaskRules {
-    pub writable: &'static [&'static str],
-    pub output_only: &'static [&'static str],
-    /// Fields that are not output only but are changed by a custom method, with its name.
-    pub custom: &'static [(&'static str, &'static str)],
+/// The update-mask paths of a resource's fields: those it may write, in description order.
+pub fn writable(fields: &[FieldDef]) -> impl Iterator<Item = &'static str> + '_ {
+    fields
+        .iter()
+        .filter(|f| matches!(f.write, Write::Input | Write::Immutable))
+        .map(|f| f.name)
 }
 
-/// Resolves `update_mask`: `None` means every populated writable field; `*` means every
-/// writable field. Unknown, output-only and custom-method paths are rejected, all at once.
+/// Resolves `update_mask` against a resource's fields: `None` means every populated writable
+/// field; `*` means every writable field. Unknown, output-only and custom-method paths are
+/// rejected, all at once.
 pub fn resolve(
-    rules: &MaskRules,
+    fields: &[FieldDef],
     paths: Option<&[String]>,
     populated: impl Fn(&str) -> bool,
 ) -> Result<Vec<MaskPath>, Error> {
     let Some(paths) = paths else {
-        return Ok(rules
-            .writable
-            .iter()
-            .filter(|f| populated(f))
-            .map(|f| MaskPath::Field(f))
-            .collect());
+        return Ok(writable(fields).filter(|f| populated(f)).map(MaskPath::Field).collect());
     };
     if paths.iter().any(|p| p == "*") {
         if paths.len() > 1 {
             return Err(Error::invalid("update_mask", "`*` must be the only path"));
         }
-        return Ok(rules.writable.iter().map(|f| MaskPath::Field(f)).collect());
+        return Ok(writable(fields).map(MaskPath::Field).collect());
     }
     if paths.is_empty() {
         return Err(Error::invalid(
@@ -68,19 +66,20 @@ pub fn resolve(
     let mut out: Vec<MaskPath> = Vec::new();
     for (i, p) in paths.iter().enumerate() {
         let field = format!("update_mask.paths[{i}]");
-        let resolved = if let Some(f) = rules.writable.iter().find(|f| **f == p) {
-            Some(MaskPath::Field(f))
+        let def = fields.iter().find(|f| f.name == p && f.write != Write::None);
+        let resolved = if let Some(f) = def.filter(|f| matches!(f.write, Write::Input | Write::Immutable)) {
+            Some(MaskPath::Field(f.name))
         } else if let Some(key) = p.strip_prefix("labels.") {
-            if rules.writable.contains(&"labels") && !key.is_empty() && key.len() <= 63 {
+            if writable(fields).any(|f| f == "labels") && !key.is_empty() && key.len() <= 63 {
                 Some(MaskPath::Label(key.to_owned()))
             } else {
                 v.add(&field, format!("{p:?} is not a valid label path"));
                 None
             }
-        } else if let Some((_, method)) = rules.custom.iter().find(|(f, _)| *f == p) {
+        } else if let Some(Write::Custom(method)) = def.map(|f| f.write) {
             v.add(&field, format!("{p:?} cannot be updated here; use {method}"));
             None
-        } else if rules.output_only.contains(&p.as_str()) {
+        } else if def.is_some() {
             v.add(&field, format!("{p:?} is output only"));
             None
         } else {
@@ -89,7 +88,7 @@ pub fn resolve(
                 format!(
                     "unknown field {:?}; updatable: {}",
                     p.chars().take(80).collect::<String>(),
-                    rules.writable.join(", ")
+                    writable(fields).collect::<Vec<_>>().join(", ")
                 ),
             );
             None
@@ -109,25 +108,30 @@ pub fn resolve(
 mod tests {
     use super::*;
 
-    const RULES: MaskRules = MaskRules {
-        writable: &["title", "labels"],
-        output_only: &["name", "etag"],
-        custom: &[("state", "ChangeState")],
-    };
+    use crate::domain::list::{FieldKind, common};
+
+    const RULES: &[FieldDef] = &[
+        FieldDef::plain("title"),
+        common::LABELS,
+        common::NAME,
+        common::ETAG,
+        FieldDef::output("state").written(Write::Custom("ChangeState")),
+    ];
+    const _: FieldKind = FieldKind::Text;
 
     #[test]
     fn resolves_masks() {
         assert_eq!(
-            resolve(&RULES, None, |f| f == "title"),
+            resolve(RULES, None, |f| f == "title"),
             Ok(vec![MaskPath::Field("title")])
         );
-        assert_eq!(resolve(&RULES, Some(&["*".into()]), |_| false).map(|v| v.len()), Ok(2));
+        assert_eq!(resolve(RULES, Some(&["*".into()]), |_| false).map(|v| v.len()), Ok(2));
         assert_eq!(
-            resolve(&RULES, Some(&["labels.env".into()]), |_| false),
+            resolve(RULES, Some(&["labels.env".into()]), |_| false),
             Ok(vec![MaskPath::Label("env".into())])
         );
         let Err(Error::InvalidArgument(v)) = resolve(
-            &RULES,
+            RULES,
             Some(&[
                 "name".into(),
                 "state".into(),
@@ -140,7 +144,7 @@ mod tests {
             panic!("expected violations")
         };
         assert_eq!(v.len(), 4, "{v:?}");
-        assert!(resolve(&RULES, Some(&[]), |_| false).is_err());
-        assert!(resolve(&RULES, Some(&["*".into(), "title".into()]), |_| false).is_err());
+        assert!(resolve(RULES, Some(&[]), |_| false).is_err());
+        assert!(resolve(RULES, Some(&["*".into(), "title".into()]), |_| false).is_err());
     }
 }

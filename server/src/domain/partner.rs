@@ -11,8 +11,7 @@ use super::{
     Collection, Error, Id, Violations, check,
     enums::{AgreementStatus, AgreementType, EngagementKind, EngagementState, PartnerKind, Priority},
     goal::{Date, Risk},
-    list::{FieldDef, FieldKind, SortValue, common},
-    mask::MaskRules,
+    list::{Col, FieldDef, FieldKind, SortValue, Write, common},
 };
 
 const PARTNERS: Collection = Collection::TradePartners;
@@ -161,127 +160,78 @@ pub fn names(v: &mut Violations, field: &str, raw: &[String], c: Collection, max
     out
 }
 
-/// Writable top-level fields of a partner, as update-mask paths. `kind` is immutable: it is
-/// accepted in a mask only with the partner's current kind.
-pub const WRITABLE_FIELDS: &[&str] = &[
-    "kind",
-    "display_name",
-    "display_name_ko",
-    "region",
-    "members",
-    "priority",
-    "agreements",
-    "engagements",
-    "risks",
-    "source",
-    "labels",
-];
-
-/// Output-only fields.
-pub const OUTPUT_ONLY_FIELDS: &[&str] = &[
-    "name",
-    "memberships",
-    "linked_goals",
-    "create_time",
-    "update_time",
-    "delete_time",
-    "expire_time",
-    "etag",
-    "revision",
-];
-
-/// Update-mask rules of TradePartner.
-pub const MASK_RULES: MaskRules = MaskRules {
-    writable: WRITABLE_FIELDS,
-    output_only: OUTPUT_ONLY_FIELDS,
-    custom: &[],
-};
-
-/// Fields of partners that List can filter on and order by.
-pub const LIST_FIELDS: &[FieldDef] = &[
-    FieldDef {
-        name: "kind",
-        kind: FieldKind::Enum {
-            parse: |s| PartnerKind::parse(s).map(PartnerKind::as_str),
-            expected: PartnerKind::expected,
+/// The fields of a partner: how each is written (update masks) and which can be filtered on
+/// and ordered by. `kind` is immutable: a mask may name it only with the current kind.
+pub const FIELDS: &[FieldDef] = &[
+    FieldDef::filter("kind", PartnerKind::FIELD_KIND, Col::Enum("kind"))
+        .orderable()
+        .written(Write::Immutable),
+    FieldDef::filter(
+        "priority",
+        Priority::FIELD_KIND,
+        Col::RankedEnum {
+            col: "priority",
+            rank: "(CASE priority WHEN 'LOW' THEN '1' WHEN 'MEDIUM' THEN '2' WHEN 'HIGH' THEN '3' WHEN 'STRATEGIC' THEN '4' ELSE '0' END)",
         },
-        orderable: true,
-        filterable: true,
-    },
-    FieldDef {
-        name: "priority",
-        kind: FieldKind::Enum {
-            parse: |s| Priority::parse(s).map(Priority::as_str),
-            expected: Priority::expected,
+    )
+    .orderable(),
+    FieldDef::filter("region", FieldKind::Text, Col::Text("region")).orderable(),
+    FieldDef::filter("display_name", FieldKind::Text, Col::Text("display_name")).orderable(),
+    FieldDef::filter(
+        "agreements.status",
+        AgreementStatus::FIELD_KIND,
+        Col::JsonArrayKey {
+            col: "agreements",
+            key: "status",
         },
-        orderable: true,
-        filterable: true,
-    },
-    FieldDef {
-        name: "region",
-        kind: FieldKind::Text,
-        orderable: true,
-        filterable: true,
-    },
-    FieldDef {
-        name: "display_name",
-        kind: FieldKind::Text,
-        orderable: true,
-        filterable: true,
-    },
-    FieldDef {
-        name: "agreements.status",
-        kind: FieldKind::Enum {
-            parse: |s| AgreementStatus::parse(s).map(AgreementStatus::as_str),
-            expected: AgreementStatus::expected,
+    )
+    .written(Write::None),
+    FieldDef::filter(
+        "agreements.type",
+        AgreementType::FIELD_KIND,
+        Col::JsonArrayKey {
+            col: "agreements",
+            key: "type",
         },
-        orderable: false,
-        filterable: true,
-    },
-    FieldDef {
-        name: "agreements.type",
-        kind: FieldKind::Enum {
-            parse: |s| AgreementType::parse(s).map(AgreementType::as_str),
-            expected: AgreementType::expected,
+    )
+    .written(Write::None),
+    FieldDef::filter(
+        "engagements.state",
+        EngagementState::FIELD_KIND,
+        Col::JsonArrayKey {
+            col: "engagements",
+            key: "state",
         },
-        orderable: false,
-        filterable: true,
-    },
-    FieldDef {
-        name: "engagements.state",
-        kind: FieldKind::Enum {
-            parse: |s| EngagementState::parse(s).map(EngagementState::as_str),
-            expected: EngagementState::expected,
+    )
+    .written(Write::None),
+    FieldDef::filter(
+        "risks.category",
+        super::enums::RiskCategory::FIELD_KIND,
+        Col::JsonArrayKey {
+            col: "risks",
+            key: "category",
         },
-        orderable: false,
-        filterable: true,
-    },
-    FieldDef {
-        name: "risks.category",
-        kind: FieldKind::Enum {
-            parse: |s| super::enums::RiskCategory::parse(s).map(super::enums::RiskCategory::as_str),
-            expected: super::enums::RiskCategory::expected,
-        },
-        orderable: false,
-        filterable: true,
-    },
-    FieldDef {
-        name: "members",
-        kind: FieldKind::Names(Collection::TradePartners),
-        orderable: false,
-        filterable: true,
-    },
-    FieldDef {
-        name: "member_of",
-        kind: FieldKind::Reference(Collection::TradePartners),
-        orderable: false,
-        filterable: true,
-    },
+    )
+    .written(Write::None),
+    FieldDef::filter("members", FieldKind::Names(Collection::TradePartners), Col::Members),
+    FieldDef::filter("member_of", FieldKind::Reference(Collection::TradePartners), Col::MemberOf)
+        .written(Write::None),
     common::LABELS,
-    common::SEARCH,
+    common::search(&["display_name", "display_name_ko", "source"]),
     common::CREATE_TIME,
     common::UPDATE_TIME,
     common::NAME,
+    FieldDef::plain("display_name_ko"),
+    FieldDef::plain("agreements"),
+    FieldDef::plain("engagements"),
+    FieldDef::plain("risks"),
+    FieldDef::plain("source"),
+    FieldDef::output("memberships"),
+    FieldDef::output("linked_goals"),
+    common::DELETE_TIME,
+    common::EXPIRE_TIME,
+    common::ETAG,
+    common::REVISION,
 ];
 
 /// Trade with one partner in one year.

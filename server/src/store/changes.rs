@@ -6,10 +6,10 @@ use std::time::Duration;
 use sqlx::{Postgres, QueryBuilder, postgres::PgListener};
 use time::OffsetDateTime;
 
-use super::{Store, db_error};
+use super::{Store, db_error, page::Key};
 use crate::domain::{
     Error,
-    list::{Cursor, SortValue},
+    list::{KeyType, SortValue},
 };
 
 /// The NOTIFY channel writers signal after appending changes (delivered at commit).
@@ -100,9 +100,14 @@ impl Store {
 
     /// Pages through the history.
     pub async fn list_changes(&self, q: &ChangeQuery) -> Result<(Vec<ChangeRecord>, String), Error> {
-        let cursor = self.tokens.decode(&q.fingerprint, &q.page_token)?;
         // Only settled history: a page never shows a change while an earlier one could still
         // commit, so paging forward with the token misses nothing.
+        let key = Key {
+            expr: "sequence",
+            ty: KeyType::Int,
+            desc: q.newest_first,
+        };
+        let pager = self.pager(&q.fingerprint, &q.page_token, vec![key], q.page_size)?;
         let settled = self.settled_sequence().await?;
         let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM change_log WHERE sequence <= ");
         qb.push_bind(settled);
@@ -126,43 +131,10 @@ impl Store {
         if let Some(t) = q.end_time {
             qb.push(" AND change_time < ").push_bind(t);
         }
-        if let Some(c) = &cursor {
-            let Some(SortValue::Int(seq)) = c.keys.first() else {
-                return Err(Error::invalid(
-                    "page_token",
-                    "is not a page token issued for this request",
-                ));
-            };
-            qb.push(if q.newest_first {
-                " AND sequence < "
-            } else {
-                " AND sequence > "
-            })
-            .push_bind(*seq);
-        }
-        qb.push(if q.newest_first {
-            " ORDER BY sequence DESC"
-        } else {
-            " ORDER BY sequence ASC"
-        });
-        qb.push(" LIMIT ").push_bind(q.page_size as i64 + 1);
-        let mut rows: Vec<ChangeRecord> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
-        let next = if rows.len() > q.page_size {
-            rows.truncate(q.page_size);
-            rows.last()
-                .map(|r| {
-                    self.tokens.encode(
-                        &q.fingerprint,
-                        Cursor {
-                            keys: vec![SortValue::Int(r.sequence)],
-                            id: String::new(),
-                        },
-                    )
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        pager.push_after(&mut qb)?;
+        pager.push_order_limit(&mut qb);
+        let rows: Vec<ChangeRecord> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        let (rows, next) = pager.finish(rows, |r| vec![SortValue::Int(r.sequence)]);
         Ok((rows, next))
     }
 

@@ -18,13 +18,20 @@
 
 use sqlx::{Postgres, QueryBuilder, types::Json};
 
-use crate::domain::filter::{Expr, Op, Value};
+use crate::domain::{
+    filter::{Expr, Op, Value},
+    list::{Col, FieldDef},
+};
 
-/// Maps a filter field to its storage.
-pub(super) type Columns = fn(&str) -> Option<Col>;
+/// The fields of the resource being filtered: each filter field's storage is its `column`.
+pub(super) type Columns<'a> = &'a [FieldDef];
+
+fn column(cols: Columns<'_>, field: &str) -> Option<Col> {
+    cols.iter().find(|d| d.name == field).map(|d| d.column)
+}
 
 /// Appends `expr` as one parenthesised boolean SQL expression.
-pub(super) fn push_expr(qb: &mut QueryBuilder<Postgres>, expr: &Expr, cols: Columns) {
+pub(super) fn push_expr(qb: &mut QueryBuilder<Postgres>, expr: &Expr, cols: Columns<'_>) {
     match expr {
         Expr::And(v) => push_join(qb, v, " AND ", "TRUE", cols),
         Expr::Or(v) => push_join(qb, v, " OR ", "FALSE", cols),
@@ -40,13 +47,13 @@ pub(super) fn push_expr(qb: &mut QueryBuilder<Postgres>, expr: &Expr, cols: Colu
             value,
         } => {
             qb.push("(");
-            push_cmp(qb, cols(field), label_key.as_deref(), *op, value);
+            push_cmp(qb, column(cols, field), label_key.as_deref(), *op, value);
             qb.push(")");
         }
     }
 }
 
-fn push_join(qb: &mut QueryBuilder<Postgres>, v: &[Expr], sep: &'static str, empty: &'static str, cols: Columns) {
+fn push_join(qb: &mut QueryBuilder<Postgres>, v: &[Expr], sep: &'static str, empty: &'static str, cols: Columns<'_>) {
     if v.is_empty() {
         qb.push(empty);
         return;
@@ -96,91 +103,6 @@ fn like_pattern(p: &str) -> String {
     p.split('*').map(like_escape).collect::<Vec<_>>().join("%")
 }
 
-/// How a filter field is stored, for one table. Only these fixed SQL fragments are ever
-/// pushed as text.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Col {
-    /// An enum stored by its short name in a text column.
-    Enum(&'static str),
-    /// A text column.
-    Text(&'static str),
-    /// A `text[]` column of enum short names (`progress_states`): `=` means "contains the
-    /// value", `!=` "does not contain it".
-    EnumArray(&'static str),
-    /// A `text[]` column: `:` means "contains" (values or resource ids).
-    Array(&'static str),
-    /// A nullable reference column (`parent_id`).
-    Reference(&'static str),
-    /// A timestamp column.
-    Time(&'static str),
-    /// A jsonb labels column.
-    Labels(&'static str),
-    /// Case-insensitive substring search over these text columns.
-    Search(&'static [&'static str]),
-    /// `policy_goals.targets[*].target_year`.
-    TargetYear,
-    /// A key of the objects in a jsonb array column, compared as text: some element matches.
-    JsonArrayKey { col: &'static str, key: &'static str },
-    /// `partner_members` of the row (a bloc's members): contains.
-    Members,
-    /// `partner_members` the row belongs to (the groups it is a member of): `=` / `!=`.
-    MemberOf,
-}
-
-/// The columns of `policy_goals`.
-pub(super) fn goal_column(field: &str) -> Option<Col> {
-    Some(match field {
-        "pillar" => Col::Enum("pillar"),
-        "state" => Col::Enum("state"),
-        "title" => Col::Text("title"),
-        "lead_organization" => Col::Text("lead_organization"),
-        "sectors" => Col::Array("sectors"),
-        "regions" => Col::Array("regions"),
-        "linked_partners" => Col::Array("linked_partners"),
-        "parent" => Col::Reference("parent_id"),
-        "create_time" => Col::Time("create_time"),
-        "update_time" => Col::Time("update_time"),
-        "targets.target_year" => Col::TargetYear,
-        "progress_state" => Col::EnumArray("progress_states"),
-        "labels" => Col::Labels("labels"),
-        "search" => Col::Search(&["title", "title_ko", "description"]),
-        _ => return None,
-    })
-}
-
-/// The columns of `trade_partners`.
-pub(super) fn partner_column(field: &str) -> Option<Col> {
-    Some(match field {
-        "kind" => Col::Enum("kind"),
-        "priority" => Col::Enum("priority"),
-        "region" => Col::Text("region"),
-        "display_name" => Col::Text("display_name"),
-        "agreements.status" => Col::JsonArrayKey {
-            col: "agreements",
-            key: "status",
-        },
-        "agreements.type" => Col::JsonArrayKey {
-            col: "agreements",
-            key: "type",
-        },
-        "engagements.state" => Col::JsonArrayKey {
-            col: "engagements",
-            key: "state",
-        },
-        "risks.category" => Col::JsonArrayKey {
-            col: "risks",
-            key: "category",
-        },
-        "members" => Col::Members,
-        "member_of" => Col::MemberOf,
-        "create_time" => Col::Time("create_time"),
-        "update_time" => Col::Time("update_time"),
-        "labels" => Col::Labels("labels"),
-        "search" => Col::Search(&["display_name", "display_name_ko", "source"]),
-        _ => return None,
-    })
-}
-
 /// Appends one restriction. An impossible combination (never produced by the parser) is
 /// `FALSE`, as `matches` treats it.
 fn push_cmp(qb: &mut QueryBuilder<Postgres>, col: Option<Col>, key: Option<&str>, op: Op, value: &Value) {
@@ -188,7 +110,14 @@ fn push_cmp(qb: &mut QueryBuilder<Postgres>, col: Option<Col>, key: Option<&str>
         return false_(qb);
     };
     match col {
-        Col::Enum(c) => match (op, value) {
+        Col::None => false_(qb),
+        Col::Int(c) => match (sql_op(op), value) {
+            (Some(sql), Value::Int(n)) => {
+                qb.push(c).push(sql).push_bind(*n);
+            }
+            _ => false_(qb),
+        },
+        Col::Enum(c) | Col::RankedEnum { col: c, .. } => match (op, value) {
             (Op::Eq, Value::Enum(v)) => {
                 qb.push(c).push(" = ").push_bind((*v).to_owned());
             }
@@ -398,12 +327,12 @@ fn false_(qb: &mut QueryBuilder<Postgres>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{filter, goal::LIST_FIELDS};
+    use crate::domain::{filter, goal::FIELDS};
 
     fn sql(f: &str) -> String {
-        let e = filter::parse(LIST_FIELDS, f).expect("valid").expect("non-empty");
+        let e = filter::parse(FIELDS, f).expect("valid").expect("non-empty");
         let mut qb = QueryBuilder::<Postgres>::new("");
-        push_expr(&mut qb, &e, goal_column);
+        push_expr(&mut qb, &e, FIELDS);
         qb.into_string()
     }
 

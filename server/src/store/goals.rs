@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Postgres, QueryBuilder, Transaction, types::Json};
+use sqlx::{Postgres, Transaction, types::Json};
 use time::OffsetDateTime;
 
+use super::resource::{Kind, Resource, lock_row};
 use super::{
     Change, ChangeKind, Claim, GOAL_TREE_LOCK, Store, WriteCtx, append_changes, append_changes_answering,
     claim_request, db_error, lock, request_hash,
@@ -12,14 +13,14 @@ use super::{
 use crate::domain::{
     Collection, Error, Id,
     enums::{Confidence, GoalState, Outcome, Pillar},
-    goal::{GoalSpec, Milestone, PolicyGoal, Risk, Target},
-    list::Cursor,
+    goal::{FIELDS, GoalSpec, Milestone, PolicyGoal, Risk, Target},
+    list::SortValue,
 };
 
 const GOALS: Collection = Collection::PolicyGoals;
 
 #[derive(sqlx::FromRow)]
-struct GoalRow {
+pub struct GoalRow {
     id: String,
     parent_id: Option<String>,
     ancestors: Vec<String>,
@@ -111,54 +112,51 @@ fn rows_to_goals(rows: Vec<GoalRow>) -> Result<Vec<PolicyGoal>, Error> {
 }
 
 fn snapshot(goal: &PolicyGoal) -> Result<serde_json::Value, Error> {
-    serde_json::to_value(goal).map_err(|e| Error::Internal(format!("cannot encode goal snapshot: {e}")))
+    super::resource::snapshot(goal)
 }
 
 fn not_found(id: &Id) -> Error {
-    Error::NotFound {
-        resource_type: GOALS.resource_type(),
-        name: GOALS.name(id),
+    super::resource::not_found::<PolicyGoal>(id)
+}
+
+impl Resource for PolicyGoal {
+    const KIND: Kind = Kind {
+        collection: GOALS,
+        fields: FIELDS,
+        select: "SELECT * FROM policy_goals",
+        table: "policy_goals",
+        id: "id",
+        lock_then_read: false,
+    };
+    type Row = GoalRow;
+
+    fn from_row(row: GoalRow) -> Result<Self, Error> {
+        PolicyGoal::try_from(row)
     }
-}
 
-/// A List request of goals, validated.
-pub type GoalQuery = super::ListQuery;
-
-/// One page of goals.
-#[derive(Debug, Clone)]
-pub struct GoalPage {
-    pub goals: Vec<PolicyGoal>,
-    pub next_page_token: String,
-    pub total_size: i64,
-}
-
-/// Maps an orderable field to its column.
-fn column(field: &str) -> &'static str {
-    match field {
-        "title" => "title",
-        "create_time" => "create_time",
-        "update_time" => "update_time",
-        "pillar" => "pillar",
-        "state" => "state",
-        "lead_organization" => "lead_organization",
-        _ => "id",
+    fn id(&self) -> &Id {
+        &self.id
     }
-}
 
-fn is_time(field: &str) -> bool {
-    matches!(field, "create_time" | "update_time")
-}
-
-const SORTING: super::list::Sorting = super::list::Sorting { column, is_time };
-
-fn push_filters(qb: &mut QueryBuilder<Postgres>, q: &GoalQuery) {
-    qb.push(" WHERE TRUE");
-    if !q.show_deleted {
-        qb.push(" AND delete_time IS NULL");
+    fn etag(&self) -> String {
+        PolicyGoal::etag(self)
     }
-    if let Some(filter) = &q.filter {
-        qb.push(" AND ");
-        super::filter::push_expr(qb, filter, super::filter::goal_column);
+
+    fn delete_time(&self) -> Option<OffsetDateTime> {
+        self.delete_time
+    }
+
+    fn sort_value(&self, field: &str) -> SortValue {
+        PolicyGoal::sort_value(self, field)
+    }
+
+    /// Progress: stored with the goal, computed here for old rows and for past states.
+    fn complete<'a>(
+        store: &'a Store,
+        items: &'a mut [Self],
+        as_of: Option<OffsetDateTime>,
+    ) -> impl std::future::Future<Output = Result<(), Error>> + Send + 'a {
+        store.attach_progress(items, as_of)
     }
 }
 
@@ -394,96 +392,6 @@ impl Store {
         }
     }
 
-    /// Gets a goal, live or soft-deleted.
-    async fn get_goal_inner(&self, id: &Id) -> Result<PolicyGoal, Error> {
-        let row: Option<GoalRow> = sqlx::query_as("SELECT * FROM policy_goals WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?;
-        row.map(PolicyGoal::try_from).transpose()?.ok_or_else(|| not_found(id))
-    }
-
-    /// Gets several goals in the order asked; NOT_FOUND names the first missing one.
-    async fn batch_get_goals_inner(&self, wanted: &[Id], allow_missing: bool) -> Result<Vec<PolicyGoal>, Error> {
-        let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
-        let rows: Vec<GoalRow> = sqlx::query_as("SELECT * FROM policy_goals WHERE id = ANY($1)")
-            .bind(&keys)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?;
-        let mut found: std::collections::HashMap<Id, PolicyGoal> =
-            rows_to_goals(rows)?.into_iter().map(|g| (g.id.clone(), g)).collect();
-        // Moved out, not cloned; a name asked for twice is copied from its first answer.
-        let mut out: Vec<PolicyGoal> = Vec::with_capacity(wanted.len());
-        for id in wanted {
-            let goal = match found.remove(id) {
-                Some(g) => g,
-                None => match out.iter().find(|g| &g.id == id) {
-                    Some(g) => g.clone(),
-                    None if allow_missing => continue,
-                    None => return Err(not_found(id)),
-                },
-            };
-            out.push(goal);
-        }
-        Ok(out)
-    }
-
-    /// Lists goals, one keyset page.
-    async fn list_goals_inner(&self, q: &GoalQuery) -> Result<GoalPage, Error> {
-        let cursor = self.tokens.decode(&q.fingerprint, &q.page_token)?;
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM policy_goals");
-        push_filters(&mut qb, q);
-        if let Some(c) = &cursor {
-            super::list::push_after(&mut qb, SORTING, &q.order, c)?;
-        }
-        super::list::push_order_limit(&mut qb, SORTING, &q.order, q.page_size);
-        let rows: Vec<GoalRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
-        let mut goals = rows_to_goals(rows)?;
-
-        let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM policy_goals");
-        push_filters(&mut count, q);
-        let total_size: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)?;
-
-        let next_page_token = if goals.len() > q.page_size {
-            goals.truncate(q.page_size);
-            goals
-                .last()
-                .map(|last| {
-                    self.tokens.encode(
-                        &q.fingerprint,
-                        Cursor {
-                            keys: q.order.iter().map(|k| last.sort_value(k.field)).collect(),
-                            id: last.id.as_str().to_owned(),
-                        },
-                    )
-                })
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
-        Ok(GoalPage {
-            goals,
-            next_page_token,
-            total_size,
-        })
-    }
-
-    /// Locks a goal row for a write.
-    async fn lock_goal(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Option<PolicyGoal>, Error> {
-        let row: Option<GoalRow> = sqlx::query_as("SELECT * FROM policy_goals WHERE id = $1 FOR UPDATE")
-            .bind(id.as_str())
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        row.map(PolicyGoal::try_from).transpose()
-    }
-
     /// Updates a goal. `merge` turns the current goal into the new spec (applying the update
     /// mask and validating). With `create_spec` (allow_missing), a missing goal is created.
     async fn update_goal_inner(
@@ -496,7 +404,7 @@ impl Store {
         ctx: &WriteCtx,
     ) -> Result<PolicyGoal, Error> {
         let mut tx = self.begin().await?;
-        let Some(current) = Self::lock_goal(&mut tx, id).await? else {
+        let Some(current) = lock_row::<PolicyGoal>(&mut tx, id).await? else {
             let Some(spec) = create_spec else {
                 return Err(not_found(id));
             };
@@ -646,7 +554,7 @@ impl Store {
         if force {
             lock(&mut tx, GOAL_TREE_LOCK, false).await?;
         }
-        let Some(current) = Self::lock_goal(&mut tx, id).await? else {
+        let Some(current) = lock_row::<PolicyGoal>(&mut tx, id).await? else {
             return if allow_missing { Ok(None) } else { Err(not_found(id)) };
         };
         super::check_etag(etag, &current.etag(), || current.name())?;
@@ -729,7 +637,9 @@ impl Store {
     async fn undelete_goal_inner(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<PolicyGoal, Error> {
         let mut tx = self.begin().await?;
         lock(&mut tx, GOAL_TREE_LOCK, true).await?;
-        let current = Self::lock_goal(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        let current = lock_row::<PolicyGoal>(&mut tx, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         super::check_etag(etag, &current.etag(), || current.name())?;
         if current.delete_time.is_none() {
             return Err(Error::AlreadyExists {
@@ -776,7 +686,9 @@ impl Store {
         ctx: &WriteCtx,
     ) -> Result<PolicyGoal, Error> {
         let mut tx = self.begin().await?;
-        let current = Self::lock_goal(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        let current = lock_row::<PolicyGoal>(&mut tx, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         super::check_etag(etag, &current.etag(), || current.name())?;
         if current.delete_time.is_some() {
             return Err(super::resource_deleted(current.name(), "is deleted"));
@@ -890,37 +802,6 @@ impl Store {
     ) -> Result<PolicyGoal, Error> {
         let goal = self.create_goal_inner(id, spec, initial_state, ctx).await?;
         self.with_progress(goal).await
-    }
-
-    /// Gets a goal, live or soft-deleted.
-    pub async fn get_goal(&self, id: &Id) -> Result<PolicyGoal, Error> {
-        let goal = self.get_goal_inner(id).await?;
-        self.with_progress(goal).await
-    }
-
-    /// A goal as it was at `at` (from the change history), with the progress computed from
-    /// the measurements recorded by then.
-    pub async fn goal_at(&self, name: &str, at: OffsetDateTime) -> Result<Option<PolicyGoal>, Error> {
-        let Some(mut goal) = self.resource_at::<PolicyGoal>(name, at).await? else {
-            return Ok(None);
-        };
-        self.attach_progress(std::slice::from_mut(&mut goal), Some(at)).await?;
-        Ok(Some(goal))
-    }
-
-    /// Gets several goals in the order asked; NOT_FOUND names the first missing one (or, with
-    /// `allow_missing`, missing ones are left out).
-    pub async fn batch_get_goals(&self, wanted: &[Id], allow_missing: bool) -> Result<Vec<PolicyGoal>, Error> {
-        let mut goals = self.batch_get_goals_inner(wanted, allow_missing).await?;
-        self.attach_progress(&mut goals, None).await?;
-        Ok(goals)
-    }
-
-    /// Lists goals, one keyset page.
-    pub async fn list_goals(&self, q: &GoalQuery) -> Result<GoalPage, Error> {
-        let mut page = self.list_goals_inner(q).await?;
-        self.attach_progress(&mut page.goals, None).await?;
-        Ok(page)
     }
 
     /// Updates a goal. `merge` turns the current goal into the new spec (applying the update

@@ -6,13 +6,15 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder, Transaction, types::Json};
 use time::OffsetDateTime;
 
 use super::{
-    Change, ChangeKind, Claim, Store, WriteCtx, append_changes_answering, claim_request, db_error, request_hash,
+    Change, ChangeKind, Claim, Store, WriteCtx, append_changes_answering, claim_request, db_error,
+    page::{Key, time_value},
+    request_hash,
 };
 use crate::domain::{
     Collection, Error, Id,
     enums::ProgressState,
     goal::{PolicyGoal, Target},
-    list::{Cursor, SortValue},
+    list::{KeyType, SortValue},
     measurement::{self, Measurement, MeasurementSpec},
     progress::{self, Observation, Progress},
 };
@@ -167,10 +169,6 @@ fn not_found(id: &Id) -> Error {
         resource_type: GOALS.resource_type(),
         name: GOALS.name(id),
     }
-}
-
-fn bad_token() -> Error {
-    Error::invalid("page_token", "is not a page token issued for this request")
 }
 
 /// The stored form of one target's progress (an element of `policy_goals.progress`).
@@ -343,7 +341,8 @@ impl Store {
         if !exists {
             return Err(not_found(&q.goal));
         }
-        let cursor = self.tokens.decode(&q.fingerprint, &q.page_token)?;
+        const KEYS: [Key; 2] = [Key::asc("observe_time", KeyType::Time), Key::asc("id", KeyType::Text)];
+        let pager = self.pager(&q.fingerprint, &q.page_token, KEYS.to_vec(), q.page_size)?;
         let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM measurements WHERE goal_id = ");
         qb.push_bind(q.goal.as_str().to_owned());
         if let Some(m) = &q.metric {
@@ -355,39 +354,16 @@ impl Store {
         if let Some(t) = q.end_time {
             qb.push(" AND observe_time < ").push_bind(t);
         }
-        if let Some(c) = &cursor {
-            let micros = match c.keys.as_slice() {
-                [SortValue::Int(m)] => *m,
-                _ => return Err(bad_token()),
-            };
-            let after =
-                OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).map_err(|_| bad_token())?;
-            qb.push(" AND (observe_time, id) > (")
-                .push_bind(after)
-                .push(", ")
-                .push_bind(c.id.clone())
-                .push(")");
-        }
-        qb.push(" ORDER BY observe_time, id LIMIT ")
-            .push_bind(q.page_size as i64 + 1);
+        pager.push_after(&mut qb)?;
+        pager.push_order_limit(&mut qb);
         let rows: Vec<MeasurementRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
-        let mut measurements = rows
+        let measurements = rows
             .into_iter()
             .map(Measurement::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let mut next_page_token = String::new();
-        if measurements.len() > q.page_size {
-            measurements.truncate(q.page_size);
-            if let Some(last) = measurements.last() {
-                next_page_token = self.tokens.encode(
-                    &q.fingerprint,
-                    Cursor {
-                        keys: vec![SortValue::Int((last.observe_time.unix_timestamp_nanos() / 1000) as i64)],
-                        id: last.id.clone(),
-                    },
-                );
-            }
-        }
+        let (measurements, next_page_token) = pager.finish(measurements, |m| {
+            vec![time_value(m.observe_time), SortValue::Text(m.id.clone())]
+        });
         Ok(MeasurementPage {
             measurements,
             next_page_token,

@@ -4,9 +4,10 @@
 mod changes;
 mod filter;
 mod goals;
-mod list;
 mod measurements;
+mod page;
 mod partners;
+pub mod resource;
 mod tokens;
 
 use std::time::Duration;
@@ -20,9 +21,9 @@ use sqlx::{
 use time::OffsetDateTime;
 
 pub use changes::{ChangeQuery, ChangeRecord, NOTIFY_CHANNEL};
-pub use goals::{GoalPage, GoalQuery};
 pub use measurements::{MEASUREMENT_TYPE, MeasurementPage, MeasurementQuery};
-pub use partners::{FLOW_TYPE, FlowPage, PartnerPage, PartnerQuery, YearExports};
+pub use partners::{FLOW_TYPE, FlowPage, YearExports};
+pub use resource::{Page, Resource};
 pub use tokens::{TOKEN_TYPE, TokenRecord};
 
 use crate::domain::{Actor, Error, list::PageTokens};
@@ -110,7 +111,7 @@ impl ChangeKind {
 }
 
 /// One change to append.
-pub(crate) struct Change<'a> {
+pub struct Change<'a> {
     pub resource_type: &'static str,
     pub name: String,
     pub kind: ChangeKind,

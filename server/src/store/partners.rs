@@ -12,13 +12,14 @@ use time::OffsetDateTime;
 
 use super::{
     Change, ChangeKind, Claim, Store, WriteCtx, append_changes, append_changes_answering, claim_request, db_error,
-    list::{Sorting, push_after, push_order_limit},
+    page::Key,
     request_hash,
+    resource::{Kind, Resource, lock_row, read},
 };
 use crate::domain::{
     Collection, Error, Id,
     enums::{PartnerKind, Priority},
-    list::Cursor,
+    list::{KeyType, SortValue},
     partner::{self, Agreement, Engagement, FlowSpec, PartnerExports, PartnerSpec, TradeFlow, TradePartner},
 };
 
@@ -37,7 +38,7 @@ const SELECT_PARTNER: &str = "SELECT trade_partners.*,
   FROM trade_partners";
 
 #[derive(sqlx::FromRow)]
-struct PartnerRow {
+pub struct PartnerRow {
     id: String,
     kind: String,
     display_name: String,
@@ -102,18 +103,41 @@ impl TryFrom<PartnerRow> for TradePartner {
     }
 }
 
-fn rows_to_partners(rows: Vec<PartnerRow>) -> Result<Vec<TradePartner>, Error> {
-    rows.into_iter().map(TradePartner::try_from).collect()
-}
-
-fn snapshot<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, Error> {
-    serde_json::to_value(value).map_err(|e| Error::Internal(format!("cannot encode snapshot: {e}")))
-}
+use super::resource::snapshot;
 
 fn not_found(id: &Id) -> Error {
-    Error::NotFound {
-        resource_type: PARTNERS.resource_type(),
-        name: PARTNERS.name(id),
+    super::resource::not_found::<TradePartner>(id)
+}
+
+impl Resource for TradePartner {
+    const KIND: Kind = Kind {
+        collection: PARTNERS,
+        fields: partner::FIELDS,
+        select: SELECT_PARTNER,
+        table: "trade_partners",
+        id: "trade_partners.id",
+        lock_then_read: true,
+    };
+    type Row = PartnerRow;
+
+    fn from_row(row: PartnerRow) -> Result<Self, Error> {
+        TradePartner::try_from(row)
+    }
+
+    fn id(&self) -> &Id {
+        &self.id
+    }
+
+    fn etag(&self) -> String {
+        TradePartner::etag(self)
+    }
+
+    fn delete_time(&self) -> Option<OffsetDateTime> {
+        self.delete_time
+    }
+
+    fn sort_value(&self, field: &str) -> SortValue {
+        TradePartner::sort_value(self, field)
     }
 }
 
@@ -130,25 +154,7 @@ fn partner_change<'a>(
     mask: Vec<String>,
     ctx: &'a WriteCtx,
 ) -> Result<Change<'a>, Error> {
-    Ok(Change {
-        resource_type: PARTNERS.resource_type(),
-        name: p.name(),
-        kind,
-        mask,
-        snapshot: Some(snapshot(p)?),
-        ctx,
-    })
-}
-
-/// A List request of partners, validated.
-pub type PartnerQuery = super::ListQuery;
-
-/// One page of partners.
-#[derive(Debug, Clone)]
-pub struct PartnerPage {
-    pub partners: Vec<TradePartner>,
-    pub next_page_token: String,
-    pub total_size: i64,
+    p.change(kind, mask, ctx)
 }
 
 /// One page of trade flows.
@@ -167,37 +173,6 @@ pub struct YearExports {
     pub groups: Vec<(Id, String, Vec<Id>)>,
     /// Live non-country partners with a flow recorded directly that year.
     pub excluded: Vec<Id>,
-}
-
-fn column(field: &str) -> &'static str {
-    match field {
-        "display_name" => "display_name",
-        "kind" => "kind",
-        "region" => "region",
-        "priority" => {
-            "(CASE priority WHEN 'LOW' THEN '1' WHEN 'MEDIUM' THEN '2' WHEN 'HIGH' THEN '3' WHEN 'STRATEGIC' THEN '4' ELSE '0' END)"
-        }
-        "create_time" => "create_time",
-        "update_time" => "update_time",
-        _ => "id",
-    }
-}
-
-fn is_time(field: &str) -> bool {
-    matches!(field, "create_time" | "update_time")
-}
-
-const SORTING: Sorting = Sorting { column, is_time };
-
-fn push_filters(qb: &mut QueryBuilder<Postgres>, q: &PartnerQuery) {
-    qb.push(" WHERE TRUE");
-    if !q.show_deleted {
-        qb.push(" AND delete_time IS NULL");
-    }
-    if let Some(filter) = &q.filter {
-        qb.push(" AND ");
-        super::filter::push_expr(qb, filter, super::filter::partner_column);
-    }
 }
 
 /// Locks the resources `wanted` of collection `c` (`FOR SHARE`) and checks that each exists
@@ -348,19 +323,6 @@ async fn set_members(tx: &mut Transaction<'static, Postgres>, id: &Id, members: 
     Ok(())
 }
 
-async fn read_partner<'e, E>(exec: E, id: &Id) -> Result<Option<TradePartner>, Error>
-where
-    E: sqlx::PgExecutor<'e>,
-{
-    let sql = format!("{SELECT_PARTNER} WHERE trade_partners.id = $1");
-    let row: Option<PartnerRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id.as_str())
-        .fetch_optional(exec)
-        .await
-        .map_err(db_error)?;
-    row.map(TradePartner::try_from).transpose()
-}
-
 /// Live partners with an engagement that links one of `goals` (at most 5, by id).
 pub(super) async fn partners_engaging_goals(
     tx: &mut Transaction<'static, Postgres>,
@@ -407,7 +369,7 @@ pub(super) async fn unlink_goals_from_engagements<'a>(
     let mut changes = Vec::with_capacity(changed.len());
     for id in changed {
         let id = Id::try_from(id).map_err(|_| Error::Internal("stored partner id is invalid".into()))?;
-        let Some(partner) = read_partner(&mut **tx, &id).await? else {
+        let Some(partner) = read::<TradePartner>(tx, &id).await? else {
             continue;
         };
         changes.push(partner_change(
@@ -418,22 +380,6 @@ pub(super) async fn unlink_goals_from_engagements<'a>(
         )?);
     }
     Ok(changes)
-}
-
-/// Locks a partner row for a write, then reads it whole. Two statements on purpose: under
-/// READ COMMITTED a statement that waited for the lock still evaluates its subqueries (the
-/// linking goals, the memberships) on its old snapshot; the second statement sees everything
-/// committed before the lock was granted.
-async fn lock_partner(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Option<TradePartner>, Error> {
-    let found: Option<String> = sqlx::query_scalar("SELECT id FROM trade_partners WHERE id = $1 FOR UPDATE")
-        .bind(id.as_str())
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    if found.is_none() {
-        return Ok(None);
-    }
-    read_partner(&mut **tx, id).await
 }
 
 const INSERT_PARTNER: &str = "INSERT INTO trade_partners (id, kind, display_name, display_name_ko, region, priority,
@@ -492,68 +438,7 @@ impl Store {
             });
         }
         set_members(tx, id, &spec.members).await?;
-        read_partner(&mut **tx, id).await?.ok_or_else(|| not_found(id))
-    }
-
-    /// Gets a partner, live or soft-deleted.
-    pub async fn get_partner(&self, id: &Id) -> Result<TradePartner, Error> {
-        read_partner(&self.pool, id).await?.ok_or_else(|| not_found(id))
-    }
-
-    /// Gets several partners in the order asked; NOT_FOUND names the first missing one.
-    pub async fn batch_get_partners(&self, wanted: &[Id]) -> Result<Vec<TradePartner>, Error> {
-        let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
-        let sql = format!("{SELECT_PARTNER} WHERE trade_partners.id = ANY($1)");
-        let rows: Vec<PartnerRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(&keys)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)?;
-        let found: HashMap<Id, TradePartner> = rows_to_partners(rows)?.into_iter().map(|p| (p.id.clone(), p)).collect();
-        wanted
-            .iter()
-            .map(|id| found.get(id).cloned().ok_or_else(|| not_found(id)))
-            .collect()
-    }
-
-    /// Lists partners, one keyset page.
-    pub async fn list_partners(&self, q: &PartnerQuery) -> Result<PartnerPage, Error> {
-        let cursor = self.tokens.decode(&q.fingerprint, &q.page_token)?;
-        let mut qb = QueryBuilder::<Postgres>::new(SELECT_PARTNER);
-        push_filters(&mut qb, q);
-        if let Some(c) = &cursor {
-            push_after(&mut qb, SORTING, &q.order, c)?;
-        }
-        push_order_limit(&mut qb, SORTING, &q.order, q.page_size);
-        let rows: Vec<PartnerRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
-        let mut partners = rows_to_partners(rows)?;
-
-        let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM trade_partners");
-        push_filters(&mut count, q);
-        let total_size: i64 = count
-            .build_query_scalar()
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_error)?;
-
-        let mut next_page_token = String::new();
-        if partners.len() > q.page_size {
-            partners.truncate(q.page_size);
-            if let Some(last) = partners.last() {
-                next_page_token = self.tokens.encode(
-                    &q.fingerprint,
-                    Cursor {
-                        keys: q.order.iter().map(|k| last.sort_value(k.field)).collect(),
-                        id: last.id.as_str().to_owned(),
-                    },
-                );
-            }
-        }
-        Ok(PartnerPage {
-            partners,
-            next_page_token,
-            total_size,
-        })
+        read::<TradePartner>(tx, id).await?.ok_or_else(|| not_found(id))
     }
 
     /// Updates a partner. `merge` turns the current partner into the new spec (applying the
@@ -569,7 +454,7 @@ impl Store {
         ctx: &WriteCtx,
     ) -> Result<TradePartner, Error> {
         let mut tx = self.begin().await?;
-        let Some(current) = lock_partner(&mut tx, id).await? else {
+        let Some(current) = lock_row::<TradePartner>(&mut tx, id).await? else {
             let Some(spec) = create_spec else {
                 return Err(not_found(id));
             };
@@ -613,7 +498,7 @@ impl Store {
         if spec.members != current.spec.members {
             set_members(&mut tx, id, &spec.members).await?;
         }
-        let partner = read_partner(&mut *tx, id).await?.ok_or_else(|| not_found(id))?;
+        let partner = read::<TradePartner>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
         append_changes(&mut tx, &[partner_change(&partner, ChangeKind::Updated, mask, ctx)?]).await?;
         Self::finish(tx, ctx).await?;
         Ok(partner)
@@ -631,7 +516,7 @@ impl Store {
         ctx: &WriteCtx,
     ) -> Result<Option<TradePartner>, Error> {
         let mut tx = self.begin().await?;
-        let Some(current) = lock_partner(&mut tx, id).await? else {
+        let Some(current) = lock_row::<TradePartner>(&mut tx, id).await? else {
             return if allow_missing { Ok(None) } else { Err(not_found(id)) };
         };
         super::check_etag(etag, &current.etag(), || current.name())?;
@@ -676,7 +561,7 @@ impl Store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                if let Some(g) = read_partner(&mut *tx, group).await? {
+                if let Some(g) = read::<TradePartner>(&mut tx, group).await? {
                     changes.push(partner_change(&g, ChangeKind::Updated, vec!["members".into()], ctx)?);
                 }
             }
@@ -691,7 +576,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        let partner = read_partner(&mut *tx, id).await?.ok_or_else(|| not_found(id))?;
+        let partner = read::<TradePartner>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
         changes.push(partner_change(&partner, ChangeKind::Deleted, vec![], ctx)?);
         append_changes(&mut tx, &changes).await?;
         Self::finish(tx, ctx).await?;
@@ -701,7 +586,9 @@ impl Store {
     /// Restores a soft-deleted partner; its members must still be live.
     pub async fn undelete_partner(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<TradePartner, Error> {
         let mut tx = self.begin().await?;
-        let current = lock_partner(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        let current = lock_row::<TradePartner>(&mut tx, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
         super::check_etag(etag, &current.etag(), || current.name())?;
         if current.delete_time.is_none() {
             return Err(Error::AlreadyExists {
@@ -718,7 +605,7 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        let partner = read_partner(&mut *tx, id).await?.ok_or_else(|| not_found(id))?;
+        let partner = read::<TradePartner>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
         append_changes(
             &mut tx,
             &[partner_change(&partner, ChangeKind::Undeleted, vec![], ctx)?],
@@ -777,7 +664,8 @@ impl Store {
                 return Err(not_found(p));
             }
         }
-        let cursor = self.tokens.decode(fingerprint, page_token)?;
+        const KEYS: [Key; 2] = [Key::asc("partner_id", KeyType::Text), Key::asc("year", KeyType::Int)];
+        let pager = self.pager(fingerprint, page_token, KEYS.to_vec(), page_size)?;
         let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM trade_flows WHERE TRUE");
         if let Some(p) = partner {
             qb.push(" AND partner_id = ").push_bind(p.as_str().to_owned());
@@ -785,43 +673,19 @@ impl Store {
         if let Some(y) = year {
             qb.push(" AND year = ").push_bind(y);
         }
-        if let Some(c) = &cursor {
-            let year: i32 = match c.keys.as_slice() {
-                [crate::domain::list::SortValue::Int(y)] => i32::try_from(*y)
-                    .map_err(|_| Error::invalid("page_token", "is not a page token issued for this request"))?,
-                _ => {
-                    return Err(Error::invalid(
-                        "page_token",
-                        "is not a page token issued for this request",
-                    ));
-                }
-            };
-            qb.push(" AND (partner_id, year) > (")
-                .push_bind(c.id.clone())
-                .push(", ")
-                .push_bind(year)
-                .push(")");
-        }
-        qb.push(" ORDER BY partner_id, year LIMIT ")
-            .push_bind(page_size as i64 + 1);
+        pager.push_after(&mut qb)?;
+        pager.push_order_limit(&mut qb);
         let rows: Vec<FlowRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
-        let mut flows = rows
+        let flows = rows
             .into_iter()
             .map(TradeFlow::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let mut next_page_token = String::new();
-        if flows.len() > page_size {
-            flows.truncate(page_size);
-            if let Some(last) = flows.last() {
-                next_page_token = self.tokens.encode(
-                    fingerprint,
-                    Cursor {
-                        keys: vec![crate::domain::list::SortValue::Int(i64::from(last.year))],
-                        id: last.partner.as_str().to_owned(),
-                    },
-                );
-            }
-        }
+        let (flows, next_page_token) = pager.finish(flows, |f| {
+            vec![
+                SortValue::Text(f.partner.as_str().to_owned()),
+                SortValue::Int(i64::from(f.year)),
+            ]
+        });
         Ok(FlowPage { flows, next_page_token })
     }
 
@@ -1005,11 +869,6 @@ impl Store {
                 .push((id(gid)?, name, members.into_iter().map(id).collect::<Result<_, _>>()?));
         }
         Ok(out)
-    }
-
-    /// A partner as it was at `at`, from its newest change at or before then.
-    pub async fn partner_at(&self, name: &str, at: OffsetDateTime) -> Result<Option<TradePartner>, Error> {
-        self.resource_at(name, at).await
     }
 }
 

@@ -508,6 +508,18 @@ pub fn merge(
     GoalSpec::from_proto("policy_goal", &g)
 }
 
+impl Progress {
+    pub fn to_proto(&self) -> pb::TargetProgress {
+        pb::TargetProgress {
+            state: self.state.to_proto(),
+            latest_value: self.latest.map(|o| o.value),
+            latest_observe_time: self.latest.map(|o| timestamp(o.time)),
+            percent_complete: self.percent_complete,
+            explanation: self.explanation.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,17 +592,5 @@ mod tests {
         assert!(GoalSpec::from_proto("g", &g).is_err());
         g.parent = "policyGoals/industrial-resurgence".into();
         assert!(GoalSpec::from_proto("g", &g).is_ok());
-    }
-}
-
-impl Progress {
-    pub fn to_proto(&self) -> pb::TargetProgress {
-        pb::TargetProgress {
-            state: self.state.to_proto(),
-            latest_value: self.latest.map(|o| o.value),
-            latest_observe_time: self.latest.map(|o| timestamp(o.time)),
-            percent_complete: self.percent_complete,
-            explanation: self.explanation.clone(),
-        }
     }
 }

@@ -1,0 +1,78 @@
+//! The generic Get, List and BatchGet of every top-level resource: request checks, the store's
+//! generic paths, and the proto answer. A service method of a resource is one call here.
+
+use registry_proto::v1 as pb;
+use tonic::Status;
+
+use super::ListFields;
+use crate::{
+    domain::{goal::PolicyGoal, partner::TradePartner},
+    store::{Resource, Store},
+};
+
+/// A resource served over the API: its proto message.
+pub(crate) trait ApiResource: Resource + Clone {
+    type Proto;
+    fn to_proto(&self) -> Self::Proto;
+}
+
+impl ApiResource for PolicyGoal {
+    type Proto = pb::PolicyGoal;
+    fn to_proto(&self) -> pb::PolicyGoal {
+        PolicyGoal::to_proto(self)
+    }
+}
+
+impl ApiResource for TradePartner {
+    type Proto = pb::TradePartner;
+    fn to_proto(&self) -> pb::TradePartner {
+        TradePartner::to_proto(self)
+    }
+}
+
+/// Get: the resource `name`, live or soft-deleted, or as it was at `read_time`.
+pub(crate) async fn get<R: ApiResource>(
+    store: &Store,
+    name: &str,
+    read_time: Option<&prost_types::Timestamp>,
+) -> Result<R::Proto, Status> {
+    let c = R::KIND.collection;
+    let (id, read_time) = super::get_target(c, name, read_time)?;
+    let item = match read_time {
+        None => store.get::<R>(&id).await?,
+        Some(t) => store
+            .get_at::<R>(&id, t)
+            .await?
+            .ok_or_else(|| super::not_found_at(c, &id))?,
+    };
+    Ok(item.to_proto())
+}
+
+/// One page of a List answer.
+pub(crate) struct Listed<P> {
+    pub items: Vec<P>,
+    pub next_page_token: String,
+    pub total_size: i32,
+}
+
+/// List: one page of the resources that match the request's filter, in its order.
+pub(crate) async fn list<R: ApiResource>(store: &Store, fields: ListFields<'_>) -> Result<Listed<R::Proto>, Status> {
+    let query = super::list_query(R::KIND.collection.prefix(), R::KIND.fields, fields)?;
+    let page = store.list::<R>(&query).await?;
+    Ok(Listed {
+        items: page.items.iter().map(R::to_proto).collect(),
+        next_page_token: page.next_page_token,
+        total_size: i32::try_from(page.total_size).unwrap_or(i32::MAX),
+    })
+}
+
+/// BatchGet: the resources `names`, in order.
+pub(crate) async fn batch_get<R: ApiResource>(
+    store: &Store,
+    names: &[String],
+    allow_missing: bool,
+) -> Result<Vec<R::Proto>, Status> {
+    let ids = super::batch_ids(R::KIND.collection, names)?;
+    let items = store.batch_get::<R>(&ids, allow_missing).await?;
+    Ok(items.iter().map(R::to_proto).collect())
+}

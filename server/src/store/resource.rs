@@ -1,0 +1,231 @@
+//! The generic read and lock paths of every top-level resource (goals, partners, …): Get,
+//! BatchGet, List (through the one pager), a resource as it was at a time, and the row lock
+//! of a write. What differs per resource is its [`Kind`] and a few methods of [`Resource`];
+//! everything else is written once here.
+
+use std::{collections::HashMap, future::Future};
+
+use serde::{Serialize, de::DeserializeOwned};
+use sqlx::{FromRow, Postgres, QueryBuilder, Transaction, postgres::PgRow};
+use time::OffsetDateTime;
+
+use super::{Change, ChangeKind, ListQuery, Store, WriteCtx, db_error, page};
+use crate::domain::{
+    Collection, Error, Id,
+    list::{FieldDef, SortValue},
+};
+
+/// Everything the generic paths need to know about one kind of stored resource.
+#[derive(Debug)]
+pub struct Kind {
+    /// Names (`{prefix}/{id}`) and the type reported in errors and the change feed.
+    pub collection: Collection,
+    /// The resource's one description: filters, ordering and update masks come from it.
+    pub fields: &'static [FieldDef],
+    /// `SELECT … FROM table` producing a [`Resource::Row`], without a WHERE clause.
+    pub select: &'static str,
+    /// The table, for counts.
+    pub table: &'static str,
+    /// The id column, qualified where `select` joins.
+    pub id: &'static str,
+    /// `select` computes columns with subqueries: a write locks the row first and reads it
+    /// in a second statement, because under READ COMMITTED a statement that waited for a
+    /// lock still evaluates its subqueries on its old snapshot.
+    pub lock_then_read: bool,
+}
+
+/// A top-level resource stored in one table, soft-deletable, with etags and revisions.
+pub trait Resource: Sized + Send + Sync + Serialize + DeserializeOwned + 'static {
+    const KIND: Kind;
+    /// The row `KIND.select` produces.
+    type Row: for<'r> FromRow<'r, PgRow> + Send + Unpin;
+
+    fn from_row(row: Self::Row) -> Result<Self, Error>;
+    fn id(&self) -> &Id;
+    fn etag(&self) -> String;
+    fn delete_time(&self) -> Option<OffsetDateTime>;
+    /// The value of an orderable field, for a page-token cursor.
+    fn sort_value(&self, field: &str) -> SortValue;
+
+    /// Completes resources read from the database with what is not stored on their row
+    /// (goals: progress computed from measurements; `as_of` for a past state).
+    fn complete<'a>(
+        _store: &'a Store,
+        _items: &'a mut [Self],
+        _as_of: Option<OffsetDateTime>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        async { Ok(()) }
+    }
+
+    fn name(&self) -> String {
+        Self::KIND.collection.name(self.id())
+    }
+
+    /// The change-log entry of a change to this resource, with its snapshot.
+    fn change<'c>(&self, kind: ChangeKind, mask: Vec<String>, ctx: &'c WriteCtx) -> Result<Change<'c>, Error> {
+        Ok(Change {
+            resource_type: Self::KIND.collection.resource_type(),
+            name: self.name(),
+            kind,
+            mask,
+            snapshot: Some(snapshot(self)?),
+            ctx,
+        })
+    }
+}
+
+/// A resource's JSON snapshot, as the change log keeps it.
+pub(crate) fn snapshot<T: Serialize>(value: &T) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(value).map_err(|e| Error::Internal(format!("cannot encode a snapshot: {e}")))
+}
+
+/// NOT_FOUND for `id` in the collection of `R`.
+pub(crate) fn not_found<R: Resource>(id: &Id) -> Error {
+    Error::NotFound {
+        resource_type: R::KIND.collection.resource_type(),
+        name: R::KIND.collection.name(id),
+    }
+}
+
+/// One page of a List.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: String,
+    pub total_size: i64,
+}
+
+fn rows<R: Resource>(rows: Vec<R::Row>) -> Result<Vec<R>, Error> {
+    rows.into_iter().map(R::from_row).collect()
+}
+
+fn push_where<R: Resource>(qb: &mut QueryBuilder<Postgres>, q: &ListQuery) {
+    qb.push(" WHERE TRUE");
+    if !q.show_deleted {
+        qb.push(" AND ").push(R::KIND.table).push(".delete_time IS NULL");
+    }
+    if let Some(filter) = &q.filter {
+        qb.push(" AND ");
+        super::filter::push_expr(qb, filter, R::KIND.fields);
+    }
+}
+
+impl Store {
+    /// Gets a resource, live or soft-deleted.
+    pub async fn get<R: Resource>(&self, id: &Id) -> Result<R, Error> {
+        let mut qb = QueryBuilder::<Postgres>::new(R::KIND.select);
+        qb.push(" WHERE ").push(R::KIND.id).push(" = ").push_bind(id.as_str());
+        let row: Option<R::Row> = qb.build_query_as().fetch_optional(&self.pool).await.map_err(db_error)?;
+        let mut item = row.map(R::from_row).transpose()?.ok_or_else(|| not_found::<R>(id))?;
+        R::complete(self, std::slice::from_mut(&mut item), None).await?;
+        Ok(item)
+    }
+
+    /// Gets several resources in the order asked (a name asked twice is answered twice);
+    /// NOT_FOUND names the first missing one, or with `allow_missing` missing ones are left
+    /// out.
+    pub async fn batch_get<R: Resource + Clone>(&self, wanted: &[Id], allow_missing: bool) -> Result<Vec<R>, Error> {
+        let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
+        let mut qb = QueryBuilder::<Postgres>::new(R::KIND.select);
+        qb.push(" WHERE ")
+            .push(R::KIND.id)
+            .push(" = ANY(")
+            .push_bind(keys)
+            .push(")");
+        let found: Vec<R::Row> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        let mut found: HashMap<Id, R> = rows::<R>(found)?.into_iter().map(|r| (r.id().clone(), r)).collect();
+        // Moved out, not cloned; a name asked for twice is copied from its first answer.
+        let mut out: Vec<R> = Vec::with_capacity(wanted.len());
+        for id in wanted {
+            let item = match found.remove(id) {
+                Some(r) => r,
+                None => match out.iter().find(|r| r.id() == id) {
+                    Some(r) => r.clone(),
+                    None if allow_missing => continue,
+                    None => return Err(not_found::<R>(id)),
+                },
+            };
+            out.push(item);
+        }
+        R::complete(self, &mut out, None).await?;
+        Ok(out)
+    }
+
+    /// Lists resources, one keyset page, with the total number that match.
+    pub async fn list<R: Resource>(&self, q: &ListQuery) -> Result<Page<R>, Error> {
+        let keys = page::order_keys(R::KIND.fields, &q.order, R::KIND.id);
+        let pager = self.pager(&q.fingerprint, &q.page_token, keys, q.page_size)?;
+        let mut qb = QueryBuilder::<Postgres>::new(R::KIND.select);
+        push_where::<R>(&mut qb, q);
+        pager.push_after(&mut qb)?;
+        pager.push_order_limit(&mut qb);
+        let found: Vec<R::Row> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+
+        let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM ");
+        count.push(R::KIND.table);
+        push_where::<R>(&mut count, q);
+        let total_size: i64 = count
+            .build_query_scalar()
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+
+        let (mut items, next_page_token) = pager.finish(rows::<R>(found)?, |r| {
+            let mut v: Vec<SortValue> = q.order.iter().map(|k| r.sort_value(k.field)).collect();
+            v.push(SortValue::Text(r.id().as_str().to_owned()));
+            v
+        });
+        R::complete(self, &mut items, None).await?;
+        Ok(Page {
+            items,
+            next_page_token,
+            total_size,
+        })
+    }
+
+    /// A resource as it was at `at`, from the snapshot of its newest change at or before
+    /// then; `None` if it did not exist then.
+    pub async fn get_at<R: Resource>(&self, id: &Id, at: OffsetDateTime) -> Result<Option<R>, Error> {
+        let Some(mut item) = self.resource_at::<R>(&R::KIND.collection.name(id), at).await? else {
+            return Ok(None);
+        };
+        R::complete(self, std::slice::from_mut(&mut item), Some(at)).await?;
+        Ok(Some(item))
+    }
+}
+
+/// Locks a resource's row for a write (`FOR UPDATE`) and reads it; `None` if there is none.
+pub(crate) async fn lock_row<R: Resource>(
+    tx: &mut Transaction<'static, Postgres>,
+    id: &Id,
+) -> Result<Option<R>, Error> {
+    let mut qb = QueryBuilder::<Postgres>::new(R::KIND.select);
+    qb.push(" WHERE ").push(R::KIND.id).push(" = ").push_bind(id.as_str());
+    if R::KIND.lock_then_read {
+        let mut lock = QueryBuilder::<Postgres>::new("SELECT 1 FROM ");
+        lock.push(R::KIND.table)
+            .push(" WHERE id = ")
+            .push_bind(id.as_str())
+            .push(" FOR UPDATE");
+        let found: Option<i32> = lock
+            .build_query_scalar()
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        if found.is_none() {
+            return Ok(None);
+        }
+    } else {
+        qb.push(" FOR UPDATE");
+    }
+    let row: Option<R::Row> = qb.build_query_as().fetch_optional(&mut **tx).await.map_err(db_error)?;
+    row.map(R::from_row).transpose()
+}
+
+/// Reads a resource inside a transaction (after a lock, or to answer a write).
+pub(crate) async fn read<R: Resource>(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Option<R>, Error> {
+    let mut qb = QueryBuilder::<Postgres>::new(R::KIND.select);
+    qb.push(" WHERE ").push(R::KIND.id).push(" = ").push_bind(id.as_str());
+    let row: Option<R::Row> = qb.build_query_as().fetch_optional(&mut **tx).await.map_err(db_error)?;
+    row.map(R::from_row).transpose()
+}
