@@ -11,7 +11,10 @@ pub mod v1 {
     tonic::include_proto!("motie.registry.v1");
 }
 
-/// Encoded `FileDescriptorSet` of every registry proto file, for gRPC server reflection.
+/// Encoded `FileDescriptorSet` of every registry proto file and its imports (custom options
+/// included), for gRPC server reflection and [`annotations`].
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/registry_descriptor.bin"));
+
+pub mod annotations;
 
 pub use prost_types;

@@ -376,4 +376,15 @@ mod tests {
             Some(Role::Admin)
         );
     }
+
+    /// The table agrees with the `min_role` option every method carries in the protos.
+    #[test]
+    fn method_table_matches_proto_min_role() {
+        let methods = registry_proto::annotations::methods();
+        assert_eq!(methods.len(), METHOD_ROLES.len());
+        for m in &methods {
+            let proto = registry_proto::annotations::method_min_role(m).map(|r| r as i32);
+            assert_eq!(required_role(m).map(Role::to_proto), proto, "{m}");
+        }
+    }
 }
