@@ -76,3 +76,55 @@ pub(crate) async fn batch_get<R: ApiResource>(
     let items = store.batch_get::<R>(&ids, allow_missing).await?;
     Ok(items.iter().map(R::to_proto).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use registry_proto::annotations::{FieldBehavior, field_behaviors};
+
+    use super::*;
+    use crate::domain::list::Write;
+
+    /// The resource descriptions agree with the protos' `google.api.field_behavior`
+    /// annotations: every field of the message is described, and described as written the
+    /// way the proto says.
+    fn check<R: ApiResource>(message: &str) {
+        let proto = field_behaviors(message);
+        assert!(!proto.is_empty(), "{message} is not in the descriptor set");
+        let fields = R::KIND.fields;
+        for (name, behaviors) in &proto {
+            let def = fields
+                .iter()
+                .find(|f| f.name == name && f.write != Write::None)
+                .unwrap_or_else(|| panic!("{message}.{name} has no description"));
+            let has = |b: FieldBehavior| behaviors.contains(&b);
+            let expected_ok = match def.write {
+                Write::Input => {
+                    !has(FieldBehavior::OutputOnly) && !has(FieldBehavior::Identifier) && !has(FieldBehavior::Immutable)
+                }
+                Write::Immutable => has(FieldBehavior::Immutable),
+                Write::OutputOnly => has(FieldBehavior::OutputOnly) || has(FieldBehavior::Identifier) || name == "etag",
+                Write::Custom(_) => has(FieldBehavior::OutputOnly) || has(FieldBehavior::Immutable),
+                Write::None => false,
+            };
+            assert!(
+                expected_ok,
+                "{message}.{name}: described {:?}, annotated {behaviors:?}",
+                def.write
+            );
+        }
+        for def in fields.iter().filter(|f| f.write != Write::None) {
+            assert!(
+                proto.iter().any(|(n, _)| n == def.name),
+                "{message} has no field {} (described as {:?})",
+                def.name,
+                def.write
+            );
+        }
+    }
+
+    #[test]
+    fn descriptions_match_the_proto_annotations() {
+        check::<PolicyGoal>("motie.registry.v1.PolicyGoal");
+        check::<TradePartner>("motie.registry.v1.TradePartner");
+    }
+}
