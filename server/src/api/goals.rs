@@ -196,18 +196,12 @@ impl PolicyGoalService for GoalsApi {
         let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
             return Err(Error::InvalidArgument(v.into_vec()).into());
         };
+        let patch = super::convert::goal::patch("policy_goal", g, &paths)?;
         let create_spec = r.allow_missing.then(|| GoalSpec::from_proto("policy_goal", g));
         let ctx = write_ctx(&request, None, r.validate_only);
         let goal = self
             .store
-            .update_goal(
-                &id,
-                &g.etag,
-                super::mask_names(&paths),
-                |current| super::convert::goal::merge(current, g, &paths),
-                create_spec,
-                &ctx,
-            )
+            .update_goal(&id, &g.etag, super::mask_names(&paths), patch, create_spec, &ctx)
             .await?;
         Ok(Response::new(goal.to_proto()))
     }

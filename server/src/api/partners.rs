@@ -131,17 +131,11 @@ impl TradePartnerService for PartnersApi {
                 _ => Err(Error::InvalidArgument(v.into_vec())),
             }
         });
+        let patch = super::convert::partner::patch("trade_partner", p, &paths)?;
         let ctx = write_ctx(&request, None, r.validate_only);
         let partner = self
             .store
-            .update_partner(
-                &id,
-                &p.etag,
-                super::mask_names(&paths),
-                |current| super::convert::partner::merge(current, p, &paths),
-                create_spec,
-                &ctx,
-            )
+            .update_partner(&id, &p.etag, super::mask_names(&paths), patch, create_spec, &ctx)
             .await?;
         Ok(Response::new(partner.to_proto()))
     }

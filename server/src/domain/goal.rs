@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    Collection, Id,
+    Collection, Error, Id, Violations, check,
     enums::{
         Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar, ProgressState, RiskCategory,
         RiskSeverity,
@@ -74,7 +74,7 @@ pub struct Risk {
 }
 
 /// The client-writable part of a goal, fully validated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GoalSpec {
     pub title: String,
     pub title_ko: String,
@@ -93,6 +93,93 @@ pub struct GoalSpec {
     pub risks: Vec<Risk>,
     pub source: String,
     pub labels: BTreeMap<String, String>,
+}
+
+/// One field set by a write: the typed form of an update-mask path with its new value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GoalField {
+    Title(String),
+    TitleKo(String),
+    /// `None`: inherit the parent's pillar.
+    Pillar(Option<Pillar>),
+    Parent(Option<Id>),
+    Description(String),
+    Sectors(Vec<String>),
+    Regions(Vec<String>),
+    LeadOrganization(String),
+    Confidence(Option<Confidence>),
+    ConfidenceNote(String),
+    Targets(Vec<Target>),
+    Milestones(Vec<Milestone>),
+    LinkedPartners(Vec<Id>),
+    Risks(Vec<Risk>),
+    Source(String),
+    Labels(BTreeMap<String, String>),
+    /// `labels.<key>`: set the key, or remove it (`None`).
+    Label(String, Option<String>),
+}
+
+/// The fields an update writes, each already valid on its own; [`GoalSpec::apply`] checks
+/// the result as a whole.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GoalPatch(pub Vec<GoalField>);
+
+impl GoalSpec {
+    /// A spec from a patch of every field (a create).
+    pub fn new(patch: GoalPatch) -> Result<GoalSpec, Error> {
+        let mut spec = GoalSpec::default();
+        spec.apply(patch)?;
+        Ok(spec)
+    }
+
+    /// Writes the patch's fields and checks the rules that span fields. Violation paths are
+    /// field names (`pillar`, `labels[key]`).
+    pub fn apply(&mut self, patch: GoalPatch) -> Result<(), Error> {
+        for field in patch.0 {
+            match field {
+                GoalField::Title(x) => self.title = x,
+                GoalField::TitleKo(x) => self.title_ko = x,
+                GoalField::Pillar(x) => self.pillar = x,
+                GoalField::Parent(x) => self.parent = x,
+                GoalField::Description(x) => self.description = x,
+                GoalField::Sectors(x) => self.sectors = x,
+                GoalField::Regions(x) => self.regions = x,
+                GoalField::LeadOrganization(x) => self.lead_organization = x,
+                GoalField::Confidence(x) => self.confidence = x,
+                GoalField::ConfidenceNote(x) => self.confidence_note = x,
+                GoalField::Targets(x) => self.targets = x,
+                GoalField::Milestones(x) => self.milestones = x,
+                GoalField::LinkedPartners(x) => self.linked_partners = x,
+                GoalField::Risks(x) => self.risks = x,
+                GoalField::Source(x) => self.source = x,
+                GoalField::Labels(x) => self.labels = x,
+                GoalField::Label(k, Some(value)) => {
+                    self.labels.insert(k, value);
+                }
+                GoalField::Label(k, None) => {
+                    self.labels.remove(&k);
+                }
+            }
+        }
+        let mut v = Violations::new();
+        if self.parent.is_none() && self.pillar.is_none() {
+            v.add(
+                "pillar",
+                format!("is required for a goal without a parent; one of {}", Pillar::expected()),
+            );
+        }
+        check::labels(&mut v, "labels", &self.labels);
+        v.finish(|| ())
+    }
+}
+
+impl PolicyGoal {
+    /// The spec this goal has after `patch` (the goal itself is unchanged).
+    pub fn patched(&self, patch: GoalPatch) -> Result<GoalSpec, Error> {
+        let mut spec = self.spec.clone();
+        spec.apply(patch)?;
+        Ok(spec)
+    }
 }
 
 /// A stored goal.

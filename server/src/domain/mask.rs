@@ -14,23 +14,6 @@ pub enum MaskPath {
     Label(String),
 }
 
-/// Applies a `labels.<key>` path: the request's value for `key`, or its removal when the
-/// request has none.
-pub fn apply_label(
-    labels: &mut std::collections::HashMap<String, String>,
-    request: &std::collections::HashMap<String, String>,
-    key: &str,
-) {
-    match request.get(key) {
-        Some(v) => {
-            labels.insert(key.to_owned(), v.clone());
-        }
-        None => {
-            labels.remove(key);
-        }
-    }
-}
-
 /// The update-mask paths of a resource's fields: those it may write, in description order.
 pub fn writable(fields: &[FieldDef]) -> impl Iterator<Item = &'static str> + '_ {
     fields

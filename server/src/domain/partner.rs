@@ -64,6 +64,104 @@ pub struct PartnerSpec {
     pub labels: BTreeMap<String, String>,
 }
 
+/// One field set by a write: the typed form of an update-mask path with its new value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PartnerField {
+    Kind(PartnerKind),
+    DisplayName(String),
+    DisplayNameKo(String),
+    Region(String),
+    Members(Vec<Id>),
+    Priority(Option<Priority>),
+    Agreements(Vec<Agreement>),
+    Engagements(Vec<Engagement>),
+    Risks(Vec<Risk>),
+    Source(String),
+    Labels(BTreeMap<String, String>),
+    /// `labels.<key>`: set the key, or remove it (`None`).
+    Label(String, Option<String>),
+}
+
+/// The fields a write sets, each already valid on its own; [`PartnerSpec::apply`] checks the
+/// result as a whole.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartnerPatch(pub Vec<PartnerField>);
+
+impl PartnerSpec {
+    /// A spec from a patch of every field (a create).
+    pub fn new(patch: PartnerPatch) -> Result<PartnerSpec, Error> {
+        let mut spec = PartnerSpec {
+            kind: PartnerKind::Country,
+            display_name: String::new(),
+            display_name_ko: String::new(),
+            region: String::new(),
+            members: Vec::new(),
+            priority: None,
+            agreements: Vec::new(),
+            engagements: Vec::new(),
+            risks: Vec::new(),
+            source: String::new(),
+            labels: BTreeMap::new(),
+        };
+        spec.apply(patch)?;
+        Ok(spec)
+    }
+
+    /// Writes the patch's fields and checks the rules that span fields. Violation paths are
+    /// field names (`members`, `labels[key]`).
+    pub fn apply(&mut self, patch: PartnerPatch) -> Result<(), Error> {
+        for field in patch.0 {
+            match field {
+                PartnerField::Kind(x) => self.kind = x,
+                PartnerField::DisplayName(x) => self.display_name = x,
+                PartnerField::DisplayNameKo(x) => self.display_name_ko = x,
+                PartnerField::Region(x) => self.region = x,
+                PartnerField::Members(x) => self.members = x,
+                PartnerField::Priority(x) => self.priority = x,
+                PartnerField::Agreements(x) => self.agreements = x,
+                PartnerField::Engagements(x) => self.engagements = x,
+                PartnerField::Risks(x) => self.risks = x,
+                PartnerField::Source(x) => self.source = x,
+                PartnerField::Labels(x) => self.labels = x,
+                PartnerField::Label(k, Some(value)) => {
+                    self.labels.insert(k, value);
+                }
+                PartnerField::Label(k, None) => {
+                    self.labels.remove(&k);
+                }
+            }
+        }
+        let mut v = Violations::new();
+        if self.kind == PartnerKind::Country && !self.members.is_empty() {
+            v.add(
+                "members",
+                "a COUNTRY has no members; members belong to blocs, forums and groups",
+            );
+        }
+        check::labels(&mut v, "labels", &self.labels);
+        v.finish(|| ())
+    }
+}
+
+impl TradePartner {
+    /// The spec this partner has after `patch`; its kind cannot change.
+    pub fn patched(&self, patch: PartnerPatch) -> Result<PartnerSpec, Error> {
+        let mut spec = self.spec.clone();
+        spec.apply(patch)?;
+        if spec.kind != self.spec.kind {
+            return Err(Error::invalid(
+                "kind",
+                format!(
+                    "is immutable: {} is a {}; delete it and create a new partner instead",
+                    self.name(),
+                    self.spec.kind
+                ),
+            ));
+        }
+        Ok(spec)
+    }
+}
+
 /// A stored partner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TradePartner {

@@ -13,7 +13,7 @@ use super::{
 use crate::domain::{
     Collection, Error, Id,
     enums::{Confidence, GoalState, Outcome, Pillar},
-    goal::{FIELDS, GoalSpec, Milestone, PolicyGoal, Risk, Target},
+    goal::{FIELDS, GoalPatch, GoalSpec, Milestone, PolicyGoal, Risk, Target},
     list::SortValue,
 };
 
@@ -392,14 +392,14 @@ impl Store {
         }
     }
 
-    /// Updates a goal. `merge` turns the current goal into the new spec (applying the update
-    /// mask and validating). With `create_spec` (allow_missing), a missing goal is created.
+    /// Updates a goal: applies `patch` (the masked fields, each valid) to the stored goal and
+    /// checks the result. With `create_spec` (allow_missing), a missing goal is created.
     async fn update_goal_inner(
         &self,
         id: &Id,
         etag: &str,
         mask: Vec<String>,
-        merge: impl FnOnce(&PolicyGoal) -> Result<GoalSpec, Error>,
+        patch: GoalPatch,
         create_spec: Option<Result<GoalSpec, Error>>,
         ctx: &WriteCtx,
     ) -> Result<PolicyGoal, Error> {
@@ -433,7 +433,7 @@ impl Store {
                 "is deleted; undelete it before updating",
             ));
         }
-        let mut spec = merge(&current)?;
+        let mut spec = current.patched(patch).map_err(|e| e.within("policy_goal"))?;
         let parent_changed = spec.parent != current.spec.parent;
         let (ancestors, parent_pillar) = match (&spec.parent, parent_changed) {
             (Some(parent), true) => {
@@ -804,19 +804,19 @@ impl Store {
         self.with_progress(goal).await
     }
 
-    /// Updates a goal. `merge` turns the current goal into the new spec (applying the update
-    /// mask and validating). With `create_spec` (allow_missing), a missing goal is created.
+    /// Updates a goal: applies `patch` (the masked fields, each valid) to the stored goal and
+    /// checks the result. With `create_spec` (allow_missing), a missing goal is created.
     /// Changed targets recompute the stored progress in the same transaction.
     pub async fn update_goal(
         &self,
         id: &Id,
         etag: &str,
         mask: Vec<String>,
-        merge: impl FnOnce(&PolicyGoal) -> Result<GoalSpec, Error>,
+        patch: GoalPatch,
         create_spec: Option<Result<GoalSpec, Error>>,
         ctx: &WriteCtx,
     ) -> Result<PolicyGoal, Error> {
-        let goal = self.update_goal_inner(id, etag, mask, merge, create_spec, ctx).await?;
+        let goal = self.update_goal_inner(id, etag, mask, patch, create_spec, ctx).await?;
         self.with_progress(goal).await
     }
 

@@ -20,7 +20,9 @@ use crate::domain::{
     Collection, Error, Id,
     enums::{PartnerKind, Priority},
     list::{KeyType, SortValue},
-    partner::{self, Agreement, Engagement, FlowSpec, PartnerExports, PartnerSpec, TradeFlow, TradePartner},
+    partner::{
+        self, Agreement, Engagement, FlowSpec, PartnerExports, PartnerPatch, PartnerSpec, TradeFlow, TradePartner,
+    },
 };
 
 const PARTNERS: Collection = Collection::TradePartners;
@@ -441,15 +443,14 @@ impl Store {
         read::<TradePartner>(tx, id).await?.ok_or_else(|| not_found(id))
     }
 
-    /// Updates a partner. `merge` turns the current partner into the new spec (applying the
-    /// update mask and validating). With `create_spec` (allow_missing), a missing partner is
-    /// created.
+    /// Updates a partner: applies `patch` (the masked fields, each valid) to the stored partner
+    /// and checks the result. With `create_spec` (allow_missing), a missing partner is created.
     pub async fn update_partner(
         &self,
         id: &Id,
         etag: &str,
         mask: Vec<String>,
-        merge: impl FnOnce(&TradePartner) -> Result<PartnerSpec, Error>,
+        patch: PartnerPatch,
         create_spec: Option<Result<PartnerSpec, Error>>,
         ctx: &WriteCtx,
     ) -> Result<TradePartner, Error> {
@@ -473,7 +474,7 @@ impl Store {
                 "is deleted; undelete it before updating",
             ));
         }
-        let spec = merge(&current)?;
+        let spec = current.patched(patch).map_err(|e| e.within("trade_partner"))?;
         if spec == current.spec {
             tx.rollback().await.map_err(db_error)?;
             return Ok(current);

@@ -1,6 +1,6 @@
 //! PolicyGoal <-> proto.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use registry_proto::v1 as pb;
 
@@ -8,7 +8,8 @@ use super::{enums::enum_field, timestamp};
 use crate::domain::{
     Collection, Error, Violations, check,
     enums::{Comparator, Confidence, Direction, MilestoneState, Outcome, Pillar, RiskCategory, RiskSeverity},
-    goal::{Date, GoalSpec, InterimTarget, Milestone, PolicyGoal, Risk, Target},
+    goal::{Date, FIELDS, GoalField, GoalPatch, GoalSpec, InterimTarget, Milestone, PolicyGoal, Risk, Target},
+    mask::{self, MaskPath},
     progress::Progress,
 };
 
@@ -96,183 +97,171 @@ impl Risk {
 impl GoalSpec {
     /// Validates every writable field of `g`; violation paths are `{prefix}.{field}`.
     pub fn from_proto(prefix: &str, g: &pb::PolicyGoal) -> Result<GoalSpec, Error> {
-        let f = |name: &str| format!("{prefix}.{name}");
+        let every: Vec<MaskPath> = mask::writable(FIELDS).map(MaskPath::Field).collect();
         let mut v = Violations::new();
-        check::text(&mut v, &f("title"), &g.title, true, check::MAX_TITLE, false);
-        check::text(&mut v, &f("title_ko"), &g.title_ko, false, check::MAX_TITLE, false);
-        let pillar = enum_field(
-            &mut v,
-            &f("pillar"),
-            g.pillar,
-            Pillar::from_proto,
-            false,
-            Pillar::expected,
-        );
-        let parent = if g.parent.is_empty() {
-            None
-        } else {
-            v.take(Collection::PolicyGoals.parse_name(&f("parent"), &g.parent))
-        };
-        if parent.is_none() && g.parent.is_empty() && pillar.is_none() && g.pillar == 0 {
-            v.add(
-                f("pillar"),
-                format!("is required for a goal without a parent; one of {}", Pillar::expected()),
-            );
+        let patch = fields(&mut v, prefix, g, &every);
+        // The rules across fields run on the valid fields too: every problem at once.
+        let spec = v.take(GoalSpec::new(patch).map_err(|e| e.within(prefix)));
+        match spec {
+            Some(spec) if v.is_empty() => Ok(spec),
+            _ => Err(Error::InvalidArgument(v.into_vec())),
         }
-        check::text(
-            &mut v,
-            &f("description"),
-            &g.description,
-            false,
-            check::MAX_LONG_TEXT,
-            true,
-        );
-        check::string_list(&mut v, &f("sectors"), &g.sectors, 50, 100);
-        for (i, s) in g.sectors.iter().enumerate() {
-            if !s.is_empty() && !check::is_slug(s) {
-                v.add(
-                    format!("{}[{i}]", f("sectors")),
-                    "sectors are lowercase slugs, e.g. semiconductors",
-                );
+    }
+}
+
+/// The typed patch of an update: the fields of `g` that `paths` name, each validated;
+/// violation paths are `{prefix}.{field}`.
+pub fn patch(prefix: &str, g: &pb::PolicyGoal, paths: &[MaskPath]) -> Result<GoalPatch, Error> {
+    let mut v = Violations::new();
+    let patch = fields(&mut v, prefix, g, paths);
+    v.finish(|| patch)
+}
+
+/// The valid fields of `g` that `paths` name; the others' violations go to `v`.
+fn fields(v: &mut Violations, prefix: &str, g: &pb::PolicyGoal, paths: &[MaskPath]) -> GoalPatch {
+    let mut fields = Vec::with_capacity(paths.len());
+    for p in paths {
+        match p {
+            MaskPath::Field(name) => fields.extend(field(v, &format!("{prefix}.{name}"), g, name)),
+            MaskPath::Label(key) => {
+                let value = g.labels.get(key).cloned();
+                let one = value.iter().map(|val| (key.clone(), val.clone())).collect();
+                check::labels(v, &format!("{prefix}.labels"), &one);
+                fields.push(GoalField::Label(key.clone(), value));
             }
         }
-        check::string_list(&mut v, &f("regions"), &g.regions, 50, 100);
-        check::text(
-            &mut v,
-            &f("lead_organization"),
-            &g.lead_organization,
-            false,
-            check::MAX_TITLE,
-            false,
-        );
-        let confidence = enum_field(
-            &mut v,
-            &f("confidence"),
+    }
+    GoalPatch(fields)
+}
+
+/// One writable field of `g`, validated (`f` is its path in the request).
+fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<GoalField> {
+    let before = v.len();
+    let value = match name {
+        "title" => {
+            check::text(v, f, &g.title, true, check::MAX_TITLE, false);
+            GoalField::Title(g.title.clone())
+        }
+        "title_ko" => {
+            check::text(v, f, &g.title_ko, false, check::MAX_TITLE, false);
+            GoalField::TitleKo(g.title_ko.clone())
+        }
+        "pillar" => GoalField::Pillar(enum_field(v, f, g.pillar, Pillar::from_proto, false, Pillar::expected)),
+        "parent" if g.parent.is_empty() => GoalField::Parent(None),
+        "parent" => GoalField::Parent(Some(v.take(Collection::PolicyGoals.parse_name(f, &g.parent))?)),
+        "description" => {
+            check::text(v, f, &g.description, false, check::MAX_LONG_TEXT, true);
+            GoalField::Description(g.description.clone())
+        }
+        "sectors" => {
+            check::string_list(v, f, &g.sectors, 50, 100);
+            for (i, s) in g.sectors.iter().enumerate() {
+                if !s.is_empty() && !check::is_slug(s) {
+                    v.add(format!("{f}[{i}]"), "sectors are lowercase slugs, e.g. semiconductors");
+                }
+            }
+            GoalField::Sectors(g.sectors.clone())
+        }
+        "regions" => {
+            check::string_list(v, f, &g.regions, 50, 100);
+            GoalField::Regions(g.regions.clone())
+        }
+        "lead_organization" => {
+            check::text(v, f, &g.lead_organization, false, check::MAX_TITLE, false);
+            GoalField::LeadOrganization(g.lead_organization.clone())
+        }
+        "confidence" => GoalField::Confidence(enum_field(
+            v,
+            f,
             g.confidence,
             Confidence::from_proto,
             false,
             Confidence::expected,
-        );
+        )),
+        "confidence_note" => {
+            check::text(v, f, &g.confidence_note, false, check::MAX_LONG_TEXT, true);
+            GoalField::ConfidenceNote(g.confidence_note.clone())
+        }
+        "targets" => GoalField::Targets(targets(v, f, &g.targets)),
+        "milestones" => GoalField::Milestones(milestones(v, f, &g.milestones)),
+        "linked_partners" => GoalField::LinkedPartners(crate::domain::partner::names(
+            v,
+            f,
+            &g.linked_partners,
+            Collection::TradePartners,
+            check::MAX_LIST_ITEMS,
+        )),
+        "risks" => GoalField::Risks(items(v, f, &g.risks, 50, Risk::from_proto)),
+        "source" => {
+            check::text(v, f, &g.source, false, check::MAX_SHORT_TEXT, false);
+            GoalField::Source(g.source.clone())
+        }
+        "labels" => {
+            let labels = g.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            check::labels(v, f, &labels);
+            GoalField::Labels(labels)
+        }
+        _ => return None,
+    };
+    (v.len() == before).then_some(value)
+}
+
+/// Validates a list of sub-records, each with `parse`, at most `max` of them.
+pub(super) fn items<P, T>(
+    v: &mut Violations,
+    field: &str,
+    raw: &[P],
+    max: usize,
+    parse: impl Fn(&mut Violations, &str, &P) -> Option<T>,
+) -> Vec<T> {
+    if raw.len() > max {
+        v.add(field, format!("must have at most {max} items (got {})", raw.len()));
+        return Vec::new();
+    }
+    raw.iter()
+        .enumerate()
+        .filter_map(|(i, p)| parse(v, &format!("{field}[{i}]"), p))
+        .collect()
+}
+
+fn targets(v: &mut Violations, f: &str, raw: &[pb::Target]) -> Vec<Target> {
+    let mut metrics = HashSet::new();
+    for (i, t) in raw.iter().enumerate().take(50) {
+        if !metrics.insert(t.metric.as_str()) {
+            v.add(format!("{f}[{i}].metric"), format!("duplicate metric {:?}", t.metric));
+        }
+    }
+    items(v, f, raw, 50, target_from_proto)
+}
+
+fn milestones(v: &mut Violations, f: &str, raw: &[pb::Milestone]) -> Vec<Milestone> {
+    items(v, f, raw, check::MAX_LIST_ITEMS, |v, mf, m| {
+        let before = v.len();
+        check::text(v, &format!("{mf}.title"), &m.title, true, check::MAX_TITLE, false);
         check::text(
-            &mut v,
-            &f("confidence_note"),
-            &g.confidence_note,
+            v,
+            &format!("{mf}.description"),
+            &m.description,
             false,
-            check::MAX_LONG_TEXT,
+            check::MAX_SHORT_TEXT,
             true,
         );
-
-        let mut targets = Vec::new();
-        if g.targets.len() > 50 {
-            v.add(
-                f("targets"),
-                format!("must have at most 50 items (got {})", g.targets.len()),
-            );
-        } else {
-            let mut metrics = HashSet::new();
-            for (i, t) in g.targets.iter().enumerate() {
-                let tf = format!("{}[{i}]", f("targets"));
-                if !metrics.insert(t.metric.as_str()) {
-                    v.add(format!("{tf}.metric"), format!("duplicate metric {:?}", t.metric));
-                }
-                if let Some(t) = target_from_proto(&mut v, &tf, t) {
-                    targets.push(t);
-                }
-            }
-        }
-
-        let mut milestones = Vec::new();
-        if g.milestones.len() > check::MAX_LIST_ITEMS {
-            v.add(
-                f("milestones"),
-                format!("must have at most {} items", check::MAX_LIST_ITEMS),
-            );
-        } else {
-            for (i, m) in g.milestones.iter().enumerate() {
-                let mf = format!("{}[{i}]", f("milestones"));
-                let before = v.len();
-                check::text(&mut v, &format!("{mf}.title"), &m.title, true, check::MAX_TITLE, false);
-                check::text(
-                    &mut v,
-                    &format!("{mf}.description"),
-                    &m.description,
-                    false,
-                    check::MAX_SHORT_TEXT,
-                    true,
-                );
-                let due_date = Date::from_proto(&mut v, &format!("{mf}.due_date"), m.due_date.as_ref());
-                let state = enum_field(
-                    &mut v,
-                    &format!("{mf}.state"),
-                    m.state,
-                    MilestoneState::from_proto,
-                    false,
-                    MilestoneState::expected,
-                );
-                if v.len() == before {
-                    milestones.push(Milestone {
-                        title: m.title.clone(),
-                        description: m.description.clone(),
-                        due_date,
-                        state: state.unwrap_or(MilestoneState::Planned),
-                    });
-                }
-            }
-        }
-
-        let mut linked_partners = Vec::new();
-        if g.linked_partners.len() > check::MAX_LIST_ITEMS {
-            v.add(
-                f("linked_partners"),
-                format!("must have at most {} items", check::MAX_LIST_ITEMS),
-            );
-        } else {
-            let mut seen = HashSet::new();
-            for (i, p) in g.linked_partners.iter().enumerate() {
-                let pf = format!("{}[{i}]", f("linked_partners"));
-                if let Some(id) = v.take(Collection::TradePartners.parse_name(&pf, p)) {
-                    if seen.insert(id.clone()) {
-                        linked_partners.push(id);
-                    } else {
-                        v.add(pf, format!("duplicate partner {p:?}"));
-                    }
-                }
-            }
-        }
-
-        let mut risks = Vec::new();
-        if g.risks.len() > 50 {
-            v.add(f("risks"), "must have at most 50 items");
-        } else {
-            for (i, r) in g.risks.iter().enumerate() {
-                if let Some(r) = Risk::from_proto(&mut v, &format!("{}[{i}]", f("risks")), r) {
-                    risks.push(r);
-                }
-            }
-        }
-        check::text(&mut v, &f("source"), &g.source, false, check::MAX_SHORT_TEXT, false);
-        let labels: BTreeMap<String, String> = g.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        check::labels(&mut v, &f("labels"), &labels);
-
-        v.finish(|| GoalSpec {
-            title: g.title.clone(),
-            title_ko: g.title_ko.clone(),
-            pillar,
-            parent,
-            description: g.description.clone(),
-            sectors: g.sectors.clone(),
-            regions: g.regions.clone(),
-            lead_organization: g.lead_organization.clone(),
-            confidence,
-            confidence_note: g.confidence_note.clone(),
-            targets,
-            milestones,
-            linked_partners,
-            risks,
-            source: g.source.clone(),
-            labels,
+        let due_date = Date::from_proto(v, &format!("{mf}.due_date"), m.due_date.as_ref());
+        let state = enum_field(
+            v,
+            &format!("{mf}.state"),
+            m.state,
+            MilestoneState::from_proto,
+            false,
+            MilestoneState::expected,
+        );
+        (v.len() == before).then(|| Milestone {
+            title: m.title.clone(),
+            description: m.description.clone(),
+            due_date,
+            state: state.unwrap_or(MilestoneState::Planned),
         })
-    }
+    })
 }
 
 fn target_from_proto(v: &mut Violations, tf: &str, t: &pb::Target) -> Option<Target> {
@@ -469,43 +458,6 @@ pub fn populated(g: &pb::PolicyGoal, field: &str) -> bool {
         "labels" => !g.labels.is_empty(),
         _ => false,
     }
-}
-
-/// Applies the masked fields of `req` onto `current` and validates the result as a whole.
-/// Violations name the request's fields (`policy_goal.…`).
-pub fn merge(
-    current: &PolicyGoal,
-    req: &pb::PolicyGoal,
-    paths: &[crate::domain::mask::MaskPath],
-) -> Result<GoalSpec, Error> {
-    use crate::domain::mask::MaskPath;
-    let mut g = current.to_proto();
-    for p in paths {
-        match p {
-            MaskPath::Field(f) => match *f {
-                "title" => g.title.clone_from(&req.title),
-                "title_ko" => g.title_ko.clone_from(&req.title_ko),
-                "pillar" => g.pillar = req.pillar,
-                "parent" => g.parent.clone_from(&req.parent),
-                "description" => g.description.clone_from(&req.description),
-                "sectors" => g.sectors.clone_from(&req.sectors),
-                "regions" => g.regions.clone_from(&req.regions),
-                "lead_organization" => g.lead_organization.clone_from(&req.lead_organization),
-                "confidence" => g.confidence = req.confidence,
-                "confidence_note" => g.confidence_note.clone_from(&req.confidence_note),
-                "targets" => g.targets.clone_from(&req.targets),
-                "milestones" => g.milestones.clone_from(&req.milestones),
-                "linked_partners" => g.linked_partners.clone_from(&req.linked_partners),
-                "risks" => g.risks.clone_from(&req.risks),
-                "source" => g.source.clone_from(&req.source),
-                "labels" => g.labels.clone_from(&req.labels),
-                _ => {}
-            },
-            MaskPath::Label(key) => crate::domain::mask::apply_label(&mut g.labels, &req.labels, key),
-        }
-    }
-    // A child keeps inheriting its pillar when the pillar is cleared together with a parent.
-    GoalSpec::from_proto("policy_goal", &g)
 }
 
 impl Progress {

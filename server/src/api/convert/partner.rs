@@ -1,16 +1,17 @@
 //! TradePartner and TradeFlow <-> proto.
 
-use std::collections::BTreeMap;
-
 use registry_proto::v1 as pb;
 
-use super::{enums::enum_field, timestamp};
+use super::{enums::enum_field, goal::items, timestamp};
 use crate::domain::{
     Collection, Error, Id, Violations, check,
     enums::{AgreementStatus, AgreementType, EngagementKind, EngagementState, PartnerKind, Priority},
     goal::{Date, Risk},
-    mask::MaskPath,
-    partner::{Agreement, Engagement, FlowSpec, MAX_MEMBERS, PartnerSpec, TradeFlow, TradePartner, names},
+    mask::{self, MaskPath},
+    partner::{
+        Agreement, Engagement, FIELDS, FlowSpec, MAX_MEMBERS, PartnerField, PartnerPatch, PartnerSpec, TradeFlow,
+        TradePartner, names,
+    },
 };
 
 const PARTNERS: Collection = Collection::TradePartners;
@@ -195,104 +196,104 @@ impl Engagement {
     }
 }
 
-/// Validates a list of sub-records, each with `parse`, at most `max` of them.
-fn items<P, T>(
-    v: &mut Violations,
-    field: &str,
-    raw: &[P],
-    max: usize,
-    parse: impl Fn(&mut Violations, &str, &P) -> Option<T>,
-) -> Vec<T> {
-    if raw.len() > max {
-        v.add(field, format!("must have at most {max} items (got {})", raw.len()));
-        return Vec::new();
-    }
-    raw.iter()
-        .enumerate()
-        .filter_map(|(i, p)| parse(v, &format!("{field}[{i}]"), p))
-        .collect()
-}
-
 impl PartnerSpec {
     /// Validates every writable field of `p`; violation paths are `{prefix}.{field}`.
     pub fn from_proto(prefix: &str, p: &pb::TradePartner) -> Result<PartnerSpec, Error> {
-        let f = |name: &str| format!("{prefix}.{name}");
+        let every: Vec<MaskPath> = mask::writable(FIELDS).map(MaskPath::Field).collect();
         let mut v = Violations::new();
-        let kind = enum_field(
-            &mut v,
-            &f("kind"),
+        let patch = fields(&mut v, prefix, p, &every);
+        // The rules across fields run on the valid fields too: every problem at once.
+        let spec = v.take(PartnerSpec::new(patch).map_err(|e| e.within(prefix)));
+        match spec {
+            Some(spec) if v.is_empty() => Ok(spec),
+            _ => Err(Error::InvalidArgument(v.into_vec())),
+        }
+    }
+}
+
+/// The typed patch of an update: the fields of `p` that `paths` name, each validated;
+/// violation paths are `{prefix}.{field}`.
+pub fn patch(prefix: &str, p: &pb::TradePartner, paths: &[MaskPath]) -> Result<PartnerPatch, Error> {
+    let mut v = Violations::new();
+    let patch = fields(&mut v, prefix, p, paths);
+    v.finish(|| patch)
+}
+
+/// The valid fields of `p` that `paths` name; the others' violations go to `v`.
+fn fields(v: &mut Violations, prefix: &str, p: &pb::TradePartner, paths: &[MaskPath]) -> PartnerPatch {
+    let mut fields = Vec::with_capacity(paths.len());
+    for path in paths {
+        match path {
+            MaskPath::Field(name) => fields.extend(field(v, &format!("{prefix}.{name}"), p, name)),
+            MaskPath::Label(key) => {
+                let value = p.labels.get(key).cloned();
+                let one = value.iter().map(|val| (key.clone(), val.clone())).collect();
+                check::labels(v, &format!("{prefix}.labels"), &one);
+                fields.push(PartnerField::Label(key.clone(), value));
+            }
+        }
+    }
+    PartnerPatch(fields)
+}
+
+/// One writable field of `p`, validated (`f` is its path in the request).
+fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Option<PartnerField> {
+    let before = v.len();
+    let value = match name {
+        "kind" => PartnerField::Kind(enum_field(
+            v,
+            f,
             p.kind,
             PartnerKind::from_proto,
             true,
             PartnerKind::expected,
-        );
-        check::text(
-            &mut v,
-            &f("display_name"),
-            &p.display_name,
-            true,
-            check::MAX_TITLE,
-            false,
-        );
-        check::text(
-            &mut v,
-            &f("display_name_ko"),
-            &p.display_name_ko,
-            false,
-            check::MAX_TITLE,
-            false,
-        );
-        if !p.region.is_empty() && !check::is_slug(&p.region) {
-            v.add(f("region"), "is a lowercase slug such as east-asia or southeast-asia");
+        )?),
+        "display_name" => {
+            check::text(v, f, &p.display_name, true, check::MAX_TITLE, false);
+            PartnerField::DisplayName(p.display_name.clone())
         }
-        let members = names(&mut v, &f("members"), &p.members, PARTNERS, MAX_MEMBERS);
-        if kind == Some(PartnerKind::Country) && !p.members.is_empty() {
-            v.add(
-                f("members"),
-                "a COUNTRY has no members; members belong to blocs, forums and groups",
-            );
+        "display_name_ko" => {
+            check::text(v, f, &p.display_name_ko, false, check::MAX_TITLE, false);
+            PartnerField::DisplayNameKo(p.display_name_ko.clone())
         }
-        let priority = enum_field(
-            &mut v,
-            &f("priority"),
+        "region" => {
+            if !p.region.is_empty() && !check::is_slug(&p.region) {
+                v.add(f, "is a lowercase slug such as east-asia or southeast-asia");
+            }
+            PartnerField::Region(p.region.clone())
+        }
+        "members" => PartnerField::Members(names(v, f, &p.members, PARTNERS, MAX_MEMBERS)),
+        "priority" => PartnerField::Priority(enum_field(
+            v,
+            f,
             p.priority,
             Priority::from_proto,
             false,
             Priority::expected,
-        );
-        let agreements = items(
-            &mut v,
-            &f("agreements"),
-            &p.agreements,
-            check::MAX_LIST_ITEMS,
-            Agreement::from_proto,
-        );
-        let engagements = items(
-            &mut v,
-            &f("engagements"),
+        )),
+        "agreements" => {
+            PartnerField::Agreements(items(v, f, &p.agreements, check::MAX_LIST_ITEMS, Agreement::from_proto))
+        }
+        "engagements" => PartnerField::Engagements(items(
+            v,
+            f,
             &p.engagements,
             check::MAX_LIST_ITEMS,
             Engagement::from_proto,
-        );
-        let risks = items(&mut v, &f("risks"), &p.risks, 50, Risk::from_proto);
-        check::text(&mut v, &f("source"), &p.source, false, check::MAX_SHORT_TEXT, false);
-        let labels: BTreeMap<String, String> = p.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        check::labels(&mut v, &f("labels"), &labels);
-        let kind = kind.unwrap_or(PartnerKind::Country);
-        v.finish(|| PartnerSpec {
-            kind,
-            display_name: p.display_name.clone(),
-            display_name_ko: p.display_name_ko.clone(),
-            region: p.region.clone(),
-            members,
-            priority,
-            agreements,
-            engagements,
-            risks,
-            source: p.source.clone(),
-            labels,
-        })
-    }
+        )),
+        "risks" => PartnerField::Risks(items(v, f, &p.risks, 50, Risk::from_proto)),
+        "source" => {
+            check::text(v, f, &p.source, false, check::MAX_SHORT_TEXT, false);
+            PartnerField::Source(p.source.clone())
+        }
+        "labels" => {
+            let labels = p.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            check::labels(v, f, &labels);
+            PartnerField::Labels(labels)
+        }
+        _ => return None,
+    };
+    (v.len() == before).then_some(value)
 }
 
 /// Whether a writable field of a request partner holds a non-default value.
@@ -311,42 +312,6 @@ pub fn populated(p: &pb::TradePartner, field: &str) -> bool {
         "labels" => !p.labels.is_empty(),
         _ => false,
     }
-}
-
-/// Applies the masked fields of `req` onto `current` and validates the result as a whole.
-pub fn merge(current: &TradePartner, req: &pb::TradePartner, paths: &[MaskPath]) -> Result<PartnerSpec, Error> {
-    let mut p = current.to_proto();
-    for path in paths {
-        match path {
-            MaskPath::Field(f) => match *f {
-                "kind" => p.kind = req.kind,
-                "display_name" => p.display_name.clone_from(&req.display_name),
-                "display_name_ko" => p.display_name_ko.clone_from(&req.display_name_ko),
-                "region" => p.region.clone_from(&req.region),
-                "members" => p.members.clone_from(&req.members),
-                "priority" => p.priority = req.priority,
-                "agreements" => p.agreements.clone_from(&req.agreements),
-                "engagements" => p.engagements.clone_from(&req.engagements),
-                "risks" => p.risks.clone_from(&req.risks),
-                "source" => p.source.clone_from(&req.source),
-                "labels" => p.labels.clone_from(&req.labels),
-                _ => {}
-            },
-            MaskPath::Label(key) => crate::domain::mask::apply_label(&mut p.labels, &req.labels, key),
-        }
-    }
-    let spec = PartnerSpec::from_proto("trade_partner", &p)?;
-    if spec.kind != current.spec.kind {
-        return Err(Error::invalid(
-            "trade_partner.kind",
-            format!(
-                "is immutable: {} is a {}; delete it and create a new partner instead",
-                current.name(),
-                current.spec.kind
-            ),
-        ));
-    }
-    Ok(spec)
 }
 
 impl FlowSpec {
