@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 use tonic::Status;
 
 use crate::{
-    domain::{Actor, enums::Role, token},
+    domain::{Actor, Error, Reason, enums::Role, token},
     store::{Store, TokenRecord},
 };
 
@@ -170,11 +170,19 @@ impl Authenticator {
     /// Authenticates the `authorization` header value.
     pub async fn authenticate(&self, header: Option<&HeaderValue>) -> Result<Principal, Status> {
         let Some(value) = header else {
-            return Err(Status::unauthenticated(
-                "missing credentials: send `authorization: Bearer <token>`",
-            ));
+            return Err(Error::Unauthenticated {
+                reason: Reason::CredentialsMissing,
+                message: "missing credentials: send `authorization: Bearer <token>`".into(),
+            }
+            .into());
         };
-        let malformed = || Status::unauthenticated("malformed credentials: expected `Bearer rgy_…`");
+        let malformed = || -> Status {
+            Error::Unauthenticated {
+                reason: Reason::CredentialsMissing,
+                message: "malformed credentials: expected `Bearer rgy_…`".into(),
+            }
+            .into()
+        };
         let value = value.to_str().map_err(|_| malformed())?;
         let secret = value
             .strip_prefix("Bearer ")
@@ -182,7 +190,13 @@ impl Authenticator {
             .ok_or_else(malformed)?
             .trim();
         let id = token::parse(secret).ok_or_else(malformed)?;
-        let invalid = || Status::unauthenticated(format!("token {id} is not valid (unknown, revoked or expired)"));
+        let invalid = || -> Status {
+            Error::Unauthenticated {
+                reason: Reason::TokenInvalid,
+                message: format!("token {id} is not valid (unknown, revoked or expired)"),
+            }
+            .into()
+        };
         let record = self.lookup(id).await?.ok_or_else(invalid)?;
         if !token::hashes_equal(&record.secret_hash, &token::hash(secret))
             || !record.is_active(OffsetDateTime::now_utc())
@@ -193,9 +207,11 @@ impl Authenticator {
         if let Some(l) = &self.limiter
             && l.check_key(&record.id).is_err()
         {
-            return Err(Status::resource_exhausted(format!(
-                "rate limit exceeded for token {id}"
-            )));
+            return Err(Error::ResourceExhausted {
+                reason: Reason::RateLimited,
+                message: format!("rate limit exceeded for token {id}"),
+            }
+            .into());
         }
         self.touch(&record.id);
         Ok(Principal {
@@ -236,14 +252,19 @@ impl Authenticator {
             return Ok(None);
         }
         let Some(need) = required_role(path) else {
-            return Err(Status::permission_denied(format!("method {path} is not allowed")));
+            return Err(Error::PermissionDenied {
+                reason: Reason::MethodNotAllowed,
+                message: format!("method {path} is not allowed"),
+            }
+            .into());
         };
         let p = self.authenticate(header).await?;
         if !token::allows(p.role, need) {
-            return Err(Status::permission_denied(format!(
-                "token {} has role {}; {path} needs {need}",
-                p.token_id, p.role
-            )));
+            return Err(Error::PermissionDenied {
+                reason: Reason::RoleTooLow,
+                message: format!("token {} has role {}; {path} needs {need}", p.token_id, p.role),
+            }
+            .into());
         }
         Ok(Some(p))
     }
@@ -311,10 +332,10 @@ where
                 Err(status) => return Ok(status.into_http()),
             }
             let Ok(resp) = tokio::time::timeout(deadline, inner.call(req)).await else {
-                return Ok(Status::deadline_exceeded(format!(
+                return Ok(Status::from(Error::DeadlineExceeded(format!(
                     "{path} did not complete within the server's {} ms deadline",
                     deadline.as_millis()
-                ))
+                )))
                 .into_http());
             };
             let mut resp = resp?;

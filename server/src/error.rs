@@ -21,7 +21,7 @@ impl From<Error> for Status {
 
 pub fn to_status(e: Error) -> Status {
     let mut details = ErrorDetails::new();
-    details.set_error_info(e.reason(), ERROR_DOMAIN, HashMap::new());
+    details.set_error_info(e.reason().as_str(), ERROR_DOMAIN, HashMap::new());
     let (code, message) = match &e {
         Error::InvalidArgument(violations) => {
             for v in violations {
@@ -44,14 +44,14 @@ pub fn to_status(e: Error) -> Status {
             resource,
         } => {
             if let Some(r) = resource {
-                details.add_precondition_failure_violation(*reason, r.clone(), message.clone());
+                details.add_precondition_failure_violation(reason.as_str(), r.clone(), message.clone());
             }
             (Code::FailedPrecondition, message.clone())
         }
         Error::OutOfRange { message, metadata, .. } => {
             let metadata: HashMap<String, String> =
                 metadata.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
-            details.set_error_info(e.reason(), ERROR_DOMAIN, metadata);
+            details.set_error_info(e.reason().as_str(), ERROR_DOMAIN, metadata);
             (Code::OutOfRange, message.clone())
         }
         Error::Unavailable(m) => {
@@ -62,6 +62,10 @@ pub fn to_status(e: Error) -> Status {
                 "the registry is temporarily unavailable; retry later".to_owned(),
             )
         }
+        Error::Unauthenticated { message, .. } => (Code::Unauthenticated, message.clone()),
+        Error::PermissionDenied { message, .. } => (Code::PermissionDenied, message.clone()),
+        Error::ResourceExhausted { message, .. } => (Code::ResourceExhausted, message.clone()),
+        Error::Stopping { message } => (Code::Unavailable, message.clone()),
         Error::DeadlineExceeded(m) => (Code::DeadlineExceeded, m.clone()),
         Error::Internal(m) => {
             tracing::error!(error = %m, "internal error");

@@ -36,7 +36,6 @@ use crate::{Store, auth, domain::Actor, feed::Feed};
 
 /// The metadata key of the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
-const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// The log target of the per-RPC line (`RUST_LOG=registry::rpc=warn` silences it).
 pub const RPC_LOG_TARGET: &str = "registry::rpc";
@@ -74,7 +73,7 @@ pub struct RequestId(pub String);
 
 /// Whether a client-sent request id is used as is.
 pub fn is_acceptable_request_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
+    crate::domain::is_request_id(id)
 }
 
 fn request_id(headers: &HeaderMap) -> String {

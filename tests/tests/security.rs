@@ -11,6 +11,20 @@ use tonic::{Code, metadata::MetadataValue};
 
 /// Calls `path` with an empty message and the given authorization header; returns the code.
 async fn raw_call(app: &TestApp, path: &str, auth: Option<&str>) -> Code {
+    raw_call_reason(app, path, auth).await.0
+}
+
+/// Like [`raw_call`], with the refusal's `ErrorInfo.reason` (empty for none).
+async fn raw_call_reason(app: &TestApp, path: &str, auth: Option<&str>) -> (Code, String) {
+    use tonic_types::StatusExt;
+    let refused = |s: tonic::Status| {
+        let reason = s
+            .get_error_details()
+            .error_info()
+            .map(|i| i.reason.clone())
+            .unwrap_or_default();
+        (s.code(), reason)
+    };
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.addr))
         .unwrap()
         .connect()
@@ -28,13 +42,13 @@ async fn raw_call(app: &TestApp, path: &str, auth: Option<&str>) -> Code {
     let req = req.map(|()| ());
     if path.path().ends_with("/WatchChanges") {
         match grpc.server_streaming(req, path, codec).await {
-            Ok(_) => Code::Ok,
-            Err(s) => s.code(),
+            Ok(_) => (Code::Ok, String::new()),
+            Err(s) => refused(s),
         }
     } else {
         match grpc.unary(req, path, codec).await {
-            Ok(_) => Code::Ok,
-            Err(s) => s.code(),
+            Ok(_) => (Code::Ok, String::new()),
+            Err(s) => refused(s),
         }
     }
 }
@@ -83,10 +97,22 @@ async fn auth_matrix_every_rpc_every_credential() {
     let mut checked = 0;
     for (method, need) in METHOD_ROLES {
         for (label, header, role) in &creds {
-            let code = raw_call(&app, method, (!header.is_empty()).then_some(header.as_str())).await;
+            let (code, reason) = raw_call_reason(&app, method, (!header.is_empty()).then_some(header.as_str())).await;
             match role {
-                None => assert_eq!(code, Code::Unauthenticated, "{method} with {label}"),
-                Some(r) if r < need => assert_eq!(code, Code::PermissionDenied, "{method} as {r}"),
+                None => {
+                    assert_eq!(code, Code::Unauthenticated, "{method} with {label}");
+                    // Every refusal says why, in ErrorInfo, like every other error.
+                    let expected = if matches!(*label, "none" | "malformed" | "basic") {
+                        "CREDENTIALS_MISSING"
+                    } else {
+                        "TOKEN_INVALID"
+                    };
+                    assert_eq!(reason, expected, "{method} with {label}");
+                }
+                Some(r) if r < need => {
+                    assert_eq!(code, Code::PermissionDenied, "{method} as {r}");
+                    assert_eq!(reason, "ROLE_TOO_LOW", "{method} as {r}");
+                }
                 Some(r) => assert!(
                     !matches!(code, Code::Unauthenticated | Code::PermissionDenied),
                     "{method} as {r}: {code:?}"
@@ -98,13 +124,13 @@ async fn auth_matrix_every_rpc_every_credential() {
     assert_eq!(checked, METHOD_ROLES.len() * creds.len());
     // Methods outside the table are refused, health and reflection are open.
     assert_eq!(
-        raw_call(
+        raw_call_reason(
             &app,
             "/motie.registry.v1.PolicyGoalService/Nope",
             Some(&format!("Bearer {}", app.admin_token))
         )
         .await,
-        Code::PermissionDenied
+        (Code::PermissionDenied, "METHOD_NOT_ALLOWED".to_owned())
     );
     assert_eq!(raw_call(&app, "/grpc.health.v1.Health/Check", None).await, Code::Ok);
 }

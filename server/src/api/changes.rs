@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 use super::{from_timestamp, timestamp};
 use crate::{
     domain::{
-        Collection, Error, Violations,
+        Collection, Error, Reason, Violations,
         goal::PolicyGoal,
         list::{self, PageTokens},
     },
@@ -166,7 +166,7 @@ impl ChangeFeedService for ChangesApi {
                 let compacted = self.store.compacted_through().await?;
                 if after < compacted {
                     return Err(Error::OutOfRange {
-                        reason: "SEQUENCE_COMPACTED",
+                        reason: Reason::SequenceCompacted,
                         message: format!(
                             "changes up to sequence {compacted} have been compacted; resume after {compacted} (or re-read the resources)"
                         ),
@@ -237,13 +237,16 @@ impl ChangeFeedService for ChangesApi {
                             }
                         }
                         Err(RecvError::Lagged(_)) => {
-                            let _ = tx.send(Err(Status::resource_exhausted(format!(
-                                "watcher fell too far behind; resume after sequence {pos}"
-                            )))).await;
+                            let _ = tx.send(Err(Error::ResourceExhausted {
+                                reason: Reason::WatcherLagging,
+                                message: format!("watcher fell too far behind; resume after sequence {pos}"),
+                            }.into())).await;
                             return;
                         }
                         Err(RecvError::Closed) => {
-                            let _ = tx.send(Err(Status::unavailable(format!("change feed stopped; resume after sequence {pos}")))).await;
+                            let _ = tx.send(Err(Error::Stopping {
+                                message: format!("change feed stopped; resume after sequence {pos}"),
+                            }.into())).await;
                             return;
                         }
                     },
@@ -253,9 +256,9 @@ impl ChangeFeedService for ChangesApi {
                         }
                     }
                     _ = shutdown.cancelled() => {
-                        let _ = tx.send(Err(Status::unavailable(format!(
-                            "server shutting down; resume after sequence {pos}"
-                        )))).await;
+                        let _ = tx.send(Err(Error::Stopping {
+                            message: format!("server shutting down; resume after sequence {pos}"),
+                        }.into())).await;
                         return;
                     }
                     _ = tx.closed() => return,

@@ -11,6 +11,97 @@ pub struct FieldViolation {
     pub description: String,
 }
 
+/// The stable UPPER_SNAKE `reason` carried in `google.rpc.ErrorInfo` with every refusal: one
+/// enum, so the same meaning always gets the same reason (AIP-193).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    InvalidArgument,
+    ResourceNotFound,
+    ResourceAlreadyExists,
+    EtagMismatch,
+    ConcurrentModification,
+    ResourceDeleted,
+    ReferenceViolation,
+    ParentNotFound,
+    ParentDeleted,
+    ParentCycle,
+    HasLiveChildren,
+    LinkedByPartners,
+    LinkedByGoals,
+    MemberOfGroups,
+    MemberNotACountry,
+    PartnerNotFound,
+    PartnerDeleted,
+    GoalNotFound,
+    GoalDeleted,
+    InvalidStateTransition,
+    MetricNotATarget,
+    SequenceCompacted,
+    ReadTimeBeforeHistory,
+    /// No credentials, or not a bearer token.
+    CredentialsMissing,
+    /// A token that is unknown, revoked or expired.
+    TokenInvalid,
+    /// The token's role is below the method's.
+    RoleTooLow,
+    /// The method is not in the role table.
+    MethodNotAllowed,
+    RateLimited,
+    /// A watcher that fell too far behind the change feed.
+    WatcherLagging,
+    /// The server is stopping (or the feed stopped): resume elsewhere.
+    ShuttingDown,
+    ServiceUnavailable,
+    DeadlineExceeded,
+    Internal,
+}
+
+impl Reason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::InvalidArgument => "INVALID_ARGUMENT",
+            Reason::ResourceNotFound => "RESOURCE_NOT_FOUND",
+            Reason::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            Reason::EtagMismatch => "ETAG_MISMATCH",
+            Reason::ConcurrentModification => "CONCURRENT_MODIFICATION",
+            Reason::ResourceDeleted => "RESOURCE_DELETED",
+            Reason::ReferenceViolation => "REFERENCE_VIOLATION",
+            Reason::ParentNotFound => "PARENT_NOT_FOUND",
+            Reason::ParentDeleted => "PARENT_DELETED",
+            Reason::ParentCycle => "PARENT_CYCLE",
+            Reason::HasLiveChildren => "HAS_LIVE_CHILDREN",
+            Reason::LinkedByPartners => "LINKED_BY_PARTNERS",
+            Reason::LinkedByGoals => "LINKED_BY_GOALS",
+            Reason::MemberOfGroups => "MEMBER_OF_GROUPS",
+            Reason::MemberNotACountry => "MEMBER_NOT_A_COUNTRY",
+            Reason::PartnerNotFound => "PARTNER_NOT_FOUND",
+            Reason::PartnerDeleted => "PARTNER_DELETED",
+            Reason::GoalNotFound => "GOAL_NOT_FOUND",
+            Reason::GoalDeleted => "GOAL_DELETED",
+            Reason::InvalidStateTransition => "INVALID_STATE_TRANSITION",
+            Reason::MetricNotATarget => "METRIC_NOT_A_TARGET",
+            Reason::SequenceCompacted => "SEQUENCE_COMPACTED",
+            Reason::ReadTimeBeforeHistory => "READ_TIME_BEFORE_HISTORY",
+            Reason::CredentialsMissing => "CREDENTIALS_MISSING",
+            Reason::TokenInvalid => "TOKEN_INVALID",
+            Reason::RoleTooLow => "ROLE_TOO_LOW",
+            Reason::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Reason::RateLimited => "RATE_LIMITED",
+            Reason::WatcherLagging => "WATCHER_LAGGING",
+            Reason::ShuttingDown => "SHUTTING_DOWN",
+            Reason::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Reason::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Reason::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Every way a registry operation can fail, independent of the transport.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
@@ -23,23 +114,36 @@ pub enum Error {
     AlreadyExists { resource_type: &'static str, name: String },
     /// A concurrency conflict (etag mismatch, serialization failure): retry after re-reading.
     #[error("{message}")]
-    Aborted { reason: &'static str, message: String },
+    Aborted { reason: Reason, message: String },
     /// The system is not in the state the operation needs.
     #[error("{message}")]
     FailedPrecondition {
-        reason: &'static str,
+        reason: Reason,
         message: String,
         resource: Option<String>,
     },
     /// A position outside the available range; `metadata` goes into ErrorInfo.
     #[error("{message}")]
     OutOfRange {
-        reason: &'static str,
+        reason: Reason,
         message: String,
         metadata: Vec<(&'static str, String)>,
     },
+    /// Who is calling is not known (no, malformed or invalid credentials).
+    #[error("{message}")]
+    Unauthenticated { reason: Reason, message: String },
+    /// The caller may not do this.
+    #[error("{message}")]
+    PermissionDenied { reason: Reason, message: String },
+    /// A quota or bound is exhausted (rate limit, a watcher's buffer).
+    #[error("{message}")]
+    ResourceExhausted { reason: Reason, message: String },
+    /// The database is unreachable; the cause is logged, clients are told to retry.
     #[error("{0}")]
     Unavailable(String),
+    /// The server or the feed is stopping; the message (where to resume) is sent.
+    #[error("{message}")]
+    Stopping { message: String },
     #[error("{0}")]
     DeadlineExceeded(String),
     /// Something went wrong inside; the message is logged, never sent to clients.
@@ -94,29 +198,33 @@ impl Error {
         }])
     }
 
-    /// The stable UPPER_SNAKE reason carried in `google.rpc.ErrorInfo`.
-    pub fn reason(&self) -> &'static str {
+    /// The stable reason carried in `google.rpc.ErrorInfo`.
+    pub fn reason(&self) -> Reason {
         match self {
-            Error::InvalidArgument(_) => "INVALID_ARGUMENT",
-            Error::NotFound { .. } => "RESOURCE_NOT_FOUND",
-            Error::AlreadyExists { .. } => "RESOURCE_ALREADY_EXISTS",
+            Error::InvalidArgument(_) => Reason::InvalidArgument,
+            Error::NotFound { .. } => Reason::ResourceNotFound,
+            Error::AlreadyExists { .. } => Reason::ResourceAlreadyExists,
             Error::Aborted { reason, .. }
             | Error::FailedPrecondition { reason, .. }
-            | Error::OutOfRange { reason, .. } => reason,
-            Error::Unavailable(_) => "SERVICE_UNAVAILABLE",
-            Error::DeadlineExceeded(_) => "DEADLINE_EXCEEDED",
-            Error::Internal(_) => "INTERNAL",
+            | Error::OutOfRange { reason, .. }
+            | Error::Unauthenticated { reason, .. }
+            | Error::PermissionDenied { reason, .. }
+            | Error::ResourceExhausted { reason, .. } => *reason,
+            Error::Unavailable(_) => Reason::ServiceUnavailable,
+            Error::Stopping { .. } => Reason::ShuttingDown,
+            Error::DeadlineExceeded(_) => Reason::DeadlineExceeded,
+            Error::Internal(_) => Reason::Internal,
         }
     }
 
     pub fn etag_mismatch(name: &str) -> Self {
         Error::Aborted {
-            reason: "ETAG_MISMATCH",
+            reason: Reason::EtagMismatch,
             message: format!("etag does not match the current version of {name}; re-read and retry"),
         }
     }
 
-    pub fn failed_precondition(reason: &'static str, message: impl Into<String>, resource: Option<String>) -> Self {
+    pub fn failed_precondition(reason: Reason, message: impl Into<String>, resource: Option<String>) -> Self {
         Error::FailedPrecondition {
             reason,
             message: message.into(),

@@ -18,7 +18,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-pub use error::{Error, FieldViolation, Violations};
+pub use error::{Error, FieldViolation, Reason, Violations};
 pub use names::{Collection, Id};
 
 /// Who is making a change, and under which idempotency key: recorded in the change log.
@@ -44,12 +44,20 @@ pub fn etag(id: &str, revision: i64, create_time: OffsetDateTime) -> String {
     format!("\"{}\"", URL_SAFE_NO_PAD.encode(&h.finalize()[..12]))
 }
 
+/// The longest request id (idempotency key or `x-request-id`).
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Whether `id` is a usable request id: 1..=128 printable ASCII characters.
+pub fn is_request_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// Validates an idempotency key: 1..=128 printable ASCII characters; empty means none.
 pub fn request_id(raw: &str) -> Result<Option<String>, Error> {
     if raw.is_empty() {
         return Ok(None);
     }
-    if raw.len() > 128 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+    if !is_request_id(raw) {
         return Err(Error::invalid(
             "request_id",
             "must be 1-128 printable ASCII characters without spaces (a UUID is ideal)",

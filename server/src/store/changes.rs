@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::{Store, db_error, page::Key};
 use crate::domain::{
-    Error,
+    Error, Reason,
     list::{KeyType, SortValue},
 };
 
@@ -153,7 +153,7 @@ impl Store {
         let compacted = self.compacted_through().await? > 0;
         if compacted && oldest.is_none_or(|o| at < o) {
             return Err(Error::OutOfRange {
-                reason: "READ_TIME_BEFORE_HISTORY",
+                reason: Reason::ReadTimeBeforeHistory,
                 message: "read_time is before the retained change history".into(),
                 metadata: vec![],
             });

@@ -11,7 +11,7 @@ use super::{
     claim_request, db_error, lock, request_hash,
 };
 use crate::domain::{
-    Collection, Error, Id,
+    Collection, Error, Id, Reason,
     enums::{Confidence, GoalState, Outcome, Pillar},
     goal::{FIELDS, GoalPatch, GoalSpec, Milestone, PolicyGoal, Risk, Target},
     list::SortValue,
@@ -176,21 +176,21 @@ async fn resolve_parent(
             .map_err(db_error)?;
     let Some((mut ancestors, pillar, deleted)) = row else {
         return Err(Error::failed_precondition(
-            "PARENT_NOT_FOUND",
+            Reason::ParentNotFound,
             format!("{field}: parent {} does not exist", GOALS.name(parent)),
             Some(GOALS.name(parent)),
         ));
     };
     if deleted.is_some() {
         return Err(Error::failed_precondition(
-            "PARENT_DELETED",
+            Reason::ParentDeleted,
             format!("{field}: parent {} is deleted", GOALS.name(parent)),
             Some(GOALS.name(parent)),
         ));
     }
     if parent == child || ancestors.iter().any(|a| a == child.as_str()) {
         return Err(Error::failed_precondition(
-            "PARENT_CYCLE",
+            Reason::ParentCycle,
             format!(
                 "{field}: {} is {} itself or one of its descendants; goals form a tree",
                 GOALS.name(parent),
@@ -570,7 +570,7 @@ impl Store {
         .map_err(db_error)?;
         if !children.is_empty() && !force {
             return Err(Error::failed_precondition(
-                "HAS_LIVE_CHILDREN",
+                Reason::HasLiveChildren,
                 format!(
                     "{} has live child goals ({}); delete them first or set force",
                     current.name(),
@@ -583,7 +583,7 @@ impl Store {
             let engaging = super::partners::partners_engaging_goals(&mut tx, &[id.as_str()]).await?;
             if !engaging.is_empty() {
                 return Err(Error::failed_precondition(
-                    "LINKED_BY_PARTNERS",
+                    Reason::LinkedByPartners,
                     format!(
                         "{} is linked by engagements of live partners ({}); unlink it first or set force",
                         current.name(),
@@ -695,7 +695,7 @@ impl Store {
         }
         if !current.state.can_become(state) {
             return Err(Error::failed_precondition(
-                "INVALID_STATE_TRANSITION",
+                Reason::InvalidStateTransition,
                 format!("{} cannot go from {} to {}", current.name(), current.state, state),
                 Some(current.name()),
             ));

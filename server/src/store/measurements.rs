@@ -11,7 +11,7 @@ use super::{
     request_hash,
 };
 use crate::domain::{
-    Collection, Error, Id,
+    Collection, Error, Id, Reason,
     enums::ProgressState,
     goal::{PolicyGoal, Target},
     list::{KeyType, SortValue},
@@ -278,7 +278,7 @@ impl Store {
         if !targets.iter().any(|t| t.metric == spec.metric) {
             let metrics: Vec<&str> = targets.iter().map(|t| t.metric.as_str()).collect();
             return Err(Error::failed_precondition(
-                "METRIC_NOT_A_TARGET",
+                Reason::MetricNotATarget,
                 format!(
                     "measurement.metric {:?} is not a target metric of {}; its metrics are: {}",
                     spec.metric,

@@ -26,7 +26,7 @@ pub use partners::{FLOW_TYPE, FlowPage, YearExports};
 pub use resource::{Page, Resource};
 pub use tokens::{TOKEN_TYPE, TokenRecord};
 
-use crate::domain::{Actor, Error, list::PageTokens};
+use crate::domain::{Actor, Error, Reason, list::PageTokens};
 
 /// Embedded migrations (server/migrations).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -265,7 +265,7 @@ fn name_list<'a>(c: crate::domain::Collection, ids: impl IntoIterator<Item = &'a
 
 /// FAILED_PRECONDITION `RESOURCE_DELETED`: "`{name} {what}`".
 fn resource_deleted(name: String, what: &str) -> Error {
-    Error::failed_precondition("RESOURCE_DELETED", format!("{name} {what}"), Some(name))
+    Error::failed_precondition(Reason::ResourceDeleted, format!("{name} {what}"), Some(name))
 }
 
 /// Optimistic concurrency: a non-empty `given` etag must equal the resource's `current` one
@@ -462,11 +462,11 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
         }
         sqlx::Error::Database(db) => match db.code().as_deref() {
             Some("23505") => Error::Aborted {
-                reason: "CONCURRENT_MODIFICATION",
+                reason: Reason::ConcurrentModification,
                 message: "a concurrent request changed the same resource; retry".into(),
             },
             Some("23503") => Error::failed_precondition(
-                "REFERENCE_VIOLATION",
+                Reason::ReferenceViolation,
                 "the change would leave a reference to a missing resource",
                 None,
             ),
@@ -478,7 +478,7 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
                 ),
             ),
             Some("40001" | "40P01") => Error::Aborted {
-                reason: "CONCURRENT_MODIFICATION",
+                reason: Reason::ConcurrentModification,
                 message: "the transaction conflicted with a concurrent one; retry".into(),
             },
             Some("57P01" | "57P02" | "57P03" | "08000" | "08003" | "08006" | "53300") => {

@@ -17,7 +17,7 @@ use super::{
     resource::{Kind, Resource, lock_row, read},
 };
 use crate::domain::{
-    Collection, Error, Id,
+    Collection, Error, Id, Reason,
     enums::{PartnerKind, Priority},
     list::{KeyType, SortValue},
     partner::{
@@ -192,13 +192,13 @@ async fn lock_live(
     let (sql, missing, deleted) = match c {
         Collection::TradePartners => (
             "SELECT id, kind, delete_time FROM trade_partners WHERE id = ANY($1) ORDER BY id FOR SHARE",
-            "PARTNER_NOT_FOUND",
-            "PARTNER_DELETED",
+            Reason::PartnerNotFound,
+            Reason::PartnerDeleted,
         ),
         Collection::PolicyGoals => (
             "SELECT id, '' AS kind, delete_time FROM policy_goals WHERE id = ANY($1) ORDER BY id FOR SHARE",
-            "GOAL_NOT_FOUND",
-            "GOAL_DELETED",
+            Reason::GoalNotFound,
+            Reason::GoalDeleted,
         ),
     };
     let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
@@ -210,7 +210,7 @@ async fn lock_live(
     let found: HashMap<String, (String, bool)> = rows.into_iter().map(|(id, k, d)| (id, (k, d.is_some()))).collect();
     let mut kinds = HashMap::new();
     for id in wanted {
-        let refused = |reason: &'static str, state: &str| {
+        let refused = |reason: Reason, state: &str| {
             Error::failed_precondition(reason, format!("{field}: {} {state}", c.name(id)), Some(c.name(id)))
         };
         match found.get(id.as_str()) {
@@ -285,7 +285,7 @@ async fn check_references(
         .find(|(_, k)| **k != PartnerKind::Country)
     {
         return Err(Error::failed_precondition(
-            "MEMBER_NOT_A_COUNTRY",
+            Reason::MemberNotACountry,
             format!(
                 "{prefix}.members: {} is a {k}; members of blocs, forums and groups are countries",
                 PARTNERS.name(m)
@@ -527,7 +527,7 @@ impl Store {
         let list = |ids: &[Id], c: Collection| super::name_list(c, ids.iter().take(5).map(Id::as_str));
         if !force && !current.linked_goals.is_empty() {
             return Err(Error::failed_precondition(
-                "LINKED_BY_GOALS",
+                Reason::LinkedByGoals,
                 format!(
                     "{} is linked by live goals ({}); unlink them first or set force",
                     current.name(),
@@ -538,7 +538,7 @@ impl Store {
         }
         if !force && !current.memberships.is_empty() {
             return Err(Error::failed_precondition(
-                "MEMBER_OF_GROUPS",
+                Reason::MemberOfGroups,
                 format!(
                     "{} is a member of live partners ({}); remove it from their members first or set force",
                     current.name(),
