@@ -2,8 +2,9 @@
 //!
 //! Order: `DATABASE_URL` (when set and not empty); for the tests, a server on
 //! `127.0.0.1:5432` that accepts `postgres` without a password; else a private cluster
-//! started from the local server binaries (`initdb`, `pg_ctl`), in a temporary directory for
-//! the tests and in a persistent data directory for `registryd dev`.
+//! started from the local server binaries (`initdb`, `pg_ctl`; see [`BIN_DIR_ENV`] and
+//! `candidate_dirs` for where they are looked for), in a temporary directory for the tests and
+//! in a persistent data directory for `registryd dev`.
 //!
 //! PostgreSQL refuses to run as root, so when this process is root the private cluster runs
 //! as the `postgres` OS user (`runuser`, else `su`).
@@ -190,15 +191,25 @@ async fn discover_with(policy: Policy, env_url: Option<String>) -> anyhow::Resul
 }
 
 fn no_postgres_message() -> String {
+    no_postgres_message_for(bin_dir_override().as_deref())
+}
+
+/// The message of [`no_postgres_message`], with `bin_dir` the [`BIN_DIR_ENV`] directory if set.
+fn no_postgres_message_for(bin_dir: Option<&Path>) -> String {
+    let searched = match bin_dir {
+        Some(dir) => format!("in {} ({BIN_DIR_ENV})", dir.display()),
+        None => "on PATH, in /usr/lib/postgresql/*/bin, /usr/local/pgsql/bin, /opt/homebrew/bin or \
+                 /usr/local/opt/postgresql*/bin"
+            .to_owned(),
+    };
     format!(
         "no PostgreSQL available: DATABASE_URL is not set, nothing accepts connections at {LOCAL_URL}, \
-         and no PostgreSQL server binaries (initdb, pg_ctl) were found on PATH, in /usr/lib/postgresql/*/bin, \
-         /usr/local/pgsql/bin, /opt/homebrew/bin or /usr/local/opt/postgresql*/bin. Ways out: \
+         and no PostgreSQL server binaries (initdb, pg_ctl) were found {searched}. Ways out: \
          (1) set DATABASE_URL to a server where the user may CREATE DATABASE, e.g. \
          DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres; \
          (2) start a local PostgreSQL on 127.0.0.1:5432 that trusts user postgres; \
          (3) install the PostgreSQL server binaries (initdb, pg_ctl), e.g. `apt-get install postgresql` \
-         or `brew install postgresql`"
+         or `brew install postgresql` (or set {BIN_DIR_ENV} to the directory that holds them)"
     )
 }
 
@@ -270,8 +281,22 @@ fn find_bins_in(dirs: &[PathBuf]) -> Option<PgBins> {
     })
 }
 
+/// Environment variable naming the directory of the PostgreSQL server binaries to use: only
+/// that directory is searched (to pick one of several installations, or to test the error
+/// without any).
+pub const BIN_DIR_ENV: &str = "REGISTRY_PG_BIN_DIR";
+
+fn bin_dir_override() -> Option<PathBuf> {
+    std::env::var_os(BIN_DIR_ENV)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+}
+
 fn find_bins() -> Option<PgBins> {
-    find_bins_in(&candidate_dirs(std::env::var_os("PATH").as_deref(), Path::new("/")))
+    match bin_dir_override() {
+        Some(dir) => find_bins_in(&[dir]),
+        None => find_bins_in(&candidate_dirs(std::env::var_os("PATH").as_deref(), Path::new("/"))),
+    }
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -834,6 +859,10 @@ mod tests {
         assert!(msg.contains("DATABASE_URL"), "{msg}");
         assert!(msg.contains("127.0.0.1:5432"), "{msg}");
         assert!(msg.contains("apt-get install postgresql"), "{msg}");
+        // With REGISTRY_PG_BIN_DIR, the message says that only that directory was searched.
+        let msg = no_postgres_message_for(Some(Path::new("/opt/pg/bin")));
+        assert!(msg.contains("found in /opt/pg/bin (REGISTRY_PG_BIN_DIR)"), "{msg}");
+        assert!(!msg.contains("/usr/lib/postgresql"), "{msg}");
     }
 
     async fn select_one(url: &str) -> i32 {
