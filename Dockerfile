@@ -26,7 +26,8 @@ COPY --from=planner /src/recipe.json recipe.json
 # Dependencies only: this layer is reused as long as the recipe (manifests + lock) is unchanged.
 RUN cargo chef cook --release --locked --recipe-path recipe.json
 COPY . .
-RUN cargo build --release --locked --bin registryd --bin registryctl \
+# registryd comes from the `registryd` package, registryctl from `registry-cli`.
+RUN cargo build --release --locked -p registryd -p registry-cli --bin registryd --bin registryctl \
  && install -D -m 0755 target/release/registryd target/release/registryctl -t /out/
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime

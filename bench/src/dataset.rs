@@ -33,7 +33,7 @@ impl ScratchDb {
         let mut admin = PgConnection::connect(admin_url).await.with_context(|| {
             format!(
                 "cannot reach PostgreSQL at {}",
-                registry_server::pg::redact_password(admin_url)
+                registryd::pg::redact_password(admin_url)
             )
         })?;
         admin
@@ -41,7 +41,7 @@ impl ScratchDb {
             .await
             .context("CREATE DATABASE")?;
         admin.close().await.ok();
-        let url = registry_server::pg::with_database(admin_url, &name)?;
+        let url = registryd::pg::with_database(admin_url, &name)?;
         Ok(ScratchDb {
             name,
             url,

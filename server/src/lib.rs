@@ -10,9 +10,7 @@ pub mod domain;
 pub mod drain;
 pub mod error;
 pub mod feed;
-pub mod healthcheck;
 pub mod observe;
-pub mod pg;
 pub mod store;
 pub mod telemetry;
 

@@ -1,10 +1,13 @@
-//! Test harness: starts `registryd` in-process on 127.0.0.1:0 against a fresh PostgreSQL
+//! The test harness, shared by every test binary of the workspace (`tests/api`, the
+//! `registryd` binary tests, the `registryctl` tests): PostgreSQL for tests, fresh databases,
+//! and [`TestApp`], which starts `registryd` in-process on 127.0.0.1:0 against a fresh
 //! database and hands out a `registry-client` connected to it.
 //!
-//! PostgreSQL is found once per test process by `registry_server::pg::discover(Policy::Tests)`:
-//! `DATABASE_URL` (any database on the server; the harness creates its own), else
-//! `postgres://postgres@127.0.0.1:5432/postgres` if it answers, else a private cluster in a
-//! temporary directory, stopped and removed after the test process exits.
+//! PostgreSQL is found once per test process by `registryd::pg::discover(Policy::Tests)`, the
+//! same way `registryd dev` finds it: `DATABASE_URL` (any database on the server; the harness
+//! creates its own), else `postgres://postgres@127.0.0.1:5432/postgres` if it answers, else a
+//! private cluster from the local PostgreSQL binaries in a temporary directory, stopped and
+//! removed after the test process exits.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,7 +15,8 @@ use std::{net::SocketAddr, str::FromStr, sync::OnceLock, time::Duration};
 
 use registry_client::RegistryClient;
 use registry_server::{ServerOptions, Store, StoreOptions, domain::enums::Role};
-use sqlx::{Connection, Executor, PgConnection, postgres::PgConnectOptions};
+use registryd::pg;
+use sqlx::{Connection, Executor, PgConnection, PgPool, postgres::PgConnectOptions};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use registry_client::{Error, pb};
@@ -30,7 +34,7 @@ pub fn admin_url() -> String {
                 .build()
                 .map_err(|e| e.to_string())?;
             let pg = rt
-                .block_on(registry_server::pg::discover(registry_server::pg::Policy::Tests))
+                .block_on(pg::discover(pg::Policy::Tests))
                 .map_err(|e| format!("{e:#}"))?;
             pg.stop_at_exit().map_err(|e| format!("{e:#}"))
         })
@@ -41,6 +45,86 @@ pub fn admin_url() -> String {
         Ok(url) => url.clone(),
         Err(e) => panic!("no PostgreSQL for the tests: {e}"),
     }
+}
+
+/// A URL for a database of its own on the test PostgreSQL, named `{prefix}_{random}`, not
+/// created yet (for `registryd`, which creates it).
+pub fn fresh_database_url(prefix: &str) -> String {
+    pg::with_database(&admin_url(), &unique_name(prefix)).expect("a database URL")
+}
+
+fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh, migrated database on the test PostgreSQL, dropped with this value.
+pub struct TestDb {
+    pub name: String,
+    /// A pool on the database.
+    pub pool: PgPool,
+}
+
+impl TestDb {
+    /// Creates the database and runs the migrations.
+    pub async fn create() -> TestDb {
+        let name = create_database("registry_test").await;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(connect_options(&name))
+            .await
+            .expect("connect to the test database");
+        registry_server::store::MIGRATOR
+            .run(&pool)
+            .await
+            .expect("migrate the test database");
+        TestDb { name, pool }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        drop_database(self.name.clone());
+    }
+}
+
+/// Connect options for database `name` on the test PostgreSQL.
+fn connect_options(name: &str) -> PgConnectOptions {
+    PgConnectOptions::from_str(&admin_url())
+        .expect("valid PostgreSQL URL")
+        .database(name)
+}
+
+/// Creates an empty database `{prefix}_{random}` and returns its name.
+async fn create_database(prefix: &str) -> String {
+    let name = unique_name(prefix);
+    let mut admin = admin_connection().await;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    name
+}
+
+/// Drops database `name` (disconnecting whoever still uses it), from a thread with its own
+/// runtime: callable from `Drop`, which cannot await.
+fn drop_database(name: String) {
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        rt.block_on(async move {
+            if let Ok(mut c) = PgConnection::connect(&admin_url()).await {
+                let _ = c
+                    .execute(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .await;
+            }
+        });
+    })
+    .join();
 }
 
 async fn admin_connection() -> PgConnection {
@@ -77,18 +161,9 @@ impl TestApp {
 
     /// Starts a server with the given options on a fresh database.
     pub async fn spawn_with(opts: ServerOptions) -> TestApp {
-        let db_name = format!("registry_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = admin_connection().await;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db_name}\"")))
-            .await
-            .expect("create test database");
-        admin.close().await.ok();
-        let conn = PgConnectOptions::from_str(&admin_url())
-            .expect("valid DATABASE_URL")
-            .database(&db_name);
+        let db_name = create_database("registry_test").await;
         let store = Store::connect_with(
-            conn,
+            connect_options(&db_name),
             StoreOptions {
                 max_connections: 8,
                 acquire_timeout: Duration::from_secs(10),
@@ -157,23 +232,7 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let db = self.db_name.clone();
-        // Drop the database from a separate thread with its own runtime: Drop cannot await.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                return;
-            };
-            rt.block_on(async move {
-                if let Ok(mut c) = PgConnection::connect(&admin_url()).await {
-                    let _ = c
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
-                        )))
-                        .await;
-                }
-            });
-        })
-        .join();
+        drop_database(self.db_name.clone());
     }
 }
 

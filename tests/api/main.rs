@@ -1,0 +1,30 @@
+//! The end-to-end tests: ONE test binary (modules, not a binary per file, so the server is
+//! linked once). Each test gets a real `registryd` on 127.0.0.1:0 and a fresh PostgreSQL
+//! database from the harness (`registry_e2e`, tests/src/lib.rs), driven through
+//! registry-client; the store and property tests use the same harness for their databases.
+//!
+//! Run one module with `cargo test -p registry-e2e --test api goals::`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+// Through registry-client, against a real server.
+mod changes;
+mod client_resilience;
+mod concurrency;
+mod filtering;
+mod goals;
+mod hostile;
+mod listing;
+mod measurements;
+mod observability;
+mod partners;
+mod security;
+mod serving;
+
+// Below the API: the store on a fresh database, and properties of the pure parsers.
+mod filter;
+mod no_panic;
+mod store;
+
+// The container deployment files.
+mod compose;
