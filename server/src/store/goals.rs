@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Postgres, Transaction, types::Json};
+use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
 use time::OffsetDateTime;
 
 use super::resource::{Kind, Resource, lock_row};
@@ -220,11 +220,48 @@ fn resolve_pillar(spec: &GoalSpec, parent_pillar: Option<&str>) -> Result<Pillar
 }
 
 const INSERT_GOAL: &str = "INSERT INTO policy_goals (id, parent_id, ancestors, title, title_ko, pillar, description, sectors, regions,
-        lead_organization, state, confidence, confidence_note, targets, milestones, linked_partners, risks, source, labels,
-        progress_states, progress, create_time, update_time)
+        lead_organization, confidence, confidence_note, targets, milestones, linked_partners, risks, source, labels,
+        progress_states, progress, state, create_time, update_time)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, now(), now())
      ON CONFLICT (id) DO NOTHING
      RETURNING *";
+
+/// The stored columns of a goal, bound as `$1…$20` of [`INSERT_GOAL`] and [`UPDATE_GOAL`].
+struct GoalColumns<'a> {
+    id: &'a Id,
+    spec: &'a GoalSpec,
+    ancestors: &'a [String],
+    pillar: Pillar,
+    progress_states: &'a [String],
+    progress: serde_json::Value,
+}
+
+impl GoalColumns<'_> {
+    fn bind<'q>(&'q self, sql: &'static str) -> QueryAs<'q, Postgres, GoalRow, PgArguments> {
+        let s = self.spec;
+        sqlx::query_as(sql)
+            .bind(self.id.as_str())
+            .bind(s.parent.as_ref().map(Id::as_str))
+            .bind(self.ancestors)
+            .bind(&s.title)
+            .bind(&s.title_ko)
+            .bind(self.pillar.as_str())
+            .bind(&s.description)
+            .bind(&s.sectors)
+            .bind(&s.regions)
+            .bind(&s.lead_organization)
+            .bind(s.confidence.map(Confidence::as_str))
+            .bind(&s.confidence_note)
+            .bind(Json(&s.targets))
+            .bind(Json(&s.milestones))
+            .bind(s.linked_partners.iter().map(Id::as_str).collect::<Vec<_>>())
+            .bind(Json(&s.risks))
+            .bind(&s.source)
+            .bind(Json(&s.labels))
+            .bind(self.progress_states)
+            .bind(&self.progress)
+    }
+}
 
 const UPDATE_GOAL: &str =
     "UPDATE policy_goals SET parent_id = $2, ancestors = $3, title = $4, title_ko = $5, pillar = $6,
@@ -348,28 +385,17 @@ impl Store {
         super::partners::lock_live_partners(tx, &spec.linked_partners, "policy_goal.linked_partners").await?;
         // A new goal has no measurements (they go with a purged goal).
         let (progress, progress_states) = super::measurements::unmeasured_progress(id, &spec.targets);
-        let row: Option<GoalRow> = sqlx::query_as(INSERT_GOAL)
-            .bind(id.as_str())
-            .bind(spec.parent.as_ref().map(Id::as_str))
-            .bind(&ancestors)
-            .bind(&spec.title)
-            .bind(&spec.title_ko)
-            .bind(pillar.as_str())
-            .bind(&spec.description)
-            .bind(&spec.sectors)
-            .bind(&spec.regions)
-            .bind(&spec.lead_organization)
+        let columns = GoalColumns {
+            id,
+            spec: &spec,
+            ancestors: &ancestors,
+            pillar,
+            progress_states: &progress_states,
+            progress: super::measurements::progress_json(&progress),
+        };
+        let row: Option<GoalRow> = columns
+            .bind(INSERT_GOAL)
             .bind(state.as_str())
-            .bind(spec.confidence.map(Confidence::as_str))
-            .bind(&spec.confidence_note)
-            .bind(Json(&spec.targets))
-            .bind(Json(&spec.milestones))
-            .bind(spec.linked_partners.iter().map(Id::as_str).collect::<Vec<_>>())
-            .bind(Json(&spec.risks))
-            .bind(&spec.source)
-            .bind(Json(&spec.labels))
-            .bind(&progress_states)
-            .bind(super::measurements::progress_json(&progress))
             .fetch_optional(&mut **tx)
             .await
             .map_err(db_error)?;
@@ -414,14 +440,7 @@ impl Store {
             let goal = self
                 .insert_goal(&mut tx, id, spec?, GoalState::Planned, &mut InsertBatch::default())
                 .await?;
-            let change = Change {
-                resource_type: GOALS.resource_type(),
-                name: goal.name(),
-                kind: ChangeKind::Created,
-                mask: vec![],
-                snapshot: Some(snapshot(&goal)?),
-                ctx,
-            };
+            let change = goal.change(ChangeKind::Created, vec![], ctx)?;
             append_changes(&mut tx, &[change]).await?;
             Self::finish(tx, ctx).await?;
             return Ok(goal);
@@ -476,39 +495,17 @@ impl Store {
         let pillar = spec.pillar.unwrap_or(Pillar::IndustrialResurgence);
         // Targets may have changed: recompute the stored progress in this transaction.
         let (progress, progress_states) = super::measurements::compute_progress(&mut tx, id, &spec.targets).await?;
-        let row: GoalRow = sqlx::query_as(UPDATE_GOAL)
-            .bind(id.as_str())
-            .bind(spec.parent.as_ref().map(Id::as_str))
-            .bind(&ancestors)
-            .bind(&spec.title)
-            .bind(&spec.title_ko)
-            .bind(pillar.as_str())
-            .bind(&spec.description)
-            .bind(&spec.sectors)
-            .bind(&spec.regions)
-            .bind(&spec.lead_organization)
-            .bind(spec.confidence.map(Confidence::as_str))
-            .bind(&spec.confidence_note)
-            .bind(Json(&spec.targets))
-            .bind(Json(&spec.milestones))
-            .bind(spec.linked_partners.iter().map(Id::as_str).collect::<Vec<_>>())
-            .bind(Json(&spec.risks))
-            .bind(&spec.source)
-            .bind(Json(&spec.labels))
-            .bind(&progress_states)
-            .bind(super::measurements::progress_json(&progress))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        let columns = GoalColumns {
+            id,
+            spec: &spec,
+            ancestors: &ancestors,
+            pillar,
+            progress_states: &progress_states,
+            progress: super::measurements::progress_json(&progress),
+        };
+        let row: GoalRow = columns.bind(UPDATE_GOAL).fetch_one(&mut *tx).await.map_err(db_error)?;
         let goal = PolicyGoal::try_from(row)?;
-        let mut changes = vec![Change {
-            resource_type: GOALS.resource_type(),
-            name: goal.name(),
-            kind: ChangeKind::Updated,
-            mask,
-            snapshot: Some(snapshot(&goal)?),
-            ctx,
-        }];
+        let mut changes = vec![goal.change(ChangeKind::Updated, mask, ctx)?];
         // Descendants follow a moved subtree and a changed pillar.
         if parent_changed || goal.spec.pillar != current.spec.pillar {
             let mut prefix = ancestors.clone();
@@ -526,14 +523,7 @@ impl Store {
             .await
             .map_err(db_error)?;
             for d in rows_to_goals(rows)? {
-                changes.push(Change {
-                    resource_type: GOALS.resource_type(),
-                    name: d.name(),
-                    kind: ChangeKind::Updated,
-                    mask: vec!["ancestors".into(), "pillar".into()],
-                    snapshot: Some(snapshot(&d)?),
-                    ctx,
-                });
+                changes.push(d.change(ChangeKind::Updated, vec!["ancestors".into(), "pillar".into()], ctx)?);
             }
         }
         append_changes(&mut tx, &changes).await?;
@@ -608,16 +598,7 @@ impl Store {
         let goals = rows_to_goals(rows)?;
         let mut changes = goals
             .iter()
-            .map(|g| {
-                Ok(Change {
-                    resource_type: GOALS.resource_type(),
-                    name: g.name(),
-                    kind: ChangeKind::Deleted,
-                    mask: vec![],
-                    snapshot: Some(snapshot(g)?),
-                    ctx,
-                })
-            })
+            .map(|g| g.change(ChangeKind::Deleted, vec![], ctx))
             .collect::<Result<Vec<_>, Error>>()?;
         if force {
             // Forced: the deleted goals leave the engagements of live partners (new revisions).
@@ -660,18 +641,7 @@ impl Store {
         .await
         .map_err(db_error)?;
         let goal = PolicyGoal::try_from(row)?;
-        append_changes(
-            &mut tx,
-            &[Change {
-                resource_type: GOALS.resource_type(),
-                name: goal.name(),
-                kind: ChangeKind::Undeleted,
-                mask: vec![],
-                snapshot: Some(snapshot(&goal)?),
-                ctx,
-            }],
-        )
-        .await?;
+        append_changes(&mut tx, &[goal.change(ChangeKind::Undeleted, vec![], ctx)?]).await?;
         Self::finish(tx, ctx).await?;
         Ok(goal)
     }
@@ -713,14 +683,7 @@ impl Store {
         let goal = PolicyGoal::try_from(row)?;
         append_changes(
             &mut tx,
-            &[Change {
-                resource_type: GOALS.resource_type(),
-                name: goal.name(),
-                kind: ChangeKind::Updated,
-                mask: vec!["state".into(), "outcome".into()],
-                snapshot: Some(snapshot(&goal)?),
-                ctx,
-            }],
+            &[goal.change(ChangeKind::Updated, vec!["state".into(), "outcome".into()], ctx)?],
         )
         .await?;
         Self::finish(tx, ctx).await?;
@@ -755,16 +718,7 @@ impl Store {
         .map_err(db_error)?;
         rows_to_goals(rows)?
             .iter()
-            .map(|g| {
-                Ok(Change {
-                    resource_type: GOALS.resource_type(),
-                    name: g.name(),
-                    kind: ChangeKind::Updated,
-                    mask: vec!["linked_partners".into()],
-                    snapshot: Some(snapshot(g)?),
-                    ctx,
-                })
-            })
+            .map(|g| g.change(ChangeKind::Updated, vec!["linked_partners".into()], ctx))
             .collect()
     }
 

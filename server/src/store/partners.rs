@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::{Postgres, QueryBuilder, Transaction, types::Json};
+use sqlx::{Postgres, QueryBuilder, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
 use time::OffsetDateTime;
 
 use super::{
@@ -384,16 +384,36 @@ pub(super) async fn unlink_goals_from_engagements<'a>(
     Ok(changes)
 }
 
-const INSERT_PARTNER: &str = "INSERT INTO trade_partners (id, kind, display_name, display_name_ko, region, priority,
-        agreements, engagements, risks, source, labels, create_time, update_time)
+const INSERT_PARTNER: &str = "INSERT INTO trade_partners (id, display_name, display_name_ko, region, priority,
+        agreements, engagements, risks, source, labels, kind, create_time, update_time)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), now())
      ON CONFLICT (id) DO NOTHING
      RETURNING id";
 
+/// Binds the stored columns of a partner, `$1…$10` of [`INSERT_PARTNER`] and
+/// [`UPDATE_PARTNER`].
+fn bind_columns<'q, O>(
+    q: QueryAs<'q, Postgres, O, PgArguments>,
+    id: &'q Id,
+    spec: &'q PartnerSpec,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    q.bind(id.as_str())
+        .bind(&spec.display_name)
+        .bind(&spec.display_name_ko)
+        .bind(&spec.region)
+        .bind(spec.priority.map(Priority::as_str))
+        .bind(Json(&spec.agreements))
+        .bind(Json(&spec.engagements))
+        .bind(Json(&spec.risks))
+        .bind(&spec.source)
+        .bind(Json(&spec.labels))
+}
+
 const UPDATE_PARTNER: &str = "UPDATE trade_partners SET display_name = $2, display_name_ko = $3, region = $4,
         priority = $5, agreements = $6, engagements = $7, risks = $8, source = $9, labels = $10,
         update_time = now(), revision = revision + 1
-     WHERE id = $1";
+     WHERE id = $1
+     RETURNING id";
 
 impl Store {
     /// Creates a partner. With a request id, a retry returns the original partner.
@@ -418,18 +438,8 @@ impl Store {
         spec: &PartnerSpec,
     ) -> Result<TradePartner, Error> {
         check_references(tx, id, spec, "trade_partner").await?;
-        let inserted: Option<String> = sqlx::query_scalar(INSERT_PARTNER)
-            .bind(id.as_str())
+        let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT_PARTNER), id, spec)
             .bind(spec.kind.as_str())
-            .bind(&spec.display_name)
-            .bind(&spec.display_name_ko)
-            .bind(&spec.region)
-            .bind(spec.priority.map(Priority::as_str))
-            .bind(Json(&spec.agreements))
-            .bind(Json(&spec.engagements))
-            .bind(Json(&spec.risks))
-            .bind(&spec.source)
-            .bind(Json(&spec.labels))
             .fetch_optional(&mut **tx)
             .await
             .map_err(db_error)?;
@@ -482,18 +492,8 @@ impl Store {
         if spec.members != current.spec.members || spec.engagements != current.spec.engagements {
             check_references(&mut tx, id, &spec, "trade_partner").await?;
         }
-        sqlx::query(UPDATE_PARTNER)
-            .bind(id.as_str())
-            .bind(&spec.display_name)
-            .bind(&spec.display_name_ko)
-            .bind(&spec.region)
-            .bind(spec.priority.map(Priority::as_str))
-            .bind(Json(&spec.agreements))
-            .bind(Json(&spec.engagements))
-            .bind(Json(&spec.risks))
-            .bind(&spec.source)
-            .bind(Json(&spec.labels))
-            .execute(&mut *tx)
+        bind_columns::<(String,)>(sqlx::query_as(UPDATE_PARTNER), id, &spec)
+            .fetch_one(&mut *tx)
             .await
             .map_err(db_error)?;
         if spec.members != current.spec.members {

@@ -9,7 +9,7 @@ use crate::domain::{
     Collection, Error, Violations, check,
     enums::{Comparator, Confidence, Direction, MilestoneState, Outcome, Pillar, RiskCategory, RiskSeverity},
     goal::{Date, FIELDS, GoalField, GoalPatch, GoalSpec, InterimTarget, Milestone, PolicyGoal, Risk, Target},
-    mask::{self, MaskPath},
+    mask::MaskPath,
     progress::Progress,
 };
 
@@ -97,41 +97,30 @@ impl Risk {
 impl GoalSpec {
     /// Validates every writable field of `g`; violation paths are `{prefix}.{field}`.
     pub fn from_proto(prefix: &str, g: &pb::PolicyGoal) -> Result<GoalSpec, Error> {
-        let every: Vec<MaskPath> = mask::writable(FIELDS).map(MaskPath::Field).collect();
-        let mut v = Violations::new();
-        let patch = fields(&mut v, prefix, g, &every);
-        // The rules across fields run on the valid fields too: every problem at once.
-        let spec = v.take(GoalSpec::new(patch).map_err(|e| e.within(prefix)));
-        match spec {
-            Some(spec) if v.is_empty() => Ok(spec),
-            _ => Err(Error::InvalidArgument(v.into_vec())),
-        }
+        super::parse_all(prefix, g, FIELDS, |fields| GoalSpec::new(GoalPatch(fields)))
     }
 }
 
 /// The typed patch of an update: the fields of `g` that `paths` name, each validated;
 /// violation paths are `{prefix}.{field}`.
 pub fn patch(prefix: &str, g: &pb::PolicyGoal, paths: &[MaskPath]) -> Result<GoalPatch, Error> {
-    let mut v = Violations::new();
-    let patch = fields(&mut v, prefix, g, paths);
-    v.finish(|| patch)
+    super::patch(prefix, g, paths).map(GoalPatch)
 }
 
-/// The valid fields of `g` that `paths` name; the others' violations go to `v`.
-fn fields(v: &mut Violations, prefix: &str, g: &pb::PolicyGoal, paths: &[MaskPath]) -> GoalPatch {
-    let mut fields = Vec::with_capacity(paths.len());
-    for p in paths {
-        match p {
-            MaskPath::Field(name) => fields.extend(field(v, &format!("{prefix}.{name}"), g, name)),
-            MaskPath::Label(key) => {
-                let value = g.labels.get(key).cloned();
-                let one = value.iter().map(|val| (key.clone(), val.clone())).collect();
-                check::labels(v, &format!("{prefix}.labels"), &one);
-                fields.push(GoalField::Label(key.clone(), value));
-            }
-        }
+impl super::Patchable for pb::PolicyGoal {
+    type Field = GoalField;
+
+    fn field(&self, v: &mut Violations, path: &str, name: &str) -> Option<GoalField> {
+        field(v, path, self, name)
     }
-    GoalPatch(fields)
+
+    fn labels(&self) -> &std::collections::HashMap<String, String> {
+        &self.labels
+    }
+
+    fn label(key: String, value: Option<String>) -> GoalField {
+        GoalField::Label(key, value)
+    }
 }
 
 /// One writable field of `g`, validated (`f` is its path in the request).

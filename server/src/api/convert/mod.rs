@@ -7,7 +7,13 @@ pub mod goal;
 pub mod measurement;
 pub mod partner;
 
-use crate::domain::Error;
+use std::collections::HashMap;
+
+use crate::domain::{
+    Error, Violations, check,
+    list::FieldDef,
+    mask::{self, MaskPath},
+};
 
 /// A proto timestamp from a time.
 pub fn timestamp(t: time::OffsetDateTime) -> prost_types::Timestamp {
@@ -28,4 +34,61 @@ pub fn from_timestamp(field: &str, t: &prost_types::Timestamp) -> Result<time::O
     }
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos))
         .map_err(|_| Error::invalid(field, "is not a valid timestamp"))
+}
+
+/// A proto resource message whose writable fields convert one by one into a domain patch:
+/// a create converts every writable field, an update the masked ones.
+pub(crate) trait Patchable {
+    /// The domain's typed form of one field and its new value.
+    type Field;
+    /// Converts and validates the writable top-level field `name` (`path` names it in the
+    /// request, for violations).
+    fn field(&self, v: &mut Violations, path: &str, name: &str) -> Option<Self::Field>;
+    fn labels(&self) -> &HashMap<String, String>;
+    /// `labels.<key>`: set to `value`, or removed.
+    fn label(key: String, value: Option<String>) -> Self::Field;
+}
+
+/// The valid fields of `msg` that `paths` name; the others' violations go to `v`.
+fn fields<M: Patchable>(v: &mut Violations, prefix: &str, msg: &M, paths: &[MaskPath]) -> Vec<M::Field> {
+    let mut fields = Vec::with_capacity(paths.len());
+    for p in paths {
+        match p {
+            MaskPath::Field(name) => fields.extend(msg.field(v, &format!("{prefix}.{name}"), name)),
+            MaskPath::Label(key) => {
+                let value = msg.labels().get(key).cloned();
+                let one = value.iter().map(|val| (key.clone(), val.clone())).collect();
+                check::labels(v, &format!("{prefix}.labels"), &one);
+                fields.push(M::label(key.clone(), value));
+            }
+        }
+    }
+    fields
+}
+
+/// The typed patch of an update: the fields of `msg` that `paths` name, each validated;
+/// violation paths are `{prefix}.{field}`.
+pub(crate) fn patch<M: Patchable>(prefix: &str, msg: &M, paths: &[MaskPath]) -> Result<Vec<M::Field>, Error> {
+    let mut v = Violations::new();
+    let fields = fields(&mut v, prefix, msg, paths);
+    v.finish(|| fields)
+}
+
+/// A create: every writable field of `msg` (those `described` says a client writes), then
+/// `build` checks the rules across fields, on the valid fields too, so the request learns
+/// of every problem at once.
+pub(crate) fn parse_all<M: Patchable, S>(
+    prefix: &str,
+    msg: &M,
+    described: &[FieldDef],
+    build: impl FnOnce(Vec<M::Field>) -> Result<S, Error>,
+) -> Result<S, Error> {
+    let every: Vec<MaskPath> = mask::writable(described).map(MaskPath::Field).collect();
+    let mut v = Violations::new();
+    let fields = fields(&mut v, prefix, msg, &every);
+    let built = v.take(build(fields).map_err(|e| e.within(prefix)));
+    match built {
+        Some(built) if v.is_empty() => Ok(built),
+        _ => Err(Error::InvalidArgument(v.into_vec())),
+    }
 }

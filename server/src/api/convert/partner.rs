@@ -7,7 +7,7 @@ use crate::domain::{
     Collection, Error, Id, Violations, check,
     enums::{AgreementStatus, AgreementType, EngagementKind, EngagementState, PartnerKind, Priority},
     goal::{Date, Risk},
-    mask::{self, MaskPath},
+    mask::MaskPath,
     partner::{
         Agreement, Engagement, FIELDS, FlowSpec, MAX_MEMBERS, PartnerField, PartnerPatch, PartnerSpec, TradeFlow,
         TradePartner, names,
@@ -199,41 +199,30 @@ impl Engagement {
 impl PartnerSpec {
     /// Validates every writable field of `p`; violation paths are `{prefix}.{field}`.
     pub fn from_proto(prefix: &str, p: &pb::TradePartner) -> Result<PartnerSpec, Error> {
-        let every: Vec<MaskPath> = mask::writable(FIELDS).map(MaskPath::Field).collect();
-        let mut v = Violations::new();
-        let patch = fields(&mut v, prefix, p, &every);
-        // The rules across fields run on the valid fields too: every problem at once.
-        let spec = v.take(PartnerSpec::new(patch).map_err(|e| e.within(prefix)));
-        match spec {
-            Some(spec) if v.is_empty() => Ok(spec),
-            _ => Err(Error::InvalidArgument(v.into_vec())),
-        }
+        super::parse_all(prefix, p, FIELDS, |fields| PartnerSpec::new(PartnerPatch(fields)))
     }
 }
 
 /// The typed patch of an update: the fields of `p` that `paths` name, each validated;
 /// violation paths are `{prefix}.{field}`.
 pub fn patch(prefix: &str, p: &pb::TradePartner, paths: &[MaskPath]) -> Result<PartnerPatch, Error> {
-    let mut v = Violations::new();
-    let patch = fields(&mut v, prefix, p, paths);
-    v.finish(|| patch)
+    super::patch(prefix, p, paths).map(PartnerPatch)
 }
 
-/// The valid fields of `p` that `paths` name; the others' violations go to `v`.
-fn fields(v: &mut Violations, prefix: &str, p: &pb::TradePartner, paths: &[MaskPath]) -> PartnerPatch {
-    let mut fields = Vec::with_capacity(paths.len());
-    for path in paths {
-        match path {
-            MaskPath::Field(name) => fields.extend(field(v, &format!("{prefix}.{name}"), p, name)),
-            MaskPath::Label(key) => {
-                let value = p.labels.get(key).cloned();
-                let one = value.iter().map(|val| (key.clone(), val.clone())).collect();
-                check::labels(v, &format!("{prefix}.labels"), &one);
-                fields.push(PartnerField::Label(key.clone(), value));
-            }
-        }
+impl super::Patchable for pb::TradePartner {
+    type Field = PartnerField;
+
+    fn field(&self, v: &mut Violations, path: &str, name: &str) -> Option<PartnerField> {
+        field(v, path, self, name)
     }
-    PartnerPatch(fields)
+
+    fn labels(&self) -> &std::collections::HashMap<String, String> {
+        &self.labels
+    }
+
+    fn label(key: String, value: Option<String>) -> PartnerField {
+        PartnerField::Label(key, value)
+    }
 }
 
 /// One writable field of `p`, validated (`f` is its path in the request).
