@@ -30,10 +30,6 @@ impl GoalsApi {
     }
 }
 
-fn parse_name(field: &str, name: &str) -> Result<Id, Status> {
-    GOALS.parse_name(field, name).map_err(Status::from)
-}
-
 /// The state a goal is created in: PLANNED unless the request says ACTIVE or ON_HOLD.
 fn initial_state(v: &mut Violations, g: &pb::PolicyGoal) -> GoalState {
     let state = enum_field(
@@ -211,13 +207,16 @@ impl PolicyGoalService for GoalsApi {
         request: Request<pb::DeletePolicyGoalRequest>,
     ) -> Result<Response<pb::PolicyGoal>, Status> {
         let r = request.get_ref();
-        let id = parse_name("name", &r.name)?;
-        let ctx = write_ctx(&request, None, r.validate_only);
-        let goal = self
-            .store
-            .delete_goal(&id, &r.etag, r.force, r.allow_missing, &ctx)
-            .await?;
-        Ok(Response::new(goal.map(|g| g.to_proto()).unwrap_or_default()))
+        let fields = resource::DeleteFields {
+            name: &r.name,
+            etag: &r.etag,
+            force: r.force,
+            allow_missing: r.allow_missing,
+            validate_only: r.validate_only,
+        };
+        Ok(Response::new(
+            resource::delete::<PolicyGoal, _>(&self.store, &request, fields).await?,
+        ))
     }
 
     async fn undelete_policy_goal(
@@ -225,10 +224,9 @@ impl PolicyGoalService for GoalsApi {
         request: Request<pb::UndeletePolicyGoalRequest>,
     ) -> Result<Response<pb::PolicyGoal>, Status> {
         let r = request.get_ref();
-        let id = parse_name("name", &r.name)?;
-        let ctx = write_ctx(&request, None, r.validate_only);
-        let goal = self.store.undelete_goal(&id, &r.etag, &ctx).await?;
-        Ok(Response::new(goal.to_proto()))
+        let goal =
+            resource::undelete::<PolicyGoal, _>(&self.store, &request, &r.name, &r.etag, r.validate_only).await?;
+        Ok(Response::new(goal))
     }
 
     async fn change_policy_goal_state(

@@ -145,13 +145,16 @@ impl TradePartnerService for PartnersApi {
         request: Request<pb::DeleteTradePartnerRequest>,
     ) -> Result<Response<pb::TradePartner>, Status> {
         let r = request.get_ref();
-        let id = PARTNERS.parse_name("name", &r.name)?;
-        let ctx = write_ctx(&request, None, r.validate_only);
-        let partner = self
-            .store
-            .delete_partner(&id, &r.etag, r.force, r.allow_missing, &ctx)
-            .await?;
-        Ok(Response::new(partner.map(|p| p.to_proto()).unwrap_or_default()))
+        let fields = resource::DeleteFields {
+            name: &r.name,
+            etag: &r.etag,
+            force: r.force,
+            allow_missing: r.allow_missing,
+            validate_only: r.validate_only,
+        };
+        Ok(Response::new(
+            resource::delete::<TradePartner, _>(&self.store, &request, fields).await?,
+        ))
     }
 
     async fn undelete_trade_partner(
@@ -159,10 +162,9 @@ impl TradePartnerService for PartnersApi {
         request: Request<pb::UndeleteTradePartnerRequest>,
     ) -> Result<Response<pb::TradePartner>, Status> {
         let r = request.get_ref();
-        let id = PARTNERS.parse_name("name", &r.name)?;
-        let ctx = write_ctx(&request, None, r.validate_only);
-        let partner = self.store.undelete_partner(&id, &r.etag, &ctx).await?;
-        Ok(Response::new(partner.to_proto()))
+        let partner =
+            resource::undelete::<TradePartner, _>(&self.store, &request, &r.name, &r.etag, r.validate_only).await?;
+        Ok(Response::new(partner))
     }
 
     async fn get_trade_flow(

@@ -1,19 +1,41 @@
 //! The generic Get, List and BatchGet of every top-level resource: request checks, the store's
 //! generic paths, and the proto answer. A service method of a resource is one call here.
 
+use std::future::Future;
+
 use registry_proto::v1 as pb;
-use tonic::Status;
+use tonic::{Request, Status};
 
 use super::ListFields;
 use crate::{
-    domain::{goal::PolicyGoal, partner::TradePartner},
-    store::{Resource, Store},
+    domain::{Error, Id, goal::PolicyGoal, partner::TradePartner},
+    store::{Resource, Store, WriteCtx},
 };
 
 /// A resource served over the API: its proto message.
 pub(crate) trait ApiResource: Resource + Clone {
     type Proto;
     fn to_proto(&self) -> Self::Proto;
+}
+
+/// The soft delete and undelete of a resource (each resource's own rules: children,
+/// links, memberships).
+pub(crate) trait Deletable: ApiResource {
+    fn delete<'a>(
+        store: &'a Store,
+        id: &'a Id,
+        etag: &'a str,
+        force: bool,
+        allow_missing: bool,
+        ctx: &'a WriteCtx,
+    ) -> impl Future<Output = Result<Option<Self>, Error>> + Send + 'a;
+
+    fn undelete<'a>(
+        store: &'a Store,
+        id: &'a Id,
+        etag: &'a str,
+        ctx: &'a WriteCtx,
+    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a;
 }
 
 impl ApiResource for PolicyGoal {
@@ -23,11 +45,92 @@ impl ApiResource for PolicyGoal {
     }
 }
 
+impl Deletable for PolicyGoal {
+    fn delete<'a>(
+        store: &'a Store,
+        id: &'a Id,
+        etag: &'a str,
+        force: bool,
+        allow_missing: bool,
+        ctx: &'a WriteCtx,
+    ) -> impl Future<Output = Result<Option<Self>, Error>> + Send + 'a {
+        store.delete_goal(id, etag, force, allow_missing, ctx)
+    }
+
+    fn undelete<'a>(
+        store: &'a Store,
+        id: &'a Id,
+        etag: &'a str,
+        ctx: &'a WriteCtx,
+    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
+        store.undelete_goal(id, etag, ctx)
+    }
+}
+
 impl ApiResource for TradePartner {
     type Proto = pb::TradePartner;
     fn to_proto(&self) -> pb::TradePartner {
         TradePartner::to_proto(self)
     }
+}
+
+impl Deletable for TradePartner {
+    fn delete<'a>(
+        store: &'a Store,
+        id: &'a Id,
+        etag: &'a str,
+        force: bool,
+        allow_missing: bool,
+        ctx: &'a WriteCtx,
+    ) -> impl Future<Output = Result<Option<Self>, Error>> + Send + 'a {
+        store.delete_partner(id, etag, force, allow_missing, ctx)
+    }
+
+    fn undelete<'a>(
+        store: &'a Store,
+        id: &'a Id,
+        etag: &'a str,
+        ctx: &'a WriteCtx,
+    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
+        store.undelete_partner(id, etag, ctx)
+    }
+}
+
+/// The fields of a Delete request.
+pub(crate) struct DeleteFields<'a> {
+    pub name: &'a str,
+    pub etag: &'a str,
+    pub force: bool,
+    pub allow_missing: bool,
+    pub validate_only: bool,
+}
+
+/// Delete: soft-deletes `name` (an empty answer when it is missing and `allow_missing`).
+pub(crate) async fn delete<R: Deletable, T>(
+    store: &Store,
+    request: &Request<T>,
+    r: DeleteFields<'_>,
+) -> Result<R::Proto, Status>
+where
+    R::Proto: Default,
+{
+    let id = R::KIND.collection.parse_name("name", r.name)?;
+    let ctx = super::write_ctx(request, None, r.validate_only);
+    let deleted = R::delete(store, &id, r.etag, r.force, r.allow_missing, &ctx).await?;
+    Ok(deleted.map(|d| d.to_proto()).unwrap_or_default())
+}
+
+/// Undelete: restores the soft-deleted `name`.
+pub(crate) async fn undelete<R: Deletable, T>(
+    store: &Store,
+    request: &Request<T>,
+    name: &str,
+    etag: &str,
+    validate_only: bool,
+) -> Result<R::Proto, Status> {
+    let id = R::KIND.collection.parse_name("name", name)?;
+    let ctx = super::write_ctx(request, None, validate_only);
+    Ok(R::undelete(store, &id, etag, &ctx).await?.to_proto())
 }
 
 /// Get: the resource `name`, live or soft-deleted, or as it was at `read_time`.

@@ -95,34 +95,27 @@ pub struct GoalSpec {
     pub labels: BTreeMap<String, String>,
 }
 
-/// One field set by a write: the typed form of an update-mask path with its new value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum GoalField {
-    Title(String),
-    TitleKo(String),
-    /// `None`: inherit the parent's pillar.
-    Pillar(Option<Pillar>),
-    Parent(Option<Id>),
-    Description(String),
-    Sectors(Vec<String>),
-    Regions(Vec<String>),
-    LeadOrganization(String),
-    Confidence(Option<Confidence>),
-    ConfidenceNote(String),
-    Targets(Vec<Target>),
-    Milestones(Vec<Milestone>),
-    LinkedPartners(Vec<Id>),
-    Risks(Vec<Risk>),
-    Source(String),
-    Labels(BTreeMap<String, String>),
-    /// `labels.<key>`: set the key, or remove it (`None`).
-    Label(String, Option<String>),
-}
-
-/// The fields an update writes, each already valid on its own; [`GoalSpec::apply`] checks
-/// the result as a whole.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GoalPatch(pub Vec<GoalField>);
+patch_fields!(
+    /// One field set by a write: the typed form of an update-mask path with its new value.
+    GoalField, GoalPatch for GoalSpec {
+        Title(String) => title,
+        TitleKo(String) => title_ko,
+        /// `None`: inherit the parent's pillar.
+        Pillar(Option<Pillar>) => pillar,
+        Parent(Option<Id>) => parent,
+        Description(String) => description,
+        Sectors(Vec<String>) => sectors,
+        Regions(Vec<String>) => regions,
+        LeadOrganization(String) => lead_organization,
+        Confidence(Option<Confidence>) => confidence,
+        ConfidenceNote(String) => confidence_note,
+        Targets(Vec<Target>) => targets,
+        Milestones(Vec<Milestone>) => milestones,
+        LinkedPartners(Vec<Id>) => linked_partners,
+        Risks(Vec<Risk>) => risks,
+        Source(String) => source,
+        Labels(BTreeMap<String, String>) => labels,
+});
 
 impl GoalSpec {
     /// A spec from a patch of every field (a create).
@@ -136,30 +129,7 @@ impl GoalSpec {
     /// field names (`pillar`, `labels[key]`).
     pub fn apply(&mut self, patch: GoalPatch) -> Result<(), Error> {
         for field in patch.0 {
-            match field {
-                GoalField::Title(x) => self.title = x,
-                GoalField::TitleKo(x) => self.title_ko = x,
-                GoalField::Pillar(x) => self.pillar = x,
-                GoalField::Parent(x) => self.parent = x,
-                GoalField::Description(x) => self.description = x,
-                GoalField::Sectors(x) => self.sectors = x,
-                GoalField::Regions(x) => self.regions = x,
-                GoalField::LeadOrganization(x) => self.lead_organization = x,
-                GoalField::Confidence(x) => self.confidence = x,
-                GoalField::ConfidenceNote(x) => self.confidence_note = x,
-                GoalField::Targets(x) => self.targets = x,
-                GoalField::Milestones(x) => self.milestones = x,
-                GoalField::LinkedPartners(x) => self.linked_partners = x,
-                GoalField::Risks(x) => self.risks = x,
-                GoalField::Source(x) => self.source = x,
-                GoalField::Labels(x) => self.labels = x,
-                GoalField::Label(k, Some(value)) => {
-                    self.labels.insert(k, value);
-                }
-                GoalField::Label(k, None) => {
-                    self.labels.remove(&k);
-                }
-            }
+            self.set(field);
         }
         let mut v = Violations::new();
         if self.parent.is_none() && self.pillar.is_none() {

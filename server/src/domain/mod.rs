@@ -1,6 +1,39 @@
 //! Validated domain types. No tonic and no sqlx here: `api/` converts requests into these
 //! types, `store/` persists them.
 
+/// Declares the typed patch of a resource spec: an enum with one variant per writable field
+/// (and `Label` for one `labels.<key>`), the patch (a list of them), and `set`, which writes
+/// one field into the spec. The spec's own `apply` then checks the rules across fields.
+macro_rules! patch_fields {
+    ($(#[$m:meta])* $field:ident, $patch:ident for $spec:ty { $($(#[$vm:meta])* $variant:ident($ty:ty) => $member:ident),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum $field {
+            $($(#[$vm])* $variant($ty),)+
+            /// `labels.<key>`: set the key, or remove it (`None`).
+            Label(String, Option<String>),
+        }
+
+        /// The fields a write sets, each already valid on its own.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct $patch(pub Vec<$field>);
+
+        impl $spec {
+            fn set(&mut self, field: $field) {
+                match field {
+                    $($field::$variant(x) => self.$member = x,)+
+                    $field::Label(k, Some(value)) => {
+                        self.labels.insert(k, value);
+                    }
+                    $field::Label(k, None) => {
+                        self.labels.remove(&k);
+                    }
+                }
+            }
+        }
+    };
+}
+
 pub mod check;
 pub mod enums;
 mod error;

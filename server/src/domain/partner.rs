@@ -64,28 +64,21 @@ pub struct PartnerSpec {
     pub labels: BTreeMap<String, String>,
 }
 
-/// One field set by a write: the typed form of an update-mask path with its new value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PartnerField {
-    Kind(PartnerKind),
-    DisplayName(String),
-    DisplayNameKo(String),
-    Region(String),
-    Members(Vec<Id>),
-    Priority(Option<Priority>),
-    Agreements(Vec<Agreement>),
-    Engagements(Vec<Engagement>),
-    Risks(Vec<Risk>),
-    Source(String),
-    Labels(BTreeMap<String, String>),
-    /// `labels.<key>`: set the key, or remove it (`None`).
-    Label(String, Option<String>),
-}
-
-/// The fields a write sets, each already valid on its own; [`PartnerSpec::apply`] checks the
-/// result as a whole.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PartnerPatch(pub Vec<PartnerField>);
+patch_fields!(
+    /// One field set by a write: the typed form of an update-mask path with its new value.
+    PartnerField, PartnerPatch for PartnerSpec {
+        Kind(PartnerKind) => kind,
+        DisplayName(String) => display_name,
+        DisplayNameKo(String) => display_name_ko,
+        Region(String) => region,
+        Members(Vec<Id>) => members,
+        Priority(Option<Priority>) => priority,
+        Agreements(Vec<Agreement>) => agreements,
+        Engagements(Vec<Engagement>) => engagements,
+        Risks(Vec<Risk>) => risks,
+        Source(String) => source,
+        Labels(BTreeMap<String, String>) => labels,
+});
 
 impl PartnerSpec {
     /// A spec from a patch of every field (a create).
@@ -111,25 +104,7 @@ impl PartnerSpec {
     /// field names (`members`, `labels[key]`).
     pub fn apply(&mut self, patch: PartnerPatch) -> Result<(), Error> {
         for field in patch.0 {
-            match field {
-                PartnerField::Kind(x) => self.kind = x,
-                PartnerField::DisplayName(x) => self.display_name = x,
-                PartnerField::DisplayNameKo(x) => self.display_name_ko = x,
-                PartnerField::Region(x) => self.region = x,
-                PartnerField::Members(x) => self.members = x,
-                PartnerField::Priority(x) => self.priority = x,
-                PartnerField::Agreements(x) => self.agreements = x,
-                PartnerField::Engagements(x) => self.engagements = x,
-                PartnerField::Risks(x) => self.risks = x,
-                PartnerField::Source(x) => self.source = x,
-                PartnerField::Labels(x) => self.labels = x,
-                PartnerField::Label(k, Some(value)) => {
-                    self.labels.insert(k, value);
-                }
-                PartnerField::Label(k, None) => {
-                    self.labels.remove(&k);
-                }
-            }
+            self.set(field);
         }
         let mut v = Violations::new();
         if self.kind == PartnerKind::Country && !self.members.is_empty() {

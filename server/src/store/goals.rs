@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
 use time::OffsetDateTime;
 
-use super::resource::{Kind, Resource, lock_row};
+use super::resource::{Kind, Meta, Resource, lock_row};
 use super::{
     Change, ChangeKind, Claim, GOAL_TREE_LOCK, Store, WriteCtx, append_changes, append_changes_answering,
     claim_request, db_error, lock, request_hash,
@@ -130,20 +130,13 @@ impl Resource for PolicyGoal {
     };
     type Row = GoalRow;
 
-    fn from_row(row: GoalRow) -> Result<Self, Error> {
-        PolicyGoal::try_from(row)
-    }
-
-    fn id(&self) -> &Id {
-        &self.id
-    }
-
-    fn etag(&self) -> String {
-        PolicyGoal::etag(self)
-    }
-
-    fn delete_time(&self) -> Option<OffsetDateTime> {
-        self.delete_time
+    fn meta(&self) -> Meta<'_> {
+        Meta {
+            id: &self.id,
+            revision: self.revision,
+            create_time: self.create_time,
+            delete_time: self.delete_time,
+        }
     }
 
     fn sort_value(&self, field: &str) -> SortValue {

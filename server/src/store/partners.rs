@@ -14,7 +14,7 @@ use super::{
     Change, ChangeKind, Claim, Store, WriteCtx, append_changes, append_changes_answering, claim_request, db_error,
     page::Key,
     request_hash,
-    resource::{Kind, Resource, lock_row, read},
+    resource::{Kind, Meta, Resource, lock_row, read},
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
@@ -122,20 +122,13 @@ impl Resource for TradePartner {
     };
     type Row = PartnerRow;
 
-    fn from_row(row: PartnerRow) -> Result<Self, Error> {
-        TradePartner::try_from(row)
-    }
-
-    fn id(&self) -> &Id {
-        &self.id
-    }
-
-    fn etag(&self) -> String {
-        TradePartner::etag(self)
-    }
-
-    fn delete_time(&self) -> Option<OffsetDateTime> {
-        self.delete_time
+    fn meta(&self) -> Meta<'_> {
+        Meta {
+            id: &self.id,
+            revision: self.revision,
+            create_time: self.create_time,
+            delete_time: self.delete_time,
+        }
     }
 
     fn sort_value(&self, field: &str) -> SortValue {

@@ -34,18 +34,43 @@ pub struct Kind {
     pub lock_then_read: bool,
 }
 
+/// What every stored resource has: its id, revision and lifetime.
+#[derive(Debug, Clone, Copy)]
+pub struct Meta<'a> {
+    pub id: &'a Id,
+    pub revision: i64,
+    pub create_time: OffsetDateTime,
+    pub delete_time: Option<OffsetDateTime>,
+}
+
 /// A top-level resource stored in one table, soft-deletable, with etags and revisions.
-pub trait Resource: Sized + Send + Sync + Serialize + DeserializeOwned + 'static {
+pub trait Resource:
+    Sized + Send + Sync + Serialize + DeserializeOwned + TryFrom<Self::Row, Error = Error> + 'static
+{
     const KIND: Kind;
     /// The row `KIND.select` produces.
     type Row: for<'r> FromRow<'r, PgRow> + Send + Unpin;
 
-    fn from_row(row: Self::Row) -> Result<Self, Error>;
-    fn id(&self) -> &Id;
-    fn etag(&self) -> String;
-    fn delete_time(&self) -> Option<OffsetDateTime>;
+    fn meta(&self) -> Meta<'_>;
     /// The value of an orderable field, for a page-token cursor.
     fn sort_value(&self, field: &str) -> SortValue;
+
+    fn from_row(row: Self::Row) -> Result<Self, Error> {
+        Self::try_from(row)
+    }
+
+    fn id(&self) -> &Id {
+        self.meta().id
+    }
+
+    fn etag(&self) -> String {
+        let m = self.meta();
+        crate::domain::etag(m.id.as_str(), m.revision, m.create_time)
+    }
+
+    fn delete_time(&self) -> Option<OffsetDateTime> {
+        self.meta().delete_time
+    }
 
     /// Completes resources read from the database with what is not stored on their row
     /// (goals: progress computed from measurements; `as_of` for a past state).

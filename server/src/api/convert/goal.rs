@@ -94,34 +94,7 @@ impl Risk {
     }
 }
 
-impl GoalSpec {
-    /// Validates every writable field of `g`; violation paths are `{prefix}.{field}`.
-    pub fn from_proto(prefix: &str, g: &pb::PolicyGoal) -> Result<GoalSpec, Error> {
-        super::parse_all(prefix, g, FIELDS, |fields| GoalSpec::new(GoalPatch(fields)))
-    }
-}
-
-/// The typed patch of an update: the fields of `g` that `paths` name, each validated;
-/// violation paths are `{prefix}.{field}`.
-pub fn patch(prefix: &str, g: &pb::PolicyGoal, paths: &[MaskPath]) -> Result<GoalPatch, Error> {
-    super::patch(prefix, g, paths).map(GoalPatch)
-}
-
-impl super::Patchable for pb::PolicyGoal {
-    type Field = GoalField;
-
-    fn field(&self, v: &mut Violations, path: &str, name: &str) -> Option<GoalField> {
-        field(v, path, self, name)
-    }
-
-    fn labels(&self) -> &std::collections::HashMap<String, String> {
-        &self.labels
-    }
-
-    fn label(key: String, value: Option<String>) -> GoalField {
-        GoalField::Label(key, value)
-    }
-}
+patchable!(pb::PolicyGoal => GoalField, GoalPatch, GoalSpec, FIELDS);
 
 /// One writable field of `g`, validated (`f` is its path in the request).
 fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<GoalField> {

@@ -2,6 +2,42 @@
 //! types meet domain types. Parsing a proto message validates every field and reports every
 //! violation at once; encoding never fails.
 
+/// Implements [`Patchable`] for a proto resource message whose module has
+/// `fn field(v, path, msg, name) -> Option<Field>`, and the spec's `from_proto` (a create)
+/// and the module's `patch` (an update) on it.
+macro_rules! patchable {
+    ($msg:ty => $field:ident, $patch:ident, $spec:ident, $fields:expr) => {
+        impl super::Patchable for $msg {
+            type Field = $field;
+
+            fn field(&self, v: &mut Violations, path: &str, name: &str) -> Option<$field> {
+                field(v, path, self, name)
+            }
+
+            fn labels(&self) -> &std::collections::HashMap<String, String> {
+                &self.labels
+            }
+
+            fn label(key: String, value: Option<String>) -> $field {
+                $field::Label(key, value)
+            }
+        }
+
+        impl $spec {
+            /// Validates every writable field; violation paths are `{prefix}.{field}`.
+            pub fn from_proto(prefix: &str, msg: &$msg) -> Result<$spec, Error> {
+                super::parse_all(prefix, msg, $fields, |fields| $spec::new($patch(fields)))
+            }
+        }
+
+        /// The typed patch of an update: the fields of `msg` that `paths` name, each
+        /// validated; violation paths are `{prefix}.{field}`.
+        pub fn patch(prefix: &str, msg: &$msg, paths: &[MaskPath]) -> Result<$patch, Error> {
+            super::patch(prefix, msg, paths).map($patch)
+        }
+    };
+}
+
 pub mod enums;
 pub mod goal;
 pub mod measurement;

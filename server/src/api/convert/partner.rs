@@ -196,34 +196,7 @@ impl Engagement {
     }
 }
 
-impl PartnerSpec {
-    /// Validates every writable field of `p`; violation paths are `{prefix}.{field}`.
-    pub fn from_proto(prefix: &str, p: &pb::TradePartner) -> Result<PartnerSpec, Error> {
-        super::parse_all(prefix, p, FIELDS, |fields| PartnerSpec::new(PartnerPatch(fields)))
-    }
-}
-
-/// The typed patch of an update: the fields of `p` that `paths` name, each validated;
-/// violation paths are `{prefix}.{field}`.
-pub fn patch(prefix: &str, p: &pb::TradePartner, paths: &[MaskPath]) -> Result<PartnerPatch, Error> {
-    super::patch(prefix, p, paths).map(PartnerPatch)
-}
-
-impl super::Patchable for pb::TradePartner {
-    type Field = PartnerField;
-
-    fn field(&self, v: &mut Violations, path: &str, name: &str) -> Option<PartnerField> {
-        field(v, path, self, name)
-    }
-
-    fn labels(&self) -> &std::collections::HashMap<String, String> {
-        &self.labels
-    }
-
-    fn label(key: String, value: Option<String>) -> PartnerField {
-        PartnerField::Label(key, value)
-    }
-}
+patchable!(pb::TradePartner => PartnerField, PartnerPatch, PartnerSpec, FIELDS);
 
 /// One writable field of `p`, validated (`f` is its path in the request).
 fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Option<PartnerField> {
