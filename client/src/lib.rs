@@ -35,13 +35,14 @@
 mod error;
 mod health;
 mod measurements;
+mod pages;
 mod partners;
 mod retry;
 mod watch;
 
 use std::time::Duration;
 
-use futures::{Stream, TryStreamExt, stream};
+use futures::Stream;
 use registry_proto::v1::{
     admin_service_client::AdminServiceClient, change_feed_service_client::ChangeFeedServiceClient,
     policy_goal_service_client::PolicyGoalServiceClient, trade_partner_service_client::TradePartnerServiceClient,
@@ -54,6 +55,7 @@ use tonic::{
 
 pub use error::{Error, FieldViolation};
 pub use health::HealthStatus;
+pub use pages::Listed;
 pub use registry_proto::prost_types;
 /// Generated protobuf types of `motie.registry.v1`.
 pub use registry_proto::v1 as pb;
@@ -320,10 +322,9 @@ impl RegistryClient {
         page(self.admin.clone().create_token(req).await)
     }
 
-    /// Lists API tokens (ADMIN).
+    /// Lists API tokens (ADMIN): one page; [`RegistryClient::pages`] walks them all.
     pub async fn list_tokens(&self, req: pb::ListTokensRequest) -> Result<pb::ListTokensResponse> {
-        self.read(&self.admin, |mut c, r| async move { c.list_tokens(r).await }, req)
-            .await
+        self.page(req).await
     }
 
     /// Revokes an API token (ADMIN); it is rejected from then on.
@@ -361,8 +362,7 @@ impl RegistryClient {
 
     /// Gets one page of goals.
     pub async fn list_policy_goals_page(&self, req: pb::ListPolicyGoalsRequest) -> Result<pb::ListPolicyGoalsResponse> {
-        self.read(&self.goals, |mut c, r| async move { c.list_policy_goals(r).await }, req)
-            .await
+        self.page(req).await
     }
 
     /// Streams every goal matching `req`, fetching pages as it goes.
@@ -370,20 +370,7 @@ impl RegistryClient {
         &self,
         req: pb::ListPolicyGoalsRequest,
     ) -> impl Stream<Item = Result<pb::PolicyGoal>> + Send + 'static {
-        let client = self.clone();
-        stream::try_unfold(Some(req), move |next| {
-            let client = client.clone();
-            async move {
-                let Some(req) = next else { return Ok::<_, Error>(None) };
-                let resp = client.list_policy_goals_page(req.clone()).await?;
-                let following = (!resp.next_page_token.is_empty()).then(|| pb::ListPolicyGoalsRequest {
-                    page_token: resp.next_page_token.clone(),
-                    ..req
-                });
-                Ok(Some((stream::iter(resp.policy_goals.into_iter().map(Ok)), following)))
-            }
-        })
-        .try_flatten()
+        self.pages(req)
     }
 
     /// Gets up to 1000 goals by name, in order; NOT_FOUND if any is missing.
@@ -478,26 +465,12 @@ impl RegistryClient {
 
     /// Gets one page of the change history.
     pub async fn list_changes_page(&self, req: pb::ListChangesRequest) -> Result<pb::ListChangesResponse> {
-        self.read(&self.changes, |mut c, r| async move { c.list_changes(r).await }, req)
-            .await
+        self.page(req).await
     }
 
     /// Streams the whole change history matching `req`, page by page.
     pub fn list_changes(&self, req: pb::ListChangesRequest) -> impl Stream<Item = Result<pb::Change>> + Send + 'static {
-        let client = self.clone();
-        stream::try_unfold(Some(req), move |next| {
-            let client = client.clone();
-            async move {
-                let Some(req) = next else { return Ok::<_, Error>(None) };
-                let resp = client.list_changes_page(req.clone()).await?;
-                let following = (!resp.next_page_token.is_empty()).then(|| pb::ListChangesRequest {
-                    page_token: resp.next_page_token.clone(),
-                    ..req
-                });
-                Ok(Some((stream::iter(resp.changes.into_iter().map(Ok)), following)))
-            }
-        })
-        .try_flatten()
+        self.pages(req)
     }
 
     /// Opens one raw WatchChanges stream (no reconnection); see [`RegistryClient::watch_changes`].

@@ -1,8 +1,8 @@
 //! Measurements of goal targets (`policyGoals/{goal}/measurements/{measurement}`).
 
-use futures::{Stream, TryStreamExt, stream};
+use futures::Stream;
 
-use crate::{Error, RegistryClient, Result, page, pb};
+use crate::{RegistryClient, Result, page, pb};
 
 impl RegistryClient {
     /// Records a measurement of one of a live goal's targets. Set `request_id` to make
@@ -16,7 +16,7 @@ impl RegistryClient {
         &self,
         req: pb::ListMeasurementsRequest,
     ) -> Result<pb::ListMeasurementsResponse> {
-        page(self.goals.clone().list_measurements(req).await)
+        self.page(req).await
     }
 
     /// Streams every measurement matching `req`, fetching pages as it goes.
@@ -24,19 +24,6 @@ impl RegistryClient {
         &self,
         req: pb::ListMeasurementsRequest,
     ) -> impl Stream<Item = Result<pb::Measurement>> + Send + 'static {
-        let client = self.clone();
-        stream::try_unfold(Some(req), move |next| {
-            let client = client.clone();
-            async move {
-                let Some(req) = next else { return Ok::<_, Error>(None) };
-                let resp = client.list_measurements_page(req.clone()).await?;
-                let following = (!resp.next_page_token.is_empty()).then(|| pb::ListMeasurementsRequest {
-                    page_token: resp.next_page_token.clone(),
-                    ..req
-                });
-                Ok(Some((stream::iter(resp.measurements.into_iter().map(Ok)), following)))
-            }
-        })
-        .try_flatten()
+        self.pages(req)
     }
 }

@@ -1,8 +1,8 @@
 //! Trade partners, trade flows and export concentration.
 
-use futures::{Stream, TryStreamExt, stream};
+use futures::Stream;
 
-use crate::{Error, RegistryClient, Result, page, pb, with_request_id};
+use crate::{RegistryClient, Result, page, pb, with_request_id};
 
 impl RegistryClient {
     /// Creates a partner. A COUNTRY's id is its ISO 3166-1 alpha-2 code in lower case.
@@ -51,12 +51,7 @@ impl RegistryClient {
         &self,
         req: pb::ListTradePartnersRequest,
     ) -> Result<pb::ListTradePartnersResponse> {
-        self.read(
-            &self.partners,
-            |mut c, r| async move { c.list_trade_partners(r).await },
-            req,
-        )
-        .await
+        self.page(req).await
     }
 
     /// Streams every partner matching `req`, fetching pages as it goes.
@@ -64,20 +59,7 @@ impl RegistryClient {
         &self,
         req: pb::ListTradePartnersRequest,
     ) -> impl Stream<Item = Result<pb::TradePartner>> + Send + 'static {
-        let client = self.clone();
-        stream::try_unfold(Some(req), move |next| {
-            let client = client.clone();
-            async move {
-                let Some(req) = next else { return Ok::<_, Error>(None) };
-                let resp = client.list_trade_partners_page(req.clone()).await?;
-                let following = (!resp.next_page_token.is_empty()).then(|| pb::ListTradePartnersRequest {
-                    page_token: resp.next_page_token.clone(),
-                    ..req
-                });
-                Ok(Some((stream::iter(resp.trade_partners.into_iter().map(Ok)), following)))
-            }
-        })
-        .try_flatten()
+        self.pages(req)
     }
 
     /// Gets up to 1000 partners by name, in order; NOT_FOUND if any is missing.
@@ -125,12 +107,7 @@ impl RegistryClient {
 
     /// Gets one page of trade flows.
     pub async fn list_trade_flows_page(&self, req: pb::ListTradeFlowsRequest) -> Result<pb::ListTradeFlowsResponse> {
-        self.read(
-            &self.partners,
-            |mut c, r| async move { c.list_trade_flows(r).await },
-            req,
-        )
-        .await
+        self.page(req).await
     }
 
     /// Streams every trade flow matching `req` (ordered by partner, then year).
@@ -138,20 +115,7 @@ impl RegistryClient {
         &self,
         req: pb::ListTradeFlowsRequest,
     ) -> impl Stream<Item = Result<pb::TradeFlow>> + Send + 'static {
-        let client = self.clone();
-        stream::try_unfold(Some(req), move |next| {
-            let client = client.clone();
-            async move {
-                let Some(req) = next else { return Ok::<_, Error>(None) };
-                let resp = client.list_trade_flows_page(req.clone()).await?;
-                let following = (!resp.next_page_token.is_empty()).then(|| pb::ListTradeFlowsRequest {
-                    page_token: resp.next_page_token.clone(),
-                    ..req
-                });
-                Ok(Some((stream::iter(resp.trade_flows.into_iter().map(Ok)), following)))
-            }
-        })
-        .try_flatten()
+        self.pages(req)
     }
 
     /// Creates or replaces a trade flow (`allow_missing` for an upsert).
