@@ -234,7 +234,8 @@ pub(crate) fn with_request_id<R>(mut req: R, field: impl FnOnce(&mut R) -> &mut 
 }
 
 impl RegistryClient {
-    /// A read: retried on UNAVAILABLE under the client's policy.
+    /// A read, or a create carrying a request id: retried on UNAVAILABLE under the client's
+    /// policy (the server answers a repeated request id with the original response).
     pub(crate) async fn read<S, Req, Resp, F, Fut>(&self, svc: &S, call: F, req: Req) -> Result<Resp>
     where
         S: Clone,
@@ -243,18 +244,6 @@ impl RegistryClient {
         Fut: std::future::Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
     {
         page(self.retry.run(true, || call(svc.clone(), req.clone())).await)
-    }
-
-    /// A create carrying a request id: retried like a read (the server answers a repeated
-    /// request id with the original response).
-    pub(crate) async fn create<S, Req, Resp, F, Fut>(&self, svc: &S, call: F, req: Req) -> Result<Resp>
-    where
-        S: Clone,
-        Req: Clone,
-        F: Fn(S, Req) -> Fut,
-        Fut: std::future::Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
-    {
-        self.read(svc, call, req).await
     }
 }
 
@@ -339,7 +328,7 @@ impl RegistryClient {
 
     /// Creates a goal. Set `request_id` to make retries safe.
     pub async fn create_policy_goal(&self, req: pb::CreatePolicyGoalRequest) -> Result<pb::PolicyGoal> {
-        self.create(
+        self.read(
             &self.goals,
             |mut c, r| async move { c.create_policy_goal(r).await },
             with_request_id(req, |r| &mut r.request_id),
@@ -358,19 +347,6 @@ impl RegistryClient {
             },
         )
         .await
-    }
-
-    /// Gets one page of goals.
-    pub async fn list_policy_goals_page(&self, req: pb::ListPolicyGoalsRequest) -> Result<pb::ListPolicyGoalsResponse> {
-        self.page(req).await
-    }
-
-    /// Streams every goal matching `req`, fetching pages as it goes.
-    pub fn list_policy_goals(
-        &self,
-        req: pb::ListPolicyGoalsRequest,
-    ) -> impl Stream<Item = Result<pb::PolicyGoal>> + Send + 'static {
-        self.pages(req)
     }
 
     /// Gets up to 1000 goals by name, in order; NOT_FOUND if any is missing.
@@ -417,7 +393,7 @@ impl RegistryClient {
         &self,
         req: pb::BatchCreatePolicyGoalsRequest,
     ) -> Result<Vec<pb::PolicyGoal>> {
-        self.create(
+        self.read(
             &self.goals,
             |mut c, r| async move { c.batch_create_policy_goals(r).await },
             with_request_id(req, |r| &mut r.request_id),
@@ -461,16 +437,6 @@ impl RegistryClient {
             },
         )
         .await
-    }
-
-    /// Gets one page of the change history.
-    pub async fn list_changes_page(&self, req: pb::ListChangesRequest) -> Result<pb::ListChangesResponse> {
-        self.page(req).await
-    }
-
-    /// Streams the whole change history matching `req`, page by page.
-    pub fn list_changes(&self, req: pb::ListChangesRequest) -> impl Stream<Item = Result<pb::Change>> + Send + 'static {
-        self.pages(req)
     }
 
     /// Opens one raw WatchChanges stream (no reconnection); see [`RegistryClient::watch_changes`].

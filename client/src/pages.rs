@@ -52,35 +52,41 @@ impl RegistryClient {
     }
 }
 
-/// `Listed` for a request type: its response, the field holding the items, and the call.
+/// `Listed` for each List request: `service.rpc(Request) -> Response { items: Item }`, and
+/// optionally the names of its one-page method and its stream method on [`RegistryClient`].
 macro_rules! listed {
-    ($req:ty => $resp:ty, $items:ident: $item:ty, |$client:ident, $r:ident| $fetch:expr) => {
-        impl Listed for $req {
-            type Response = $resp;
-            type Item = $item;
-            fn fetch(self, $client: &RegistryClient) -> impl Future<Output = Result<$resp>> + Send {
-                let $r = self;
-                $fetch
+    ($($svc:ident.$rpc:ident($req:ident) -> $resp:ident { $items:ident: $item:ident } $(as $page:ident, $stream:ident, $what:literal)?;)*) => {$(
+        impl Listed for pb::$req {
+            type Response = pb::$resp;
+            type Item = pb::$item;
+            fn fetch(self, client: &RegistryClient) -> impl Future<Output = Result<pb::$resp>> + Send {
+                client.read(&client.$svc, |mut c, r| async move { c.$rpc(r).await }, self)
             }
             fn set_page_token(&mut self, token: String) {
                 self.page_token = token;
             }
-            fn into_page(response: $resp) -> (Vec<$item>, String) {
+            fn into_page(response: pb::$resp) -> (Vec<pb::$item>, String) {
                 (response.$items, response.next_page_token)
             }
         }
-    };
+        $(impl RegistryClient {
+            #[doc = concat!("Gets one page of ", $what, ".")]
+            pub async fn $page(&self, req: pb::$req) -> Result<pb::$resp> {
+                self.page(req).await
+            }
+            #[doc = concat!("Streams all ", $what, " matching `req`, fetching pages as it goes.")]
+            pub fn $stream(&self, req: pb::$req) -> impl Stream<Item = Result<pb::$item>> + Send + 'static {
+                self.pages(req)
+            }
+        })?
+    )*};
 }
 
-listed!(pb::ListPolicyGoalsRequest => pb::ListPolicyGoalsResponse, policy_goals: pb::PolicyGoal,
-    |client, req| client.read(&client.goals, |mut c, r| async move { c.list_policy_goals(r).await }, req));
-listed!(pb::ListTradePartnersRequest => pb::ListTradePartnersResponse, trade_partners: pb::TradePartner,
-    |client, req| client.read(&client.partners, |mut c, r| async move { c.list_trade_partners(r).await }, req));
-listed!(pb::ListTradeFlowsRequest => pb::ListTradeFlowsResponse, trade_flows: pb::TradeFlow,
-    |client, req| client.read(&client.partners, |mut c, r| async move { c.list_trade_flows(r).await }, req));
-listed!(pb::ListChangesRequest => pb::ListChangesResponse, changes: pb::Change,
-    |client, req| client.read(&client.changes, |mut c, r| async move { c.list_changes(r).await }, req));
-listed!(pb::ListTokensRequest => pb::ListTokensResponse, tokens: pb::Token,
-    |client, req| client.read(&client.admin, |mut c, r| async move { c.list_tokens(r).await }, req));
-listed!(pb::ListMeasurementsRequest => pb::ListMeasurementsResponse, measurements: pb::Measurement,
-    |client, req| client.read(&client.goals, |mut c, r| async move { c.list_measurements(r).await }, req));
+listed! {
+    goals.list_policy_goals(ListPolicyGoalsRequest) -> ListPolicyGoalsResponse { policy_goals: PolicyGoal } as list_policy_goals_page, list_policy_goals, "goals";
+    partners.list_trade_partners(ListTradePartnersRequest) -> ListTradePartnersResponse { trade_partners: TradePartner } as list_trade_partners_page, list_trade_partners, "partners";
+    partners.list_trade_flows(ListTradeFlowsRequest) -> ListTradeFlowsResponse { trade_flows: TradeFlow } as list_trade_flows_page, list_trade_flows, "trade flows (ordered by partner, then year)";
+    goals.list_measurements(ListMeasurementsRequest) -> ListMeasurementsResponse { measurements: Measurement } as list_measurements_page, list_measurements, "a goal's measurements (ordered by observe time, then name)";
+    changes.list_changes(ListChangesRequest) -> ListChangesResponse { changes: Change } as list_changes_page, list_changes, "the change history";
+    admin.list_tokens(ListTokensRequest) -> ListTokensResponse { tokens: Token };
+}
