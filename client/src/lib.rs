@@ -56,6 +56,8 @@ use tonic::{
 pub use error::{Error, FieldViolation};
 pub use health::HealthStatus;
 pub use pages::Listed;
+/// The protos' AIP annotations: resources, field behaviours (writable fields), minimum roles.
+pub use registry_proto::annotations;
 pub use registry_proto::prost_types;
 /// Generated protobuf types of `motie.registry.v1`.
 pub use registry_proto::v1 as pb;
