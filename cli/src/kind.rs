@@ -137,6 +137,57 @@ fn labels(l: &std::collections::BTreeMap<String, String>) -> String {
     l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
 }
 
+/// What every kind's `impl Kind` says the same way: its types, and the fields every
+/// resource has (`name`, `etag`, `delete_time`; `id` in its record).
+macro_rules! common {
+    ($pb:ty, $record:ty, $view:ty, $list:path) => {
+        type Pb = $pb;
+        type Record = $record;
+        type View = $view;
+        type List = $list;
+
+        fn list_request(filter: String, order_by: String, page_size: i32, show_deleted: bool) -> $list {
+            $list {
+                page_size,
+                page_token: String::new(),
+                filter,
+                order_by,
+                show_deleted,
+            }
+        }
+        fn to_pb(r: &$record) -> Result<$pb, Vec<String>> {
+            r.to_pb()
+        }
+        fn from_pb(p: &$pb) -> $record {
+            <$record>::from_pb(p)
+        }
+        fn record_id(r: &$record) -> &str {
+            &r.id
+        }
+        fn set_record_id(r: &mut $record, id: String) {
+            r.id = id;
+        }
+        fn pb_name(p: &$pb) -> &str {
+            &p.name
+        }
+        fn etag(p: &$pb) -> &str {
+            &p.etag
+        }
+        fn set_etag(p: &mut $pb, etag: String) {
+            p.etag = etag;
+        }
+        fn deleted(p: &$pb) -> bool {
+            p.delete_time.is_some()
+        }
+        fn view(p: &$pb) -> $view {
+            <$view>::new(p)
+        }
+        fn stamp(v: &$view) -> &Stamp {
+            &v.stamp
+        }
+    };
+}
+
 /// Policy goals.
 pub struct Goals;
 
@@ -158,51 +209,7 @@ impl Kind for Goals {
     const NOT_IN_MASK: &'static [&'static str] = &["id", "state", "outcome"];
     const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "PILLAR", "STATE", "PARENT", "UPDATED"];
 
-    type Pb = pb::PolicyGoal;
-    type Record = GoalRecord;
-    type View = GoalView;
-    type List = pb::ListPolicyGoalsRequest;
-
-    fn list_request(filter: String, order_by: String, page_size: i32, show_deleted: bool) -> Self::List {
-        pb::ListPolicyGoalsRequest {
-            page_size,
-            page_token: String::new(),
-            filter,
-            order_by,
-            show_deleted,
-        }
-    }
-    fn to_pb(r: &GoalRecord) -> Result<pb::PolicyGoal, Vec<String>> {
-        r.to_pb()
-    }
-    fn from_pb(p: &pb::PolicyGoal) -> GoalRecord {
-        GoalRecord::from_pb(p)
-    }
-    fn record_id(r: &GoalRecord) -> &str {
-        &r.id
-    }
-    fn set_record_id(r: &mut GoalRecord, id: String) {
-        r.id = id;
-    }
-    fn pb_name(p: &pb::PolicyGoal) -> &str {
-        &p.name
-    }
-    fn etag(p: &pb::PolicyGoal) -> &str {
-        &p.etag
-    }
-    fn set_etag(p: &mut pb::PolicyGoal, etag: String) {
-        p.etag = etag;
-    }
-    fn deleted(p: &pb::PolicyGoal) -> bool {
-        p.delete_time.is_some()
-    }
-
-    fn view(p: &pb::PolicyGoal) -> GoalView {
-        GoalView::new(p)
-    }
-    fn stamp(v: &GoalView) -> &Stamp {
-        &v.stamp
-    }
+    common!(pb::PolicyGoal, GoalRecord, GoalView, pb::ListPolicyGoalsRequest);
     fn row(v: &GoalView) -> Vec<String> {
         let r = &v.record;
         vec![
@@ -406,51 +413,12 @@ impl Kind for Partners {
     ];
     const COLUMNS: &'static [&'static str] = &["ID", "KIND", "NAME", "MEMBERS", "LINKED GOALS", "UPDATED"];
 
-    type Pb = pb::TradePartner;
-    type Record = PartnerRecord;
-    type View = PartnerView;
-    type List = pb::ListTradePartnersRequest;
-
-    fn list_request(filter: String, order_by: String, page_size: i32, show_deleted: bool) -> Self::List {
-        pb::ListTradePartnersRequest {
-            page_size,
-            page_token: String::new(),
-            filter,
-            order_by,
-            show_deleted,
-        }
-    }
-    fn to_pb(r: &PartnerRecord) -> Result<pb::TradePartner, Vec<String>> {
-        r.to_pb()
-    }
-    fn from_pb(p: &pb::TradePartner) -> PartnerRecord {
-        PartnerRecord::from_pb(p)
-    }
-    fn record_id(r: &PartnerRecord) -> &str {
-        &r.id
-    }
-    fn set_record_id(r: &mut PartnerRecord, id: String) {
-        r.id = id;
-    }
-    fn pb_name(p: &pb::TradePartner) -> &str {
-        &p.name
-    }
-    fn etag(p: &pb::TradePartner) -> &str {
-        &p.etag
-    }
-    fn set_etag(p: &mut pb::TradePartner, etag: String) {
-        p.etag = etag;
-    }
-    fn deleted(p: &pb::TradePartner) -> bool {
-        p.delete_time.is_some()
-    }
-
-    fn view(p: &pb::TradePartner) -> PartnerView {
-        PartnerView::new(p)
-    }
-    fn stamp(v: &PartnerView) -> &Stamp {
-        &v.stamp
-    }
+    common!(
+        pb::TradePartner,
+        PartnerRecord,
+        PartnerView,
+        pb::ListTradePartnersRequest
+    );
     fn row(v: &PartnerView) -> Vec<String> {
         vec![
             v.record.id.clone(),
@@ -551,5 +519,27 @@ impl Kind for Partners {
             validate_only,
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writable_fields_come_from_the_proto() {
+        let goal = Goals::writable();
+        for f in ["title", "pillar", "parent", "targets", "confidence_note", "labels"] {
+            assert!(goal.iter().any(|w| w == f), "{f} in {goal:?}");
+        }
+        for f in ["name", "state", "etag", "revision", "create_time", "ancestors"] {
+            assert!(!goal.iter().any(|w| w == f), "{f} in {goal:?}");
+        }
+        let partner = Partners::writable();
+        assert!(partner.iter().any(|w| w == "members"), "{partner:?}");
+        assert!(
+            !partner.iter().any(|w| w == "kind" || w == "memberships"),
+            "{partner:?}"
+        );
     }
 }

@@ -859,26 +859,30 @@ fn goal_to_create(
     Ok(goal)
 }
 
+/// The parts of a [`Resource`] that its [`Kind`] already says: section, noun, id, name.
+macro_rules! from_kind {
+    ($section:ident: $record:ty) => {
+        const SECTION: &'static str = <Self as Kind>::PLURAL;
+        const NOUN: &'static str = <Self as Kind>::NOUN;
+        type Record = $record;
+
+        fn take(file: &mut DataFile) -> Vec<$record> {
+            std::mem::take(&mut file.$section)
+        }
+        fn put(file: &mut DataFile, records: Vec<$record>) {
+            file.$section = records;
+        }
+        fn id(r: &$record) -> &str {
+            <Self as Kind>::id_of(&r.id)
+        }
+        fn name(id: &str) -> String {
+            <Self as Kind>::name_of(id)
+        }
+    };
+}
+
 impl Resource for Goals {
-    const SECTION: &'static str = "goals";
-    const NOUN: &'static str = "goal";
-    type Record = GoalRecord;
-
-    fn take(file: &mut DataFile) -> Vec<GoalRecord> {
-        std::mem::take(&mut file.goals)
-    }
-
-    fn put(file: &mut DataFile, records: Vec<GoalRecord>) {
-        file.goals = records;
-    }
-
-    fn id(r: &GoalRecord) -> &str {
-        goal_id(&r.id)
-    }
-
-    fn name(id: &str) -> String {
-        goal_name(id)
-    }
+    from_kind!(goals: GoalRecord);
 
     fn deps(r: &GoalRecord) -> Vec<String> {
         r.parent.iter().map(|p| goal_id(p).to_owned()).collect()
@@ -1029,25 +1033,7 @@ impl Resource for Goals {
 }
 
 impl Resource for Partners {
-    const SECTION: &'static str = "partners";
-    const NOUN: &'static str = "partner";
-    type Record = PartnerRecord;
-
-    fn take(file: &mut DataFile) -> Vec<PartnerRecord> {
-        std::mem::take(&mut file.partners)
-    }
-
-    fn put(file: &mut DataFile, records: Vec<PartnerRecord>) {
-        file.partners = records;
-    }
-
-    fn id(r: &PartnerRecord) -> &str {
-        partner_id(&r.id)
-    }
-
-    fn name(id: &str) -> String {
-        partner_name(id)
-    }
+    from_kind!(partners: PartnerRecord);
 
     fn deps(r: &PartnerRecord) -> Vec<String> {
         r.members.iter().map(|m| partner_id(m).to_owned()).collect()
