@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod kind;
 pub mod output;
 pub mod records;
 pub mod transfer;

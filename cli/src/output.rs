@@ -41,10 +41,40 @@ pub fn kv_table(rows: &[(&str, String)]) -> Table {
     let mut t = table(&[]);
     for (k, v) in rows {
         if !v.is_empty() {
-            t.add_row(vec![(*k).to_owned(), v.clone()]);
+            add_row(&mut t, vec![(*k).to_owned(), v.clone()]);
         }
     }
     t
+}
+
+/// The longest line of a table cell when stdout is not a terminal (a pipe, a file); longer
+/// ones end in "…". JSON and YAML output always carry the full text.
+pub const MAX_CELL: usize = 60;
+
+/// Adds a row, each line of each cell cut to [`MAX_CELL`] characters when stdout is not a
+/// terminal (on a terminal, cells wrap to its width).
+pub fn add_row(t: &mut Table, cells: Vec<String>) {
+    if std::io::stdout().is_terminal() {
+        t.add_row(cells);
+    } else {
+        t.add_row(cells.into_iter().map(|c| truncate(&c, MAX_CELL)));
+    }
+}
+
+/// Each line of `text` cut to `max` characters, the last of them "…".
+pub fn truncate(text: &str, max: usize) -> String {
+    text.split('\n')
+        .map(|line| {
+            if line.chars().count() <= max {
+                line.to_owned()
+            } else {
+                let mut cut: String = line.chars().take(max.saturating_sub(1)).collect();
+                cut.push('…');
+                cut
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Serialises `value` as JSON or YAML.
@@ -71,4 +101,16 @@ pub fn emit<T: Serialize>(format: Format, value: &T, make_table: impl FnOnce() -
 /// Joins a list for a table cell.
 pub fn join(items: &[String]) -> String {
     items.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_lines_are_cut_with_an_ellipsis() {
+        assert_eq!(super::truncate("short", 60), "short");
+        let long = "x".repeat(100);
+        let cut = super::truncate(&format!("{long}\nok"), 60);
+        assert_eq!(cut, format!("{}…\nok", "x".repeat(59)));
+        assert_eq!(cut.lines().next().map(|l| l.chars().count()), Some(60));
+    }
 }

@@ -16,26 +16,6 @@ pub const GOALS: &str = "policyGoals/";
 /// Collection prefix of partner names.
 pub const PARTNERS: &str = "tradePartners/";
 
-/// Writable fields of a goal (update-mask paths).
-pub const WRITABLE: &[&str] = &[
-    "title",
-    "title_ko",
-    "pillar",
-    "parent",
-    "description",
-    "sectors",
-    "regions",
-    "lead_organization",
-    "confidence",
-    "confidence_note",
-    "targets",
-    "milestones",
-    "linked_partners",
-    "risks",
-    "source",
-    "labels",
-];
-
 /// A policy goal as written in a file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +126,42 @@ pub struct RiskRecord {
     pub title: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+}
+
+impl RiskRecord {
+    fn to_pb_all(risks: &[RiskRecord], p: &mut Problems) -> Vec<pb::Risk> {
+        let mut out = Vec::with_capacity(risks.len());
+        for (i, r) in risks.iter().enumerate() {
+            out.push(pb::Risk {
+                category: p.take(parse_enum::<pb::RiskCategory>(
+                    &format!("risks[{i}].category"),
+                    &r.category,
+                )),
+                severity: p
+                    .take(opt(r.severity.as_deref(), |v| {
+                        parse_enum::<pb::RiskSeverity>(&format!("risks[{i}].severity"), v)
+                    }))
+                    .unwrap_or(0),
+                title: r.title.clone(),
+                description: r.description.clone(),
+            });
+        }
+        out
+    }
+
+    fn from_pb(r: &pb::Risk) -> RiskRecord {
+        RiskRecord {
+            category: enum_name::<pb::RiskCategory>(r.category).unwrap_or_default(),
+            severity: enum_name::<pb::RiskSeverity>(r.severity),
+            title: r.title.clone(),
+            description: r.description.clone(),
+        }
+    }
+
+    fn canonicalize(&mut self) {
+        canon_enum::<pb::RiskCategory>(&mut self.category);
+        canon_opt::<pb::RiskSeverity>(&mut self.severity);
+    }
 }
 
 /// A possibly partial date: `2030`, `2030-06` or `2030-06-01`.
@@ -264,105 +280,93 @@ mod opt_number {
     }
 }
 
+/// A generated protobuf enum whose value names share one prefix: value 0 is
+/// `PREFIX_UNSPECIFIED`, the others `PREFIX_SHORT` (buf's ENUM_VALUE_PREFIX rule). Files and
+/// tables use the short names; they are derived here, once, from prost's names.
+pub trait ProtoEnum: Sized + TryFrom<i32> + Into<i32> {
+    fn str_name(&self) -> &'static str;
+    fn from_name(name: &str) -> Option<Self>;
+    /// `PILLAR_`: the name of value 0 without `UNSPECIFIED`.
+    fn prefix() -> &'static str {
+        Self::try_from(0)
+            .ok()
+            .and_then(|v| v.str_name().strip_suffix("UNSPECIFIED"))
+            .unwrap_or_default()
+    }
+}
+
+macro_rules! proto_enums {
+    ($($ty:ty),* $(,)?) => {$(
+        impl ProtoEnum for $ty {
+            fn str_name(&self) -> &'static str {
+                <$ty>::as_str_name(self)
+            }
+            fn from_name(name: &str) -> Option<Self> {
+                <$ty>::from_str_name(name)
+            }
+        }
+    )*};
+}
+
+proto_enums!(
+    pb::Pillar,
+    pb::policy_goal::State,
+    pb::policy_goal::Outcome,
+    pb::policy_goal::Confidence,
+    pb::target::Direction,
+    pb::target::Comparator,
+    pb::milestone::State,
+    pb::RiskCategory,
+    pb::RiskSeverity,
+    pb::trade_partner::Kind,
+    pb::trade_partner::Priority,
+    pb::agreement::Type,
+    pb::agreement::Status,
+    pb::engagement::Kind,
+    pb::engagement::State,
+    pb::Role,
+    pb::change::Kind,
+    pb::target_progress::State,
+);
+
 /// An enum name: short (`ACTIVE`) or full (`STATE_ACTIVE`), any case; `UNSPECIFIED` is refused.
-pub fn parse_enum(
-    field: &str,
-    prefix: &str,
-    value: &str,
-    from_str_name: impl Fn(&str) -> Option<i32>,
-) -> Result<i32, String> {
+pub fn parse_enum<E: ProtoEnum>(field: &str, value: &str) -> Result<i32, String> {
+    let prefix = E::prefix();
     let upper = value.trim().to_ascii_uppercase().replace(['-', ' '], "_");
     let full = if upper.starts_with(prefix) {
-        upper.clone()
+        upper
     } else {
         format!("{prefix}{upper}")
     };
-    match from_str_name(&full) {
+    match E::from_name(&full).map(Into::into) {
         Some(v) if v != 0 => Ok(v),
         _ => Err(format!("{field}: unknown value {value:?}")),
     }
 }
 
 /// The short name of an enum value (`ACTIVE`), or None for unspecified/unknown values.
-pub fn enum_name(prefix: &str, name: Option<&str>) -> Option<String> {
-    let name = name?;
-    let short = name.strip_prefix(prefix).unwrap_or(name);
+pub fn enum_name<E: ProtoEnum>(v: i32) -> Option<String> {
+    let value = E::try_from(v).ok()?;
+    let name = value.str_name();
+    let short = name.strip_prefix(E::prefix()).unwrap_or(name);
     (short != "UNSPECIFIED").then(|| short.to_owned())
 }
 
-macro_rules! enum_codec {
-    ($parse:ident, $name:ident, $ty:ty, $prefix:literal) => {
-        #[allow(dead_code)]
-        pub fn $parse(field: &str, value: &str) -> Result<i32, String> {
-            parse_enum(field, $prefix, value, |s| {
-                <$ty>::from_str_name(s).map(|v| v as i32)
-            })
-        }
-        #[allow(dead_code)]
-        pub fn $name(v: i32) -> Option<String> {
-            enum_name($prefix, <$ty>::try_from(v).ok().map(|e| e.as_str_name()))
-        }
-    };
+/// Rewrites an enum name in canonical form (short, upper case); leaves a bad one alone.
+pub fn canon_enum<E: ProtoEnum>(v: &mut String) {
+    if let Ok(n) = parse_enum::<E>("", v)
+        && let Some(s) = enum_name::<E>(n)
+    {
+        *v = s;
+    }
 }
 
-enum_codec!(parse_pillar, pillar_name, pb::Pillar, "PILLAR_");
-enum_codec!(parse_goal_state, goal_state_name, pb::policy_goal::State, "STATE_");
-enum_codec!(parse_outcome, outcome_name, pb::policy_goal::Outcome, "OUTCOME_");
-enum_codec!(
-    parse_confidence,
-    confidence_name,
-    pb::policy_goal::Confidence,
-    "CONFIDENCE_"
-);
-enum_codec!(parse_direction, direction_name, pb::target::Direction, "DIRECTION_");
-enum_codec!(parse_comparator, comparator_name, pb::target::Comparator, "COMPARATOR_");
-enum_codec!(
-    parse_milestone_state,
-    milestone_state_name,
-    pb::milestone::State,
-    "STATE_"
-);
-enum_codec!(
-    parse_risk_category,
-    risk_category_name,
-    pb::RiskCategory,
-    "RISK_CATEGORY_"
-);
-enum_codec!(
-    parse_risk_severity,
-    risk_severity_name,
-    pb::RiskSeverity,
-    "RISK_SEVERITY_"
-);
-enum_codec!(parse_partner_kind, partner_kind_name, pb::trade_partner::Kind, "KIND_");
-enum_codec!(parse_priority, priority_name, pb::trade_partner::Priority, "PRIORITY_");
-enum_codec!(parse_agreement_type, agreement_type_name, pb::agreement::Type, "TYPE_");
-enum_codec!(
-    parse_agreement_status,
-    agreement_status_name,
-    pb::agreement::Status,
-    "STATUS_"
-);
-enum_codec!(
-    parse_engagement_kind,
-    engagement_kind_name,
-    pb::engagement::Kind,
-    "KIND_"
-);
-enum_codec!(
-    parse_engagement_state,
-    engagement_state_name,
-    pb::engagement::State,
-    "STATE_"
-);
-enum_codec!(parse_role, role_name, pb::Role, "ROLE_");
-enum_codec!(parse_change_kind, change_kind_name, pb::change::Kind, "KIND_");
-enum_codec!(
-    parse_progress_state,
-    progress_state_name,
-    pb::target_progress::State,
-    "STATE_"
-);
+/// [`canon_enum`] of an optional name.
+pub fn canon_opt<E: ProtoEnum>(v: &mut Option<String>) {
+    if let Some(s) = v.as_mut() {
+        canon_enum::<E>(s);
+    }
+}
 
 /// `policyGoals/x` or `x` → `x`.
 pub fn goal_id(s: &str) -> &str {
@@ -420,16 +424,22 @@ impl GoalRecord {
             p.0.push(format!("id: {:?} is not a valid id ([a-z][a-z0-9-]{{0,62}})", self.id));
         }
         let pillar = p
-            .take(opt(self.pillar.as_deref(), |v| parse_pillar("pillar", v)))
+            .take(opt(self.pillar.as_deref(), |v| parse_enum::<pb::Pillar>("pillar", v)))
             .unwrap_or(0);
         let state = p
-            .take(opt(self.state.as_deref(), |v| parse_goal_state("state", v)))
+            .take(opt(self.state.as_deref(), |v| {
+                parse_enum::<pb::policy_goal::State>("state", v)
+            }))
             .unwrap_or(0);
         let outcome = p
-            .take(opt(self.outcome.as_deref(), |v| parse_outcome("outcome", v)))
+            .take(opt(self.outcome.as_deref(), |v| {
+                parse_enum::<pb::policy_goal::Outcome>("outcome", v)
+            }))
             .unwrap_or(0);
         let confidence = p
-            .take(opt(self.confidence.as_deref(), |v| parse_confidence("confidence", v)))
+            .take(opt(self.confidence.as_deref(), |v| {
+                parse_enum::<pb::policy_goal::Confidence>("confidence", v)
+            }))
             .unwrap_or(0);
         let mut targets = Vec::new();
         for (i, t) in self.targets.iter().enumerate() {
@@ -441,10 +451,13 @@ impl GoalRecord {
                 baseline_value: t.baseline_value,
                 baseline_date: t.baseline_date.map(DateValue::to_pb),
                 target_value: t.target_value,
-                direction: p.take(parse_direction(&format!("{f}.direction"), &t.direction)),
+                direction: p.take(parse_enum::<pb::target::Direction>(
+                    &format!("{f}.direction"),
+                    &t.direction,
+                )),
                 comparator: p
                     .take(opt(t.comparator.as_deref(), |v| {
-                        parse_comparator(&format!("{f}.comparator"), v)
+                        parse_enum::<pb::target::Comparator>(&format!("{f}.comparator"), v)
                     }))
                     .unwrap_or(0),
                 target_year: t.target_year,
@@ -467,24 +480,12 @@ impl GoalRecord {
                 due_date: m.due.map(DateValue::to_pb),
                 state: p
                     .take(opt(m.state.as_deref(), |v| {
-                        parse_milestone_state(&format!("milestones[{i}].state"), v)
+                        parse_enum::<pb::milestone::State>(&format!("milestones[{i}].state"), v)
                     }))
                     .unwrap_or(0),
             });
         }
-        let mut risks = Vec::new();
-        for (i, r) in self.risks.iter().enumerate() {
-            risks.push(pb::Risk {
-                category: p.take(parse_risk_category(&format!("risks[{i}].category"), &r.category)),
-                severity: p
-                    .take(opt(r.severity.as_deref(), |v| {
-                        parse_risk_severity(&format!("risks[{i}].severity"), v)
-                    }))
-                    .unwrap_or(0),
-                title: r.title.clone(),
-                description: r.description.clone(),
-            });
-        }
+        let risks = RiskRecord::to_pb_all(&self.risks, &mut p);
         if !p.0.is_empty() {
             return Err(p.0);
         }
@@ -522,15 +523,15 @@ impl GoalRecord {
             id: goal_id(&g.name).to_owned(),
             title: g.title.clone(),
             title_ko: g.title_ko.clone(),
-            pillar: pillar_name(g.pillar),
+            pillar: enum_name::<pb::Pillar>(g.pillar),
             parent: (!g.parent.is_empty()).then(|| goal_id(&g.parent).to_owned()),
-            state: goal_state_name(g.state),
-            outcome: outcome_name(g.outcome),
+            state: enum_name::<pb::policy_goal::State>(g.state),
+            outcome: enum_name::<pb::policy_goal::Outcome>(g.outcome),
             description: g.description.clone(),
             sectors: g.sectors.clone(),
             regions: g.regions.clone(),
             lead_organization: g.lead_organization.clone(),
-            confidence: confidence_name(g.confidence),
+            confidence: enum_name::<pb::policy_goal::Confidence>(g.confidence),
             confidence_note: g.confidence_note.clone(),
             targets: g
                 .targets
@@ -542,8 +543,8 @@ impl GoalRecord {
                     baseline_value: t.baseline_value,
                     baseline_date: t.baseline_date.as_ref().map(DateValue::from_pb),
                     target_value: t.target_value,
-                    direction: direction_name(t.direction).unwrap_or_default(),
-                    comparator: comparator_name(t.comparator),
+                    direction: enum_name::<pb::target::Direction>(t.direction).unwrap_or_default(),
+                    comparator: enum_name::<pb::target::Comparator>(t.comparator),
                     target_year: t.target_year,
                     interim_targets: t
                         .interim_targets
@@ -562,20 +563,11 @@ impl GoalRecord {
                     title: m.title.clone(),
                     description: m.description.clone(),
                     due: m.due_date.as_ref().map(DateValue::from_pb),
-                    state: milestone_state_name(m.state),
+                    state: enum_name::<pb::milestone::State>(m.state),
                 })
                 .collect(),
             linked_partners: g.linked_partners.iter().map(|l| partner_id(l).to_owned()).collect(),
-            risks: g
-                .risks
-                .iter()
-                .map(|r| RiskRecord {
-                    category: risk_category_name(r.category).unwrap_or_default(),
-                    severity: risk_severity_name(r.severity),
-                    title: r.title.clone(),
-                    description: r.description.clone(),
-                })
-                .collect(),
+            risks: g.risks.iter().map(RiskRecord::from_pb).collect(),
             source: g.source.clone(),
             labels: g.labels.clone().into_iter().collect(),
         }
@@ -588,14 +580,6 @@ impl GoalRecord {
     /// child's pillar left out (it always is its parent's).
     pub fn canonical(&self) -> GoalRecord {
         let mut r = self.clone();
-        let canon =
-            |v: &mut Option<String>, parse: fn(&str, &str) -> Result<i32, String>, name: fn(i32) -> Option<String>| {
-                if let Some(s) = v.as_deref()
-                    && let Ok(n) = parse("", s)
-                {
-                    *v = name(n);
-                }
-            };
         r.id = goal_id(&r.id).to_owned();
         if let Some(parent) = &r.parent {
             r.parent = Some(goal_id(parent).to_owned()).filter(|p| !p.is_empty());
@@ -603,17 +587,13 @@ impl GoalRecord {
         if r.parent.is_some() {
             r.pillar = None;
         }
-        canon(&mut r.pillar, parse_pillar, pillar_name);
-        canon(&mut r.state, parse_goal_state, goal_state_name);
-        canon(&mut r.outcome, parse_outcome, outcome_name);
-        canon(&mut r.confidence, parse_confidence, confidence_name);
+        canon_opt::<pb::Pillar>(&mut r.pillar);
+        canon_opt::<pb::policy_goal::State>(&mut r.state);
+        canon_opt::<pb::policy_goal::Outcome>(&mut r.outcome);
+        canon_opt::<pb::policy_goal::Confidence>(&mut r.confidence);
         for t in &mut r.targets {
-            if let Ok(n) = parse_direction("", &t.direction)
-                && let Some(name) = direction_name(n)
-            {
-                t.direction = name;
-            }
-            canon(&mut t.comparator, parse_comparator, comparator_name);
+            canon_enum::<pb::target::Direction>(&mut t.direction);
+            canon_opt::<pb::target::Comparator>(&mut t.comparator);
             if t.comparator.is_none() {
                 t.comparator = Some(
                     match t.direction.as_str() {
@@ -625,19 +605,12 @@ impl GoalRecord {
             }
         }
         for m in &mut r.milestones {
-            canon(&mut m.state, parse_milestone_state, milestone_state_name);
+            canon_opt::<pb::milestone::State>(&mut m.state);
             if m.state.is_none() {
                 m.state = Some("PLANNED".to_owned());
             }
         }
-        for k in &mut r.risks {
-            if let Ok(n) = parse_risk_category("", &k.category)
-                && let Some(name) = risk_category_name(n)
-            {
-                k.category = name;
-            }
-            canon(&mut k.severity, parse_risk_severity, risk_severity_name);
-        }
+        r.risks.iter_mut().for_each(RiskRecord::canonicalize);
         for l in &mut r.linked_partners {
             *l = partner_id(l).to_owned();
         }
@@ -655,16 +628,8 @@ pub struct GoalView {
     pub ancestors: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub progress: Vec<ProgressView>,
-    pub etag: String,
-    pub revision: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub create_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub update_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delete_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expire_time: Option<String>,
+    #[serde(flatten)]
+    pub stamp: Stamp,
 }
 
 /// Computed progress of one target.
@@ -680,6 +645,50 @@ pub struct ProgressView {
     pub explanation: String,
 }
 
+/// What the server stamps on every resource, as shown by `get`/`list` (json/yaml).
+#[derive(Debug, Clone, Serialize)]
+pub struct Stamp {
+    pub etag: String,
+    pub revision: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expire_time: Option<String>,
+}
+
+type Time = Option<registry_client::prost_types::Timestamp>;
+
+impl Stamp {
+    /// From the etag, revision and create, update, delete and expire times.
+    pub fn new(etag: &str, revision: i64, [create, update, delete, expire]: [&Time; 4]) -> Stamp {
+        Stamp {
+            etag: etag.to_owned(),
+            revision,
+            create_time: ts(create.as_ref()),
+            update_time: ts(update.as_ref()),
+            delete_time: ts(delete.as_ref()),
+            expire_time: ts(expire.as_ref()),
+        }
+    }
+
+    /// The rows of `get`'s table.
+    pub fn rows(&self) -> [(&'static str, String); 6] {
+        let t = |v: &Option<String>| v.clone().unwrap_or_default();
+        [
+            ("etag", self.etag.clone()),
+            ("revision", self.revision.to_string()),
+            ("created", t(&self.create_time)),
+            ("updated", t(&self.update_time)),
+            ("deleted", t(&self.delete_time)),
+            ("expires", t(&self.expire_time)),
+        ]
+    }
+}
+
 /// RFC 3339 text of a timestamp.
 pub fn ts(t: Option<&registry_client::prost_types::Timestamp>) -> Option<String> {
     t.map(ToString::to_string)
@@ -689,7 +698,7 @@ impl GoalView {
     pub fn new(g: &pb::PolicyGoal) -> GoalView {
         let mut record = GoalRecord::from_pb(g);
         // Shown as stored: the pillar of a child too.
-        record.pillar = pillar_name(g.pillar);
+        record.pillar = enum_name::<pb::Pillar>(g.pillar);
         GoalView {
             name: g.name.clone(),
             record,
@@ -701,36 +710,21 @@ impl GoalView {
                     let p = t.progress.as_ref()?;
                     Some(ProgressView {
                         metric: t.metric.clone(),
-                        state: progress_state_name(p.state).unwrap_or_default(),
+                        state: enum_name::<pb::target_progress::State>(p.state).unwrap_or_default(),
                         latest_value: p.latest_value,
                         percent_complete: p.percent_complete,
                         explanation: p.explanation.clone(),
                     })
                 })
                 .collect(),
-            etag: g.etag.clone(),
-            revision: g.revision,
-            create_time: ts(g.create_time.as_ref()),
-            update_time: ts(g.update_time.as_ref()),
-            delete_time: ts(g.delete_time.as_ref()),
-            expire_time: ts(g.expire_time.as_ref()),
+            stamp: Stamp::new(
+                &g.etag,
+                g.revision,
+                [&g.create_time, &g.update_time, &g.delete_time, &g.expire_time],
+            ),
         }
     }
 }
-
-/// Writable fields of a partner (update-mask paths).
-pub const PARTNER_WRITABLE: &[&str] = &[
-    "display_name",
-    "display_name_ko",
-    "region",
-    "members",
-    "priority",
-    "agreements",
-    "engagements",
-    "risks",
-    "source",
-    "labels",
-];
 
 /// A trade partner as written in a file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -893,18 +887,20 @@ impl PartnerRecord {
         let kind = if self.kind.is_empty() {
             0
         } else {
-            p.take(parse_partner_kind("kind", &self.kind))
+            p.take(parse_enum::<pb::trade_partner::Kind>("kind", &self.kind))
         };
         let priority = p
-            .take(opt(self.priority.as_deref(), |v| parse_priority("priority", v)))
+            .take(opt(self.priority.as_deref(), |v| {
+                parse_enum::<pb::trade_partner::Priority>("priority", v)
+            }))
             .unwrap_or(0);
         let mut agreements = Vec::new();
         for (i, a) in self.agreements.iter().enumerate() {
             let f = format!("agreements[{i}]");
             agreements.push(pb::Agreement {
                 title: a.title.clone(),
-                r#type: p.take(parse_agreement_type(&format!("{f}.type"), &a.kind)),
-                status: p.take(parse_agreement_status(&format!("{f}.status"), &a.status)),
+                r#type: p.take(parse_enum::<pb::agreement::Type>(&format!("{f}.type"), &a.kind)),
+                status: p.take(parse_enum::<pb::agreement::Status>(&format!("{f}.status"), &a.status)),
                 signature_date: a.signature_date.map(DateValue::to_pb),
                 entry_into_force_date: a.entry_into_force_date.map(DateValue::to_pb),
                 description: a.description.clone(),
@@ -915,10 +911,10 @@ impl PartnerRecord {
             let f = format!("engagements[{i}]");
             engagements.push(pb::Engagement {
                 title: e.title.clone(),
-                kind: p.take(parse_engagement_kind(&format!("{f}.kind"), &e.kind)),
+                kind: p.take(parse_enum::<pb::engagement::Kind>(&format!("{f}.kind"), &e.kind)),
                 state: p
                     .take(opt(e.state.as_deref(), |v| {
-                        parse_engagement_state(&format!("{f}.state"), v)
+                        parse_enum::<pb::engagement::State>(&format!("{f}.state"), v)
                     }))
                     .unwrap_or(0),
                 next_step: e.next_step.clone(),
@@ -927,19 +923,7 @@ impl PartnerRecord {
                 date: e.date.map(DateValue::to_pb),
             });
         }
-        let mut risks = Vec::new();
-        for (i, r) in self.risks.iter().enumerate() {
-            risks.push(pb::Risk {
-                category: p.take(parse_risk_category(&format!("risks[{i}].category"), &r.category)),
-                severity: p
-                    .take(opt(r.severity.as_deref(), |v| {
-                        parse_risk_severity(&format!("risks[{i}].severity"), v)
-                    }))
-                    .unwrap_or(0),
-                title: r.title.clone(),
-                description: r.description.clone(),
-            });
-        }
+        let risks = RiskRecord::to_pb_all(&self.risks, &mut p);
         if !p.0.is_empty() {
             return Err(p.0);
         }
@@ -964,19 +948,19 @@ impl PartnerRecord {
     pub fn from_pb(t: &pb::TradePartner) -> PartnerRecord {
         PartnerRecord {
             id: partner_id(&t.name).to_owned(),
-            kind: partner_kind_name(t.kind).unwrap_or_default(),
+            kind: enum_name::<pb::trade_partner::Kind>(t.kind).unwrap_or_default(),
             display_name: t.display_name.clone(),
             display_name_ko: t.display_name_ko.clone(),
             region: t.region.clone(),
             members: t.members.iter().map(|m| partner_id(m).to_owned()).collect(),
-            priority: priority_name(t.priority),
+            priority: enum_name::<pb::trade_partner::Priority>(t.priority),
             agreements: t
                 .agreements
                 .iter()
                 .map(|a| AgreementRecord {
                     title: a.title.clone(),
-                    kind: agreement_type_name(a.r#type).unwrap_or_default(),
-                    status: agreement_status_name(a.status).unwrap_or_default(),
+                    kind: enum_name::<pb::agreement::Type>(a.r#type).unwrap_or_default(),
+                    status: enum_name::<pb::agreement::Status>(a.status).unwrap_or_default(),
                     signature_date: a.signature_date.as_ref().map(DateValue::from_pb),
                     entry_into_force_date: a.entry_into_force_date.as_ref().map(DateValue::from_pb),
                     description: a.description.clone(),
@@ -987,24 +971,15 @@ impl PartnerRecord {
                 .iter()
                 .map(|e| EngagementRecord {
                     title: e.title.clone(),
-                    kind: engagement_kind_name(e.kind).unwrap_or_default(),
-                    state: engagement_state_name(e.state),
+                    kind: enum_name::<pb::engagement::Kind>(e.kind).unwrap_or_default(),
+                    state: enum_name::<pb::engagement::State>(e.state),
                     next_step: e.next_step.clone(),
                     linked_goals: e.linked_goals.iter().map(|g| goal_id(g).to_owned()).collect(),
                     description: e.description.clone(),
                     date: e.date.as_ref().map(DateValue::from_pb),
                 })
                 .collect(),
-            risks: t
-                .risks
-                .iter()
-                .map(|r| RiskRecord {
-                    category: risk_category_name(r.category).unwrap_or_default(),
-                    severity: risk_severity_name(r.severity),
-                    title: r.title.clone(),
-                    description: r.description.clone(),
-                })
-                .collect(),
+            risks: t.risks.iter().map(RiskRecord::from_pb).collect(),
             source: t.source.clone(),
             labels: t.labels.clone().into_iter().collect(),
         }
@@ -1014,42 +989,26 @@ impl PartnerRecord {
     /// The form in which two records that mean the same are equal: ids instead of names,
     /// short upper-case enum names, engagement state PLANNED made explicit.
     pub fn canonical(&self) -> PartnerRecord {
-        fn canon(v: &mut String, parse: fn(&str, &str) -> Result<i32, String>, name: fn(i32) -> Option<String>) {
-            if let Ok(n) = parse("", v)
-                && let Some(s) = name(n)
-            {
-                *v = s;
-            }
-        }
         let mut r = self.clone();
         r.id = partner_id(&r.id).to_owned();
-        canon(&mut r.kind, parse_partner_kind, partner_kind_name);
-        if let Some(p) = r.priority.as_mut() {
-            canon(p, parse_priority, priority_name);
-        }
+        canon_enum::<pb::trade_partner::Kind>(&mut r.kind);
+        canon_opt::<pb::trade_partner::Priority>(&mut r.priority);
         for m in &mut r.members {
             *m = partner_id(m).to_owned();
         }
         for a in &mut r.agreements {
-            canon(&mut a.kind, parse_agreement_type, agreement_type_name);
-            canon(&mut a.status, parse_agreement_status, agreement_status_name);
+            canon_enum::<pb::agreement::Type>(&mut a.kind);
+            canon_enum::<pb::agreement::Status>(&mut a.status);
         }
         for e in &mut r.engagements {
-            canon(&mut e.kind, parse_engagement_kind, engagement_kind_name);
-            match e.state.as_mut() {
-                Some(s) => canon(s, parse_engagement_state, engagement_state_name),
-                None => e.state = Some("PLANNED".to_owned()),
-            }
+            canon_enum::<pb::engagement::Kind>(&mut e.kind);
+            canon_opt::<pb::engagement::State>(&mut e.state);
+            e.state.get_or_insert_with(|| "PLANNED".to_owned());
             for g in &mut e.linked_goals {
                 *g = goal_id(g).to_owned();
             }
         }
-        for k in &mut r.risks {
-            canon(&mut k.category, parse_risk_category, risk_category_name);
-            if let Some(s) = k.severity.as_mut() {
-                canon(s, parse_risk_severity, risk_severity_name);
-            }
-        }
+        r.risks.iter_mut().for_each(RiskRecord::canonicalize);
         r
     }
 }
@@ -1064,16 +1023,8 @@ pub struct PartnerView {
     pub memberships: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub linked_goals: Vec<String>,
-    pub etag: String,
-    pub revision: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub create_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub update_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delete_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expire_time: Option<String>,
+    #[serde(flatten)]
+    pub stamp: Stamp,
 }
 
 impl PartnerView {
@@ -1083,12 +1034,11 @@ impl PartnerView {
             record: PartnerRecord::from_pb(t),
             memberships: t.memberships.iter().map(|m| partner_id(m).to_owned()).collect(),
             linked_goals: t.linked_goals.iter().map(|g| goal_id(g).to_owned()).collect(),
-            etag: t.etag.clone(),
-            revision: t.revision,
-            create_time: ts(t.create_time.as_ref()),
-            update_time: ts(t.update_time.as_ref()),
-            delete_time: ts(t.delete_time.as_ref()),
-            expire_time: ts(t.expire_time.as_ref()),
+            stamp: Stamp::new(
+                &t.etag,
+                t.revision,
+                [&t.create_time, &t.update_time, &t.delete_time, &t.expire_time],
+            ),
         }
     }
 }
@@ -1163,13 +1113,16 @@ mod tests {
     #[test]
     fn enums_accept_short_full_and_lower_case_names() {
         let ok = pb::Pillar::IndustrialResurgence as i32;
-        assert_eq!(parse_pillar("pillar", "INDUSTRIAL_RESURGENCE"), Ok(ok));
-        assert_eq!(parse_pillar("pillar", "PILLAR_INDUSTRIAL_RESURGENCE"), Ok(ok));
-        assert_eq!(parse_pillar("pillar", "industrial-resurgence"), Ok(ok));
-        assert!(parse_pillar("pillar", "UNSPECIFIED").is_err());
-        assert!(parse_pillar("pillar", "nope").is_err());
-        assert_eq!(pillar_name(ok).as_deref(), Some("INDUSTRIAL_RESURGENCE"));
-        assert_eq!(pillar_name(0), None);
+        assert_eq!(parse_enum::<pb::Pillar>("pillar", "INDUSTRIAL_RESURGENCE"), Ok(ok));
+        assert_eq!(
+            parse_enum::<pb::Pillar>("pillar", "PILLAR_INDUSTRIAL_RESURGENCE"),
+            Ok(ok)
+        );
+        assert_eq!(parse_enum::<pb::Pillar>("pillar", "industrial-resurgence"), Ok(ok));
+        assert!(parse_enum::<pb::Pillar>("pillar", "UNSPECIFIED").is_err());
+        assert!(parse_enum::<pb::Pillar>("pillar", "nope").is_err());
+        assert_eq!(enum_name::<pb::Pillar>(ok).as_deref(), Some("INDUSTRIAL_RESURGENCE"));
+        assert_eq!(enum_name::<pb::Pillar>(0), None);
     }
 
     #[test]

@@ -25,14 +25,15 @@ use std::{
 
 use futures::{StreamExt, TryStreamExt};
 use indicatif::{ProgressBar, ProgressStyle};
-use registry_client::{Error as ApiError, RegistryClient, pb, prost_types::FieldMask};
+use registry_client::{Error as ApiError, RegistryClient, pb};
 use serde::Serialize;
 
 use crate::{
     error::{CliError, CliResult, describe, violation_lines},
+    kind::{Goals, Kind, Partners, reach_state},
     records::{
-        DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, goal_id, goal_name, goal_state_name,
-        parse_goal_state, parse_outcome, partner_id, partner_name,
+        DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, goal_id, goal_name, parse_enum, partner_id,
+        partner_name,
     },
 };
 
@@ -726,17 +727,8 @@ pub async fn export<K: Resource>(client: &RegistryClient, dir: &Path) -> CliResu
     Ok(n)
 }
 
-/// Policy goals.
-pub struct Goals;
-
-fn mask_all() -> Option<FieldMask> {
-    Some(FieldMask {
-        paths: vec!["*".to_owned()],
-    })
-}
-
-fn to_pb(r: &GoalRecord) -> Result<pb::PolicyGoal, ApiError> {
-    r.to_pb().map_err(|problems| ApiError::InvalidArgument {
+fn invalid(problems: Vec<String>) -> ApiError {
+    ApiError::InvalidArgument {
         message: "invalid record".into(),
         violations: problems
             .into_iter()
@@ -745,56 +737,71 @@ fn to_pb(r: &GoalRecord) -> Result<pb::PolicyGoal, ApiError> {
                 description: p,
             })
             .collect(),
-    })
-}
-
-/// Whether the server lets a goal go from `from` to `to` in one step.
-pub fn can_become(from: i32, to: i32) -> bool {
-    use pb::policy_goal::State as S;
-    let (Ok(from), Ok(to)) = (S::try_from(from), S::try_from(to)) else {
-        return false;
-    };
-    matches!(
-        (from, to),
-        (S::Planned, S::Active | S::OnHold | S::Closed)
-            | (S::Active, S::OnHold | S::Closed)
-            | (S::OnHold, S::Active | S::Closed)
-            | (S::Closed, S::Active)
-    )
-}
-
-/// Moves a goal to `state` (with `outcome` when CLOSED), through ACTIVE when there is no
-/// direct transition. Does nothing when it already is there.
-pub async fn reach_state(client: &RegistryClient, name: &str, state: i32, outcome: i32) -> Result<(), ApiError> {
-    let current = client.get_policy_goal(name).await?;
-    if current.state == state && current.outcome == outcome {
-        return Ok(());
     }
-    let change = |s: i32, o: i32| pb::ChangePolicyGoalStateRequest {
-        name: name.to_owned(),
-        state: s,
-        outcome: o,
-        etag: String::new(),
-    };
-    if !can_become(current.state, state) {
-        client
-            .change_policy_goal_state(change(pb::policy_goal::State::Active as i32, 0))
-            .await?;
-    }
-    client.change_policy_goal_state(change(state, outcome)).await?;
-    Ok(())
 }
 
-fn stored_goal(g: pb::PolicyGoal) -> (String, Stored<GoalRecord>) {
-    let record = GoalRecord::from_pb(&g);
+/// Every update of an import replaces the whole record.
+fn mask_all() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+/// The stored record of a resource, by id.
+fn stored_entry<K: Kind>(p: K::Pb) -> (String, Stored<K::Record>) {
+    let record = K::from_pb(&p);
     (
-        record.id.clone(),
+        K::id_of(K::record_id(&record)).to_owned(),
         Stored {
+            deleted: K::deleted(&p),
+            etag: K::etag(&p).to_owned(),
             record,
-            etag: g.etag,
-            deleted: g.delete_time.is_some(),
         },
     )
+}
+
+/// Every stored resource of kind `K`, soft-deleted ones too, by id.
+async fn stored_all<K: Kind>(client: &RegistryClient) -> Result<HashMap<String, Stored<K::Record>>, ApiError> {
+    client
+        .pages(K::list_request(String::new(), String::new(), 1000, true))
+        .map_ok(stored_entry::<K>)
+        .try_collect()
+        .await
+}
+
+/// Creates `resource`, or restores and updates the stored one to it; with `validate_only`,
+/// asks the server whether it would (a soft-deleted one: whether it can be restored).
+async fn write<K: Kind>(
+    client: &RegistryClient,
+    id: &str,
+    mut resource: K::Pb,
+    stored: Option<&Stored<K::Record>>,
+    validate_only: bool,
+) -> Result<(), ApiError> {
+    let Some(s) = stored else {
+        let request_id = if validate_only {
+            String::new()
+        } else {
+            uuid::Uuid::new_v4().to_string()
+        };
+        K::create(client, id.to_owned(), resource, request_id, validate_only).await?;
+        return Ok(());
+    };
+    let mut etag = s.etag.clone();
+    if s.deleted {
+        let name = K::name_of(id);
+        let undeleted = K::undelete(client, name.clone(), String::new(), validate_only).await;
+        if validate_only {
+            return undeleted.map(|_| ());
+        }
+        etag = match undeleted {
+            Ok(p) => K::etag(&p).to_owned(),
+            // Restored already, with an ancestor undeleted earlier in this import.
+            Err(ApiError::AlreadyExists { .. }) => K::etag(&K::get(client, name, None).await?).to_owned(),
+            Err(e) => return Err(e),
+        };
+    }
+    K::set_etag(&mut resource, etag);
+    K::update(client, resource, mask_all(), false, validate_only).await?;
+    Ok(())
 }
 
 /// The goals with these ids that exist (soft-deleted ones too), and their ancestors.
@@ -816,7 +823,7 @@ async fn stored_goals_by_id(
         .try_collect()
         .await?;
         for g in found.into_iter().flatten() {
-            let (id, stored) = stored_goal(g);
+            let (id, stored) = stored_entry::<Goals>(g);
             if let Some(parent) = stored.record.parent.as_deref().map(goal_id)
                 && seen.insert(parent.to_owned())
             {
@@ -836,7 +843,7 @@ fn goal_to_create(
     ctx: Option<&ValidateCtx<'_, GoalRecord>>,
     created_before: &HashSet<&str>,
 ) -> Result<pb::PolicyGoal, ApiError> {
-    let mut goal = to_pb(r)?;
+    let mut goal = r.to_pb().map_err(invalid)?;
     if let Some(ctx) = ctx {
         goal.linked_partners.retain(|p| !ctx.earlier.contains(p));
         if let Some(parent) = r.parent.as_deref().map(goal_id)
@@ -852,26 +859,30 @@ fn goal_to_create(
     Ok(goal)
 }
 
+/// The parts of a [`Resource`] that its [`Kind`] already says: section, noun, id, name.
+macro_rules! from_kind {
+    ($section:ident: $record:ty) => {
+        const SECTION: &'static str = <Self as Kind>::PLURAL;
+        const NOUN: &'static str = <Self as Kind>::NOUN;
+        type Record = $record;
+
+        fn take(file: &mut DataFile) -> Vec<$record> {
+            std::mem::take(&mut file.$section)
+        }
+        fn put(file: &mut DataFile, records: Vec<$record>) {
+            file.$section = records;
+        }
+        fn id(r: &$record) -> &str {
+            <Self as Kind>::id_of(&r.id)
+        }
+        fn name(id: &str) -> String {
+            <Self as Kind>::name_of(id)
+        }
+    };
+}
+
 impl Resource for Goals {
-    const SECTION: &'static str = "goals";
-    const NOUN: &'static str = "goal";
-    type Record = GoalRecord;
-
-    fn take(file: &mut DataFile) -> Vec<GoalRecord> {
-        std::mem::take(&mut file.goals)
-    }
-
-    fn put(file: &mut DataFile, records: Vec<GoalRecord>) {
-        file.goals = records;
-    }
-
-    fn id(r: &GoalRecord) -> &str {
-        goal_id(&r.id)
-    }
-
-    fn name(id: &str) -> String {
-        goal_name(id)
-    }
+    from_kind!(goals: GoalRecord);
 
     fn deps(r: &GoalRecord) -> Vec<String> {
         r.parent.iter().map(|p| goal_id(p).to_owned()).collect()
@@ -902,15 +913,7 @@ impl Resource for Goals {
         if let Some(wanted) = wanted {
             return stored_goals_by_id(client, wanted).await;
         }
-        let goals: Vec<pb::PolicyGoal> = client
-            .list_policy_goals(pb::ListPolicyGoalsRequest {
-                page_size: 1000,
-                show_deleted: true,
-                ..Default::default()
-            })
-            .try_collect()
-            .await?;
-        Ok(goals.into_iter().map(stored_goal).collect())
+        stored_all::<Goals>(client).await
     }
 
     fn batchable(r: &GoalRecord) -> bool {
@@ -960,10 +963,10 @@ impl Resource for Goals {
         // Partners this (dry-run) import would create do not exist yet; a parent that this
         // import creates does not exist yet either: validate the other fields as a root goal
         // of the pillar the parent chain leads to.
-        let mut goal = goal_to_create(r, Some(ctx), &HashSet::new())?;
+        let goal = goal_to_create(r, Some(ctx), &HashSet::new())?;
         let id = goal_id(&r.id).to_owned();
         if let (Some(want), Some(s)) = (r.state.as_deref(), stored)
-            && let Ok(want) = parse_goal_state("state", want)
+            && let Ok(want) = parse_enum::<pb::policy_goal::State>("state", want)
             && want == pb::policy_goal::State::Planned as i32
             && s.record.state.as_deref().is_some_and(|st| st != "PLANNED")
         {
@@ -978,39 +981,9 @@ impl Resource for Goals {
         }
         match stored {
             // Its parent is restored earlier in this import: nothing to ask yet.
-            Some(s) if s.deleted && r.parent.as_deref().is_some_and(|p| ctx.pending.contains(goal_id(p))) => {}
-            Some(s) if s.deleted => {
-                client
-                    .undelete_policy_goal(pb::UndeletePolicyGoalRequest {
-                        name: goal_name(&id),
-                        etag: String::new(),
-                        validate_only: true,
-                    })
-                    .await?;
-            }
-            Some(s) => {
-                goal.etag.clone_from(&s.etag);
-                client
-                    .update_policy_goal(pb::UpdatePolicyGoalRequest {
-                        policy_goal: Some(goal),
-                        update_mask: mask_all(),
-                        allow_missing: false,
-                        validate_only: true,
-                    })
-                    .await?;
-            }
-            None => {
-                client
-                    .create_policy_goal(pb::CreatePolicyGoalRequest {
-                        policy_goal_id: id,
-                        policy_goal: Some(goal),
-                        request_id: String::new(),
-                        validate_only: true,
-                    })
-                    .await?;
-            }
+            Some(s) if s.deleted && r.parent.as_deref().is_some_and(|p| ctx.pending.contains(goal_id(p))) => Ok(()),
+            _ => write::<Goals>(client, &id, goal, stored, true).await,
         }
-        Ok(())
     }
 
     async fn apply(
@@ -1018,54 +991,15 @@ impl Resource for Goals {
         r: &GoalRecord,
         stored: Option<&Stored<GoalRecord>>,
     ) -> Result<(), ApiError> {
-        let mut goal = to_pb(r)?;
         let id = goal_id(&r.id).to_owned();
         let name = goal_name(&id);
-        match stored {
-            None => {
-                client
-                    .create_policy_goal(pb::CreatePolicyGoalRequest {
-                        policy_goal_id: id,
-                        policy_goal: Some(goal),
-                        request_id: uuid::Uuid::new_v4().to_string(),
-                        validate_only: false,
-                    })
-                    .await?;
-            }
-            Some(s) => {
-                let mut etag = s.etag.clone();
-                if s.deleted {
-                    let undeleted = client
-                        .undelete_policy_goal(pb::UndeletePolicyGoalRequest {
-                            name: name.clone(),
-                            etag: String::new(),
-                            validate_only: false,
-                        })
-                        .await;
-                    etag = match undeleted {
-                        Ok(g) => g.etag,
-                        // Restored already, with an ancestor undeleted earlier in this import.
-                        Err(ApiError::AlreadyExists { .. }) => client.get_policy_goal(&name).await?.etag,
-                        Err(e) => return Err(e),
-                    };
-                }
-                goal.etag = etag;
-                client
-                    .update_policy_goal(pb::UpdatePolicyGoalRequest {
-                        policy_goal: Some(goal),
-                        update_mask: mask_all(),
-                        allow_missing: false,
-                        validate_only: false,
-                    })
-                    .await?;
-            }
-        }
+        write::<Goals>(client, &id, r.to_pb().map_err(invalid)?, stored, false).await?;
         if let Some(state) = r.state.as_deref() {
-            let state = parse_goal_state("state", state).unwrap_or_default();
+            let state = parse_enum::<pb::policy_goal::State>("state", state).unwrap_or_default();
             let outcome = r
                 .outcome
                 .as_deref()
-                .and_then(|o| parse_outcome("outcome", o).ok())
+                .and_then(|o| parse_enum::<pb::policy_goal::Outcome>("outcome", o).ok())
                 .unwrap_or_default();
             reach_state(client, &name, state, outcome).await?;
         }
@@ -1098,42 +1032,8 @@ impl Resource for Goals {
     }
 }
 
-/// Trade partners: members before the blocs, forums and groups that list them.
-pub struct Partners;
-
-fn invalid(problems: Vec<String>) -> ApiError {
-    ApiError::InvalidArgument {
-        message: "invalid record".into(),
-        violations: problems
-            .into_iter()
-            .map(|p| registry_client::FieldViolation {
-                field: String::new(),
-                description: p,
-            })
-            .collect(),
-    }
-}
-
 impl Resource for Partners {
-    const SECTION: &'static str = "partners";
-    const NOUN: &'static str = "partner";
-    type Record = PartnerRecord;
-
-    fn take(file: &mut DataFile) -> Vec<PartnerRecord> {
-        std::mem::take(&mut file.partners)
-    }
-
-    fn put(file: &mut DataFile, records: Vec<PartnerRecord>) {
-        file.partners = records;
-    }
-
-    fn id(r: &PartnerRecord) -> &str {
-        partner_id(&r.id)
-    }
-
-    fn name(id: &str) -> String {
-        partner_name(id)
-    }
+    from_kind!(partners: PartnerRecord);
 
     fn deps(r: &PartnerRecord) -> Vec<String> {
         r.members.iter().map(|m| partner_id(m).to_owned()).collect()
@@ -1155,28 +1055,7 @@ impl Resource for Partners {
         client: &RegistryClient,
         _wanted: Option<&[String]>,
     ) -> Result<HashMap<String, Stored<PartnerRecord>>, ApiError> {
-        let partners: Vec<pb::TradePartner> = client
-            .list_trade_partners(pb::ListTradePartnersRequest {
-                page_size: 1000,
-                show_deleted: true,
-                ..Default::default()
-            })
-            .try_collect()
-            .await?;
-        Ok(partners
-            .into_iter()
-            .map(|t| {
-                let record = PartnerRecord::from_pb(&t);
-                (
-                    record.id.clone(),
-                    Stored {
-                        record,
-                        etag: t.etag,
-                        deleted: t.delete_time.is_some(),
-                    },
-                )
-            })
-            .collect())
+        stored_all::<Partners>(client).await
     }
 
     async fn validate(
@@ -1191,39 +1070,7 @@ impl Resource for Partners {
         partner
             .members
             .retain(|m| !ctx.pending.contains(partner_id(m)) && !ctx.earlier.contains(m));
-        match stored {
-            Some(s) if s.deleted => {
-                client
-                    .undelete_trade_partner(pb::UndeleteTradePartnerRequest {
-                        name: partner_name(&id),
-                        etag: String::new(),
-                        validate_only: true,
-                    })
-                    .await?;
-            }
-            Some(s) => {
-                partner.etag.clone_from(&s.etag);
-                client
-                    .update_trade_partner(pb::UpdateTradePartnerRequest {
-                        trade_partner: Some(partner),
-                        update_mask: mask_all(),
-                        allow_missing: false,
-                        validate_only: true,
-                    })
-                    .await?;
-            }
-            None => {
-                client
-                    .create_trade_partner(pb::CreateTradePartnerRequest {
-                        trade_partner_id: id,
-                        trade_partner: Some(partner),
-                        request_id: String::new(),
-                        validate_only: true,
-                    })
-                    .await?;
-            }
-        }
-        Ok(())
+        write::<Partners>(client, &id, partner, stored, true).await
     }
 
     async fn apply(
@@ -1231,43 +1078,7 @@ impl Resource for Partners {
         r: &PartnerRecord,
         stored: Option<&Stored<PartnerRecord>>,
     ) -> Result<(), ApiError> {
-        let mut partner = r.to_pb().map_err(invalid)?;
-        let id = partner_id(&r.id).to_owned();
-        match stored {
-            None => {
-                client
-                    .create_trade_partner(pb::CreateTradePartnerRequest {
-                        trade_partner_id: id,
-                        trade_partner: Some(partner),
-                        request_id: uuid::Uuid::new_v4().to_string(),
-                        validate_only: false,
-                    })
-                    .await?;
-            }
-            Some(s) => {
-                let mut etag = s.etag.clone();
-                if s.deleted {
-                    etag = client
-                        .undelete_trade_partner(pb::UndeleteTradePartnerRequest {
-                            name: partner_name(&id),
-                            etag: String::new(),
-                            validate_only: false,
-                        })
-                        .await?
-                        .etag;
-                }
-                partner.etag = etag;
-                client
-                    .update_trade_partner(pb::UpdateTradePartnerRequest {
-                        trade_partner: Some(partner),
-                        update_mask: mask_all(),
-                        allow_missing: false,
-                        validate_only: false,
-                    })
-                    .await?;
-            }
-        }
-        Ok(())
+        write::<Partners>(client, partner_id(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
     }
 
     fn export_order(records: Vec<PartnerRecord>) -> Vec<PartnerRecord> {
@@ -1415,7 +1226,7 @@ fn root_pillar(parent: &str, ctx: &ValidateCtx<'_, GoalRecord>) -> i32 {
             return 0;
         };
         if let Some(p) = rec.pillar.as_deref() {
-            return crate::records::parse_pillar("pillar", p).unwrap_or(0);
+            return crate::records::parse_enum::<pb::Pillar>("pillar", p).unwrap_or(0);
         }
         match rec.parent.as_deref() {
             Some(p) => current = goal_id(p).to_owned(),
@@ -1425,14 +1236,10 @@ fn root_pillar(parent: &str, ctx: &ValidateCtx<'_, GoalRecord>) -> i32 {
     0
 }
 
-/// The state a stored goal is in, by name.
-pub fn state_of(g: &pb::PolicyGoal) -> String {
-    goal_state_name(g.state).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kind::can_become;
 
     #[test]
     fn batches_are_cut_by_count_and_by_size() {

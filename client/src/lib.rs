@@ -35,13 +35,14 @@
 mod error;
 mod health;
 mod measurements;
+mod pages;
 mod partners;
 mod retry;
 mod watch;
 
 use std::time::Duration;
 
-use futures::{Stream, TryStreamExt, stream};
+use futures::Stream;
 use registry_proto::v1::{
     admin_service_client::AdminServiceClient, change_feed_service_client::ChangeFeedServiceClient,
     policy_goal_service_client::PolicyGoalServiceClient, trade_partner_service_client::TradePartnerServiceClient,
@@ -54,6 +55,9 @@ use tonic::{
 
 pub use error::{Error, FieldViolation};
 pub use health::HealthStatus;
+pub use pages::Listed;
+/// The protos' AIP annotations: resources, field behaviours (writable fields), minimum roles.
+pub use registry_proto::annotations;
 pub use registry_proto::prost_types;
 /// Generated protobuf types of `motie.registry.v1`.
 pub use registry_proto::v1 as pb;
@@ -232,7 +236,8 @@ pub(crate) fn with_request_id<R>(mut req: R, field: impl FnOnce(&mut R) -> &mut 
 }
 
 impl RegistryClient {
-    /// A read: retried on UNAVAILABLE under the client's policy.
+    /// A read, or a create carrying a request id: retried on UNAVAILABLE under the client's
+    /// policy (the server answers a repeated request id with the original response).
     pub(crate) async fn read<S, Req, Resp, F, Fut>(&self, svc: &S, call: F, req: Req) -> Result<Resp>
     where
         S: Clone,
@@ -241,18 +246,6 @@ impl RegistryClient {
         Fut: std::future::Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
     {
         page(self.retry.run(true, || call(svc.clone(), req.clone())).await)
-    }
-
-    /// A create carrying a request id: retried like a read (the server answers a repeated
-    /// request id with the original response).
-    pub(crate) async fn create<S, Req, Resp, F, Fut>(&self, svc: &S, call: F, req: Req) -> Result<Resp>
-    where
-        S: Clone,
-        Req: Clone,
-        F: Fn(S, Req) -> Fut,
-        Fut: std::future::Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
-    {
-        self.read(svc, call, req).await
     }
 }
 
@@ -320,10 +313,9 @@ impl RegistryClient {
         page(self.admin.clone().create_token(req).await)
     }
 
-    /// Lists API tokens (ADMIN).
+    /// Lists API tokens (ADMIN): one page; [`RegistryClient::pages`] walks them all.
     pub async fn list_tokens(&self, req: pb::ListTokensRequest) -> Result<pb::ListTokensResponse> {
-        self.read(&self.admin, |mut c, r| async move { c.list_tokens(r).await }, req)
-            .await
+        self.page(req).await
     }
 
     /// Revokes an API token (ADMIN); it is rejected from then on.
@@ -338,7 +330,7 @@ impl RegistryClient {
 
     /// Creates a goal. Set `request_id` to make retries safe.
     pub async fn create_policy_goal(&self, req: pb::CreatePolicyGoalRequest) -> Result<pb::PolicyGoal> {
-        self.create(
+        self.read(
             &self.goals,
             |mut c, r| async move { c.create_policy_goal(r).await },
             with_request_id(req, |r| &mut r.request_id),
@@ -357,33 +349,6 @@ impl RegistryClient {
             },
         )
         .await
-    }
-
-    /// Gets one page of goals.
-    pub async fn list_policy_goals_page(&self, req: pb::ListPolicyGoalsRequest) -> Result<pb::ListPolicyGoalsResponse> {
-        self.read(&self.goals, |mut c, r| async move { c.list_policy_goals(r).await }, req)
-            .await
-    }
-
-    /// Streams every goal matching `req`, fetching pages as it goes.
-    pub fn list_policy_goals(
-        &self,
-        req: pb::ListPolicyGoalsRequest,
-    ) -> impl Stream<Item = Result<pb::PolicyGoal>> + Send + 'static {
-        let client = self.clone();
-        stream::try_unfold(Some(req), move |next| {
-            let client = client.clone();
-            async move {
-                let Some(req) = next else { return Ok::<_, Error>(None) };
-                let resp = client.list_policy_goals_page(req.clone()).await?;
-                let following = (!resp.next_page_token.is_empty()).then(|| pb::ListPolicyGoalsRequest {
-                    page_token: resp.next_page_token.clone(),
-                    ..req
-                });
-                Ok(Some((stream::iter(resp.policy_goals.into_iter().map(Ok)), following)))
-            }
-        })
-        .try_flatten()
     }
 
     /// Gets up to 1000 goals by name, in order; NOT_FOUND if any is missing.
@@ -430,7 +395,7 @@ impl RegistryClient {
         &self,
         req: pb::BatchCreatePolicyGoalsRequest,
     ) -> Result<Vec<pb::PolicyGoal>> {
-        self.create(
+        self.read(
             &self.goals,
             |mut c, r| async move { c.batch_create_policy_goals(r).await },
             with_request_id(req, |r| &mut r.request_id),
@@ -474,30 +439,6 @@ impl RegistryClient {
             },
         )
         .await
-    }
-
-    /// Gets one page of the change history.
-    pub async fn list_changes_page(&self, req: pb::ListChangesRequest) -> Result<pb::ListChangesResponse> {
-        self.read(&self.changes, |mut c, r| async move { c.list_changes(r).await }, req)
-            .await
-    }
-
-    /// Streams the whole change history matching `req`, page by page.
-    pub fn list_changes(&self, req: pb::ListChangesRequest) -> impl Stream<Item = Result<pb::Change>> + Send + 'static {
-        let client = self.clone();
-        stream::try_unfold(Some(req), move |next| {
-            let client = client.clone();
-            async move {
-                let Some(req) = next else { return Ok::<_, Error>(None) };
-                let resp = client.list_changes_page(req.clone()).await?;
-                let following = (!resp.next_page_token.is_empty()).then(|| pb::ListChangesRequest {
-                    page_token: resp.next_page_token.clone(),
-                    ..req
-                });
-                Ok(Some((stream::iter(resp.changes.into_iter().map(Ok)), following)))
-            }
-        })
-        .try_flatten()
     }
 
     /// Opens one raw WatchChanges stream (no reconnection); see [`RegistryClient::watch_changes`].

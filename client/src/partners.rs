@@ -1,13 +1,11 @@
 //! Trade partners, trade flows and export concentration.
 
-use futures::{Stream, TryStreamExt, stream};
-
-use crate::{Error, RegistryClient, Result, page, pb, with_request_id};
+use crate::{RegistryClient, Result, page, pb, with_request_id};
 
 impl RegistryClient {
     /// Creates a partner. A COUNTRY's id is its ISO 3166-1 alpha-2 code in lower case.
     pub async fn create_trade_partner(&self, req: pb::CreateTradePartnerRequest) -> Result<pb::TradePartner> {
-        self.create(
+        self.read(
             &self.partners,
             |mut c, r| async move { c.create_trade_partner(r).await },
             with_request_id(req, |r| &mut r.request_id),
@@ -44,40 +42,6 @@ impl RegistryClient {
             },
         )
         .await
-    }
-
-    /// Gets one page of partners.
-    pub async fn list_trade_partners_page(
-        &self,
-        req: pb::ListTradePartnersRequest,
-    ) -> Result<pb::ListTradePartnersResponse> {
-        self.read(
-            &self.partners,
-            |mut c, r| async move { c.list_trade_partners(r).await },
-            req,
-        )
-        .await
-    }
-
-    /// Streams every partner matching `req`, fetching pages as it goes.
-    pub fn list_trade_partners(
-        &self,
-        req: pb::ListTradePartnersRequest,
-    ) -> impl Stream<Item = Result<pb::TradePartner>> + Send + 'static {
-        let client = self.clone();
-        stream::try_unfold(Some(req), move |next| {
-            let client = client.clone();
-            async move {
-                let Some(req) = next else { return Ok::<_, Error>(None) };
-                let resp = client.list_trade_partners_page(req.clone()).await?;
-                let following = (!resp.next_page_token.is_empty()).then(|| pb::ListTradePartnersRequest {
-                    page_token: resp.next_page_token.clone(),
-                    ..req
-                });
-                Ok(Some((stream::iter(resp.trade_partners.into_iter().map(Ok)), following)))
-            }
-        })
-        .try_flatten()
     }
 
     /// Gets up to 1000 partners by name, in order; NOT_FOUND if any is missing.
@@ -121,37 +85,6 @@ impl RegistryClient {
             pb::GetTradeFlowRequest { name: name.into() },
         )
         .await
-    }
-
-    /// Gets one page of trade flows.
-    pub async fn list_trade_flows_page(&self, req: pb::ListTradeFlowsRequest) -> Result<pb::ListTradeFlowsResponse> {
-        self.read(
-            &self.partners,
-            |mut c, r| async move { c.list_trade_flows(r).await },
-            req,
-        )
-        .await
-    }
-
-    /// Streams every trade flow matching `req` (ordered by partner, then year).
-    pub fn list_trade_flows(
-        &self,
-        req: pb::ListTradeFlowsRequest,
-    ) -> impl Stream<Item = Result<pb::TradeFlow>> + Send + 'static {
-        let client = self.clone();
-        stream::try_unfold(Some(req), move |next| {
-            let client = client.clone();
-            async move {
-                let Some(req) = next else { return Ok::<_, Error>(None) };
-                let resp = client.list_trade_flows_page(req.clone()).await?;
-                let following = (!resp.next_page_token.is_empty()).then(|| pb::ListTradeFlowsRequest {
-                    page_token: resp.next_page_token.clone(),
-                    ..req
-                });
-                Ok(Some((stream::iter(resp.trade_flows.into_iter().map(Ok)), following)))
-            }
-        })
-        .try_flatten()
     }
 
     /// Creates or replaces a trade flow (`allow_missing` for an upsert).

@@ -8,8 +8,9 @@ use serde::Serialize;
 use super::Ctx;
 use crate::{
     error::{CliError, CliResult},
+    kind::{Goals, Partners},
     output::{Format, emit, kv_table, render},
-    transfer::{self, Flows, Goals, ImportOptions, Partners, Resource},
+    transfer::{self, Flows, ImportOptions, Resource},
 };
 
 #[derive(Debug, Args)]

@@ -9,13 +9,19 @@ use super::Ctx;
 use crate::{
     error::{CliError, CliResult, Context, exit},
     output::{self, Format, emit},
-    records::{GoalView, change_kind_name, goal_name, ts},
+    records::{GoalView, PartnerView, enum_name, goal_name, ts},
 };
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// `policyGoals/{id}` (a bare id means a goal) or `tokens/{id}`.
+    /// `policyGoals/{id}` (a bare id means a goal), `tradePartners/{id}` or `tokens/{id}`.
     pub name: String,
+    #[command(flatten)]
+    pub opts: HistoryOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryOpts {
     /// At most this many changes.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -66,22 +72,27 @@ pub struct ChangeView {
     pub update_mask: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_goal: Option<GoalView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trade_partner: Option<PartnerView>,
 }
 
 impl ChangeView {
-    #[allow(clippy::manual_map)] // more snapshot kinds (partners) come later
     fn new(c: &pb::Change) -> ChangeView {
         ChangeView {
             sequence: c.sequence,
             resource_type: c.resource_type.clone(),
             resource_name: c.resource_name.clone(),
-            kind: change_kind_name(c.kind).unwrap_or_default(),
+            kind: enum_name::<pb::change::Kind>(c.kind).unwrap_or_default(),
             actor: c.actor.clone(),
             request_id: c.request_id.clone(),
             change_time: ts(c.change_time.as_ref()),
             update_mask: c.update_mask.as_ref().map(|m| m.paths.clone()).unwrap_or_default(),
             policy_goal: match &c.snapshot {
                 Some(pb::change::Snapshot::PolicyGoal(g)) => Some(GoalView::new(g)),
+                _ => None,
+            },
+            trade_partner: match &c.snapshot {
+                Some(pb::change::Snapshot::TradePartner(t)) => Some(PartnerView::new(t)),
                 _ => None,
             },
         }
@@ -93,7 +104,11 @@ fn resource_name(s: &str) -> String {
 }
 
 pub async fn history(ctx: &Ctx, a: HistoryArgs) -> CliResult {
-    let name = resource_name(&a.name);
+    history_of(ctx, resource_name(&a.name), a.opts).await
+}
+
+/// Prints the change history of the resource `name`.
+pub async fn history_of(ctx: &Ctx, name: String, a: HistoryOpts) -> CliResult {
     let stream = ctx.client.list_changes(pb::ListChangesRequest {
         page_size: a.limit.map_or(1000, |l| l.clamp(1, 1000)) as i32,
         resource_name: name.clone(),
@@ -109,17 +124,22 @@ pub async fn history(ctx: &Ctx, a: HistoryArgs) -> CliResult {
     emit(ctx.format, &views, || {
         let mut t = output::table(&["SEQ", "TIME", "KIND", "ACTOR", "FIELDS", "REVISION"]);
         for v in &views {
-            t.add_row(vec![
-                v.sequence.to_string(),
-                v.change_time.clone().unwrap_or_default(),
-                v.kind.clone(),
-                v.actor.clone(),
-                v.update_mask.join(", "),
-                v.policy_goal
-                    .as_ref()
-                    .map(|g| g.revision.to_string())
-                    .unwrap_or_default(),
-            ]);
+            output::add_row(
+                &mut t,
+                vec![
+                    v.sequence.to_string(),
+                    v.change_time.clone().unwrap_or_default(),
+                    v.kind.clone(),
+                    v.actor.clone(),
+                    v.update_mask.join(", "),
+                    v.policy_goal
+                        .as_ref()
+                        .map(|g| &g.stamp)
+                        .or(v.trade_partner.as_ref().map(|t| &t.stamp))
+                        .map(|s| s.revision.to_string())
+                        .unwrap_or_default(),
+                ],
+            );
         }
         t
     })

@@ -4,6 +4,7 @@ pub mod data;
 pub mod feed;
 pub mod goals;
 pub mod partners;
+pub mod resource;
 pub mod tokens;
 
 use registry_client::RegistryClient;

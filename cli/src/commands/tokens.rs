@@ -3,6 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
+use futures::TryStreamExt;
 use registry_client::{pb, prost_types};
 use serde::Serialize;
 
@@ -10,7 +11,7 @@ use super::Ctx;
 use crate::{
     error::{CliError, CliResult, Context},
     output::{self, emit, kv_table},
-    records::{parse_role, role_name, ts},
+    records::{enum_name, parse_enum, ts},
 };
 
 #[derive(Debug, Subcommand)]
@@ -69,7 +70,7 @@ impl TokenView {
     fn new(t: &pb::Token) -> TokenView {
         TokenView {
             name: t.name.clone(),
-            role: role_name(t.role).unwrap_or_default(),
+            role: enum_name::<pb::Role>(t.role).unwrap_or_default(),
             description: t.description.clone(),
             creator: t.creator.clone(),
             create_time: ts(t.create_time.as_ref()),
@@ -110,7 +111,7 @@ fn token_name(s: &str) -> String {
 pub async fn run(ctx: &Ctx, cmd: TokensCmd) -> CliResult {
     match cmd {
         TokensCmd::Create(a) => {
-            let role = parse_role("--role", &a.role).map_err(CliError::usage)?;
+            let role = parse_enum::<pb::Role>("--role", &a.role).map_err(CliError::usage)?;
             let expire_time = a
                 .expires_in_days
                 .map(|d| prost_types::Timestamp::from(SystemTime::now() + Duration::from_secs(u64::from(d) * 86_400)));
@@ -135,24 +136,17 @@ pub async fn run(ctx: &Ctx, cmd: TokensCmd) -> CliResult {
             })
         }
         TokensCmd::List(a) => {
-            let mut tokens = Vec::new();
-            let mut page_token = String::new();
-            loop {
-                let resp = ctx
-                    .client
-                    .list_tokens(pb::ListTokensRequest {
-                        page_size: 1000,
-                        page_token,
-                        show_inactive: a.all,
-                    })
-                    .await
-                    .context("listing tokens")?;
-                tokens.extend(resp.tokens.iter().map(TokenView::new));
-                if resp.next_page_token.is_empty() {
-                    break;
-                }
-                page_token = resp.next_page_token;
-            }
+            let tokens: Vec<TokenView> = ctx
+                .client
+                .pages(pb::ListTokensRequest {
+                    page_size: 1000,
+                    page_token: String::new(),
+                    show_inactive: a.all,
+                })
+                .map_ok(|t| TokenView::new(&t))
+                .try_collect()
+                .await
+                .context("listing tokens")?;
             emit(ctx.format, &tokens, || {
                 let mut t = output::table(&[
                     "NAME",
@@ -164,15 +158,18 @@ pub async fn run(ctx: &Ctx, cmd: TokensCmd) -> CliResult {
                     "LAST USED",
                 ]);
                 for v in &tokens {
-                    t.add_row(vec![
-                        v.name.clone(),
-                        v.role.clone(),
-                        v.description.clone(),
-                        v.create_time.clone().unwrap_or_default(),
-                        v.expire_time.clone().unwrap_or_default(),
-                        v.revoke_time.clone().unwrap_or_default(),
-                        v.last_use_time.clone().unwrap_or_default(),
-                    ]);
+                    output::add_row(
+                        &mut t,
+                        vec![
+                            v.name.clone(),
+                            v.role.clone(),
+                            v.description.clone(),
+                            v.create_time.clone().unwrap_or_default(),
+                            v.expire_time.clone().unwrap_or_default(),
+                            v.revoke_time.clone().unwrap_or_default(),
+                            v.last_use_time.clone().unwrap_or_default(),
+                        ],
+                    );
                 }
                 t
             })

@@ -1,0 +1,545 @@
+//! What the CLI knows about each kind of resource, in one place: its names, its file record,
+//! its view, its table columns and its RPCs. The generic commands (`commands::resource`) and
+//! import/export (`transfer`) are written once over [`Kind`].
+//!
+//! The writable fields are not listed here: they come from the protos' `field_behavior`
+//! annotations ([`Kind::writable`]).
+
+use registry_client::{Error as ApiError, Listed, RegistryClient, annotations, pb, prost_types};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{
+    output::join,
+    records::{GoalRecord, GoalView, PartnerRecord, PartnerView, Stamp, enum_name, parse_enum},
+};
+
+type ApiResult<T> = Result<T, ApiError>;
+type Timestamp = prost_types::Timestamp;
+
+/// A kind of resource the CLI lists, shows, creates, updates, deletes, imports and exports.
+#[allow(async_fn_in_trait)] // called from the CLI's own single-threaded futures only
+pub trait Kind: Sized + 'static {
+    /// For messages: `goal`.
+    const NOUN: &'static str;
+    /// `goals`: the section of a data file and the file `export` writes.
+    const PLURAL: &'static str;
+    /// `policyGoals/`: the prefix of resource names.
+    const COLLECTION: &'static str;
+    /// The proto message, e.g. `motie.registry.v1.PolicyGoal`.
+    const MESSAGE: &'static str;
+    /// Top-level keys of `get -o yaml` output that the server sets (a file may carry them).
+    const OUTPUT_ONLY: &'static [&'static str];
+    /// Keys of an update file that are not update-mask paths.
+    const NOT_IN_MASK: &'static [&'static str] = &["id"];
+    /// Header of `list`'s table.
+    const COLUMNS: &'static [&'static str];
+
+    type Pb: Send + 'static;
+    type Record: Clone + PartialEq + Default + Serialize + DeserializeOwned + std::fmt::Debug;
+    type View: Serialize;
+    type List: Listed<Item = Self::Pb>;
+
+    fn list_request(filter: String, order_by: String, page_size: i32, show_deleted: bool) -> Self::List;
+    /// The protobuf resource (name set); every local problem, not just the first.
+    fn to_pb(r: &Self::Record) -> Result<Self::Pb, Vec<String>>;
+    /// The record of a stored resource, in canonical form.
+    fn from_pb(p: &Self::Pb) -> Self::Record;
+    fn record_id(r: &Self::Record) -> &str;
+    fn set_record_id(r: &mut Self::Record, id: String);
+    fn pb_name(p: &Self::Pb) -> &str;
+    fn etag(p: &Self::Pb) -> &str;
+    fn set_etag(p: &mut Self::Pb, etag: String);
+    fn deleted(p: &Self::Pb) -> bool;
+
+    fn view(p: &Self::Pb) -> Self::View;
+    fn stamp(v: &Self::View) -> &Stamp;
+    /// A row of `list`'s table.
+    fn row(v: &Self::View) -> Vec<String>;
+    /// The rows of `get`'s table before the stamp's.
+    fn rows(v: &Self::View) -> Vec<(&'static str, String)>;
+
+    async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<Self::Pb>;
+    async fn create(
+        c: &RegistryClient,
+        id: String,
+        p: Self::Pb,
+        request_id: String,
+        validate_only: bool,
+    ) -> ApiResult<Self::Pb>;
+    async fn update(
+        c: &RegistryClient,
+        p: Self::Pb,
+        mask: Vec<String>,
+        allow_missing: bool,
+        validate_only: bool,
+    ) -> ApiResult<Self::Pb>;
+    async fn delete(c: &RegistryClient, name: String, etag: String, opts: DeleteOpts) -> ApiResult<Self::Pb>;
+    async fn undelete(c: &RegistryClient, name: String, etag: String, validate_only: bool) -> ApiResult<Self::Pb>;
+
+    /// The lifecycle (state, outcome) a record asks for, reached after writing it.
+    fn wanted_state(_r: &Self::Record) -> Result<Option<(i32, i32)>, String> {
+        Ok(None)
+    }
+    fn state_of(_p: &Self::Pb) -> (i32, i32) {
+        (0, 0)
+    }
+    async fn reach_state(_c: &RegistryClient, _name: &str, _wanted: (i32, i32)) -> ApiResult<()> {
+        Ok(())
+    }
+
+    /// `policyGoals/x` or `x` → `x`.
+    fn id_of(s: &str) -> &str {
+        s.strip_prefix(Self::COLLECTION).unwrap_or(s)
+    }
+    /// `x` or `policyGoals/x` → `policyGoals/x`.
+    fn name_of(s: &str) -> String {
+        format!("{}{}", Self::COLLECTION, Self::id_of(s))
+    }
+    /// The update-mask paths an update may name, from the proto's field behaviours.
+    fn writable() -> Vec<String> {
+        annotations::writable_fields(Self::MESSAGE)
+    }
+}
+
+/// Options of a delete.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeleteOpts {
+    pub force: bool,
+    pub allow_missing: bool,
+    pub validate_only: bool,
+}
+
+fn mask(paths: Vec<String>) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask { paths })
+}
+
+fn with_deleted(mut s: String, stamp: &Stamp) -> String {
+    if stamp.delete_time.is_some() {
+        s.push_str(" (deleted)");
+    }
+    s
+}
+
+fn lines(items: impl IntoIterator<Item = String>) -> String {
+    items.into_iter().collect::<Vec<_>>().join("\n")
+}
+
+/// `12`, `2.5`: whole numbers without a fraction.
+pub fn fmt_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        v.to_string()
+    }
+}
+
+fn labels(l: &std::collections::BTreeMap<String, String>) -> String {
+    l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// What every kind's `impl Kind` says the same way: its types, and the fields every
+/// resource has (`name`, `etag`, `delete_time`; `id` in its record).
+macro_rules! common {
+    ($pb:ty, $record:ty, $view:ty, $list:path) => {
+        type Pb = $pb;
+        type Record = $record;
+        type View = $view;
+        type List = $list;
+
+        fn list_request(filter: String, order_by: String, page_size: i32, show_deleted: bool) -> $list {
+            $list {
+                page_size,
+                page_token: String::new(),
+                filter,
+                order_by,
+                show_deleted,
+            }
+        }
+        fn to_pb(r: &$record) -> Result<$pb, Vec<String>> {
+            r.to_pb()
+        }
+        fn from_pb(p: &$pb) -> $record {
+            <$record>::from_pb(p)
+        }
+        fn record_id(r: &$record) -> &str {
+            &r.id
+        }
+        fn set_record_id(r: &mut $record, id: String) {
+            r.id = id;
+        }
+        fn pb_name(p: &$pb) -> &str {
+            &p.name
+        }
+        fn etag(p: &$pb) -> &str {
+            &p.etag
+        }
+        fn set_etag(p: &mut $pb, etag: String) {
+            p.etag = etag;
+        }
+        fn deleted(p: &$pb) -> bool {
+            p.delete_time.is_some()
+        }
+        fn view(p: &$pb) -> $view {
+            <$view>::new(p)
+        }
+        fn stamp(v: &$view) -> &Stamp {
+            &v.stamp
+        }
+    };
+}
+
+/// Policy goals.
+pub struct Goals;
+
+impl Kind for Goals {
+    const NOUN: &'static str = "goal";
+    const PLURAL: &'static str = "goals";
+    const COLLECTION: &'static str = "policyGoals/";
+    const MESSAGE: &'static str = "motie.registry.v1.PolicyGoal";
+    const OUTPUT_ONLY: &'static [&'static str] = &[
+        "name",
+        "ancestors",
+        "progress",
+        "revision",
+        "create_time",
+        "update_time",
+        "delete_time",
+        "expire_time",
+    ];
+    const NOT_IN_MASK: &'static [&'static str] = &["id", "state", "outcome"];
+    const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "PILLAR", "STATE", "PARENT", "UPDATED"];
+
+    common!(pb::PolicyGoal, GoalRecord, GoalView, pb::ListPolicyGoalsRequest);
+    fn row(v: &GoalView) -> Vec<String> {
+        let r = &v.record;
+        vec![
+            r.id.clone(),
+            r.title.clone(),
+            r.pillar.clone().unwrap_or_default(),
+            with_deleted(r.state.clone().unwrap_or_default(), &v.stamp),
+            r.parent.clone().unwrap_or_default(),
+            v.stamp.update_time.clone().unwrap_or_default(),
+        ]
+    }
+    fn rows(view: &GoalView) -> Vec<(&'static str, String)> {
+        let r = &view.record;
+        let target = |t: &crate::records::TargetRecord| {
+            format!(
+                "{}: {} {} {} by {}",
+                t.metric,
+                t.comparator.as_deref().unwrap_or_default(),
+                fmt_number(t.target_value),
+                t.unit,
+                t.target_year
+            )
+        };
+        let targets = r.targets.iter().enumerate().map(|(i, t)| match view.progress.get(i) {
+            Some(p) if p.state.is_empty() => format!("{} ({})", target(t), t.direction),
+            Some(p) => format!("{} ({}) — {}", target(t), t.direction, p.state),
+            None => target(t),
+        });
+        let milestones = r.milestones.iter().map(|m| {
+            let due = m.due.map(|d| format!(" (due {d})")).unwrap_or_default();
+            format!("{}{due} [{}]", m.title, m.state.as_deref().unwrap_or_default())
+        });
+        let state = match &r.outcome {
+            Some(o) => format!("{} ({o})", r.state.as_deref().unwrap_or_default()),
+            None => r.state.clone().unwrap_or_default(),
+        };
+        vec![
+            ("name", view.name.clone()),
+            ("title", r.title.clone()),
+            ("title_ko", r.title_ko.clone()),
+            ("pillar", r.pillar.clone().unwrap_or_default()),
+            ("parent", r.parent.clone().unwrap_or_default()),
+            ("ancestors", join(&view.ancestors)),
+            ("state", state),
+            ("description", r.description.clone()),
+            ("sectors", join(&r.sectors)),
+            ("regions", join(&r.regions)),
+            ("lead_organization", r.lead_organization.clone()),
+            ("confidence", r.confidence.clone().unwrap_or_default()),
+            ("confidence_note", r.confidence_note.clone()),
+            ("targets", lines(targets)),
+            ("milestones", lines(milestones)),
+            ("linked_partners", join(&r.linked_partners)),
+            (
+                "risks",
+                lines(r.risks.iter().map(|k| format!("{}: {}", k.category, k.title))),
+            ),
+            ("source", r.source.clone()),
+            ("labels", labels(&r.labels)),
+        ]
+    }
+
+    async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<pb::PolicyGoal> {
+        match read_time {
+            Some(t) => c.get_policy_goal_at(name, t).await,
+            None => c.get_policy_goal(name).await,
+        }
+    }
+    async fn create(
+        c: &RegistryClient,
+        id: String,
+        p: pb::PolicyGoal,
+        request_id: String,
+        validate_only: bool,
+    ) -> ApiResult<pb::PolicyGoal> {
+        c.create_policy_goal(pb::CreatePolicyGoalRequest {
+            policy_goal_id: id,
+            policy_goal: Some(p),
+            request_id,
+            validate_only,
+        })
+        .await
+    }
+    async fn update(
+        c: &RegistryClient,
+        p: pb::PolicyGoal,
+        paths: Vec<String>,
+        allow_missing: bool,
+        validate_only: bool,
+    ) -> ApiResult<pb::PolicyGoal> {
+        c.update_policy_goal(pb::UpdatePolicyGoalRequest {
+            policy_goal: Some(p),
+            update_mask: mask(paths),
+            allow_missing,
+            validate_only,
+        })
+        .await
+    }
+    async fn delete(c: &RegistryClient, name: String, etag: String, o: DeleteOpts) -> ApiResult<pb::PolicyGoal> {
+        c.delete_policy_goal(pb::DeletePolicyGoalRequest {
+            name,
+            etag,
+            force: o.force,
+            allow_missing: o.allow_missing,
+            validate_only: o.validate_only,
+        })
+        .await
+    }
+    async fn undelete(
+        c: &RegistryClient,
+        name: String,
+        etag: String,
+        validate_only: bool,
+    ) -> ApiResult<pb::PolicyGoal> {
+        c.undelete_policy_goal(pb::UndeletePolicyGoalRequest {
+            name,
+            etag,
+            validate_only,
+        })
+        .await
+    }
+
+    fn wanted_state(r: &GoalRecord) -> Result<Option<(i32, i32)>, String> {
+        let Some(s) = r.state.as_deref() else {
+            return Ok(None);
+        };
+        let state = parse_enum::<pb::policy_goal::State>("state", s)?;
+        let outcome = match r.outcome.as_deref() {
+            Some(o) => parse_enum::<pb::policy_goal::Outcome>("outcome", o)?,
+            None => 0,
+        };
+        Ok(Some((state, outcome)))
+    }
+    fn state_of(p: &pb::PolicyGoal) -> (i32, i32) {
+        (p.state, p.outcome)
+    }
+    async fn reach_state(c: &RegistryClient, name: &str, (state, outcome): (i32, i32)) -> ApiResult<()> {
+        reach_state(c, name, state, outcome).await
+    }
+}
+
+/// Whether the server lets a goal go from `from` to `to` in one step.
+pub fn can_become(from: i32, to: i32) -> bool {
+    use pb::policy_goal::State as S;
+    let (Ok(from), Ok(to)) = (S::try_from(from), S::try_from(to)) else {
+        return false;
+    };
+    matches!(
+        (from, to),
+        (S::Planned, S::Active | S::OnHold | S::Closed)
+            | (S::Active, S::OnHold | S::Closed)
+            | (S::OnHold, S::Active | S::Closed)
+            | (S::Closed, S::Active)
+    )
+}
+
+/// Moves a goal to `state` (with `outcome` when CLOSED), through ACTIVE when there is no
+/// direct transition. Does nothing when it already is there.
+pub async fn reach_state(client: &RegistryClient, name: &str, state: i32, outcome: i32) -> ApiResult<()> {
+    let current = client.get_policy_goal(name).await?;
+    if current.state == state && current.outcome == outcome {
+        return Ok(());
+    }
+    let change = |s: i32, o: i32| pb::ChangePolicyGoalStateRequest {
+        name: name.to_owned(),
+        state: s,
+        outcome: o,
+        etag: String::new(),
+    };
+    if !can_become(current.state, state) {
+        client
+            .change_policy_goal_state(change(pb::policy_goal::State::Active as i32, 0))
+            .await?;
+    }
+    client.change_policy_goal_state(change(state, outcome)).await?;
+    Ok(())
+}
+
+/// The state a stored goal is in, by name.
+pub fn state_of(g: &pb::PolicyGoal) -> String {
+    enum_name::<pb::policy_goal::State>(g.state).unwrap_or_default()
+}
+
+/// Trade partners.
+pub struct Partners;
+
+impl Kind for Partners {
+    const NOUN: &'static str = "partner";
+    const PLURAL: &'static str = "partners";
+    const COLLECTION: &'static str = "tradePartners/";
+    const MESSAGE: &'static str = "motie.registry.v1.TradePartner";
+    const OUTPUT_ONLY: &'static [&'static str] = &[
+        "name",
+        "memberships",
+        "linked_goals",
+        "revision",
+        "create_time",
+        "update_time",
+        "delete_time",
+        "expire_time",
+    ];
+    const COLUMNS: &'static [&'static str] = &["ID", "KIND", "NAME", "MEMBERS", "LINKED GOALS", "UPDATED"];
+
+    common!(
+        pb::TradePartner,
+        PartnerRecord,
+        PartnerView,
+        pb::ListTradePartnersRequest
+    );
+    fn row(v: &PartnerView) -> Vec<String> {
+        vec![
+            v.record.id.clone(),
+            with_deleted(v.record.kind.clone(), &v.stamp),
+            v.record.display_name.clone(),
+            join(&v.record.members),
+            join(&v.linked_goals),
+            v.stamp.update_time.clone().unwrap_or_default(),
+        ]
+    }
+    fn rows(view: &PartnerView) -> Vec<(&'static str, String)> {
+        let r = &view.record;
+        let agreements = r
+            .agreements
+            .iter()
+            .map(|a| format!("{} ({}, {})", a.title, a.kind, a.status));
+        let engagements = r.engagements.iter().map(|e| {
+            let date = e.date.map(|d| format!(", {d}")).unwrap_or_default();
+            let state = e.state.as_deref().unwrap_or_default();
+            format!("{} ({}, {state}{date})", e.title, e.kind)
+        });
+        vec![
+            ("name", view.name.clone()),
+            ("kind", r.kind.clone()),
+            ("display_name", r.display_name.clone()),
+            ("display_name_ko", r.display_name_ko.clone()),
+            ("region", r.region.clone()),
+            ("members", join(&r.members)),
+            ("memberships", join(&view.memberships)),
+            ("priority", r.priority.clone().unwrap_or_default()),
+            ("agreements", lines(agreements)),
+            ("engagements", lines(engagements)),
+            (
+                "risks",
+                lines(r.risks.iter().map(|k| format!("{}: {}", k.category, k.title))),
+            ),
+            ("linked_goals", join(&view.linked_goals)),
+            ("source", r.source.clone()),
+            ("labels", labels(&r.labels)),
+        ]
+    }
+
+    async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<pb::TradePartner> {
+        match read_time {
+            Some(t) => c.get_trade_partner_at(name, t).await,
+            None => c.get_trade_partner(name).await,
+        }
+    }
+    async fn create(
+        c: &RegistryClient,
+        id: String,
+        p: pb::TradePartner,
+        request_id: String,
+        validate_only: bool,
+    ) -> ApiResult<pb::TradePartner> {
+        c.create_trade_partner(pb::CreateTradePartnerRequest {
+            trade_partner_id: id,
+            trade_partner: Some(p),
+            request_id,
+            validate_only,
+        })
+        .await
+    }
+    async fn update(
+        c: &RegistryClient,
+        p: pb::TradePartner,
+        paths: Vec<String>,
+        allow_missing: bool,
+        validate_only: bool,
+    ) -> ApiResult<pb::TradePartner> {
+        c.update_trade_partner(pb::UpdateTradePartnerRequest {
+            trade_partner: Some(p),
+            update_mask: mask(paths),
+            allow_missing,
+            validate_only,
+        })
+        .await
+    }
+    async fn delete(c: &RegistryClient, name: String, etag: String, o: DeleteOpts) -> ApiResult<pb::TradePartner> {
+        c.delete_trade_partner(pb::DeleteTradePartnerRequest {
+            name,
+            etag,
+            force: o.force,
+            allow_missing: o.allow_missing,
+            validate_only: o.validate_only,
+        })
+        .await
+    }
+    async fn undelete(
+        c: &RegistryClient,
+        name: String,
+        etag: String,
+        validate_only: bool,
+    ) -> ApiResult<pb::TradePartner> {
+        c.undelete_trade_partner(pb::UndeleteTradePartnerRequest {
+            name,
+            etag,
+            validate_only,
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writable_fields_come_from_the_proto() {
+        let goal = Goals::writable();
+        for f in ["title", "pillar", "parent", "targets", "confidence_note", "labels"] {
+            assert!(goal.iter().any(|w| w == f), "{f} in {goal:?}");
+        }
+        for f in ["name", "state", "etag", "revision", "create_time", "ancestors"] {
+            assert!(!goal.iter().any(|w| w == f), "{f} in {goal:?}");
+        }
+        let partner = Partners::writable();
+        assert!(partner.iter().any(|w| w == "members"), "{partner:?}");
+        assert!(
+            !partner.iter().any(|w| w == "kind" || w == "memberships"),
+            "{partner:?}"
+        );
+    }
+}
