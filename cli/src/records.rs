@@ -40,6 +40,8 @@ pub struct GoalRecord {
     pub outcome: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description_ko: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sectors: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -496,6 +498,7 @@ impl GoalRecord {
             pillar,
             parent: self.parent.as_deref().map(goal_name).unwrap_or_default(),
             description: self.description.clone(),
+            description_ko: self.description_ko.clone(),
             sectors: self.sectors.clone(),
             regions: self.regions.clone(),
             lead_organization: self.lead_organization.clone(),
@@ -528,6 +531,7 @@ impl GoalRecord {
             state: enum_name::<pb::policy_goal::State>(g.state),
             outcome: enum_name::<pb::policy_goal::Outcome>(g.outcome),
             description: g.description.clone(),
+            description_ko: g.description_ko.clone(),
             sectors: g.sectors.clone(),
             regions: g.regions.clone(),
             lead_organization: g.lead_organization.clone(),
@@ -741,6 +745,8 @@ pub struct PartnerRecord {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub display_name_ko: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description_ko: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub region: String,
     /// Member partner ids (blocs, forums and groups only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -932,6 +938,7 @@ impl PartnerRecord {
             kind,
             display_name: self.display_name.clone(),
             display_name_ko: self.display_name_ko.clone(),
+            description_ko: self.description_ko.clone(),
             region: self.region.clone(),
             members: self.members.iter().map(|m| partner_name(m)).collect(),
             priority,
@@ -951,6 +958,7 @@ impl PartnerRecord {
             kind: enum_name::<pb::trade_partner::Kind>(t.kind).unwrap_or_default(),
             display_name: t.display_name.clone(),
             display_name_ko: t.display_name_ko.clone(),
+            description_ko: t.description_ko.clone(),
             region: t.region.clone(),
             members: t.members.iter().map(|m| partner_id(m).to_owned()).collect(),
             priority: enum_name::<pb::trade_partner::Priority>(t.priority),

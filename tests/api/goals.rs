@@ -981,3 +981,95 @@ async fn batch_create_is_ordered_atomic_and_idempotent() {
     assert_eq!(goal_count(&app).await, 5, "failed batches store nothing");
     assert_eq!(goal_changes(&app).await, 5, "failed batches leave no change record");
 }
+
+/// `description_ko` (added through the resource layer) is written on create, changed by a
+/// masked update, found by `search`, kept in history, and checked like other long text.
+#[tokio::test]
+async fn korean_descriptions_of_goals_and_partners() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    let created = c
+        .create_policy_goal(create(
+            "ax",
+            pb::PolicyGoal {
+                description_ko: "제조업 인공지능 전환".into(),
+                ..goal("Manufacturing AX", pb::Pillar::IndustrialResurgence)
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(created.description_ko, "제조업 인공지능 전환");
+    let updated = c
+        .update_policy_goal(pb::UpdatePolicyGoalRequest {
+            policy_goal: Some(pb::PolicyGoal {
+                name: created.name.clone(),
+                description_ko: "AI 공장 500개".into(),
+                title: "ignored: not in the mask".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["description_ko"]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.description_ko, "AI 공장 500개");
+    assert_eq!(updated.title, "Manufacturing AX");
+    let found = c
+        .list_policy_goals_page(pb::ListPolicyGoalsRequest {
+            filter: "search:\"공장\"".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.policy_goals.len(), 1);
+    assert_eq!(found.policy_goals[0].name, created.name);
+    let history: Vec<pb::Change> = c
+        .list_changes(pb::ListChangesRequest {
+            resource_name: created.name.clone(),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    let first = history[0].change_time.unwrap();
+    let before = c.get_policy_goal_at(&created.name, first).await.unwrap();
+    assert_eq!(before.description_ko, "제조업 인공지능 전환");
+    let bad = c
+        .update_policy_goal(pb::UpdatePolicyGoalRequest {
+            policy_goal: Some(pb::PolicyGoal {
+                name: created.name.clone(),
+                description_ko: "nul\0byte".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["description_ko"]),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(violations(bad), ["policy_goal.description_ko"]);
+
+    let partner = c
+        .create_trade_partner(registry_e2e::create_partner(
+            "jp",
+            pb::TradePartner {
+                description_ko: "일본".into(),
+                ..registry_e2e::partner(pb::trade_partner::Kind::Country, "Japan")
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(partner.description_ko, "일본");
+    let partner = c
+        .update_trade_partner(pb::UpdateTradePartnerRequest {
+            trade_partner: Some(pb::TradePartner {
+                name: partner.name.clone(),
+                description_ko: "일본국".into(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["description_ko"]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(partner.description_ko, "일본국");
+    assert_eq!(partner.display_name, "Japan");
+}

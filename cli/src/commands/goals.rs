@@ -94,6 +94,9 @@ pub struct GoalFlags {
     pub parent: Option<String>,
     #[arg(long)]
     pub description: Option<String>,
+    /// Description in Korean.
+    #[arg(long)]
+    pub description_ko: Option<String>,
     /// A sector slug (repeat; replaces the list).
     #[arg(long = "sector", value_name = "SECTOR")]
     pub sectors: Vec<String>,

@@ -48,6 +48,9 @@ pub struct PartnerFlags {
     /// Korean name (only an established official term).
     #[arg(long)]
     pub display_name_ko: Option<String>,
+    /// Description in Korean.
+    #[arg(long)]
+    pub description_ko: Option<String>,
     /// A region slug, e.g. `east-asia`.
     #[arg(long)]
     pub region: Option<String>,

@@ -1369,13 +1369,8 @@ mod tests {
             title: "Manufacturing AX 50%_done".into(),
             title_ko: "제조 AX".into(),
             pillar: Some(Pillar::IndustrialResurgence),
-            parent: None,
             description: "Semiconductor fabs".into(),
             sectors: vec!["semiconductors".into(), "batteries".into()],
-            regions: vec![],
-            lead_organization: String::new(),
-            confidence: None,
-            confidence_note: String::new(),
             targets: [2030, 2035]
                 .into_iter()
                 .enumerate()
@@ -1392,11 +1387,9 @@ mod tests {
                     interim_targets: vec![],
                 })
                 .collect(),
-            milestones: vec![],
             linked_partners: vec![Id::parse("p", "us").expect("id")],
-            risks: vec![],
-            source: String::new(),
             labels: [("env".to_owned(), "prod".to_owned())].into_iter().collect(),
+            ..GoalSpec::default()
         };
         let t = OffsetDateTime::parse("2026-05-01T00:00:00Z", &Rfc3339).expect("time");
         PolicyGoal {

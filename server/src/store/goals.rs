@@ -28,6 +28,7 @@ pub struct GoalRow {
     title_ko: String,
     pillar: String,
     description: String,
+    description_ko: String,
     sectors: Vec<String>,
     regions: Vec<String>,
     lead_organization: String,
@@ -75,6 +76,7 @@ impl TryFrom<GoalRow> for PolicyGoal {
                     .map(|p| Id::try_from(p).map_err(|_| corrupt("parent", &id)))
                     .transpose()?,
                 description: r.description,
+                description_ko: r.description_ko,
                 sectors: r.sectors,
                 regions: r.regions,
                 lead_organization: r.lead_organization,
@@ -214,12 +216,12 @@ fn resolve_pillar(spec: &GoalSpec, parent_pillar: Option<&str>) -> Result<Pillar
 
 const INSERT_GOAL: &str = "INSERT INTO policy_goals (id, parent_id, ancestors, title, title_ko, pillar, description, sectors, regions,
         lead_organization, confidence, confidence_note, targets, milestones, linked_partners, risks, source, labels,
-        progress_states, progress, state, create_time, update_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, now(), now())
+        progress_states, progress, description_ko, state, create_time, update_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, now(), now())
      ON CONFLICT (id) DO NOTHING
      RETURNING *";
 
-/// The stored columns of a goal, bound as `$1…$20` of [`INSERT_GOAL`] and [`UPDATE_GOAL`].
+/// The stored columns of a goal, bound as `$1…$21` of [`INSERT_GOAL`] and [`UPDATE_GOAL`].
 struct GoalColumns<'a> {
     id: &'a Id,
     spec: &'a GoalSpec,
@@ -253,6 +255,7 @@ impl GoalColumns<'_> {
             .bind(Json(&s.labels))
             .bind(self.progress_states)
             .bind(&self.progress)
+            .bind(&s.description_ko)
     }
 }
 
@@ -260,7 +263,7 @@ const UPDATE_GOAL: &str =
     "UPDATE policy_goals SET parent_id = $2, ancestors = $3, title = $4, title_ko = $5, pillar = $6,
         description = $7, sectors = $8, regions = $9, lead_organization = $10, confidence = $11, confidence_note = $12,
         targets = $13, milestones = $14, linked_partners = $15, risks = $16, source = $17, labels = $18,
-        progress_states = $19, progress = $20, update_time = now(), revision = revision + 1
+        progress_states = $19, progress = $20, description_ko = $21, update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING *";
 

@@ -45,6 +45,7 @@ pub struct PartnerRow {
     kind: String,
     display_name: String,
     display_name_ko: String,
+    description_ko: String,
     region: String,
     priority: Option<String>,
     agreements: Json<Vec<Agreement>>,
@@ -81,6 +82,7 @@ impl TryFrom<PartnerRow> for TradePartner {
                 kind: PartnerKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &id))?,
                 display_name: r.display_name,
                 display_name_ko: r.display_name_ko,
+                description_ko: r.description_ko,
                 region: r.region,
                 members: ids(r.members, "member", &id)?,
                 priority: r
@@ -378,12 +380,12 @@ pub(super) async fn unlink_goals_from_engagements<'a>(
 }
 
 const INSERT_PARTNER: &str = "INSERT INTO trade_partners (id, display_name, display_name_ko, region, priority,
-        agreements, engagements, risks, source, labels, kind, create_time, update_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), now())
+        agreements, engagements, risks, source, labels, description_ko, kind, create_time, update_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now())
      ON CONFLICT (id) DO NOTHING
      RETURNING id";
 
-/// Binds the stored columns of a partner, `$1…$10` of [`INSERT_PARTNER`] and
+/// Binds the stored columns of a partner, `$1…$11` of [`INSERT_PARTNER`] and
 /// [`UPDATE_PARTNER`].
 fn bind_columns<'q, O>(
     q: QueryAs<'q, Postgres, O, PgArguments>,
@@ -400,10 +402,11 @@ fn bind_columns<'q, O>(
         .bind(Json(&spec.risks))
         .bind(&spec.source)
         .bind(Json(&spec.labels))
+        .bind(&spec.description_ko)
 }
 
 const UPDATE_PARTNER: &str = "UPDATE trade_partners SET display_name = $2, display_name_ko = $3, region = $4,
-        priority = $5, agreements = $6, engagements = $7, risks = $8, source = $9, labels = $10,
+        priority = $5, agreements = $6, engagements = $7, risks = $8, source = $9, labels = $10, description_ko = $11,
         update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING id";

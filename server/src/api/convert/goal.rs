@@ -115,6 +115,10 @@ fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<
             check::text(v, f, &g.description, false, check::MAX_LONG_TEXT, true);
             GoalField::Description(g.description.clone())
         }
+        "description_ko" => {
+            check::text(v, f, &g.description_ko, false, check::MAX_LONG_TEXT, true);
+            GoalField::DescriptionKo(g.description_ko.clone())
+        }
         "sectors" => {
             check::string_list(v, f, &g.sectors, 50, 100);
             for (i, s) in g.sectors.iter().enumerate() {
@@ -363,6 +367,7 @@ impl PolicyGoal {
                 .map(|p| Collection::PolicyGoals.name(p))
                 .unwrap_or_default(),
             description: s.description.clone(),
+            description_ko: s.description_ko.clone(),
             sectors: s.sectors.clone(),
             regions: s.regions.clone(),
             lead_organization: s.lead_organization.clone(),
@@ -407,6 +412,7 @@ pub fn populated(g: &pb::PolicyGoal, field: &str) -> bool {
         "pillar" => g.pillar != 0,
         "parent" => !g.parent.is_empty(),
         "description" => !g.description.is_empty(),
+        "description_ko" => !g.description_ko.is_empty(),
         "sectors" => !g.sectors.is_empty(),
         "regions" => !g.regions.is_empty(),
         "lead_organization" => !g.lead_organization.is_empty(),

@@ -25,6 +25,7 @@ impl TradePartner {
             kind: s.kind.to_proto(),
             display_name: s.display_name.clone(),
             display_name_ko: s.display_name_ko.clone(),
+            description_ko: s.description_ko.clone(),
             region: s.region.clone(),
             members: names(&s.members, PARTNERS),
             memberships: names(&self.memberships, PARTNERS),
@@ -218,6 +219,10 @@ fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Optio
             check::text(v, f, &p.display_name_ko, false, check::MAX_TITLE, false);
             PartnerField::DisplayNameKo(p.display_name_ko.clone())
         }
+        "description_ko" => {
+            check::text(v, f, &p.description_ko, false, check::MAX_LONG_TEXT, true);
+            PartnerField::DescriptionKo(p.description_ko.clone())
+        }
         "region" => {
             if !p.region.is_empty() && !check::is_slug(&p.region) {
                 v.add(f, "is a lowercase slug such as east-asia or southeast-asia");
@@ -264,6 +269,7 @@ pub fn populated(p: &pb::TradePartner, field: &str) -> bool {
         "kind" => p.kind != 0,
         "display_name" => !p.display_name.is_empty(),
         "display_name_ko" => !p.display_name_ko.is_empty(),
+        "description_ko" => !p.description_ko.is_empty(),
         "region" => !p.region.is_empty(),
         "members" => !p.members.is_empty(),
         "priority" => p.priority != 0,
