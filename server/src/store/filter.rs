@@ -3,7 +3,7 @@
 //! `match` are pushed as SQL text; every value from the request is a bind parameter.
 //!
 //! The semantics are exactly those of `domain::filter::matches` (the property test in
-//! `server/tests/filter.rs` checks this):
+//! `tests/api/filter.rs` checks this):
 //!
 //! - Every leaf is NULL only where `matches` is false, and `NOT` is compiled as
 //!   `NOT coalesce((e), false)`, so SQL's three-valued logic never differs from the two-valued
