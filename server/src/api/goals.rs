@@ -8,9 +8,8 @@ use crate::{
     domain::{
         Collection, Error, Id, Violations,
         enums::{GoalState, Outcome},
-        goal::{self, GoalSpec, PolicyGoal},
+        goal::{GoalSpec, PolicyGoal},
         list::{self, PageTokens},
-        mask,
         measurement::{self, MeasurementSpec},
     },
     store::{MeasurementQuery, Store},
@@ -178,28 +177,15 @@ impl PolicyGoalService for GoalsApi {
         request: Request<pb::UpdatePolicyGoalRequest>,
     ) -> Result<Response<pb::PolicyGoal>, Status> {
         let r = request.get_ref();
-        let Some(g) = &r.policy_goal else {
-            return Err(Error::invalid("policy_goal", "is required").into());
+        let fields = resource::UpdateFields {
+            resource: r.policy_goal.as_ref(),
+            update_mask: r.update_mask.as_ref(),
+            allow_missing: r.allow_missing,
+            validate_only: r.validate_only,
         };
-        let mut v = Violations::new();
-        let id = all(&mut v, GOALS.parse_name("policy_goal.name", &g.name));
-        let paths = all(
-            &mut v,
-            mask::resolve(goal::FIELDS, r.update_mask.as_ref().map(|m| m.paths.as_slice()), |f| {
-                super::convert::goal::populated(g, f)
-            }),
-        );
-        let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
-        let patch = super::convert::goal::patch("policy_goal", g, &paths)?;
-        let create_spec = r.allow_missing.then(|| GoalSpec::from_proto("policy_goal", g));
-        let ctx = write_ctx(&request, None, r.validate_only);
-        let goal = self
-            .store
-            .update_goal(&id, &g.etag, super::mask_names(&paths), patch, create_spec, &ctx)
-            .await?;
-        Ok(Response::new(goal.to_proto()))
+        Ok(Response::new(
+            resource::update::<PolicyGoal, _>(&self.store, &request, fields).await?,
+        ))
     }
 
     async fn delete_policy_goal(

@@ -9,7 +9,6 @@ use crate::{
     domain::{
         Collection, Error, Id, Violations,
         list::{self, PageTokens},
-        mask,
         partner::{self, FlowSpec, PartnerSpec},
     },
     store::Store,
@@ -108,36 +107,15 @@ impl TradePartnerService for PartnersApi {
         request: Request<pb::UpdateTradePartnerRequest>,
     ) -> Result<Response<pb::TradePartner>, Status> {
         let r = request.get_ref();
-        let Some(p) = &r.trade_partner else {
-            return Err(Error::invalid("trade_partner", "is required").into());
+        let fields = resource::UpdateFields {
+            resource: r.trade_partner.as_ref(),
+            update_mask: r.update_mask.as_ref(),
+            allow_missing: r.allow_missing,
+            validate_only: r.validate_only,
         };
-        let mut v = Violations::new();
-        let id = all(&mut v, PARTNERS.parse_name("trade_partner.name", &p.name));
-        let paths = all(
-            &mut v,
-            mask::resolve(
-                partner::FIELDS,
-                r.update_mask.as_ref().map(|m| m.paths.as_slice()),
-                |f| super::convert::partner::populated(p, f),
-            ),
-        );
-        let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
-            return Err(invalid(v));
-        };
-        let create_spec = r.allow_missing.then(|| {
-            let mut v = Violations::new();
-            match spec_for(&mut v, Some(&id), "trade_partner.name", p) {
-                Some(spec) if v.is_empty() => Ok(spec),
-                _ => Err(Error::InvalidArgument(v.into_vec())),
-            }
-        });
-        let patch = super::convert::partner::patch("trade_partner", p, &paths)?;
-        let ctx = write_ctx(&request, None, r.validate_only);
-        let partner = self
-            .store
-            .update_partner(&id, &p.etag, super::mask_names(&paths), patch, create_spec, &ctx)
-            .await?;
-        Ok(Response::new(partner.to_proto()))
+        Ok(Response::new(
+            resource::update::<TradePartner, _>(&self.store, &request, fields).await?,
+        ))
     }
 
     async fn delete_trade_partner(

@@ -8,7 +8,12 @@ use tonic::{Request, Status};
 
 use super::ListFields;
 use crate::{
-    domain::{Error, Id, goal::PolicyGoal, partner::TradePartner},
+    domain::{
+        Error, Id, Violations,
+        goal::{GoalField, GoalPatch, GoalSpec, PolicyGoal},
+        mask,
+        partner::{PartnerField, PartnerPatch, PartnerSpec, TradePartner},
+    },
     store::{Resource, Store, WriteCtx},
 };
 
@@ -93,6 +98,164 @@ impl Deletable for TradePartner {
         ctx: &'a WriteCtx,
     ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
         store.undelete_partner(id, etag, ctx)
+    }
+}
+
+/// The Update of a resource (AIP-134): the masked fields become a typed patch that the store
+/// applies to the stored resource under its row lock; with `allow_missing`, a missing
+/// resource is created from the whole message.
+pub(crate) trait Updatable: ApiResource {
+    /// The resource's proto message.
+    type Msg: super::convert::Patchable + Sync;
+    type Patch: Send;
+    type Spec: Send;
+    /// The request field holding the message (`policy_goal`), for violation paths.
+    const FIELD: &'static str;
+
+    fn msg_name(msg: &Self::Msg) -> &str;
+    fn msg_etag(msg: &Self::Msg) -> &str;
+    /// Whether a writable field of the message holds a value (an omitted mask means these).
+    fn populated(msg: &Self::Msg, field: &str) -> bool;
+    fn patch(fields: Vec<<Self::Msg as super::convert::Patchable>::Field>) -> Self::Patch;
+    /// The spec of a resource created by an upsert, `id` checked against it.
+    fn create_spec(msg: &Self::Msg, id: &Id) -> Result<Self::Spec, Error>;
+    #[allow(clippy::too_many_arguments)]
+    fn update<'a>(
+        store: &'a Store,
+        id: &'a Id,
+        etag: &'a str,
+        mask: Vec<String>,
+        patch: Self::Patch,
+        create: Option<Result<Self::Spec, Error>>,
+        ctx: &'a WriteCtx,
+    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a;
+}
+
+/// The fields of an Update request.
+pub(crate) struct UpdateFields<'a, M> {
+    pub resource: Option<&'a M>,
+    pub update_mask: Option<&'a prost_types::FieldMask>,
+    pub allow_missing: bool,
+    pub validate_only: bool,
+}
+
+/// Update: applies the masked fields of the request's resource; every violation at once.
+pub(crate) async fn update<R: Updatable, T>(
+    store: &Store,
+    request: &Request<T>,
+    r: UpdateFields<'_, R::Msg>,
+) -> Result<R::Proto, Status> {
+    let Some(msg) = r.resource else {
+        return Err(Error::invalid(R::FIELD, "is required").into());
+    };
+    let mut v = Violations::new();
+    let id = v.take(
+        R::KIND
+            .collection
+            .parse_name(&format!("{}.name", R::FIELD), R::msg_name(msg)),
+    );
+    let paths = v.take(mask::resolve(
+        R::KIND.fields,
+        r.update_mask.map(|m| m.paths.as_slice()),
+        |f| R::populated(msg, f),
+    ));
+    let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
+        return Err(Error::InvalidArgument(v.into_vec()).into());
+    };
+    let patch = R::patch(super::convert::patch(R::FIELD, msg, &paths)?);
+    let create = r.allow_missing.then(|| R::create_spec(msg, &id));
+    let ctx = super::write_ctx(request, None, r.validate_only);
+    let updated = R::update(
+        store,
+        &id,
+        R::msg_etag(msg),
+        super::mask_names(&paths),
+        patch,
+        create,
+        &ctx,
+    )
+    .await?;
+    Ok(updated.to_proto())
+}
+
+impl Updatable for PolicyGoal {
+    type Msg = pb::PolicyGoal;
+    type Patch = GoalPatch;
+    type Spec = GoalSpec;
+    const FIELD: &'static str = "policy_goal";
+
+    fn msg_name(msg: &pb::PolicyGoal) -> &str {
+        &msg.name
+    }
+
+    fn msg_etag(msg: &pb::PolicyGoal) -> &str {
+        &msg.etag
+    }
+
+    fn populated(msg: &pb::PolicyGoal, field: &str) -> bool {
+        super::convert::goal::populated(msg, field)
+    }
+
+    fn patch(fields: Vec<GoalField>) -> GoalPatch {
+        GoalPatch(fields)
+    }
+
+    fn create_spec(msg: &pb::PolicyGoal, _id: &Id) -> Result<GoalSpec, Error> {
+        GoalSpec::from_proto(Self::FIELD, msg)
+    }
+
+    fn update<'a>(
+        store: &'a Store,
+        id: &'a Id,
+        etag: &'a str,
+        mask: Vec<String>,
+        patch: GoalPatch,
+        create: Option<Result<GoalSpec, Error>>,
+        ctx: &'a WriteCtx,
+    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
+        store.update_goal(id, etag, mask, patch, create, ctx)
+    }
+}
+
+impl Updatable for TradePartner {
+    type Msg = pb::TradePartner;
+    type Patch = PartnerPatch;
+    type Spec = PartnerSpec;
+    const FIELD: &'static str = "trade_partner";
+
+    fn msg_name(msg: &pb::TradePartner) -> &str {
+        &msg.name
+    }
+
+    fn msg_etag(msg: &pb::TradePartner) -> &str {
+        &msg.etag
+    }
+
+    fn populated(msg: &pb::TradePartner, field: &str) -> bool {
+        super::convert::partner::populated(msg, field)
+    }
+
+    fn patch(fields: Vec<PartnerField>) -> PartnerPatch {
+        PartnerPatch(fields)
+    }
+
+    fn create_spec(msg: &pb::TradePartner, id: &Id) -> Result<PartnerSpec, Error> {
+        let spec = PartnerSpec::from_proto(Self::FIELD, msg)?;
+        let mut v = Violations::new();
+        crate::domain::partner::check_id(&mut v, "trade_partner.name", id, spec.kind);
+        v.finish(|| spec)
+    }
+
+    fn update<'a>(
+        store: &'a Store,
+        id: &'a Id,
+        etag: &'a str,
+        mask: Vec<String>,
+        patch: PartnerPatch,
+        create: Option<Result<PartnerSpec, Error>>,
+        ctx: &'a WriteCtx,
+    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
+        store.update_partner(id, etag, mask, patch, create, ctx)
     }
 }
 

@@ -9,7 +9,6 @@ use crate::domain::{
     Collection, Error, Violations, check,
     enums::{Comparator, Confidence, Direction, MilestoneState, Outcome, Pillar, RiskCategory, RiskSeverity},
     goal::{Date, FIELDS, GoalField, GoalPatch, GoalSpec, InterimTarget, Milestone, PolicyGoal, Risk, Target},
-    mask::MaskPath,
     progress::Progress,
 };
 

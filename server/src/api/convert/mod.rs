@@ -29,12 +29,6 @@ macro_rules! patchable {
                 super::parse_all(prefix, msg, $fields, |fields| $spec::new($patch(fields)))
             }
         }
-
-        /// The typed patch of an update: the fields of `msg` that `paths` name, each
-        /// validated; violation paths are `{prefix}.{field}`.
-        pub fn patch(prefix: &str, msg: &$msg, paths: &[MaskPath]) -> Result<$patch, Error> {
-            super::patch(prefix, msg, paths).map($patch)
-        }
     };
 }
 

@@ -7,7 +7,6 @@ use crate::domain::{
     Collection, Error, Id, Violations, check,
     enums::{AgreementStatus, AgreementType, EngagementKind, EngagementState, PartnerKind, Priority},
     goal::{Date, Risk},
-    mask::MaskPath,
     partner::{
         Agreement, Engagement, FIELDS, FlowSpec, MAX_MEMBERS, PartnerField, PartnerPatch, PartnerSpec, TradeFlow,
         TradePartner, names,
