@@ -105,6 +105,7 @@ fn arb_goal() -> impl Strategy<Value = (pb::PolicyGoal, GoalState, Option<prop::
         prop::sample::select(TITLES_KO),
         prop::sample::select(DESCRIPTIONS),
         prop::sample::select(ORGS),
+        prop::sample::select(TITLES_KO),
     );
     let lists = (
         subset(SECTORS),
@@ -132,7 +133,7 @@ fn arb_goal() -> impl Strategy<Value = (pb::PolicyGoal, GoalState, Option<prop::
     );
     (text, lists, meta, measurements).prop_map(
         |(
-            (words, title_ko, description, org),
+            (words, title_ko, description, org, description_ko),
             (sectors, regions, partners, labels, years),
             (pillar, state, parent),
             measurements,
@@ -141,6 +142,7 @@ fn arb_goal() -> impl Strategy<Value = (pb::PolicyGoal, GoalState, Option<prop::
                 title: words.join(" "),
                 title_ko: title_ko.into(),
                 description: description.into(),
+                description_ko: description_ko.into(),
                 lead_organization: org.into(),
                 pillar: pillar.to_proto(),
                 sectors,

@@ -1073,3 +1073,84 @@ async fn korean_descriptions_of_goals_and_partners() {
     assert_eq!(partner.description_ko, "일본국");
     assert_eq!(partner.display_name, "Japan");
 }
+
+/// A rule across fields is not reported about the default that stands in for an invalid
+/// value (an unknown pillar is not also "missing"; a malformed parent does not make the goal
+/// a root that needs a pillar), and an update reports a stale etag before its field values.
+#[tokio::test]
+async fn violations_name_only_real_problems_and_conflicts_come_first() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    let unknown_pillar = pb::PolicyGoal {
+        pillar: 42,
+        ..goal("A", pb::Pillar::Unspecified)
+    };
+    assert_eq!(
+        violations(c.create_policy_goal(create("a", unknown_pillar)).await),
+        ["policy_goal.pillar"]
+    );
+    let bad_parent = pb::PolicyGoal {
+        parent: "policyGoals/Not A Slug".into(),
+        ..goal("A", pb::Pillar::Unspecified)
+    };
+    assert_eq!(
+        violations(c.create_policy_goal(create("a", bad_parent)).await),
+        ["policy_goal.parent"]
+    );
+    // Still every real problem at once: a root goal without a pillar, and a bad title.
+    let fields = violations(
+        c.create_policy_goal(create("a", goal("", pb::Pillar::Unspecified)))
+            .await,
+    );
+    assert_eq!(fields.len(), 2, "{fields:?}");
+    assert!(fields.contains(&"policy_goal.pillar".to_owned()) && fields.contains(&"policy_goal.title".to_owned()));
+
+    let created = c
+        .create_policy_goal(create("b", goal("B", pb::Pillar::IndustrialResurgence)))
+        .await
+        .unwrap();
+    let stale_and_invalid = c
+        .update_policy_goal(pb::UpdatePolicyGoalRequest {
+            policy_goal: Some(pb::PolicyGoal {
+                name: created.name.clone(),
+                etag: "\"stale\"".into(),
+                title: String::new(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["title"]),
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(stale_and_invalid, Err(Error::Aborted { .. })),
+        "{stale_and_invalid:?}"
+    );
+    let missing_and_invalid = c
+        .update_policy_goal(pb::UpdatePolicyGoalRequest {
+            policy_goal: Some(pb::PolicyGoal {
+                name: "policyGoals/nowhere".into(),
+                title: String::new(),
+                ..Default::default()
+            }),
+            update_mask: mask(&["title"]),
+            ..Default::default()
+        })
+        .await;
+    assert!(
+        matches!(missing_and_invalid, Err(Error::NotFound { .. })),
+        "{missing_and_invalid:?}"
+    );
+
+    let partner_without_kind = pb::TradePartner {
+        kind: 0,
+        members: vec!["tradePartners/us".into()],
+        ..registry_e2e::partner(pb::trade_partner::Kind::EconomicBloc, "Bloc")
+    };
+    assert_eq!(
+        violations(
+            c.create_trade_partner(registry_e2e::create_partner("bloc", partner_without_kind))
+                .await
+        ),
+        ["trade_partner.kind"]
+    );
+}

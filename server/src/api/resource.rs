@@ -125,7 +125,7 @@ pub(crate) trait Updatable: ApiResource {
         id: &'a Id,
         etag: &'a str,
         mask: Vec<String>,
-        patch: Self::Patch,
+        patch: Result<Self::Patch, Error>,
         create: Option<Result<Self::Spec, Error>>,
         ctx: &'a WriteCtx,
     ) -> impl Future<Output = Result<Self, Error>> + Send + 'a;
@@ -162,7 +162,9 @@ pub(crate) async fn update<R: Updatable, T>(
     let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
         return Err(Error::InvalidArgument(v.into_vec()).into());
     };
-    let patch = R::patch(super::convert::patch(R::FIELD, msg, &paths)?);
+    // Checked by the store after the lock, the etag and the deleted state, as AIP-134 orders
+    // the errors of an update (NOT_FOUND, ABORTED and FAILED_PRECONDITION come first).
+    let patch = super::convert::patch(R::FIELD, msg, &paths).map(R::patch);
     let create = r.allow_missing.then(|| R::create_spec(msg, &id));
     let ctx = super::write_ctx(request, None, r.validate_only);
     let updated = R::update(
@@ -209,7 +211,7 @@ impl Updatable for PolicyGoal {
         id: &'a Id,
         etag: &'a str,
         mask: Vec<String>,
-        patch: GoalPatch,
+        patch: Result<GoalPatch, Error>,
         create: Option<Result<GoalSpec, Error>>,
         ctx: &'a WriteCtx,
     ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
@@ -251,7 +253,7 @@ impl Updatable for TradePartner {
         id: &'a Id,
         etag: &'a str,
         mask: Vec<String>,
-        patch: PartnerPatch,
+        patch: Result<PartnerPatch, Error>,
         create: Option<Result<PartnerSpec, Error>>,
         ctx: &'a WriteCtx,
     ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {

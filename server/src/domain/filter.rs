@@ -942,7 +942,7 @@ fn cmp_goal(g: &PolicyGoal, field: &str, key: Option<&str>, op: Op, value: &Valu
         "search" => match (op, value) {
             (Op::Has, Value::Text(t)) => {
                 let t = t.to_lowercase();
-                [&s.title, &s.title_ko, &s.description]
+                [&s.title, &s.title_ko, &s.description, &s.description_ko]
                     .iter()
                     .any(|f| f.to_lowercase().contains(&t))
             }

@@ -120,6 +120,9 @@ patch_fields!(
         Labels(BTreeMap<String, String>) => labels,
 });
 
+/// What each rule of [`GoalSpec::apply`] reads: the field its violation names, and its inputs.
+pub const RULE_INPUTS: &[(&str, &[&str])] = &[("pillar", &["pillar", "parent"]), ("labels", &["labels"])];
+
 impl GoalSpec {
     /// A spec from a patch of every field (a create).
     pub fn new(patch: GoalPatch) -> Result<GoalSpec, Error> {

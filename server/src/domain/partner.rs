@@ -83,6 +83,10 @@ patch_fields!(
         Labels(BTreeMap<String, String>) => labels,
 });
 
+/// What each rule of [`PartnerSpec::apply`] reads: the field its violation names, and its
+/// inputs.
+pub const RULE_INPUTS: &[(&str, &[&str])] = &[("members", &["kind", "members"]), ("labels", &["labels"])];
+
 impl PartnerSpec {
     /// A spec from a patch of every field (a create).
     pub fn new(patch: PartnerPatch) -> Result<PartnerSpec, Error> {

@@ -414,14 +414,15 @@ impl Store {
         }
     }
 
-    /// Updates a goal: applies `patch` (the masked fields, each valid) to the stored goal and
-    /// checks the result. With `create_spec` (allow_missing), a missing goal is created.
+    /// Updates a goal: applies `patch` (the masked fields, each valid, or their violations,
+    /// reported once the goal is locked and its etag and state checked) to the stored goal
+    /// and checks the result. With `create_spec` (allow_missing), a missing goal is created.
     async fn update_goal_inner(
         &self,
         id: &Id,
         etag: &str,
         mask: Vec<String>,
-        patch: GoalPatch,
+        patch: Result<GoalPatch, Error>,
         create_spec: Option<Result<GoalSpec, Error>>,
         ctx: &WriteCtx,
     ) -> Result<PolicyGoal, Error> {
@@ -448,7 +449,7 @@ impl Store {
                 "is deleted; undelete it before updating",
             ));
         }
-        let mut spec = current.patched(patch).map_err(|e| e.within("policy_goal"))?;
+        let mut spec = current.patched(patch?).map_err(|e| e.within("policy_goal"))?;
         let parent_changed = spec.parent != current.spec.parent;
         let (ancestors, parent_pillar) = match (&spec.parent, parent_changed) {
             (Some(parent), true) => {
@@ -754,15 +755,16 @@ impl Store {
         self.with_progress(goal).await
     }
 
-    /// Updates a goal: applies `patch` (the masked fields, each valid) to the stored goal and
-    /// checks the result. With `create_spec` (allow_missing), a missing goal is created.
+    /// Updates a goal: applies `patch` (the masked fields, each valid, or their violations,
+    /// reported once the goal is locked and its etag and state checked) to the stored goal
+    /// and checks the result. With `create_spec` (allow_missing), a missing goal is created.
     /// Changed targets recompute the stored progress in the same transaction.
     pub async fn update_goal(
         &self,
         id: &Id,
         etag: &str,
         mask: Vec<String>,
-        patch: GoalPatch,
+        patch: Result<GoalPatch, Error>,
         create_spec: Option<Result<GoalSpec, Error>>,
         ctx: &WriteCtx,
     ) -> Result<PolicyGoal, Error> {

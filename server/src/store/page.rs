@@ -191,3 +191,26 @@ fn push_value(qb: &mut QueryBuilder<Postgres>, key: &Key, value: &SortValue) -> 
 pub(crate) fn time_value(t: OffsetDateTime) -> SortValue {
     SortValue::Int((t.unix_timestamp_nanos() / 1000) as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{goal, list::OrderKey, partner};
+
+    /// `list` writes one cursor value per order key, so every orderable field must become a
+    /// key: one that did not would make every second page refuse its own token.
+    #[test]
+    fn every_orderable_field_is_a_sort_key() {
+        for fields in [goal::FIELDS, partner::FIELDS] {
+            let order: Vec<OrderKey> = fields
+                .iter()
+                .filter(|f| f.orderable)
+                .map(|f| OrderKey {
+                    field: f.name,
+                    desc: false,
+                })
+                .collect();
+            assert_eq!(order_keys(fields, &order, "id").len(), order.len() + 1);
+        }
+    }
+}

@@ -456,7 +456,7 @@ impl Store {
         id: &Id,
         etag: &str,
         mask: Vec<String>,
-        patch: PartnerPatch,
+        patch: Result<PartnerPatch, Error>,
         create_spec: Option<Result<PartnerSpec, Error>>,
         ctx: &WriteCtx,
     ) -> Result<TradePartner, Error> {
@@ -480,7 +480,7 @@ impl Store {
                 "is deleted; undelete it before updating",
             ));
         }
-        let spec = current.patched(patch).map_err(|e| e.within("trade_partner"))?;
+        let spec = current.patched(patch?).map_err(|e| e.within("trade_partner"))?;
         if spec == current.spec {
             tx.rollback().await.map_err(db_error)?;
             return Ok(current);

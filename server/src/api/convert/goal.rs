@@ -8,7 +8,9 @@ use super::{enums::enum_field, timestamp};
 use crate::domain::{
     Collection, Error, Violations, check,
     enums::{Comparator, Confidence, Direction, MilestoneState, Outcome, Pillar, RiskCategory, RiskSeverity},
-    goal::{Date, FIELDS, GoalField, GoalPatch, GoalSpec, InterimTarget, Milestone, PolicyGoal, Risk, Target},
+    goal::{
+        Date, FIELDS, GoalField, GoalPatch, GoalSpec, InterimTarget, Milestone, PolicyGoal, RULE_INPUTS, Risk, Target,
+    },
     progress::Progress,
 };
 
@@ -93,7 +95,7 @@ impl Risk {
     }
 }
 
-patchable!(pb::PolicyGoal => GoalField, GoalPatch, GoalSpec, FIELDS);
+patchable!(pb::PolicyGoal => GoalField, GoalPatch, GoalSpec, FIELDS, RULE_INPUTS);
 
 /// One writable field of `g`, validated (`f` is its path in the request).
 fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<GoalField> {

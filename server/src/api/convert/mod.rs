@@ -6,7 +6,7 @@
 /// `fn field(v, path, msg, name) -> Option<Field>`, and the spec's `from_proto` (a create)
 /// and the module's `patch` (an update) on it.
 macro_rules! patchable {
-    ($msg:ty => $field:ident, $patch:ident, $spec:ident, $fields:expr) => {
+    ($msg:ty => $field:ident, $patch:ident, $spec:ident, $fields:expr, $rule_inputs:expr) => {
         impl super::Patchable for $msg {
             type Field = $field;
 
@@ -26,7 +26,9 @@ macro_rules! patchable {
         impl $spec {
             /// Validates every writable field; violation paths are `{prefix}.{field}`.
             pub fn from_proto(prefix: &str, msg: &$msg) -> Result<$spec, Error> {
-                super::parse_all(prefix, msg, $fields, |fields| $spec::new($patch(fields)))
+                super::parse_all(prefix, msg, $fields, $rule_inputs, |fields| {
+                    $spec::new($patch(fields))
+                })
             }
         }
     };
@@ -79,16 +81,32 @@ pub(crate) trait Patchable {
     fn label(key: String, value: Option<String>) -> Self::Field;
 }
 
-/// The valid fields of `msg` that `paths` name; the others' violations go to `v`.
-fn fields<M: Patchable>(v: &mut Violations, prefix: &str, msg: &M, paths: &[MaskPath]) -> Vec<M::Field> {
+/// The valid fields of `msg` that `paths` name; the others' violations go to `v`, their names
+/// to `failed`.
+fn fields<M: Patchable>(
+    v: &mut Violations,
+    failed: &mut Vec<&'static str>,
+    prefix: &str,
+    msg: &M,
+    paths: &[MaskPath],
+) -> Vec<M::Field> {
     let mut fields = Vec::with_capacity(paths.len());
     for p in paths {
+        let before = v.len();
         match p {
-            MaskPath::Field(name) => fields.extend(msg.field(v, &format!("{prefix}.{name}"), name)),
+            MaskPath::Field(name) => {
+                fields.extend(msg.field(v, &format!("{prefix}.{name}"), name));
+                if v.len() > before {
+                    failed.push(name);
+                }
+            }
             MaskPath::Label(key) => {
                 let value = msg.labels().get(key).cloned();
                 let one = value.iter().map(|val| (key.clone(), val.clone())).collect();
                 check::labels(v, &format!("{prefix}.labels"), &one);
+                if v.len() > before {
+                    failed.push("labels");
+                }
                 fields.push(M::label(key.clone(), value));
             }
         }
@@ -100,23 +118,45 @@ fn fields<M: Patchable>(v: &mut Violations, prefix: &str, msg: &M, paths: &[Mask
 /// violation paths are `{prefix}.{field}`.
 pub(crate) fn patch<M: Patchable>(prefix: &str, msg: &M, paths: &[MaskPath]) -> Result<Vec<M::Field>, Error> {
     let mut v = Violations::new();
-    let fields = fields(&mut v, prefix, msg, paths);
+    let fields = fields(&mut v, &mut Vec::new(), prefix, msg, paths);
     v.finish(|| fields)
 }
 
 /// A create: every writable field of `msg` (those `described` says a client writes), then
-/// `build` checks the rules across fields, on the valid fields too, so the request learns
-/// of every problem at once.
+/// `build` checks the rules across fields on the valid ones too, so the request learns of
+/// every problem at once. A rule whose inputs (`rule_inputs`: the violation's field and the
+/// fields it reads) include a field that is itself invalid is not reported: it would judge
+/// the default that stands in for the invalid value.
 pub(crate) fn parse_all<M: Patchable, S>(
     prefix: &str,
     msg: &M,
     described: &[FieldDef],
+    rule_inputs: &[(&str, &[&str])],
     build: impl FnOnce(Vec<M::Field>) -> Result<S, Error>,
 ) -> Result<S, Error> {
     let every: Vec<MaskPath> = mask::writable(described).map(MaskPath::Field).collect();
     let mut v = Violations::new();
-    let fields = fields(&mut v, prefix, msg, &every);
-    let built = v.take(build(fields).map_err(|e| e.within(prefix)));
+    let mut failed = Vec::new();
+    let fields = fields(&mut v, &mut failed, prefix, msg, &every);
+    let built = match build(fields) {
+        Ok(built) => Some(built),
+        Err(Error::InvalidArgument(rules)) => {
+            for r in rules {
+                let judged_a_default = rule_inputs.iter().any(|(field, inputs)| {
+                    let names_it = r.field == *field
+                        || r.field
+                            .strip_prefix(field)
+                            .is_some_and(|rest| rest.starts_with(['[', '.']));
+                    names_it && inputs.iter().any(|i| failed.contains(i))
+                });
+                if !judged_a_default {
+                    v.add(format!("{prefix}.{}", r.field), r.description);
+                }
+            }
+            None
+        }
+        Err(other) => return Err(other),
+    };
     match built {
         Some(built) if v.is_empty() => Ok(built),
         _ => Err(Error::InvalidArgument(v.into_vec())),

@@ -8,8 +8,8 @@ use crate::domain::{
     enums::{AgreementStatus, AgreementType, EngagementKind, EngagementState, PartnerKind, Priority},
     goal::{Date, Risk},
     partner::{
-        Agreement, Engagement, FIELDS, FlowSpec, MAX_MEMBERS, PartnerField, PartnerPatch, PartnerSpec, TradeFlow,
-        TradePartner, names,
+        Agreement, Engagement, FIELDS, FlowSpec, MAX_MEMBERS, PartnerField, PartnerPatch, PartnerSpec, RULE_INPUTS,
+        TradeFlow, TradePartner, names,
     },
 };
 
@@ -196,7 +196,7 @@ impl Engagement {
     }
 }
 
-patchable!(pb::TradePartner => PartnerField, PartnerPatch, PartnerSpec, FIELDS);
+patchable!(pb::TradePartner => PartnerField, PartnerPatch, PartnerSpec, FIELDS, RULE_INPUTS);
 
 /// One writable field of `p`, validated (`f` is its path in the request).
 fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Option<PartnerField> {
