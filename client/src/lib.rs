@@ -67,8 +67,9 @@ pub use watch::{WatchEvent, WatchOptions};
 /// Result of a client call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Configures a [`RegistryClient`].
-#[derive(Debug, Clone)]
+/// Configures a [`RegistryClient`]. Its `Debug` output leaves out the token and the client
+/// key.
+#[derive(Clone)]
 pub struct ClientBuilder {
     endpoint: String,
     timeout: Option<Duration>,
@@ -81,6 +82,24 @@ pub struct ClientBuilder {
     domain: Option<String>,
     more_endpoints: Vec<String>,
     retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("more_endpoints", &self.more_endpoints)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("user_agent", &self.user_agent)
+            .field("lazy", &self.lazy)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.ca_pem.is_some())
+            .field("identity", &self.identity.as_ref().map(|_| "<redacted>"))
+            .field("domain", &self.domain)
+            .field("retry", &self.retry)
+            .finish()
+    }
 }
 
 impl ClientBuilder {
@@ -209,9 +228,19 @@ pub struct RegistryClient {
     retry: RetryPolicy,
 }
 
-/// Adds the bearer token to every call.
-#[derive(Debug, Clone, Default)]
+/// Adds the bearer token to every call. Its `Debug` output leaves the token out.
+#[derive(Clone, Default)]
 pub struct BearerToken(Option<MetadataValue<Ascii>>);
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "BearerToken(<redacted>)"
+        } else {
+            "BearerToken(None)"
+        })
+    }
+}
 
 impl Interceptor for BearerToken {
     fn call(&mut self, mut req: tonic::Request<()>) -> std::result::Result<tonic::Request<()>, tonic::Status> {
@@ -460,5 +489,19 @@ impl RegistryClient {
         opts: WatchOptions,
     ) -> impl Stream<Item = Result<WatchEvent>> + Send + 'static {
         watch::watch(self.clone(), req, opts)
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_the_token() {
+        let secret = "rgy_abcdefghijkl_SECRETSECRETSECRETSECRETSECRETSECRETSECRET";
+        let builder = RegistryClient::builder("http://127.0.0.1:1").token(secret);
+        assert!(!format!("{builder:?}").contains("SECRET"), "{builder:?}");
+        let header = MetadataValue::try_from(format!("Bearer {secret}")).ok();
+        assert!(!format!("{:?}", BearerToken(header)).contains("SECRET"));
     }
 }

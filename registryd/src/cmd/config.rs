@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 #[derive(Debug, Args)]
 pub struct DbArgs {
     /// PostgreSQL URL; the database is created if it does not exist.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
     /// Maximum database connections in the pool.
     #[arg(long, env = "REGISTRY_DB_MAX_CONNECTIONS", default_value_t = 16)]

@@ -470,13 +470,11 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
                 "the change would leave a reference to a missing resource",
                 None,
             ),
-            Some("23514" | "23502" | "22P02" | "22001" | "22021" | "22003") => Error::invalid(
-                "",
-                format!(
-                    "rejected by a database constraint ({})",
-                    db.constraint().unwrap_or("value check")
-                ),
-            ),
+            Some("23514" | "23502" | "22P02" | "22001" | "22021" | "22003") => {
+                // The constraint's name is schema detail: logged, not sent.
+                tracing::info!(constraint = db.constraint().unwrap_or(""), error = %e, "value refused by the database");
+                Error::invalid("", "a value was refused by a database check")
+            }
             Some("40001" | "40P01") => Error::Aborted {
                 reason: Reason::ConcurrentModification,
                 message: "the transaction conflicted with a concurrent one; retry".into(),
