@@ -10,7 +10,10 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     output::join,
-    records::{GoalRecord, GoalView, PartnerRecord, PartnerView, Stamp, enum_name, parse_enum},
+    plain::{self, Plain, Shape},
+    records::{
+        GoalRecord, GoalShape, GoalView, PartnerRecord, PartnerShape, PartnerView, Stamp, enum_name, parse_enum,
+    },
 };
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -37,6 +40,8 @@ pub trait Kind: Sized + 'static {
     type Pb: Send + 'static;
     type Record: Clone + PartialEq + Default + Serialize + DeserializeOwned + std::fmt::Debug;
     type View: Serialize;
+    /// The proto message and the fields the record spells on its own.
+    type Shape: Shape;
     type List: Listed<Item = Self::Pb>;
 
     fn list_request(filter: String, order_by: String, page_size: i32, show_deleted: bool) -> Self::List;
@@ -55,8 +60,33 @@ pub trait Kind: Sized + 'static {
     fn stamp(v: &Self::View) -> &Stamp;
     /// A row of `list`'s table.
     fn row(v: &Self::View) -> Vec<String>;
-    /// The rows of `get`'s table before the stamp's.
+    /// The rows of `get`'s table for the fields that are not plain (see [`Kind::table_rows`]).
     fn rows(v: &Self::View) -> Vec<(&'static str, String)>;
+    /// The plain fields of a view.
+    fn plain(v: &Self::View) -> &Plain<Self::Shape>;
+
+    /// The rows of `get`'s table before the stamp's, in the proto's field order: the plain
+    /// fields from the descriptor, the others from [`Kind::rows`].
+    fn table_rows(v: &Self::View) -> Vec<(String, String)> {
+        let mut special = Self::rows(v);
+        let fields = Self::plain(v);
+        let plain: Vec<String> = plain::fields::<Self::Shape>()
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect();
+        let mut out = Vec::new();
+        for name in plain::all_field_names::<Self::Shape>() {
+            if let Some(i) = special.iter().position(|(k, _)| *k == name) {
+                let (k, v) = special.remove(i);
+                out.push((k.to_owned(), v));
+            } else if plain.contains(&name) {
+                let text = fields.text(&name);
+                out.push((name, text));
+            }
+        }
+        out.extend(special.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        out
+    }
 
     async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<Self::Pb>;
     async fn create(
@@ -140,8 +170,9 @@ fn labels(l: &std::collections::BTreeMap<String, String>) -> String {
 /// What every kind's `impl Kind` says the same way: its types, and the fields every
 /// resource has (`name`, `etag`, `delete_time`; `id` in its record).
 macro_rules! common {
-    ($pb:ty, $record:ty, $view:ty, $list:path) => {
+    ($pb:ty, $record:ty, $shape:ty, $view:ty, $list:path) => {
         type Pb = $pb;
+        type Shape = $shape;
         type Record = $record;
         type View = $view;
         type List = $list;
@@ -185,6 +216,9 @@ macro_rules! common {
         fn stamp(v: &$view) -> &Stamp {
             &v.stamp
         }
+        fn plain(v: &$view) -> &Plain<$shape> {
+            &v.record.fields
+        }
     };
 }
 
@@ -209,12 +243,18 @@ impl Kind for Goals {
     const NOT_IN_MASK: &'static [&'static str] = &["id", "state", "outcome"];
     const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "PILLAR", "STATE", "PARENT", "UPDATED"];
 
-    common!(pb::PolicyGoal, GoalRecord, GoalView, pb::ListPolicyGoalsRequest);
+    common!(
+        pb::PolicyGoal,
+        GoalRecord,
+        GoalShape,
+        GoalView,
+        pb::ListPolicyGoalsRequest
+    );
     fn row(v: &GoalView) -> Vec<String> {
         let r = &v.record;
         vec![
             r.id.clone(),
-            r.title.clone(),
+            r.fields.text("title"),
             r.pillar.clone().unwrap_or_default(),
             with_deleted(r.state.clone().unwrap_or_default(), &v.stamp),
             r.parent.clone().unwrap_or_default(),
@@ -248,19 +288,12 @@ impl Kind for Goals {
         };
         vec![
             ("name", view.name.clone()),
-            ("title", r.title.clone()),
-            ("title_ko", r.title_ko.clone()),
             ("pillar", r.pillar.clone().unwrap_or_default()),
             ("parent", r.parent.clone().unwrap_or_default()),
             ("ancestors", join(&view.ancestors)),
             ("state", state),
-            ("description", r.description.clone()),
-            ("description_ko", r.description_ko.clone()),
             ("sectors", join(&r.sectors)),
             ("regions", join(&r.regions)),
-            ("lead_organization", r.lead_organization.clone()),
-            ("confidence", r.confidence.clone().unwrap_or_default()),
-            ("confidence_note", r.confidence_note.clone()),
             ("targets", lines(targets)),
             ("milestones", lines(milestones)),
             ("linked_partners", join(&r.linked_partners)),
@@ -268,7 +301,6 @@ impl Kind for Goals {
                 "risks",
                 lines(r.risks.iter().map(|k| format!("{}: {}", k.category, k.title))),
             ),
-            ("source", r.source.clone()),
             ("labels", labels(&r.labels)),
         ]
     }
@@ -417,6 +449,7 @@ impl Kind for Partners {
     common!(
         pb::TradePartner,
         PartnerRecord,
+        PartnerShape,
         PartnerView,
         pb::ListTradePartnersRequest
     );
@@ -424,7 +457,7 @@ impl Kind for Partners {
         vec![
             v.record.id.clone(),
             with_deleted(v.record.kind.clone(), &v.stamp),
-            v.record.display_name.clone(),
+            v.record.fields.text("display_name"),
             join(&v.record.members),
             join(&v.linked_goals),
             v.stamp.update_time.clone().unwrap_or_default(),
@@ -444,13 +477,8 @@ impl Kind for Partners {
         vec![
             ("name", view.name.clone()),
             ("kind", r.kind.clone()),
-            ("display_name", r.display_name.clone()),
-            ("display_name_ko", r.display_name_ko.clone()),
-            ("description_ko", r.description_ko.clone()),
-            ("region", r.region.clone()),
             ("members", join(&r.members)),
             ("memberships", join(&view.memberships)),
-            ("priority", r.priority.clone().unwrap_or_default()),
             ("agreements", lines(agreements)),
             ("engagements", lines(engagements)),
             (
@@ -458,7 +486,6 @@ impl Kind for Partners {
                 lines(r.risks.iter().map(|k| format!("{}: {}", k.category, k.title))),
             ),
             ("linked_goals", join(&view.linked_goals)),
-            ("source", r.source.clone()),
             ("labels", labels(&r.labels)),
         ]
     }

@@ -11,21 +11,24 @@ use std::collections::BTreeMap;
 use registry_client::pb;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::plain::{Plain, Shape};
+
 /// Collection prefix of goal names.
 pub const GOALS: &str = "policyGoals/";
 /// Collection prefix of partner names.
 pub const PARTNERS: &str = "tradePartners/";
 
 /// A policy goal as written in a file.
+///
+/// Unknown keys are refused by [`Plain`]'s deserializer (`deny_unknown_fields` does not work
+/// with `flatten`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct GoalRecord {
     /// `[a-z][a-z0-9-]{0,62}`; the goal is `policyGoals/{id}`.
     pub id: String,
-    #[serde(default)]
-    pub title: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub title_ko: String,
+    /// The plain fields of the proto message (title, title_ko, description, confidence, …).
+    #[serde(flatten)]
+    pub fields: Plain<GoalShape>,
     /// Required for a root goal; a child inherits its parent's (export leaves it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pillar: Option<String>,
@@ -38,20 +41,10 @@ pub struct GoalRecord {
     /// Outcome of a CLOSED goal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description_ko: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sectors: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub lead_organization: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub confidence_note: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -61,11 +54,30 @@ pub struct GoalRecord {
     pub linked_partners: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risks: Vec<RiskRecord>,
-    /// Where the record comes from.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub source: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+}
+
+/// The proto form of [`GoalRecord`]: the fields it spells on its own; every other plain field
+/// comes from the descriptor.
+#[derive(Debug)]
+pub struct GoalShape;
+
+impl Shape for GoalShape {
+    const MESSAGE: &'static str = "motie.registry.v1.PolicyGoal";
+    // pillar: a child's is its parent's (left out); parent: an id; state, outcome: reached
+    // through ChangePolicyGoalState after the write.
+    const SPECIAL: &'static [&'static str] = &["pillar", "parent", "state", "outcome"];
+}
+
+/// The proto form of [`PartnerRecord`].
+#[derive(Debug)]
+pub struct PartnerShape;
+
+impl Shape for PartnerShape {
+    const MESSAGE: &'static str = "motie.registry.v1.TradePartner";
+    // kind: always written (required and immutable).
+    const SPECIAL: &'static [&'static str] = &["kind"];
 }
 
 /// A measurable target.
@@ -438,11 +450,6 @@ impl GoalRecord {
                 parse_enum::<pb::policy_goal::Outcome>("outcome", v)
             }))
             .unwrap_or(0);
-        let confidence = p
-            .take(opt(self.confidence.as_deref(), |v| {
-                parse_enum::<pb::policy_goal::Confidence>("confidence", v)
-            }))
-            .unwrap_or(0);
         let mut targets = Vec::new();
         for (i, t) in self.targets.iter().enumerate() {
             let f = format!("targets[{i}]");
@@ -488,24 +495,14 @@ impl GoalRecord {
             });
         }
         let risks = RiskRecord::to_pb_all(&self.risks, &mut p);
-        if !p.0.is_empty() {
-            return Err(p.0);
-        }
-        Ok(pb::PolicyGoal {
+        let mut goal = pb::PolicyGoal {
             name: goal_name(&self.id),
-            title: self.title.clone(),
-            title_ko: self.title_ko.clone(),
             pillar,
             parent: self.parent.as_deref().map(goal_name).unwrap_or_default(),
-            description: self.description.clone(),
-            description_ko: self.description_ko.clone(),
             sectors: self.sectors.clone(),
             regions: self.regions.clone(),
-            lead_organization: self.lead_organization.clone(),
             state,
             outcome,
-            confidence,
-            confidence_note: self.confidence_note.clone(),
             targets,
             milestones,
             linked_partners: self
@@ -514,29 +511,29 @@ impl GoalRecord {
                 .map(|l| format!("{PARTNERS}{}", partner_id(l)))
                 .collect(),
             risks,
-            source: self.source.clone(),
             labels: self.labels.clone().into_iter().collect(),
             ..Default::default()
-        })
+        };
+        if let Err(e) = self.fields.apply(&mut goal) {
+            p.0.extend(e);
+        }
+        if !p.0.is_empty() {
+            return Err(p.0);
+        }
+        Ok(goal)
     }
 
     /// The record of a stored goal, in canonical form (see [`GoalRecord::canonical`]).
     pub fn from_pb(g: &pb::PolicyGoal) -> GoalRecord {
         GoalRecord {
             id: goal_id(&g.name).to_owned(),
-            title: g.title.clone(),
-            title_ko: g.title_ko.clone(),
+            fields: Plain::from_message(g),
             pillar: enum_name::<pb::Pillar>(g.pillar),
             parent: (!g.parent.is_empty()).then(|| goal_id(&g.parent).to_owned()),
             state: enum_name::<pb::policy_goal::State>(g.state),
             outcome: enum_name::<pb::policy_goal::Outcome>(g.outcome),
-            description: g.description.clone(),
-            description_ko: g.description_ko.clone(),
             sectors: g.sectors.clone(),
             regions: g.regions.clone(),
-            lead_organization: g.lead_organization.clone(),
-            confidence: enum_name::<pb::policy_goal::Confidence>(g.confidence),
-            confidence_note: g.confidence_note.clone(),
             targets: g
                 .targets
                 .iter()
@@ -572,7 +569,6 @@ impl GoalRecord {
                 .collect(),
             linked_partners: g.linked_partners.iter().map(|l| partner_id(l).to_owned()).collect(),
             risks: g.risks.iter().map(RiskRecord::from_pb).collect(),
-            source: g.source.clone(),
             labels: g.labels.clone().into_iter().collect(),
         }
         .canonical()
@@ -594,7 +590,7 @@ impl GoalRecord {
         canon_opt::<pb::Pillar>(&mut r.pillar);
         canon_opt::<pb::policy_goal::State>(&mut r.state);
         canon_opt::<pb::policy_goal::Outcome>(&mut r.outcome);
-        canon_opt::<pb::policy_goal::Confidence>(&mut r.confidence);
+        r.fields = r.fields.canonical();
         for t in &mut r.targets {
             canon_enum::<pb::target::Direction>(&mut t.direction);
             canon_opt::<pb::target::Comparator>(&mut t.comparator);
@@ -730,9 +726,8 @@ impl GoalView {
     }
 }
 
-/// A trade partner as written in a file.
+/// A trade partner as written in a file (unknown keys are refused by [`Plain`]).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PartnerRecord {
     /// A country's lower-case ISO 3166-1 alpha-2 code (`us`), else a slug (`asean`); the
     /// partner is `tradePartners/{id}`.
@@ -740,28 +735,18 @@ pub struct PartnerRecord {
     /// COUNTRY, ECONOMIC_BLOC, FORUM or GROUP (immutable).
     #[serde(default)]
     pub kind: String,
-    #[serde(default)]
-    pub display_name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub display_name_ko: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description_ko: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub region: String,
+    /// The plain fields of the proto message (display_name, region, priority, …).
+    #[serde(flatten)]
+    pub fields: Plain<PartnerShape>,
     /// Member partner ids (blocs, forums and groups only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
-    /// LOW, MEDIUM, HIGH or STRATEGIC.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agreements: Vec<AgreementRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub engagements: Vec<EngagementRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risks: Vec<RiskRecord>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub source: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
@@ -895,11 +880,6 @@ impl PartnerRecord {
         } else {
             p.take(parse_enum::<pb::trade_partner::Kind>("kind", &self.kind))
         };
-        let priority = p
-            .take(opt(self.priority.as_deref(), |v| {
-                parse_enum::<pb::trade_partner::Priority>("priority", v)
-            }))
-            .unwrap_or(0);
         let mut agreements = Vec::new();
         for (i, a) in self.agreements.iter().enumerate() {
             let f = format!("agreements[{i}]");
@@ -930,25 +910,23 @@ impl PartnerRecord {
             });
         }
         let risks = RiskRecord::to_pb_all(&self.risks, &mut p);
-        if !p.0.is_empty() {
-            return Err(p.0);
-        }
-        Ok(pb::TradePartner {
+        let mut partner = pb::TradePartner {
             name: partner_name(&self.id),
             kind,
-            display_name: self.display_name.clone(),
-            display_name_ko: self.display_name_ko.clone(),
-            description_ko: self.description_ko.clone(),
-            region: self.region.clone(),
             members: self.members.iter().map(|m| partner_name(m)).collect(),
-            priority,
             agreements,
             engagements,
             risks,
-            source: self.source.clone(),
             labels: self.labels.clone().into_iter().collect(),
             ..Default::default()
-        })
+        };
+        if let Err(e) = self.fields.apply(&mut partner) {
+            p.0.extend(e);
+        }
+        if !p.0.is_empty() {
+            return Err(p.0);
+        }
+        Ok(partner)
     }
 
     /// The record of a stored partner, in canonical form.
@@ -956,12 +934,8 @@ impl PartnerRecord {
         PartnerRecord {
             id: partner_id(&t.name).to_owned(),
             kind: enum_name::<pb::trade_partner::Kind>(t.kind).unwrap_or_default(),
-            display_name: t.display_name.clone(),
-            display_name_ko: t.display_name_ko.clone(),
-            description_ko: t.description_ko.clone(),
-            region: t.region.clone(),
+            fields: Plain::from_message(t),
             members: t.members.iter().map(|m| partner_id(m).to_owned()).collect(),
-            priority: enum_name::<pb::trade_partner::Priority>(t.priority),
             agreements: t
                 .agreements
                 .iter()
@@ -988,7 +962,6 @@ impl PartnerRecord {
                 })
                 .collect(),
             risks: t.risks.iter().map(RiskRecord::from_pb).collect(),
-            source: t.source.clone(),
             labels: t.labels.clone().into_iter().collect(),
         }
         .canonical()
@@ -1000,7 +973,7 @@ impl PartnerRecord {
         let mut r = self.clone();
         r.id = partner_id(&r.id).to_owned();
         canon_enum::<pb::trade_partner::Kind>(&mut r.kind);
-        canon_opt::<pb::trade_partner::Priority>(&mut r.priority);
+        r.fields = r.fields.canonical();
         for m in &mut r.members {
             *m = partner_id(m).to_owned();
         }

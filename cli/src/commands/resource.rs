@@ -148,8 +148,9 @@ pub async fn list<K: Kind>(ctx: &Ctx, a: ListArgs) -> CliResult {
 pub fn show<K: Kind>(ctx: &Ctx, p: &K::Pb) -> CliResult {
     let view = K::view(p);
     emit(ctx.format, &view, || {
-        let mut rows = K::rows(&view);
-        rows.extend(K::stamp(&view).rows());
+        let mut rows = K::table_rows(&view);
+        rows.extend(K::stamp(&view).rows().map(|(k, v)| (k.to_owned(), v)));
+        let rows: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         kv_table(&rows)
     })
 }

@@ -1,0 +1,325 @@
+//! The plain fields of a resource, read from the proto descriptors: every top-level scalar
+//! field (text, number, bool, enum) that a client writes, except the few a resource's record
+//! spells differently ([`Shape::SPECIAL`], e.g. `parent` as a bare id). A new plain field in
+//! the proto appears in files (`import`, `export`, `-f`), in `get`'s table and as a
+//! `--field value` flag without a change here.
+//!
+//! In a file a plain field is written as the proto has it, with enums by their short name
+//! (`confidence: HIGH` for `CONFIDENCE_HIGH`) and empty values left out.
+
+use std::{fmt, marker::PhantomData};
+
+use prost::Message;
+use prost_reflect::{DynamicMessage, EnumDescriptor, FieldDescriptor, Kind as FieldKind, MessageDescriptor, Value};
+use registry_client::annotations::{self, FieldBehavior};
+use serde::{
+    Deserialize, Deserializer, Serialize, Serializer,
+    de::{MapAccess, Visitor},
+    ser::SerializeMap,
+};
+use serde_json::Value as Json;
+
+/// The message of a resource and the fields its record spells on its own.
+pub trait Shape: 'static {
+    /// e.g. `motie.registry.v1.PolicyGoal`.
+    const MESSAGE: &'static str;
+    /// Scalar fields the record holds in a form of its own (ids instead of names, …).
+    const SPECIAL: &'static [&'static str];
+}
+
+fn descriptor(message: &str) -> MessageDescriptor {
+    annotations::pool()
+        .get_message_by_name(message)
+        .unwrap_or_else(|| panic!("{message} is in the descriptor set"))
+}
+
+/// The plain fields of `S`'s message, in field-number order.
+pub fn fields<S: Shape>() -> Vec<FieldDescriptor> {
+    let behaviors = annotations::field_behaviors(S::MESSAGE);
+    let server_set = |name: &str| {
+        behaviors.iter().any(|(f, b)| {
+            f == name
+                && b.iter()
+                    .any(|b| matches!(b, FieldBehavior::OutputOnly | FieldBehavior::Identifier))
+        })
+    };
+    let mut fields: Vec<_> = descriptor(S::MESSAGE)
+        .fields()
+        .filter(|f| !f.is_list() && !f.is_map() && !matches!(f.kind(), FieldKind::Message(_) | FieldKind::Bytes))
+        .filter(|f| f.name() != "etag" && !S::SPECIAL.contains(&f.name()) && !server_set(f.name()))
+        .collect();
+    fields.sort_by_key(FieldDescriptor::number);
+    fields
+}
+
+/// Top-level field names of `S`'s message, in field-number order (for `get`'s rows).
+pub fn all_field_names<S: Shape>() -> Vec<String> {
+    let mut fields: Vec<_> = descriptor(S::MESSAGE).fields().collect();
+    fields.sort_by_key(FieldDescriptor::number);
+    fields.iter().map(|f| f.name().to_owned()).collect()
+}
+
+/// `PILLAR_` for `Pillar` (the name of value 0 without `UNSPECIFIED`).
+fn enum_prefix(e: &EnumDescriptor) -> String {
+    e.get_value(0)
+        .and_then(|v| v.name().strip_suffix("UNSPECIFIED").map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The short names of an enum's values (`LOW, MEDIUM or HIGH`), for help text.
+pub fn enum_choices(e: &EnumDescriptor) -> String {
+    let prefix = enum_prefix(e);
+    let names: Vec<String> = e
+        .values()
+        .filter(|v| v.number() != 0)
+        .map(|v| v.name().strip_prefix(prefix.as_str()).unwrap_or(v.name()).to_owned())
+        .collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+fn parse_enum(e: &EnumDescriptor, field: &str, value: &str) -> Result<i32, String> {
+    let prefix = enum_prefix(e);
+    let upper = value.trim().to_ascii_uppercase().replace(['-', ' '], "_");
+    let full = if upper.starts_with(&prefix) {
+        upper
+    } else {
+        format!("{prefix}{upper}")
+    };
+    match e.get_value_by_name(&full).map(|v| v.number()) {
+        Some(v) if v != 0 => Ok(v),
+        _ => Err(format!("{field}: unknown value {value:?}")),
+    }
+}
+
+/// The file form of a field's value; None for the default (left out).
+fn to_json(f: &FieldDescriptor, v: &Value) -> Option<Json> {
+    let json = match (v, f.kind()) {
+        (Value::String(s), _) => Json::String(s.clone()),
+        (Value::Bool(b), _) => Json::Bool(*b),
+        (Value::I32(n), _) => Json::from(*n),
+        (Value::I64(n), _) => Json::from(*n),
+        (Value::U32(n), _) => Json::from(*n),
+        (Value::U64(n), _) => Json::from(*n),
+        (Value::F32(n), _) => number(f64::from(*n)),
+        (Value::F64(n), _) => number(*n),
+        (Value::EnumNumber(n), FieldKind::Enum(e)) => {
+            let value = e.get_value(*n)?;
+            let prefix = enum_prefix(&e);
+            Json::String(
+                value
+                    .name()
+                    .strip_prefix(prefix.as_str())
+                    .unwrap_or(value.name())
+                    .to_owned(),
+            )
+        }
+        _ => return None,
+    };
+    (f.supports_presence() || !v.is_default_for_field(f) && *v != Value::EnumNumber(0)).then_some(json)
+}
+
+/// Whole numbers without a fraction (`500`, not `500.0`).
+fn number(v: f64) -> Json {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        #[allow(clippy::cast_possible_truncation)]
+        Json::from(v as i64)
+    } else {
+        Json::from(v)
+    }
+}
+
+/// The proto value of a field's file form.
+fn from_json(f: &FieldDescriptor, v: &Json) -> Result<Value, String> {
+    let name = f.name();
+    let text = match v {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let bad = |what: &str| format!("{name}: expected {what}, got {v}");
+    let parsed = |what: &str| -> Result<String, String> { text.clone().ok_or_else(|| bad(what)) };
+    Ok(match f.kind() {
+        FieldKind::String => match v {
+            Json::String(s) => Value::String(s.clone()),
+            Json::Number(_) | Json::Bool(_) => Value::String(parsed("text")?),
+            _ => return Err(bad("text")),
+        },
+        FieldKind::Bool => Value::Bool(parsed("true or false")?.parse().map_err(|_| bad("true or false"))?),
+        FieldKind::Int32 | FieldKind::Sint32 | FieldKind::Sfixed32 => {
+            Value::I32(parsed("a whole number")?.parse().map_err(|_| bad("a whole number"))?)
+        }
+        FieldKind::Int64 | FieldKind::Sint64 | FieldKind::Sfixed64 => {
+            Value::I64(parsed("a whole number")?.parse().map_err(|_| bad("a whole number"))?)
+        }
+        FieldKind::Uint32 | FieldKind::Fixed32 => {
+            Value::U32(parsed("a whole number")?.parse().map_err(|_| bad("a whole number"))?)
+        }
+        FieldKind::Uint64 | FieldKind::Fixed64 => {
+            Value::U64(parsed("a whole number")?.parse().map_err(|_| bad("a whole number"))?)
+        }
+        FieldKind::Double => Value::F64(parsed("a number")?.parse().map_err(|_| bad("a number"))?),
+        FieldKind::Float => Value::F32(parsed("a number")?.parse().map_err(|_| bad("a number"))?),
+        FieldKind::Enum(e) => Value::EnumNumber(parse_enum(&e, name, &parsed("a name")?)?),
+        FieldKind::Bytes | FieldKind::Message(_) => return Err(format!("{name}: not a plain field")),
+    })
+}
+
+/// The plain fields of one record, in the order they were read or in field-number order.
+pub struct Plain<S>(Vec<(String, Json)>, PhantomData<S>);
+
+impl<S: Shape> Plain<S> {
+    /// The plain fields of a stored message.
+    pub fn from_message<M: Message>(m: &M) -> Self {
+        let Ok(d) = DynamicMessage::decode(descriptor(S::MESSAGE), m.encode_to_vec().as_slice()) else {
+            return Self::default();
+        };
+        let values = fields::<S>()
+            .iter()
+            .filter(|f| !f.supports_presence() || d.has_field(f))
+            .filter_map(|f| Some((f.name().to_owned(), to_json(f, &d.get_field(f))?)))
+            .collect();
+        Plain(values, PhantomData)
+    }
+
+    /// Writes the fields into `m`; every problem, not only the first.
+    pub fn apply<M: Message + Default>(&self, m: &mut M) -> Result<(), Vec<String>> {
+        let mut d = DynamicMessage::decode(descriptor(S::MESSAGE), m.encode_to_vec().as_slice())
+            .map_err(|e| vec![format!("cannot convert a {}: {e}", S::MESSAGE)])?;
+        let fields = fields::<S>();
+        let mut problems = Vec::new();
+        for (key, value) in &self.0 {
+            let Some(f) = fields.iter().find(|f| f.name() == key) else {
+                problems.push(format!("unknown field `{key}`"));
+                continue;
+            };
+            if value.is_null() {
+                continue;
+            }
+            match from_json(f, value) {
+                Ok(v) => d.set_field(f, v),
+                Err(e) => problems.push(e),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        *m = d
+            .transcode_to()
+            .map_err(|e| vec![format!("cannot convert a {}: {e}", S::MESSAGE)])?;
+        Ok(())
+    }
+
+    /// The same fields in canonical form: field-number order, short upper-case enum names,
+    /// empty values left out; a value that does not convert is kept as written.
+    pub fn canonical(&self) -> Self {
+        let values = fields::<S>()
+            .iter()
+            .filter_map(|f| {
+                let (_, v) = self.0.iter().find(|(k, _)| k == f.name())?;
+                match from_json(f, v) {
+                    Ok(p) => Some((f.name().to_owned(), to_json(f, &p)?)),
+                    Err(_) => Some((f.name().to_owned(), v.clone())),
+                }
+            })
+            .chain(
+                self.0
+                    .iter()
+                    .filter(|(k, _)| !fields::<S>().iter().any(|f| f.name() == k))
+                    .cloned(),
+            )
+            .collect();
+        Plain(values, PhantomData)
+    }
+
+    /// A field's value as text (empty when absent).
+    pub fn text(&self, name: &str) -> String {
+        match self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v) {
+            Some(Json::String(s)) => s.clone(),
+            Some(Json::Null) | None => String::new(),
+            Some(v) => v.to_string(),
+        }
+    }
+
+    /// Sets a field (replacing its value).
+    pub fn set(&mut self, name: &str, value: impl Into<Json>) {
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| k == name) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((name.to_owned(), value)),
+        }
+    }
+
+    /// Whether the record has the field.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+impl<S> Default for Plain<S> {
+    fn default() -> Self {
+        Plain(Vec::new(), PhantomData)
+    }
+}
+
+impl<S> Clone for Plain<S> {
+    fn clone(&self) -> Self {
+        Plain(self.0.clone(), PhantomData)
+    }
+}
+
+impl<S> fmt::Debug for Plain<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter().map(|(k, v)| (k, v))).finish()
+    }
+}
+
+/// Equal when they hold the same fields with the same values, in any order.
+impl<S> PartialEq for Plain<S> {
+    fn eq(&self, other: &Self) -> bool {
+        fn sorted(p: &[(String, Json)]) -> Vec<&(String, Json)> {
+            let mut v: Vec<_> = p.iter().collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        }
+        sorted(&self.0) == sorted(&other.0)
+    }
+}
+
+impl<S> Serialize for Plain<S> {
+    fn serialize<Se: Serializer>(&self, s: Se) -> Result<Se::Ok, Se::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, S: Shape> Deserialize<'de> for Plain<S> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<S>(PhantomData<S>);
+        impl<'de, S: Shape> Visitor<'de> for V<S> {
+            type Value = Plain<S>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "the fields of a {}", S::MESSAGE)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Plain<S>, A::Error> {
+                let fields = fields::<S>();
+                let mut values = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if !fields.iter().any(|f| f.name() == key) {
+                        return Err(serde::de::Error::custom(format_args!("unknown field `{key}`")));
+                    }
+                    values.push((key, map.next_value::<Json>()?));
+                }
+                Ok(Plain(values, PhantomData))
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
+}
