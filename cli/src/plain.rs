@@ -323,3 +323,176 @@ impl<'de, S: Shape> Deserialize<'de> for Plain<S> {
         d.deserialize_map(V(PhantomData))
     }
 }
+
+/// The leading comment of a field in its proto file, without the AIP-style `Required.`,
+/// `Optional.` prefix, on one line.
+fn comment(f: &FieldDescriptor) -> String {
+    let file = f.parent_file();
+    let Some(info) = &file.file_descriptor_proto().source_code_info else {
+        return String::new();
+    };
+    let Some(text) = info
+        .location
+        .iter()
+        .find(|l| l.path == f.path())
+        .and_then(|l| l.leading_comments.as_deref())
+    else {
+        return String::new();
+    };
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = ["Required.", "Optional.", "Required,", "Optional,"]
+        .iter()
+        .fold(text.as_str(), |t, p| t.strip_prefix(p).unwrap_or(t))
+        .trim();
+    let text = text.strip_suffix('.').unwrap_or(text);
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// One `--field value` flag per plain field of `S`, with the field's proto comment as help
+/// (and an enum's values). Serialized as a map of the flags given, by field name.
+pub struct PlainFlags<S>(Vec<(String, String)>, PhantomData<S>);
+
+impl<S> Default for PlainFlags<S> {
+    fn default() -> Self {
+        PlainFlags(Vec::new(), PhantomData)
+    }
+}
+
+impl<S> fmt::Debug for PlainFlags<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.iter().map(|(k, v)| (k, v))).finish()
+    }
+}
+
+impl<S> Serialize for PlainFlags<S> {
+    fn serialize<Se: Serializer>(&self, s: Se) -> Result<Se::Ok, Se::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<S: Shape> clap::FromArgMatches for PlainFlags<S> {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let values = fields::<S>()
+            .iter()
+            .filter_map(|f| {
+                let v = m.try_get_one::<String>(f.name()).ok().flatten()?;
+                Some((f.name().to_owned(), v.clone()))
+            })
+            .collect();
+        Ok(PlainFlags(values, PhantomData))
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl<S: Shape> clap::Args for PlainFlags<S> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        fields::<S>().iter().fold(cmd, |cmd, f| {
+            // clap keeps &'static names; the flags are built once per process.
+            let id: &'static str = Box::leak(f.name().to_owned().into_boxed_str());
+            let long: &'static str = Box::leak(f.name().replace('_', "-").into_boxed_str());
+            let value_name: &'static str = Box::leak(f.name().to_ascii_uppercase().into_boxed_str());
+            let mut help = comment(f);
+            if let FieldKind::Enum(e) = f.kind() {
+                help = match help.as_str() {
+                    "" => enum_choices(&e),
+                    h => format!("{h}: {}", enum_choices(&e)),
+                };
+            }
+            cmd.arg(
+                clap::Arg::new(id)
+                    .long(long)
+                    .value_name(value_name)
+                    .help(help)
+                    .action(clap::ArgAction::Set),
+            )
+        })
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{Args, FromArgMatches};
+    use registry_client::pb;
+
+    use super::*;
+    use crate::records::{GoalRecord, GoalShape, PartnerShape};
+
+    fn names<S: Shape>() -> Vec<String> {
+        fields::<S>().iter().map(|f| f.name().to_owned()).collect()
+    }
+
+    #[test]
+    fn plain_fields_are_the_writable_scalars_the_record_does_not_spell_itself() {
+        assert_eq!(
+            names::<GoalShape>(),
+            [
+                "title",
+                "title_ko",
+                "description",
+                "lead_organization",
+                "confidence",
+                "confidence_note",
+                "source",
+                "description_ko"
+            ]
+        );
+        assert_eq!(
+            names::<PartnerShape>(),
+            [
+                "display_name",
+                "display_name_ko",
+                "region",
+                "priority",
+                "source",
+                "description_ko"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_plain_field_goes_to_the_proto_and_back_in_file_form() {
+        let rec: GoalRecord =
+            serde_norway::from_str("id: a\ntitle: A\nconfidence: high\ndescription_ko: 설명\n").unwrap();
+        let pb = rec.to_pb().unwrap();
+        assert_eq!(pb.title, "A");
+        assert_eq!(pb.confidence, pb::policy_goal::Confidence::High as i32);
+        assert_eq!(pb.description_ko, "설명");
+        let back = GoalRecord::from_pb(&pb);
+        assert_eq!(back, rec.canonical());
+        assert_eq!(
+            serde_norway::to_string(&back).unwrap(),
+            "id: a\ntitle: A\nconfidence: HIGH\ndescription_ko: 설명\n"
+        );
+        let bad: GoalRecord = serde_norway::from_str("id: a\nconfidence: sure\n").unwrap();
+        assert_eq!(bad.to_pb().unwrap_err(), ["confidence: unknown value \"sure\""]);
+        let err = serde_norway::from_str::<GoalRecord>("id: a\ncolour: red\n").unwrap_err();
+        assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn every_plain_field_is_a_flag() {
+        let cmd = PlainFlags::<PartnerShape>::augment_args(clap::Command::new("t"));
+        let m = cmd
+            .try_get_matches_from(["t", "--display-name-ko", "미국", "--priority", "high"])
+            .unwrap();
+        let flags = PlainFlags::<PartnerShape>::from_arg_matches(&m).unwrap();
+        assert_eq!(
+            serde_json::to_value(&flags).unwrap(),
+            serde_json::json!({"display_name_ko": "미국", "priority": "high"})
+        );
+    }
+}

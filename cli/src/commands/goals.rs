@@ -15,7 +15,8 @@ use crate::{
     error::{CliError, CliResult, Context},
     kind::{Goals, fmt_number, state_of},
     output::{self, Format, emit, kv_table},
-    records::{self, enum_name, goal_id, goal_name, parse_enum, parse_label},
+    plain::PlainFlags,
+    records::{self, GoalShape, enum_name, goal_id, goal_name, parse_enum, parse_label},
     usage,
 };
 
@@ -78,44 +79,28 @@ pub struct ProgressArgs {
     pub goal: String,
 }
 
-/// Fields settable by flag (targets, milestones and risks go through -f).
+/// Fields settable by flag (targets, milestones and risks go through -f). The plain fields
+/// (title, description, confidence, …) are flags by the proto's descriptor.
 #[derive(Debug, Args, Default, Serialize)]
 pub struct GoalFlags {
-    #[arg(long)]
-    pub title: Option<String>,
-    /// Korean title (only an established official term).
-    #[arg(long)]
-    pub title_ko: Option<String>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub plain: PlainFlags<GoalShape>,
     /// INDUSTRIAL_RESURGENCE, TRADE_NATIONAL_INTEREST or SUSTAINABLE_GROWTH_PARTNERSHIP.
     #[arg(long)]
     pub pillar: Option<String>,
     /// Parent goal id.
     #[arg(long)]
     pub parent: Option<String>,
-    #[arg(long)]
-    pub description: Option<String>,
-    /// Description in Korean.
-    #[arg(long)]
-    pub description_ko: Option<String>,
     /// A sector slug (repeat; replaces the list).
     #[arg(long = "sector", value_name = "SECTOR")]
     pub sectors: Vec<String>,
     /// A region (repeat; replaces the list).
     #[arg(long = "region", value_name = "REGION")]
     pub regions: Vec<String>,
-    #[arg(long)]
-    pub lead_organization: Option<String>,
-    /// LOW, MEDIUM or HIGH.
-    #[arg(long)]
-    pub confidence: Option<String>,
-    #[arg(long)]
-    pub confidence_note: Option<String>,
     /// A linked trade partner id (repeat; replaces the list).
     #[arg(long = "linked-partner", value_name = "PARTNER")]
     pub linked_partners: Vec<String>,
-    /// Where the record comes from.
-    #[arg(long)]
-    pub source: Option<String>,
     /// A label KEY=VALUE (repeat).
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,

@@ -13,7 +13,8 @@ use crate::{
     error::{CliError, CliResult, Context},
     kind::Partners,
     output::{self, emit, join, kv_table},
-    records::{FlowRecord, FlowView, parse_label, partner_id, partner_name},
+    plain::PlainFlags,
+    records::{FlowRecord, FlowView, PartnerShape, parse_label, partner_id, partner_name},
     usage,
 };
 
@@ -37,32 +38,19 @@ pub enum PartnersCmd {
     Flows(FlowsArgs),
 }
 
-/// Fields settable by flag (agreements, engagements and risks go through -f).
+/// Fields settable by flag (agreements, engagements and risks go through -f). The plain
+/// fields (display_name, region, priority, …) are flags by the proto's descriptor.
 #[derive(Debug, Args, Default, Serialize)]
 pub struct PartnerFlags {
     /// COUNTRY, ECONOMIC_BLOC, FORUM or GROUP (immutable after create).
     #[arg(long)]
     pub kind: Option<String>,
-    #[arg(long)]
-    pub display_name: Option<String>,
-    /// Korean name (only an established official term).
-    #[arg(long)]
-    pub display_name_ko: Option<String>,
-    /// Description in Korean.
-    #[arg(long)]
-    pub description_ko: Option<String>,
-    /// A region slug, e.g. `east-asia`.
-    #[arg(long)]
-    pub region: Option<String>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub plain: PlainFlags<PartnerShape>,
     /// A member partner id (repeat; replaces the list).
     #[arg(long = "member", value_name = "PARTNER")]
     pub members: Vec<String>,
-    /// LOW, MEDIUM, HIGH or STRATEGIC.
-    #[arg(long)]
-    pub priority: Option<String>,
-    /// Where the record comes from.
-    #[arg(long)]
-    pub source: Option<String>,
     /// A label KEY=VALUE (repeat).
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
