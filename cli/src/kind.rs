@@ -222,6 +222,74 @@ macro_rules! common {
     };
 }
 
+/// A kind's RPCs: the client methods and request types of its standard methods.
+macro_rules! rpcs {
+    (
+        $pb:ty,
+        $get:ident,
+        $get_at:ident,
+        $create:ident($create_req:ident, $id_field:ident, $field:ident),
+        $update:ident($update_req:ident, $update_field:ident),
+        $delete:ident($delete_req:ident),
+        $undelete:ident($undelete_req:ident) $(,)?
+    ) => {
+        async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<$pb> {
+            match read_time {
+                Some(t) => c.$get_at(name, t).await,
+                None => c.$get(name).await,
+            }
+        }
+        async fn create(
+            c: &RegistryClient,
+            id: String,
+            p: $pb,
+            request_id: String,
+            validate_only: bool,
+        ) -> ApiResult<$pb> {
+            c.$create(pb::$create_req {
+                $id_field: id,
+                $field: Some(p),
+                request_id,
+                validate_only,
+            })
+            .await
+        }
+        async fn update(
+            c: &RegistryClient,
+            p: $pb,
+            paths: Vec<String>,
+            allow_missing: bool,
+            validate_only: bool,
+        ) -> ApiResult<$pb> {
+            c.$update(pb::$update_req {
+                $update_field: Some(p),
+                update_mask: mask(paths),
+                allow_missing,
+                validate_only,
+            })
+            .await
+        }
+        async fn delete(c: &RegistryClient, name: String, etag: String, o: DeleteOpts) -> ApiResult<$pb> {
+            c.$delete(pb::$delete_req {
+                name,
+                etag,
+                force: o.force,
+                allow_missing: o.allow_missing,
+                validate_only: o.validate_only,
+            })
+            .await
+        }
+        async fn undelete(c: &RegistryClient, name: String, etag: String, validate_only: bool) -> ApiResult<$pb> {
+            c.$undelete(pb::$undelete_req {
+                name,
+                etag,
+                validate_only,
+            })
+            .await
+        }
+    };
+}
+
 /// Policy goals.
 pub struct Goals;
 
@@ -305,65 +373,15 @@ impl Kind for Goals {
         ]
     }
 
-    async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<pb::PolicyGoal> {
-        match read_time {
-            Some(t) => c.get_policy_goal_at(name, t).await,
-            None => c.get_policy_goal(name).await,
-        }
-    }
-    async fn create(
-        c: &RegistryClient,
-        id: String,
-        p: pb::PolicyGoal,
-        request_id: String,
-        validate_only: bool,
-    ) -> ApiResult<pb::PolicyGoal> {
-        c.create_policy_goal(pb::CreatePolicyGoalRequest {
-            policy_goal_id: id,
-            policy_goal: Some(p),
-            request_id,
-            validate_only,
-        })
-        .await
-    }
-    async fn update(
-        c: &RegistryClient,
-        p: pb::PolicyGoal,
-        paths: Vec<String>,
-        allow_missing: bool,
-        validate_only: bool,
-    ) -> ApiResult<pb::PolicyGoal> {
-        c.update_policy_goal(pb::UpdatePolicyGoalRequest {
-            policy_goal: Some(p),
-            update_mask: mask(paths),
-            allow_missing,
-            validate_only,
-        })
-        .await
-    }
-    async fn delete(c: &RegistryClient, name: String, etag: String, o: DeleteOpts) -> ApiResult<pb::PolicyGoal> {
-        c.delete_policy_goal(pb::DeletePolicyGoalRequest {
-            name,
-            etag,
-            force: o.force,
-            allow_missing: o.allow_missing,
-            validate_only: o.validate_only,
-        })
-        .await
-    }
-    async fn undelete(
-        c: &RegistryClient,
-        name: String,
-        etag: String,
-        validate_only: bool,
-    ) -> ApiResult<pb::PolicyGoal> {
-        c.undelete_policy_goal(pb::UndeletePolicyGoalRequest {
-            name,
-            etag,
-            validate_only,
-        })
-        .await
-    }
+    rpcs!(
+        pb::PolicyGoal,
+        get_policy_goal,
+        get_policy_goal_at,
+        create_policy_goal(CreatePolicyGoalRequest, policy_goal_id, policy_goal),
+        update_policy_goal(UpdatePolicyGoalRequest, policy_goal),
+        delete_policy_goal(DeletePolicyGoalRequest),
+        undelete_policy_goal(UndeletePolicyGoalRequest),
+    );
 
     fn wanted_state(r: &GoalRecord) -> Result<Option<(i32, i32)>, String> {
         let Some(s) = r.state.as_deref() else {
@@ -490,65 +508,15 @@ impl Kind for Partners {
         ]
     }
 
-    async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<pb::TradePartner> {
-        match read_time {
-            Some(t) => c.get_trade_partner_at(name, t).await,
-            None => c.get_trade_partner(name).await,
-        }
-    }
-    async fn create(
-        c: &RegistryClient,
-        id: String,
-        p: pb::TradePartner,
-        request_id: String,
-        validate_only: bool,
-    ) -> ApiResult<pb::TradePartner> {
-        c.create_trade_partner(pb::CreateTradePartnerRequest {
-            trade_partner_id: id,
-            trade_partner: Some(p),
-            request_id,
-            validate_only,
-        })
-        .await
-    }
-    async fn update(
-        c: &RegistryClient,
-        p: pb::TradePartner,
-        paths: Vec<String>,
-        allow_missing: bool,
-        validate_only: bool,
-    ) -> ApiResult<pb::TradePartner> {
-        c.update_trade_partner(pb::UpdateTradePartnerRequest {
-            trade_partner: Some(p),
-            update_mask: mask(paths),
-            allow_missing,
-            validate_only,
-        })
-        .await
-    }
-    async fn delete(c: &RegistryClient, name: String, etag: String, o: DeleteOpts) -> ApiResult<pb::TradePartner> {
-        c.delete_trade_partner(pb::DeleteTradePartnerRequest {
-            name,
-            etag,
-            force: o.force,
-            allow_missing: o.allow_missing,
-            validate_only: o.validate_only,
-        })
-        .await
-    }
-    async fn undelete(
-        c: &RegistryClient,
-        name: String,
-        etag: String,
-        validate_only: bool,
-    ) -> ApiResult<pb::TradePartner> {
-        c.undelete_trade_partner(pb::UndeleteTradePartnerRequest {
-            name,
-            etag,
-            validate_only,
-        })
-        .await
-    }
+    rpcs!(
+        pb::TradePartner,
+        get_trade_partner,
+        get_trade_partner_at,
+        create_trade_partner(CreateTradePartnerRequest, trade_partner_id, trade_partner),
+        update_trade_partner(UpdateTradePartnerRequest, trade_partner),
+        delete_trade_partner(DeleteTradePartnerRequest),
+        undelete_trade_partner(UndeleteTradePartnerRequest),
+    );
 }
 
 #[cfg(test)]

@@ -354,27 +354,23 @@ fn comment(f: &FieldDescriptor) -> String {
 
 /// One `--field value` flag per plain field of `S`, with the field's proto comment as help
 /// (and an enum's values). Serialized as a map of the flags given, by field name.
-pub struct PlainFlags<S>(Vec<(String, String)>, PhantomData<S>);
+pub struct PlainFlags<S>(Plain<S>);
 
 impl<S> Default for PlainFlags<S> {
     fn default() -> Self {
-        PlainFlags(Vec::new(), PhantomData)
+        PlainFlags(Plain::default())
     }
 }
 
 impl<S> fmt::Debug for PlainFlags<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.iter().map(|(k, v)| (k, v))).finish()
+        self.0.fmt(f)
     }
 }
 
 impl<S> Serialize for PlainFlags<S> {
     fn serialize<Se: Serializer>(&self, s: Se) -> Result<Se::Ok, Se::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
+        self.0.serialize(s)
     }
 }
 
@@ -384,10 +380,10 @@ impl<S: Shape> clap::FromArgMatches for PlainFlags<S> {
             .iter()
             .filter_map(|f| {
                 let v = m.try_get_one::<String>(f.name()).ok().flatten()?;
-                Some((f.name().to_owned(), v.clone()))
+                Some((f.name().to_owned(), Json::String(v.clone())))
             })
             .collect();
-        Ok(PlainFlags(values, PhantomData))
+        Ok(PlainFlags(Plain(values, PhantomData)))
     }
     fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
         *self = Self::from_arg_matches(m)?;
