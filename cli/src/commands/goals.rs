@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{
     Ctx,
-    resource::{self, CreateArgs, DeleteArgs, GetArgs, HistoryArgs, ListArgs, UndeleteArgs, UpdateArgs},
+    resource::{self, StandardCmd},
 };
 use crate::{
     error::{CliError, CliResult, Context},
@@ -22,22 +22,10 @@ use crate::{
 
 #[derive(Debug, Subcommand)]
 pub enum GoalsCmd {
-    /// Lists goals (every page; --limit to stop early).
-    List(ListArgs),
-    /// Shows one goal.
-    Get(GetArgs),
-    /// Creates a goal from flags or from a file (-f).
-    Create(CreateArgs<GoalFlags>),
-    /// Changes the given fields of a goal (only those: they are the update mask).
-    Update(UpdateArgs<GoalFlags>),
+    #[command(flatten)]
+    Standard(StandardCmd<GoalFlags>),
     /// Moves a goal through its lifecycle (PLANNED, ACTIVE, ON_HOLD, CLOSED with --outcome).
     State(StateArgs),
-    /// Soft-deletes a goal (--force also deletes its live descendants; undelete until it expires).
-    Delete(DeleteArgs),
-    /// Restores a soft-deleted goal.
-    Undelete(UndeleteArgs),
-    /// The change history of a goal.
-    History(HistoryArgs),
     /// Shows the goal tree (pillars, goals, initiatives).
     Tree(TreeArgs),
     /// Records a measured value of one of a goal's targets (append-only history):
@@ -130,14 +118,8 @@ pub struct TreeArgs {
 
 pub async fn run(ctx: &Ctx, cmd: GoalsCmd) -> CliResult {
     match cmd {
-        GoalsCmd::List(a) => resource::list::<Goals>(ctx, a).await,
-        GoalsCmd::Get(a) => resource::get::<Goals>(ctx, a).await,
-        GoalsCmd::Create(a) => resource::create::<Goals, _>(ctx, a).await,
-        GoalsCmd::Update(a) => resource::update::<Goals, _>(ctx, a).await,
+        GoalsCmd::Standard(c) => resource::run::<Goals, _>(ctx, c).await,
         GoalsCmd::State(a) => state(ctx, a).await,
-        GoalsCmd::Delete(a) => resource::delete::<Goals>(ctx, a).await,
-        GoalsCmd::Undelete(a) => resource::undelete::<Goals>(ctx, a).await,
-        GoalsCmd::History(a) => resource::history::<Goals>(ctx, a).await,
         GoalsCmd::Tree(a) => tree(ctx, a).await,
         GoalsCmd::Record(a) => record(ctx, a).await,
         GoalsCmd::Progress(a) => progress(ctx, a).await,

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{
     Ctx,
-    resource::{self, CreateArgs, DeleteArgs, GetArgs, HistoryArgs, ListArgs, UndeleteArgs, UpdateArgs},
+    resource::{self, StandardCmd},
 };
 use crate::{
     error::{CliError, CliResult, Context},
@@ -20,20 +20,8 @@ use crate::{
 
 #[derive(Debug, Subcommand)]
 pub enum PartnersCmd {
-    /// Lists partners (every page; --limit to stop early).
-    List(ListArgs),
-    /// Shows one partner, with its memberships and the goals that link it.
-    Get(GetArgs),
-    /// Creates a partner from flags or from a file (-f).
-    Create(CreateArgs<PartnerFlags>),
-    /// Changes the given fields of a partner (only those: they are the update mask).
-    Update(UpdateArgs<PartnerFlags>),
-    /// Soft-deletes a partner (--force also unlinks goals and groups that refer to it).
-    Delete(DeleteArgs),
-    /// Restores a soft-deleted partner.
-    Undelete(UndeleteArgs),
-    /// The change history of a partner.
-    History(HistoryArgs),
+    #[command(flatten)]
+    Standard(StandardCmd<PartnerFlags>),
     /// Trade flows: `flows [PARTNER] [--year Y]` lists, `flows set PARTNER YEAR …` upserts.
     Flows(FlowsArgs),
 }
@@ -113,13 +101,7 @@ pub struct ConcentrationArgs {
 
 pub async fn run(ctx: &Ctx, cmd: PartnersCmd) -> CliResult {
     match cmd {
-        PartnersCmd::List(a) => resource::list::<Partners>(ctx, a).await,
-        PartnersCmd::Get(a) => resource::get::<Partners>(ctx, a).await,
-        PartnersCmd::Create(a) => resource::create::<Partners, _>(ctx, a).await,
-        PartnersCmd::Update(a) => resource::update::<Partners, _>(ctx, a).await,
-        PartnersCmd::Delete(a) => resource::delete::<Partners>(ctx, a).await,
-        PartnersCmd::Undelete(a) => resource::undelete::<Partners>(ctx, a).await,
-        PartnersCmd::History(a) => resource::history::<Partners>(ctx, a).await,
+        PartnersCmd::Standard(c) => resource::run::<Partners, _>(ctx, c).await,
         PartnersCmd::Flows(a) => match a.cmd {
             Some(FlowsCmd::Set(s)) => flow_set(ctx, s).await,
             None => flows(ctx, a.partner, a.year).await,

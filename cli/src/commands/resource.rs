@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_norway::{Mapping, Value};
@@ -15,6 +15,39 @@ use crate::{
     output::{self, emit, kv_table},
     usage,
 };
+
+/// The standard subcommands of every kind of resource (flattened into `goals …`,
+/// `partners …`); `F` are the kind's field flags.
+#[derive(Debug, Subcommand)]
+pub enum StandardCmd<F: Args> {
+    /// Lists them (every page; --limit to stop early).
+    List(ListArgs),
+    /// Shows one, by id or resource name.
+    Get(GetArgs),
+    /// Creates one from flags or from a file (-f).
+    Create(CreateArgs<F>),
+    /// Changes the given fields of one (only those: they are the update mask).
+    Update(UpdateArgs<F>),
+    /// Soft-deletes one (see --force; undelete until it expires).
+    Delete(DeleteArgs),
+    /// Restores a soft-deleted one.
+    Undelete(UndeleteArgs),
+    /// The change history of one.
+    History(HistoryArgs),
+}
+
+/// Runs a standard subcommand for kind `K`.
+pub async fn run<K: Kind, F: Args + Serialize>(ctx: &Ctx, cmd: StandardCmd<F>) -> CliResult {
+    match cmd {
+        StandardCmd::List(a) => list::<K>(ctx, a).await,
+        StandardCmd::Get(a) => get::<K>(ctx, a).await,
+        StandardCmd::Create(a) => create::<K, F>(ctx, a).await,
+        StandardCmd::Update(a) => update::<K, F>(ctx, a).await,
+        StandardCmd::Delete(a) => delete::<K>(ctx, a).await,
+        StandardCmd::Undelete(a) => undelete::<K>(ctx, a).await,
+        StandardCmd::History(a) => history::<K>(ctx, a).await,
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
