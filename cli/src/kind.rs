@@ -29,8 +29,9 @@ pub trait Kind: Sized + 'static {
     /// `policyGoals/`: the prefix of resource names.
     const COLLECTION: &'static str;
     /// The proto message, e.g. `motie.registry.v1.PolicyGoal`.
-    const MESSAGE: &'static str;
-    /// Top-level keys of `get -o yaml` output that the server sets (a file may carry them).
+    const MESSAGE: &'static str = <Self::Shape as Shape>::MESSAGE;
+    /// Top-level keys of `get -o yaml` output that the server sets (a file may carry them),
+    /// besides `name` and the [`Stamp`]'s.
     const OUTPUT_ONLY: &'static [&'static str];
     /// Keys of an update file that are not update-mask paths.
     const NOT_IN_MASK: &'static [&'static str] = &["id"];
@@ -297,17 +298,7 @@ impl Kind for Goals {
     const NOUN: &'static str = "goal";
     const PLURAL: &'static str = "goals";
     const COLLECTION: &'static str = "policyGoals/";
-    const MESSAGE: &'static str = "motie.registry.v1.PolicyGoal";
-    const OUTPUT_ONLY: &'static [&'static str] = &[
-        "name",
-        "ancestors",
-        "progress",
-        "revision",
-        "create_time",
-        "update_time",
-        "delete_time",
-        "expire_time",
-    ];
+    const OUTPUT_ONLY: &'static [&'static str] = &["ancestors", "progress"];
     const NOT_IN_MASK: &'static [&'static str] = &["id", "state", "outcome"];
     const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "PILLAR", "STATE", "PARENT", "UPDATED"];
 
@@ -451,17 +442,7 @@ impl Kind for Partners {
     const NOUN: &'static str = "partner";
     const PLURAL: &'static str = "partners";
     const COLLECTION: &'static str = "tradePartners/";
-    const MESSAGE: &'static str = "motie.registry.v1.TradePartner";
-    const OUTPUT_ONLY: &'static [&'static str] = &[
-        "name",
-        "memberships",
-        "linked_goals",
-        "revision",
-        "create_time",
-        "update_time",
-        "delete_time",
-        "expire_time",
-    ];
+    const OUTPUT_ONLY: &'static [&'static str] = &["memberships", "linked_goals"];
     const COLUMNS: &'static [&'static str] = &["ID", "KIND", "NAME", "MEMBERS", "LINKED GOALS", "UPDATED"];
 
     common!(

@@ -411,6 +411,14 @@ fn opt<T>(v: Option<&str>, parse: impl Fn(&str) -> Result<T, String>) -> Result<
 struct Problems(Vec<String>);
 
 impl Problems {
+    /// Writes the plain fields into `m`; `m`, or every problem found.
+    fn finish<S: Shape, M: prost::Message + Default>(mut self, fields: &Plain<S>, mut m: M) -> Result<M, Vec<String>> {
+        if let Err(e) = fields.apply(&mut m) {
+            self.0.extend(e);
+        }
+        if self.0.is_empty() { Ok(m) } else { Err(self.0) }
+    }
+
     fn take<T: Default>(&mut self, r: Result<T, String>) -> T {
         r.unwrap_or_else(|e| {
             self.0.push(e);
@@ -495,7 +503,7 @@ impl GoalRecord {
             });
         }
         let risks = RiskRecord::to_pb_all(&self.risks, &mut p);
-        let mut goal = pb::PolicyGoal {
+        let goal = pb::PolicyGoal {
             name: goal_name(&self.id),
             pillar,
             parent: self.parent.as_deref().map(goal_name).unwrap_or_default(),
@@ -514,13 +522,7 @@ impl GoalRecord {
             labels: self.labels.clone().into_iter().collect(),
             ..Default::default()
         };
-        if let Err(e) = self.fields.apply(&mut goal) {
-            p.0.extend(e);
-        }
-        if !p.0.is_empty() {
-            return Err(p.0);
-        }
-        Ok(goal)
+        p.finish(&self.fields, goal)
     }
 
     /// The record of a stored goal, in canonical form (see [`GoalRecord::canonical`]).
@@ -644,6 +646,17 @@ pub struct ProgressView {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub explanation: String,
 }
+
+/// The keys of a [`Stamp`] and `name`: set by the server on every resource.
+pub const STAMP_KEYS: &[&str] = &[
+    "name",
+    "etag",
+    "revision",
+    "create_time",
+    "update_time",
+    "delete_time",
+    "expire_time",
+];
 
 /// What the server stamps on every resource, as shown by `get`/`list` (json/yaml).
 #[derive(Debug, Clone, Serialize)]
@@ -910,7 +923,7 @@ impl PartnerRecord {
             });
         }
         let risks = RiskRecord::to_pb_all(&self.risks, &mut p);
-        let mut partner = pb::TradePartner {
+        let partner = pb::TradePartner {
             name: partner_name(&self.id),
             kind,
             members: self.members.iter().map(|m| partner_name(m)).collect(),
@@ -920,13 +933,7 @@ impl PartnerRecord {
             labels: self.labels.clone().into_iter().collect(),
             ..Default::default()
         };
-        if let Err(e) = self.fields.apply(&mut partner) {
-            p.0.extend(e);
-        }
-        if !p.0.is_empty() {
-            return Err(p.0);
-        }
-        Ok(partner)
+        p.finish(&self.fields, partner)
     }
 
     /// The record of a stored partner, in canonical form.

@@ -379,21 +379,19 @@ async fn progress(ctx: &Ctx, a: ProgressArgs) -> CliResult {
             }
         })
         .collect();
-    emit(ctx.format, &views, || {
-        let mut t = output::table(&["METRIC", "TARGET", "STATE", "LATEST", "COMPLETE", "WHY"]);
-        for v in &views {
-            output::add_row(
-                &mut t,
-                vec![
-                    v.metric.clone(),
-                    format!("{} {} by {}", fmt_number(v.target_value), v.unit, v.target_year),
-                    v.state.clone(),
-                    v.latest_value.map(fmt_number).unwrap_or_default(),
-                    v.percent_complete.map(|p| format!("{p:.1}%")).unwrap_or_default(),
-                    v.explanation.clone(),
-                ],
-            );
-        }
-        t
-    })
+    output::emit_list(
+        ctx.format,
+        &views,
+        &["METRIC", "TARGET", "STATE", "LATEST", "COMPLETE", "WHY"],
+        |v| {
+            vec![
+                v.metric.clone(),
+                format!("{} {} by {}", fmt_number(v.target_value), v.unit, v.target_year),
+                v.state.clone(),
+                v.latest_value.map(fmt_number).unwrap_or_default(),
+                v.percent_complete.map(|p| format!("{p:.1}%")).unwrap_or_default(),
+                v.explanation.clone(),
+            ]
+        },
+    )
 }

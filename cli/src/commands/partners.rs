@@ -138,23 +138,21 @@ async fn flows(ctx: &Ctx, partner: Option<String>, year: Option<i32>) -> CliResu
         .await
         .context(format!("listing the trade flows of {parent}"))?;
     let views: Vec<FlowView> = flows.iter().map(FlowView::new).collect();
-    emit(ctx.format, &views, || {
-        let mut t = output::table(&["PARTNER", "YEAR", "EXPORTS USD", "IMPORTS USD", "ESTIMATED", "SOURCE"]);
-        for v in &views {
-            output::add_row(
-                &mut t,
-                vec![
-                    v.record.partner.clone(),
-                    v.record.year.to_string(),
-                    usd(v.record.exports_usd),
-                    usd(v.record.imports_usd),
-                    if v.record.estimated { "yes" } else { "" }.to_owned(),
-                    v.record.source.clone(),
-                ],
-            );
-        }
-        t
-    })
+    output::emit_list(
+        ctx.format,
+        &views,
+        &["PARTNER", "YEAR", "EXPORTS USD", "IMPORTS USD", "ESTIMATED", "SOURCE"],
+        |v| {
+            vec![
+                v.record.partner.clone(),
+                v.record.year.to_string(),
+                usd(v.record.exports_usd),
+                usd(v.record.imports_usd),
+                if v.record.estimated { "yes" } else { "" }.to_owned(),
+                v.record.source.clone(),
+            ]
+        },
+    )
 }
 
 async fn flow_set(ctx: &Ctx, a: FlowSetArgs) -> CliResult {

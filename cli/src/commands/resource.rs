@@ -13,6 +13,7 @@ use crate::{
     error::{CliError, CliResult, Context},
     kind::{DeleteOpts, Kind},
     output::{self, emit, kv_table},
+    records::STAMP_KEYS,
     usage,
 };
 
@@ -168,13 +169,7 @@ pub async fn list<K: Kind>(ctx: &Ctx, a: ListArgs) -> CliResult {
     }
     .context(format!("listing {}", K::PLURAL))?;
     let views: Vec<K::View> = found.iter().map(K::view).collect();
-    emit(ctx.format, &views, || {
-        let mut t = output::table(K::COLUMNS);
-        for v in &views {
-            output::add_row(&mut t, K::row(v));
-        }
-        t
-    })
+    output::emit_list(ctx.format, &views, K::COLUMNS, K::row)
 }
 
 /// Prints one resource.
@@ -242,7 +237,7 @@ pub fn read_record_file<K: Kind>(path: &Path) -> CliResult<RecordFile<K::Record>
         Some(_) => return Err(bad("etag: expected a string".into())),
         None => None,
     };
-    for k in K::OUTPUT_ONLY {
+    for k in K::OUTPUT_ONLY.iter().chain(STAMP_KEYS) {
         map.remove(*k);
     }
     let keys: Vec<String> = map.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect();
