@@ -1,10 +1,12 @@
 //! The human file schema of `seeds/`, `import`, `export` and `create`/`update -f`, and its
 //! conversions to and from the protobuf types.
 //!
-//! The proto types have no serde derives, and raw proto JSON is not what people want to
-//! write by hand, so these are explicit mirror structs: ids instead of resource names
+//! Raw proto JSON is not what people want to write by hand: ids instead of resource names
 //! (`parent: manufacturing-ax`), short enum names (`pillar: INDUSTRIAL_RESURGENCE`), partial
-//! dates as `2030` / `2030-06` / `2030-06-01`, and empty fields left out.
+//! dates as `2030` / `2030-06` / `2030-06-01`, and empty fields left out. The plain fields of
+//! a record (text, numbers, bools, enums) come from the proto descriptors ([`Plain`], flattened
+//! into the record); only the fields whose file form differs from the proto's, and the nested
+//! targets, milestones, risks, agreements and engagements, are written out here.
 
 use std::collections::BTreeMap;
 
