@@ -358,7 +358,11 @@ impl Kind for Goals {
             ("linked_partners", join(&r.linked_partners)),
             (
                 "risks",
-                lines(r.risks.iter().map(|k| format!("{}: {}", k.category, k.title))),
+                lines(
+                    r.risks
+                        .iter()
+                        .map(|k| format!("{}: {}", k.text("category"), k.text("title"))),
+                ),
             ),
             ("labels", labels(&r.labels)),
         ]
@@ -482,7 +486,11 @@ impl Kind for Partners {
             ("engagements", lines(engagements)),
             (
                 "risks",
-                lines(r.risks.iter().map(|k| format!("{}: {}", k.category, k.title))),
+                lines(
+                    r.risks
+                        .iter()
+                        .map(|k| format!("{}: {}", k.text("category"), k.text("title"))),
+                ),
             ),
             ("linked_goals", join(&view.linked_goals)),
             ("labels", labels(&r.labels)),

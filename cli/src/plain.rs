@@ -236,6 +236,21 @@ impl<S: Shape> Plain<S> {
         Plain(values, PhantomData)
     }
 
+    /// A list element (a risk, an interim target) from its plain fields, the REQUIRED ones
+    /// checked present; problems are named `{path}.{field}`.
+    pub fn to_element<M: Message + Default>(&self, path: &str) -> Result<M, Vec<String>> {
+        let mut problems: Vec<String> = annotations::field_behaviors(S::MESSAGE)
+            .into_iter()
+            .filter(|(f, b)| b.contains(&FieldBehavior::Required) && !self.has(f))
+            .map(|(f, _)| format!("{path}.{f}: required"))
+            .collect();
+        let mut m = M::default();
+        if let Err(e) = self.apply(&mut m) {
+            problems.extend(e.into_iter().map(|e| format!("{path}.{e}")));
+        }
+        if problems.is_empty() { Ok(m) } else { Err(problems) }
+    }
+
     /// A field's value as text (empty when absent).
     pub fn text(&self, name: &str) -> String {
         match self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v) {
@@ -254,9 +269,9 @@ impl<S: Shape> Plain<S> {
         }
     }
 
-    /// Whether the record has the field.
+    /// Whether the record has the field (with a value).
     pub fn has(&self, name: &str) -> bool {
-        self.0.iter().any(|(k, _)| k == name)
+        self.0.iter().any(|(k, v)| k == name && !v.is_null())
     }
 }
 

@@ -72,6 +72,24 @@ impl Shape for GoalShape {
     const SPECIAL: &'static [&'static str] = &["pillar", "parent", "state", "outcome"];
 }
 
+/// The proto `Risk`: every field plain.
+#[derive(Debug)]
+pub struct RiskShape;
+
+impl Shape for RiskShape {
+    const MESSAGE: &'static str = "motie.registry.v1.Risk";
+    const SPECIAL: &'static [&'static str] = &[];
+}
+
+/// The proto `InterimTarget`: every field plain.
+#[derive(Debug)]
+pub struct InterimShape;
+
+impl Shape for InterimShape {
+    const MESSAGE: &'static str = "motie.registry.v1.InterimTarget";
+    const SPECIAL: &'static [&'static str] = &[];
+}
+
 /// The proto form of [`PartnerRecord`].
 #[derive(Debug)]
 pub struct PartnerShape;
@@ -107,14 +125,8 @@ pub struct TargetRecord {
     pub interim_targets: Vec<InterimRecord>,
 }
 
-/// A phased target on the way.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InterimRecord {
-    pub year: i32,
-    #[serde(with = "number")]
-    pub value: f64,
-}
+/// A phased target on the way (`year`, `value`): the fields of the proto's `InterimTarget`.
+pub type InterimRecord = Plain<InterimShape>;
 
 /// A dated milestone.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -130,54 +142,19 @@ pub struct MilestoneRecord {
     pub state: Option<String>,
 }
 
-/// A risk.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RiskRecord {
-    /// PROTECTIONISM, CRITICAL_MINERAL_CONCENTRATION, EXPORT_DEPENDENCY, PRODUCTIVITY_DECLINE,
-    /// REGIONAL_IMBALANCE, FOREIGN_COMPETITION, POPULATION_DECLINE, OTHER.
-    pub category: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<String>,
-    pub title: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-}
+/// A risk (`category`, `severity`, `title`, `description`): the fields of the proto's `Risk`.
+pub type RiskRecord = Plain<RiskShape>;
 
-impl RiskRecord {
-    fn to_pb_all(risks: &[RiskRecord], p: &mut Problems) -> Vec<pb::Risk> {
-        let mut out = Vec::with_capacity(risks.len());
-        for (i, r) in risks.iter().enumerate() {
-            out.push(pb::Risk {
-                category: p.take(parse_enum::<pb::RiskCategory>(
-                    &format!("risks[{i}].category"),
-                    &r.category,
-                )),
-                severity: p
-                    .take(opt(r.severity.as_deref(), |v| {
-                        parse_enum::<pb::RiskSeverity>(&format!("risks[{i}].severity"), v)
-                    }))
-                    .unwrap_or(0),
-                title: r.title.clone(),
-                description: r.description.clone(),
-            });
-        }
-        out
-    }
-
-    fn from_pb(r: &pb::Risk) -> RiskRecord {
-        RiskRecord {
-            category: enum_name::<pb::RiskCategory>(r.category).unwrap_or_default(),
-            severity: enum_name::<pb::RiskSeverity>(r.severity),
-            title: r.title.clone(),
-            description: r.description.clone(),
+/// Converts the elements of a list field (`risks`), collecting every problem.
+fn elements<S: Shape, M: prost::Message + Default>(p: &mut Problems, field: &str, items: &[Plain<S>]) -> Vec<M> {
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item.to_element(&format!("{field}[{i}]")) {
+            Ok(m) => out.push(m),
+            Err(e) => p.0.extend(e),
         }
     }
-
-    fn canonicalize(&mut self) {
-        canon_enum::<pb::RiskCategory>(&mut self.category);
-        canon_opt::<pb::RiskSeverity>(&mut self.severity);
-    }
+    out
 }
 
 /// A possibly partial date: `2030`, `2030-06` or `2030-06-01`.
@@ -480,14 +457,7 @@ impl GoalRecord {
                     }))
                     .unwrap_or(0),
                 target_year: t.target_year,
-                interim_targets: t
-                    .interim_targets
-                    .iter()
-                    .map(|i| pb::InterimTarget {
-                        year: i.year,
-                        value: i.value,
-                    })
-                    .collect(),
+                interim_targets: elements(&mut p, &format!("{f}.interim_targets"), &t.interim_targets),
                 progress: None,
             });
         }
@@ -504,7 +474,7 @@ impl GoalRecord {
                     .unwrap_or(0),
             });
         }
-        let risks = RiskRecord::to_pb_all(&self.risks, &mut p);
+        let risks = elements(&mut p, "risks", &self.risks);
         let goal = pb::PolicyGoal {
             name: goal_name(&self.id),
             pillar,
@@ -551,14 +521,7 @@ impl GoalRecord {
                     direction: enum_name::<pb::target::Direction>(t.direction).unwrap_or_default(),
                     comparator: enum_name::<pb::target::Comparator>(t.comparator),
                     target_year: t.target_year,
-                    interim_targets: t
-                        .interim_targets
-                        .iter()
-                        .map(|i| InterimRecord {
-                            year: i.year,
-                            value: i.value,
-                        })
-                        .collect(),
+                    interim_targets: t.interim_targets.iter().map(Plain::from_message).collect(),
                 })
                 .collect(),
             milestones: g
@@ -572,7 +535,7 @@ impl GoalRecord {
                 })
                 .collect(),
             linked_partners: g.linked_partners.iter().map(|l| partner_id(l).to_owned()).collect(),
-            risks: g.risks.iter().map(RiskRecord::from_pb).collect(),
+            risks: g.risks.iter().map(Plain::from_message).collect(),
             labels: g.labels.clone().into_iter().collect(),
         }
         .canonical()
@@ -596,6 +559,7 @@ impl GoalRecord {
         canon_opt::<pb::policy_goal::Outcome>(&mut r.outcome);
         r.fields = r.fields.canonical();
         for t in &mut r.targets {
+            t.interim_targets = t.interim_targets.iter().map(Plain::canonical).collect();
             canon_enum::<pb::target::Direction>(&mut t.direction);
             canon_opt::<pb::target::Comparator>(&mut t.comparator);
             if t.comparator.is_none() {
@@ -614,7 +578,7 @@ impl GoalRecord {
                 m.state = Some("PLANNED".to_owned());
             }
         }
-        r.risks.iter_mut().for_each(RiskRecord::canonicalize);
+        r.risks = r.risks.iter().map(Plain::canonical).collect();
         for l in &mut r.linked_partners {
             *l = partner_id(l).to_owned();
         }
@@ -924,7 +888,7 @@ impl PartnerRecord {
                 date: e.date.map(DateValue::to_pb),
             });
         }
-        let risks = RiskRecord::to_pb_all(&self.risks, &mut p);
+        let risks = elements(&mut p, "risks", &self.risks);
         let partner = pb::TradePartner {
             name: partner_name(&self.id),
             kind,
@@ -970,7 +934,7 @@ impl PartnerRecord {
                     date: e.date.as_ref().map(DateValue::from_pb),
                 })
                 .collect(),
-            risks: t.risks.iter().map(RiskRecord::from_pb).collect(),
+            risks: t.risks.iter().map(Plain::from_message).collect(),
             labels: t.labels.clone().into_iter().collect(),
         }
         .canonical()
@@ -998,7 +962,7 @@ impl PartnerRecord {
                 *g = goal_id(g).to_owned();
             }
         }
-        r.risks.iter_mut().for_each(RiskRecord::canonicalize);
+        r.risks = r.risks.iter().map(Plain::canonical).collect();
         r
     }
 }
@@ -1117,13 +1081,17 @@ mod tests {
 
     #[test]
     fn whole_numbers_are_written_without_fraction() {
-        let t = InterimRecord {
-            year: 2030,
-            value: 500.0,
-        };
-        assert_eq!(serde_norway::to_string(&t).unwrap(), "year: 2030\nvalue: 500\n");
-        let t = InterimRecord { year: 2030, value: 2.5 };
-        assert_eq!(serde_norway::to_string(&t).unwrap(), "year: 2030\nvalue: 2.5\n");
+        for (text, written) in [
+            ("year: 2030\nvalue: 500.0\n", "year: 2030\nvalue: 500\n"),
+            ("year: 2030\nvalue: 2.5\n", "year: 2030\nvalue: 2.5\n"),
+        ] {
+            let t: InterimRecord = serde_norway::from_str(text).unwrap();
+            let pb: pb::InterimTarget = t.to_element("i").unwrap();
+            assert_eq!(
+                serde_norway::to_string(&InterimRecord::from_message(&pb)).unwrap(),
+                written
+            );
+        }
     }
 
     #[test]
@@ -1148,10 +1116,7 @@ mod tests {
         let rec = GoalRecord {
             id: "Bad Id".into(),
             pillar: Some("nope".into()),
-            risks: vec![RiskRecord {
-                category: "x".into(),
-                ..Default::default()
-            }],
+            risks: vec![serde_norway::from_str("category: x\ntitle: t\n").unwrap()],
             ..Default::default()
         };
         let errs = rec.to_pb().unwrap_err();
