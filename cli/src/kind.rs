@@ -471,7 +471,7 @@ impl Kind for Partners {
         let agreements = r
             .agreements
             .iter()
-            .map(|a| format!("{} ({}, {})", a.title, a.kind, a.status));
+            .map(|a| format!("{} ({}, {})", a.text("title"), a.text("type"), a.text("status")));
         let engagements = r.engagements.iter().map(|e| {
             let date = e.date.map(|d| format!(", {d}")).unwrap_or_default();
             let state = e.state.as_deref().unwrap_or_default();

@@ -12,6 +12,8 @@ use std::{fmt, marker::PhantomData};
 use prost::Message;
 use prost_reflect::{DynamicMessage, EnumDescriptor, FieldDescriptor, Kind as FieldKind, MessageDescriptor, Value};
 use registry_client::annotations::{self, FieldBehavior};
+
+use crate::records::DateValue;
 use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
     de::{MapAccess, Visitor},
@@ -45,11 +47,49 @@ pub fn fields<S: Shape>() -> Vec<FieldDescriptor> {
     };
     let mut fields: Vec<_> = descriptor(S::MESSAGE)
         .fields()
-        .filter(|f| !f.is_list() && !f.is_map() && !matches!(f.kind(), FieldKind::Message(_) | FieldKind::Bytes))
+        .filter(|f| {
+            !f.is_list() && !f.is_map() && (is_date(f) || !matches!(f.kind(), FieldKind::Message(_) | FieldKind::Bytes))
+        })
         .filter(|f| f.name() != "etag" && !S::SPECIAL.contains(&f.name()) && !server_set(f.name()))
         .collect();
     fields.sort_by_key(FieldDescriptor::number);
     fields
+}
+
+/// The registry's partial date message (`year`, `month`, `day`; 0 for unknown parts).
+const DATE: &str = "motie.registry.v1.Date";
+
+/// Whether a field is a partial date, written `2030`, `2030-06` or `2030-06-01`.
+fn is_date(f: &FieldDescriptor) -> bool {
+    matches!(f.kind(), FieldKind::Message(m) if m.full_name() == DATE)
+}
+
+fn date_to_json(m: &DynamicMessage) -> Json {
+    let part = |name: &str| m.get_field_by_name(name).and_then(|v| v.as_i32()).unwrap_or(0);
+    let date = DateValue {
+        year: part("year"),
+        month: part("month"),
+        day: part("day"),
+    };
+    if date.month == 0 {
+        Json::from(date.year)
+    } else {
+        Json::String(date.to_string())
+    }
+}
+
+fn date_from_json(m: MessageDescriptor, name: &str, v: &Json) -> Result<Value, String> {
+    let date: DateValue = match v {
+        Json::Number(n) => n.to_string().parse(),
+        Json::String(s) => s.parse(),
+        _ => Err(String::from("expected YYYY, YYYY-MM or YYYY-MM-DD")),
+    }
+    .map_err(|e| format!("{name}: {e}"))?;
+    let mut d = DynamicMessage::new(m);
+    for (part, v) in [("year", date.year), ("month", date.month), ("day", date.day)] {
+        d.set_field_by_name(part, Value::I32(v));
+    }
+    Ok(Value::Message(d))
 }
 
 /// Top-level field names of `S`'s message, in field-number order (for `get`'s rows).
@@ -106,6 +146,7 @@ fn to_json(f: &FieldDescriptor, v: &Value) -> Option<Json> {
         (Value::U64(n), _) => Json::from(*n),
         (Value::F32(n), _) => number(f64::from(*n)),
         (Value::F64(n), _) => number(*n),
+        (Value::Message(m), _) if is_date(f) => date_to_json(m),
         (Value::EnumNumber(n), FieldKind::Enum(e)) => {
             let value = e.get_value(*n)?;
             let prefix = enum_prefix(&e);
@@ -165,6 +206,7 @@ fn from_json(f: &FieldDescriptor, v: &Json) -> Result<Value, String> {
         FieldKind::Double => Value::F64(parsed("a number")?.parse().map_err(|_| bad("a number"))?),
         FieldKind::Float => Value::F32(parsed("a number")?.parse().map_err(|_| bad("a number"))?),
         FieldKind::Enum(e) => Value::EnumNumber(parse_enum(&e, name, &parsed("a name")?)?),
+        FieldKind::Message(m) if is_date(f) => date_from_json(m, name, v)?,
         FieldKind::Bytes | FieldKind::Message(_) => return Err(format!("{name}: not a plain field")),
     })
 }
@@ -492,6 +534,34 @@ mod tests {
         assert_eq!(bad.to_pb().unwrap_err(), ["confidence: unknown value \"sure\""]);
         let err = serde_norway::from_str::<GoalRecord>("id: a\ncolour: red\n").unwrap_err();
         assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn partial_dates_keep_their_precision() {
+        use crate::records::AgreementRecord;
+        let text = "title: KORUS\ntype: fta\nstatus: in_force\nsignature_date: 2007-06\nentry_into_force_date: 2012\n";
+        let a: AgreementRecord = serde_norway::from_str(text).unwrap();
+        let pb: pb::Agreement = a.to_element("agreements[0]").unwrap();
+        assert_eq!(
+            pb.signature_date,
+            Some(pb::Date {
+                year: 2007,
+                month: 6,
+                day: 0
+            })
+        );
+        assert_eq!(
+            serde_norway::to_string(&AgreementRecord::from_message(&pb)).unwrap(),
+            "title: KORUS\ntype: FTA\nstatus: IN_FORCE\nsignature_date: 2007-06\nentry_into_force_date: 2012\n"
+        );
+        let bad: AgreementRecord = serde_norway::from_str("title: x\nsignature_date: 2007-x\n").unwrap();
+        let errs = bad.to_element::<pb::Agreement>("agreements[0]").unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.starts_with("agreements[0].signature_date: invalid date")),
+            "{errs:?}"
+        );
+        assert!(errs.iter().any(|e| e == "agreements[0].type: required"), "{errs:?}");
     }
 
     #[test]

@@ -81,6 +81,15 @@ impl Shape for RiskShape {
     const SPECIAL: &'static [&'static str] = &[];
 }
 
+/// The proto `Agreement`: every field plain (dates as partial dates).
+#[derive(Debug)]
+pub struct AgreementShape;
+
+impl Shape for AgreementShape {
+    const MESSAGE: &'static str = "motie.registry.v1.Agreement";
+    const SPECIAL: &'static [&'static str] = &[];
+}
+
 /// The proto `InterimTarget`: every field plain.
 #[derive(Debug)]
 pub struct InterimShape;
@@ -730,23 +739,9 @@ pub struct PartnerRecord {
     pub labels: BTreeMap<String, String>,
 }
 
-/// An agreement with a partner.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgreementRecord {
-    pub title: String,
-    /// FTA, CEPA, TARIFF_ARRANGEMENT, MOU or OTHER.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// PROPOSED, IN_NEGOTIATION, SIGNED, IN_FORCE, UNDER_REVIEW or SUSPENDED.
-    pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature_date: Option<DateValue>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entry_into_force_date: Option<DateValue>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-}
+/// An agreement with a partner (`title`, `type`, `status`, `signature_date`,
+/// `entry_into_force_date`, `description`): the fields of the proto's `Agreement`.
+pub type AgreementRecord = Plain<AgreementShape>;
 
 /// A negotiation, summit, dialogue or other engagement.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -859,18 +854,7 @@ impl PartnerRecord {
         } else {
             p.take(parse_enum::<pb::trade_partner::Kind>("kind", &self.kind))
         };
-        let mut agreements = Vec::new();
-        for (i, a) in self.agreements.iter().enumerate() {
-            let f = format!("agreements[{i}]");
-            agreements.push(pb::Agreement {
-                title: a.title.clone(),
-                r#type: p.take(parse_enum::<pb::agreement::Type>(&format!("{f}.type"), &a.kind)),
-                status: p.take(parse_enum::<pb::agreement::Status>(&format!("{f}.status"), &a.status)),
-                signature_date: a.signature_date.map(DateValue::to_pb),
-                entry_into_force_date: a.entry_into_force_date.map(DateValue::to_pb),
-                description: a.description.clone(),
-            });
-        }
+        let agreements = elements(&mut p, "agreements", &self.agreements);
         let mut engagements = Vec::new();
         for (i, e) in self.engagements.iter().enumerate() {
             let f = format!("engagements[{i}]");
@@ -909,18 +893,7 @@ impl PartnerRecord {
             kind: enum_name::<pb::trade_partner::Kind>(t.kind).unwrap_or_default(),
             fields: Plain::from_message(t),
             members: t.members.iter().map(|m| partner_id(m).to_owned()).collect(),
-            agreements: t
-                .agreements
-                .iter()
-                .map(|a| AgreementRecord {
-                    title: a.title.clone(),
-                    kind: enum_name::<pb::agreement::Type>(a.r#type).unwrap_or_default(),
-                    status: enum_name::<pb::agreement::Status>(a.status).unwrap_or_default(),
-                    signature_date: a.signature_date.as_ref().map(DateValue::from_pb),
-                    entry_into_force_date: a.entry_into_force_date.as_ref().map(DateValue::from_pb),
-                    description: a.description.clone(),
-                })
-                .collect(),
+            agreements: t.agreements.iter().map(Plain::from_message).collect(),
             engagements: t
                 .engagements
                 .iter()
@@ -950,10 +923,7 @@ impl PartnerRecord {
         for m in &mut r.members {
             *m = partner_id(m).to_owned();
         }
-        for a in &mut r.agreements {
-            canon_enum::<pb::agreement::Type>(&mut a.kind);
-            canon_enum::<pb::agreement::Status>(&mut a.status);
-        }
+        r.agreements = r.agreements.iter().map(Plain::canonical).collect();
         for e in &mut r.engagements {
             canon_enum::<pb::engagement::Kind>(&mut e.kind);
             canon_opt::<pb::engagement::State>(&mut e.state);
