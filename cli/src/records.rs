@@ -60,53 +60,33 @@ pub struct GoalRecord {
     pub labels: BTreeMap<String, String>,
 }
 
-/// The proto form of [`GoalRecord`]: the fields it spells on its own; every other plain field
-/// comes from the descriptor.
-#[derive(Debug)]
-pub struct GoalShape;
+/// Declares the [`Shape`]s of the records: a proto message and the scalar fields the record
+/// spells on its own (every other plain field comes from the descriptor).
+macro_rules! shapes {
+    ($($(#[$doc:meta])* $shape:ident = $message:literal, special $special:expr;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $shape;
 
-impl Shape for GoalShape {
-    const MESSAGE: &'static str = "motie.registry.v1.PolicyGoal";
-    // pillar: a child's is its parent's (left out); parent: an id; state, outcome: reached
-    // through ChangePolicyGoalState after the write.
-    const SPECIAL: &'static [&'static str] = &["pillar", "parent", "state", "outcome"];
+        impl Shape for $shape {
+            const MESSAGE: &'static str = $message;
+            const SPECIAL: &'static [&'static str] = $special;
+        }
+    )*};
 }
 
-/// The proto `Risk`: every field plain.
-#[derive(Debug)]
-pub struct RiskShape;
-
-impl Shape for RiskShape {
-    const MESSAGE: &'static str = "motie.registry.v1.Risk";
-    const SPECIAL: &'static [&'static str] = &[];
-}
-
-/// The proto `Agreement`: every field plain (dates as partial dates).
-#[derive(Debug)]
-pub struct AgreementShape;
-
-impl Shape for AgreementShape {
-    const MESSAGE: &'static str = "motie.registry.v1.Agreement";
-    const SPECIAL: &'static [&'static str] = &[];
-}
-
-/// The proto `InterimTarget`: every field plain.
-#[derive(Debug)]
-pub struct InterimShape;
-
-impl Shape for InterimShape {
-    const MESSAGE: &'static str = "motie.registry.v1.InterimTarget";
-    const SPECIAL: &'static [&'static str] = &[];
-}
-
-/// The proto form of [`PartnerRecord`].
-#[derive(Debug)]
-pub struct PartnerShape;
-
-impl Shape for PartnerShape {
-    const MESSAGE: &'static str = "motie.registry.v1.TradePartner";
-    // kind: always written (required and immutable).
-    const SPECIAL: &'static [&'static str] = &["kind"];
+shapes! {
+    /// [`GoalRecord`]'s: pillar (a child's is its parent's, left out), parent (an id), state
+    /// and outcome (reached through ChangePolicyGoalState after the write).
+    GoalShape = "motie.registry.v1.PolicyGoal", special &["pillar", "parent", "state", "outcome"];
+    /// [`PartnerRecord`]'s: kind (always written: required and immutable).
+    PartnerShape = "motie.registry.v1.TradePartner", special &["kind"];
+    /// A risk: every field plain.
+    RiskShape = "motie.registry.v1.Risk", special &[];
+    /// An agreement: every field plain (dates as partial dates).
+    AgreementShape = "motie.registry.v1.Agreement", special &[];
+    /// An interim target: every field plain.
+    InterimShape = "motie.registry.v1.InterimTarget", special &[];
 }
 
 /// A measurable target.
