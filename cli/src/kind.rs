@@ -339,7 +339,7 @@ impl Kind for Goals {
         });
         let milestones = r.milestones.iter().map(|m| {
             let due = m.due.map(|d| format!(" (due {d})")).unwrap_or_default();
-            format!("{}{due} [{}]", m.title, m.state.as_deref().unwrap_or_default())
+            format!("{}{due} [{}]", m.fields.text("title"), m.fields.text("state"))
         });
         let state = match &r.outcome {
             Some(o) => format!("{} ({o})", r.state.as_deref().unwrap_or_default()),
@@ -473,9 +473,13 @@ impl Kind for Partners {
             .iter()
             .map(|a| format!("{} ({}, {})", a.text("title"), a.text("type"), a.text("status")));
         let engagements = r.engagements.iter().map(|e| {
-            let date = e.date.map(|d| format!(", {d}")).unwrap_or_default();
-            let state = e.state.as_deref().unwrap_or_default();
-            format!("{} ({}, {state}{date})", e.title, e.kind)
+            let f = &e.fields;
+            let date = Some(f.text("date"))
+                .filter(|d| !d.is_empty())
+                .map(|d| format!(", {d}"))
+                .unwrap_or_default();
+            let state = f.text("state");
+            format!("{} ({}, {state}{date})", f.text("title"), f.text("kind"))
         });
         vec![
             ("name", view.name.clone()),

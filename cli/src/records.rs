@@ -85,6 +85,10 @@ shapes! {
     RiskShape = "motie.registry.v1.Risk", special &[];
     /// An agreement: every field plain (dates as partial dates).
     AgreementShape = "motie.registry.v1.Agreement", special &[];
+    /// A milestone's: `due_date` (written `due`).
+    MilestoneShape = "motie.registry.v1.Milestone", special &["due_date"];
+    /// An engagement: every scalar field plain (its linked goals are a list).
+    EngagementShape = "motie.registry.v1.Engagement", special &[];
     /// An interim target: every field plain.
     InterimShape = "motie.registry.v1.InterimTarget", special &[];
 }
@@ -117,18 +121,14 @@ pub struct TargetRecord {
 /// A phased target on the way (`year`, `value`): the fields of the proto's `InterimTarget`.
 pub type InterimRecord = Plain<InterimShape>;
 
-/// A dated milestone.
+/// A dated milestone: the plain fields of the proto's `Milestone` (title, description, state;
+/// PLANNED by default) and `due` (the proto's `due_date`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MilestoneRecord {
-    pub title: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
+    #[serde(flatten)]
+    pub fields: Plain<MilestoneShape>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<DateValue>,
-    /// PLANNED (default), IN_PROGRESS, DONE, MISSED, CANCELLED.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
 }
 
 /// A risk (`category`, `severity`, `title`, `description`): the fields of the proto's `Risk`.
@@ -136,10 +136,24 @@ pub type RiskRecord = Plain<RiskShape>;
 
 /// Converts the elements of a list field (`risks`), collecting every problem.
 fn elements<S: Shape, M: prost::Message + Default>(p: &mut Problems, field: &str, items: &[Plain<S>]) -> Vec<M> {
+    elements_with(p, field, items, |r| r, |_, _| {})
+}
+
+/// [`elements`] of records that hold their plain fields in `plain` and set the rest in `extra`.
+fn elements_with<R, S: Shape, M: prost::Message + Default>(
+    p: &mut Problems,
+    field: &str,
+    items: &[R],
+    plain: impl Fn(&R) -> &Plain<S>,
+    extra: impl Fn(&R, &mut M),
+) -> Vec<M> {
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        match item.to_element(&format!("{field}[{i}]")) {
-            Ok(m) => out.push(m),
+        match plain(item).to_element(&format!("{field}[{i}]")) {
+            Ok(mut m) => {
+                extra(item, &mut m);
+                out.push(m);
+            }
             Err(e) => p.0.extend(e),
         }
     }
@@ -450,19 +464,13 @@ impl GoalRecord {
                 progress: None,
             });
         }
-        let mut milestones = Vec::new();
-        for (i, m) in self.milestones.iter().enumerate() {
-            milestones.push(pb::Milestone {
-                title: m.title.clone(),
-                description: m.description.clone(),
-                due_date: m.due.map(DateValue::to_pb),
-                state: p
-                    .take(opt(m.state.as_deref(), |v| {
-                        parse_enum::<pb::milestone::State>(&format!("milestones[{i}].state"), v)
-                    }))
-                    .unwrap_or(0),
-            });
-        }
+        let milestones = elements_with(
+            &mut p,
+            "milestones",
+            &self.milestones,
+            |m| &m.fields,
+            |m, pb: &mut pb::Milestone| pb.due_date = m.due.map(DateValue::to_pb),
+        );
         let risks = elements(&mut p, "risks", &self.risks);
         let goal = pb::PolicyGoal {
             name: goal_name(&self.id),
@@ -517,10 +525,8 @@ impl GoalRecord {
                 .milestones
                 .iter()
                 .map(|m| MilestoneRecord {
-                    title: m.title.clone(),
-                    description: m.description.clone(),
+                    fields: Plain::from_message(m),
                     due: m.due_date.as_ref().map(DateValue::from_pb),
-                    state: enum_name::<pb::milestone::State>(m.state),
                 })
                 .collect(),
             linked_partners: g.linked_partners.iter().map(|l| partner_id(l).to_owned()).collect(),
@@ -562,9 +568,9 @@ impl GoalRecord {
             }
         }
         for m in &mut r.milestones {
-            canon_opt::<pb::milestone::State>(&mut m.state);
-            if m.state.is_none() {
-                m.state = Some("PLANNED".to_owned());
+            m.fields = m.fields.canonical();
+            if !m.fields.has("state") {
+                m.fields.set("state", "PLANNED");
             }
         }
         r.risks = r.risks.iter().map(Plain::canonical).collect();
@@ -723,25 +729,16 @@ pub struct PartnerRecord {
 /// `entry_into_force_date`, `description`): the fields of the proto's `Agreement`.
 pub type AgreementRecord = Plain<AgreementShape>;
 
-/// A negotiation, summit, dialogue or other engagement.
+/// A negotiation, summit, dialogue or other engagement: the plain fields of the proto's
+/// `Engagement` (title, kind, state (PLANNED by default), next_step, description, date) and
+/// the linked goals by id.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct EngagementRecord {
-    pub title: String,
-    /// NEGOTIATION, SUMMIT, DIALOGUE, MINISTERIAL_MEETING or OTHER.
-    pub kind: String,
-    /// PLANNED (default), ONGOING, CONCLUDED or SUSPENDED.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub next_step: String,
+    #[serde(flatten)]
+    pub fields: Plain<EngagementShape>,
     /// Goal ids; they must exist when the partner is written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub linked_goals: Vec<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<DateValue>,
 }
 
 /// Trade with one partner in one year.
@@ -835,23 +832,13 @@ impl PartnerRecord {
             p.take(parse_enum::<pb::trade_partner::Kind>("kind", &self.kind))
         };
         let agreements = elements(&mut p, "agreements", &self.agreements);
-        let mut engagements = Vec::new();
-        for (i, e) in self.engagements.iter().enumerate() {
-            let f = format!("engagements[{i}]");
-            engagements.push(pb::Engagement {
-                title: e.title.clone(),
-                kind: p.take(parse_enum::<pb::engagement::Kind>(&format!("{f}.kind"), &e.kind)),
-                state: p
-                    .take(opt(e.state.as_deref(), |v| {
-                        parse_enum::<pb::engagement::State>(&format!("{f}.state"), v)
-                    }))
-                    .unwrap_or(0),
-                next_step: e.next_step.clone(),
-                linked_goals: e.linked_goals.iter().map(|g| goal_name(g)).collect(),
-                description: e.description.clone(),
-                date: e.date.map(DateValue::to_pb),
-            });
-        }
+        let engagements = elements_with(
+            &mut p,
+            "engagements",
+            &self.engagements,
+            |e| &e.fields,
+            |e, pb: &mut pb::Engagement| pb.linked_goals = e.linked_goals.iter().map(|g| goal_name(g)).collect(),
+        );
         let risks = elements(&mut p, "risks", &self.risks);
         let partner = pb::TradePartner {
             name: partner_name(&self.id),
@@ -878,13 +865,8 @@ impl PartnerRecord {
                 .engagements
                 .iter()
                 .map(|e| EngagementRecord {
-                    title: e.title.clone(),
-                    kind: enum_name::<pb::engagement::Kind>(e.kind).unwrap_or_default(),
-                    state: enum_name::<pb::engagement::State>(e.state),
-                    next_step: e.next_step.clone(),
+                    fields: Plain::from_message(e),
                     linked_goals: e.linked_goals.iter().map(|g| goal_id(g).to_owned()).collect(),
-                    description: e.description.clone(),
-                    date: e.date.as_ref().map(DateValue::from_pb),
                 })
                 .collect(),
             risks: t.risks.iter().map(Plain::from_message).collect(),
@@ -905,9 +887,10 @@ impl PartnerRecord {
         }
         r.agreements = r.agreements.iter().map(Plain::canonical).collect();
         for e in &mut r.engagements {
-            canon_enum::<pb::engagement::Kind>(&mut e.kind);
-            canon_opt::<pb::engagement::State>(&mut e.state);
-            e.state.get_or_insert_with(|| "PLANNED".to_owned());
+            e.fields = e.fields.canonical();
+            if !e.fields.has("state") {
+                e.fields.set("state", "PLANNED");
+            }
             for g in &mut e.linked_goals {
                 *g = goal_id(g).to_owned();
             }
@@ -1057,7 +1040,7 @@ mod tests {
         assert_eq!(back.parent.as_deref(), Some("root"));
         assert_eq!(back.pillar, None);
         assert_eq!(back.targets[0].comparator.as_deref(), Some("AT_LEAST"));
-        assert_eq!(back.milestones[0].state.as_deref(), Some("PLANNED"));
+        assert_eq!(back.milestones[0].fields.text("state"), "PLANNED");
         assert_eq!(back.linked_partners, vec!["us"]);
     }
 
