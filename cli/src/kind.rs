@@ -10,7 +10,10 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     output::join,
-    records::{GoalRecord, GoalView, PartnerRecord, PartnerView, Stamp, enum_name, parse_enum},
+    plain::{self, Plain, Shape},
+    records::{
+        GoalRecord, GoalShape, GoalView, PartnerRecord, PartnerShape, PartnerView, Stamp, enum_name, parse_enum,
+    },
 };
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -26,8 +29,9 @@ pub trait Kind: Sized + 'static {
     /// `policyGoals/`: the prefix of resource names.
     const COLLECTION: &'static str;
     /// The proto message, e.g. `motie.registry.v1.PolicyGoal`.
-    const MESSAGE: &'static str;
-    /// Top-level keys of `get -o yaml` output that the server sets (a file may carry them).
+    const MESSAGE: &'static str = <Self::Shape as Shape>::MESSAGE;
+    /// Top-level keys of `get -o yaml` output that the server sets (a file may carry them),
+    /// besides `name` and the [`Stamp`]'s.
     const OUTPUT_ONLY: &'static [&'static str];
     /// Keys of an update file that are not update-mask paths.
     const NOT_IN_MASK: &'static [&'static str] = &["id"];
@@ -37,6 +41,8 @@ pub trait Kind: Sized + 'static {
     type Pb: Send + 'static;
     type Record: Clone + PartialEq + Default + Serialize + DeserializeOwned + std::fmt::Debug;
     type View: Serialize;
+    /// The proto message and the fields the record spells on its own.
+    type Shape: Shape;
     type List: Listed<Item = Self::Pb>;
 
     fn list_request(filter: String, order_by: String, page_size: i32, show_deleted: bool) -> Self::List;
@@ -55,8 +61,33 @@ pub trait Kind: Sized + 'static {
     fn stamp(v: &Self::View) -> &Stamp;
     /// A row of `list`'s table.
     fn row(v: &Self::View) -> Vec<String>;
-    /// The rows of `get`'s table before the stamp's.
+    /// The rows of `get`'s table for the fields that are not plain (see [`Kind::table_rows`]).
     fn rows(v: &Self::View) -> Vec<(&'static str, String)>;
+    /// The plain fields of a view.
+    fn plain(v: &Self::View) -> &Plain<Self::Shape>;
+
+    /// The rows of `get`'s table before the stamp's, in the proto's field order: the plain
+    /// fields from the descriptor, the others from [`Kind::rows`].
+    fn table_rows(v: &Self::View) -> Vec<(String, String)> {
+        let mut special = Self::rows(v);
+        let fields = Self::plain(v);
+        let plain: Vec<String> = plain::fields::<Self::Shape>()
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect();
+        let mut out = Vec::new();
+        for name in plain::all_field_names::<Self::Shape>() {
+            if let Some(i) = special.iter().position(|(k, _)| *k == name) {
+                let (k, v) = special.remove(i);
+                out.push((k.to_owned(), v));
+            } else if plain.contains(&name) {
+                let text = fields.text(&name);
+                out.push((name, text));
+            }
+        }
+        out.extend(special.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        out
+    }
 
     async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<Self::Pb>;
     async fn create(
@@ -140,8 +171,9 @@ fn labels(l: &std::collections::BTreeMap<String, String>) -> String {
 /// What every kind's `impl Kind` says the same way: its types, and the fields every
 /// resource has (`name`, `etag`, `delete_time`; `id` in its record).
 macro_rules! common {
-    ($pb:ty, $record:ty, $view:ty, $list:path) => {
+    ($pb:ty, $record:ty, $shape:ty, $view:ty, $list:path) => {
         type Pb = $pb;
+        type Shape = $shape;
         type Record = $record;
         type View = $view;
         type List = $list;
@@ -185,6 +217,77 @@ macro_rules! common {
         fn stamp(v: &$view) -> &Stamp {
             &v.stamp
         }
+        fn plain(v: &$view) -> &Plain<$shape> {
+            &v.record.fields
+        }
+    };
+}
+
+/// A kind's RPCs: the client methods and request types of its standard methods.
+macro_rules! rpcs {
+    (
+        $pb:ty,
+        $get:ident,
+        $get_at:ident,
+        $create:ident($create_req:ident, $id_field:ident, $field:ident),
+        $update:ident($update_req:ident, $update_field:ident),
+        $delete:ident($delete_req:ident),
+        $undelete:ident($undelete_req:ident) $(,)?
+    ) => {
+        async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<$pb> {
+            match read_time {
+                Some(t) => c.$get_at(name, t).await,
+                None => c.$get(name).await,
+            }
+        }
+        async fn create(
+            c: &RegistryClient,
+            id: String,
+            p: $pb,
+            request_id: String,
+            validate_only: bool,
+        ) -> ApiResult<$pb> {
+            c.$create(pb::$create_req {
+                $id_field: id,
+                $field: Some(p),
+                request_id,
+                validate_only,
+            })
+            .await
+        }
+        async fn update(
+            c: &RegistryClient,
+            p: $pb,
+            paths: Vec<String>,
+            allow_missing: bool,
+            validate_only: bool,
+        ) -> ApiResult<$pb> {
+            c.$update(pb::$update_req {
+                $update_field: Some(p),
+                update_mask: mask(paths),
+                allow_missing,
+                validate_only,
+            })
+            .await
+        }
+        async fn delete(c: &RegistryClient, name: String, etag: String, o: DeleteOpts) -> ApiResult<$pb> {
+            c.$delete(pb::$delete_req {
+                name,
+                etag,
+                force: o.force,
+                allow_missing: o.allow_missing,
+                validate_only: o.validate_only,
+            })
+            .await
+        }
+        async fn undelete(c: &RegistryClient, name: String, etag: String, validate_only: bool) -> ApiResult<$pb> {
+            c.$undelete(pb::$undelete_req {
+                name,
+                etag,
+                validate_only,
+            })
+            .await
+        }
     };
 }
 
@@ -195,26 +298,22 @@ impl Kind for Goals {
     const NOUN: &'static str = "goal";
     const PLURAL: &'static str = "goals";
     const COLLECTION: &'static str = "policyGoals/";
-    const MESSAGE: &'static str = "motie.registry.v1.PolicyGoal";
-    const OUTPUT_ONLY: &'static [&'static str] = &[
-        "name",
-        "ancestors",
-        "progress",
-        "revision",
-        "create_time",
-        "update_time",
-        "delete_time",
-        "expire_time",
-    ];
+    const OUTPUT_ONLY: &'static [&'static str] = &["ancestors", "progress"];
     const NOT_IN_MASK: &'static [&'static str] = &["id", "state", "outcome"];
     const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "PILLAR", "STATE", "PARENT", "UPDATED"];
 
-    common!(pb::PolicyGoal, GoalRecord, GoalView, pb::ListPolicyGoalsRequest);
+    common!(
+        pb::PolicyGoal,
+        GoalRecord,
+        GoalShape,
+        GoalView,
+        pb::ListPolicyGoalsRequest
+    );
     fn row(v: &GoalView) -> Vec<String> {
         let r = &v.record;
         vec![
             r.id.clone(),
-            r.title.clone(),
+            r.fields.text("title"),
             r.pillar.clone().unwrap_or_default(),
             with_deleted(r.state.clone().unwrap_or_default(), &v.stamp),
             r.parent.clone().unwrap_or_default(),
@@ -240,7 +339,7 @@ impl Kind for Goals {
         });
         let milestones = r.milestones.iter().map(|m| {
             let due = m.due.map(|d| format!(" (due {d})")).unwrap_or_default();
-            format!("{}{due} [{}]", m.title, m.state.as_deref().unwrap_or_default())
+            format!("{}{due} [{}]", m.fields.text("title"), m.fields.text("state"))
         });
         let state = match &r.outcome {
             Some(o) => format!("{} ({o})", r.state.as_deref().unwrap_or_default()),
@@ -248,90 +347,36 @@ impl Kind for Goals {
         };
         vec![
             ("name", view.name.clone()),
-            ("title", r.title.clone()),
-            ("title_ko", r.title_ko.clone()),
             ("pillar", r.pillar.clone().unwrap_or_default()),
             ("parent", r.parent.clone().unwrap_or_default()),
             ("ancestors", join(&view.ancestors)),
             ("state", state),
-            ("description", r.description.clone()),
-            ("description_ko", r.description_ko.clone()),
             ("sectors", join(&r.sectors)),
             ("regions", join(&r.regions)),
-            ("lead_organization", r.lead_organization.clone()),
-            ("confidence", r.confidence.clone().unwrap_or_default()),
-            ("confidence_note", r.confidence_note.clone()),
             ("targets", lines(targets)),
             ("milestones", lines(milestones)),
             ("linked_partners", join(&r.linked_partners)),
             (
                 "risks",
-                lines(r.risks.iter().map(|k| format!("{}: {}", k.category, k.title))),
+                lines(
+                    r.risks
+                        .iter()
+                        .map(|k| format!("{}: {}", k.text("category"), k.text("title"))),
+                ),
             ),
-            ("source", r.source.clone()),
             ("labels", labels(&r.labels)),
         ]
     }
 
-    async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<pb::PolicyGoal> {
-        match read_time {
-            Some(t) => c.get_policy_goal_at(name, t).await,
-            None => c.get_policy_goal(name).await,
-        }
-    }
-    async fn create(
-        c: &RegistryClient,
-        id: String,
-        p: pb::PolicyGoal,
-        request_id: String,
-        validate_only: bool,
-    ) -> ApiResult<pb::PolicyGoal> {
-        c.create_policy_goal(pb::CreatePolicyGoalRequest {
-            policy_goal_id: id,
-            policy_goal: Some(p),
-            request_id,
-            validate_only,
-        })
-        .await
-    }
-    async fn update(
-        c: &RegistryClient,
-        p: pb::PolicyGoal,
-        paths: Vec<String>,
-        allow_missing: bool,
-        validate_only: bool,
-    ) -> ApiResult<pb::PolicyGoal> {
-        c.update_policy_goal(pb::UpdatePolicyGoalRequest {
-            policy_goal: Some(p),
-            update_mask: mask(paths),
-            allow_missing,
-            validate_only,
-        })
-        .await
-    }
-    async fn delete(c: &RegistryClient, name: String, etag: String, o: DeleteOpts) -> ApiResult<pb::PolicyGoal> {
-        c.delete_policy_goal(pb::DeletePolicyGoalRequest {
-            name,
-            etag,
-            force: o.force,
-            allow_missing: o.allow_missing,
-            validate_only: o.validate_only,
-        })
-        .await
-    }
-    async fn undelete(
-        c: &RegistryClient,
-        name: String,
-        etag: String,
-        validate_only: bool,
-    ) -> ApiResult<pb::PolicyGoal> {
-        c.undelete_policy_goal(pb::UndeletePolicyGoalRequest {
-            name,
-            etag,
-            validate_only,
-        })
-        .await
-    }
+    rpcs!(
+        pb::PolicyGoal,
+        get_policy_goal,
+        get_policy_goal_at,
+        create_policy_goal(CreatePolicyGoalRequest, policy_goal_id, policy_goal),
+        update_policy_goal(UpdatePolicyGoalRequest, policy_goal),
+        delete_policy_goal(DeletePolicyGoalRequest),
+        undelete_policy_goal(UndeletePolicyGoalRequest),
+    );
 
     fn wanted_state(r: &GoalRecord) -> Result<Option<(i32, i32)>, String> {
         let Some(s) = r.state.as_deref() else {
@@ -401,22 +446,13 @@ impl Kind for Partners {
     const NOUN: &'static str = "partner";
     const PLURAL: &'static str = "partners";
     const COLLECTION: &'static str = "tradePartners/";
-    const MESSAGE: &'static str = "motie.registry.v1.TradePartner";
-    const OUTPUT_ONLY: &'static [&'static str] = &[
-        "name",
-        "memberships",
-        "linked_goals",
-        "revision",
-        "create_time",
-        "update_time",
-        "delete_time",
-        "expire_time",
-    ];
+    const OUTPUT_ONLY: &'static [&'static str] = &["memberships", "linked_goals"];
     const COLUMNS: &'static [&'static str] = &["ID", "KIND", "NAME", "MEMBERS", "LINKED GOALS", "UPDATED"];
 
     common!(
         pb::TradePartner,
         PartnerRecord,
+        PartnerShape,
         PartnerView,
         pb::ListTradePartnersRequest
     );
@@ -424,7 +460,7 @@ impl Kind for Partners {
         vec![
             v.record.id.clone(),
             with_deleted(v.record.kind.clone(), &v.stamp),
-            v.record.display_name.clone(),
+            v.record.fields.text("display_name"),
             join(&v.record.members),
             join(&v.linked_goals),
             v.stamp.update_time.clone().unwrap_or_default(),
@@ -435,93 +471,45 @@ impl Kind for Partners {
         let agreements = r
             .agreements
             .iter()
-            .map(|a| format!("{} ({}, {})", a.title, a.kind, a.status));
+            .map(|a| format!("{} ({}, {})", a.text("title"), a.text("type"), a.text("status")));
         let engagements = r.engagements.iter().map(|e| {
-            let date = e.date.map(|d| format!(", {d}")).unwrap_or_default();
-            let state = e.state.as_deref().unwrap_or_default();
-            format!("{} ({}, {state}{date})", e.title, e.kind)
+            let f = &e.fields;
+            let date = Some(f.text("date"))
+                .filter(|d| !d.is_empty())
+                .map(|d| format!(", {d}"))
+                .unwrap_or_default();
+            let state = f.text("state");
+            format!("{} ({}, {state}{date})", f.text("title"), f.text("kind"))
         });
         vec![
             ("name", view.name.clone()),
             ("kind", r.kind.clone()),
-            ("display_name", r.display_name.clone()),
-            ("display_name_ko", r.display_name_ko.clone()),
-            ("description_ko", r.description_ko.clone()),
-            ("region", r.region.clone()),
             ("members", join(&r.members)),
             ("memberships", join(&view.memberships)),
-            ("priority", r.priority.clone().unwrap_or_default()),
             ("agreements", lines(agreements)),
             ("engagements", lines(engagements)),
             (
                 "risks",
-                lines(r.risks.iter().map(|k| format!("{}: {}", k.category, k.title))),
+                lines(
+                    r.risks
+                        .iter()
+                        .map(|k| format!("{}: {}", k.text("category"), k.text("title"))),
+                ),
             ),
             ("linked_goals", join(&view.linked_goals)),
-            ("source", r.source.clone()),
             ("labels", labels(&r.labels)),
         ]
     }
 
-    async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<pb::TradePartner> {
-        match read_time {
-            Some(t) => c.get_trade_partner_at(name, t).await,
-            None => c.get_trade_partner(name).await,
-        }
-    }
-    async fn create(
-        c: &RegistryClient,
-        id: String,
-        p: pb::TradePartner,
-        request_id: String,
-        validate_only: bool,
-    ) -> ApiResult<pb::TradePartner> {
-        c.create_trade_partner(pb::CreateTradePartnerRequest {
-            trade_partner_id: id,
-            trade_partner: Some(p),
-            request_id,
-            validate_only,
-        })
-        .await
-    }
-    async fn update(
-        c: &RegistryClient,
-        p: pb::TradePartner,
-        paths: Vec<String>,
-        allow_missing: bool,
-        validate_only: bool,
-    ) -> ApiResult<pb::TradePartner> {
-        c.update_trade_partner(pb::UpdateTradePartnerRequest {
-            trade_partner: Some(p),
-            update_mask: mask(paths),
-            allow_missing,
-            validate_only,
-        })
-        .await
-    }
-    async fn delete(c: &RegistryClient, name: String, etag: String, o: DeleteOpts) -> ApiResult<pb::TradePartner> {
-        c.delete_trade_partner(pb::DeleteTradePartnerRequest {
-            name,
-            etag,
-            force: o.force,
-            allow_missing: o.allow_missing,
-            validate_only: o.validate_only,
-        })
-        .await
-    }
-    async fn undelete(
-        c: &RegistryClient,
-        name: String,
-        etag: String,
-        validate_only: bool,
-    ) -> ApiResult<pb::TradePartner> {
-        c.undelete_trade_partner(pb::UndeleteTradePartnerRequest {
-            name,
-            etag,
-            validate_only,
-        })
-        .await
-    }
+    rpcs!(
+        pb::TradePartner,
+        get_trade_partner,
+        get_trade_partner_at,
+        create_trade_partner(CreateTradePartnerRequest, trade_partner_id, trade_partner),
+        update_trade_partner(UpdateTradePartnerRequest, trade_partner),
+        delete_trade_partner(DeleteTradePartnerRequest),
+        undelete_trade_partner(UndeleteTradePartnerRequest),
+    );
 }
 
 #[cfg(test)]

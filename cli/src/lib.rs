@@ -6,6 +6,7 @@ pub mod commands;
 pub mod error;
 pub mod kind;
 pub mod output;
+pub mod plain;
 pub mod records;
 pub mod transfer;
 

@@ -98,6 +98,22 @@ pub fn emit<T: Serialize>(format: Format, value: &T, make_table: impl FnOnce() -
     Ok(())
 }
 
+/// Prints a list: as a table with `header` and one `row` per item, or as JSON/YAML.
+pub fn emit_list<T: Serialize>(
+    format: Format,
+    items: &[T],
+    header: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) -> CliResult {
+    emit(format, &items, || {
+        let mut t = table(header);
+        for item in items {
+            add_row(&mut t, row(item));
+        }
+        t
+    })
+}
+
 /// Joins a list for a table cell.
 pub fn join(items: &[String]) -> String {
     items.join(", ")

@@ -1,15 +1,19 @@
 //! The human file schema of `seeds/`, `import`, `export` and `create`/`update -f`, and its
 //! conversions to and from the protobuf types.
 //!
-//! The proto types have no serde derives, and raw proto JSON is not what people want to
-//! write by hand, so these are explicit mirror structs: ids instead of resource names
+//! Raw proto JSON is not what people want to write by hand: ids instead of resource names
 //! (`parent: manufacturing-ax`), short enum names (`pillar: INDUSTRIAL_RESURGENCE`), partial
-//! dates as `2030` / `2030-06` / `2030-06-01`, and empty fields left out.
+//! dates as `2030` / `2030-06` / `2030-06-01`, and empty fields left out. The plain fields of
+//! a record (text, numbers, bools, enums) come from the proto descriptors ([`Plain`], flattened
+//! into the record); only the fields whose file form differs from the proto's, and the nested
+//! targets, milestones, risks, agreements and engagements, are written out here.
 
 use std::collections::BTreeMap;
 
 use registry_client::pb;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::plain::{Plain, Shape};
 
 /// Collection prefix of goal names.
 pub const GOALS: &str = "policyGoals/";
@@ -17,15 +21,16 @@ pub const GOALS: &str = "policyGoals/";
 pub const PARTNERS: &str = "tradePartners/";
 
 /// A policy goal as written in a file.
+///
+/// Unknown keys are refused by [`Plain`]'s deserializer (`deny_unknown_fields` does not work
+/// with `flatten`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct GoalRecord {
     /// `[a-z][a-z0-9-]{0,62}`; the goal is `policyGoals/{id}`.
     pub id: String,
-    #[serde(default)]
-    pub title: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub title_ko: String,
+    /// The plain fields of the proto message (title, title_ko, description, confidence, …).
+    #[serde(flatten)]
+    pub fields: Plain<GoalShape>,
     /// Required for a root goal; a child inherits its parent's (export leaves it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pillar: Option<String>,
@@ -38,20 +43,10 @@ pub struct GoalRecord {
     /// Outcome of a CLOSED goal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description_ko: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sectors: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub lead_organization: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confidence: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub confidence_note: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<TargetRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -61,11 +56,41 @@ pub struct GoalRecord {
     pub linked_partners: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risks: Vec<RiskRecord>,
-    /// Where the record comes from.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub source: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+}
+
+/// Declares the [`Shape`]s of the records: a proto message and the scalar fields the record
+/// spells on its own (every other plain field comes from the descriptor).
+macro_rules! shapes {
+    ($($(#[$doc:meta])* $shape:ident = $message:literal, special $special:expr;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $shape;
+
+        impl Shape for $shape {
+            const MESSAGE: &'static str = $message;
+            const SPECIAL: &'static [&'static str] = $special;
+        }
+    )*};
+}
+
+shapes! {
+    /// [`GoalRecord`]'s: pillar (a child's is its parent's, left out), parent (an id), state
+    /// and outcome (reached through ChangePolicyGoalState after the write).
+    GoalShape = "motie.registry.v1.PolicyGoal", special &["pillar", "parent", "state", "outcome"];
+    /// [`PartnerRecord`]'s: kind (always written: required and immutable).
+    PartnerShape = "motie.registry.v1.TradePartner", special &["kind"];
+    /// A risk: every field plain.
+    RiskShape = "motie.registry.v1.Risk", special &[];
+    /// An agreement: every field plain (dates as partial dates).
+    AgreementShape = "motie.registry.v1.Agreement", special &[];
+    /// A milestone's: `due_date` (written `due`).
+    MilestoneShape = "motie.registry.v1.Milestone", special &["due_date"];
+    /// An engagement: every scalar field plain (its linked goals are a list).
+    EngagementShape = "motie.registry.v1.Engagement", special &[];
+    /// An interim target: every field plain.
+    InterimShape = "motie.registry.v1.InterimTarget", special &[];
 }
 
 /// A measurable target.
@@ -93,77 +118,46 @@ pub struct TargetRecord {
     pub interim_targets: Vec<InterimRecord>,
 }
 
-/// A phased target on the way.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InterimRecord {
-    pub year: i32,
-    #[serde(with = "number")]
-    pub value: f64,
-}
+/// A phased target on the way (`year`, `value`): the fields of the proto's `InterimTarget`.
+pub type InterimRecord = Plain<InterimShape>;
 
-/// A dated milestone.
+/// A dated milestone: the plain fields of the proto's `Milestone` (title, description, state;
+/// PLANNED by default) and `due` (the proto's `due_date`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MilestoneRecord {
-    pub title: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
+    #[serde(flatten)]
+    pub fields: Plain<MilestoneShape>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<DateValue>,
-    /// PLANNED (default), IN_PROGRESS, DONE, MISSED, CANCELLED.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
 }
 
-/// A risk.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RiskRecord {
-    /// PROTECTIONISM, CRITICAL_MINERAL_CONCENTRATION, EXPORT_DEPENDENCY, PRODUCTIVITY_DECLINE,
-    /// REGIONAL_IMBALANCE, FOREIGN_COMPETITION, POPULATION_DECLINE, OTHER.
-    pub category: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<String>,
-    pub title: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
+/// A risk (`category`, `severity`, `title`, `description`): the fields of the proto's `Risk`.
+pub type RiskRecord = Plain<RiskShape>;
+
+/// Converts the elements of a list field (`risks`), collecting every problem.
+fn elements<S: Shape, M: prost::Message + Default>(p: &mut Problems, field: &str, items: &[Plain<S>]) -> Vec<M> {
+    elements_with(p, field, items, |r| r, |_, _| {})
 }
 
-impl RiskRecord {
-    fn to_pb_all(risks: &[RiskRecord], p: &mut Problems) -> Vec<pb::Risk> {
-        let mut out = Vec::with_capacity(risks.len());
-        for (i, r) in risks.iter().enumerate() {
-            out.push(pb::Risk {
-                category: p.take(parse_enum::<pb::RiskCategory>(
-                    &format!("risks[{i}].category"),
-                    &r.category,
-                )),
-                severity: p
-                    .take(opt(r.severity.as_deref(), |v| {
-                        parse_enum::<pb::RiskSeverity>(&format!("risks[{i}].severity"), v)
-                    }))
-                    .unwrap_or(0),
-                title: r.title.clone(),
-                description: r.description.clone(),
-            });
-        }
-        out
-    }
-
-    fn from_pb(r: &pb::Risk) -> RiskRecord {
-        RiskRecord {
-            category: enum_name::<pb::RiskCategory>(r.category).unwrap_or_default(),
-            severity: enum_name::<pb::RiskSeverity>(r.severity),
-            title: r.title.clone(),
-            description: r.description.clone(),
+/// [`elements`] of records that hold their plain fields in `plain` and set the rest in `extra`.
+fn elements_with<R, S: Shape, M: prost::Message + Default>(
+    p: &mut Problems,
+    field: &str,
+    items: &[R],
+    plain: impl Fn(&R) -> &Plain<S>,
+    extra: impl Fn(&R, &mut M),
+) -> Vec<M> {
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match plain(item).to_element(&format!("{field}[{i}]")) {
+            Ok(mut m) => {
+                extra(item, &mut m);
+                out.push(m);
+            }
+            Err(e) => p.0.extend(e),
         }
     }
-
-    fn canonicalize(&mut self) {
-        canon_enum::<pb::RiskCategory>(&mut self.category);
-        canon_opt::<pb::RiskSeverity>(&mut self.severity);
-    }
+    out
 }
 
 /// A possibly partial date: `2030`, `2030-06` or `2030-06-01`.
@@ -399,6 +393,14 @@ fn opt<T>(v: Option<&str>, parse: impl Fn(&str) -> Result<T, String>) -> Result<
 struct Problems(Vec<String>);
 
 impl Problems {
+    /// Writes the plain fields into `m`; `m`, or every problem found.
+    fn finish<S: Shape, M: prost::Message + Default>(mut self, fields: &Plain<S>, mut m: M) -> Result<M, Vec<String>> {
+        if let Err(e) = fields.apply(&mut m) {
+            self.0.extend(e);
+        }
+        if self.0.is_empty() { Ok(m) } else { Err(self.0) }
+    }
+
     fn take<T: Default>(&mut self, r: Result<T, String>) -> T {
         r.unwrap_or_else(|e| {
             self.0.push(e);
@@ -438,11 +440,6 @@ impl GoalRecord {
                 parse_enum::<pb::policy_goal::Outcome>("outcome", v)
             }))
             .unwrap_or(0);
-        let confidence = p
-            .take(opt(self.confidence.as_deref(), |v| {
-                parse_enum::<pb::policy_goal::Confidence>("confidence", v)
-            }))
-            .unwrap_or(0);
         let mut targets = Vec::new();
         for (i, t) in self.targets.iter().enumerate() {
             let f = format!("targets[{i}]");
@@ -463,49 +460,26 @@ impl GoalRecord {
                     }))
                     .unwrap_or(0),
                 target_year: t.target_year,
-                interim_targets: t
-                    .interim_targets
-                    .iter()
-                    .map(|i| pb::InterimTarget {
-                        year: i.year,
-                        value: i.value,
-                    })
-                    .collect(),
+                interim_targets: elements(&mut p, &format!("{f}.interim_targets"), &t.interim_targets),
                 progress: None,
             });
         }
-        let mut milestones = Vec::new();
-        for (i, m) in self.milestones.iter().enumerate() {
-            milestones.push(pb::Milestone {
-                title: m.title.clone(),
-                description: m.description.clone(),
-                due_date: m.due.map(DateValue::to_pb),
-                state: p
-                    .take(opt(m.state.as_deref(), |v| {
-                        parse_enum::<pb::milestone::State>(&format!("milestones[{i}].state"), v)
-                    }))
-                    .unwrap_or(0),
-            });
-        }
-        let risks = RiskRecord::to_pb_all(&self.risks, &mut p);
-        if !p.0.is_empty() {
-            return Err(p.0);
-        }
-        Ok(pb::PolicyGoal {
+        let milestones = elements_with(
+            &mut p,
+            "milestones",
+            &self.milestones,
+            |m| &m.fields,
+            |m, pb: &mut pb::Milestone| pb.due_date = m.due.map(DateValue::to_pb),
+        );
+        let risks = elements(&mut p, "risks", &self.risks);
+        let goal = pb::PolicyGoal {
             name: goal_name(&self.id),
-            title: self.title.clone(),
-            title_ko: self.title_ko.clone(),
             pillar,
             parent: self.parent.as_deref().map(goal_name).unwrap_or_default(),
-            description: self.description.clone(),
-            description_ko: self.description_ko.clone(),
             sectors: self.sectors.clone(),
             regions: self.regions.clone(),
-            lead_organization: self.lead_organization.clone(),
             state,
             outcome,
-            confidence,
-            confidence_note: self.confidence_note.clone(),
             targets,
             milestones,
             linked_partners: self
@@ -514,29 +488,23 @@ impl GoalRecord {
                 .map(|l| format!("{PARTNERS}{}", partner_id(l)))
                 .collect(),
             risks,
-            source: self.source.clone(),
             labels: self.labels.clone().into_iter().collect(),
             ..Default::default()
-        })
+        };
+        p.finish(&self.fields, goal)
     }
 
     /// The record of a stored goal, in canonical form (see [`GoalRecord::canonical`]).
     pub fn from_pb(g: &pb::PolicyGoal) -> GoalRecord {
         GoalRecord {
             id: goal_id(&g.name).to_owned(),
-            title: g.title.clone(),
-            title_ko: g.title_ko.clone(),
+            fields: Plain::from_message(g),
             pillar: enum_name::<pb::Pillar>(g.pillar),
             parent: (!g.parent.is_empty()).then(|| goal_id(&g.parent).to_owned()),
             state: enum_name::<pb::policy_goal::State>(g.state),
             outcome: enum_name::<pb::policy_goal::Outcome>(g.outcome),
-            description: g.description.clone(),
-            description_ko: g.description_ko.clone(),
             sectors: g.sectors.clone(),
             regions: g.regions.clone(),
-            lead_organization: g.lead_organization.clone(),
-            confidence: enum_name::<pb::policy_goal::Confidence>(g.confidence),
-            confidence_note: g.confidence_note.clone(),
             targets: g
                 .targets
                 .iter()
@@ -550,29 +518,19 @@ impl GoalRecord {
                     direction: enum_name::<pb::target::Direction>(t.direction).unwrap_or_default(),
                     comparator: enum_name::<pb::target::Comparator>(t.comparator),
                     target_year: t.target_year,
-                    interim_targets: t
-                        .interim_targets
-                        .iter()
-                        .map(|i| InterimRecord {
-                            year: i.year,
-                            value: i.value,
-                        })
-                        .collect(),
+                    interim_targets: t.interim_targets.iter().map(Plain::from_message).collect(),
                 })
                 .collect(),
             milestones: g
                 .milestones
                 .iter()
                 .map(|m| MilestoneRecord {
-                    title: m.title.clone(),
-                    description: m.description.clone(),
+                    fields: Plain::from_message(m),
                     due: m.due_date.as_ref().map(DateValue::from_pb),
-                    state: enum_name::<pb::milestone::State>(m.state),
                 })
                 .collect(),
             linked_partners: g.linked_partners.iter().map(|l| partner_id(l).to_owned()).collect(),
-            risks: g.risks.iter().map(RiskRecord::from_pb).collect(),
-            source: g.source.clone(),
+            risks: g.risks.iter().map(Plain::from_message).collect(),
             labels: g.labels.clone().into_iter().collect(),
         }
         .canonical()
@@ -594,8 +552,9 @@ impl GoalRecord {
         canon_opt::<pb::Pillar>(&mut r.pillar);
         canon_opt::<pb::policy_goal::State>(&mut r.state);
         canon_opt::<pb::policy_goal::Outcome>(&mut r.outcome);
-        canon_opt::<pb::policy_goal::Confidence>(&mut r.confidence);
+        r.fields = r.fields.canonical();
         for t in &mut r.targets {
+            t.interim_targets = t.interim_targets.iter().map(Plain::canonical).collect();
             canon_enum::<pb::target::Direction>(&mut t.direction);
             canon_opt::<pb::target::Comparator>(&mut t.comparator);
             if t.comparator.is_none() {
@@ -609,12 +568,12 @@ impl GoalRecord {
             }
         }
         for m in &mut r.milestones {
-            canon_opt::<pb::milestone::State>(&mut m.state);
-            if m.state.is_none() {
-                m.state = Some("PLANNED".to_owned());
+            m.fields = m.fields.canonical();
+            if !m.fields.has("state") {
+                m.fields.set("state", "PLANNED");
             }
         }
-        r.risks.iter_mut().for_each(RiskRecord::canonicalize);
+        r.risks = r.risks.iter().map(Plain::canonical).collect();
         for l in &mut r.linked_partners {
             *l = partner_id(l).to_owned();
         }
@@ -648,6 +607,17 @@ pub struct ProgressView {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub explanation: String,
 }
+
+/// The keys of a [`Stamp`] and `name`: set by the server on every resource.
+pub const STAMP_KEYS: &[&str] = &[
+    "name",
+    "etag",
+    "revision",
+    "create_time",
+    "update_time",
+    "delete_time",
+    "expire_time",
+];
 
 /// What the server stamps on every resource, as shown by `get`/`list` (json/yaml).
 #[derive(Debug, Clone, Serialize)]
@@ -730,9 +700,8 @@ impl GoalView {
     }
 }
 
-/// A trade partner as written in a file.
+/// A trade partner as written in a file (unknown keys are refused by [`Plain`]).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PartnerRecord {
     /// A country's lower-case ISO 3166-1 alpha-2 code (`us`), else a slug (`asean`); the
     /// partner is `tradePartners/{id}`.
@@ -740,69 +709,36 @@ pub struct PartnerRecord {
     /// COUNTRY, ECONOMIC_BLOC, FORUM or GROUP (immutable).
     #[serde(default)]
     pub kind: String,
-    #[serde(default)]
-    pub display_name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub display_name_ko: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description_ko: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub region: String,
+    /// The plain fields of the proto message (display_name, region, priority, …).
+    #[serde(flatten)]
+    pub fields: Plain<PartnerShape>,
     /// Member partner ids (blocs, forums and groups only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
-    /// LOW, MEDIUM, HIGH or STRATEGIC.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub priority: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agreements: Vec<AgreementRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub engagements: Vec<EngagementRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risks: Vec<RiskRecord>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub source: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
 
-/// An agreement with a partner.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgreementRecord {
-    pub title: String,
-    /// FTA, CEPA, TARIFF_ARRANGEMENT, MOU or OTHER.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// PROPOSED, IN_NEGOTIATION, SIGNED, IN_FORCE, UNDER_REVIEW or SUSPENDED.
-    pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature_date: Option<DateValue>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entry_into_force_date: Option<DateValue>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-}
+/// An agreement with a partner (`title`, `type`, `status`, `signature_date`,
+/// `entry_into_force_date`, `description`): the fields of the proto's `Agreement`.
+pub type AgreementRecord = Plain<AgreementShape>;
 
-/// A negotiation, summit, dialogue or other engagement.
+/// A negotiation, summit, dialogue or other engagement: the plain fields of the proto's
+/// `Engagement` (title, kind, state (PLANNED by default), next_step, description, date) and
+/// the linked goals by id.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct EngagementRecord {
-    pub title: String,
-    /// NEGOTIATION, SUMMIT, DIALOGUE, MINISTERIAL_MEETING or OTHER.
-    pub kind: String,
-    /// PLANNED (default), ONGOING, CONCLUDED or SUSPENDED.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub next_step: String,
+    #[serde(flatten)]
+    pub fields: Plain<EngagementShape>,
     /// Goal ids; they must exist when the partner is written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub linked_goals: Vec<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<DateValue>,
 }
 
 /// Trade with one partner in one year.
@@ -895,60 +831,26 @@ impl PartnerRecord {
         } else {
             p.take(parse_enum::<pb::trade_partner::Kind>("kind", &self.kind))
         };
-        let priority = p
-            .take(opt(self.priority.as_deref(), |v| {
-                parse_enum::<pb::trade_partner::Priority>("priority", v)
-            }))
-            .unwrap_or(0);
-        let mut agreements = Vec::new();
-        for (i, a) in self.agreements.iter().enumerate() {
-            let f = format!("agreements[{i}]");
-            agreements.push(pb::Agreement {
-                title: a.title.clone(),
-                r#type: p.take(parse_enum::<pb::agreement::Type>(&format!("{f}.type"), &a.kind)),
-                status: p.take(parse_enum::<pb::agreement::Status>(&format!("{f}.status"), &a.status)),
-                signature_date: a.signature_date.map(DateValue::to_pb),
-                entry_into_force_date: a.entry_into_force_date.map(DateValue::to_pb),
-                description: a.description.clone(),
-            });
-        }
-        let mut engagements = Vec::new();
-        for (i, e) in self.engagements.iter().enumerate() {
-            let f = format!("engagements[{i}]");
-            engagements.push(pb::Engagement {
-                title: e.title.clone(),
-                kind: p.take(parse_enum::<pb::engagement::Kind>(&format!("{f}.kind"), &e.kind)),
-                state: p
-                    .take(opt(e.state.as_deref(), |v| {
-                        parse_enum::<pb::engagement::State>(&format!("{f}.state"), v)
-                    }))
-                    .unwrap_or(0),
-                next_step: e.next_step.clone(),
-                linked_goals: e.linked_goals.iter().map(|g| goal_name(g)).collect(),
-                description: e.description.clone(),
-                date: e.date.map(DateValue::to_pb),
-            });
-        }
-        let risks = RiskRecord::to_pb_all(&self.risks, &mut p);
-        if !p.0.is_empty() {
-            return Err(p.0);
-        }
-        Ok(pb::TradePartner {
+        let agreements = elements(&mut p, "agreements", &self.agreements);
+        let engagements = elements_with(
+            &mut p,
+            "engagements",
+            &self.engagements,
+            |e| &e.fields,
+            |e, pb: &mut pb::Engagement| pb.linked_goals = e.linked_goals.iter().map(|g| goal_name(g)).collect(),
+        );
+        let risks = elements(&mut p, "risks", &self.risks);
+        let partner = pb::TradePartner {
             name: partner_name(&self.id),
             kind,
-            display_name: self.display_name.clone(),
-            display_name_ko: self.display_name_ko.clone(),
-            description_ko: self.description_ko.clone(),
-            region: self.region.clone(),
             members: self.members.iter().map(|m| partner_name(m)).collect(),
-            priority,
             agreements,
             engagements,
             risks,
-            source: self.source.clone(),
             labels: self.labels.clone().into_iter().collect(),
             ..Default::default()
-        })
+        };
+        p.finish(&self.fields, partner)
     }
 
     /// The record of a stored partner, in canonical form.
@@ -956,39 +858,18 @@ impl PartnerRecord {
         PartnerRecord {
             id: partner_id(&t.name).to_owned(),
             kind: enum_name::<pb::trade_partner::Kind>(t.kind).unwrap_or_default(),
-            display_name: t.display_name.clone(),
-            display_name_ko: t.display_name_ko.clone(),
-            description_ko: t.description_ko.clone(),
-            region: t.region.clone(),
+            fields: Plain::from_message(t),
             members: t.members.iter().map(|m| partner_id(m).to_owned()).collect(),
-            priority: enum_name::<pb::trade_partner::Priority>(t.priority),
-            agreements: t
-                .agreements
-                .iter()
-                .map(|a| AgreementRecord {
-                    title: a.title.clone(),
-                    kind: enum_name::<pb::agreement::Type>(a.r#type).unwrap_or_default(),
-                    status: enum_name::<pb::agreement::Status>(a.status).unwrap_or_default(),
-                    signature_date: a.signature_date.as_ref().map(DateValue::from_pb),
-                    entry_into_force_date: a.entry_into_force_date.as_ref().map(DateValue::from_pb),
-                    description: a.description.clone(),
-                })
-                .collect(),
+            agreements: t.agreements.iter().map(Plain::from_message).collect(),
             engagements: t
                 .engagements
                 .iter()
                 .map(|e| EngagementRecord {
-                    title: e.title.clone(),
-                    kind: enum_name::<pb::engagement::Kind>(e.kind).unwrap_or_default(),
-                    state: enum_name::<pb::engagement::State>(e.state),
-                    next_step: e.next_step.clone(),
+                    fields: Plain::from_message(e),
                     linked_goals: e.linked_goals.iter().map(|g| goal_id(g).to_owned()).collect(),
-                    description: e.description.clone(),
-                    date: e.date.as_ref().map(DateValue::from_pb),
                 })
                 .collect(),
-            risks: t.risks.iter().map(RiskRecord::from_pb).collect(),
-            source: t.source.clone(),
+            risks: t.risks.iter().map(Plain::from_message).collect(),
             labels: t.labels.clone().into_iter().collect(),
         }
         .canonical()
@@ -1000,23 +881,21 @@ impl PartnerRecord {
         let mut r = self.clone();
         r.id = partner_id(&r.id).to_owned();
         canon_enum::<pb::trade_partner::Kind>(&mut r.kind);
-        canon_opt::<pb::trade_partner::Priority>(&mut r.priority);
+        r.fields = r.fields.canonical();
         for m in &mut r.members {
             *m = partner_id(m).to_owned();
         }
-        for a in &mut r.agreements {
-            canon_enum::<pb::agreement::Type>(&mut a.kind);
-            canon_enum::<pb::agreement::Status>(&mut a.status);
-        }
+        r.agreements = r.agreements.iter().map(Plain::canonical).collect();
         for e in &mut r.engagements {
-            canon_enum::<pb::engagement::Kind>(&mut e.kind);
-            canon_opt::<pb::engagement::State>(&mut e.state);
-            e.state.get_or_insert_with(|| "PLANNED".to_owned());
+            e.fields = e.fields.canonical();
+            if !e.fields.has("state") {
+                e.fields.set("state", "PLANNED");
+            }
             for g in &mut e.linked_goals {
                 *g = goal_id(g).to_owned();
             }
         }
-        r.risks.iter_mut().for_each(RiskRecord::canonicalize);
+        r.risks = r.risks.iter().map(Plain::canonical).collect();
         r
     }
 }
@@ -1135,13 +1014,17 @@ mod tests {
 
     #[test]
     fn whole_numbers_are_written_without_fraction() {
-        let t = InterimRecord {
-            year: 2030,
-            value: 500.0,
-        };
-        assert_eq!(serde_norway::to_string(&t).unwrap(), "year: 2030\nvalue: 500\n");
-        let t = InterimRecord { year: 2030, value: 2.5 };
-        assert_eq!(serde_norway::to_string(&t).unwrap(), "year: 2030\nvalue: 2.5\n");
+        for (text, written) in [
+            ("year: 2030\nvalue: 500.0\n", "year: 2030\nvalue: 500\n"),
+            ("year: 2030\nvalue: 2.5\n", "year: 2030\nvalue: 2.5\n"),
+        ] {
+            let t: InterimRecord = serde_norway::from_str(text).unwrap();
+            let pb: pb::InterimTarget = t.to_element("i").unwrap();
+            assert_eq!(
+                serde_norway::to_string(&InterimRecord::from_message(&pb)).unwrap(),
+                written
+            );
+        }
     }
 
     #[test]
@@ -1157,7 +1040,7 @@ mod tests {
         assert_eq!(back.parent.as_deref(), Some("root"));
         assert_eq!(back.pillar, None);
         assert_eq!(back.targets[0].comparator.as_deref(), Some("AT_LEAST"));
-        assert_eq!(back.milestones[0].state.as_deref(), Some("PLANNED"));
+        assert_eq!(back.milestones[0].fields.text("state"), "PLANNED");
         assert_eq!(back.linked_partners, vec!["us"]);
     }
 
@@ -1166,10 +1049,7 @@ mod tests {
         let rec = GoalRecord {
             id: "Bad Id".into(),
             pillar: Some("nope".into()),
-            risks: vec![RiskRecord {
-                category: "x".into(),
-                ..Default::default()
-            }],
+            risks: vec![serde_norway::from_str("category: x\ntitle: t\n").unwrap()],
             ..Default::default()
         };
         let errs = rec.to_pb().unwrap_err();

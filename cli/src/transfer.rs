@@ -1244,10 +1244,13 @@ mod tests {
     #[test]
     fn batches_are_cut_by_count_and_by_size() {
         let item = |description: usize| Item {
-            record: GoalRecord {
-                id: "g".into(),
-                description: "x".repeat(description),
-                ..Default::default()
+            record: {
+                let mut r = GoalRecord {
+                    id: "g".into(),
+                    ..Default::default()
+                };
+                r.fields.set("description", "x".repeat(description));
+                r
             },
             origin: Origin {
                 file: PathBuf::from("goals.yaml"),

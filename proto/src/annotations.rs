@@ -22,6 +22,12 @@ static POOL: LazyLock<DescriptorPool> = LazyLock::new(|| {
     DescriptorPool::decode(crate::FILE_DESCRIPTOR_SET).expect("the descriptor set embedded at build time decodes")
 });
 
+/// The descriptor pool of the embedded descriptor set (every registry message, with its
+/// options), for code that reads or builds messages by their descriptors (`prost-reflect`).
+pub fn pool() -> &'static DescriptorPool {
+    &POOL
+}
+
 fn extension(name: &str) -> ExtensionDescriptor {
     POOL.get_extension_by_name(name)
         .unwrap_or_else(|| panic!("extension {name} is in the descriptor set"))

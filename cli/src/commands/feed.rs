@@ -121,28 +121,26 @@ pub async fn history_of(ctx: &Ctx, name: String, a: HistoryOpts) -> CliResult {
     }
     .context(format!("reading the history of {name}"))?;
     let views: Vec<ChangeView> = changes.iter().map(ChangeView::new).collect();
-    emit(ctx.format, &views, || {
-        let mut t = output::table(&["SEQ", "TIME", "KIND", "ACTOR", "FIELDS", "REVISION"]);
-        for v in &views {
-            output::add_row(
-                &mut t,
-                vec![
-                    v.sequence.to_string(),
-                    v.change_time.clone().unwrap_or_default(),
-                    v.kind.clone(),
-                    v.actor.clone(),
-                    v.update_mask.join(", "),
-                    v.policy_goal
-                        .as_ref()
-                        .map(|g| &g.stamp)
-                        .or(v.trade_partner.as_ref().map(|t| &t.stamp))
-                        .map(|s| s.revision.to_string())
-                        .unwrap_or_default(),
-                ],
-            );
-        }
-        t
-    })
+    output::emit_list(
+        ctx.format,
+        &views,
+        &["SEQ", "TIME", "KIND", "ACTOR", "FIELDS", "REVISION"],
+        |v| {
+            vec![
+                v.sequence.to_string(),
+                v.change_time.clone().unwrap_or_default(),
+                v.kind.clone(),
+                v.actor.clone(),
+                v.update_mask.join(", "),
+                v.policy_goal
+                    .as_ref()
+                    .map(|g| &g.stamp)
+                    .or(v.trade_partner.as_ref().map(|t| &t.stamp))
+                    .map(|s| s.revision.to_string())
+                    .unwrap_or_default(),
+            ]
+        },
+    )
 }
 
 fn resource_type(t: &str) -> String {

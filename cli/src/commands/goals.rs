@@ -9,34 +9,23 @@ use serde::Serialize;
 
 use super::{
     Ctx,
-    resource::{self, CreateArgs, DeleteArgs, GetArgs, HistoryArgs, ListArgs, UndeleteArgs, UpdateArgs},
+    resource::{self, StandardCmd},
 };
 use crate::{
     error::{CliError, CliResult, Context},
     kind::{Goals, fmt_number, state_of},
     output::{self, Format, emit, kv_table},
-    records::{self, enum_name, goal_id, goal_name, parse_enum, parse_label},
+    plain::PlainFlags,
+    records::{self, GoalShape, enum_name, goal_id, goal_name, parse_enum, parse_label},
     usage,
 };
 
 #[derive(Debug, Subcommand)]
 pub enum GoalsCmd {
-    /// Lists goals (every page; --limit to stop early).
-    List(ListArgs),
-    /// Shows one goal.
-    Get(GetArgs),
-    /// Creates a goal from flags or from a file (-f).
-    Create(CreateArgs<GoalFlags>),
-    /// Changes the given fields of a goal (only those: they are the update mask).
-    Update(UpdateArgs<GoalFlags>),
+    #[command(flatten)]
+    Standard(StandardCmd<GoalFlags>),
     /// Moves a goal through its lifecycle (PLANNED, ACTIVE, ON_HOLD, CLOSED with --outcome).
     State(StateArgs),
-    /// Soft-deletes a goal (--force also deletes its live descendants; undelete until it expires).
-    Delete(DeleteArgs),
-    /// Restores a soft-deleted goal.
-    Undelete(UndeleteArgs),
-    /// The change history of a goal.
-    History(HistoryArgs),
     /// Shows the goal tree (pillars, goals, initiatives).
     Tree(TreeArgs),
     /// Records a measured value of one of a goal's targets (append-only history):
@@ -78,44 +67,28 @@ pub struct ProgressArgs {
     pub goal: String,
 }
 
-/// Fields settable by flag (targets, milestones and risks go through -f).
+/// Fields settable by flag (targets, milestones and risks go through -f). The plain fields
+/// (title, description, confidence, …) are flags by the proto's descriptor.
 #[derive(Debug, Args, Default, Serialize)]
 pub struct GoalFlags {
-    #[arg(long)]
-    pub title: Option<String>,
-    /// Korean title (only an established official term).
-    #[arg(long)]
-    pub title_ko: Option<String>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub plain: PlainFlags<GoalShape>,
     /// INDUSTRIAL_RESURGENCE, TRADE_NATIONAL_INTEREST or SUSTAINABLE_GROWTH_PARTNERSHIP.
     #[arg(long)]
     pub pillar: Option<String>,
     /// Parent goal id.
     #[arg(long)]
     pub parent: Option<String>,
-    #[arg(long)]
-    pub description: Option<String>,
-    /// Description in Korean.
-    #[arg(long)]
-    pub description_ko: Option<String>,
     /// A sector slug (repeat; replaces the list).
     #[arg(long = "sector", value_name = "SECTOR")]
     pub sectors: Vec<String>,
     /// A region (repeat; replaces the list).
     #[arg(long = "region", value_name = "REGION")]
     pub regions: Vec<String>,
-    #[arg(long)]
-    pub lead_organization: Option<String>,
-    /// LOW, MEDIUM or HIGH.
-    #[arg(long)]
-    pub confidence: Option<String>,
-    #[arg(long)]
-    pub confidence_note: Option<String>,
     /// A linked trade partner id (repeat; replaces the list).
     #[arg(long = "linked-partner", value_name = "PARTNER")]
     pub linked_partners: Vec<String>,
-    /// Where the record comes from.
-    #[arg(long)]
-    pub source: Option<String>,
     /// A label KEY=VALUE (repeat).
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
@@ -145,14 +118,8 @@ pub struct TreeArgs {
 
 pub async fn run(ctx: &Ctx, cmd: GoalsCmd) -> CliResult {
     match cmd {
-        GoalsCmd::List(a) => resource::list::<Goals>(ctx, a).await,
-        GoalsCmd::Get(a) => resource::get::<Goals>(ctx, a).await,
-        GoalsCmd::Create(a) => resource::create::<Goals, _>(ctx, a).await,
-        GoalsCmd::Update(a) => resource::update::<Goals, _>(ctx, a).await,
+        GoalsCmd::Standard(c) => resource::run::<Goals, _>(ctx, c).await,
         GoalsCmd::State(a) => state(ctx, a).await,
-        GoalsCmd::Delete(a) => resource::delete::<Goals>(ctx, a).await,
-        GoalsCmd::Undelete(a) => resource::undelete::<Goals>(ctx, a).await,
-        GoalsCmd::History(a) => resource::history::<Goals>(ctx, a).await,
         GoalsCmd::Tree(a) => tree(ctx, a).await,
         GoalsCmd::Record(a) => record(ctx, a).await,
         GoalsCmd::Progress(a) => progress(ctx, a).await,
@@ -412,21 +379,19 @@ async fn progress(ctx: &Ctx, a: ProgressArgs) -> CliResult {
             }
         })
         .collect();
-    emit(ctx.format, &views, || {
-        let mut t = output::table(&["METRIC", "TARGET", "STATE", "LATEST", "COMPLETE", "WHY"]);
-        for v in &views {
-            output::add_row(
-                &mut t,
-                vec![
-                    v.metric.clone(),
-                    format!("{} {} by {}", fmt_number(v.target_value), v.unit, v.target_year),
-                    v.state.clone(),
-                    v.latest_value.map(fmt_number).unwrap_or_default(),
-                    v.percent_complete.map(|p| format!("{p:.1}%")).unwrap_or_default(),
-                    v.explanation.clone(),
-                ],
-            );
-        }
-        t
-    })
+    output::emit_list(
+        ctx.format,
+        &views,
+        &["METRIC", "TARGET", "STATE", "LATEST", "COMPLETE", "WHY"],
+        |v| {
+            vec![
+                v.metric.clone(),
+                format!("{} {} by {}", fmt_number(v.target_value), v.unit, v.target_year),
+                v.state.clone(),
+                v.latest_value.map(fmt_number).unwrap_or_default(),
+                v.percent_complete.map(|p| format!("{p:.1}%")).unwrap_or_default(),
+                v.explanation.clone(),
+            ]
+        },
+    )
 }

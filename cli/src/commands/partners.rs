@@ -7,62 +7,38 @@ use serde::Serialize;
 
 use super::{
     Ctx,
-    resource::{self, CreateArgs, DeleteArgs, GetArgs, HistoryArgs, ListArgs, UndeleteArgs, UpdateArgs},
+    resource::{self, StandardCmd},
 };
 use crate::{
     error::{CliError, CliResult, Context},
     kind::Partners,
     output::{self, emit, join, kv_table},
-    records::{FlowRecord, FlowView, parse_label, partner_id, partner_name},
+    plain::PlainFlags,
+    records::{FlowRecord, FlowView, PartnerShape, parse_label, partner_id, partner_name},
     usage,
 };
 
 #[derive(Debug, Subcommand)]
 pub enum PartnersCmd {
-    /// Lists partners (every page; --limit to stop early).
-    List(ListArgs),
-    /// Shows one partner, with its memberships and the goals that link it.
-    Get(GetArgs),
-    /// Creates a partner from flags or from a file (-f).
-    Create(CreateArgs<PartnerFlags>),
-    /// Changes the given fields of a partner (only those: they are the update mask).
-    Update(UpdateArgs<PartnerFlags>),
-    /// Soft-deletes a partner (--force also unlinks goals and groups that refer to it).
-    Delete(DeleteArgs),
-    /// Restores a soft-deleted partner.
-    Undelete(UndeleteArgs),
-    /// The change history of a partner.
-    History(HistoryArgs),
+    #[command(flatten)]
+    Standard(StandardCmd<PartnerFlags>),
     /// Trade flows: `flows [PARTNER] [--year Y]` lists, `flows set PARTNER YEAR …` upserts.
     Flows(FlowsArgs),
 }
 
-/// Fields settable by flag (agreements, engagements and risks go through -f).
+/// Fields settable by flag (agreements, engagements and risks go through -f). The plain
+/// fields (display_name, region, priority, …) are flags by the proto's descriptor.
 #[derive(Debug, Args, Default, Serialize)]
 pub struct PartnerFlags {
     /// COUNTRY, ECONOMIC_BLOC, FORUM or GROUP (immutable after create).
     #[arg(long)]
     pub kind: Option<String>,
-    #[arg(long)]
-    pub display_name: Option<String>,
-    /// Korean name (only an established official term).
-    #[arg(long)]
-    pub display_name_ko: Option<String>,
-    /// Description in Korean.
-    #[arg(long)]
-    pub description_ko: Option<String>,
-    /// A region slug, e.g. `east-asia`.
-    #[arg(long)]
-    pub region: Option<String>,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub plain: PlainFlags<PartnerShape>,
     /// A member partner id (repeat; replaces the list).
     #[arg(long = "member", value_name = "PARTNER")]
     pub members: Vec<String>,
-    /// LOW, MEDIUM, HIGH or STRATEGIC.
-    #[arg(long)]
-    pub priority: Option<String>,
-    /// Where the record comes from.
-    #[arg(long)]
-    pub source: Option<String>,
     /// A label KEY=VALUE (repeat).
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
@@ -125,13 +101,7 @@ pub struct ConcentrationArgs {
 
 pub async fn run(ctx: &Ctx, cmd: PartnersCmd) -> CliResult {
     match cmd {
-        PartnersCmd::List(a) => resource::list::<Partners>(ctx, a).await,
-        PartnersCmd::Get(a) => resource::get::<Partners>(ctx, a).await,
-        PartnersCmd::Create(a) => resource::create::<Partners, _>(ctx, a).await,
-        PartnersCmd::Update(a) => resource::update::<Partners, _>(ctx, a).await,
-        PartnersCmd::Delete(a) => resource::delete::<Partners>(ctx, a).await,
-        PartnersCmd::Undelete(a) => resource::undelete::<Partners>(ctx, a).await,
-        PartnersCmd::History(a) => resource::history::<Partners>(ctx, a).await,
+        PartnersCmd::Standard(c) => resource::run::<Partners, _>(ctx, c).await,
         PartnersCmd::Flows(a) => match a.cmd {
             Some(FlowsCmd::Set(s)) => flow_set(ctx, s).await,
             None => flows(ctx, a.partner, a.year).await,
@@ -168,23 +138,21 @@ async fn flows(ctx: &Ctx, partner: Option<String>, year: Option<i32>) -> CliResu
         .await
         .context(format!("listing the trade flows of {parent}"))?;
     let views: Vec<FlowView> = flows.iter().map(FlowView::new).collect();
-    emit(ctx.format, &views, || {
-        let mut t = output::table(&["PARTNER", "YEAR", "EXPORTS USD", "IMPORTS USD", "ESTIMATED", "SOURCE"]);
-        for v in &views {
-            output::add_row(
-                &mut t,
-                vec![
-                    v.record.partner.clone(),
-                    v.record.year.to_string(),
-                    usd(v.record.exports_usd),
-                    usd(v.record.imports_usd),
-                    if v.record.estimated { "yes" } else { "" }.to_owned(),
-                    v.record.source.clone(),
-                ],
-            );
-        }
-        t
-    })
+    output::emit_list(
+        ctx.format,
+        &views,
+        &["PARTNER", "YEAR", "EXPORTS USD", "IMPORTS USD", "ESTIMATED", "SOURCE"],
+        |v| {
+            vec![
+                v.record.partner.clone(),
+                v.record.year.to_string(),
+                usd(v.record.exports_usd),
+                usd(v.record.imports_usd),
+                if v.record.estimated { "yes" } else { "" }.to_owned(),
+                v.record.source.clone(),
+            ]
+        },
+    )
 }
 
 async fn flow_set(ctx: &Ctx, a: FlowSetArgs) -> CliResult {

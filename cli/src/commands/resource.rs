@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_norway::{Mapping, Value};
@@ -13,8 +13,42 @@ use crate::{
     error::{CliError, CliResult, Context},
     kind::{DeleteOpts, Kind},
     output::{self, emit, kv_table},
+    records::STAMP_KEYS,
     usage,
 };
+
+/// The standard subcommands of every kind of resource (flattened into `goals …`,
+/// `partners …`); `F` are the kind's field flags.
+#[derive(Debug, Subcommand)]
+pub enum StandardCmd<F: Args> {
+    /// Lists them (every page; --limit to stop early).
+    List(ListArgs),
+    /// Shows one, by id or resource name.
+    Get(GetArgs),
+    /// Creates one from flags or from a file (-f).
+    Create(CreateArgs<F>),
+    /// Changes the given fields of one (only those: they are the update mask).
+    Update(UpdateArgs<F>),
+    /// Soft-deletes one (see --force; undelete until it expires).
+    Delete(DeleteArgs),
+    /// Restores a soft-deleted one.
+    Undelete(UndeleteArgs),
+    /// The change history of one.
+    History(HistoryArgs),
+}
+
+/// Runs a standard subcommand for kind `K`.
+pub async fn run<K: Kind, F: Args + Serialize>(ctx: &Ctx, cmd: StandardCmd<F>) -> CliResult {
+    match cmd {
+        StandardCmd::List(a) => list::<K>(ctx, a).await,
+        StandardCmd::Get(a) => get::<K>(ctx, a).await,
+        StandardCmd::Create(a) => create::<K, F>(ctx, a).await,
+        StandardCmd::Update(a) => update::<K, F>(ctx, a).await,
+        StandardCmd::Delete(a) => delete::<K>(ctx, a).await,
+        StandardCmd::Undelete(a) => undelete::<K>(ctx, a).await,
+        StandardCmd::History(a) => history::<K>(ctx, a).await,
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -135,21 +169,16 @@ pub async fn list<K: Kind>(ctx: &Ctx, a: ListArgs) -> CliResult {
     }
     .context(format!("listing {}", K::PLURAL))?;
     let views: Vec<K::View> = found.iter().map(K::view).collect();
-    emit(ctx.format, &views, || {
-        let mut t = output::table(K::COLUMNS);
-        for v in &views {
-            output::add_row(&mut t, K::row(v));
-        }
-        t
-    })
+    output::emit_list(ctx.format, &views, K::COLUMNS, K::row)
 }
 
 /// Prints one resource.
 pub fn show<K: Kind>(ctx: &Ctx, p: &K::Pb) -> CliResult {
     let view = K::view(p);
     emit(ctx.format, &view, || {
-        let mut rows = K::rows(&view);
-        rows.extend(K::stamp(&view).rows());
+        let mut rows = K::table_rows(&view);
+        rows.extend(K::stamp(&view).rows().map(|(k, v)| (k.to_owned(), v)));
+        let rows: Vec<(&str, String)> = rows.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         kv_table(&rows)
     })
 }
@@ -208,7 +237,7 @@ pub fn read_record_file<K: Kind>(path: &Path) -> CliResult<RecordFile<K::Record>
         Some(_) => return Err(bad("etag: expected a string".into())),
         None => None,
     };
-    for k in K::OUTPUT_ONLY {
+    for k in K::OUTPUT_ONLY.iter().chain(STAMP_KEYS) {
         map.remove(*k);
     }
     let keys: Vec<String> = map.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect();

@@ -147,8 +147,10 @@ pub async fn run(ctx: &Ctx, cmd: TokensCmd) -> CliResult {
                 .try_collect()
                 .await
                 .context("listing tokens")?;
-            emit(ctx.format, &tokens, || {
-                let mut t = output::table(&[
+            output::emit_list(
+                ctx.format,
+                &tokens,
+                &[
                     "NAME",
                     "ROLE",
                     "DESCRIPTION",
@@ -156,23 +158,19 @@ pub async fn run(ctx: &Ctx, cmd: TokensCmd) -> CliResult {
                     "EXPIRES",
                     "REVOKED",
                     "LAST USED",
-                ]);
-                for v in &tokens {
-                    output::add_row(
-                        &mut t,
-                        vec![
-                            v.name.clone(),
-                            v.role.clone(),
-                            v.description.clone(),
-                            v.create_time.clone().unwrap_or_default(),
-                            v.expire_time.clone().unwrap_or_default(),
-                            v.revoke_time.clone().unwrap_or_default(),
-                            v.last_use_time.clone().unwrap_or_default(),
-                        ],
-                    );
-                }
-                t
-            })
+                ],
+                |v| {
+                    vec![
+                        v.name.clone(),
+                        v.role.clone(),
+                        v.description.clone(),
+                        v.create_time.clone().unwrap_or_default(),
+                        v.expire_time.clone().unwrap_or_default(),
+                        v.revoke_time.clone().unwrap_or_default(),
+                        v.last_use_time.clone().unwrap_or_default(),
+                    ]
+                },
+            )
         }
         TokensCmd::Revoke { id } => {
             let name = token_name(&id);
