@@ -395,31 +395,4 @@ mod tests {
         );
         assert!(writable_fields("motie.registry.v1.Token").is_empty());
     }
-
-    /// The writable fields of a goal are the update-mask paths the server accepts
-    /// (`registry-server`'s `domain::goal::WRITABLE_FIELDS`).
-    #[test]
-    fn goal_writable_fields_match_the_server() {
-        assert_eq!(
-            writable_fields("motie.registry.v1.PolicyGoal"),
-            [
-                "title",
-                "title_ko",
-                "pillar",
-                "parent",
-                "description",
-                "sectors",
-                "regions",
-                "lead_organization",
-                "confidence",
-                "confidence_note",
-                "targets",
-                "milestones",
-                "linked_partners",
-                "risks",
-                "source",
-                "labels",
-            ]
-        );
-    }
 }
