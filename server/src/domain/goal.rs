@@ -246,12 +246,11 @@ pub const FIELDS: &[FieldDef] = &[
 impl PolicyGoal {
     /// The value of an orderable field, for a page-token cursor.
     pub fn sort_value(&self, field: &str) -> super::list::SortValue {
-        use super::list::SortValue::{Int, Text};
-        let micros = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1000) as i64;
+        use super::list::SortValue::Text;
         match field {
             "title" => Text(self.spec.title.clone()),
-            "create_time" => Int(micros(self.create_time)),
-            "update_time" => Int(micros(self.update_time)),
+            "create_time" => super::list::SortValue::time(self.create_time),
+            "update_time" => super::list::SortValue::time(self.update_time),
             "pillar" => Text(self.spec.pillar.map(Pillar::as_str).unwrap_or_default().to_owned()),
             "state" => Text(self.state.as_str().to_owned()),
             "lead_organization" => Text(self.spec.lead_organization.clone()),

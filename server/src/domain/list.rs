@@ -162,14 +162,14 @@ impl FieldDef {
         self
     }
 
-    /// The SQL expression `order_by` sorts on, and how its values are kept in a cursor.
+    /// The SQL expression `order_by` sorts on, and how its values are kept in a cursor
+    /// (`name` sorts on the resource's id column, which only the store knows).
     pub fn sort_key(&self) -> Option<(&'static str, KeyType)> {
         match self.column {
             Col::Text(c) | Col::Enum(c) => Some((c, KeyType::Text)),
             Col::RankedEnum { rank, .. } => Some((rank, KeyType::Text)),
             Col::Time(c) => Some((c, KeyType::Time)),
             Col::Int(c) => Some((c, KeyType::Int)),
-            _ if matches!(self.kind, FieldKind::Name) => Some(("id", KeyType::Text)),
             _ => None,
         }
     }
@@ -279,6 +279,13 @@ pub fn parse_order_by(defs: &[FieldDef], raw: &str) -> Result<Vec<OrderKey>, Err
 pub enum SortValue {
     Int(i64),
     Text(String),
+}
+
+impl SortValue {
+    /// A time as a cursor value: microseconds since the epoch (PostgreSQL's precision).
+    pub fn time(t: time::OffsetDateTime) -> SortValue {
+        SortValue::Int((t.unix_timestamp_nanos() / 1000) as i64)
+    }
 }
 
 /// Where the previous page ended: the values of every sort key (tie-breakers included) of

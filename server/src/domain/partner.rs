@@ -179,14 +179,13 @@ impl TradePartner {
 
     /// The value of an orderable field, for a page-token cursor.
     pub fn sort_value(&self, field: &str) -> SortValue {
-        let micros = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1000) as i64;
         match field {
             "display_name" => SortValue::Text(self.spec.display_name.clone()),
             "kind" => SortValue::Text(self.spec.kind.as_str().to_owned()),
             "region" => SortValue::Text(self.spec.region.clone()),
             "priority" => SortValue::Text(priority_sort_key(self.spec.priority).to_owned()),
-            "create_time" => SortValue::Int(micros(self.create_time)),
-            "update_time" => SortValue::Int(micros(self.update_time)),
+            "create_time" => SortValue::time(self.create_time),
+            "update_time" => SortValue::time(self.update_time),
             _ => SortValue::Text(self.id.as_str().to_owned()),
         }
     }

@@ -6,8 +6,7 @@ use sqlx::{PgExecutor, Postgres, QueryBuilder, Transaction, types::Json};
 use time::OffsetDateTime;
 
 use super::{
-    Change, ChangeKind, Claim, Store, WriteCtx, append_changes_answering, claim_request, db_error,
-    page::{Key, time_value},
+    Change, ChangeKind, Claim, Store, WriteCtx, append_changes_answering, claim_request, db_error, page::Key,
     request_hash,
 };
 use crate::domain::{
@@ -362,7 +361,7 @@ impl Store {
             .map(Measurement::try_from)
             .collect::<Result<Vec<_>, _>>()?;
         let (measurements, next_page_token) = pager.finish(measurements, |m| {
-            vec![time_value(m.observe_time), SortValue::Text(m.id.clone())]
+            vec![SortValue::time(m.observe_time), SortValue::Text(m.id.clone())]
         });
         Ok(MeasurementPage {
             measurements,

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::Store;
 use crate::domain::{
     Error,
-    list::{Cursor, FieldDef, KeyType, OrderKey, SortValue},
+    list::{Cursor, FieldDef, FieldKind, KeyType, OrderKey, SortValue},
 };
 
 /// One sort key: a fixed SQL expression (never request text), its type and direction.
@@ -34,7 +34,10 @@ pub(crate) fn order_keys(fields: &[FieldDef], order: &[OrderKey], id: &'static s
         .iter()
         .filter_map(|k| {
             let def = fields.iter().find(|f| f.name == k.field)?;
-            let (expr, ty) = def.sort_key()?;
+            let (expr, ty) = match def.kind {
+                FieldKind::Name => (id, KeyType::Text),
+                _ => def.sort_key()?,
+            };
             Some(Key { expr, ty, desc: k.desc })
         })
         .collect();
@@ -185,11 +188,6 @@ fn push_value(qb: &mut QueryBuilder<Postgres>, key: &Key, value: &SortValue) -> 
         _ => return Err(bad_token()),
     }
     Ok(())
-}
-
-/// A time as a cursor value (microseconds, PostgreSQL's precision).
-pub(crate) fn time_value(t: OffsetDateTime) -> SortValue {
-    SortValue::Int((t.unix_timestamp_nanos() / 1000) as i64)
 }
 
 #[cfg(test)]

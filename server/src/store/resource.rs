@@ -135,13 +135,30 @@ fn push_where<R: Resource>(qb: &mut QueryBuilder<Postgres>, q: &ListQuery) {
     }
 }
 
+/// `KIND.select` of the one resource `id`.
+fn by_id<R: Resource>(id: &Id) -> QueryBuilder<Postgres> {
+    let mut qb = QueryBuilder::<Postgres>::new(R::KIND.select);
+    qb.push(" WHERE ")
+        .push(R::KIND.id)
+        .push(" = ")
+        .push_bind(id.as_str().to_owned());
+    qb
+}
+
+/// Runs a [`by_id`] query.
+async fn fetch_one<'e, R: Resource>(
+    mut qb: QueryBuilder<Postgres>,
+    exec: impl sqlx::PgExecutor<'e>,
+) -> Result<Option<R>, Error> {
+    let row: Option<R::Row> = qb.build_query_as().fetch_optional(exec).await.map_err(db_error)?;
+    row.map(R::from_row).transpose()
+}
+
 impl Store {
     /// Gets a resource, live or soft-deleted.
     pub async fn get<R: Resource>(&self, id: &Id) -> Result<R, Error> {
-        let mut qb = QueryBuilder::<Postgres>::new(R::KIND.select);
-        qb.push(" WHERE ").push(R::KIND.id).push(" = ").push_bind(id.as_str());
-        let row: Option<R::Row> = qb.build_query_as().fetch_optional(&self.pool).await.map_err(db_error)?;
-        let mut item = row.map(R::from_row).transpose()?.ok_or_else(|| not_found::<R>(id))?;
+        let found = fetch_one::<R>(by_id::<R>(id), &self.pool).await?;
+        let mut item = found.ok_or_else(|| not_found::<R>(id))?;
         R::complete(self, std::slice::from_mut(&mut item), None).await?;
         Ok(item)
     }
@@ -224,8 +241,7 @@ pub(crate) async fn lock_row<R: Resource>(
     tx: &mut Transaction<'static, Postgres>,
     id: &Id,
 ) -> Result<Option<R>, Error> {
-    let mut qb = QueryBuilder::<Postgres>::new(R::KIND.select);
-    qb.push(" WHERE ").push(R::KIND.id).push(" = ").push_bind(id.as_str());
+    let mut qb = by_id::<R>(id);
     if R::KIND.lock_then_read {
         let mut lock = QueryBuilder::<Postgres>::new("SELECT 1 FROM ");
         lock.push(R::KIND.table)
@@ -243,14 +259,10 @@ pub(crate) async fn lock_row<R: Resource>(
     } else {
         qb.push(" FOR UPDATE");
     }
-    let row: Option<R::Row> = qb.build_query_as().fetch_optional(&mut **tx).await.map_err(db_error)?;
-    row.map(R::from_row).transpose()
+    fetch_one::<R>(qb, &mut **tx).await
 }
 
 /// Reads a resource inside a transaction (after a lock, or to answer a write).
 pub(crate) async fn read<R: Resource>(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Option<R>, Error> {
-    let mut qb = QueryBuilder::<Postgres>::new(R::KIND.select);
-    qb.push(" WHERE ").push(R::KIND.id).push(" = ").push_bind(id.as_str());
-    let row: Option<R::Row> = qb.build_query_as().fetch_optional(&mut **tx).await.map_err(db_error)?;
-    row.map(R::from_row).transpose()
+    fetch_one::<R>(by_id::<R>(id), &mut **tx).await
 }
