@@ -11,6 +11,15 @@ fn mask(paths: &[&str]) -> Option<registry_client::prost_types::FieldMask> {
     })
 }
 
+/// An update of `goal`'s `paths`.
+fn masked(goal: pb::PolicyGoal, paths: &[&str]) -> pb::UpdatePolicyGoalRequest {
+    pb::UpdatePolicyGoalRequest {
+        policy_goal: Some(goal),
+        update_mask: mask(paths),
+        ..Default::default()
+    }
+}
+
 fn ai_factories_target() -> pb::Target {
     pb::Target {
         metric: "ai-factories".into(),
@@ -1000,16 +1009,15 @@ async fn korean_descriptions_of_goals_and_partners() {
         .unwrap();
     assert_eq!(created.description_ko, "제조업 인공지능 전환");
     let updated = c
-        .update_policy_goal(pb::UpdatePolicyGoalRequest {
-            policy_goal: Some(pb::PolicyGoal {
+        .update_policy_goal(masked(
+            pb::PolicyGoal {
                 name: created.name.clone(),
                 description_ko: "AI 공장 500개".into(),
                 title: "ignored: not in the mask".into(),
                 ..Default::default()
-            }),
-            update_mask: mask(&["description_ko"]),
-            ..Default::default()
-        })
+            },
+            &["description_ko"],
+        ))
         .await
         .unwrap();
     assert_eq!(updated.description_ko, "AI 공장 500개");
@@ -1035,15 +1043,14 @@ async fn korean_descriptions_of_goals_and_partners() {
     let before = c.get_policy_goal_at(&created.name, first).await.unwrap();
     assert_eq!(before.description_ko, "제조업 인공지능 전환");
     let bad = c
-        .update_policy_goal(pb::UpdatePolicyGoalRequest {
-            policy_goal: Some(pb::PolicyGoal {
+        .update_policy_goal(masked(
+            pb::PolicyGoal {
                 name: created.name.clone(),
                 description_ko: "nul\0byte".into(),
                 ..Default::default()
-            }),
-            update_mask: mask(&["description_ko"]),
-            ..Default::default()
-        })
+            },
+            &["description_ko"],
+        ))
         .await;
     assert_eq!(violations(bad), ["policy_goal.description_ko"]);
 
@@ -1110,31 +1117,29 @@ async fn violations_name_only_real_problems_and_conflicts_come_first() {
         .await
         .unwrap();
     let stale_and_invalid = c
-        .update_policy_goal(pb::UpdatePolicyGoalRequest {
-            policy_goal: Some(pb::PolicyGoal {
+        .update_policy_goal(masked(
+            pb::PolicyGoal {
                 name: created.name.clone(),
                 etag: "\"stale\"".into(),
                 title: String::new(),
                 ..Default::default()
-            }),
-            update_mask: mask(&["title"]),
-            ..Default::default()
-        })
+            },
+            &["title"],
+        ))
         .await;
     assert!(
         matches!(stale_and_invalid, Err(Error::Aborted { .. })),
         "{stale_and_invalid:?}"
     );
     let missing_and_invalid = c
-        .update_policy_goal(pb::UpdatePolicyGoalRequest {
-            policy_goal: Some(pb::PolicyGoal {
+        .update_policy_goal(masked(
+            pb::PolicyGoal {
                 name: "policyGoals/nowhere".into(),
                 title: String::new(),
                 ..Default::default()
-            }),
-            update_mask: mask(&["title"]),
-            ..Default::default()
-        })
+            },
+            &["title"],
+        ))
         .await;
     assert!(
         matches!(missing_and_invalid, Err(Error::NotFound { .. })),
