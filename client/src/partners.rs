@@ -52,6 +52,7 @@ impl RegistryClient {
     {
         let req = pb::BatchGetTradePartnersRequest {
             names: names.into_iter().map(Into::into).collect(),
+            allow_missing: false,
         };
         self.read(
             &self.partners,

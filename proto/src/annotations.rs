@@ -163,6 +163,23 @@ pub fn writable_fields(message_full_name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The top-level fields of `message` (a `motie.registry.v1` message, e.g. `PolicyGoal`)
+/// that hold a value: a scalar or enum that is not its default, a non-empty list or map, a
+/// set message or `optional` field. What an update with an omitted mask writes (AIP-134).
+pub fn populated_fields<M: prost::Message>(message: &str, msg: &M) -> Vec<String> {
+    let full = format!("{PACKAGE}.{message}");
+    let Some(desc) = POOL.get_message_by_name(&full) else {
+        return Vec::new();
+    };
+    let Ok(dynamic) = DynamicMessage::decode(desc.clone(), msg.encode_to_vec().as_slice()) else {
+        return Vec::new();
+    };
+    desc.fields()
+        .filter(|f| dynamic.has_field(f))
+        .map(|f| f.name().to_owned())
+        .collect()
+}
+
 /// gRPC paths (`/motie.registry.v1.PolicyGoalService/GetPolicyGoal`) of every method of the
 /// registry's services.
 pub fn methods() -> Vec<String> {

@@ -3,7 +3,7 @@
 use registry_proto::v1::{self as pb, policy_goal_service_server::PolicyGoalService};
 use tonic::{Request, Response, Status};
 
-use super::{all, convert::enums::enum_field, list_fields, resource, write_ctx};
+use super::{all, convert::enums::enum_field, resource, write_ctx};
 use crate::{
     domain::{
         Collection, Error, Id, Violations,
@@ -79,8 +79,17 @@ fn parse_create(v: &mut Violations, r: &pb::CreatePolicyGoalRequest) -> Option<N
     })
 }
 
-#[tonic::async_trait]
-impl PolicyGoalService for GoalsApi {
+resource::resource_service! {
+    impl PolicyGoalService for GoalsApi {
+        resource PolicyGoal;
+        get_policy_goal(GetPolicyGoalRequest);
+        list_policy_goals(ListPolicyGoalsRequest) -> ListPolicyGoalsResponse { policy_goals };
+        batch_get_policy_goals(BatchGetPolicyGoalsRequest) -> BatchGetPolicyGoalsResponse { policy_goals };
+        update_policy_goal(UpdatePolicyGoalRequest) { policy_goal };
+        delete_policy_goal(DeletePolicyGoalRequest);
+        undelete_policy_goal(UndeletePolicyGoalRequest);
+    }
+
     async fn create_policy_goal(
         &self,
         request: Request<pb::CreatePolicyGoalRequest>,
@@ -139,80 +148,6 @@ impl PolicyGoalService for GoalsApi {
         Ok(Response::new(pb::BatchCreatePolicyGoalsResponse {
             policy_goals: created.iter().map(|g| g.to_proto()).collect(),
         }))
-    }
-
-    async fn get_policy_goal(
-        &self,
-        request: Request<pb::GetPolicyGoalRequest>,
-    ) -> Result<Response<pb::PolicyGoal>, Status> {
-        let r = request.get_ref();
-        let goal = resource::get::<PolicyGoal>(&self.store, &r.name, r.read_time.as_ref()).await?;
-        Ok(Response::new(goal))
-    }
-
-    async fn list_policy_goals(
-        &self,
-        request: Request<pb::ListPolicyGoalsRequest>,
-    ) -> Result<Response<pb::ListPolicyGoalsResponse>, Status> {
-        let r = request.get_ref();
-        let page = resource::list::<PolicyGoal>(&self.store, list_fields!(r)).await?;
-        Ok(Response::new(pb::ListPolicyGoalsResponse {
-            policy_goals: page.items,
-            next_page_token: page.next_page_token,
-            total_size: page.total_size,
-        }))
-    }
-
-    async fn batch_get_policy_goals(
-        &self,
-        request: Request<pb::BatchGetPolicyGoalsRequest>,
-    ) -> Result<Response<pb::BatchGetPolicyGoalsResponse>, Status> {
-        let r = request.get_ref();
-        let policy_goals = resource::batch_get::<PolicyGoal>(&self.store, &r.names, r.allow_missing).await?;
-        Ok(Response::new(pb::BatchGetPolicyGoalsResponse { policy_goals }))
-    }
-
-    async fn update_policy_goal(
-        &self,
-        request: Request<pb::UpdatePolicyGoalRequest>,
-    ) -> Result<Response<pb::PolicyGoal>, Status> {
-        let r = request.get_ref();
-        let fields = resource::UpdateFields {
-            resource: r.policy_goal.as_ref(),
-            update_mask: r.update_mask.as_ref(),
-            allow_missing: r.allow_missing,
-            validate_only: r.validate_only,
-        };
-        Ok(Response::new(
-            resource::update::<PolicyGoal, _>(&self.store, &request, fields).await?,
-        ))
-    }
-
-    async fn delete_policy_goal(
-        &self,
-        request: Request<pb::DeletePolicyGoalRequest>,
-    ) -> Result<Response<pb::PolicyGoal>, Status> {
-        let r = request.get_ref();
-        let fields = resource::DeleteFields {
-            name: &r.name,
-            etag: &r.etag,
-            force: r.force,
-            allow_missing: r.allow_missing,
-            validate_only: r.validate_only,
-        };
-        Ok(Response::new(
-            resource::delete::<PolicyGoal, _>(&self.store, &request, fields).await?,
-        ))
-    }
-
-    async fn undelete_policy_goal(
-        &self,
-        request: Request<pb::UndeletePolicyGoalRequest>,
-    ) -> Result<Response<pb::PolicyGoal>, Status> {
-        let r = request.get_ref();
-        let goal =
-            resource::undelete::<PolicyGoal, _>(&self.store, &request, &r.name, &r.etag, r.validate_only).await?;
-        Ok(Response::new(goal))
     }
 
     async fn change_policy_goal_state(

@@ -3,7 +3,7 @@
 use registry_proto::v1::{self as pb, trade_partner_service_server::TradePartnerService};
 use tonic::{Request, Response, Status};
 
-use super::{all, list_fields, resource, write_ctx};
+use super::{all, resource, write_ctx};
 use crate::domain::partner::TradePartner;
 use crate::{
     domain::{
@@ -46,8 +46,17 @@ fn spec_for(v: &mut Violations, id: Option<&Id>, id_field: &str, p: &pb::TradePa
     Some(spec)
 }
 
-#[tonic::async_trait]
-impl TradePartnerService for PartnersApi {
+resource::resource_service! {
+    impl TradePartnerService for PartnersApi {
+        resource TradePartner;
+        get_trade_partner(GetTradePartnerRequest);
+        list_trade_partners(ListTradePartnersRequest) -> ListTradePartnersResponse { trade_partners };
+        batch_get_trade_partners(BatchGetTradePartnersRequest) -> BatchGetTradePartnersResponse { trade_partners };
+        update_trade_partner(UpdateTradePartnerRequest) { trade_partner };
+        delete_trade_partner(DeleteTradePartnerRequest);
+        undelete_trade_partner(UndeleteTradePartnerRequest);
+    }
+
     async fn create_trade_partner(
         &self,
         request: Request<pb::CreateTradePartnerRequest>,
@@ -69,80 +78,6 @@ impl TradePartnerService for PartnersApi {
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
         let partner = self.store.create_partner(&id, spec, &ctx).await?;
         Ok(Response::new(partner.to_proto()))
-    }
-
-    async fn get_trade_partner(
-        &self,
-        request: Request<pb::GetTradePartnerRequest>,
-    ) -> Result<Response<pb::TradePartner>, Status> {
-        let r = request.get_ref();
-        let partner = resource::get::<TradePartner>(&self.store, &r.name, r.read_time.as_ref()).await?;
-        Ok(Response::new(partner))
-    }
-
-    async fn list_trade_partners(
-        &self,
-        request: Request<pb::ListTradePartnersRequest>,
-    ) -> Result<Response<pb::ListTradePartnersResponse>, Status> {
-        let r = request.get_ref();
-        let page = resource::list::<TradePartner>(&self.store, list_fields!(r)).await?;
-        Ok(Response::new(pb::ListTradePartnersResponse {
-            trade_partners: page.items,
-            next_page_token: page.next_page_token,
-            total_size: page.total_size,
-        }))
-    }
-
-    async fn batch_get_trade_partners(
-        &self,
-        request: Request<pb::BatchGetTradePartnersRequest>,
-    ) -> Result<Response<pb::BatchGetTradePartnersResponse>, Status> {
-        let r = request.get_ref();
-        let trade_partners = resource::batch_get::<TradePartner>(&self.store, &r.names, false).await?;
-        Ok(Response::new(pb::BatchGetTradePartnersResponse { trade_partners }))
-    }
-
-    async fn update_trade_partner(
-        &self,
-        request: Request<pb::UpdateTradePartnerRequest>,
-    ) -> Result<Response<pb::TradePartner>, Status> {
-        let r = request.get_ref();
-        let fields = resource::UpdateFields {
-            resource: r.trade_partner.as_ref(),
-            update_mask: r.update_mask.as_ref(),
-            allow_missing: r.allow_missing,
-            validate_only: r.validate_only,
-        };
-        Ok(Response::new(
-            resource::update::<TradePartner, _>(&self.store, &request, fields).await?,
-        ))
-    }
-
-    async fn delete_trade_partner(
-        &self,
-        request: Request<pb::DeleteTradePartnerRequest>,
-    ) -> Result<Response<pb::TradePartner>, Status> {
-        let r = request.get_ref();
-        let fields = resource::DeleteFields {
-            name: &r.name,
-            etag: &r.etag,
-            force: r.force,
-            allow_missing: r.allow_missing,
-            validate_only: r.validate_only,
-        };
-        Ok(Response::new(
-            resource::delete::<TradePartner, _>(&self.store, &request, fields).await?,
-        ))
-    }
-
-    async fn undelete_trade_partner(
-        &self,
-        request: Request<pb::UndeleteTradePartnerRequest>,
-    ) -> Result<Response<pb::TradePartner>, Status> {
-        let r = request.get_ref();
-        let partner =
-            resource::undelete::<TradePartner, _>(&self.store, &request, &r.name, &r.etag, r.validate_only).await?;
-        Ok(Response::new(partner))
     }
 
     async fn get_trade_flow(

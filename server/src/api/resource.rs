@@ -10,9 +10,9 @@ use super::ListFields;
 use crate::{
     domain::{
         Error, Id, Violations,
-        goal::{GoalField, GoalPatch, GoalSpec, PolicyGoal},
+        goal::{GoalPatch, GoalSpec, PolicyGoal},
         mask,
-        partner::{PartnerField, PartnerPatch, PartnerSpec, TradePartner},
+        partner::{PartnerPatch, PartnerSpec, TradePartner},
     },
     store::{Resource, Store, WriteCtx},
 };
@@ -43,70 +43,111 @@ pub(crate) trait Deletable: ApiResource {
     ) -> impl Future<Output = Result<Self, Error>> + Send + 'a;
 }
 
-impl ApiResource for PolicyGoal {
-    type Proto = pb::PolicyGoal;
-    fn to_proto(&self) -> pb::PolicyGoal {
-        PolicyGoal::to_proto(self)
-    }
+/// The API traits of a resource whose proto message has its name (`pb::PolicyGoal` for
+/// `PolicyGoal`): the store calls of its delete, undelete and update, the request field that
+/// holds it, its patch and spec types, and the conversion functions that are its own.
+macro_rules! api_resource {
+    ($res:ident {
+        field: $field:literal,
+        patch: $patch:ident,
+        spec: $spec:ident,
+        create_spec: $create:path,
+        store: $delete:ident, $undelete:ident, $update:ident $(,)?
+    }) => {
+        impl ApiResource for $res {
+            type Proto = pb::$res;
+            fn to_proto(&self) -> pb::$res {
+                $res::to_proto(self)
+            }
+        }
+
+        impl Deletable for $res {
+            fn delete<'a>(
+                store: &'a Store,
+                id: &'a Id,
+                etag: &'a str,
+                force: bool,
+                allow_missing: bool,
+                ctx: &'a WriteCtx,
+            ) -> impl Future<Output = Result<Option<Self>, Error>> + Send + 'a {
+                store.$delete(id, etag, force, allow_missing, ctx)
+            }
+
+            fn undelete<'a>(
+                store: &'a Store,
+                id: &'a Id,
+                etag: &'a str,
+                ctx: &'a WriteCtx,
+            ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
+                store.$undelete(id, etag, ctx)
+            }
+        }
+
+        impl Updatable for $res {
+            type Msg = pb::$res;
+            type Patch = $patch;
+            type Spec = $spec;
+            const FIELD: &'static str = $field;
+
+            fn msg_name(msg: &pb::$res) -> &str {
+                &msg.name
+            }
+
+            fn msg_etag(msg: &pb::$res) -> &str {
+                &msg.etag
+            }
+
+            const MESSAGE: &'static str = stringify!($res);
+
+            fn patch(fields: Vec<<pb::$res as super::convert::Patchable>::Field>) -> $patch {
+                $patch(fields)
+            }
+
+            fn create_spec(msg: &pb::$res, id: &Id) -> Result<$spec, Error> {
+                $create(Self::FIELD, msg, id)
+            }
+
+            fn update<'a>(
+                store: &'a Store,
+                id: &'a Id,
+                etag: &'a str,
+                mask: Vec<String>,
+                patch: Result<$patch, Error>,
+                create: Option<Result<$spec, Error>>,
+                ctx: &'a WriteCtx,
+            ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
+                store.$update(id, etag, mask, patch, create, ctx)
+            }
+        }
+    };
 }
 
-impl Deletable for PolicyGoal {
-    fn delete<'a>(
-        store: &'a Store,
-        id: &'a Id,
-        etag: &'a str,
-        force: bool,
-        allow_missing: bool,
-        ctx: &'a WriteCtx,
-    ) -> impl Future<Output = Result<Option<Self>, Error>> + Send + 'a {
-        store.delete_goal(id, etag, force, allow_missing, ctx)
-    }
+api_resource!(PolicyGoal {
+    field: "policy_goal",
+    patch: GoalPatch,
+    spec: GoalSpec,
+    create_spec: super::convert::goal::create_spec,
+    store: delete_goal,
+    undelete_goal,
+    update_goal,
+});
 
-    fn undelete<'a>(
-        store: &'a Store,
-        id: &'a Id,
-        etag: &'a str,
-        ctx: &'a WriteCtx,
-    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
-        store.undelete_goal(id, etag, ctx)
-    }
-}
-
-impl ApiResource for TradePartner {
-    type Proto = pb::TradePartner;
-    fn to_proto(&self) -> pb::TradePartner {
-        TradePartner::to_proto(self)
-    }
-}
-
-impl Deletable for TradePartner {
-    fn delete<'a>(
-        store: &'a Store,
-        id: &'a Id,
-        etag: &'a str,
-        force: bool,
-        allow_missing: bool,
-        ctx: &'a WriteCtx,
-    ) -> impl Future<Output = Result<Option<Self>, Error>> + Send + 'a {
-        store.delete_partner(id, etag, force, allow_missing, ctx)
-    }
-
-    fn undelete<'a>(
-        store: &'a Store,
-        id: &'a Id,
-        etag: &'a str,
-        ctx: &'a WriteCtx,
-    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
-        store.undelete_partner(id, etag, ctx)
-    }
-}
+api_resource!(TradePartner {
+    field: "trade_partner",
+    patch: PartnerPatch,
+    spec: PartnerSpec,
+    create_spec: super::convert::partner::create_spec,
+    store: delete_partner,
+    undelete_partner,
+    update_partner,
+});
 
 /// The Update of a resource (AIP-134): the masked fields become a typed patch that the store
 /// applies to the stored resource under its row lock; with `allow_missing`, a missing
 /// resource is created from the whole message.
 pub(crate) trait Updatable: ApiResource {
     /// The resource's proto message.
-    type Msg: super::convert::Patchable + Sync;
+    type Msg: super::convert::Patchable + prost::Message + Sync;
     type Patch: Send;
     type Spec: Send;
     /// The request field holding the message (`policy_goal`), for violation paths.
@@ -114,8 +155,9 @@ pub(crate) trait Updatable: ApiResource {
 
     fn msg_name(msg: &Self::Msg) -> &str;
     fn msg_etag(msg: &Self::Msg) -> &str;
-    /// Whether a writable field of the message holds a value (an omitted mask means these).
-    fn populated(msg: &Self::Msg, field: &str) -> bool;
+    /// The message's name in the registry's proto package (`PolicyGoal`): an omitted mask
+    /// means its populated fields.
+    const MESSAGE: &'static str;
     fn patch(fields: Vec<<Self::Msg as super::convert::Patchable>::Field>) -> Self::Patch;
     /// The spec of a resource created by an upsert, `id` checked against it.
     fn create_spec(msg: &Self::Msg, id: &Id) -> Result<Self::Spec, Error>;
@@ -148,6 +190,7 @@ pub(crate) async fn update<R: Updatable, T>(
     let Some(msg) = r.resource else {
         return Err(Error::invalid(R::FIELD, "is required").into());
     };
+    let populated = registry_proto::annotations::populated_fields(R::MESSAGE, msg);
     let mut v = Violations::new();
     let id = v.take(
         R::KIND
@@ -157,7 +200,7 @@ pub(crate) async fn update<R: Updatable, T>(
     let paths = v.take(mask::resolve(
         R::KIND.fields,
         r.update_mask.map(|m| m.paths.as_slice()),
-        |f| R::populated(msg, f),
+        |f| populated.iter().any(|p| p == f),
     ));
     let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
         return Err(Error::InvalidArgument(v.into_vec()).into());
@@ -180,86 +223,119 @@ pub(crate) async fn update<R: Updatable, T>(
     Ok(updated.to_proto())
 }
 
-impl Updatable for PolicyGoal {
-    type Msg = pb::PolicyGoal;
-    type Patch = GoalPatch;
-    type Spec = GoalSpec;
-    const FIELD: &'static str = "policy_goal";
+/// A resource's service: its standard methods (Get, List, BatchGet, Update, Delete,
+/// Undelete), each one call into this module, then the service's own methods as written.
+/// The service struct has a `store: Store` field.
+///
+/// ```ignore
+/// resource_service! {
+///     impl PolicyGoalService for GoalsApi {
+///         resource PolicyGoal;
+///         get_policy_goal(GetPolicyGoalRequest);
+///         list_policy_goals(ListPolicyGoalsRequest) -> ListPolicyGoalsResponse { policy_goals };
+///         batch_get_policy_goals(BatchGetPolicyGoalsRequest) -> BatchGetPolicyGoalsResponse { policy_goals };
+///         update_policy_goal(UpdatePolicyGoalRequest) { policy_goal };
+///         delete_policy_goal(DeletePolicyGoalRequest);
+///         undelete_policy_goal(UndeletePolicyGoalRequest);
+///     }
+///     async fn create_policy_goal(…) { … }
+/// }
+/// ```
+macro_rules! resource_service {
+    (
+        impl $service:ident for $api:ident {
+            resource $res:ident;
+            $get:ident($get_req:ident);
+            $list:ident($list_req:ident) -> $list_resp:ident { $items:ident };
+            $bget:ident($bget_req:ident) -> $bget_resp:ident { $bitems:ident };
+            $update:ident($update_req:ident) { $field:ident };
+            $delete:ident($delete_req:ident);
+            $undelete:ident($undelete_req:ident);
+        }
+        $($rest:tt)*
+    ) => {
+        #[tonic::async_trait]
+        impl $service for $api {
+            async fn $get(
+                &self,
+                request: tonic::Request<pb::$get_req>,
+            ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
+                let r = request.get_ref();
+                let item = $crate::api::resource::get::<$res>(&self.store, &r.name, r.read_time.as_ref()).await?;
+                Ok(tonic::Response::new(item))
+            }
 
-    fn msg_name(msg: &pb::PolicyGoal) -> &str {
-        &msg.name
-    }
+            async fn $list(
+                &self,
+                request: tonic::Request<pb::$list_req>,
+            ) -> Result<tonic::Response<pb::$list_resp>, tonic::Status> {
+                let r = request.get_ref();
+                let page =
+                    $crate::api::resource::list::<$res>(&self.store, $crate::api::list_fields!(r)).await?;
+                Ok(tonic::Response::new(pb::$list_resp {
+                    $items: page.items,
+                    next_page_token: page.next_page_token,
+                    total_size: page.total_size,
+                }))
+            }
 
-    fn msg_etag(msg: &pb::PolicyGoal) -> &str {
-        &msg.etag
-    }
+            async fn $bget(
+                &self,
+                request: tonic::Request<pb::$bget_req>,
+            ) -> Result<tonic::Response<pb::$bget_resp>, tonic::Status> {
+                let r = request.get_ref();
+                let $bitems =
+                    $crate::api::resource::batch_get::<$res>(&self.store, &r.names, r.allow_missing).await?;
+                Ok(tonic::Response::new(pb::$bget_resp { $bitems }))
+            }
 
-    fn populated(msg: &pb::PolicyGoal, field: &str) -> bool {
-        super::convert::goal::populated(msg, field)
-    }
+            async fn $update(
+                &self,
+                request: tonic::Request<pb::$update_req>,
+            ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
+                let r = request.get_ref();
+                let fields = $crate::api::resource::UpdateFields {
+                    resource: r.$field.as_ref(),
+                    update_mask: r.update_mask.as_ref(),
+                    allow_missing: r.allow_missing,
+                    validate_only: r.validate_only,
+                };
+                let item = $crate::api::resource::update::<$res, _>(&self.store, &request, fields).await?;
+                Ok(tonic::Response::new(item))
+            }
 
-    fn patch(fields: Vec<GoalField>) -> GoalPatch {
-        GoalPatch(fields)
-    }
+            async fn $delete(
+                &self,
+                request: tonic::Request<pb::$delete_req>,
+            ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
+                let r = request.get_ref();
+                let fields = $crate::api::resource::DeleteFields {
+                    name: &r.name,
+                    etag: &r.etag,
+                    force: r.force,
+                    allow_missing: r.allow_missing,
+                    validate_only: r.validate_only,
+                };
+                let item = $crate::api::resource::delete::<$res, _>(&self.store, &request, fields).await?;
+                Ok(tonic::Response::new(item))
+            }
 
-    fn create_spec(msg: &pb::PolicyGoal, _id: &Id) -> Result<GoalSpec, Error> {
-        GoalSpec::from_proto(Self::FIELD, msg)
-    }
+            async fn $undelete(
+                &self,
+                request: tonic::Request<pb::$undelete_req>,
+            ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
+                let r = request.get_ref();
+                let item =
+                    $crate::api::resource::undelete::<$res, _>(&self.store, &request, &r.name, &r.etag, r.validate_only)
+                        .await?;
+                Ok(tonic::Response::new(item))
+            }
 
-    fn update<'a>(
-        store: &'a Store,
-        id: &'a Id,
-        etag: &'a str,
-        mask: Vec<String>,
-        patch: Result<GoalPatch, Error>,
-        create: Option<Result<GoalSpec, Error>>,
-        ctx: &'a WriteCtx,
-    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
-        store.update_goal(id, etag, mask, patch, create, ctx)
-    }
+            $($rest)*
+        }
+    };
 }
-
-impl Updatable for TradePartner {
-    type Msg = pb::TradePartner;
-    type Patch = PartnerPatch;
-    type Spec = PartnerSpec;
-    const FIELD: &'static str = "trade_partner";
-
-    fn msg_name(msg: &pb::TradePartner) -> &str {
-        &msg.name
-    }
-
-    fn msg_etag(msg: &pb::TradePartner) -> &str {
-        &msg.etag
-    }
-
-    fn populated(msg: &pb::TradePartner, field: &str) -> bool {
-        super::convert::partner::populated(msg, field)
-    }
-
-    fn patch(fields: Vec<PartnerField>) -> PartnerPatch {
-        PartnerPatch(fields)
-    }
-
-    fn create_spec(msg: &pb::TradePartner, id: &Id) -> Result<PartnerSpec, Error> {
-        let spec = PartnerSpec::from_proto(Self::FIELD, msg)?;
-        let mut v = Violations::new();
-        crate::domain::partner::check_id(&mut v, "trade_partner.name", id, spec.kind);
-        v.finish(|| spec)
-    }
-
-    fn update<'a>(
-        store: &'a Store,
-        id: &'a Id,
-        etag: &'a str,
-        mask: Vec<String>,
-        patch: Result<PartnerPatch, Error>,
-        create: Option<Result<PartnerSpec, Error>>,
-        ctx: &'a WriteCtx,
-    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a {
-        store.update_partner(id, etag, mask, patch, create, ctx)
-    }
-}
+pub(crate) use resource_service;
 
 /// The fields of a Delete request.
 pub(crate) struct DeleteFields<'a> {

@@ -6,7 +6,7 @@ use registry_proto::v1 as pb;
 
 use super::{enums::enum_field, timestamp};
 use crate::domain::{
-    Collection, Error, Violations, check,
+    Collection, Error, Id, Violations, check,
     enums::{Comparator, Confidence, Direction, MilestoneState, Outcome, Pillar, RiskCategory, RiskSeverity},
     goal::{
         Date, FIELDS, GoalField, GoalPatch, GoalSpec, InterimTarget, Milestone, PolicyGoal, RULE_INPUTS, Risk, Target,
@@ -405,28 +405,9 @@ impl PolicyGoal {
     }
 }
 
-/// Whether a writable field of a request goal holds a non-default value.
-pub fn populated(g: &pb::PolicyGoal, field: &str) -> bool {
-    match field {
-        "title" => !g.title.is_empty(),
-        "title_ko" => !g.title_ko.is_empty(),
-        "pillar" => g.pillar != 0,
-        "parent" => !g.parent.is_empty(),
-        "description" => !g.description.is_empty(),
-        "description_ko" => !g.description_ko.is_empty(),
-        "sectors" => !g.sectors.is_empty(),
-        "regions" => !g.regions.is_empty(),
-        "lead_organization" => !g.lead_organization.is_empty(),
-        "confidence" => g.confidence != 0,
-        "confidence_note" => !g.confidence_note.is_empty(),
-        "targets" => !g.targets.is_empty(),
-        "milestones" => !g.milestones.is_empty(),
-        "linked_partners" => !g.linked_partners.is_empty(),
-        "risks" => !g.risks.is_empty(),
-        "source" => !g.source.is_empty(),
-        "labels" => !g.labels.is_empty(),
-        _ => false,
-    }
+/// The spec of a goal created by an update with `allow_missing` (the whole message).
+pub fn create_spec(field: &str, g: &pb::PolicyGoal, _id: &Id) -> Result<GoalSpec, Error> {
+    GoalSpec::from_proto(field, g)
 }
 
 impl Progress {

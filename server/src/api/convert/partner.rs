@@ -262,23 +262,13 @@ fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Optio
     (v.len() == before).then_some(value)
 }
 
-/// Whether a writable field of a request partner holds a non-default value.
-pub fn populated(p: &pb::TradePartner, field: &str) -> bool {
-    match field {
-        "kind" => p.kind != 0,
-        "display_name" => !p.display_name.is_empty(),
-        "display_name_ko" => !p.display_name_ko.is_empty(),
-        "description_ko" => !p.description_ko.is_empty(),
-        "region" => !p.region.is_empty(),
-        "members" => !p.members.is_empty(),
-        "priority" => p.priority != 0,
-        "agreements" => !p.agreements.is_empty(),
-        "engagements" => !p.engagements.is_empty(),
-        "risks" => !p.risks.is_empty(),
-        "source" => !p.source.is_empty(),
-        "labels" => !p.labels.is_empty(),
-        _ => false,
-    }
+/// The spec of a partner created by an update with `allow_missing` (the whole message), its
+/// id checked against its kind (countries are ISO codes).
+pub fn create_spec(field: &str, p: &pb::TradePartner, id: &Id) -> Result<PartnerSpec, Error> {
+    let spec = PartnerSpec::from_proto(field, p)?;
+    let mut v = Violations::new();
+    crate::domain::partner::check_id(&mut v, &format!("{field}.name"), id, spec.kind);
+    v.finish(|| spec)
 }
 
 impl FlowSpec {
