@@ -103,7 +103,7 @@ resource::resource_service! {
         };
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
         let goal = self.store.create_goal(&new.id, new.spec, new.state, &ctx).await?;
-        Ok(Response::new(goal.to_proto()))
+        Ok(Response::new(self.store.completed(goal).await?.to_proto()))
     }
 
     async fn batch_create_policy_goals(
@@ -144,7 +144,8 @@ resource::resource_service! {
             return Err(Error::InvalidArgument(v.into_vec()).into());
         }
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
-        let created = self.store.create_goals(goals, &ctx).await?;
+        let mut created = self.store.create_goals(goals, &ctx).await?;
+        self.store.attach_progress(&mut created, None).await?;
         Ok(Response::new(pb::BatchCreatePolicyGoalsResponse {
             policy_goals: created.iter().map(|g| g.to_proto()).collect(),
         }))
@@ -186,7 +187,7 @@ resource::resource_service! {
         };
         let ctx = write_ctx(&request, None, false);
         let goal = self.store.change_goal_state(&id, state, outcome, &r.etag, &ctx).await?;
-        Ok(Response::new(goal.to_proto()))
+        Ok(Response::new(self.store.completed(goal).await?.to_proto()))
     }
 
     async fn record_measurement(

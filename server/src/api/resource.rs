@@ -220,7 +220,7 @@ pub(crate) async fn update<R: Updatable, T>(
         &ctx,
     )
     .await?;
-    Ok(updated.to_proto())
+    Ok(store.completed(updated).await?.to_proto())
 }
 
 /// A resource's service: its standard methods (Get, List, BatchGet, Update, Delete,
@@ -357,8 +357,10 @@ where
 {
     let id = R::KIND.collection.parse_name("name", r.name)?;
     let ctx = super::write_ctx(request, None, r.validate_only);
-    let deleted = R::delete(store, &id, r.etag, r.force, r.allow_missing, &ctx).await?;
-    Ok(deleted.map(|d| d.to_proto()).unwrap_or_default())
+    match R::delete(store, &id, r.etag, r.force, r.allow_missing, &ctx).await? {
+        Some(deleted) => Ok(store.completed(deleted).await?.to_proto()),
+        None => Ok(R::Proto::default()),
+    }
 }
 
 /// Undelete: restores the soft-deleted `name`.
@@ -371,7 +373,8 @@ pub(crate) async fn undelete<R: Deletable, T>(
 ) -> Result<R::Proto, Status> {
     let id = R::KIND.collection.parse_name("name", name)?;
     let ctx = super::write_ctx(request, None, validate_only);
-    Ok(R::undelete(store, &id, etag, &ctx).await?.to_proto())
+    let restored = R::undelete(store, &id, etag, &ctx).await?;
+    Ok(store.completed(restored).await?.to_proto())
 }
 
 /// Get: the resource `name`, live or soft-deleted, or as it was at `read_time`.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{
-    Collection, Error, Id, Violations, check,
+    Collection, Error, Id, Violations,
     enums::{
         Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar, ProgressState, RiskCategory,
         RiskSeverity,
@@ -124,28 +124,14 @@ patch_fields!(
 pub const RULE_INPUTS: &[(&str, &[&str])] = &[("pillar", &["pillar", "parent"]), ("labels", &["labels"])];
 
 impl GoalSpec {
-    /// A spec from a patch of every field (a create).
-    pub fn new(patch: GoalPatch) -> Result<GoalSpec, Error> {
-        let mut spec = GoalSpec::default();
-        spec.apply(patch)?;
-        Ok(spec)
-    }
-
-    /// Writes the patch's fields and checks the rules that span fields. Violation paths are
-    /// field names (`pillar`, `labels[key]`).
-    pub fn apply(&mut self, patch: GoalPatch) -> Result<(), Error> {
-        for field in patch.0 {
-            self.set(field);
-        }
-        let mut v = Violations::new();
+    /// The rules across fields ([`RULE_INPUTS`]).
+    fn rules(&self, v: &mut Violations) {
         if self.parent.is_none() && self.pillar.is_none() {
             v.add(
                 "pillar",
                 format!("is required for a goal without a parent; one of {}", Pillar::expected()),
             );
         }
-        check::labels(&mut v, "labels", &self.labels);
-        v.finish(|| ())
     }
 }
 

@@ -19,6 +19,25 @@ macro_rules! patch_fields {
         pub struct $patch(pub Vec<$field>);
 
         impl $spec {
+            /// A spec from a patch of every field (a create).
+            pub fn new(patch: $patch) -> Result<$spec, $crate::domain::Error> {
+                let mut spec = <$spec>::default();
+                spec.apply(patch)?;
+                Ok(spec)
+            }
+
+            /// Writes the patch's fields and checks the rules that span fields (`rules`, and
+            /// the labels). Violation paths are field names (`pillar`, `labels[key]`).
+            pub fn apply(&mut self, patch: $patch) -> Result<(), $crate::domain::Error> {
+                for field in patch.0 {
+                    self.set(field);
+                }
+                let mut v = $crate::domain::Violations::new();
+                self.rules(&mut v);
+                $crate::domain::check::labels(&mut v, "labels", &self.labels);
+                v.finish(|| ())
+            }
+
             fn set(&mut self, field: $field) {
                 match field {
                     $($field::$variant(x) => self.$member = x,)+

@@ -49,7 +49,7 @@ pub struct Engagement {
 }
 
 /// The client-writable part of a partner, fully validated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PartnerSpec {
     pub kind: PartnerKind,
     pub display_name: String,
@@ -87,42 +87,22 @@ patch_fields!(
 /// inputs.
 pub const RULE_INPUTS: &[(&str, &[&str])] = &[("members", &["kind", "members"]), ("labels", &["labels"])];
 
-impl PartnerSpec {
-    /// A spec from a patch of every field (a create).
-    pub fn new(patch: PartnerPatch) -> Result<PartnerSpec, Error> {
-        let mut spec = PartnerSpec {
-            kind: PartnerKind::Country,
-            display_name: String::new(),
-            display_name_ko: String::new(),
-            description_ko: String::new(),
-            region: String::new(),
-            members: Vec::new(),
-            priority: None,
-            agreements: Vec::new(),
-            engagements: Vec::new(),
-            risks: Vec::new(),
-            source: String::new(),
-            labels: BTreeMap::new(),
-        };
-        spec.apply(patch)?;
-        Ok(spec)
+/// A partner is a country unless it says otherwise.
+impl Default for PartnerKind {
+    fn default() -> Self {
+        PartnerKind::Country
     }
+}
 
-    /// Writes the patch's fields and checks the rules that span fields. Violation paths are
-    /// field names (`members`, `labels[key]`).
-    pub fn apply(&mut self, patch: PartnerPatch) -> Result<(), Error> {
-        for field in patch.0 {
-            self.set(field);
-        }
-        let mut v = Violations::new();
+impl PartnerSpec {
+    /// The rules across fields ([`RULE_INPUTS`]).
+    fn rules(&self, v: &mut Violations) {
         if self.kind == PartnerKind::Country && !self.members.is_empty() {
             v.add(
                 "members",
                 "a COUNTRY has no members; members belong to blocs, forums and groups",
             );
         }
-        check::labels(&mut v, "labels", &self.labels);
-        v.finish(|| ())
     }
 }
 

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
 use time::OffsetDateTime;
 
-use super::resource::{Kind, Meta, Resource, lock_row};
+use super::resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, set_deleted};
 use super::{
-    Change, ChangeKind, Claim, GOAL_TREE_LOCK, Store, WriteCtx, append_changes, append_changes_answering,
-    claim_request, db_error, lock, request_hash,
+    Change, ChangeKind, Claim, GOAL_TREE_LOCK, Store, WriteCtx, append_changes_answering, claim_request, db_error,
+    lock, request_hash,
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
@@ -322,7 +322,7 @@ impl Store {
     }
 
     /// Creates a goal. With a request id, a retry returns the original goal.
-    async fn create_goal_inner(
+    pub async fn create_goal(
         &self,
         id: &Id,
         spec: GoalSpec,
@@ -417,7 +417,7 @@ impl Store {
     /// Updates a goal: applies `patch` (the masked fields, each valid, or their violations,
     /// reported once the goal is locked and its etag and state checked) to the stored goal
     /// and checks the result. With `create_spec` (allow_missing), a missing goal is created.
-    async fn update_goal_inner(
+    pub async fn update_goal(
         &self,
         id: &Id,
         etag: &str,
@@ -427,28 +427,14 @@ impl Store {
         ctx: &WriteCtx,
     ) -> Result<PolicyGoal, Error> {
         let mut tx = self.begin().await?;
-        let Some(current) = lock_row::<PolicyGoal>(&mut tx, id).await? else {
-            let Some(spec) = create_spec else {
-                return Err(not_found(id));
-            };
-            if !etag.is_empty() {
-                return Err(Error::etag_mismatch(&GOALS.name(id)));
-            }
+        let Some(current) = lock_for::<PolicyGoal>(&mut tx, id, etag, Intent::Update).await? else {
+            let spec = create_instead::<PolicyGoal, _>(id, etag, create_spec)?;
             let goal = self
-                .insert_goal(&mut tx, id, spec?, GoalState::Planned, &mut InsertBatch::default())
+                .insert_goal(&mut tx, id, spec, GoalState::Planned, &mut InsertBatch::default())
                 .await?;
-            let change = goal.change(ChangeKind::Created, vec![], ctx)?;
-            append_changes(&mut tx, &[change]).await?;
-            Self::finish(tx, ctx).await?;
+            Self::commit(tx, &[goal.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
             return Ok(goal);
         };
-        super::check_etag(etag, &current.etag(), || current.name())?;
-        if current.delete_time.is_some() {
-            return Err(super::resource_deleted(
-                current.name(),
-                "is deleted; undelete it before updating",
-            ));
-        }
         let mut spec = current.patched(patch?).map_err(|e| e.within("policy_goal"))?;
         let parent_changed = spec.parent != current.spec.parent;
         let (ancestors, parent_pillar) = match (&spec.parent, parent_changed) {
@@ -523,13 +509,12 @@ impl Store {
                 changes.push(d.change(ChangeKind::Updated, vec!["ancestors".into(), "pillar".into()], ctx)?);
             }
         }
-        append_changes(&mut tx, &changes).await?;
-        Self::finish(tx, ctx).await?;
+        Self::commit(tx, &changes, ctx).await?;
         Ok(goal)
     }
 
     /// Soft-deletes a goal (and, with `force`, its live descendants).
-    async fn delete_goal_inner(
+    pub async fn delete_goal(
         &self,
         id: &Id,
         etag: &str,
@@ -541,13 +526,9 @@ impl Store {
         if force {
             lock(&mut tx, GOAL_TREE_LOCK, false).await?;
         }
-        let Some(current) = lock_row::<PolicyGoal>(&mut tx, id).await? else {
+        let Some(current) = lock_for::<PolicyGoal>(&mut tx, id, etag, Intent::Delete).await? else {
             return if allow_missing { Ok(None) } else { Err(not_found(id)) };
         };
-        super::check_etag(etag, &current.etag(), || current.name())?;
-        if current.delete_time.is_some() {
-            return Err(super::resource_deleted(current.name(), "is already deleted"));
-        }
         let children: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM policy_goals WHERE parent_id = $1 AND delete_time IS NULL ORDER BY id LIMIT 5",
         )
@@ -602,8 +583,7 @@ impl Store {
             let deleted: Vec<&str> = goals.iter().map(|g| g.id.as_str()).collect();
             changes.extend(super::partners::unlink_goals_from_engagements(&mut tx, &deleted, ctx).await?);
         }
-        append_changes(&mut tx, &changes).await?;
-        Self::finish(tx, ctx).await?;
+        Self::commit(tx, &changes, ctx).await?;
         goals
             .into_iter()
             .find(|g| &g.id == id)
@@ -612,39 +592,26 @@ impl Store {
     }
 
     /// Restores a soft-deleted goal; its parent must be live.
-    async fn undelete_goal_inner(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<PolicyGoal, Error> {
+    pub async fn undelete_goal(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<PolicyGoal, Error> {
         let mut tx = self.begin().await?;
         lock(&mut tx, GOAL_TREE_LOCK, true).await?;
-        let current = lock_row::<PolicyGoal>(&mut tx, id)
+        let current = lock_for::<PolicyGoal>(&mut tx, id, etag, Intent::Undelete)
             .await?
             .ok_or_else(|| not_found(id))?;
-        super::check_etag(etag, &current.etag(), || current.name())?;
-        if current.delete_time.is_none() {
-            return Err(Error::AlreadyExists {
-                resource_type: GOALS.resource_type(),
-                name: current.name(),
-            });
-        }
         if let Some(parent) = &current.spec.parent {
             resolve_parent(&mut tx, parent, id, "parent").await?;
         }
         super::partners::lock_live_partners(&mut tx, &current.spec.linked_partners, "linked_partners").await?;
-        let row: GoalRow = sqlx::query_as(
-            "UPDATE policy_goals SET delete_time = NULL, expire_time = NULL, update_time = now(), revision = revision + 1
-             WHERE id = $1 RETURNING *",
-        )
-        .bind(id.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let goal = PolicyGoal::try_from(row)?;
-        append_changes(&mut tx, &[goal.change(ChangeKind::Undeleted, vec![], ctx)?]).await?;
-        Self::finish(tx, ctx).await?;
+        set_deleted::<PolicyGoal>(&mut tx, &[id.as_str()], None).await?;
+        let goal = super::resource::read::<PolicyGoal>(&mut tx, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        Self::commit(tx, &[goal.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
         Ok(goal)
     }
 
     /// Moves a goal through its lifecycle.
-    async fn change_goal_state_inner(
+    pub async fn change_goal_state(
         &self,
         id: &Id,
         state: GoalState,
@@ -653,13 +620,9 @@ impl Store {
         ctx: &WriteCtx,
     ) -> Result<PolicyGoal, Error> {
         let mut tx = self.begin().await?;
-        let current = lock_row::<PolicyGoal>(&mut tx, id)
+        let current = lock_for::<PolicyGoal>(&mut tx, id, etag, Intent::Update)
             .await?
             .ok_or_else(|| not_found(id))?;
-        super::check_etag(etag, &current.etag(), || current.name())?;
-        if current.delete_time.is_some() {
-            return Err(super::resource_deleted(current.name(), "is deleted"));
-        }
         if !current.state.can_become(state) {
             return Err(Error::failed_precondition(
                 Reason::InvalidStateTransition,
@@ -678,12 +641,8 @@ impl Store {
         .await
         .map_err(db_error)?;
         let goal = PolicyGoal::try_from(row)?;
-        append_changes(
-            &mut tx,
-            &[goal.change(ChangeKind::Updated, vec!["state".into(), "outcome".into()], ctx)?],
-        )
-        .await?;
-        Self::finish(tx, ctx).await?;
+        let change = goal.change(ChangeKind::Updated, vec!["state".into(), "outcome".into()], ctx)?;
+        Self::commit(tx, &[change], ctx).await?;
         Ok(goal)
     }
 
@@ -733,76 +692,5 @@ impl Store {
             GOALS,
         )
         .await
-    }
-}
-
-/// The public goal operations: each returns goals with the progress of their targets attached.
-impl Store {
-    async fn with_progress(&self, mut goal: PolicyGoal) -> Result<PolicyGoal, Error> {
-        self.attach_progress(std::slice::from_mut(&mut goal), None).await?;
-        Ok(goal)
-    }
-
-    /// Creates a goal. With a request id, a retry returns the original goal.
-    pub async fn create_goal(
-        &self,
-        id: &Id,
-        spec: GoalSpec,
-        initial_state: GoalState,
-        ctx: &WriteCtx,
-    ) -> Result<PolicyGoal, Error> {
-        let goal = self.create_goal_inner(id, spec, initial_state, ctx).await?;
-        self.with_progress(goal).await
-    }
-
-    /// Updates a goal: applies `patch` (the masked fields, each valid, or their violations,
-    /// reported once the goal is locked and its etag and state checked) to the stored goal
-    /// and checks the result. With `create_spec` (allow_missing), a missing goal is created.
-    /// Changed targets recompute the stored progress in the same transaction.
-    pub async fn update_goal(
-        &self,
-        id: &Id,
-        etag: &str,
-        mask: Vec<String>,
-        patch: Result<GoalPatch, Error>,
-        create_spec: Option<Result<GoalSpec, Error>>,
-        ctx: &WriteCtx,
-    ) -> Result<PolicyGoal, Error> {
-        let goal = self.update_goal_inner(id, etag, mask, patch, create_spec, ctx).await?;
-        self.with_progress(goal).await
-    }
-
-    /// Soft-deletes a goal (and, with `force`, its live descendants).
-    pub async fn delete_goal(
-        &self,
-        id: &Id,
-        etag: &str,
-        force: bool,
-        allow_missing: bool,
-        ctx: &WriteCtx,
-    ) -> Result<Option<PolicyGoal>, Error> {
-        match self.delete_goal_inner(id, etag, force, allow_missing, ctx).await? {
-            Some(goal) => self.with_progress(goal).await.map(Some),
-            None => Ok(None),
-        }
-    }
-
-    /// Restores a soft-deleted goal; its parent must be live.
-    pub async fn undelete_goal(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<PolicyGoal, Error> {
-        let goal = self.undelete_goal_inner(id, etag, ctx).await?;
-        self.with_progress(goal).await
-    }
-
-    /// Moves a goal through its lifecycle.
-    pub async fn change_goal_state(
-        &self,
-        id: &Id,
-        state: GoalState,
-        outcome: Option<Outcome>,
-        etag: &str,
-        ctx: &WriteCtx,
-    ) -> Result<PolicyGoal, Error> {
-        let goal = self.change_goal_state_inner(id, state, outcome, etag, ctx).await?;
-        self.with_progress(goal).await
     }
 }

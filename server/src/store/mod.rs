@@ -194,6 +194,16 @@ impl Store {
     }
 
     /// Ends a write: commits, or rolls back for `validate_only`.
+    /// Appends the change records of a write and commits it ([`Store::finish`]).
+    async fn commit(
+        mut tx: Transaction<'static, Postgres>,
+        changes: &[Change<'_>],
+        ctx: &WriteCtx,
+    ) -> Result<(), Error> {
+        append_changes(&mut tx, changes).await?;
+        Self::finish(tx, ctx).await
+    }
+
     async fn finish(tx: Transaction<'static, Postgres>, ctx: &WriteCtx) -> Result<(), Error> {
         if ctx.validate_only {
             tx.rollback().await.map_err(db_error)

@@ -14,7 +14,7 @@ use super::{
     Change, ChangeKind, Claim, Store, WriteCtx, append_changes, append_changes_answering, claim_request, db_error,
     page::Key,
     request_hash,
-    resource::{Kind, Meta, Resource, lock_row, read},
+    resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
@@ -143,15 +143,6 @@ fn flow_not_found(id: &Id, year: i32) -> Error {
         resource_type: FLOW_TYPE,
         name: partner::flow_name(id, year),
     }
-}
-
-fn partner_change<'a>(
-    p: &TradePartner,
-    kind: ChangeKind,
-    mask: Vec<String>,
-    ctx: &'a WriteCtx,
-) -> Result<Change<'a>, Error> {
-    p.change(kind, mask, ctx)
 }
 
 /// One page of trade flows.
@@ -369,12 +360,7 @@ pub(super) async fn unlink_goals_from_engagements<'a>(
         let Some(partner) = read::<TradePartner>(tx, &id).await? else {
             continue;
         };
-        changes.push(partner_change(
-            &partner,
-            ChangeKind::Updated,
-            vec!["engagements".into()],
-            ctx,
-        )?);
+        changes.push(partner.change(ChangeKind::Updated, vec!["engagements".into()], ctx)?);
     }
     Ok(changes)
 }
@@ -421,7 +407,7 @@ impl Store {
             return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
         }
         let partner = Self::insert_partner(&mut tx, id, &spec).await?;
-        let change = partner_change(&partner, ChangeKind::Created, vec![], ctx)?;
+        let change = partner.change(ChangeKind::Created, vec![], ctx)?;
         let response = change.snapshot.clone().unwrap_or(serde_json::Value::Null);
         append_changes_answering(&mut tx, &[change], "CreateTradePartner", ctx, &response).await?;
         Self::finish(tx, ctx).await?;
@@ -461,25 +447,12 @@ impl Store {
         ctx: &WriteCtx,
     ) -> Result<TradePartner, Error> {
         let mut tx = self.begin().await?;
-        let Some(current) = lock_row::<TradePartner>(&mut tx, id).await? else {
-            let Some(spec) = create_spec else {
-                return Err(not_found(id));
-            };
-            if !etag.is_empty() {
-                return Err(Error::etag_mismatch(&PARTNERS.name(id)));
-            }
-            let partner = Self::insert_partner(&mut tx, id, &spec?).await?;
-            append_changes(&mut tx, &[partner_change(&partner, ChangeKind::Created, vec![], ctx)?]).await?;
-            Self::finish(tx, ctx).await?;
+        let Some(current) = lock_for::<TradePartner>(&mut tx, id, etag, Intent::Update).await? else {
+            let spec = create_instead::<TradePartner, _>(id, etag, create_spec)?;
+            let partner = Self::insert_partner(&mut tx, id, &spec).await?;
+            Self::commit(tx, &[partner.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
             return Ok(partner);
         };
-        super::check_etag(etag, &current.etag(), || current.name())?;
-        if current.delete_time.is_some() {
-            return Err(super::resource_deleted(
-                current.name(),
-                "is deleted; undelete it before updating",
-            ));
-        }
         let spec = current.patched(patch?).map_err(|e| e.within("trade_partner"))?;
         if spec == current.spec {
             tx.rollback().await.map_err(db_error)?;
@@ -496,8 +469,7 @@ impl Store {
             set_members(&mut tx, id, &spec.members).await?;
         }
         let partner = read::<TradePartner>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
-        append_changes(&mut tx, &[partner_change(&partner, ChangeKind::Updated, mask, ctx)?]).await?;
-        Self::finish(tx, ctx).await?;
+        Self::commit(tx, &[partner.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
         Ok(partner)
     }
 
@@ -513,35 +485,34 @@ impl Store {
         ctx: &WriteCtx,
     ) -> Result<Option<TradePartner>, Error> {
         let mut tx = self.begin().await?;
-        let Some(current) = lock_row::<TradePartner>(&mut tx, id).await? else {
+        let Some(current) = lock_for::<TradePartner>(&mut tx, id, etag, Intent::Delete).await? else {
             return if allow_missing { Ok(None) } else { Err(not_found(id)) };
         };
-        super::check_etag(etag, &current.etag(), || current.name())?;
-        if current.delete_time.is_some() {
-            return Err(super::resource_deleted(current.name(), "is already deleted"));
-        }
-        let list = |ids: &[Id], c: Collection| super::name_list(c, ids.iter().take(5).map(Id::as_str));
-        if !force && !current.linked_goals.is_empty() {
-            return Err(Error::failed_precondition(
+        let refusals = [
+            (
+                &current.linked_goals,
+                GOALS,
                 Reason::LinkedByGoals,
-                format!(
-                    "{} is linked by live goals ({}); unlink them first or set force",
-                    current.name(),
-                    list(&current.linked_goals, GOALS)
-                ),
-                Some(current.name()),
-            ));
-        }
-        if !force && !current.memberships.is_empty() {
-            return Err(Error::failed_precondition(
+                "is linked by live goals",
+                "unlink them first",
+            ),
+            (
+                &current.memberships,
+                PARTNERS,
                 Reason::MemberOfGroups,
-                format!(
-                    "{} is a member of live partners ({}); remove it from their members first or set force",
-                    current.name(),
-                    list(&current.memberships, PARTNERS)
-                ),
-                Some(current.name()),
-            ));
+                "is a member of live partners",
+                "remove it from their members first",
+            ),
+        ];
+        for (ids, c, reason, what, fix) in refusals {
+            if !force && !ids.is_empty() {
+                let list = super::name_list(c, ids.iter().take(5).map(Id::as_str));
+                return Err(Error::failed_precondition(
+                    reason,
+                    format!("{} {what} ({list}); {fix} or set force", current.name()),
+                    Some(current.name()),
+                ));
+            }
         }
         let mut changes = Vec::new();
         if force {
@@ -559,56 +530,27 @@ impl Store {
                     .await
                     .map_err(db_error)?;
                 if let Some(g) = read::<TradePartner>(&mut tx, group).await? {
-                    changes.push(partner_change(&g, ChangeKind::Updated, vec!["members".into()], ctx)?);
+                    changes.push(g.change(ChangeKind::Updated, vec!["members".into()], ctx)?);
                 }
             }
         }
-        sqlx::query(
-            "UPDATE trade_partners SET delete_time = now(), expire_time = now() + $2, update_time = now(),
-                    revision = revision + 1
-             WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .bind(self.opts.soft_delete_retention)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        set_deleted::<TradePartner>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
         let partner = read::<TradePartner>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
-        changes.push(partner_change(&partner, ChangeKind::Deleted, vec![], ctx)?);
-        append_changes(&mut tx, &changes).await?;
-        Self::finish(tx, ctx).await?;
+        changes.push(partner.change(ChangeKind::Deleted, vec![], ctx)?);
+        Self::commit(tx, &changes, ctx).await?;
         Ok(Some(partner))
     }
 
     /// Restores a soft-deleted partner; its members must still be live.
     pub async fn undelete_partner(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<TradePartner, Error> {
         let mut tx = self.begin().await?;
-        let current = lock_row::<TradePartner>(&mut tx, id)
+        let current = lock_for::<TradePartner>(&mut tx, id, etag, Intent::Undelete)
             .await?
             .ok_or_else(|| not_found(id))?;
-        super::check_etag(etag, &current.etag(), || current.name())?;
-        if current.delete_time.is_none() {
-            return Err(Error::AlreadyExists {
-                resource_type: PARTNERS.resource_type(),
-                name: current.name(),
-            });
-        }
         lock_live_partners(&mut tx, &current.spec.members, "members").await?;
-        sqlx::query(
-            "UPDATE trade_partners SET delete_time = NULL, expire_time = NULL, update_time = now(), revision = revision + 1
-             WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        set_deleted::<TradePartner>(&mut tx, &[id.as_str()], None).await?;
         let partner = read::<TradePartner>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
-        append_changes(
-            &mut tx,
-            &[partner_change(&partner, ChangeKind::Undeleted, vec![], ctx)?],
-        )
-        .await?;
-        Self::finish(tx, ctx).await?;
+        Self::commit(tx, &[partner.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
         Ok(partner)
     }
 

@@ -158,7 +158,12 @@ impl Store {
     /// Gets a resource, live or soft-deleted.
     pub async fn get<R: Resource>(&self, id: &Id) -> Result<R, Error> {
         let found = fetch_one::<R>(by_id::<R>(id), &self.pool).await?;
-        let mut item = found.ok_or_else(|| not_found::<R>(id))?;
+        self.completed(found.ok_or_else(|| not_found::<R>(id))?).await
+    }
+
+    /// A written resource with what [`Resource::complete`] adds (goals: the progress of
+    /// targets, where the row does not hold it).
+    pub async fn completed<R: Resource>(&self, mut item: R) -> Result<R, Error> {
         R::complete(self, std::slice::from_mut(&mut item), None).await?;
         Ok(item)
     }
@@ -265,4 +270,86 @@ pub(crate) async fn lock_row<R: Resource>(
 /// Reads a resource inside a transaction (after a lock, or to answer a write).
 pub(crate) async fn read<R: Resource>(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Option<R>, Error> {
     fetch_one::<R>(by_id::<R>(id), &mut **tx).await
+}
+
+/// What a write wants of the row it locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Intent {
+    /// An update or a state change: the resource must be live.
+    Update,
+    /// A soft delete: the resource must be live.
+    Delete,
+    /// An undelete: the resource must be soft-deleted.
+    Undelete,
+}
+
+/// Locks the row of a write, checks the request's etag (ABORTED) and the resource's state for
+/// `intent` (FAILED_PRECONDITION `RESOURCE_DELETED`, or ALREADY_EXISTS for an undelete of a
+/// live resource). `None` when there is no such resource (NOT_FOUND for an undelete), so
+/// that an update may create it and a delete may allow it missing.
+pub(crate) async fn lock_for<R: Resource>(
+    tx: &mut Transaction<'static, Postgres>,
+    id: &Id,
+    etag: &str,
+    intent: Intent,
+) -> Result<Option<R>, Error> {
+    let Some(current) = lock_row::<R>(tx, id).await? else {
+        return match intent {
+            Intent::Undelete => Err(not_found::<R>(id)),
+            Intent::Update | Intent::Delete => Ok(None),
+        };
+    };
+    super::check_etag(etag, &current.etag(), || current.name())?;
+    let deleted = current.delete_time().is_some();
+    match intent {
+        Intent::Update if deleted => Err(super::resource_deleted(
+            current.name(),
+            "is deleted; undelete it before updating",
+        )),
+        Intent::Delete if deleted => Err(super::resource_deleted(current.name(), "is already deleted")),
+        Intent::Undelete if !deleted => Err(Error::AlreadyExists {
+            resource_type: R::KIND.collection.resource_type(),
+            name: current.name(),
+        }),
+        _ => Ok(Some(current)),
+    }
+}
+
+/// The spec of a resource that an update with `allow_missing` creates: NOT_FOUND without
+/// one, ABORTED when the request sent an etag (nothing exists to match it).
+pub(crate) fn create_instead<R: Resource, S>(
+    id: &Id,
+    etag: &str,
+    create: Option<Result<S, Error>>,
+) -> Result<S, Error> {
+    let Some(spec) = create else {
+        return Err(not_found::<R>(id));
+    };
+    if !etag.is_empty() {
+        return Err(Error::etag_mismatch(&R::KIND.collection.name(id)));
+    }
+    spec
+}
+
+/// Marks the resources `ids` soft-deleted (expiring after `retention`) or restores them, each
+/// with a new revision.
+pub(crate) async fn set_deleted<R: Resource>(
+    tx: &mut Transaction<'static, Postgres>,
+    ids: &[&str],
+    retention: Option<std::time::Duration>,
+) -> Result<(), Error> {
+    let mut qb = QueryBuilder::<Postgres>::new("UPDATE ");
+    qb.push(R::KIND.table);
+    match retention {
+        Some(r) => qb
+            .push(" SET delete_time = now(), expire_time = now() + ")
+            .push_bind(r)
+            .push(", "),
+        None => qb.push(" SET delete_time = NULL, expire_time = NULL, "),
+    };
+    qb.push("update_time = now(), revision = revision + 1 WHERE id = ANY(")
+        .push_bind(ids)
+        .push(")");
+    qb.build().execute(&mut **tx).await.map_err(db_error)?;
+    Ok(())
 }
