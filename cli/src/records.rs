@@ -108,7 +108,8 @@ pub struct TargetRecord {
     pub baseline_date: Option<DateValue>,
     #[serde(with = "number")]
     pub target_value: f64,
-    /// INCREASE_TO, DECREASE_TO, STAY_ABOVE, STAY_BELOW.
+    /// INCREASE_TO, DECREASE_TO, STAY_ABOVE, STAY_BELOW, or the relative INCREASE_BY,
+    /// DECREASE_BY (a change from `baseline_value`).
     pub direction: String,
     /// AT_LEAST, MORE_THAN, AT_MOST, LESS_THAN, EXACTLY; defaults by direction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -116,6 +117,9 @@ pub struct TargetRecord {
     pub target_year: i32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interim_targets: Vec<InterimRecord>,
+    /// INCREASE_BY / DECREASE_BY: `target_value` is a percentage of the baseline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub percent_of_baseline: bool,
 }
 
 /// A phased target on the way (`year`, `value`): the fields of the proto's `InterimTarget`.
@@ -462,6 +466,7 @@ impl GoalRecord {
                 target_year: t.target_year,
                 interim_targets: elements(&mut p, &format!("{f}.interim_targets"), &t.interim_targets),
                 progress: None,
+                percent_of_baseline: t.percent_of_baseline,
             });
         }
         let milestones = elements_with(
@@ -519,6 +524,7 @@ impl GoalRecord {
                     comparator: enum_name::<pb::target::Comparator>(t.comparator),
                     target_year: t.target_year,
                     interim_targets: t.interim_targets.iter().map(Plain::from_message).collect(),
+                    percent_of_baseline: t.percent_of_baseline,
                 })
                 .collect(),
             milestones: g
@@ -560,7 +566,7 @@ impl GoalRecord {
             if t.comparator.is_none() {
                 t.comparator = Some(
                     match t.direction.as_str() {
-                        "INCREASE_TO" | "STAY_ABOVE" => "AT_LEAST",
+                        "INCREASE_TO" | "STAY_ABOVE" | "INCREASE_BY" | "DECREASE_BY" => "AT_LEAST",
                         _ => "AT_MOST",
                     }
                     .to_owned(),

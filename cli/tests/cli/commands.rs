@@ -1136,11 +1136,16 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     let p = json(ctl(&app, &["goals", "progress", "manufacturing-ax", "-o", "json"]));
     assert_eq!(p[0]["metric"], "ai-factories");
     assert_eq!(p[0]["latest_value"].as_f64(), Some(100.0));
-    assert_eq!(p[1]["state"], "NO_DATA");
+    // "increase productivity by more than 30%": relative, and the statement gives no baseline.
+    assert_eq!(p[1]["metric"], "productivity");
+    assert_eq!(p[1]["state"], "BASELINE_UNKNOWN");
     let p = yaml(ctl(&app, &["goals", "progress", "manufacturing-ax", "-o", "yaml"]));
     assert_eq!(p[0]["target_value"].as_f64(), Some(500.0));
     let table = ok(ctl(&app, &["goals", "progress", "manufacturing-ax"]));
-    assert!(table.contains("ai-factories") && table.contains("NO_DATA"), "{table}");
+    assert!(
+        table.contains("ai-factories") && table.contains("BASELINE_UNKNOWN"),
+        "{table}"
+    );
     let table = ok(ctl(
         &app,
         &[

@@ -97,7 +97,16 @@ domain_enum!(Direction, prefix "DIRECTION_" {
     DecreaseTo = "DECREASE_TO",
     StayAbove = "STAY_ABOVE",
     StayBelow = "STAY_BELOW",
+    IncreaseBy = "INCREASE_BY",
+    DecreaseBy = "DECREASE_BY",
 });
+
+impl Direction {
+    /// INCREASE_BY / DECREASE_BY: the target is a change from the baseline.
+    pub fn is_relative(self) -> bool {
+        matches!(self, Direction::IncreaseBy | Direction::DecreaseBy)
+    }
+}
 
 domain_enum!(Comparator, prefix "COMPARATOR_" {
     AtLeast = "AT_LEAST",
@@ -115,6 +124,7 @@ domain_enum!(
     AtRisk = "AT_RISK",
     OffTrack = "OFF_TRACK",
     Achieved = "ACHIEVED",
+    BaselineUnknown = "BASELINE_UNKNOWN",
 });
 
 domain_enum!(MilestoneState, prefix "STATE_" {

@@ -1385,6 +1385,7 @@ mod tests {
                     comparator: Comparator::AtLeast,
                     target_year: y,
                     interim_targets: vec![],
+                    percent_of_baseline: false,
                 })
                 .collect(),
             linked_partners: vec![Id::parse("p", "us").expect("id")],

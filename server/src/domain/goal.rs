@@ -51,6 +51,9 @@ pub struct Target {
     pub target_year: i32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interim_targets: Vec<InterimTarget>,
+    /// INCREASE_BY / DECREASE_BY: `target_value` is a percentage of the baseline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub percent_of_baseline: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

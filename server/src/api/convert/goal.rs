@@ -300,8 +300,29 @@ fn target_from_proto(v: &mut Violations, tf: &str, t: &pb::Target) -> Option<Tar
         v.add(format!("{tf}.interim_targets"), "must have at most 50 items");
     }
     let direction = direction?;
+    if direction.is_relative() {
+        if t.target_value <= 0.0 {
+            v.add(
+                format!("{tf}.target_value"),
+                "must be positive for INCREASE_BY/DECREASE_BY: it is the size of the change",
+            );
+        }
+        if t.percent_of_baseline && t.baseline_value == Some(0.0) {
+            v.add(
+                format!("{tf}.baseline_value"),
+                "must not be 0 when the change is a percentage of it",
+            );
+        }
+    } else if t.percent_of_baseline {
+        v.add(
+            format!("{tf}.percent_of_baseline"),
+            "is only set with INCREASE_BY or DECREASE_BY",
+        );
+    }
     let comparator = comparator.unwrap_or(match direction {
-        Direction::IncreaseTo | Direction::StayAbove => Comparator::AtLeast,
+        Direction::IncreaseTo | Direction::StayAbove | Direction::IncreaseBy | Direction::DecreaseBy => {
+            Comparator::AtLeast
+        }
         Direction::DecreaseTo | Direction::StayBelow => Comparator::AtMost,
     });
     (v.len() == before).then(|| Target {
@@ -315,6 +336,7 @@ fn target_from_proto(v: &mut Violations, tf: &str, t: &pb::Target) -> Option<Tar
         comparator,
         target_year: t.target_year,
         interim_targets: interim,
+        percent_of_baseline: t.percent_of_baseline,
     })
 }
 
@@ -339,6 +361,7 @@ impl Target {
                 })
                 .collect(),
             progress: None,
+            percent_of_baseline: self.percent_of_baseline,
         }
     }
 }
