@@ -1,5 +1,6 @@
 //! `motie.registry.v1.PolicyGoalService`.
 
+use registry_proto::annotations::normalize_text;
 use registry_proto::v1::{self as pb, policy_goal_service_server::PolicyGoalService};
 use tonic::{Request, Response, Status};
 
@@ -92,8 +93,9 @@ resource::resource_service! {
 
     async fn create_policy_goal(
         &self,
-        request: Request<pb::CreatePolicyGoalRequest>,
+        mut request: Request<pb::CreatePolicyGoalRequest>,
     ) -> Result<Response<pb::PolicyGoal>, Status> {
+        normalize_text("CreatePolicyGoalRequest", request.get_mut());
         let r = request.get_ref();
         let mut v = Violations::new();
         let request_id = all(&mut v, crate::domain::request_id(&r.request_id));
@@ -108,8 +110,9 @@ resource::resource_service! {
 
     async fn batch_create_policy_goals(
         &self,
-        request: Request<pb::BatchCreatePolicyGoalsRequest>,
+        mut request: Request<pb::BatchCreatePolicyGoalsRequest>,
     ) -> Result<Response<pb::BatchCreatePolicyGoalsResponse>, Status> {
+        normalize_text("BatchCreatePolicyGoalsRequest", request.get_mut());
         use crate::domain::list::MAX_PAGE_SIZE;
         let r = request.get_ref();
         let mut v = Violations::new();
@@ -192,8 +195,9 @@ resource::resource_service! {
 
     async fn record_measurement(
         &self,
-        request: Request<pb::RecordMeasurementRequest>,
+        mut request: Request<pb::RecordMeasurementRequest>,
     ) -> Result<Response<pb::Measurement>, Status> {
+        normalize_text("RecordMeasurementRequest", request.get_mut());
         let r = request.get_ref();
         let mut v = Violations::new();
         let goal = all(&mut v, GOALS.parse_name("parent", &r.parent));

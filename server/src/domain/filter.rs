@@ -363,6 +363,9 @@ pub fn parse(defs: &'static [FieldDef], raw: &str) -> Result<Option<Expr>, Error
     if raw.trim().is_empty() {
         return Ok(None);
     }
+    // Text is compared in Unicode NFC, as it is stored (decomposed Hangul finds composed text).
+    let normalized = super::check::nfc(raw);
+    let raw = normalized.as_ref();
     let mut p = Parser {
         src: raw,
         toks: lex(raw)?,
