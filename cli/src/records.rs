@@ -54,6 +54,12 @@ pub struct GoalRecord {
     /// Partner ids (`us`) or names (`tradePartners/us`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub linked_partners: Vec<String>,
+    /// Organisations contributing besides the lead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributing_organizations: Vec<String>,
+    /// Ids (`regional-growth-engines`) or names of other goals this one contributes to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributes_to: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risks: Vec<RiskRecord>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -492,6 +498,8 @@ impl GoalRecord {
                 .iter()
                 .map(|l| format!("{PARTNERS}{}", partner_id(l)))
                 .collect(),
+            contributing_organizations: self.contributing_organizations.clone(),
+            contributes_to: self.contributes_to.iter().map(|g| goal_name(g)).collect(),
             risks,
             labels: self.labels.clone().into_iter().collect(),
             ..Default::default()
@@ -536,6 +544,8 @@ impl GoalRecord {
                 })
                 .collect(),
             linked_partners: g.linked_partners.iter().map(|l| partner_id(l).to_owned()).collect(),
+            contributing_organizations: g.contributing_organizations.clone(),
+            contributes_to: g.contributes_to.iter().map(|c| goal_id(c).to_owned()).collect(),
             risks: g.risks.iter().map(Plain::from_message).collect(),
             labels: g.labels.clone().into_iter().collect(),
         }
@@ -582,6 +592,9 @@ impl GoalRecord {
         r.risks = r.risks.iter().map(Plain::canonical).collect();
         for l in &mut r.linked_partners {
             *l = partner_id(l).to_owned();
+        }
+        for c in &mut r.contributes_to {
+            *c = goal_id(c).to_owned();
         }
         r
     }

@@ -775,8 +775,14 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
         &app,
         &["-q", "goals", "delete", "sustainable-growth-partnership", "--force"],
     ));
+    // The forced delete also took the deleted regional goal out of re100's contributes_to;
+    // the import puts the four goals and that link back.
+    let g = json(ctl(&app, &["goals", "get", "re100-industrial-complexes", "-o", "json"]));
+    assert!(g.get("contributes_to").is_none(), "{g}");
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 4 updated, 14 unchanged");
+    assert_eq!(out.trim(), "0 created, 5 updated, 13 unchanged");
+    let g = json(ctl(&app, &["goals", "get", "re100-industrial-complexes", "-o", "json"]));
+    assert_eq!(g["contributes_to"][0], "regional-growth-engines");
 
     // Into a fresh registry: the export recreates exactly the same records.
     let fresh = TestApp::spawn().await;

@@ -158,6 +158,17 @@ fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<
             Collection::TradePartners,
             check::MAX_LIST_ITEMS,
         )),
+        "contributing_organizations" => {
+            check::string_list(v, f, &g.contributing_organizations, 50, check::MAX_TITLE);
+            GoalField::ContributingOrganizations(g.contributing_organizations.clone())
+        }
+        "contributes_to" => GoalField::ContributesTo(crate::domain::partner::names(
+            v,
+            f,
+            &g.contributes_to,
+            Collection::PolicyGoals,
+            check::MAX_LIST_ITEMS,
+        )),
         "risks" => GoalField::Risks(items(v, f, &g.risks, 50, Risk::from_proto)),
         "source" => {
             check::text(v, f, &g.source, false, check::MAX_SHORT_TEXT, false);
@@ -409,6 +420,12 @@ impl PolicyGoal {
                 })
                 .collect(),
             milestones: s.milestones.iter().map(Milestone::to_proto).collect(),
+            contributing_organizations: s.contributing_organizations.clone(),
+            contributes_to: s
+                .contributes_to
+                .iter()
+                .map(|g| Collection::PolicyGoals.name(g))
+                .collect(),
             linked_partners: s
                 .linked_partners
                 .iter()
