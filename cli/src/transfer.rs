@@ -848,7 +848,7 @@ fn goal_to_create(
         goal.linked_partners.retain(|p| !ctx.earlier.contains(p));
         // Goals this import creates do not exist yet in a validation.
         goal.contributes_to
-            .retain(|g| !(ctx.pending.contains(goal_id(g)) && !created_before.contains(goal_id(g))));
+            .retain(|g| !ctx.pending.contains(goal_id(g)) || created_before.contains(goal_id(g)));
         if let Some(parent) = r.parent.as_deref().map(goal_id)
             && ctx.pending.contains(parent)
             && !created_before.contains(parent)
