@@ -37,7 +37,8 @@ pub struct GoalRecord {
     /// The parent goal's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
-    /// Lifecycle state; when absent, import leaves the stored state alone (new goals are PLANNED).
+    /// Lifecycle state; when absent, import leaves the stored state alone (new goals are
+    /// UNSPECIFIED: not stated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Outcome of a CLOSED goal.
@@ -132,7 +133,7 @@ pub struct TargetRecord {
 pub type InterimRecord = Plain<InterimShape>;
 
 /// A dated milestone: the plain fields of the proto's `Milestone` (title, description, state;
-/// PLANNED by default) and `due` (the proto's `due_date`).
+/// unspecified when not given) and `due` (the proto's `due_date`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MilestoneRecord {
     #[serde(flatten)]
@@ -554,7 +555,7 @@ impl GoalRecord {
 
     /// The form in which two records that mean the same are equal: ids instead of names,
     /// short upper-case enum names, defaults the server would fill in made explicit
-    /// (comparator by direction, milestone state PLANNED, outcome only when CLOSED), and a
+    /// (comparator by direction, outcome only when CLOSED), and a
     /// child's pillar left out (it always is its parent's).
     pub fn canonical(&self) -> GoalRecord {
         let mut r = self.clone();
@@ -585,9 +586,6 @@ impl GoalRecord {
         }
         for m in &mut r.milestones {
             m.fields = m.fields.canonical();
-            if !m.fields.has("state") {
-                m.fields.set("state", "PLANNED");
-            }
         }
         r.risks = r.risks.iter().map(Plain::canonical).collect();
         for l in &mut r.linked_partners {
@@ -749,7 +747,7 @@ pub struct PartnerRecord {
 pub type AgreementRecord = Plain<AgreementShape>;
 
 /// A negotiation, summit, dialogue or other engagement: the plain fields of the proto's
-/// `Engagement` (title, kind, state (PLANNED by default), next_step, description, date) and
+/// `Engagement` (title, kind, state (unspecified when not given), next_step, description, date) and
 /// the linked goals by id.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EngagementRecord {
@@ -895,7 +893,7 @@ impl PartnerRecord {
     }
 
     /// The form in which two records that mean the same are equal: ids instead of names,
-    /// short upper-case enum names, engagement state PLANNED made explicit.
+    /// short upper-case enum names.
     pub fn canonical(&self) -> PartnerRecord {
         let mut r = self.clone();
         r.id = partner_id(&r.id).to_owned();
@@ -907,9 +905,6 @@ impl PartnerRecord {
         r.agreements = r.agreements.iter().map(Plain::canonical).collect();
         for e in &mut r.engagements {
             e.fields = e.fields.canonical();
-            if !e.fields.has("state") {
-                e.fields.set("state", "PLANNED");
-            }
             for g in &mut e.linked_goals {
                 *g = goal_id(g).to_owned();
             }
@@ -1059,7 +1054,8 @@ mod tests {
         assert_eq!(back.parent.as_deref(), Some("root"));
         assert_eq!(back.pillar, None);
         assert_eq!(back.targets[0].comparator.as_deref(), Some("AT_LEAST"));
-        assert_eq!(back.milestones[0].fields.text("state"), "PLANNED");
+        // A state the file does not give stays unspecified.
+        assert!(!back.milestones[0].fields.has("state"));
         assert_eq!(back.linked_partners, vec!["us"]);
     }
 

@@ -96,6 +96,7 @@ async fn fixture() -> TestApp {
     cells.sectors = vec!["batteries".into()];
     cells.labels = label_map(&[("env", "dev")]);
     cells.targets = vec![target("gwh", 2030)];
+    cells.state = pb::policy_goal::State::Planned.into();
     c.create_policy_goal(create("cells", cells)).await.unwrap();
 
     let mut fta = goal("FTA network", pb::Pillar::TradeNationalInterest);

@@ -52,11 +52,12 @@ async fn crud_round_trip() {
     let created = c.create_policy_goal(create("industrial-resurgence", g)).await.unwrap();
     assert_eq!(created.name, "policyGoals/industrial-resurgence");
     assert_eq!(created.revision, 1);
-    assert_eq!(created.state, pb::policy_goal::State::Planned as i32);
+    // Not stated: unspecified, not PLANNED.
+    assert_eq!(created.state, pb::policy_goal::State::Unspecified as i32);
     assert!(!created.etag.is_empty());
     assert!(created.create_time.is_some() && created.update_time.is_some());
     assert_eq!(created.targets[0].comparator, pb::target::Comparator::MoreThan as i32);
-    assert_eq!(created.milestones[0].state, pb::milestone::State::Planned as i32);
+    assert_eq!(created.milestones[0].state, pb::milestone::State::Unspecified as i32);
 
     let got = c.get_policy_goal("policyGoals/industrial-resurgence").await.unwrap();
     assert_eq!(got, created);
@@ -756,11 +757,32 @@ async fn lifecycle_transitions() {
         ),
         ["outcome"]
     );
+    // Created without a state: not stated (UNSPECIFIED, and `state = UNSPECIFIED` finds it);
+    // a state cannot be set back to "not stated".
+    let listed = |filter: &'static str| async move {
+        c.list_policy_goals_page(pb::ListPolicyGoalsRequest {
+            filter: filter.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .policy_goals
+        .len()
+    };
+    assert_eq!(listed("state = UNSPECIFIED").await, 1);
+    assert_eq!(
+        violations(
+            c.change_policy_goal_state(change(State::Unspecified, Outcome::Unspecified))
+                .await
+        ),
+        ["state"]
+    );
     let g = c
         .change_policy_goal_state(change(State::Active, Outcome::Unspecified))
         .await
         .unwrap();
     assert_eq!(g.state, State::Active as i32);
+    assert_eq!(listed("state = UNSPECIFIED").await, 0);
     let g = c
         .change_policy_goal_state(change(State::Closed, Outcome::Partial))
         .await

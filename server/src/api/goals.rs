@@ -30,7 +30,8 @@ impl GoalsApi {
     }
 }
 
-/// The state a goal is created in: PLANNED unless the request says ACTIVE or ON_HOLD.
+/// The state a goal is created in: UNSPECIFIED (not stated) unless the request says PLANNED,
+/// ACTIVE or ON_HOLD.
 fn initial_state(v: &mut Violations, g: &pb::PolicyGoal) -> GoalState {
     let state = enum_field(
         v,
@@ -52,7 +53,7 @@ fn initial_state(v: &mut Violations, g: &pb::PolicyGoal) -> GoalState {
             "is set when the goal is closed, with ChangePolicyGoalState",
         );
     }
-    state.unwrap_or(GoalState::Planned)
+    state.unwrap_or(GoalState::Unspecified)
 }
 
 /// One parsed CreatePolicyGoalRequest (without its request id and validate_only).
@@ -70,7 +71,7 @@ fn parse_create(v: &mut Violations, r: &pb::CreatePolicyGoalRequest) -> Option<N
         Some(g) => (all(v, GoalSpec::from_proto("policy_goal", g)), initial_state(v, g)),
         None => {
             v.add("policy_goal", "is required");
-            (None, GoalState::Planned)
+            (None, GoalState::Unspecified)
         }
     };
     Some(NewGoal {

@@ -30,9 +30,15 @@ macro_rules! domain_enum {
                 expected: Self::expected,
             };
 
-            /// Human list of accepted values, for error messages.
+            /// Human list of the values a client may set, for error messages (UNSPECIFIED,
+            /// "the source does not say", is what an omitted value gives).
             pub fn expected() -> String {
-                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                Self::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .filter(|s| *s != "UNSPECIFIED")
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         }
 
@@ -73,6 +79,7 @@ domain_enum!(RiskSeverity, prefix "RISK_SEVERITY_" {
 domain_enum!(
     /// Lifecycle phase of a goal.
     GoalState, prefix "STATE_" {
+    Unspecified = "UNSPECIFIED",
     Planned = "PLANNED",
     Active = "ACTIVE",
     OnHold = "ON_HOLD",
@@ -128,6 +135,7 @@ domain_enum!(
 });
 
 domain_enum!(MilestoneState, prefix "STATE_" {
+    Unspecified = "UNSPECIFIED",
     Planned = "PLANNED",
     InProgress = "IN_PROGRESS",
     Done = "DONE",
@@ -185,6 +193,7 @@ domain_enum!(EngagementKind, prefix "KIND_" {
 });
 
 domain_enum!(EngagementState, prefix "STATE_" {
+    Unspecified = "UNSPECIFIED",
     Planned = "PLANNED",
     Ongoing = "ONGOING",
     Concluded = "CONCLUDED",
@@ -192,13 +201,14 @@ domain_enum!(EngagementState, prefix "STATE_" {
 });
 
 impl GoalState {
-    /// The lifecycle: PLANNED -> ACTIVE | ON_HOLD | CLOSED; ACTIVE <-> ON_HOLD; ACTIVE |
+    /// The lifecycle: UNSPECIFIED (not stated) -> any stated state; PLANNED -> ACTIVE | ON_HOLD | CLOSED; ACTIVE <-> ON_HOLD; ACTIVE |
     /// ON_HOLD -> CLOSED; CLOSED -> ACTIVE (reopen).
     pub fn can_become(self, next: GoalState) -> bool {
         use GoalState::*;
         matches!(
             (self, next),
-            (Planned, Active | OnHold | Closed)
+            (Unspecified, Planned | Active | OnHold | Closed)
+                | (Planned, Active | OnHold | Closed)
                 | (Active, OnHold | Closed)
                 | (OnHold, Active | Closed)
                 | (Closed, Active)
@@ -229,5 +239,16 @@ mod tests {
         assert!(!GoalState::Closed.can_become(GoalState::Planned));
         assert!(!GoalState::Active.can_become(GoalState::Planned));
         assert!(!GoalState::Active.can_become(GoalState::Active));
+        // Not stated: any stated state may follow; nothing goes back to "not stated".
+        for s in [
+            GoalState::Planned,
+            GoalState::Active,
+            GoalState::OnHold,
+            GoalState::Closed,
+        ] {
+            assert!(GoalState::Unspecified.can_become(s));
+            assert!(!s.can_become(GoalState::Unspecified));
+        }
+        assert!(!GoalState::expected().contains("UNSPECIFIED"));
     }
 }

@@ -455,7 +455,7 @@ impl Store {
         let Some(current) = lock_for::<PolicyGoal>(&mut tx, id, etag, Intent::Update).await? else {
             let spec = create_instead::<PolicyGoal, _>(id, etag, create_spec)?;
             let goal = self
-                .insert_goal(&mut tx, id, spec, GoalState::Planned, &mut InsertBatch::default())
+                .insert_goal(&mut tx, id, spec, GoalState::Unspecified, &mut InsertBatch::default())
                 .await?;
             Self::commit(tx, &[goal.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
             return Ok(goal);

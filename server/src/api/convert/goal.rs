@@ -237,7 +237,7 @@ fn milestones(v: &mut Violations, f: &str, raw: &[pb::Milestone]) -> Vec<Milesto
             title: m.title.clone(),
             description: m.description.clone(),
             due_date,
-            state: state.unwrap_or(MilestoneState::Planned),
+            state: state.unwrap_or(MilestoneState::Unspecified),
         })
     })
 }
