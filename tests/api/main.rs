@@ -13,6 +13,7 @@ mod client_resilience;
 mod concurrency;
 mod filtering;
 mod goals;
+mod grpc_web;
 mod hostile;
 mod listing;
 mod measurements;
