@@ -13,6 +13,7 @@ pub mod feed;
 pub mod observe;
 pub mod store;
 pub mod telemetry;
+pub mod trace_context;
 pub mod web;
 
 use std::{future::Future, net::SocketAddr, time::Duration};

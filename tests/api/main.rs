@@ -21,6 +21,7 @@ mod observability;
 mod partners;
 mod security;
 mod serving;
+mod trace_context;
 
 // Below the API: the store on a fresh database, and properties of the pure parsers.
 mod filter;
