@@ -160,16 +160,20 @@ pub fn shares_svg(caption: &str, bars: &[(String, f64)]) -> DrawResult<String> {
             .disable_y_mesh()
             .x_desc("share of exports (%)")
             .y_labels(n)
+            // The first bar at the top.
             .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-                    bars.get(*i).map(|b| b.0.clone()).unwrap_or_default()
-                }
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => n
+                    .checked_sub(i + 1)
+                    .and_then(|j| bars.get(j))
+                    .map(|b| b.0.clone())
+                    .unwrap_or_default(),
                 SegmentValue::Last => String::new(),
             })
             .draw()
             .map_err(err)?;
         chart
-            .draw_series(bars.iter().enumerate().map(|(i, (_, share))| {
+            .draw_series(bars.iter().enumerate().map(|(j, (_, share))| {
+                let i = n - 1 - j;
                 let mut bar = Rectangle::new(
                     [
                         (0.0, SegmentValue::Exact(i)),

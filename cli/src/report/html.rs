@@ -282,19 +282,16 @@ fn targets(h: &mut String, d: &ReportData) -> Result<(), String> {
             let _ = write!(
                 h,
                 "<figure class=\"chart target-chart\" data-goal=\"{}\" data-metric=\"{}\" data-measurements=\"{}\">\n{svg}\n\
-                 <figcaption>{}: {} {} by {} ({} measurements). {}</figcaption>\n</figure>\n",
+                 <figcaption><strong>{}</strong>: {} {} by {} ({} measurements). {} {}</figcaption>\n</figure>\n",
                 esc(&g.name),
                 esc(&t.metric),
                 mine.len(),
-                esc(if t.description.is_empty() {
-                    &t.metric
-                } else {
-                    &t.description
-                }),
+                esc(&t.metric),
                 charts::trim_number(t.target_value),
                 esc(&t.unit),
                 t.target_year,
                 mine.len(),
+                esc(&t.description),
                 esc(&explanation)
             );
         }
