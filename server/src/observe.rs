@@ -624,6 +624,17 @@ mod tests {
     }
 
     impl Captured {
+        /// Captures this thread's INFO logs until the guard drops.
+        fn install() -> (Captured, tracing::subscriber::DefaultGuard) {
+            let logs = Captured::default();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(logs.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .finish();
+            (logs, tracing::subscriber::set_default(subscriber))
+        }
+
         fn rpc_lines(&self) -> Vec<String> {
             let text = String::from_utf8(self.0.lock().map(|v| v.clone()).unwrap_or_default()).unwrap_or_default();
             text.lines()
@@ -668,13 +679,7 @@ mod tests {
     #[tokio::test]
     async fn one_log_line_per_rpc_with_method_code_latency_and_actor() {
         use http_body_util::BodyExt;
-        let logs = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (logs, _guard) = Captured::install();
         let metrics = Metrics::new();
         let secret = "rgy_abcdefghijkl_SECRETSECRETSECRETSECRETSECRETSECRET";
 
@@ -775,13 +780,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_log_line_and_span_carry_the_callers_trace_id() {
-        let logs = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (logs, _guard) = Captured::install();
         let metrics = Metrics::new();
         let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         let empty = || {

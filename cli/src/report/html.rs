@@ -9,7 +9,7 @@ use super::{
     ReportData,
     charts::{self, TargetChart},
 };
-use crate::records::enum_name;
+use crate::{commands::partners::usd, records::enum_name};
 
 /// Milestones due within this many days of the report's time are listed as coming due.
 const DUE_SOON_DAYS: i64 = 180;
@@ -432,7 +432,7 @@ fn concentration(h: &mut String, d: &ReportData) -> Result<(), String> {
         "<p>Year <strong>{}</strong>: total exports USD {}; Herfindahl–Hirschman index \
          <strong class=\"hhi\" data-hhi=\"{}\">{}</strong>; top {} partners {}% of exports.</p>",
         c.year,
-        group_digits(c.total_exports_usd),
+        usd(c.total_exports_usd),
         c.hhi,
         charts::trim_number(c.hhi),
         c.top_n,
@@ -467,26 +467,13 @@ fn concentration(h: &mut String, d: &ReportData) -> Result<(), String> {
             } else {
                 &s.display_name
             }),
-            group_digits(s.exports_usd),
+            usd(s.exports_usd),
             charts::trim_number(s.share * 100.0),
             if s.dependency_risk { "yes" } else { "" }
         );
     }
     h.push_str("</tbody></table>\n</section>\n");
     Ok(())
-}
-
-/// 1234567 → "1,234,567".
-fn group_digits(v: i64) -> String {
-    let digits = v.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if v < 0 { format!("-{out}") } else { out }
 }
 
 #[cfg(test)]
@@ -500,12 +487,5 @@ mod tests {
             bilingual("Trade", "통상"),
             "Trade <span class=\"ko\" lang=\"ko\">통상</span>"
         );
-    }
-
-    #[test]
-    fn digits_are_grouped() {
-        assert_eq!(group_digits(0), "0");
-        assert_eq!(group_digits(1234567), "1,234,567");
-        assert_eq!(group_digits(-1000), "-1,000");
     }
 }

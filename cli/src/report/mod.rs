@@ -82,6 +82,56 @@ fn is_before_or_at(t: Option<&Timestamp>, limit: &Timestamp) -> bool {
     t.is_some_and(|t| (t.seconds, t.nanos) <= (limit.seconds, limit.nanos))
 }
 
+/// What reading a goal or a partner as of a time needs.
+trait Versioned {
+    fn name(&self) -> &str;
+    fn delete_time(&self) -> Option<&Timestamp>;
+}
+
+impl Versioned for pb::PolicyGoal {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn delete_time(&self) -> Option<&Timestamp> {
+        self.delete_time.as_ref()
+    }
+}
+
+impl Versioned for pb::TradePartner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn delete_time(&self) -> Option<&Timestamp> {
+        self.delete_time.as_ref()
+    }
+}
+
+/// The `listed` resources that were live at `at` (when given), each as it stood then (read
+/// with `get_at`); without `at`, the live ones as listed.
+async fn as_they_were<T, F, Fut>(listed: Vec<T>, at: Option<Timestamp>, get_at: F) -> CliResult<Vec<T>>
+where
+    T: Versioned,
+    F: Fn(String, Timestamp) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut out = Vec::with_capacity(listed.len());
+    for item in listed {
+        let item = match at {
+            Some(t) => match get_at(item.name().to_owned(), t).await {
+                Ok(then) => then,
+                // Created after `at`.
+                Err(ApiError::NotFound { .. }) => continue,
+                Err(e) => return Err(e).context(format!("reading {} at {t}", item.name())),
+            },
+            None => item,
+        };
+        if item.delete_time().is_none() || at.is_some_and(|t| !is_before_or_at(item.delete_time(), &t)) {
+            out.push(item);
+        }
+    }
+    Ok(out)
+}
+
 /// Reads what the report shows; at `as_of` when given, else now.
 pub async fn gather(client: &RegistryClient, as_of: Option<Timestamp>) -> CliResult<ReportData> {
     let historical = as_of.is_some();
@@ -98,22 +148,8 @@ pub async fn gather(client: &RegistryClient, as_of: Option<Timestamp>) -> CliRes
         .try_collect()
         .await
         .context("listing goals")?;
-    let mut goals = Vec::with_capacity(listed.len());
-    for g in listed {
-        let g = if historical {
-            match client.get_policy_goal_at(g.name.clone(), as_of).await {
-                Ok(g) => g,
-                // Created after `as_of`.
-                Err(ApiError::NotFound { .. }) => continue,
-                Err(e) => return Err(e).context(format!("reading {} at {as_of}", g.name)),
-            }
-        } else {
-            g
-        };
-        if !is_before_or_at(g.delete_time.as_ref(), &as_of) {
-            goals.push(g);
-        }
-    }
+    let at = historical.then_some(as_of);
+    let goals = as_they_were(listed, at, |n, t| client.get_policy_goal_at(n, t)).await?;
 
     let mut measurements = BTreeMap::new();
     for g in goals.iter().filter(|g| !g.targets.is_empty()) {
@@ -147,21 +183,7 @@ pub async fn gather(client: &RegistryClient, as_of: Option<Timestamp>) -> CliRes
         .try_collect()
         .await
         .context("listing partners")?;
-    let mut partners = Vec::with_capacity(listed.len());
-    for p in listed {
-        let p = if historical {
-            match client.get_trade_partner_at(p.name.clone(), as_of).await {
-                Ok(p) => p,
-                Err(ApiError::NotFound { .. }) => continue,
-                Err(e) => return Err(e).context(format!("reading {} at {as_of}", p.name)),
-            }
-        } else {
-            p
-        };
-        if !is_before_or_at(p.delete_time.as_ref(), &as_of) {
-            partners.push(p);
-        }
-    }
+    let partners = as_they_were(listed, at, |n, t| client.get_trade_partner_at(n, t)).await?;
 
     // The latest year with exports recorded (by `as_of`).
     let flows: Vec<pb::TradeFlow> = client
