@@ -31,6 +31,17 @@ impl Captured {
 
 #[tokio::test(flavor = "current_thread")]
 async fn the_callers_trace_id_is_logged_with_the_request_id() {
+    // Other tests' servers log on other threads without a subscriber. tracing caches each
+    // callsite's interest process-wide, and a callsite first registered by such a thread while
+    // this test installs its scoped subscriber can be cached as "never" (a known race of scoped
+    // dispatchers). A global subscriber that keeps INFO (and writes nowhere) makes every
+    // callsite's interest include INFO; this thread's scoped one below then gets the lines.
+    let _ = tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_max_level(tracing::Level::INFO)
+            .finish(),
+    );
     let logs = Captured::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
