@@ -13,6 +13,8 @@ pub mod feed;
 pub mod observe;
 pub mod store;
 pub mod telemetry;
+pub mod trace_context;
+pub mod web;
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
@@ -73,6 +75,9 @@ pub struct ServerOptions {
     pub rate_limit_per_token: Option<std::num::NonZeroU32>,
     /// Where to serve Prometheus `/metrics` (plain HTTP); no metrics endpoint when `None`.
     pub metrics_listener: Option<observe::MetricsListener>,
+    /// Browser origins allowed to call the API over gRPC-Web (CORS); none when empty. Check
+    /// each with [`web::parse_origin`].
+    pub cors_allowed_origins: Vec<http::HeaderValue>,
 }
 
 impl Default for ServerOptions {
@@ -91,6 +96,7 @@ impl Default for ServerOptions {
             keepalive_interval: Duration::from_secs(30),
             rate_limit_per_token: None,
             metrics_listener: None,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -207,6 +213,10 @@ pub async fn serve(
         .max_concurrent_streams(opts.max_concurrent_streams)
         .http2_keepalive_interval(Some(opts.keepalive_interval))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        // gRPC-Web (HTTP/1.1 too) outside every other layer: see web.rs.
+        .accept_http1(true)
+        .layer(web::cors_layer(&opts.cors_allowed_origins))
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(observe::ObserveLayer::new(metrics))
         .layer(drain::DrainLayer {
             token: drain_token.clone(),

@@ -13,6 +13,7 @@ mod client_resilience;
 mod concurrency;
 mod filtering;
 mod goals;
+mod grpc_web;
 mod hostile;
 mod listing;
 mod measurements;
@@ -20,6 +21,7 @@ mod observability;
 mod partners;
 mod security;
 mod serving;
+mod trace_context;
 
 // Below the API: the store on a fresh database, and properties of the pure parsers.
 mod filter;

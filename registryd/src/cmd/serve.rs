@@ -44,6 +44,15 @@ pub struct ServeArgs {
     /// omitted). E.g. 127.0.0.1:9464.
     #[arg(long, env = "REGISTRY_METRICS_LISTEN")]
     metrics_listen: Option<SocketAddr>,
+    /// Browser origins (scheme://host[:port]) allowed to call the API over gRPC-Web; repeat
+    /// the flag or separate them with commas. None by default: no cross-origin browser calls.
+    #[arg(
+        long = "cors-allowed-origin",
+        env = "REGISTRY_CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_parser = cors_origin
+    )]
+    cors_allowed_origins: Vec<http::HeaderValue>,
     #[command(flatten)]
     tls: TlsArgs,
     #[command(flatten)]
@@ -111,6 +120,10 @@ impl BootstrapArgs {
     }
 }
 
+fn cors_origin(s: &str) -> Result<http::HeaderValue, String> {
+    registry_server::web::parse_origin(s.trim()).map_err(|e| e.to_string())
+}
+
 /// `registryd migrate`.
 pub async fn migrate(db: DbArgs) -> anyhow::Result<()> {
     db.connect(db.store_options()).await?;
@@ -152,6 +165,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rate_limit_per_token: args.rate_limit_per_token,
         metrics_listener,
         tls,
+        cors_allowed_origins: args.cors_allowed_origins,
         ..ServerOptions::default()
     };
     serve_until_signal(store, listener, opts).await
