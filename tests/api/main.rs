@@ -14,6 +14,7 @@ mod concurrency;
 mod filtering;
 mod goals;
 mod hostile;
+mod limits;
 mod listing;
 mod measurements;
 mod observability;

@@ -46,6 +46,12 @@ pub struct StoreOptions {
     pub soft_delete_retention: Duration,
     /// How long request ids are remembered for idempotent retries.
     pub request_id_retention: Duration,
+    /// A List counts the matches (its `total_size`) up to this many; beyond, it answers
+    /// this plus one, read as "more than this".
+    pub max_count: i64,
+    /// `statement_timeout` of every connection: bounds a statement outside a transaction
+    /// (transactions of a call take their call's deadline instead).
+    pub statement_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -55,6 +61,8 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(5),
             soft_delete_retention: Duration::from_secs(30 * 24 * 3600),
             request_id_retention: Duration::from_secs(7 * 24 * 3600),
+            max_count: 10_000,
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -139,7 +147,10 @@ impl Store {
             .max_connections(opts.max_connections)
             .min_connections(1)
             .acquire_timeout(opts.acquire_timeout)
-            .connect_with(conn.application_name("registryd"))
+            .connect_with(conn.application_name("registryd").options([(
+                "statement_timeout",
+                format!("{}", opts.statement_timeout.as_millis().max(1)),
+            )]))
             .await
             .map_err(unavailable)?;
         Store::from_pool(pool, opts).await
@@ -185,12 +196,26 @@ impl Store {
     /// the transaction (sqlx queues its ROLLBACK only once it has counted the BEGIN), and the
     /// next user of the connection would run in, and could commit, that transaction. Dropped
     /// anywhere later, a transaction is rolled back by sqlx as it should be.
+    ///
+    /// Inside a call, the transaction's `statement_timeout` is the time left until the call's
+    /// deadline ([`crate::limits::call_deadline`]), so a statement of a call that has given
+    /// up is cancelled by PostgreSQL instead of running (or waiting for locks) on.
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
         let pool = self.pool.clone();
-        tokio::spawn(async move { pool.begin().await })
-            .await
-            .map_err(|e| Error::Internal(format!("BEGIN task failed: {e}")))?
-            .map_err(db_error)
+        let timeout_ms = crate::limits::call_deadline().map(|left| left.as_millis().clamp(1, u128::from(u32::MAX)));
+        tokio::spawn(async move {
+            match timeout_ms {
+                Some(ms) => {
+                    // A number formatted by us: nothing from the request reaches this SQL.
+                    let sql = format!("BEGIN; SET LOCAL statement_timeout = {ms}");
+                    pool.begin_with(sqlx::AssertSqlSafe(sql)).await
+                }
+                None => pool.begin().await,
+            }
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("BEGIN task failed: {e}")))?
+        .map_err(db_error)
     }
 
     /// Ends a write: commits, or rolls back for `validate_only`.
@@ -343,7 +368,7 @@ async fn append(
     }
     sqlx::query(
         "WITH r AS (UPDATE request_ids SET response = $11
-                    WHERE $9::text IS NOT NULL AND method = $9 AND request_id = $10),
+                    WHERE $9::text IS NOT NULL AND actor = $12 AND method = $9 AND request_id = $10),
               l AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared($1)),
               n AS MATERIALIZED (SELECT pg_notify('registry_changes', ''))
          INSERT INTO change_log (sequence, resource_type, resource_name, change_kind, actor, request_id, update_mask, snapshot)
@@ -363,6 +388,7 @@ async fn append(
     .bind(answer.map(|a| a.0))
     .bind(answer.map(|a| a.1))
     .bind(answer.map(|a| a.2))
+    .bind(changes[0].ctx.actor.id.as_str())
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
@@ -387,7 +413,8 @@ pub(crate) enum Claim {
     Replay(serde_json::Value),
 }
 
-/// Claims `(method, request_id)` inside the transaction. A concurrent claimant waits for the
+/// Claims `(caller, method, request_id)` inside the transaction (request ids are scoped to
+/// the caller: another caller's same id is not a replay). A concurrent claimant waits for the
 /// first to commit (or roll back) and then sees its response.
 pub(crate) async fn claim_request(
     tx: &mut Transaction<'static, Postgres>,
@@ -399,11 +426,12 @@ pub(crate) async fn claim_request(
         return Ok(Claim::New);
     };
     let inserted = sqlx::query(
-        "INSERT INTO request_ids (method, request_id, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "INSERT INTO request_ids (actor, method, request_id, request_hash) VALUES ($4, $1, $2, $3) ON CONFLICT DO NOTHING",
     )
     .bind(method)
     .bind(request_id)
     .bind(request_hash)
+    .bind(ctx.actor.id.as_str())
     .execute(&mut **tx)
     .await
     .map_err(db_error)?
@@ -411,13 +439,15 @@ pub(crate) async fn claim_request(
     if inserted == 1 {
         return Ok(Claim::New);
     }
-    let (hash, response): (Vec<u8>, Option<serde_json::Value>) =
-        sqlx::query_as("SELECT request_hash, response FROM request_ids WHERE method = $1 AND request_id = $2")
-            .bind(method)
-            .bind(request_id)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db_error)?;
+    let (hash, response): (Vec<u8>, Option<serde_json::Value>) = sqlx::query_as(
+        "SELECT request_hash, response FROM request_ids WHERE actor = $3 AND method = $1 AND request_id = $2",
+    )
+    .bind(method)
+    .bind(request_id)
+    .bind(ctx.actor.id.as_str())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_error)?;
     if hash != request_hash {
         return Err(Error::invalid(
             "request_id",
@@ -439,10 +469,11 @@ pub(crate) async fn remember_response(
     let Some(request_id) = ctx.request_id.as_deref().filter(|_| !ctx.validate_only) else {
         return Ok(());
     };
-    sqlx::query("UPDATE request_ids SET response = $3 WHERE method = $1 AND request_id = $2")
+    sqlx::query("UPDATE request_ids SET response = $3 WHERE actor = $4 AND method = $1 AND request_id = $2")
         .bind(method)
         .bind(request_id)
         .bind(response)
+        .bind(ctx.actor.id.as_str())
         .execute(&mut **tx)
         .await
         .map_err(db_error)?;
