@@ -81,6 +81,7 @@ pub const METHOD_ROLES: &[(&str, Role)] = &[
     ("/motie.registry.v1.AdminService/CreateToken", Role::Admin),
     ("/motie.registry.v1.AdminService/ListTokens", Role::Admin),
     ("/motie.registry.v1.AdminService/RevokeToken", Role::Admin),
+    ("/motie.registry.v1.AdminService/RotateToken", Role::Admin),
 ];
 
 /// Paths open without a token.

@@ -93,7 +93,7 @@ async fn dev_admin_token(store: &Store, file: &Path) -> anyhow::Result<String> {
     if let Ok(secret) = std::fs::read_to_string(file) {
         let secret = secret.trim();
         if let Some(id) = token::parse(secret) {
-            store.ensure_token(secret, Role::Admin, "registryd dev").await?;
+            store.ensure_token(secret, Role::Admin, "registryd dev", None).await?;
             if let Some(rec) = store.find_token(id).await?
                 && token::hashes_equal(&rec.secret_hash, &token::hash(secret))
                 && rec.is_active(time::OffsetDateTime::now_utc())

@@ -74,21 +74,47 @@ fn tokens_are_admin_business() -> Status {
     .into()
 }
 
-/// Whether `row` is a change that revoked (or expired) the token `token_id`.
-fn ends_token(row: &ChangeRecord, token_id: &str) -> bool {
+/// What a change means for the streams of token `token_id`.
+enum TokenNews {
+    /// Not a change of that token.
+    None,
+    /// The token was revoked or has expired.
+    Ended(&'static str),
+    /// The token now expires then (a rotation shortens its life).
+    ExpiresAt(Option<time::OffsetDateTime>),
+}
+
+fn token_news(row: &ChangeRecord, token_id: &str) -> TokenNews {
     if row.resource_type != TOKEN_TYPE || row.resource_name.strip_prefix("tokens/") != Some(token_id) {
-        return false;
+        return TokenNews::None;
     }
     let Some(snapshot) = &row.snapshot else {
-        return true;
+        return TokenNews::Ended("was removed");
     };
-    let revoked = snapshot.get("revoke_time").is_some_and(|t| !t.is_null());
-    let expired = snapshot
+    if snapshot.get("revoke_time").is_some_and(|t| !t.is_null()) {
+        return TokenNews::Ended("was revoked");
+    }
+    let expires = snapshot
         .get("expire_time")
         .and_then(|t| t.as_str())
-        .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok())
-        .is_some_and(|t| t <= time::OffsetDateTime::now_utc());
-    revoked || expired
+        .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok());
+    if expires.is_some_and(|t| t <= time::OffsetDateTime::now_utc()) {
+        return TokenNews::Ended("has expired");
+    }
+    TokenNews::ExpiresAt(expires)
+}
+
+/// The instant a token expiring at `t` stops (far in the future for never).
+fn expiry_instant(t: Option<time::OffsetDateTime>) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    match t {
+        Some(t) => {
+            now + (t - time::OffsetDateTime::now_utc())
+                .try_into()
+                .unwrap_or(Duration::ZERO)
+        }
+        None => now + Duration::from_secs(30 * 365 * 24 * 3600),
+    }
 }
 
 fn token_ended(token_id: &str, what: &str, pos: i64) -> Status {
@@ -194,7 +220,7 @@ impl ChangeFeedService for ChangesApi {
         &self,
         request: Request<pb::WatchChangesRequest>,
     ) -> Result<Response<Self::WatchChangesStream>, Status> {
-        let (token_id, admin, expire_time) = caller(&request);
+        let (token_id, admin, mut expire_time) = caller(&request);
         let r = request.into_inner();
         let mut v = Violations::new();
         for (i, t) in r.resource_types.iter().enumerate() {
@@ -285,9 +311,13 @@ impl ChangeFeedService for ChangesApi {
                 let full = rows.len() == 500;
                 for row in rows {
                     pos = row.sequence;
-                    if ends_token(&row, &token_id) {
-                        let _ = tx.send(Err(token_ended(&token_id, "was revoked", pos))).await;
-                        return;
+                    match token_news(&row, &token_id) {
+                        TokenNews::Ended(what) => {
+                            let _ = tx.send(Err(token_ended(&token_id, what, pos))).await;
+                            return;
+                        }
+                        TokenNews::ExpiresAt(t) => expire_time = t,
+                        TokenNews::None => {}
                     }
                     if selector.matches(&row) && tx.send(Ok(change_event(&row))).await.is_err() {
                         return;
@@ -298,15 +328,7 @@ impl ChangeFeedService for ChangesApi {
                 }
             }
             // The stream ends when its token expires.
-            let expiry = async {
-                match expire_time {
-                    Some(t) => {
-                        let left = t - time::OffsetDateTime::now_utc();
-                        tokio::time::sleep(left.try_into().unwrap_or(Duration::ZERO)).await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
+            let expiry = tokio::time::sleep_until(expiry_instant(expire_time));
             tokio::pin!(expiry);
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             loop {
@@ -317,9 +339,13 @@ impl ChangeFeedService for ChangesApi {
                                 continue;
                             }
                             pos = row.sequence;
-                            if ends_token(&row, &token_id) {
-                                let _ = tx.send(Err(token_ended(&token_id, "was revoked", pos))).await;
-                                return;
+                            match token_news(&row, &token_id) {
+                                TokenNews::Ended(what) => {
+                                    let _ = tx.send(Err(token_ended(&token_id, what, pos))).await;
+                                    return;
+                                }
+                                TokenNews::ExpiresAt(t) => expiry.as_mut().reset(expiry_instant(t)),
+                                TokenNews::None => {}
                             }
                             if selector.matches(&row) {
                                 if tx.send(Ok(change_event(&row))).await.is_err() {

@@ -52,6 +52,9 @@ pub struct StoreOptions {
     /// `statement_timeout` of every connection: bounds a statement outside a transaction
     /// (transactions of a call take their call's deadline instead).
     pub statement_timeout: Duration,
+    /// Run migrations when connecting; when false, only check that the schema is current
+    /// (for a role without DDL rights).
+    pub migrate: bool,
 }
 
 impl Default for StoreOptions {
@@ -63,6 +66,7 @@ impl Default for StoreOptions {
             request_id_retention: Duration::from_secs(7 * 24 * 3600),
             max_count: 10_000,
             statement_timeout: Duration::from_secs(30),
+            migrate: true,
         }
     }
 }
@@ -156,12 +160,17 @@ impl Store {
         Store::from_pool(pool, opts).await
     }
 
-    /// Wraps an existing pool: runs migrations and loads the page-token secret.
+    /// Wraps an existing pool: runs migrations (or checks them, see
+    /// [`StoreOptions::migrate`]) and loads the page-token secret.
     pub async fn from_pool(pool: PgPool, opts: StoreOptions) -> Result<Store, Error> {
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
+        if opts.migrate {
+            MIGRATOR
+                .run(&pool)
+                .await
+                .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
+        } else {
+            check_schema(&pool).await?;
+        }
         sqlx::query(
             "INSERT INTO registry_secrets (name, value)
              VALUES ('page_token', decode(md5(gen_random_uuid()::text) || md5(gen_random_uuid()::text), 'hex'))
@@ -478,6 +487,67 @@ pub(crate) async fn remember_response(
         .await
         .map_err(db_error)?;
     Ok(())
+}
+
+/// Fails unless every embedded migration has been applied.
+async fn check_schema(pool: &PgPool) -> Result<(), Error> {
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(pool)
+        .await
+        .map_err(|e| {
+            Error::Internal(format!(
+                "cannot read the applied migrations (run `registryd migrate` first): {e}"
+            ))
+        })?;
+    let missing: Vec<i64> = MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect();
+    if let Some(first) = missing.first() {
+        return Err(Error::Internal(format!(
+            "{} migrations are not applied (the first is {first}): run `registryd migrate` as the schema's owner",
+            missing.len()
+        )));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Grants `role` what the server needs and nothing more: CONNECT on the database, USAGE
+    /// on the schema, SELECT/INSERT/UPDATE/DELETE on the registry's tables, USAGE/SELECT on
+    /// their sequences, SELECT on the migration history (to check it). No DDL, no TRUNCATE.
+    pub async fn grant_dml(&self, role: &str) -> Result<(), Error> {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(role)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        if !exists {
+            return Err(Error::invalid("role", format!("role {role:?} does not exist")));
+        }
+        // PostgreSQL quotes the names (format's %I): nothing is spliced by us.
+        let statements: Vec<String> = sqlx::query_scalar(
+            "SELECT unnest(ARRAY[
+                format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1),
+                format('GRANT USAGE ON SCHEMA public TO %I', $1),
+                format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I', $1),
+                format('REVOKE INSERT, UPDATE, DELETE ON _sqlx_migrations FROM %I', $1),
+                format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I', $1)])",
+        )
+        .bind(role)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let mut tx = self.begin().await?;
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| Error::Internal(format!("grant failed: {e}")))?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
 }
 
 fn unavailable(e: sqlx::Error) -> Error {

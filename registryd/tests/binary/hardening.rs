@@ -1,0 +1,245 @@
+//! What `registryd` refuses or limits as a process: plaintext on a non-loopback address
+//! (unless loudly allowed, with a warning at every start), weak bootstrap secrets, tokens
+//! without an expiry by default; and serving as a database role that can read and write the
+//! registry's tables and nothing else.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::Stdio,
+    sync::mpsc,
+    time::Duration,
+};
+
+use registry_e2e::{admin_url, fresh_database_url};
+use registry_proto::v1::{
+    CreatePolicyGoalRequest, Pillar, PolicyGoal, WatchChangesRequest,
+    change_feed_service_client::ChangeFeedServiceClient, policy_goal_service_client::PolicyGoalServiceClient,
+};
+use registry_server::domain::token;
+use sqlx::Connection;
+
+use crate::helpers::{Bearer, Registryd, TempDir, channel, registryd, run};
+
+#[tokio::test]
+async fn plaintext_off_loopback_is_refused_unless_loudly_allowed() {
+    let url = fresh_database_url("registry_plain");
+    let out = run({
+        let mut cmd = registryd();
+        cmd.args(["serve", "--listen", "0.0.0.0:0", "--database-url", &url]);
+        cmd
+    })
+    .await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to serve plaintext") && err.contains("--insecure-plaintext-off-loopback"),
+        "{err}"
+    );
+
+    // Allowed explicitly: it serves, and says so as a warning in its log.
+    let mut child = registryd()
+        .args([
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--insecure-plaintext-off-loopback",
+            "--database-url",
+            &url,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start registryd");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let warned = loop {
+        match lines.recv_timeout(crate::helpers::STARTUP_TIMEOUT) {
+            Ok(line) if line.contains("INSECURE") => break line,
+            Ok(_) => {}
+            Err(e) => panic!("no warning about plaintext: {e}"),
+        }
+    };
+    assert!(warned.contains("WARN"), "{warned}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn weak_bootstrap_secrets_are_refused() {
+    let url = fresh_database_url("registry_weak");
+    let dir = TempDir::new("registry-weak-token");
+    let file = dir.0.join("token");
+    for weak in [
+        format!("rgy_abcdefghijkl_{}", "a".repeat(43)),
+        format!("rgy_abcdefghijkl_{}", "0123456789".repeat(4)),
+    ] {
+        std::fs::write(&file, &weak).unwrap();
+        let out = run({
+            let mut cmd = registryd();
+            cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+                .arg("--bootstrap-admin-token-file")
+                .arg(&file);
+            cmd
+        })
+        .await;
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("too weak"), "{err}");
+        assert!(!err.contains(&weak[17..]), "the secret is not echoed: {err}");
+    }
+}
+
+/// The whitespace-separated `-` cells of `registryd token list`'s line for `id`.
+fn dashes(listed: &str, id: &str) -> usize {
+    let line = listed.lines().find(|l| l.starts_with(id)).expect("the token is listed");
+    line.split_whitespace().filter(|c| *c == "-").count()
+}
+
+#[tokio::test]
+async fn tokens_expire_by_default() {
+    let url = fresh_database_url("registry_expiry");
+    let create = |extra: &[&str]| {
+        let mut cmd = registryd();
+        cmd.args(["token", "create", "--role", "viewer", "--database-url", &url])
+            .args(extra);
+        cmd
+    };
+    let default = String::from_utf8(run(create(&[])).await.stdout).unwrap();
+    let forever = String::from_utf8(run(create(&["--no-expiry"])).await.stdout).unwrap();
+    let listed = run({
+        let mut cmd = registryd();
+        cmd.args(["token", "list", "--database-url", &url]);
+        cmd
+    })
+    .await;
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    // EXPIRES and REVOKED: only REVOKED is empty for the default token.
+    assert_eq!(dashes(&listed, token::parse(default.trim()).unwrap()), 1, "{listed}");
+    assert_eq!(dashes(&listed, token::parse(forever.trim()).unwrap()), 2, "{listed}");
+}
+
+/// `url` connecting as `role`.
+fn as_role(url: &str, role: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}user={role}")
+}
+
+#[tokio::test]
+async fn serve_needs_only_a_dml_role_after_migrate_grants_it() {
+    let url = fresh_database_url("registry_dml");
+    let role = format!("registry_app_{}", uuid_suffix());
+    let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+
+    // The owner migrates and grants; the server runs as the role, without migrating.
+    let migrated = run({
+        let mut cmd = registryd();
+        cmd.args(["migrate", "--database-url", &url, "--grant-to", &role]);
+        cmd
+    })
+    .await;
+    assert!(migrated.status.success());
+    let app_url = as_role(&url, &role);
+    let admin_token = token::generate();
+    let dir = TempDir::new("registry-dml");
+    let file = dir.0.join("token");
+    std::fs::write(&file, &admin_token.secret).unwrap();
+    let mut proc = Registryd::spawn({
+        let mut cmd = registryd();
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--no-migrate",
+            "--database-url",
+            &app_url,
+        ])
+        .arg("--bootstrap-admin-token-file")
+        .arg(&file);
+        cmd
+    });
+    let line = proc.wait_for("registryd listening on");
+    let addr = line.split_whitespace().next().unwrap().to_owned();
+    let ch = channel(&addr).await;
+    let mut watch = ChangeFeedServiceClient::with_interceptor(ch.clone(), Bearer::new(&admin_token.secret))
+        .watch_changes(WatchChangesRequest::default())
+        .await
+        .expect("watch as the DML role")
+        .into_inner();
+    watch.message().await.unwrap();
+    PolicyGoalServiceClient::with_interceptor(ch.clone(), Bearer::new(&admin_token.secret))
+        .create_policy_goal(CreatePolicyGoalRequest {
+            policy_goal_id: "least-privilege".into(),
+            policy_goal: Some(PolicyGoal {
+                title: "Written by a DML-only role".into(),
+                pillar: Pillar::IndustrialResurgence.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("the DML role writes");
+    let change = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let m = watch.message().await.unwrap().unwrap();
+            if let Some(registry_proto::v1::watch_changes_response::Event::Change(c)) = m.event {
+                return c;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(change.resource_name, "policyGoals/least-privilege");
+    assert!(proc.terminate().await.success());
+
+    // The role can do nothing else: no DDL, no TRUNCATE, no superuser.
+    let mut app = sqlx::PgConnection::connect(&app_url).await.unwrap();
+    for ddl in [
+        "CREATE TABLE intruder (x int)",
+        "DROP TABLE policy_goals",
+        "ALTER TABLE policy_goals ADD COLUMN x int",
+        "TRUNCATE change_log",
+        "DELETE FROM _sqlx_migrations",
+    ] {
+        let err = sqlx::query(ddl).execute(&mut app).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied") || err.to_string().contains("must be owner"),
+            "{ddl}: {err}"
+        );
+    }
+    let superuser: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        .fetch_one(&mut app)
+        .await
+        .unwrap();
+    assert!(!superuser);
+    app.close().await.unwrap();
+    // The role's privileges go with the database (dropped by the harness); the role now.
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let mut in_db = sqlx::PgConnection::connect(&registryd::pg::with_database(&admin_url(), &db).unwrap())
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP OWNED BY {role}")))
+        .execute(&mut in_db)
+        .await
+        .unwrap();
+    in_db.close().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE {role}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+fn uuid_suffix() -> String {
+    token::generate().id
+}
