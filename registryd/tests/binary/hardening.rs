@@ -130,18 +130,81 @@ fn as_role(url: &str, role: &str) -> String {
     format!("{url}{sep}user={role}")
 }
 
+/// The roles of the compose deployment, made by its postgres init script on a fresh
+/// database; dropped with [`Roles::drop_all`].
+struct Roles {
+    db_url: String,
+    owner: String,
+    app: String,
+}
+
+impl Roles {
+    async fn create() -> Roles {
+        let suffix = token::generate().id;
+        let (owner, app, db) = (
+            format!("registry_owner_{suffix}"),
+            format!("registry_app_{suffix}"),
+            format!("registry_roles_{suffix}"),
+        );
+        let admin: sqlx::postgres::PgConnectOptions = admin_url().parse().unwrap();
+        let mut conn = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/postgres-init/10-registry-roles.sh"
+        );
+        let out = run({
+            let mut cmd = std::process::Command::new("sh");
+            cmd.arg(script)
+                .env("PGHOST", admin.get_host())
+                .env("PGPORT", admin.get_port().to_string())
+                .env("POSTGRES_USER", admin.get_username())
+                .env("POSTGRES_DB", &db)
+                .env("REGISTRY_OWNER_USER", &owner)
+                .env("REGISTRY_OWNER_PASSWORD", "unused-with-trust-auth")
+                .env("REGISTRY_APP_USER", &app)
+                .env("REGISTRY_APP_PASSWORD", "unused-with-trust-auth");
+            cmd
+        })
+        .await;
+        assert!(out.status.success(), "the postgres init script runs");
+        Roles {
+            db_url: registryd::pg::with_database(&admin_url(), &db).unwrap(),
+            owner,
+            app,
+        }
+    }
+
+    async fn drop_all(self) {
+        let db = self
+            .db_url
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let mut conn = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
+        for sql in [
+            format!("DROP DATABASE {db} WITH (FORCE)"),
+            format!("DROP ROLE {}", self.app),
+            format!("DROP ROLE {}", self.owner),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        }
+        conn.close().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn serve_needs_only_a_dml_role_after_migrate_grants_it() {
-    let url = fresh_database_url("registry_dml");
-    let role = format!("registry_app_{}", uuid_suffix());
-    let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-
+    let roles = Roles::create().await;
+    let (url, role) = (as_role(&roles.db_url, &roles.owner), roles.app.clone());
     // The owner migrates and grants; the server runs as the role, without migrating.
     let migrated = run({
         let mut cmd = registryd();
@@ -150,7 +213,7 @@ async fn serve_needs_only_a_dml_role_after_migrate_grants_it() {
     })
     .await;
     assert!(migrated.status.success());
-    let app_url = as_role(&url, &role);
+    let app_url = as_role(&roles.db_url, &role);
     let admin_token = token::generate();
     let dir = TempDir::new("registry-dml");
     let file = dir.0.join("token");
@@ -211,6 +274,7 @@ async fn serve_needs_only_a_dml_role_after_migrate_grants_it() {
         "ALTER TABLE policy_goals ADD COLUMN x int",
         "TRUNCATE change_log",
         "DELETE FROM _sqlx_migrations",
+        "CREATE EXTENSION IF NOT EXISTS hstore",
     ] {
         let err = sqlx::query(ddl).execute(&mut app).await.unwrap_err();
         assert!(
@@ -223,23 +287,14 @@ async fn serve_needs_only_a_dml_role_after_migrate_grants_it() {
         .await
         .unwrap();
     assert!(!superuser);
+    // Nor can the owner's migrations be run by it.
+    let refused = run({
+        let mut cmd = registryd();
+        cmd.args(["migrate", "--database-url", &app_url]);
+        cmd
+    })
+    .await;
+    assert!(!refused.status.success());
     app.close().await.unwrap();
-    // The role's privileges go with the database (dropped by the harness); the role now.
-    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
-    let mut in_db = sqlx::PgConnection::connect(&registryd::pg::with_database(&admin_url(), &db).unwrap())
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP OWNED BY {role}")))
-        .execute(&mut in_db)
-        .await
-        .unwrap();
-    in_db.close().await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE {role}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-}
-
-fn uuid_suffix() -> String {
-    token::generate().id
+    roles.drop_all().await;
 }
