@@ -298,3 +298,24 @@ async fn serve_needs_only_a_dml_role_after_migrate_grants_it() {
     app.close().await.unwrap();
     roles.drop_all().await;
 }
+
+#[tokio::test]
+async fn help_shows_no_secret_values() {
+    for sub in ["serve", "migrate"] {
+        let out = run({
+            let mut cmd = registryd();
+            cmd.args([sub, "--help"])
+                .env("DATABASE_URL", "postgres://registry:hunter2-db-password@db/registry")
+                .env(
+                    "REGISTRY_BOOTSTRAP_ADMIN_TOKEN",
+                    "rgy_abcdefghijkl_hunter2hunter2hunter2hunter2hunter2hunter2xyz",
+                );
+            cmd
+        })
+        .await;
+        assert!(out.status.success());
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("DATABASE_URL"), "{help}");
+        assert!(!help.contains("hunter2"), "{sub} --help prints a secret: {help}");
+    }
+}
