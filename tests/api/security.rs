@@ -406,7 +406,7 @@ async fn per_token_rate_limit() {
 }
 
 #[tokio::test]
-async fn server_deadline_is_deadline_exceeded() {
+async fn server_deadline_is_deadline_exceeded_and_stops_the_query() {
     let app = TestApp::spawn_with(ServerOptions {
         request_timeout: Duration::from_millis(300),
         ..Default::default()
@@ -434,6 +434,12 @@ async fn server_deadline_is_deadline_exceeded() {
         })
         .await;
     assert!(matches!(r, Err(Error::DeadlineExceeded { .. })), "{r:?}");
+    // The lock is still held, yet the abandoned statement is gone: its transaction's
+    // statement_timeout was the call's deadline.
+    crate::limits::eventually("the abandoned statement was cancelled", || async {
+        crate::limits::waiting_on_locks(&app).await == 0
+    })
+    .await;
     tx.rollback().await.unwrap();
     // The abandoned update did not apply.
     assert_eq!(

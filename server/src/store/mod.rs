@@ -208,23 +208,18 @@ impl Store {
     ///
     /// Inside a call, the transaction's `statement_timeout` is the time left until the call's
     /// deadline ([`crate::limits::call_deadline`]), so a statement of a call that has given
-    /// up is cancelled by PostgreSQL instead of running (or waiting for locks) on.
+    /// up is cancelled by PostgreSQL instead of running (or waiting for locks) on. Outside a
+    /// call (background maintenance) a transaction has none.
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
         let pool = self.pool.clone();
         let timeout_ms = crate::limits::call_deadline().map(|left| left.as_millis().clamp(1, u128::from(u32::MAX)));
-        tokio::spawn(async move {
-            match timeout_ms {
-                Some(ms) => {
-                    // A number formatted by us: nothing from the request reaches this SQL.
-                    let sql = format!("BEGIN; SET LOCAL statement_timeout = {ms}");
-                    pool.begin_with(sqlx::AssertSqlSafe(sql)).await
-                }
-                None => pool.begin().await,
-            }
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("BEGIN task failed: {e}")))?
-        .map_err(db_error)
+        // A number formatted by us: nothing from the request reaches this SQL. Outside a call
+        // (purging, compaction, bootstrap) there is no deadline: 0, no timeout.
+        let sql = format!("BEGIN; SET LOCAL statement_timeout = {}", timeout_ms.unwrap_or(0));
+        tokio::spawn(async move { pool.begin_with(sqlx::AssertSqlSafe(sql)).await })
+            .await
+            .map_err(|e| Error::Internal(format!("BEGIN task failed: {e}")))?
+            .map_err(db_error)
     }
 
     /// Ends a write: commits, or rolls back for `validate_only`.

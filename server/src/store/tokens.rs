@@ -132,10 +132,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_error)?;
-        let old = old.ok_or_else(|| Error::NotFound {
-            resource_type: TOKEN_TYPE,
-            name: name.clone(),
-        })?;
+        let old = old.ok_or_else(|| not_found(id))?;
         if !old.is_active(OffsetDateTime::now_utc()) {
             return Err(Error::failed_precondition(
                 Reason::TokenInvalid,
@@ -222,10 +219,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-        let rec = rec.ok_or_else(|| Error::NotFound {
-            resource_type: TOKEN_TYPE,
-            name: format!("tokens/{id}"),
-        })?;
+        let rec = rec.ok_or_else(|| not_found(id))?;
         append_changes(&mut tx, &[change(&rec, ChangeKind::Updated, ctx)]).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(rec)
@@ -239,6 +233,13 @@ impl Store {
             .await
             .map_err(db_error)?;
         Ok(())
+    }
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound {
+        resource_type: TOKEN_TYPE,
+        name: format!("tokens/{id}"),
     }
 }
 
