@@ -195,7 +195,7 @@ pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
 
 /// Refuses plaintext on an address other hosts can reach, unless explicitly allowed (then
 /// warns, at every start).
-fn check_plaintext(listen: SocketAddr, tls: bool, allowed: bool) -> anyhow::Result<()> {
+pub fn check_plaintext(listen: SocketAddr, tls: bool, allowed: bool) -> anyhow::Result<()> {
     if tls || listen.ip().is_loopback() {
         return Ok(());
     }

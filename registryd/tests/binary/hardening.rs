@@ -36,6 +36,19 @@ async fn plaintext_off_loopback_is_refused_unless_loudly_allowed() {
         "{err}"
     );
 
+    // Dev mode too (it serves plaintext only), before it starts any PostgreSQL.
+    let dir = TempDir::new("registry-dev-plain");
+    let out = run({
+        let mut cmd = registryd();
+        cmd.args(["dev", "--listen", "0.0.0.0:0", "--data-dir"])
+            .arg(dir.0.join("pg"));
+        cmd
+    })
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to serve plaintext"));
+    assert!(!dir.0.join("pg").exists(), "no cluster was created");
+
     // Allowed explicitly: it serves, and says so as a warning in its log.
     let mut child = registryd()
         .args([
