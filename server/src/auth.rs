@@ -114,6 +114,8 @@ pub struct AuthLimits {
     pub failures_per_peer: Option<NonZeroU32>,
     /// Optional requests per second allowed per token.
     pub per_token: Option<NonZeroU32>,
+    /// Entries of each token cache (known tokens, unknown ids).
+    pub cache_capacity: u64,
 }
 
 impl Default for AuthLimits {
@@ -121,6 +123,7 @@ impl Default for AuthLimits {
         AuthLimits {
             failures_per_peer: NonZeroU32::new(10),
             per_token: None,
+            cache_capacity: 10_000,
         }
     }
 }
@@ -149,15 +152,15 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
-/// Entries of each cache.
+/// Entries of the caches that are not token caches (peers, last uses).
 const MAX_CACHE: u64 = 10_000;
 
-fn bounded<K, V>(ttl: Duration) -> Cache<K, V>
+fn bounded<K, V>(capacity: u64, ttl: Duration) -> Cache<K, V>
 where
     K: std::hash::Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    Cache::builder().max_capacity(MAX_CACHE).time_to_live(ttl).build()
+    Cache::builder().max_capacity(capacity).time_to_live(ttl).build()
 }
 
 impl Authenticator {
@@ -165,15 +168,15 @@ impl Authenticator {
         let ttl = Duration::from_secs(5);
         Authenticator {
             store,
-            known: bounded(ttl),
-            unknown: bounded(ttl),
-            touched: bounded(Duration::from_secs(60)),
+            known: bounded(limits.cache_capacity, ttl),
+            unknown: bounded(limits.cache_capacity, ttl),
+            touched: bounded(MAX_CACHE, Duration::from_secs(60)),
             ttl,
             limiter: limits.per_token.map(|r| RateLimiter::keyed(Quota::per_second(r))),
             failures: limits
                 .failures_per_peer
                 .map(|r| RateLimiter::keyed(Quota::per_second(r))),
-            blocked: bounded(Duration::from_secs(1)),
+            blocked: bounded(MAX_CACHE, Duration::from_secs(1)),
         }
     }
 

@@ -74,6 +74,8 @@ pub struct ServerOptions {
     pub rate_limit_per_token: Option<std::num::NonZeroU32>,
     /// Failed authentications allowed per peer address and second (`None`: unlimited).
     pub failed_auth_per_peer: Option<std::num::NonZeroU32>,
+    /// Entries of each token cache (known tokens; unknown ids).
+    pub token_cache_capacity: u64,
     /// Change streams allowed per token and in total.
     pub streams: limits::StreamLimits,
     /// Requests in flight on this server; beyond it, RESOURCE_EXHAUSTED `OVERLOADED`.
@@ -98,6 +100,7 @@ impl Default for ServerOptions {
             keepalive_interval: Duration::from_secs(30),
             rate_limit_per_token: None,
             failed_auth_per_peer: auth::AuthLimits::default().failures_per_peer,
+            token_cache_capacity: auth::AuthLimits::default().cache_capacity,
             streams: limits::StreamLimits::default(),
             max_concurrent_requests: 1024,
             metrics_listener: None,
@@ -173,6 +176,7 @@ pub async fn serve(
         auth::AuthLimits {
             failures_per_peer: opts.failed_auth_per_peer,
             per_token: opts.rate_limit_per_token,
+            cache_capacity: opts.token_cache_capacity,
         },
     ));
     tokio::spawn(evict_changed_tokens(feed.clone(), auth.clone(), feed_stop.clone()));

@@ -58,7 +58,11 @@ async fn open_watch(
 }
 
 async fn get_goal(app: &TestApp, secret: &str, name: &str) -> Result<pb::PolicyGoal, Status> {
-    let mut c = PolicyGoalServiceClient::new(channel(app).await);
+    get_goal_on(channel(app).await, secret, name).await
+}
+
+async fn get_goal_on(ch: Channel, secret: &str, name: &str) -> Result<pb::PolicyGoal, Status> {
+    let mut c = PolicyGoalServiceClient::new(ch);
     c.get_policy_goal(authed(
         secret,
         pb::GetPolicyGoalRequest {
@@ -339,32 +343,36 @@ async fn token_records_are_shown_to_admins_only() {
 
 #[tokio::test]
 async fn unknown_token_ids_are_cached_and_valid_ones_stay_cached() {
+    // Caches of 50 entries each, flooded with 200 made-up ids.
     let app = TestApp::spawn_with(ServerOptions {
         request_timeout: Duration::from_secs(2),
         failed_auth_per_peer: None,
+        token_cache_capacity: 50,
         ..Default::default()
     })
     .await;
     let unknown = "rgy_zzzzzzzzzzzz_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-    let (_, viewer) = token(&app, Role::Viewer, None).await;
-    // Looked up once each: the unknown id, the viewer, and a flood of other unknown ids.
-    assert_eq!(
-        get_goal(&app, unknown, "policyGoals/x").await.unwrap_err().code(),
-        Code::Unauthenticated
-    );
+    // The token's creation reaches the server's feed (which evicts it from the cache) first.
+    let mut feed = open_watch(&app, &app.admin_token, Default::default()).await.unwrap();
+    let (viewer_id, viewer) = token(&app, Role::Viewer, None).await;
+    changes_until(&mut feed, &format!("tokens/{viewer_id}")).await;
+    // Looked up once each (within the caches' 5 s): the viewer, the flood, the unknown id.
+    let ch = channel(&app).await;
     assert_eq!(
         get_goal(&app, &viewer, "policyGoals/x").await.unwrap_err().code(),
         Code::NotFound
     );
     for i in 0..200 {
-        let made_up = format!("rgy_{:0>12}_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", i);
-        assert_eq!(
-            get_goal(&app, &made_up, "policyGoals/x").await.unwrap_err().code(),
-            Code::Unauthenticated
-        );
+        let made_up = format!("rgy_{i:0>12}_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        let s = get_goal_on(ch.clone(), &made_up, "policyGoals/x").await.unwrap_err();
+        assert_eq!(s.code(), Code::Unauthenticated);
     }
+    assert_eq!(
+        get_goal(&app, unknown, "policyGoals/x").await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
     // With the token table locked, a lookup would wait past the deadline: answers within it
-    // come from the caches.
+    // come from the caches. The flood did not push the valid token out.
     let mut tx = app.pool().begin().await.unwrap();
     sqlx::query("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
         .execute(&mut *tx)
