@@ -164,10 +164,18 @@ impl Store {
     /// [`StoreOptions::migrate`]) and loads the page-token secret.
     pub async fn from_pool(pool: PgPool, opts: StoreOptions) -> Result<Store, Error> {
         if opts.migrate {
+            // On a connection of its own without the pool's statement timeout: a migration
+            // may rewrite or index a large table.
+            let mut conn = pool.acquire().await.map_err(unavailable)?.detach();
+            sqlx::query("SET statement_timeout = 0")
+                .execute(&mut conn)
+                .await
+                .map_err(db_error)?;
             MIGRATOR
-                .run(&pool)
+                .run(&mut conn)
                 .await
                 .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
+            let _ = sqlx::Connection::close(conn).await;
         } else {
             check_schema(&pool).await?;
         }
