@@ -389,6 +389,28 @@ impl RegistryClient {
         )
     }
 
+    /// Rotates an API token (ADMIN): creates its successor (secret in the response only) and
+    /// lets the old one work for `grace_period` more (default 24 h; zero revokes it now).
+    pub async fn rotate_token(
+        &self,
+        name: impl Into<String>,
+        grace_period: Option<std::time::Duration>,
+    ) -> Result<pb::RotateTokenResponse> {
+        let grace_period = grace_period
+            .map(prost_types::Duration::try_from)
+            .transpose()
+            .map_err(|_| Error::Transport("the grace period is too long".into()))?;
+        page(
+            self.admin
+                .clone()
+                .rotate_token(pb::RotateTokenRequest {
+                    name: name.into(),
+                    grace_period,
+                })
+                .await,
+        )
+    }
+
     /// Creates a goal. Set `request_id` to make retries safe.
     pub async fn create_policy_goal(&self, req: pb::CreatePolicyGoalRequest) -> Result<pb::PolicyGoal> {
         self.read(

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod drain;
 pub mod error;
 pub mod feed;
+pub mod limits;
 pub mod observe;
 pub mod store;
 pub mod telemetry;
@@ -73,6 +74,14 @@ pub struct ServerOptions {
     pub keepalive_interval: Duration,
     /// Optional per-token rate limit, requests per second.
     pub rate_limit_per_token: Option<std::num::NonZeroU32>,
+    /// Failed authentications allowed per peer address and second (`None`: unlimited).
+    pub failed_auth_per_peer: Option<std::num::NonZeroU32>,
+    /// Entries of each token cache (known tokens; unknown ids).
+    pub token_cache_capacity: u64,
+    /// Change streams allowed per token and in total.
+    pub streams: limits::StreamLimits,
+    /// Requests in flight on this server; beyond it, RESOURCE_EXHAUSTED `OVERLOADED`.
+    pub max_concurrent_requests: usize,
     /// Where to serve Prometheus `/metrics` (plain HTTP); no metrics endpoint when `None`.
     pub metrics_listener: Option<observe::MetricsListener>,
     /// Browser origins allowed to call the API over gRPC-Web (CORS); none when empty. Check
@@ -95,6 +104,10 @@ impl Default for ServerOptions {
             max_concurrent_streams: 256,
             keepalive_interval: Duration::from_secs(30),
             rate_limit_per_token: None,
+            failed_auth_per_peer: auth::AuthLimits::default().failures_per_peer,
+            token_cache_capacity: auth::AuthLimits::default().cache_capacity,
+            streams: limits::StreamLimits::default(),
+            max_concurrent_requests: 1024,
             metrics_listener: None,
             cors_allowed_origins: Vec::new(),
         }
@@ -164,12 +177,20 @@ pub async fn serve(
     };
     // Watch streams end (UNAVAILABLE, with the sequence to resume after) as shutdown starts.
     let watch_shutdown = tokio_util::sync::CancellationToken::new();
-    let auth = std::sync::Arc::new(auth::Authenticator::new(store.clone(), opts.rate_limit_per_token));
+    let auth = std::sync::Arc::new(auth::Authenticator::new(
+        store.clone(),
+        auth::AuthLimits {
+            failures_per_peer: opts.failed_auth_per_peer,
+            per_token: opts.rate_limit_per_token,
+            cache_capacity: opts.token_cache_capacity,
+        },
+    ));
     tokio::spawn(evict_changed_tokens(feed.clone(), auth.clone(), feed_stop.clone()));
     let changes = ChangeFeedServiceServer::new(api::changes::ChangesApi::new(
         store.clone(),
         feed,
         watch_shutdown.clone(),
+        limits::StreamSlots::new(opts.streams),
     ))
     .max_decoding_message_size(opts.max_request_bytes);
     let admin = AdminServiceServer::new(api::admin::AdminApi::new(store.clone(), auth.clone()))
@@ -221,6 +242,7 @@ pub async fn serve(
         .layer(drain::DrainLayer {
             token: drain_token.clone(),
         })
+        .layer(limits::OverloadLayer::new(opts.max_concurrent_requests))
         .layer(auth::AuthLayer {
             auth,
             deadline: opts.request_timeout,

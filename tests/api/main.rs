@@ -15,6 +15,7 @@ mod filtering;
 mod goals;
 mod grpc_web;
 mod hostile;
+mod limits;
 mod listing;
 mod measurements;
 mod observability;

@@ -161,14 +161,19 @@ impl TestApp {
 
     /// Starts a server with the given options on a fresh database.
     pub async fn spawn_with(opts: ServerOptions) -> TestApp {
+        Self::spawn_with_store(opts, |s| s).await
+    }
+
+    /// Like [`TestApp::spawn_with`], with store options changed by `store`.
+    pub async fn spawn_with_store(opts: ServerOptions, store: impl FnOnce(StoreOptions) -> StoreOptions) -> TestApp {
         let db_name = create_database("registry_test").await;
         let store = Store::connect_with(
             connect_options(&db_name),
-            StoreOptions {
+            store(StoreOptions {
                 max_connections: 8,
                 acquire_timeout: Duration::from_secs(10),
                 ..StoreOptions::default()
-            },
+            }),
         )
         .await
         .expect("connect and migrate");

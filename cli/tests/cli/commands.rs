@@ -577,6 +577,56 @@ async fn tokens_health_watch_completions_and_token_file() {
     assert!(list.as_array().unwrap().iter().any(|t| t["name"] == name.as_str()));
     let list = ok(ctl(&app, &["tokens", "list"]));
     assert!(list.contains(&name) && list.contains("EDITOR"), "{list}");
+    // Without --expires-in-days a token expires (in 90 days) unless --no-expiry says not.
+    let default = json(ctl(
+        &app,
+        &[
+            "tokens",
+            "create",
+            "--role",
+            "viewer",
+            "--description",
+            "d",
+            "-o",
+            "json",
+        ],
+    ));
+    assert!(default["token"]["expire_time"].is_string(), "{default}");
+    let forever = json(ctl(
+        &app,
+        &[
+            "tokens",
+            "create",
+            "--role",
+            "viewer",
+            "--description",
+            "f",
+            "--no-expiry",
+            "-o",
+            "json",
+        ],
+    ));
+    assert!(forever["token"]["expire_time"].is_null(), "{forever}");
+    // Rotation: a successor with the same role, the old one revoked after the grace period
+    // (0 hours: at once).
+    let rotated = json(ctl(
+        &app,
+        &[
+            "tokens",
+            "rotate",
+            default["token"]["name"].as_str().unwrap(),
+            "--grace-hours",
+            "0",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(rotated["token"]["role"], "VIEWER", "{rotated}");
+    assert!(rotated["secret"].as_str().unwrap().starts_with("rgy_"));
+    assert_eq!(rotated["previous"]["name"], default["token"]["name"]);
+    assert!(rotated["previous"]["revoke_time"].is_string(), "{rotated}");
+    ok(run_with(&ep, rotated["secret"].as_str(), &["goals", "list"]));
+    fails(run_with(&ep, default["secret"].as_str(), &["goals", "list"]), 5);
 
     // The token from a file (container secret), e.g. REGISTRY_TOKEN_FILE.
     let dir = tempfile::tempdir().unwrap();

@@ -143,8 +143,20 @@ domain_enum!(MilestoneState, prefix "STATE_" {
     Cancelled = "CANCELLED",
 });
 
+impl Role {
+    /// What a role may do, as a number: each role may do everything a role of lower rank
+    /// may. Stated here, not taken from the order of the variants (which follows the proto).
+    pub const fn rank(self) -> u8 {
+        match self {
+            Role::Viewer => 1,
+            Role::Editor => 2,
+            Role::Admin => 3,
+        }
+    }
+}
+
 domain_enum!(
-    /// What a token may do; each role includes the ones below it (ordered).
+    /// What a token may do; each role includes those of lower [`Role::rank`].
     Role, prefix "ROLE_" {
     Viewer = "VIEWER",
     Editor = "EDITOR",
