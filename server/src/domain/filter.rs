@@ -1221,7 +1221,7 @@ mod tests {
     #[test]
     fn errors_name_the_position_and_token() {
         let allowed = "allowed: pillar, state, parent, sectors, regions, linked_partners, lead_organization, \
-                       title, labels.<key>, create_time, update_time, targets.target_year, progress_state, search";
+                       contributing_organizations, contributes_to, title, labels.<key>, create_time, update_time, targets.target_year, progress_state, search";
         for (filter, expected) in [
             // lexer
             ("state = ACTIVE ~", "at 15: unexpected character \"~\""),
