@@ -209,10 +209,9 @@ fn goal_item(h: &mut String, g: &pb::PolicyGoal, children: &BTreeMap<&str, Vec<&
                 .unwrap_or_default();
             let _ = write!(
                 h,
-                "<li>{}: target {} {} by {}{}{} {}</li>",
+                "<li>{}: target {} by {}{}{} {}</li>",
                 esc(&t.metric),
-                charts::trim_number(t.target_value),
-                esc(&t.unit),
+                esc(&target_text(t)),
                 t.target_year,
                 esc(&latest),
                 esc(&pct),
@@ -231,9 +230,48 @@ fn goal_item(h: &mut String, g: &pb::PolicyGoal, children: &BTreeMap<&str, Vec<&
     h.push_str("</li>\n");
 }
 
+/// +1 or −1 for a relative target (INCREASE_BY / DECREASE_BY: a change from the baseline, an
+/// amount or a percentage of it); `None` for an absolute one.
+fn relative_sign(t: &pb::Target) -> Option<f64> {
+    use pb::target::Direction;
+    match Direction::try_from(t.direction) {
+        Ok(Direction::IncreaseBy) => Some(1.0),
+        Ok(Direction::DecreaseBy) => Some(-1.0),
+        _ => None,
+    }
+}
+
+/// The value a target (or interim) value means; `None` for a relative target whose baseline
+/// is unknown (the registry then computes no progress: BASELINE_UNKNOWN).
+fn absolute(t: &pb::Target, v: f64) -> Option<f64> {
+    let Some(sign) = relative_sign(t) else {
+        return Some(v);
+    };
+    let b = t.baseline_value?;
+    Some(b + sign * if t.percent_of_baseline { b * v / 100.0 } else { v })
+}
+
+/// How a target reads: "500 factories", or for a relative one "+30% of the baseline" /
+/// "−10 t".
+fn target_text(t: &pb::Target) -> String {
+    let value = charts::trim_number(t.target_value);
+    match relative_sign(t) {
+        None => format!("{value} {}", t.unit),
+        Some(s) => {
+            let sign = if s > 0.0 { "+" } else { "−" };
+            if t.percent_of_baseline {
+                format!("{sign}{value}% of the baseline")
+            } else {
+                format!("{sign}{value} {}", t.unit)
+            }
+        }
+    }
+}
+
 /// The chart data of one target: the path as the registry computes progress (from the
 /// baseline, or the earliest measurement, through each interim target to the target at the
-/// end of its year) and the measurements of its metric.
+/// end of its year; a relative target as the absolute one it means, and no path without its
+/// baseline) and the measurements of its metric.
 fn target_chart(g: &pb::PolicyGoal, t: &pb::Target, ms: &[&pb::Measurement], as_of: f64) -> TargetChart {
     let measured: Vec<(f64, f64)> = ms
         .iter()
@@ -242,8 +280,21 @@ fn target_chart(g: &pb::PolicyGoal, t: &pb::Target, ms: &[&pb::Measurement], as_
     let start_x = date_of(t.baseline_date.as_ref())
         .map(|d| f64::from(d.year()) + f64::from(d.ordinal() - 1) / 365.25)
         .or_else(|| measured.first().map(|p| p.0));
-    let start_y = t.baseline_value.or_else(|| measured.first().map(|p| p.1));
+    let start_y = if relative_sign(t).is_some() {
+        t.baseline_value
+    } else {
+        t.baseline_value.or_else(|| measured.first().map(|p| p.1))
+    };
     let mut path = Vec::new();
+    let Some(end) = absolute(t, t.target_value) else {
+        return TargetChart {
+            caption: format!("{} — {} (baseline unknown)", g.title, t.metric),
+            unit: t.unit.clone(),
+            path,
+            measured,
+            as_of,
+        };
+    };
     if let (Some(x), Some(y)) = (start_x, start_y) {
         path.push((x, y));
     }
@@ -253,9 +304,9 @@ fn target_chart(g: &pb::PolicyGoal, t: &pb::Target, ms: &[&pb::Measurement], as_
         interim
             .iter()
             .filter(|i| i.year < t.target_year)
-            .map(|i| (f64::from(i.year + 1), i.value)),
+            .filter_map(|i| Some((f64::from(i.year + 1), absolute(t, i.value)?))),
     );
-    path.push((f64::from(t.target_year + 1), t.target_value));
+    path.push((f64::from(t.target_year + 1), end));
     TargetChart {
         caption: format!("{} — {}", g.title, t.metric),
         unit: t.unit.clone(),
@@ -282,13 +333,12 @@ fn targets(h: &mut String, d: &ReportData) -> Result<(), String> {
             let _ = write!(
                 h,
                 "<figure class=\"chart target-chart\" data-goal=\"{}\" data-metric=\"{}\" data-measurements=\"{}\">\n{svg}\n\
-                 <figcaption><strong>{}</strong>: {} {} by {} ({} measurements). {} {}</figcaption>\n</figure>\n",
+                 <figcaption><strong>{}</strong>: {} by {} ({} measurements). {} {}</figcaption>\n</figure>\n",
                 esc(&g.name),
                 esc(&t.metric),
                 mine.len(),
                 esc(&t.metric),
-                charts::trim_number(t.target_value),
-                esc(&t.unit),
+                esc(&target_text(t)),
                 t.target_year,
                 mine.len(),
                 esc(&t.description),

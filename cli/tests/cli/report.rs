@@ -148,6 +148,15 @@ async fn report_has_every_chart_and_is_self_contained() {
         assert_eq!(charts.get(t), Some(&(2, 2)), "{t:?}: {charts:?}");
     }
 
+    // "By more than 30%" reads as a change from its baseline, which the statement does not
+    // give: no path is drawn to a made-up value.
+    let text: String = doc.root_element().text().collect();
+    assert!(
+        text.contains("productivity: target +30% of the baseline by 2030"),
+        "{text}"
+    );
+    assert!(text.contains("productivity (baseline unknown)"), "{text}");
+
     // The concentration of the latest year with exports: a bar per partner, the HHI.
     let shares = doc
         .select(&sel("figure.shares-chart"))
