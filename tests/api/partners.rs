@@ -929,3 +929,38 @@ async fn a_goal_that_engagements_serve_is_deleted_only_by_force_which_unlinks_it
         Some(vec!["engagements".to_owned()])
     );
 }
+
+/// A country partner created without a Korean name gets CLDR's (not typed by anyone), a
+/// given one is kept, and search finds partners by their Korean name.
+#[tokio::test]
+async fn countries_carry_cldr_korean_names_and_are_found_by_them() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    let kr = c
+        .create_trade_partner(create_partner("kr", partner(pb::trade_partner::Kind::Country, "Korea")))
+        .await
+        .unwrap();
+    assert_eq!(kr.display_name_ko, "대한민국");
+    let mut vn = partner(pb::trade_partner::Kind::Country, "Viet Nam");
+    vn.display_name_ko = "베트남 사회주의 공화국".into();
+    let vn = c.create_trade_partner(create_partner("vn", vn)).await.unwrap();
+    assert_eq!(vn.display_name_ko, "베트남 사회주의 공화국", "a given name is kept");
+    let bloc = c
+        .create_trade_partner(create_partner(
+            "asean",
+            partner(pb::trade_partner::Kind::EconomicBloc, "ASEAN"),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(bloc.display_name_ko, "", "CLDR names countries only");
+    let found: Vec<pb::TradePartner> = c
+        .list_trade_partners(pb::ListTradePartnersRequest {
+            filter: "search:\"대한민국\"".into(),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "tradePartners/kr");
+}

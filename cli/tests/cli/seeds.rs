@@ -96,12 +96,26 @@ fn every_record_cites_a_verbatim_passage_of_the_source() {
                 for q in quotes {
                     assert!(source.contains(q), "{}: {id}: not in the source: {q:?}", path.display());
                 }
-                // No Korean title the statement does not support.
+                // No Korean title the statement does not support; a country's Korean name is
+                // CLDR's.
                 assert!(
-                    r.get("title_ko").is_none() && r.get("display_name_ko").is_none(),
+                    r.get("title_ko").is_none(),
                     "{}: {id} has a Korean title",
                     path.display()
                 );
+                if let Some(ko) = r.get("display_name_ko").and_then(|v| v.as_str()) {
+                    assert_eq!(
+                        r["kind"].as_str(),
+                        Some("COUNTRY"),
+                        "{id}: only countries have CLDR names"
+                    );
+                    assert_eq!(
+                        Some(ko.to_owned()),
+                        registry_server::domain::cldr::korean_country_name(id),
+                        "{}: {id}'s Korean name is not CLDR's",
+                        path.display()
+                    );
+                }
             }
         }
     }

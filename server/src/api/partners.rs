@@ -43,6 +43,7 @@ fn spec_for(v: &mut Violations, id: Option<&Id>, id_field: &str, p: &pb::TradePa
     let spec = all(v, PartnerSpec::from_proto("trade_partner", p))?;
     if let Some(id) = id {
         partner::check_id(v, id_field, id, spec.kind);
+        return Some(spec.named_in_korean(id));
     }
     Some(spec)
 }

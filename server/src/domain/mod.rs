@@ -54,6 +54,7 @@ macro_rules! patch_fields {
 }
 
 pub mod check;
+pub mod cldr;
 pub mod enums;
 mod error;
 pub mod filter;

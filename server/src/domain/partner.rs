@@ -95,6 +95,17 @@ impl Default for PartnerKind {
 }
 
 impl PartnerSpec {
+    /// A new country partner without a Korean display name gets CLDR's (`us` → 미국).
+    pub fn named_in_korean(mut self, id: &Id) -> PartnerSpec {
+        if self.kind == PartnerKind::Country
+            && self.display_name_ko.is_empty()
+            && let Some(name) = super::cldr::korean_country_name(id.as_str())
+        {
+            self.display_name_ko = name;
+        }
+        self
+    }
+
     /// The rules across fields ([`RULE_INPUTS`]).
     fn rules(&self, v: &mut Violations) {
         if self.kind == PartnerKind::Country && !self.members.is_empty() {

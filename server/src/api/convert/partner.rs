@@ -268,7 +268,7 @@ pub fn create_spec(field: &str, p: &pb::TradePartner, id: &Id) -> Result<Partner
     let spec = PartnerSpec::from_proto(field, p)?;
     let mut v = Violations::new();
     crate::domain::partner::check_id(&mut v, &format!("{field}.name"), id, spec.kind);
-    v.finish(|| spec)
+    v.finish(|| spec.named_in_korean(id))
 }
 
 impl FlowSpec {
