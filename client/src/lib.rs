@@ -38,6 +38,8 @@ mod measurements;
 mod pages;
 mod partners;
 mod retry;
+mod trade;
+pub mod trade_files;
 mod watch;
 
 use std::time::Duration;
@@ -45,7 +47,8 @@ use std::time::Duration;
 use futures::Stream;
 use registry_proto::v1::{
     admin_service_client::AdminServiceClient, change_feed_service_client::ChangeFeedServiceClient,
-    policy_goal_service_client::PolicyGoalServiceClient, trade_partner_service_client::TradePartnerServiceClient,
+    policy_goal_service_client::PolicyGoalServiceClient, trade_analysis_service_client::TradeAnalysisServiceClient,
+    trade_partner_service_client::TradePartnerServiceClient,
 };
 use tonic::{
     metadata::{Ascii, MetadataValue},
@@ -225,6 +228,7 @@ pub struct RegistryClient {
     partners: TradePartnerServiceClient<Svc>,
     changes: ChangeFeedServiceClient<Svc>,
     admin: AdminServiceClient<Svc>,
+    trade: TradeAnalysisServiceClient<Svc>,
     retry: RetryPolicy,
 }
 
@@ -317,6 +321,8 @@ impl RegistryClient {
             partners: TradePartnerServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             changes: ChangeFeedServiceClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(MAX_MESSAGE),
+            trade: TradeAnalysisServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             admin: AdminServiceClient::with_interceptor(channel.clone(), auth).max_decoding_message_size(MAX_MESSAGE),
             channel,

@@ -394,5 +394,6 @@ mod tests {
     fn descriptions_match_the_proto_annotations() {
         check::<PolicyGoal>("motie.registry.v1.PolicyGoal");
         check::<TradePartner>("motie.registry.v1.TradePartner");
+        check::<crate::domain::product_set::ProductSet>("motie.registry.v1.ProductSet");
     }
 }
