@@ -11,6 +11,7 @@
 mod changes;
 mod client_resilience;
 mod concurrency;
+mod dependencies;
 mod filtering;
 mod goals;
 mod hostile;
