@@ -1,11 +1,12 @@
 -- Product-level trade records (HS 6-digit), with every revision kept, and per product-year
--- world statistics kept current by each load (docs/dependencies.md).
+-- world statistics kept current by each load (docs/dependencies.md). The server validates codes
+-- (ISO alpha-2, 6 digits); the checks here are cheap ones, as bulk loads pay for each per row.
 
 CREATE TABLE trade_records (
     year        int    NOT NULL CHECK (year BETWEEN 1900 AND 2200),
-    exporter    text   NOT NULL CHECK (exporter ~ '^[A-Z]{2}$'),
-    importer    text   NOT NULL CHECK (importer ~ '^[A-Z]{2}$'),
-    product     text   NOT NULL CHECK (product ~ '^[0-9]{6}$'),
+    exporter    text   COLLATE "C" NOT NULL CHECK (octet_length(exporter) = 2),
+    importer    text   COLLATE "C" NOT NULL CHECK (octet_length(importer) = 2),
+    product     text   COLLATE "C" NOT NULL CHECK (octet_length(product) = 6),
     revision    int    NOT NULL CHECK (revision > 0),
     hs_edition  text   NOT NULL DEFAULT '',
     value_usd   bigint NOT NULL CHECK (value_usd >= 0),
@@ -28,7 +29,7 @@ CREATE INDEX trade_records_exporter_idx ON trade_records (exporter, year, produc
 -- exporters (shares 0..1), how many importers and exporters the data covers, the total.
 CREATE TABLE trade_product_stats (
     year             int    NOT NULL,
-    product          text   NOT NULL,
+    product          text   COLLATE "C" NOT NULL,
     world_export_hhi float8 NOT NULL,
     importer_count   int    NOT NULL,
     exporter_count   int    NOT NULL,

@@ -15,6 +15,9 @@ use crate::domain::{
     trade::{Dominated, LoadCounts, StoredRecord, TradeRecord},
 };
 
+/// Loads that change at least this many flows refresh the table's statistics.
+const ANALYZE_AFTER: i64 = 10_000;
+
 /// Serialises loads: two loads of the same flows must not both add a revision.
 const TRADE_LOAD_LOCK: i64 = 0x7265_6769_0010;
 
@@ -89,25 +92,20 @@ SELECT (SELECT count(*) FROM ins WHERE revision = 1), (SELECT count(*) FROM ins 
        (SELECT count(*) FROM touched)";
 
 /// Recomputes the world statistics of the touched product-years from the current records.
-const RECOMPUTE_STATS: &str = "WITH flows AS (
-    SELECT t.year, t.product, t.exporter, t.importer, t.value_usd
+const RECOMPUTE_STATS: &str = "INSERT INTO trade_product_stats
+    (year, product, world_export_hhi, importer_count, exporter_count, world_value_usd)
+SELECT year, product,
+       -- HHI = sum over exporters of (V_e / total)^2; each of an exporter's n_e rows adds V_e^2 / n_e.
+       CASE WHEN sum(v) > 0 THEN sum(ve * ve / ne) / (sum(v) ^ 2) ELSE 0 END,
+       count(DISTINCT importer), count(DISTINCT exporter), sum(v)::numeric
+FROM (
+    SELECT t.year, t.product, t.exporter, t.importer, t.value_usd::float8 AS v,
+           sum(t.value_usd::float8) OVER w AS ve, count(*) OVER w AS ne
     FROM trade_records t JOIN trade_touched a ON a.year = t.year AND a.product = t.product
     WHERE t.valid_to IS NULL
-), by_exporter AS (
-    SELECT year, product, exporter, sum(value_usd)::float8 AS v FROM flows GROUP BY 1, 2, 3
-), totals AS (
-    SELECT year, product, sum(v) AS total, count(*) AS exporters FROM by_exporter GROUP BY 1, 2
-), importers AS (
-    SELECT year, product, count(DISTINCT importer) AS n FROM flows GROUP BY 1, 2
-)
-INSERT INTO trade_product_stats (year, product, world_export_hhi, importer_count, exporter_count, world_value_usd)
-SELECT b.year, b.product,
-       CASE WHEN t.total > 0 THEN sum((b.v / t.total) ^ 2) ELSE 0 END,
-       i.n, t.exporters, t.total::numeric
-FROM by_exporter b
-JOIN totals t ON t.year = b.year AND t.product = b.product
-JOIN importers i ON i.year = b.year AND i.product = b.product
-GROUP BY b.year, b.product, t.total, t.exporters, i.n
+    WINDOW w AS (PARTITION BY t.year, t.product, t.exporter)
+) x
+GROUP BY year, product
 ON CONFLICT (year, product) DO UPDATE SET world_export_hhi = excluded.world_export_hhi,
     importer_count = excluded.importer_count, exporter_count = excluded.exporter_count,
     world_value_usd = excluded.world_value_usd";
@@ -151,6 +149,14 @@ impl TradeLoad {
         let (inserted, revised, product_years): (i64, i64, i64) =
             sqlx::query_as(MERGE).fetch_one(&mut *self.tx).await.map_err(db_error)?;
         if product_years > 0 {
+            // After a bulk change, fresh statistics (ANALYZE samples, so this costs little
+            // even on a large table) keep the plans of this and later queries sound.
+            let analyze = if inserted + revised >= ANALYZE_AFTER {
+                "ANALYZE trade_touched, trade_records"
+            } else {
+                "ANALYZE trade_touched"
+            };
+            sqlx::query(analyze).execute(&mut *self.tx).await.map_err(db_error)?;
             sqlx::query(RECOMPUTE_STATS)
                 .execute(&mut *self.tx)
                 .await
