@@ -1246,9 +1246,8 @@ async fn product_sets_trade_import_dependencies_and_dominated() {
     assert!(none.is_empty());
 
     let file = write(dir.path(), "BACI_HS22_Y2023.csv", &good);
-    let loaded = json(ctl(
-        &app,
-        &[
+    let import = || {
+        let args = [
             "trade",
             "import",
             "--format",
@@ -1256,24 +1255,15 @@ async fn product_sets_trade_import_dependencies_and_dominated() {
             file.to_str().unwrap(),
             "-o",
             "json",
-        ],
-    ));
+        ];
+        json(ctl(&app, &args))
+    };
+    let loaded = import();
     assert_eq!(
         (loaded[0]["records"].as_u64(), loaded[0]["inserted"].as_i64()),
         (Some(12), Some(12))
     );
-    let again = json(ctl(
-        &app,
-        &[
-            "trade",
-            "import",
-            "--format",
-            "baci",
-            file.to_str().unwrap(),
-            "-o",
-            "json",
-        ],
-    ));
+    let again = import();
     assert_eq!(
         (again[0]["inserted"].as_i64(), again[0]["unchanged"].as_i64()),
         (Some(0), Some(12))
