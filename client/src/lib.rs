@@ -65,6 +65,7 @@ pub use registry_proto::prost_types;
 /// Generated protobuf types of `motie.registry.v1`.
 pub use registry_proto::v1 as pb;
 pub use retry::RetryPolicy;
+pub use trade::{IMPORT_CHUNK, SLICE_ROWS};
 pub use watch::{WatchEvent, WatchOptions};
 
 /// Result of a client call.

@@ -4,9 +4,13 @@ use futures::{StreamExt, stream};
 
 use crate::{RegistryClient, Result, page, pb, with_request_id};
 
+/// Records per slice of [`RegistryClient::import_trade_file`]: one transaction each, well
+/// within the server's request deadline.
+pub const SLICE_ROWS: usize = 250_000;
+
 /// Records per message of an [`RegistryClient::import_trade_records`] stream (well under the
-/// server's 4 MiB message limit).
-pub const IMPORT_CHUNK: usize = 20_000;
+/// server's 4 MiB message limit even with 200-character sources).
+pub const IMPORT_CHUNK: usize = 10_000;
 
 impl RegistryClient {
     /// Creates a product set.
@@ -108,5 +112,40 @@ impl RegistryClient {
             }
         });
         page(self.trade.clone().import_trade_records(messages).await)
+    }
+
+    /// Loads a file's records in slices of at most `slice_rows` (each one
+    /// [`RegistryClient::import_trade_records`] stream, one transaction), one after the other.
+    /// Returns the answers of the slices stored; on an error, the slices stored before it and
+    /// the error (loading the file again completes it: stored flows come back unchanged).
+    pub async fn import_trade_file(
+        &self,
+        file: &str,
+        records: Vec<pb::TradeRecord>,
+        slice_rows: usize,
+        validate_only: bool,
+        progress: impl Fn(u64) + Clone + Send + Sync + 'static,
+    ) -> std::result::Result<Vec<pb::ImportTradeRecordsResponse>, (Vec<pb::ImportTradeRecordsResponse>, crate::Error)>
+    {
+        let slice_rows = slice_rows.max(1);
+        let slices = records.len().div_ceil(slice_rows).max(1);
+        let mut done = Vec::with_capacity(slices);
+        let mut records = records.into_iter().peekable();
+        for i in 1..=slices {
+            let slice: Vec<pb::TradeRecord> = records.by_ref().take(slice_rows).collect();
+            let name = if slices == 1 {
+                file.to_owned()
+            } else {
+                format!("{file} (slice {i} of {slices})")
+            };
+            match self
+                .import_trade_records(name, slice, validate_only, progress.clone())
+                .await
+            {
+                Ok(r) => done.push(r),
+                Err(e) => return Err((done, e)),
+            }
+        }
+        Ok(done)
     }
 }

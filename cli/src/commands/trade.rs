@@ -7,7 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use registry_client::{
-    pb,
+    SLICE_ROWS, pb,
     trade_files::{self, FileReport, Format},
 };
 use serde::Serialize;
@@ -55,8 +55,8 @@ pub async fn product_sets(ctx: &Ctx, cmd: ProductSetsCmd) -> CliResult {
 pub enum TradeCmd {
     /// Loads BACI or UN Comtrade CSV files of product-level trade. Every file is read first;
     /// any bad line (reported as FILE:LINE) stops the load before anything is stored. Each
-    /// file is then stored in one transaction. Loading a file again changes nothing; changed
-    /// figures become new revisions.
+    /// file is then stored in slices of up to 250,000 records, one transaction each. Loading
+    /// a file again changes nothing; changed figures become new revisions.
     Import(ImportArgs),
 }
 
@@ -141,11 +141,25 @@ async fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
         let report: FileReport = p.report;
         let bar = progress(ctx.quiet, report.records, &name);
         let tick = bar.clone();
-        let answer = ctx
+        let answers = match ctx
             .client
-            .import_trade_records(name.clone(), p.records, a.validate_only, move |n| tick.inc(n))
+            .import_trade_file(&name, p.records, SLICE_ROWS, a.validate_only, move |n| tick.inc(n))
             .await
-            .context(format!("loading {name} (nothing of it was stored)"))?;
+        {
+            Ok(answers) => answers,
+            Err((stored, error)) => {
+                bar.finish_and_clear();
+                let stored: i64 = stored.iter().map(|r| r.received).sum();
+                return Err(CliError::Api {
+                    context: format!(
+                        "loading {name}: the slice that failed stored nothing; {stored} record(s) of earlier \
+                         slices are stored (loading the file again completes it)"
+                    ),
+                    error,
+                });
+            }
+        };
+        let sum = |f: fn(&pb::ImportTradeRecordsResponse) -> i64| answers.iter().map(f).sum::<i64>();
         bar.finish_and_clear();
         summaries.push(ImportSummary {
             file: name,
@@ -155,9 +169,9 @@ async fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
             skipped_aggregates: report.skipped_aggregates,
             skipped_other: report.skipped_other,
             mirror_duplicates: report.mirror_duplicates,
-            inserted: answer.inserted,
-            revised: answer.revised,
-            unchanged: answer.unchanged,
+            inserted: sum(|r| r.inserted),
+            revised: sum(|r| r.revised),
+            unchanged: sum(|r| r.unchanged),
         });
     }
     if a.validate_only {
