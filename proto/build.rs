@@ -14,6 +14,8 @@ const PROTOS: &[&str] = &[
     "motie/registry/v1/trade_partner_service.proto",
     "motie/registry/v1/change_feed_service.proto",
     "motie/registry/v1/admin_service.proto",
+    "motie/registry/v1/trade_analysis.proto",
+    "motie/registry/v1/trade_analysis_service.proto",
 ];
 
 fn main() -> io::Result<()> {

@@ -11,6 +11,7 @@ pub mod report;
 pub mod runner;
 pub mod scenarios;
 pub mod server;
+pub mod trade;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -73,6 +74,9 @@ pub struct Options {
     /// Goals in the file of the import scenario (one root in 50, the others its children).
     #[arg(long, default_value_t = 10_000)]
     pub import_size: usize,
+    /// Trade records trade-load generates and loads (3 years x products x 70 flows).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub trade_rows: usize,
     /// WatchChanges streams of watch-fanout.
     #[arg(long, default_value_t = 1000)]
     pub watchers: usize,
@@ -126,6 +130,10 @@ pub enum Scenario {
     Mixed,
     Import,
     WatchFanout,
+    /// Bulk load of product-level trade records (not in `--all`: it loads --trade-rows rows).
+    TradeLoad,
+    /// ListImportDependencies over the trade-load rows (runs trade-load first).
+    Dependencies,
 }
 
 impl Scenario {
@@ -156,6 +164,8 @@ impl Scenario {
             Scenario::Mixed => "mixed",
             Scenario::Import => "import",
             Scenario::WatchFanout => "watch-fanout",
+            Scenario::TradeLoad => "trade-load",
+            Scenario::Dependencies => "dependencies",
         }
     }
 
@@ -167,6 +177,9 @@ impl Scenario {
             Scenario::Create | Scenario::Update | Scenario::Import => &[Scenario::DbInsert],
             Scenario::Mixed => &[Scenario::DbSelect, Scenario::DbInsert],
             Scenario::WatchFanout => &[Scenario::Health],
+            // trade-load measures its own baseline (db-copy) in the same run.
+            Scenario::TradeLoad => &[],
+            Scenario::Dependencies => &[Scenario::DbSelect, Scenario::TradeLoad],
         }
     }
 }
@@ -426,6 +439,20 @@ async fn run_scenarios(opts: &Options, target: &Target, report: &mut Report, say
             Scenario::WatchFanout => {
                 let f = scenarios::watch_fanout(&ctx, opts.watchers, opts.watch_write_rate, opts.duration).await?;
                 report::fanout_result(&f, opts.watch_write_rate)
+            }
+            Scenario::TradeLoad => {
+                let run = trade::load(&ctx, opts.trade_rows).await?;
+                let [copy, load] = trade::load_results(&run);
+                report.scenarios.push(copy);
+                load
+            }
+            Scenario::Dependencies => {
+                let mut r = measure(opts, target.pid, scenario, &trade::dependencies_op(&ctx), true).await;
+                r.notes.push(format!(
+                    "ListImportDependencies KR 2023, page_size 1000, over {} stored trade records",
+                    opts.trade_rows
+                ));
+                r
             }
         };
         report.scenarios.push(result);

@@ -299,7 +299,9 @@ impl Report {
             .iter()
             .map(|s| {
                 let (label, base) = match s.name.as_str() {
-                    "health" | "db-select" | "db-insert" => (s.name.clone(), Some(s.throughput)),
+                    "health" | "db-select" | "db-insert" | "db-copy" => (s.name.clone(), Some(s.throughput)),
+                    "trade-load" => ("db-copy".into(), tp("db-copy")),
+                    "dependencies" => ("db-select".into(), select),
                     "get" | "batch-get" | "list" => ("db-select".into(), select),
                     "create" | "update" | "import" => ("db-insert".into(), insert),
                     "mixed" => (
@@ -386,6 +388,24 @@ impl Report {
                 "import >= 5000 goals/s",
                 format!("{:.0} goals/s", i.throughput),
                 Some(i.throughput >= 5000.0),
+            );
+        }
+        if let Some(t) = self.scenario("trade-load") {
+            let seconds = t.requests as f64 / t.throughput.max(1e-9);
+            add(
+                "trade-load: 1,000,000 rows in <= 10 s",
+                format!(
+                    "{} rows in {seconds:.2} s ({:.0} rows/s, {:.2} x db-copy)",
+                    t.requests, t.throughput, t.ratio
+                ),
+                Some(t.requests >= 1_000_000 && seconds <= 10.0 && t.errors == 0),
+            );
+        }
+        if let Some(d) = self.scenario("dependencies") {
+            add(
+                "dependencies p99 <= 500 ms (one importer-year)",
+                format!("{:.2} ms ({})", d.latency.p99_ms, d.latency_mode),
+                Some(d.latency.p99_ms <= 500.0 && d.errors == 0),
             );
         }
         let idle = self.server.idle_rss_kib;

@@ -104,7 +104,7 @@ impl Ctx {
         format!("policyGoals/{}", goal_id(self.random() % self.n))
     }
 
-    fn client(&self, w: usize) -> RegistryClient {
+    pub(crate) fn client(&self, w: usize) -> RegistryClient {
         self.clients[w % self.clients.len()].clone()
     }
 

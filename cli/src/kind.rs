@@ -11,6 +11,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::{
     output::join,
     plain::{self, Plain, Shape},
+    product_sets::{ProductSetRecord, ProductSetShape, ProductSetView},
     records::{
         GoalRecord, GoalShape, GoalView, PartnerRecord, PartnerShape, PartnerView, Stamp, enum_name, parse_enum,
     },
@@ -514,6 +515,50 @@ impl Kind for Partners {
         update_trade_partner(UpdateTradePartnerRequest, trade_partner),
         delete_trade_partner(DeleteTradePartnerRequest),
         undelete_trade_partner(UndeleteTradePartnerRequest),
+    );
+}
+
+/// Product sets (named HS 6-digit product lists).
+pub struct ProductSets;
+
+impl Kind for ProductSets {
+    const NOUN: &'static str = "product set";
+    const PLURAL: &'static str = "product_sets";
+    const COLLECTION: &'static str = "productSets/";
+    const OUTPUT_ONLY: &'static [&'static str] = &[];
+    const COLUMNS: &'static [&'static str] = &["ID", "NAME", "PRODUCTS", "UPDATED"];
+
+    common!(
+        pb::ProductSet,
+        ProductSetRecord,
+        ProductSetShape,
+        ProductSetView,
+        pb::ListProductSetsRequest
+    );
+    fn row(v: &ProductSetView) -> Vec<String> {
+        vec![
+            with_deleted(v.record.id.clone(), &v.stamp),
+            v.record.fields.text("display_name"),
+            v.record.products.len().to_string(),
+            v.stamp.update_time.clone().unwrap_or_default(),
+        ]
+    }
+    fn rows(view: &ProductSetView) -> Vec<(&'static str, String)> {
+        vec![
+            ("name", view.name.clone()),
+            ("products", join(&view.record.products)),
+            ("labels", labels(&view.record.labels)),
+        ]
+    }
+
+    rpcs!(
+        pb::ProductSet,
+        get_product_set,
+        get_product_set_at,
+        create_product_set(CreateProductSetRequest, product_set_id, product_set),
+        update_product_set(UpdateProductSetRequest, product_set),
+        delete_product_set(DeleteProductSetRequest),
+        undelete_product_set(UndeleteProductSetRequest),
     );
 }
 

@@ -7,6 +7,7 @@ pub mod error;
 pub mod kind;
 pub mod output;
 pub mod plain;
+pub mod product_sets;
 pub mod records;
 pub mod report;
 pub mod transfer;
@@ -70,6 +71,16 @@ pub enum Command {
     /// Trade partners and their trade flows.
     #[command(subcommand)]
     Partners(commands::partners::PartnersCmd),
+    /// Product sets: named lists of HS 6-digit products (e.g. critical minerals).
+    #[command(subcommand)]
+    ProductSets(commands::trade::ProductSetsCmd),
+    /// Product-level trade records (BACI, UN Comtrade).
+    #[command(subcommand)]
+    Trade(commands::trade::TradeCmd),
+    /// Import dependencies of a year by product (CEPII GeoDep method; docs/dependencies.md).
+    Dependencies(commands::trade::DependenciesArgs),
+    /// The products a supplier dominates for an importer (top source with at least a share).
+    Dominated(commands::trade::DominatedArgs),
     /// Export concentration of a year: shares, HHI, top-N share, group shares, dependency risks.
     Concentration(commands::partners::ConcentrationArgs),
     /// The change history of one resource (`policyGoals/x`, or a goal id).

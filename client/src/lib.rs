@@ -39,6 +39,8 @@ mod pages;
 mod partners;
 mod retry;
 mod trace;
+mod trade;
+pub mod trade_files;
 mod watch;
 
 use std::time::Duration;
@@ -46,7 +48,8 @@ use std::time::Duration;
 use futures::Stream;
 use registry_proto::v1::{
     admin_service_client::AdminServiceClient, change_feed_service_client::ChangeFeedServiceClient,
-    policy_goal_service_client::PolicyGoalServiceClient, trade_partner_service_client::TradePartnerServiceClient,
+    policy_goal_service_client::PolicyGoalServiceClient, trade_analysis_service_client::TradeAnalysisServiceClient,
+    trade_partner_service_client::TradePartnerServiceClient,
 };
 use tonic::{
     metadata::{Ascii, MetadataValue},
@@ -64,6 +67,7 @@ pub use registry_proto::prost_types;
 pub use registry_proto::v1 as pb;
 pub use retry::RetryPolicy;
 pub use trace::{TRACEPARENT, is_valid_traceparent, new_traceparent};
+pub use trade::{IMPORT_CHUNK, SLICE_ROWS};
 pub use watch::{WatchEvent, WatchOptions};
 
 /// Result of a client call.
@@ -228,6 +232,7 @@ pub struct RegistryClient {
     changes: ChangeFeedServiceClient<Svc>,
     admin: AdminServiceClient<Svc>,
     meta: CallMetadata,
+    trade: TradeAnalysisServiceClient<Svc>,
     retry: RetryPolicy,
 }
 
@@ -331,6 +336,8 @@ impl RegistryClient {
             partners: TradePartnerServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             changes: ChangeFeedServiceClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(MAX_MESSAGE),
+            trade: TradeAnalysisServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             admin: AdminServiceClient::with_interceptor(channel.clone(), auth).max_decoding_message_size(MAX_MESSAGE),
             channel,

@@ -89,4 +89,8 @@ listed! {
     goals.list_measurements(ListMeasurementsRequest) -> ListMeasurementsResponse { measurements: Measurement } as list_measurements_page, list_measurements, "a goal's measurements (ordered by observe time, then name)";
     changes.list_changes(ListChangesRequest) -> ListChangesResponse { changes: Change } as list_changes_page, list_changes, "the change history";
     admin.list_tokens(ListTokensRequest) -> ListTokensResponse { tokens: Token };
+    trade.list_product_sets(ListProductSetsRequest) -> ListProductSetsResponse { product_sets: ProductSet } as list_product_sets_page, list_product_sets, "product sets";
+    trade.list_trade_records(ListTradeRecordsRequest) -> ListTradeRecordsResponse { records: TradeRecord } as list_trade_records_page, list_trade_records, "trade records of a year (ordered by exporter, importer, product)";
+    trade.list_import_dependencies(ListImportDependenciesRequest) -> ListImportDependenciesResponse { dependencies: ImportDependency } as list_import_dependencies_page, list_import_dependencies, "an importer's import dependencies of a year (by product)";
+    trade.list_dominated_products(ListDominatedProductsRequest) -> ListDominatedProductsResponse { products: DominatedProduct } as list_dominated_products_page, list_dominated_products, "the products a supplier dominates for an importer";
 }

@@ -82,6 +82,32 @@ pub const METHOD_ROLES: &[(&str, Role)] = &[
     ("/motie.registry.v1.AdminService/ListTokens", Role::Admin),
     ("/motie.registry.v1.AdminService/RevokeToken", Role::Admin),
     ("/motie.registry.v1.AdminService/RotateToken", Role::Admin),
+    ("/motie.registry.v1.TradeAnalysisService/CreateProductSet", Role::Editor),
+    ("/motie.registry.v1.TradeAnalysisService/GetProductSet", Role::Viewer),
+    ("/motie.registry.v1.TradeAnalysisService/ListProductSets", Role::Viewer),
+    (
+        "/motie.registry.v1.TradeAnalysisService/BatchGetProductSets",
+        Role::Viewer,
+    ),
+    ("/motie.registry.v1.TradeAnalysisService/UpdateProductSet", Role::Editor),
+    ("/motie.registry.v1.TradeAnalysisService/DeleteProductSet", Role::Editor),
+    (
+        "/motie.registry.v1.TradeAnalysisService/UndeleteProductSet",
+        Role::Editor,
+    ),
+    (
+        "/motie.registry.v1.TradeAnalysisService/ImportTradeRecords",
+        Role::Editor,
+    ),
+    ("/motie.registry.v1.TradeAnalysisService/ListTradeRecords", Role::Viewer),
+    (
+        "/motie.registry.v1.TradeAnalysisService/ListImportDependencies",
+        Role::Viewer,
+    ),
+    (
+        "/motie.registry.v1.TradeAnalysisService/ListDominatedProducts",
+        Role::Viewer,
+    ),
 ];
 
 /// Paths open without a token.

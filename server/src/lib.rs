@@ -21,7 +21,8 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 
 use registry_proto::v1::{
     admin_service_server::AdminServiceServer, change_feed_service_server::ChangeFeedServiceServer,
-    policy_goal_service_server::PolicyGoalServiceServer, trade_partner_service_server::TradePartnerServiceServer,
+    policy_goal_service_server::PolicyGoalServiceServer, trade_analysis_service_server::TradeAnalysisServiceServer,
+    trade_partner_service_server::TradePartnerServiceServer,
 };
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
@@ -34,6 +35,7 @@ pub const SERVICES: &[&str] = &[
     "motie.registry.v1.TradePartnerService",
     "motie.registry.v1.ChangeFeedService",
     "motie.registry.v1.AdminService",
+    "motie.registry.v1.TradeAnalysisService",
 ];
 
 /// TLS material (PEM). With `client_ca`, clients must present a certificate it signed.
@@ -150,6 +152,8 @@ pub async fn serve(
         .max_decoding_message_size(opts.max_request_bytes);
     let partners = TradePartnerServiceServer::new(api::partners::PartnersApi::new(store.clone()))
         .max_decoding_message_size(opts.max_request_bytes);
+    let trade = TradeAnalysisServiceServer::new(api::trade::TradeApi::new(store.clone()))
+        .max_decoding_message_size(opts.max_request_bytes);
 
     // Background work: database health probe, purging/compaction and the change-feed tailer,
     // all stopped on shutdown.
@@ -255,6 +259,7 @@ pub async fn serve(
         .add_service(partners)
         .add_service(changes)
         .add_service(admin)
+        .add_service(trade)
         // `Server::tcp_nodelay` does not apply to an incoming stream we pass in: set it here, or
         // Nagle holds back the end of every response until the client's delayed ACK (~40 ms).
         .serve_with_incoming_shutdown(

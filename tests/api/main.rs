@@ -11,6 +11,7 @@
 mod changes;
 mod client_resilience;
 mod concurrency;
+mod dependencies;
 mod filtering;
 mod goals;
 mod grpc_web;
@@ -20,6 +21,7 @@ mod listing;
 mod measurements;
 mod observability;
 mod partners;
+mod product_sets;
 mod security;
 mod serving;
 mod trace_context;

@@ -6,6 +6,7 @@ pub mod goals;
 pub mod partners;
 pub mod resource;
 pub mod tokens;
+pub mod trade;
 
 use registry_client::RegistryClient;
 
@@ -75,6 +76,10 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Watch(a) => feed::watch(&ctx, a).await,
         Command::Tokens(c) => tokens::run(&ctx, c).await,
         Command::Health(a) => feed::health(&ctx, a).await,
+        Command::ProductSets(c) => trade::product_sets(&ctx, c).await,
+        Command::Trade(c) => trade::trade(&ctx, c).await,
+        Command::Dependencies(a) => trade::dependencies(&ctx, a).await,
+        Command::Dominated(a) => trade::dominated(&ctx, a).await,
         Command::Import(a) => data::import(&ctx, a).await,
         Command::Export(a) => data::export(&ctx, a).await,
         Command::Report(a) => crate::report::run(&ctx, a).await,

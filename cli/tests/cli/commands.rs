@@ -1261,3 +1261,115 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
         2,
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn product_sets_trade_import_dependencies_and_dominated() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    ok(ctl(
+        &app,
+        &[
+            "product-sets",
+            "create",
+            "critical-minerals",
+            "--display-name",
+            "Critical minerals",
+            "--product",
+            "811292",
+            "--product",
+            "028530",
+        ],
+    ));
+    let set = json(ctl(&app, &["product-sets", "get", "critical-minerals", "-o", "json"]));
+    assert_eq!(set["products"], serde_json::json!(["811292", "028530"]));
+
+    // KR buys 811292 from CN (90%) and JP for three years; 028530 (written 28530) from TW
+    // (BACI 490) and the US (BACI 842), NA quantities.
+    let mut lines = vec!["t,i,j,k,v,q".to_owned()];
+    for year in 2021..=2023 {
+        lines.push(format!("{year},156,410,811292,900.000,12.5"));
+        lines.push(format!("{year},392,410,811292,100.000,NA"));
+        lines.push(format!("{year},490,410,28530,60.000,NA"));
+        lines.push(format!("{year},842,410,28530,40.000,1"));
+    }
+    let good = lines.join("\n") + "\n";
+    let bad_file = write(dir.path(), "bad.csv", &format!("{good}2023,410,999,811292,1,1\n"));
+    let err = fails(
+        ctl(
+            &app,
+            &["trade", "import", "--format", "baci", bad_file.to_str().unwrap()],
+        ),
+        1,
+    );
+    assert!(err.contains(&format!("{}:14:", bad_file.display())), "{err}");
+    assert!(err.contains("nothing was loaded"), "{err}");
+    let none: Vec<pb::TradeRecord> = app
+        .client
+        .list_trade_records_page(pb::ListTradeRecordsRequest {
+            year: 2023,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .records;
+    assert!(none.is_empty());
+
+    let file = write(dir.path(), "BACI_HS22_Y2023.csv", &good);
+    let import = || {
+        let args = [
+            "trade",
+            "import",
+            "--format",
+            "baci",
+            file.to_str().unwrap(),
+            "-o",
+            "json",
+        ];
+        json(ctl(&app, &args))
+    };
+    let loaded = import();
+    assert_eq!(
+        (loaded[0]["records"].as_u64(), loaded[0]["inserted"].as_i64()),
+        (Some(12), Some(12))
+    );
+    let again = import();
+    assert_eq!(
+        (again[0]["inserted"].as_i64(), again[0]["unchanged"].as_i64()),
+        (Some(0), Some(12))
+    );
+
+    let deps = json(ctl(
+        &app,
+        &[
+            "dependencies",
+            "--year",
+            "2023",
+            "--set",
+            "critical-minerals",
+            "-o",
+            "json",
+        ],
+    ));
+    let products: Vec<&str> = deps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["product"].as_str().unwrap())
+        .collect();
+    assert_eq!(products, ["028530", "811292"]);
+    let cobalt = &deps[1];
+    assert_eq!(cobalt["top_supplier"], "CN");
+    assert!((cobalt["import_hhi"].as_f64().unwrap() - 0.82).abs() < 1e-9);
+    // Two importers only: the world criterion is unknown, so nothing is called dependent.
+    assert!(cobalt.get("world_export_hhi").is_none());
+    assert_eq!(cobalt["dependent"], false);
+    assert!(cobalt["explanation"].as_str().unwrap().contains("undecided"));
+    let table = ok(ctl(&app, &["dependencies", "--year", "2023"]));
+    assert!(table.contains("811292") && table.contains("unknown"), "{table}");
+
+    let dominated = yaml(ctl(
+        &app,
+        &["dominated", "--supplier", "CN", "--year", "2023", "-o", "yaml"],
+    ));
+    assert_eq!(dominated[0]["product"].as_str(), Some("811292"));
+}

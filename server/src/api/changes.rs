@@ -126,9 +126,10 @@ fn token_ended(token_id: &str, what: &str, pos: i64) -> Status {
 }
 
 /// Resource types that appear in the change log.
-const RESOURCE_TYPES: [&str; 5] = [
+const RESOURCE_TYPES: [&str; 6] = [
     Collection::PolicyGoals.resource_type(),
     Collection::TradePartners.resource_type(),
+    Collection::ProductSets.resource_type(),
     crate::store::FLOW_TYPE,
     crate::store::MEASUREMENT_TYPE,
     crate::store::TOKEN_TYPE,
@@ -166,6 +167,10 @@ pub fn change_to_proto(r: &ChangeRecord) -> pb::Change {
             serde_json::from_value::<crate::domain::measurement::Measurement>(s.clone())
                 .ok()
                 .map(|m| pb::change::Snapshot::Measurement(m.to_proto()))
+        } else if r.resource_type == Collection::ProductSets.resource_type() {
+            serde_json::from_value::<crate::domain::product_set::ProductSet>(s.clone())
+                .ok()
+                .map(|p| pb::change::Snapshot::ProductSet(p.to_proto()))
         } else {
             None
         }

@@ -13,6 +13,7 @@ use crate::{
         goal::{GoalPatch, GoalSpec, PolicyGoal},
         mask,
         partner::{PartnerPatch, PartnerSpec, TradePartner},
+        product_set::{ProductSet, ProductSetPatch, ProductSetSpec},
     },
     store::{Resource, Store, WriteCtx},
 };
@@ -130,6 +131,14 @@ api_resource!(PolicyGoal {
     store: delete_goal,
     undelete_goal,
     update_goal,
+});
+
+api_resource!(ProductSet {
+    field: "product_set",
+    patch: ProductSetPatch,
+    spec: ProductSetSpec,
+    create_spec: super::convert::product_set::create_spec,
+    store: delete_product_set, undelete_product_set, update_product_set,
 });
 
 api_resource!(TradePartner {
@@ -474,5 +483,6 @@ mod tests {
     fn descriptions_match_the_proto_annotations() {
         check::<PolicyGoal>("motie.registry.v1.PolicyGoal");
         check::<TradePartner>("motie.registry.v1.TradePartner");
+        check::<crate::domain::product_set::ProductSet>("motie.registry.v1.ProductSet");
     }
 }

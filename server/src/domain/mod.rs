@@ -55,6 +55,7 @@ macro_rules! patch_fields {
 
 pub mod check;
 pub mod cldr;
+pub mod dependency;
 pub mod enums;
 mod error;
 pub mod filter;
@@ -64,8 +65,10 @@ pub mod mask;
 pub mod measurement;
 mod names;
 pub mod partner;
+pub mod product_set;
 pub mod progress;
 pub mod token;
+pub mod trade;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sha2::{Digest, Sha256};

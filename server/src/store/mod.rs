@@ -7,8 +7,10 @@ mod goals;
 mod measurements;
 mod page;
 mod partners;
+mod product_sets;
 pub mod resource;
 mod tokens;
+pub mod trade;
 
 use std::time::Duration;
 
@@ -260,7 +262,8 @@ impl Store {
             .await
             .map_err(db_error)?;
         let goals = self.purge_expired_goals().await?;
-        Ok(goals + self.purge_expired_partners().await?)
+        let sets = self.purge_expired_product_sets().await?;
+        Ok(goals + sets + self.purge_expired_partners().await?)
     }
 }
 

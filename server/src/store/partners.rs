@@ -186,6 +186,11 @@ async fn lock_live(
             Reason::GoalNotFound,
             Reason::GoalDeleted,
         ),
+        Collection::ProductSets => {
+            return Err(Error::Internal(
+                "product sets are not referenced by partners or goals".into(),
+            ));
+        }
     };
     let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
     let rows: Vec<(String, String, Option<OffsetDateTime>)> = sqlx::query_as(sql)

@@ -38,6 +38,7 @@ pub mod enums;
 pub mod goal;
 pub mod measurement;
 pub mod partner;
+pub mod product_set;
 
 use std::collections::HashMap;
 

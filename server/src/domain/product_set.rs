@@ -1,0 +1,168 @@
+//! Product sets (`productSets/{id}`): named lists of HS 6-digit products, and the checks of
+//! HS codes and ISO country codes that product-level trade shares.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{
+    Collection, Error, Id, Violations,
+    list::{Col, FieldDef, FieldKind, SortValue, common},
+};
+
+/// At most this many products in a set.
+pub const MAX_PRODUCTS: usize = 10_000;
+
+/// Whether `code` is an HS 6-digit product code written as 6 digits (`028530`).
+pub fn is_hs6(code: &str) -> bool {
+    code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Checks a list of HS6 codes: each 6 digits, unique, at most `max`.
+pub fn check_products(v: &mut Violations, field: &str, products: &[String], max: usize) {
+    if products.len() > max {
+        v.add(
+            field,
+            format!("must have at most {max} products (got {})", products.len()),
+        );
+        return;
+    }
+    let mut seen = HashSet::new();
+    for (i, p) in products.iter().enumerate() {
+        if !is_hs6(p) {
+            v.add(
+                format!("{field}[{i}]"),
+                format!(
+                    "{:?} is not an HS 6-digit code: write 6 digits, with leading zeros (e.g. 028530)",
+                    p.chars().take(20).collect::<String>()
+                ),
+            );
+        } else if !seen.insert(p.as_str()) {
+            v.add(format!("{field}[{i}]"), format!("duplicate {p:?}"));
+        }
+    }
+}
+
+/// Parses an ISO 3166-1 alpha-2 country code (any case) into its upper-case form.
+pub fn country(field: &str, code: &str) -> Result<String, Error> {
+    let upper = code.to_ascii_uppercase();
+    if upper.len() == 2 && rust_iso3166::from_alpha2(&upper).is_some() {
+        Ok(upper)
+    } else {
+        Err(Error::invalid(
+            field,
+            format!(
+                "{:?} is not an ISO 3166-1 alpha-2 country code (e.g. KR, CN, US)",
+                code.chars().take(20).collect::<String>()
+            ),
+        ))
+    }
+}
+
+/// The client-writable part of a product set, validated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProductSetSpec {
+    pub display_name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub products: Vec<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+patch_fields!(
+    /// One field set by a write: the typed form of an update-mask path with its new value.
+    ProductSetField, ProductSetPatch for ProductSetSpec {
+        DisplayName(String) => display_name,
+        Description(String) => description,
+        Products(Vec<String>) => products,
+        Labels(BTreeMap<String, String>) => labels,
+});
+
+/// What each rule of [`ProductSetSpec::apply`] reads.
+pub const RULE_INPUTS: &[(&str, &[&str])] = &[("labels", &["labels"])];
+
+impl ProductSetSpec {
+    /// No rule spans fields but the labels' (checked for every resource).
+    fn rules(&self, _v: &mut Violations) {}
+}
+
+/// A stored product set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductSet {
+    pub id: Id,
+    #[serde(flatten)]
+    pub spec: ProductSetSpec,
+    #[serde(with = "time::serde::rfc3339")]
+    pub create_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub update_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub delete_time: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expire_time: Option<OffsetDateTime>,
+    pub revision: i64,
+}
+
+impl ProductSet {
+    pub fn name(&self) -> String {
+        Collection::ProductSets.name(&self.id)
+    }
+
+    pub fn etag(&self) -> String {
+        super::etag(self.id.as_str(), self.revision, self.create_time)
+    }
+
+    /// The value of an orderable field, for a page-token cursor.
+    pub fn sort_value(&self, field: &str) -> SortValue {
+        match field {
+            "display_name" => SortValue::Text(self.spec.display_name.clone()),
+            "create_time" => SortValue::time(self.create_time),
+            "update_time" => SortValue::time(self.update_time),
+            _ => SortValue::Text(self.id.as_str().to_owned()),
+        }
+    }
+}
+
+/// The fields of a product set: how each is written and which can be filtered and ordered.
+pub const FIELDS: &[FieldDef] = &[
+    FieldDef::filter("display_name", FieldKind::Text, Col::Text("display_name")).orderable(),
+    FieldDef::filter("products", FieldKind::Strings, Col::Array("products")),
+    common::LABELS,
+    common::search(&["display_name", "description"]),
+    common::CREATE_TIME,
+    common::UPDATE_TIME,
+    common::NAME,
+    FieldDef::plain("description"),
+    common::DELETE_TIME,
+    common::EXPIRE_TIME,
+    common::ETAG,
+    common::REVISION,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hs6_codes_are_six_digits() {
+        assert!(is_hs6("028530") && is_hs6("260500"));
+        for bad in ["28530", "2605000", "26050a", "", "２６０５００"] {
+            assert!(!is_hs6(bad), "{bad}");
+        }
+        let mut v = Violations::new();
+        check_products(&mut v, "p", &["260500".into(), "260500".into(), "x".into()], 10);
+        let fields: Vec<String> = v.into_vec().into_iter().map(|f| f.field).collect();
+        assert_eq!(fields, ["p[1]", "p[2]"]);
+    }
+
+    #[test]
+    fn countries_are_iso_alpha2() {
+        assert_eq!(country("c", "kr").expect("kr"), "KR");
+        for bad in ["XX", "KOR", "", "k"] {
+            assert!(country("c", bad).is_err(), "{bad}");
+        }
+    }
+}

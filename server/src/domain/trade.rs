@@ -1,0 +1,45 @@
+//! Product-level trade records: one HS 6-digit flow between two countries in one year.
+
+use time::OffsetDateTime;
+
+/// One flow's figures, validated (countries ISO alpha-2 in upper case, product 6 digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeRecord {
+    pub year: i32,
+    pub exporter: String,
+    pub importer: String,
+    pub product: String,
+    pub hs_edition: String,
+    pub value_usd: i64,
+    pub quantity_kg: Option<i64>,
+    pub source: String,
+    pub estimated: bool,
+}
+
+/// A stored version of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub record: TradeRecord,
+    pub revision: i32,
+    pub valid_from: OffsetDateTime,
+}
+
+/// What a load changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadCounts {
+    pub received: i64,
+    pub inserted: i64,
+    pub revised: i64,
+    pub product_years: i64,
+}
+
+/// One product the importer buys mostly from one supplier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dominated {
+    pub product: String,
+    pub supplier: String,
+    pub share: f64,
+    pub supplier_value_usd: i64,
+    pub import_value_usd: i64,
+    pub supplier_count: i32,
+}
