@@ -814,17 +814,18 @@ async fn create_is_idempotent_validates_only_and_reads_history() {
     c.update_trade_partner(pb::UpdateTradePartnerRequest {
         trade_partner: Some(pb::TradePartner {
             name: "tradePartners/jp".into(),
-            display_name_ko: "일본".into(),
+            display_name_ko: "일본국".into(),
             ..Default::default()
         }),
         ..Default::default()
     })
     .await
     .unwrap();
+    // Created with CLDR's Korean name, then renamed.
     let old = c.get_trade_partner_at("tradePartners/jp", before).await.unwrap();
-    assert_eq!((old.revision, old.display_name_ko.as_str()), (1, ""));
+    assert_eq!((old.revision, old.display_name_ko.as_str()), (1, "일본"));
     let now = c.get_trade_partner("tradePartners/jp").await.unwrap();
-    assert_eq!((now.revision, now.display_name_ko.as_str()), (2, "일본"));
+    assert_eq!((now.revision, now.display_name_ko.as_str()), (2, "일본국"));
     let (logged,): (i64,) = sqlx::query_as("SELECT count(*) FROM change_log WHERE resource_name = 'tradePartners/jp'")
         .fetch_one(app.pool())
         .await

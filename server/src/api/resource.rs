@@ -138,7 +138,9 @@ api_resource!(ProductSet {
     patch: ProductSetPatch,
     spec: ProductSetSpec,
     create_spec: super::convert::product_set::create_spec,
-    store: delete_product_set, undelete_product_set, update_product_set,
+    store: delete_product_set,
+    undelete_product_set,
+    update_product_set,
 });
 
 api_resource!(TradePartner {

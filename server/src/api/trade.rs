@@ -4,20 +4,14 @@
 use registry_proto::v1::{self as pb, trade_analysis_service_server::TradeAnalysisService};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{
-    all,
-    resource,
-    write_ctx,
-};
+use super::{all, resource, write_ctx};
 use super::{convert, from_timestamp};
 use crate::{
     domain::{
         Collection, Error, Id, Violations, check,
         dependency::{self, Thresholds},
         list::{self, PageTokens},
-        product_set::{
-            MAX_PRODUCTS, ProductSet, ProductSetSpec, check_products, country, is_hs6,
-        },
+        product_set::{MAX_PRODUCTS, ProductSet, ProductSetSpec, check_products, country, is_hs6},
         trade::StoredRecord,
     },
     store::{Store, trade::RecordQuery},
