@@ -69,6 +69,9 @@ pub enum Command {
     /// Trade partners and their trade flows.
     #[command(subcommand)]
     Partners(commands::partners::PartnersCmd),
+    /// Agreements between Korea and its partners: parties, kind, dated events, status.
+    #[command(subcommand)]
+    Agreements(commands::agreements::AgreementsCmd),
     /// Export concentration of a year: shares, HHI, top-N share, group shares, dependency risks.
     Concentration(commands::partners::ConcentrationArgs),
     /// The change history of one resource (`policyGoals/x`, or a goal id).

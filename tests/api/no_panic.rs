@@ -137,15 +137,19 @@ prop_compose! {
             display_name,
             region,
             members,
-            agreements: vec![pb::Agreement {
-                title: "a".into(),
-                r#type: atype,
-                status,
-                signature_date: d1,
-                entry_into_force_date: d2,
+            engagements: vec![pb::Engagement {
+                title: "e".into(),
+                kind: atype,
+                state: status,
+                agreement: goals.first().cloned().unwrap_or_default(),
+                linked_goals: goals,
+                date: d1,
+                ..Default::default()
+            }, pb::Engagement {
+                title: "f".into(),
+                date: d2,
                 ..Default::default()
             }],
-            engagements: vec![pb::Engagement { title: "e".into(), kind: atype, state: status, linked_goals: goals, date: d1, ..Default::default() }],
             ..Default::default()
         }
     }

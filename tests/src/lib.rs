@@ -162,6 +162,24 @@ impl TestApp {
     /// Starts a server with the given options on a fresh database.
     pub async fn spawn_with(opts: ServerOptions) -> TestApp {
         let db_name = create_database("registry_test").await;
+        Self::spawn_on(db_name, opts).await
+    }
+
+    /// Starts a server on a fresh database that `prepare` set up first, before any migration
+    /// of the server's (e.g. the older migrations and rows of an old shape).
+    pub async fn spawn_prepared(prepare: impl AsyncFnOnce(&sqlx::PgPool)) -> TestApp {
+        let db_name = create_database("registry_test").await;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(connect_options(&db_name))
+            .await
+            .expect("connect to the test database");
+        prepare(&pool).await;
+        pool.close().await;
+        Self::spawn_on(db_name, ServerOptions::default()).await
+    }
+
+    async fn spawn_on(db_name: String, opts: ServerOptions) -> TestApp {
         let store = Store::connect_with(
             connect_options(&db_name),
             StoreOptions {

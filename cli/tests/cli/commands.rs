@@ -690,17 +690,30 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let out = ok(ctl(&app, &["import", "--dry-run", seeds]));
     assert_eq!(
         out.trim(),
-        "dry run: would be 18 created, 0 updated, 0 unchanged (nothing written)"
+        "dry run: would be 19 created, 0 updated, 0 unchanged (nothing written)"
     );
     assert_eq!(goal_count(&app).await, 0);
 
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "18 created, 0 updated, 0 unchanged");
+    assert_eq!(out.trim(), "19 created, 0 updated, 0 unchanged");
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 0 updated, 18 unchanged");
+    assert_eq!(out.trim(), "0 created, 0 updated, 19 unchanged");
     let report = json(ctl(&app, &["import", seeds, "-o", "json"]));
     assert_eq!(report["goals"]["unchanged"], 12);
     assert_eq!(report["partners"]["unchanged"], 6);
+    assert_eq!(report["agreements"]["unchanged"], 1);
+    // The tariff agreements: parties KR and US, no event, so the status is unknown; the
+    // follow-up negotiation points to them, and the partner lists them.
+    let tariffs = json(ctl(
+        &app,
+        &["agreements", "get", "kr-us-tariff-agreements", "-o", "json"],
+    ));
+    assert_eq!(tariffs["parties"], serde_json::json!(["kr", "us"]));
+    assert_eq!(tariffs["status"], "UNKNOWN");
+    assert!(tariffs.get("events").is_none(), "{tariffs}");
+    let us = json(ctl(&app, &["partners", "get", "us", "-o", "json"]));
+    assert_eq!(us["engagements"][0]["agreement"], "kr-us-tariff-agreements");
+    assert_eq!(us["trade_agreements"], serde_json::json!(["kr-us-tariff-agreements"]));
 
     let ax = json(ctl(&app, &["goals", "get", "manufacturing-ax", "-o", "json"]));
     assert_eq!(ax["pillar"], "INDUSTRIAL_RESURGENCE");
@@ -713,13 +726,16 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let d2 = tempfile::tempdir().unwrap();
     ok(ctl(&app, &["export", d1.path().to_str().unwrap()]));
     let out = ok(ctl(&app, &["import", d1.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "0 created, 0 updated, 18 unchanged");
+    assert_eq!(out.trim(), "0 created, 0 updated, 19 unchanged");
     let r = json(ctl(&app, &["export", d2.path().to_str().unwrap(), "-o", "json"]));
     assert_eq!(r["goals"], 12);
     assert_eq!(r["partners"], 6);
     let f1 = std::fs::read_to_string(d1.path().join("goals.yaml")).unwrap();
     let f2 = std::fs::read_to_string(d2.path().join("goals.yaml")).unwrap();
     assert_eq!(f1, f2);
+    let a1 = std::fs::read_to_string(d1.path().join("agreements.yaml")).unwrap();
+    assert_eq!(a1, std::fs::read_to_string(d2.path().join("agreements.yaml")).unwrap());
+    assert_eq!(r["agreements"], 1);
     let p1 = std::fs::read_to_string(d1.path().join("partners.yaml")).unwrap();
     assert_eq!(p1, std::fs::read_to_string(d2.path().join("partners.yaml")).unwrap());
     let us = json(ctl(&app, &["partners", "get", "us", "-o", "json"]));
@@ -743,7 +759,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let out = ok(ctl(&app, &["import", seeds]));
     assert_eq!(
         out.trim(),
-        "0 created, 1 updated, 17 unchanged",
+        "0 created, 1 updated, 18 unchanged",
         "seeds leave the state alone"
     );
     let g = json(ctl(&app, &["goals", "get", "embedded-ai", "-o", "json"]));
@@ -760,7 +776,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
         &["-q", "goals", "state", "medium-sized-companies", "ON_HOLD"],
     ));
     let out = ok(ctl(&app, &["import", active.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "0 created, 1 updated, 17 unchanged");
+    assert_eq!(out.trim(), "0 created, 1 updated, 18 unchanged");
     let g = json(ctl(&app, &["goals", "get", "medium-sized-companies", "-o", "json"]));
     assert_eq!(g["state"], "ACTIVE");
     // No goal goes back to PLANNED: refused before anything is written.
@@ -776,12 +792,12 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
         &["-q", "goals", "delete", "sustainable-growth-partnership", "--force"],
     ));
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 4 updated, 14 unchanged");
+    assert_eq!(out.trim(), "0 created, 4 updated, 15 unchanged");
 
     // Into a fresh registry: the export recreates exactly the same records.
     let fresh = TestApp::spawn().await;
     let out = ok(ctl(&fresh, &["import", d1.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "18 created, 0 updated, 0 unchanged");
+    assert_eq!(out.trim(), "19 created, 0 updated, 0 unchanged");
     let d3 = tempfile::tempdir().unwrap();
     ok(ctl(&fresh, &["export", d3.path().to_str().unwrap()]));
     assert_eq!(f1, std::fs::read_to_string(d3.path().join("goals.yaml")).unwrap());

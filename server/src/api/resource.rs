@@ -10,6 +10,7 @@ use super::ListFields;
 use crate::{
     domain::{
         Error, Id, Violations,
+        agreement::{AgreementPatch, AgreementSpec, TradeAgreement},
         goal::{GoalPatch, GoalSpec, PolicyGoal},
         mask,
         partner::{PartnerPatch, PartnerSpec, TradePartner},
@@ -140,6 +141,16 @@ api_resource!(TradePartner {
     store: delete_partner,
     undelete_partner,
     update_partner,
+});
+
+api_resource!(TradeAgreement {
+    field: "trade_agreement",
+    patch: AgreementPatch,
+    spec: AgreementSpec,
+    create_spec: super::convert::agreement::create_spec,
+    store: delete_agreement,
+    undelete_agreement,
+    update_agreement,
 });
 
 /// The Update of a resource (AIP-134): the masked fields become a typed patch that the store
@@ -473,5 +484,6 @@ mod tests {
     fn descriptions_match_the_proto_annotations() {
         check::<PolicyGoal>("motie.registry.v1.PolicyGoal");
         check::<TradePartner>("motie.registry.v1.TradePartner");
+        check::<TradeAgreement>("motie.registry.v1.TradeAgreement");
     }
 }

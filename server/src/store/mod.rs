@@ -1,6 +1,7 @@
 //! PostgreSQL persistence through sqlx. No tonic here. Every mutation appends its change-log
 //! row in the same transaction, with the actor and request id.
 
+mod agreements;
 mod changes;
 mod filter;
 mod goals;
@@ -223,7 +224,8 @@ impl Store {
             .await
             .map_err(db_error)?;
         let goals = self.purge_expired_goals().await?;
-        Ok(goals + self.purge_expired_partners().await?)
+        let agreements = self.purge_expired_agreements().await?;
+        Ok(goals + agreements + self.purge_expired_partners().await?)
     }
 }
 
