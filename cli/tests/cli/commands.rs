@@ -1208,3 +1208,93 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
         2,
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agreements_create_update_with_events_list_and_delete() {
+    let app = TestApp::spawn().await;
+    ok(ctl(
+        &app,
+        &[
+            "-q",
+            "partners",
+            "create",
+            "cl",
+            "--kind",
+            "COUNTRY",
+            "--display-name",
+            "Chile",
+        ],
+    ));
+    // From flags: parties by id, Korea implied; no event, so the status is unknown.
+    let created = json(ctl(
+        &app,
+        &[
+            "-o",
+            "json",
+            "agreements",
+            "create",
+            "kr-cl-fta",
+            "--title",
+            "Korea-Chile FTA",
+            "--kind",
+            "fta",
+            "--party",
+            "cl",
+        ],
+    ));
+    assert_eq!(created["name"], "agreements/kr-cl-fta");
+    assert_eq!(created["kind"], "FTA");
+    assert_eq!(created["parties"], serde_json::json!(["cl"]));
+    assert_eq!(created["status"], "UNKNOWN");
+    // Events from a file, partial dates as written; the status follows them.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.yaml");
+    std::fs::write(
+        &file,
+        "events:\n  - {kind: SIGNED, date: 2003-02}\n  - {kind: entered_into_force, date: 2004}\n",
+    )
+    .unwrap();
+    let updated = json(ctl(
+        &app,
+        &[
+            "-o",
+            "json",
+            "agreements",
+            "update",
+            "kr-cl-fta",
+            "-f",
+            file.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(updated["status"], "IN_FORCE");
+    assert_eq!(updated["events"][0]["date"], "2003-02");
+    assert_eq!(updated["events"][1]["date"], 2004);
+    assert_eq!(updated["revision"], 2);
+    let table = ok(ctl(&app, &["agreements", "list", "--filter", "status = IN_FORCE"]));
+    assert!(table.contains("kr-cl-fta") && table.contains("IN_FORCE"), "{table}");
+    // A party that does not exist: exit 1 (failed precondition), nothing stored.
+    let err = fails(
+        ctl(
+            &app,
+            &[
+                "agreements",
+                "create",
+                "kr-jp",
+                "--title",
+                "Korea-Japan",
+                "--kind",
+                "FTA",
+                "--party",
+                "jp",
+            ],
+        ),
+        1,
+    );
+    assert!(
+        err.contains("PARTNER_NOT_FOUND") || err.contains("tradePartners/jp"),
+        "{err}"
+    );
+    ok(ctl(&app, &["-q", "agreements", "delete", "kr-cl-fta"]));
+    let listed = json(ctl(&app, &["-o", "json", "agreements", "list"]));
+    assert_eq!(listed, serde_json::json!([]));
+}
