@@ -41,4 +41,19 @@ SELECT CASE WHEN n = 1 THEN base ELSE base || '-' || n END,
        now(), now()
   FROM moved;
 
+-- Each moved agreement starts its history with a CREATED change by `system`, with the
+-- snapshot the server would write (so history, read_time and the change feed see it), under
+-- the change log's shared lock like every other append (store::append).
+SELECT pg_advisory_xact_lock_shared(125779852197889);
+INSERT INTO change_log (sequence, resource_type, resource_name, change_kind, actor, snapshot)
+SELECT nextval('change_log_sequence'), 'motie.registry.v1.TradeAgreement', 'agreements/' || a.id, 'CREATED', 'system',
+       jsonb_build_object(
+           'id', a.id, 'title', a.title, 'title_ko', a.title_ko, 'kind', a.kind, 'parties', to_jsonb(a.parties),
+           'events', a.events, 'description', a.description, 'source', a.source, 'labels', a.labels,
+           'create_time', to_char(a.create_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           'update_time', to_char(a.update_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           'delete_time', NULL, 'expire_time', NULL, 'revision', a.revision)
+  FROM agreements a
+ ORDER BY a.id;
+
 UPDATE trade_partners SET agreements = '[]' WHERE agreements <> '[]';

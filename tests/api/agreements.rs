@@ -387,6 +387,29 @@ async fn inline_partner_agreements_migrate_to_agreement_records() {
         cl.trade_agreements,
         ["agreements/cl-korea-chile-fta", "agreements/cl-korea-chile-fta-2"]
     );
+    // Their history starts with the move (a CREATED change by `system`), so reads at a time
+    // and the change feed see them.
+    let history: Vec<pb::Change> = c
+        .list_changes(pb::ListChangesRequest {
+            resource_name: "agreements/cl-korea-chile-fta".into(),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].kind, pb::change::Kind::Created as i32);
+    assert_eq!(history[0].actor, "system");
+    let Some(pb::change::Snapshot::TradeAgreement(snapshot)) = &history[0].snapshot else {
+        panic!("no agreement snapshot: {:?}", history[0].snapshot);
+    };
+    assert_eq!(snapshot, fta);
+    let then = c
+        .get_trade_agreement_at("agreements/cl-korea-chile-fta", history[0].change_time.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(&then, fta);
+
     // The moved records are ordinary agreements: they update like any other.
     let mut edited = review.clone();
     edited.events = vec![event(Event::Amended, date(2019, 0, 0))];

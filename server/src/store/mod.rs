@@ -32,7 +32,8 @@ use crate::domain::{Actor, Error, Reason, list::PageTokens};
 /// Embedded migrations (server/migrations).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Advisory-lock keys. The change-log lock serialises sequence assignment with commit order.
+/// Advisory-lock keys. The change-log lock serialises sequence assignment with commit order
+/// (migration 20261201200001 takes it by its value, 125779852197889).
 const CHANGE_LOG_LOCK: i64 = 0x7265_6769_0001;
 /// Goal-tree lock: shared by operations that hang a goal under a parent, exclusive for those
 /// that move or cascade over subtrees.
