@@ -307,6 +307,24 @@ async fn engagements_follow_up_agreements_and_partners_list_theirs() {
         ),
         "AGREEMENT_DELETED"
     );
+
+    // A party to a live agreement is deleted only by force; the agreement keeps naming it.
+    country(&app, "cl", "Chile").await;
+    c.create_trade_agreement(create("kr-cl-fta", agreement("Korea-Chile FTA", Kind::Fta, &["cl"])))
+        .await
+        .unwrap();
+    let delete_chile = |force: bool| pb::DeleteTradePartnerRequest {
+        name: "tradePartners/cl".into(),
+        force,
+        ..Default::default()
+    };
+    assert_eq!(
+        precondition(c.delete_trade_partner(delete_chile(false)).await),
+        "PARTY_TO_AGREEMENTS"
+    );
+    c.delete_trade_partner(delete_chile(true)).await.unwrap();
+    let fta = c.get_trade_agreement("agreements/kr-cl-fta").await.unwrap();
+    assert_eq!(fta.parties, ["tradePartners/cl"]);
 }
 
 /// The migrations move the agreements partners held inline into agreement records, losing

@@ -36,6 +36,8 @@ pub enum Reason {
     GoalDeleted,
     AgreementNotFound,
     AgreementDeleted,
+    /// A partner that live agreements name as a party.
+    PartyToAgreements,
     InvalidStateTransition,
     MetricNotATarget,
     SequenceCompacted,
@@ -82,6 +84,7 @@ impl Reason {
             Reason::GoalDeleted => "GOAL_DELETED",
             Reason::AgreementNotFound => "AGREEMENT_NOT_FOUND",
             Reason::AgreementDeleted => "AGREEMENT_DELETED",
+            Reason::PartyToAgreements => "PARTY_TO_AGREEMENTS",
             Reason::InvalidStateTransition => "INVALID_STATE_TRANSITION",
             Reason::MetricNotATarget => "METRIC_NOT_A_TARGET",
             Reason::SequenceCompacted => "SEQUENCE_COMPACTED",

@@ -518,9 +518,10 @@ impl Store {
         Ok(partner)
     }
 
-    /// Soft-deletes a partner. Live goals linking it and live groups listing it as a member
-    /// make this FAILED_PRECONDITION, unless `force`, which removes those links and
-    /// memberships (each changed goal and group gets a new revision in the change log).
+    /// Soft-deletes a partner. Live goals linking it, live groups listing it as a member and
+    /// live agreements naming it as a party make this FAILED_PRECONDITION, unless `force`,
+    /// which removes those links and memberships (each changed goal and group gets a new
+    /// revision in the change log); agreements keep naming it.
     pub async fn delete_partner(
         &self,
         id: &Id,
@@ -547,6 +548,14 @@ impl Store {
                 Reason::MemberOfGroups,
                 "is a member of live partners",
                 "remove it from their members first",
+            ),
+            // With force the agreements keep naming it: they were made with that partner.
+            (
+                &current.trade_agreements,
+                Collection::Agreements,
+                Reason::PartyToAgreements,
+                "is party to live agreements",
+                "delete them or take it out of their parties first",
             ),
         ];
         for (ids, c, reason, what, fix) in refusals {
