@@ -125,6 +125,37 @@ async fn agreements_have_parties_events_and_a_derived_status() {
     assert_eq!(tariffs.status, Status::Unspecified as i32);
     assert_eq!(tariffs.parties, ["tradePartners/kr", "tradePartners/us"]);
     assert_eq!(tariffs.revision, 1);
+    // A retried create (same request id) answers the original; the id with another request
+    // is refused; validate_only stores nothing.
+    let req = pb::CreateTradeAgreementRequest {
+        request_id: "5d0c3a8e-0000-4000-8000-00000000a001".into(),
+        ..create("kr-us-fta", agreement("KORUS FTA", Kind::Fta, &["us"]))
+    };
+    let first = c.create_trade_agreement(req.clone()).await.unwrap();
+    assert_eq!(c.create_trade_agreement(req.clone()).await.unwrap(), first);
+    let reused = pb::CreateTradeAgreementRequest {
+        trade_agreement: Some(agreement("Other", Kind::Fta, &["us"])),
+        ..req
+    };
+    assert_eq!(violations(c.create_trade_agreement(reused).await), ["request_id"]);
+    let dry = pb::CreateTradeAgreementRequest {
+        validate_only: true,
+        ..create("kr-us-dry", agreement("Dry run", Kind::Other, &["us"]))
+    };
+    assert_eq!(
+        c.create_trade_agreement(dry).await.unwrap().name,
+        "agreements/kr-us-dry"
+    );
+    assert!(matches!(
+        c.get_trade_agreement("agreements/kr-us-dry").await,
+        Err(Error::NotFound { .. })
+    ));
+    c.delete_trade_agreement(pb::DeleteTradeAgreementRequest {
+        name: "agreements/kr-us-fta".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
 
     // Events given out of order: the latest by date decides; year precision is enough.
     let mut chile = agreement("Korea-Chile FTA", Kind::Fta, &["cl"]);

@@ -8,8 +8,8 @@ use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::
 use time::OffsetDateTime;
 
 use super::{
-    ChangeKind, Claim, Store, WriteCtx, append_changes_answering, claim_request, db_error, request_hash,
-    resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
+    ChangeKind, Store, WriteCtx, db_error,
+    resource::{Begun, Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
@@ -161,17 +161,13 @@ impl Store {
         spec: AgreementSpec,
         ctx: &WriteCtx,
     ) -> Result<TradeAgreement, Error> {
-        let spec_json = serde_json::to_vec(&spec).unwrap_or_default();
-        let hash = request_hash(&[id.as_str().as_bytes(), &spec_json]);
-        let mut tx = self.begin().await?;
-        if let Claim::Replay(resp) = claim_request(&mut tx, "CreateTradeAgreement", ctx, &hash).await? {
-            return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
-        }
+        const METHOD: &str = "CreateTradeAgreement";
+        let mut tx = match self.begin_create(METHOD, id, &spec, ctx).await? {
+            Begun::Write(tx) => tx,
+            Begun::Replayed(original) => return Ok(original),
+        };
         let created = Self::insert_agreement(&mut tx, id, &spec).await?;
-        let change = created.change(ChangeKind::Created, vec![], ctx)?;
-        let response = change.snapshot.clone().unwrap_or(serde_json::Value::Null);
-        append_changes_answering(&mut tx, &[change], "CreateTradeAgreement", ctx, &response).await?;
-        Self::finish(tx, ctx).await?;
+        Self::commit_created(tx, &created, METHOD, ctx).await?;
         Ok(created)
     }
 

@@ -11,10 +11,9 @@ use sqlx::{Postgres, QueryBuilder, Transaction, postgres::PgArguments, query::Qu
 use time::OffsetDateTime;
 
 use super::{
-    Change, ChangeKind, Claim, Store, WriteCtx, append_changes, append_changes_answering, claim_request, db_error,
+    Change, ChangeKind, Store, WriteCtx, append_changes, db_error,
     page::Key,
-    request_hash,
-    resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
+    resource::{Begun, Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
@@ -445,17 +444,13 @@ const UPDATE_PARTNER: &str = "UPDATE trade_partners SET display_name = $2, displ
 impl Store {
     /// Creates a partner. With a request id, a retry returns the original partner.
     pub async fn create_partner(&self, id: &Id, spec: PartnerSpec, ctx: &WriteCtx) -> Result<TradePartner, Error> {
-        let spec_json = serde_json::to_vec(&spec).unwrap_or_default();
-        let hash = request_hash(&[id.as_str().as_bytes(), &spec_json]);
-        let mut tx = self.begin().await?;
-        if let Claim::Replay(resp) = claim_request(&mut tx, "CreateTradePartner", ctx, &hash).await? {
-            return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
-        }
+        const METHOD: &str = "CreateTradePartner";
+        let mut tx = match self.begin_create(METHOD, id, &spec, ctx).await? {
+            Begun::Write(tx) => tx,
+            Begun::Replayed(original) => return Ok(original),
+        };
         let partner = Self::insert_partner(&mut tx, id, &spec).await?;
-        let change = partner.change(ChangeKind::Created, vec![], ctx)?;
-        let response = change.snapshot.clone().unwrap_or(serde_json::Value::Null);
-        append_changes_answering(&mut tx, &[change], "CreateTradePartner", ctx, &response).await?;
-        Self::finish(tx, ctx).await?;
+        Self::commit_created(tx, &partner, METHOD, ctx).await?;
         Ok(partner)
     }
 
