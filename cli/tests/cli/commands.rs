@@ -1294,6 +1294,11 @@ async fn agreements_create_update_with_events_list_and_delete() {
         err.contains("PARTNER_NOT_FOUND") || err.contains("tradePartners/jp"),
         "{err}"
     );
+    // The history shows each revision of the agreement.
+    let history = json(ctl(&app, &["-o", "json", "history", "agreements/kr-cl-fta"]));
+    assert_eq!(history[1]["kind"], "UPDATED");
+    assert_eq!(history[1]["trade_agreement"]["status"], "IN_FORCE");
+    assert_eq!(history[1]["trade_agreement"]["revision"], 2);
     ok(ctl(&app, &["-q", "agreements", "delete", "kr-cl-fta"]));
     let listed = json(ctl(&app, &["-o", "json", "agreements", "list"]));
     assert_eq!(listed, serde_json::json!([]));
