@@ -41,6 +41,11 @@ COPY --from=builder /out/registryd /out/registryctl /usr/local/bin/
 USER 10001:10001
 # In a container: listen on every interface; JSON logs; metrics on 9464 (publish it only to
 # the monitoring network). The health check talks to the server in the same container.
+# TLS: on a non-loopback address `registryd serve` refuses plaintext. Either mount a
+# certificate and set REGISTRY_TLS_CERT/REGISTRY_TLS_KEY (the health check then needs an
+# https REGISTRY_HEALTHCHECK_ENDPOINT), or, when something else encrypts the traffic (a
+# TLS-terminating proxy, a private network, as docker-compose.yml does), set
+# REGISTRY_INSECURE_PLAINTEXT_OFF_LOOPBACK=true explicitly; the image sets neither.
 ENV REGISTRY_LISTEN=0.0.0.0:50051 \
     REGISTRY_METRICS_LISTEN=0.0.0.0:9464 \
     REGISTRY_LOG_FORMAT=json \

@@ -340,11 +340,11 @@ impl Kind for Goals {
         });
         let milestones = r.milestones.iter().map(|m| {
             let due = m.due.map(|d| format!(" (due {d})")).unwrap_or_default();
-            format!("{}{due} [{}]", m.fields.text("title"), m.fields.text("state"))
+            format!("{}{due} [{}]", m.fields.text("title"), stated(&m.fields.text("state")))
         });
         let state = match &r.outcome {
             Some(o) => format!("{} ({o})", r.state.as_deref().unwrap_or_default()),
-            None => r.state.clone().unwrap_or_default(),
+            None => stated(r.state.as_deref().unwrap_or_default()).to_owned(),
         };
         vec![
             ("name", view.name.clone()),
@@ -435,9 +435,14 @@ pub async fn reach_state(client: &RegistryClient, name: &str, state: i32, outcom
     Ok(())
 }
 
-/// The state a stored goal is in, by name.
+/// The state a stored goal is in, by name (UNSPECIFIED: the source does not say).
 pub fn state_of(g: &pb::PolicyGoal) -> String {
-    enum_name::<pb::policy_goal::State>(g.state).unwrap_or_default()
+    stated(&enum_name::<pb::policy_goal::State>(g.state).unwrap_or_default()).to_owned()
+}
+
+/// A state for a table: UNSPECIFIED when none is stated (records leave it out).
+pub fn stated(state: &str) -> &str {
+    if state.is_empty() { "UNSPECIFIED" } else { state }
 }
 
 /// Trade partners.
@@ -481,7 +486,12 @@ impl Kind for Partners {
                 .as_deref()
                 .map(|a| format!(" → agreements/{a}"))
                 .unwrap_or_default();
-            format!("{} ({}, {state}{date}){follows}", f.text("title"), f.text("kind"))
+            format!(
+                "{} ({}, {}{date}){follows}",
+                f.text("title"),
+                f.text("kind"),
+                stated(&state)
+            )
         });
         vec![
             ("name", view.name.clone()),

@@ -8,6 +8,7 @@ pub mod kind;
 pub mod output;
 pub mod plain;
 pub mod records;
+pub mod report;
 pub mod transfer;
 
 use std::path::{Path, PathBuf};
@@ -92,6 +93,9 @@ pub enum Command {
     Import(commands::data::ImportArgs),
     /// Writes every live resource to DIR, in files that `import` loads back unchanged.
     Export(commands::data::ExportArgs),
+    /// Writes the briefing report: one self-contained HTML file (goal tree, target charts,
+    /// milestones, partners, export concentration), optionally as of a past time.
+    Report(report::ReportArgs),
 }
 
 /// Fails a command-line combination that clap cannot express.

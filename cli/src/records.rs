@@ -41,7 +41,8 @@ pub struct GoalRecord {
     /// The parent goal's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
-    /// Lifecycle state; when absent, import leaves the stored state alone (new goals are PLANNED).
+    /// Lifecycle state; when absent, import leaves the stored state alone (new goals are
+    /// UNSPECIFIED: not stated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Outcome of a CLOSED goal.
@@ -58,6 +59,12 @@ pub struct GoalRecord {
     /// Partner ids (`us`) or names (`tradePartners/us`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub linked_partners: Vec<String>,
+    /// Organisations contributing besides the lead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributing_organizations: Vec<String>,
+    /// Ids (`regional-growth-engines`) or names of other goals this one contributes to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributes_to: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risks: Vec<RiskRecord>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -115,7 +122,8 @@ pub struct TargetRecord {
     pub baseline_date: Option<DateValue>,
     #[serde(with = "number")]
     pub target_value: f64,
-    /// INCREASE_TO, DECREASE_TO, STAY_ABOVE, STAY_BELOW.
+    /// INCREASE_TO, DECREASE_TO, STAY_ABOVE, STAY_BELOW, or the relative INCREASE_BY,
+    /// DECREASE_BY (a change from `baseline_value`).
     pub direction: String,
     /// AT_LEAST, MORE_THAN, AT_MOST, LESS_THAN, EXACTLY; defaults by direction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,13 +131,16 @@ pub struct TargetRecord {
     pub target_year: i32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interim_targets: Vec<InterimRecord>,
+    /// INCREASE_BY / DECREASE_BY: `target_value` is a percentage of the baseline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub percent_of_baseline: bool,
 }
 
 /// A phased target on the way (`year`, `value`): the fields of the proto's `InterimTarget`.
 pub type InterimRecord = Plain<InterimShape>;
 
 /// A dated milestone: the plain fields of the proto's `Milestone` (title, description, state;
-/// PLANNED by default) and `due` (the proto's `due_date`).
+/// unspecified when not given) and `due` (the proto's `due_date`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MilestoneRecord {
     #[serde(flatten)]
@@ -470,6 +481,7 @@ impl GoalRecord {
                 target_year: t.target_year,
                 interim_targets: elements(&mut p, &format!("{f}.interim_targets"), &t.interim_targets),
                 progress: None,
+                percent_of_baseline: t.percent_of_baseline,
             });
         }
         let milestones = elements_with(
@@ -495,6 +507,8 @@ impl GoalRecord {
                 .iter()
                 .map(|l| format!("{PARTNERS}{}", partner_id(l)))
                 .collect(),
+            contributing_organizations: self.contributing_organizations.clone(),
+            contributes_to: self.contributes_to.iter().map(|g| goal_name(g)).collect(),
             risks,
             labels: self.labels.clone().into_iter().collect(),
             ..Default::default()
@@ -527,6 +541,7 @@ impl GoalRecord {
                     comparator: enum_name::<pb::target::Comparator>(t.comparator),
                     target_year: t.target_year,
                     interim_targets: t.interim_targets.iter().map(Plain::from_message).collect(),
+                    percent_of_baseline: t.percent_of_baseline,
                 })
                 .collect(),
             milestones: g
@@ -538,6 +553,8 @@ impl GoalRecord {
                 })
                 .collect(),
             linked_partners: g.linked_partners.iter().map(|l| partner_id(l).to_owned()).collect(),
+            contributing_organizations: g.contributing_organizations.clone(),
+            contributes_to: g.contributes_to.iter().map(|c| goal_id(c).to_owned()).collect(),
             risks: g.risks.iter().map(Plain::from_message).collect(),
             labels: g.labels.clone().into_iter().collect(),
         }
@@ -546,7 +563,7 @@ impl GoalRecord {
 
     /// The form in which two records that mean the same are equal: ids instead of names,
     /// short upper-case enum names, defaults the server would fill in made explicit
-    /// (comparator by direction, milestone state PLANNED, outcome only when CLOSED), and a
+    /// (comparator by direction, outcome only when CLOSED), and a
     /// child's pillar left out (it always is its parent's).
     pub fn canonical(&self) -> GoalRecord {
         let mut r = self.clone();
@@ -568,7 +585,7 @@ impl GoalRecord {
             if t.comparator.is_none() {
                 t.comparator = Some(
                     match t.direction.as_str() {
-                        "INCREASE_TO" | "STAY_ABOVE" => "AT_LEAST",
+                        "INCREASE_TO" | "STAY_ABOVE" | "INCREASE_BY" | "DECREASE_BY" => "AT_LEAST",
                         _ => "AT_MOST",
                     }
                     .to_owned(),
@@ -577,13 +594,13 @@ impl GoalRecord {
         }
         for m in &mut r.milestones {
             m.fields = m.fields.canonical();
-            if !m.fields.has("state") {
-                m.fields.set("state", "PLANNED");
-            }
         }
         r.risks = r.risks.iter().map(Plain::canonical).collect();
         for l in &mut r.linked_partners {
             *l = partner_id(l).to_owned();
+        }
+        for c in &mut r.contributes_to {
+            *c = goal_id(c).to_owned();
         }
         r
     }
@@ -830,7 +847,7 @@ impl AgreementView {
 }
 
 /// A negotiation, summit, dialogue or other engagement: the plain fields of the proto's
-/// `Engagement` (title, kind, state (PLANNED by default), next_step, description, date) and
+/// `Engagement` (title, kind, state (unspecified when not given), next_step, description, date) and
 /// the linked goals by id.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EngagementRecord {
@@ -985,7 +1002,7 @@ impl PartnerRecord {
     }
 
     /// The form in which two records that mean the same are equal: ids instead of names,
-    /// short upper-case enum names, engagement state PLANNED made explicit.
+    /// short upper-case enum names.
     pub fn canonical(&self) -> PartnerRecord {
         let mut r = self.clone();
         r.id = partner_id(&r.id).to_owned();
@@ -996,9 +1013,6 @@ impl PartnerRecord {
         }
         for e in &mut r.engagements {
             e.fields = e.fields.canonical();
-            if !e.fields.has("state") {
-                e.fields.set("state", "PLANNED");
-            }
             for g in &mut e.linked_goals {
                 *g = goal_id(g).to_owned();
             }
@@ -1157,7 +1171,8 @@ mod tests {
         assert_eq!(back.parent.as_deref(), Some("root"));
         assert_eq!(back.pillar, None);
         assert_eq!(back.targets[0].comparator.as_deref(), Some("AT_LEAST"));
-        assert_eq!(back.milestones[0].fields.text("state"), "PLANNED");
+        // A state the file does not give stays unspecified.
+        assert!(!back.milestones[0].fields.has("state"));
         assert_eq!(back.linked_partners, vec!["us"]);
     }
 

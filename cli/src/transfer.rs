@@ -886,6 +886,9 @@ fn goal_to_create(
     let mut goal = r.to_pb().map_err(invalid)?;
     if let Some(ctx) = ctx {
         goal.linked_partners.retain(|p| !ctx.earlier.contains(p));
+        // Goals this import creates do not exist yet in a validation.
+        goal.contributes_to
+            .retain(|g| !ctx.pending.contains(goal_id(g)) || created_before.contains(goal_id(g)));
         if let Some(parent) = r.parent.as_deref().map(goal_id)
             && ctx.pending.contains(parent)
             && !created_before.contains(parent)
@@ -925,7 +928,8 @@ impl Resource for Goals {
     from_kind!(goals: GoalRecord);
 
     fn deps(r: &GoalRecord) -> Vec<String> {
-        r.parent.iter().map(|p| goal_id(p).to_owned()).collect()
+        let to = r.contributes_to.iter();
+        r.parent.iter().chain(to).map(|p| goal_id(p).to_owned()).collect()
     }
 
     fn check(r: &GoalRecord) -> Result<(), Vec<String>> {

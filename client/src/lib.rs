@@ -39,6 +39,7 @@ mod measurements;
 mod pages;
 mod partners;
 mod retry;
+mod trace;
 mod watch;
 
 use std::time::Duration;
@@ -63,6 +64,7 @@ pub use registry_proto::prost_types;
 /// Generated protobuf types of `motie.registry.v1`.
 pub use registry_proto::v1 as pb;
 pub use retry::RetryPolicy;
+pub use trace::{TRACEPARENT, is_valid_traceparent, new_traceparent};
 pub use watch::{WatchEvent, WatchOptions};
 
 /// Result of a client call.
@@ -227,6 +229,7 @@ pub struct RegistryClient {
     agreements: registry_proto::v1::trade_agreement_service_client::TradeAgreementServiceClient<Svc>,
     changes: ChangeFeedServiceClient<Svc>,
     admin: AdminServiceClient<Svc>,
+    meta: CallMetadata,
     retry: RetryPolicy,
 }
 
@@ -244,16 +247,26 @@ impl std::fmt::Debug for BearerToken {
     }
 }
 
-impl Interceptor for BearerToken {
+/// What every call carries: the bearer token and a W3C `traceparent` (see [`trace`]).
+#[derive(Debug, Clone, Default)]
+pub struct CallMetadata {
+    token: BearerToken,
+    trace: trace::TraceParent,
+}
+
+impl Interceptor for CallMetadata {
     fn call(&mut self, mut req: tonic::Request<()>) -> std::result::Result<tonic::Request<()>, tonic::Status> {
-        if let Some(v) = &self.0 {
+        if let Some(v) = &self.token.0 {
             req.metadata_mut().insert("authorization", v.clone());
+        }
+        if let Some(v) = self.trace.header() {
+            req.metadata_mut().insert(TRACEPARENT, v);
         }
         Ok(req)
     }
 }
 
-type Svc = InterceptedService<Channel, BearerToken>;
+type Svc = InterceptedService<Channel, CallMetadata>;
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 /// Fills an empty request id with a fresh UUID, so that retries of this logical call are
@@ -309,11 +322,12 @@ impl RegistryClient {
 
     /// Wraps an existing channel (no token).
     pub fn from_channel(channel: Channel) -> Self {
-        Self::with_interceptor(channel, BearerToken::default())
+        Self::with_interceptor(channel, CallMetadata::default())
     }
 
-    fn with_interceptor(channel: Channel, auth: BearerToken) -> Self {
+    fn with_interceptor(channel: Channel, auth: CallMetadata) -> Self {
         RegistryClient {
+            meta: auth.clone(),
             goals: PolicyGoalServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             partners: TradePartnerServiceClient::with_interceptor(channel.clone(), auth.clone())
@@ -340,7 +354,25 @@ impl RegistryClient {
                     .map_err(|_| Error::Transport("the token contains characters not allowed in a header".into()))
             })
             .transpose()?;
-        let mut client = Self::with_interceptor(self.channel.clone(), BearerToken(header));
+        let meta = CallMetadata {
+            token: BearerToken(header),
+            ..self.meta.clone()
+        };
+        let mut client = Self::with_interceptor(self.channel.clone(), meta);
+        client.retry = self.retry;
+        Ok(client)
+    }
+
+    /// The same connection, sending `traceparent` (W3C Trace Context, e.g.
+    /// `00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01`) with every call, so the
+    /// registry's spans join the caller's trace; with `None`, each call starts a trace of its
+    /// own (the default). An invalid value is refused.
+    pub fn with_traceparent(&self, traceparent: Option<&str>) -> Result<Self> {
+        let meta = CallMetadata {
+            trace: trace::TraceParent::fixed(traceparent)?,
+            ..self.meta.clone()
+        };
+        let mut client = Self::with_interceptor(self.channel.clone(), meta);
         client.retry = self.retry;
         Ok(client)
     }
@@ -361,6 +393,28 @@ impl RegistryClient {
             self.admin
                 .clone()
                 .revoke_token(pb::RevokeTokenRequest { name: name.into() })
+                .await,
+        )
+    }
+
+    /// Rotates an API token (ADMIN): creates its successor (secret in the response only) and
+    /// lets the old one work for `grace_period` more (default 24 h; zero revokes it now).
+    pub async fn rotate_token(
+        &self,
+        name: impl Into<String>,
+        grace_period: Option<std::time::Duration>,
+    ) -> Result<pb::RotateTokenResponse> {
+        let grace_period = grace_period
+            .map(prost_types::Duration::try_from)
+            .transpose()
+            .map_err(|_| Error::Transport("the grace period is too long".into()))?;
+        page(
+            self.admin
+                .clone()
+                .rotate_token(pb::RotateTokenRequest {
+                    name: name.into(),
+                    grace_period,
+                })
                 .await,
         )
     }
@@ -503,6 +557,30 @@ impl RegistryClient {
 #[cfg(test)]
 mod debug_tests {
     use super::*;
+
+    fn traceparent_sent(meta: &mut CallMetadata) -> String {
+        let req = meta.call(tonic::Request::new(())).expect("intercepted");
+        req.metadata()
+            .get(TRACEPARENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_call_sends_a_traceparent_the_callers_or_a_new_one() {
+        let mut meta = CallMetadata::default();
+        let (a, b) = (traceparent_sent(&mut meta), traceparent_sent(&mut meta));
+        assert!(is_valid_traceparent(&a) && is_valid_traceparent(&b), "{a} {b}");
+        assert_ne!(a, b, "a new trace per call");
+        let given = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let mut meta = CallMetadata {
+            trace: trace::TraceParent::fixed(Some(given)).expect("valid"),
+            ..CallMetadata::default()
+        };
+        assert_eq!(traceparent_sent(&mut meta), given);
+        assert_eq!(traceparent_sent(&mut meta), given);
+    }
 
     #[test]
     fn debug_output_never_shows_the_token() {

@@ -180,6 +180,52 @@ pub fn populated_fields<M: prost::Message>(message: &str, msg: &M) -> Vec<String
         .collect()
 }
 
+/// Puts every string of `msg` (a `motie.registry.v1` message named `message`, nested messages
+/// and lists included) in Unicode Normalization Form C, so that stored text compares and
+/// searches the same however a client composed it (decomposed Hangul jamo, combining
+/// accents). Map keys are left as they are. Returns whether anything changed.
+pub fn normalize_text<M: prost::Message + Default>(message: &str, msg: &mut M) -> bool {
+    let Some(desc) = POOL.get_message_by_name(&format!("{PACKAGE}.{message}")) else {
+        return false;
+    };
+    let Ok(mut dynamic) = DynamicMessage::decode(desc, msg.encode_to_vec().as_slice()) else {
+        return false;
+    };
+    if !nfc_message(&mut dynamic) {
+        return false;
+    }
+    match M::decode(prost::Message::encode_to_vec(&dynamic).as_slice()) {
+        Ok(normalized) => {
+            *msg = normalized;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+fn nfc_message(m: &mut DynamicMessage) -> bool {
+    m.fields_mut().fold(false, |changed, (_, v)| nfc_value(v) | changed)
+}
+
+fn nfc_value(v: &mut Value) -> bool {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+    match v {
+        Value::String(s) => {
+            if is_nfc_quick(s.chars()) == IsNormalized::Yes {
+                return false;
+            }
+            let n: String = s.nfc().collect();
+            let changed = n != *s;
+            *s = n;
+            changed
+        }
+        Value::Message(m) => nfc_message(m),
+        Value::List(items) => items.iter_mut().fold(false, |changed, v| nfc_value(v) | changed),
+        Value::Map(map) => map.values_mut().fold(false, |changed, v| nfc_value(v) | changed),
+        _ => false,
+    }
+}
+
 /// gRPC paths (`/motie.registry.v1.PolicyGoalService/GetPolicyGoal`) of every method of the
 /// registry's services.
 pub fn methods() -> Vec<String> {
@@ -253,10 +299,40 @@ mod tests {
 
     const GOALS: &str = "/motie.registry.v1.PolicyGoalService/";
 
+    /// Every string of a request, nested messages, lists and map values included, comes out
+    /// composed; map keys and composed text are left alone.
+    #[test]
+    fn normalize_text_composes_every_string() {
+        use unicode_normalization::UnicodeNormalization;
+        let nfd = |s: &str| s.nfd().collect::<String>();
+        let mut req = crate::v1::CreatePolicyGoalRequest {
+            policy_goal_id: "chips".into(),
+            policy_goal: Some(crate::v1::PolicyGoal {
+                title: nfd("반도체"),
+                sectors: vec![nfd("제조"), "ai".into()],
+                targets: vec![crate::v1::Target {
+                    description: nfd("공장 500개"),
+                    ..Default::default()
+                }],
+                labels: [("k".to_owned(), nfd("값"))].into_iter().collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(normalize_text("CreatePolicyGoalRequest", &mut req));
+        let g = req.policy_goal.clone().expect("goal");
+        assert_eq!(g.title, "반도체");
+        assert_eq!(g.sectors, ["제조", "ai"]);
+        assert_eq!(g.targets[0].description, "공장 500개");
+        assert_eq!(g.labels["k"], "값");
+        assert_eq!(req.policy_goal_id, "chips");
+        assert!(!normalize_text("CreatePolicyGoalRequest", &mut req), "already composed");
+    }
+
     #[test]
     fn every_method_has_an_http_rule_and_a_min_role() {
         let methods = methods();
-        assert_eq!(methods.len(), 35, "{methods:?}");
+        assert_eq!(methods.len(), 36, "{methods:?}");
         for m in &methods {
             assert!(http_rule(m).is_some(), "{m} has no google.api.http rule");
             assert!(method_min_role(m).is_some(), "{m} has no min_role");

@@ -8,7 +8,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use registry_server::telemetry;
 
-use cmd::{config::DbArgs, dev::DevArgs, healthcheck::HealthcheckArgs, serve::ServeArgs, token::TokenCommand};
+use cmd::{
+    dev::DevArgs,
+    healthcheck::HealthcheckArgs,
+    serve::{MigrateArgs, ServeArgs},
+    token::TokenCommand,
+};
 
 /// The Policy & Partner Registry server.
 #[derive(Debug, Parser)]
@@ -30,9 +35,10 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run migrations, then serve gRPC until SIGTERM/Ctrl-C.
-    Serve(ServeArgs),
-    /// Run database migrations and exit.
-    Migrate(DbArgs),
+    Serve(Box<ServeArgs>),
+    /// Run database migrations (as the schema's owner) and exit; optionally grant a
+    /// DML-only role what `serve` needs.
+    Migrate(MigrateArgs),
     /// Development: find or start a PostgreSQL (DATABASE_URL, else a private cluster in
     /// --data-dir), then serve like `serve` until SIGTERM/Ctrl-C and stop that PostgreSQL.
     Dev(DevArgs),
@@ -49,8 +55,8 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let _telemetry = telemetry::init(cli.log_format);
     let result = match cli.command {
-        Command::Serve(args) => cmd::serve::serve(args).await.map(|()| ExitCode::SUCCESS),
-        Command::Migrate(db) => cmd::serve::migrate(db).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => cmd::serve::serve(*args).await.map(|()| ExitCode::SUCCESS),
+        Command::Migrate(args) => cmd::serve::migrate(args).await.map(|()| ExitCode::SUCCESS),
         Command::Dev(args) => cmd::dev::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Token(command) => cmd::token::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::Healthcheck(args) => cmd::healthcheck::run(args).await,

@@ -7,16 +7,17 @@
 //! The token id becomes the actor recorded in the change log. Secrets never reach logs.
 
 use std::{
-    collections::HashMap,
+    net::IpAddr,
     num::NonZeroU32,
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::Arc,
     task::{Context, Poll},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use http::{HeaderValue, Request, Response};
+use moka::sync::Cache;
 use time::OffsetDateTime;
 use tonic::Status;
 
@@ -108,6 +109,7 @@ pub const METHOD_ROLES: &[(&str, Role)] = &[
     ("/motie.registry.v1.AdminService/CreateToken", Role::Admin),
     ("/motie.registry.v1.AdminService/ListTokens", Role::Admin),
     ("/motie.registry.v1.AdminService/RevokeToken", Role::Admin),
+    ("/motie.registry.v1.AdminService/RotateToken", Role::Admin),
 ];
 
 /// Paths open without a token.
@@ -127,20 +129,47 @@ pub fn required_role(path: &str) -> Option<Role> {
 pub struct Principal {
     pub token_id: String,
     pub role: Role,
+    /// When the token expires (streams it opened end then).
+    pub expire_time: Option<OffsetDateTime>,
 }
 
-struct Cached {
-    record: Option<TokenRecord>,
-    fetched: Instant,
+/// Limits on unauthenticated traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthLimits {
+    /// Failed authentications allowed per peer address and second (burst the same); beyond
+    /// it the peer gets RESOURCE_EXHAUSTED `TOO_MANY_FAILED_ATTEMPTS` without a lookup for a
+    /// second. `None`: unlimited.
+    pub failures_per_peer: Option<NonZeroU32>,
+    /// Optional requests per second allowed per token.
+    pub per_token: Option<NonZeroU32>,
+    /// Entries of each token cache (known tokens, unknown ids).
+    pub cache_capacity: u64,
 }
 
-/// Verifies bearer tokens, with a short-lived cache that revocations evict at once.
+impl Default for AuthLimits {
+    fn default() -> Self {
+        AuthLimits {
+            failures_per_peer: NonZeroU32::new(10),
+            per_token: None,
+            cache_capacity: 10_000,
+        }
+    }
+}
+
+/// Verifies bearer tokens, with short-lived caches that token changes evict at once.
+///
+/// Known tokens and unknown ids are cached apart, each bounded (entries are evicted one by
+/// one, least useful first), so a flood of made-up ids neither costs a query each nor
+/// pushes valid tokens out of their cache.
 pub struct Authenticator {
     store: Store,
-    cache: Mutex<HashMap<String, Cached>>,
-    touched: Mutex<HashMap<String, Instant>>,
+    known: Cache<String, TokenRecord>,
+    unknown: Cache<String, ()>,
+    touched: Cache<String, ()>,
     ttl: Duration,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
+    failures: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    blocked: Cache<IpAddr, ()>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -151,52 +180,83 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
-const MAX_CACHE: usize = 10_000;
+/// Entries of the caches that are not token caches (peers, last uses).
+const MAX_CACHE: u64 = 10_000;
+
+fn bounded<K, V>(capacity: u64, ttl: Duration) -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder().max_capacity(capacity).time_to_live(ttl).build()
+}
 
 impl Authenticator {
-    /// `rate_limit`: optional requests per second allowed per token.
-    pub fn new(store: Store, rate_limit: Option<NonZeroU32>) -> Self {
+    pub fn new(store: Store, limits: AuthLimits) -> Self {
+        let ttl = Duration::from_secs(5);
         Authenticator {
             store,
-            cache: Mutex::new(HashMap::new()),
-            touched: Mutex::new(HashMap::new()),
-            ttl: Duration::from_secs(5),
-            limiter: rate_limit.map(|r| RateLimiter::keyed(Quota::per_second(r))),
+            known: bounded(limits.cache_capacity, ttl),
+            unknown: bounded(limits.cache_capacity, ttl),
+            touched: bounded(MAX_CACHE, Duration::from_secs(60)),
+            ttl,
+            limiter: limits.per_token.map(|r| RateLimiter::keyed(Quota::per_second(r))),
+            failures: limits
+                .failures_per_peer
+                .map(|r| RateLimiter::keyed(Quota::per_second(r))),
+            blocked: bounded(MAX_CACHE, Duration::from_secs(1)),
         }
     }
 
     /// Forgets a cached token (called when a token changes, on any replica).
     pub fn evict(&self, id: &str) {
-        if let Ok(mut c) = self.cache.lock() {
-            c.remove(id);
-        }
+        self.known.invalidate(id);
+        self.unknown.invalidate(id);
     }
 
     async fn lookup(&self, id: &str) -> Result<Option<TokenRecord>, Status> {
-        if let Ok(c) = self.cache.lock()
-            && let Some(hit) = c.get(id)
-            && hit.fetched.elapsed() < self.ttl
-        {
-            return Ok(hit.record.clone());
+        if let Some(hit) = self.known.get(id) {
+            return Ok(Some(hit));
+        }
+        if self.unknown.contains_key(id) {
+            return Ok(None);
         }
         let record = self.store.find_token(id).await.map_err(Status::from)?;
-        if let Ok(mut c) = self.cache.lock() {
-            if c.len() >= MAX_CACHE {
-                c.clear();
-            }
-            c.insert(
-                id.to_owned(),
-                Cached {
-                    record: record.clone(),
-                    fetched: Instant::now(),
-                },
-            );
+        match &record {
+            Some(r) => self.known.insert(id.to_owned(), r.clone()),
+            None => self.unknown.insert(id.to_owned(), ()),
         }
         Ok(record)
     }
 
-    /// Authenticates the `authorization` header value.
-    pub async fn authenticate(&self, header: Option<&HeaderValue>) -> Result<Principal, Status> {
+    /// Authenticates the `authorization` header value of a call from `peer`. Failures are
+    /// counted per peer address; a peer over its quota is refused before any lookup.
+    pub async fn authenticate(&self, header: Option<&HeaderValue>, peer: Option<IpAddr>) -> Result<Principal, Status> {
+        if let Some(ip) = peer
+            && self.blocked.contains_key(&ip)
+        {
+            return Err(too_many_failures(ip));
+        }
+        match self.check(header).await {
+            Ok(p) => Ok(p),
+            Err(status) if status.code() == tonic::Code::Unauthenticated => {
+                if let (Some(ip), Some(l)) = (peer, &self.failures) {
+                    if l.len() > MAX_CACHE as usize {
+                        l.retain_recent();
+                    }
+                    if l.check_key(&ip).is_err() {
+                        tracing::warn!(peer = %ip, "too many failed authentications; refusing the peer for a second");
+                        self.blocked.insert(ip, ());
+                        return Err(too_many_failures(ip));
+                    }
+                }
+                Err(status)
+            }
+            Err(status) => Err(status),
+        }
+    }
+
+    async fn check(&self, header: Option<&HeaderValue>) -> Result<Principal, Status> {
         let Some(value) = header else {
             return Err(Error::Unauthenticated {
                 reason: Reason::CredentialsMissing,
@@ -245,37 +305,32 @@ impl Authenticator {
         Ok(Principal {
             token_id: record.id,
             role,
+            expire_time: record.expire_time,
         })
     }
 
     /// Records last use at most once a minute per token, off the request path.
     fn touch(&self, id: &str) {
-        let due = match self.touched.lock() {
-            Ok(mut t) => {
-                let due = t.get(id).is_none_or(|at| at.elapsed() > Duration::from_secs(60));
-                if due {
-                    if t.len() >= MAX_CACHE {
-                        t.clear();
-                    }
-                    t.insert(id.to_owned(), Instant::now());
-                }
-                due
-            }
-            Err(_) => false,
-        };
-        if due {
-            let store = self.store.clone();
-            let id = id.to_owned();
-            tokio::spawn(async move {
-                if let Err(e) = store.touch_token(&id).await {
-                    tracing::debug!(error = %e, "could not record token use");
-                }
-            });
+        if self.touched.contains_key(id) {
+            return;
         }
+        self.touched.insert(id.to_owned(), ());
+        let store = self.store.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_token(&id).await {
+                tracing::debug!(error = %e, "could not record token use");
+            }
+        });
     }
 
     /// Authorises a call to `path`.
-    pub async fn authorize(&self, path: &str, header: Option<&HeaderValue>) -> Result<Option<Principal>, Status> {
+    pub async fn authorize(
+        &self,
+        path: &str,
+        header: Option<&HeaderValue>,
+        peer: Option<IpAddr>,
+    ) -> Result<Option<Principal>, Status> {
         if OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
             return Ok(None);
         }
@@ -286,7 +341,7 @@ impl Authenticator {
             }
             .into());
         };
-        let p = self.authenticate(header).await?;
+        let p = self.authenticate(header, peer).await?;
         if !token::allows(p.role, need) {
             return Err(Error::PermissionDenied {
                 reason: Reason::RoleTooLow,
@@ -298,9 +353,31 @@ impl Authenticator {
     }
 }
 
+fn too_many_failures(ip: IpAddr) -> Status {
+    Error::ResourceExhausted {
+        reason: Reason::TooManyFailedAttempts,
+        message: format!("too many failed authentications from {ip}; wait a second before retrying"),
+    }
+    .into()
+}
+
+/// The peer address of a request (plaintext or TLS).
+fn peer_ip(ext: &http::Extensions) -> Option<IpAddr> {
+    use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+    ext.get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .or_else(|| {
+            ext.get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|t| t.get_ref().remote_addr())
+        })
+        .map(|a| a.ip())
+}
+
 /// The tower layer that enforces [`Authenticator`] on every request, and turns tonic's
 /// "message too large" (OUT_OF_RANGE) into RESOURCE_EXHAUSTED.
-/// It also bounds how long a call may take to produce its response (DEADLINE_EXCEEDED).
+/// It also bounds how long a call may take to produce its response (DEADLINE_EXCEEDED), and
+/// makes that deadline (or the client's shorter `grpc-timeout`) the call's
+/// [`crate::limits::call_deadline`].
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     pub auth: Arc<Authenticator>,
@@ -347,8 +424,9 @@ where
         let deadline = self.deadline;
         Box::pin(async move {
             let path = req.uri().path().to_owned();
+            let peer = peer_ip(req.extensions());
             match auth
-                .authorize(&path, req.headers().get(http::header::AUTHORIZATION))
+                .authorize(&path, req.headers().get(http::header::AUTHORIZATION), peer)
                 .await
             {
                 Ok(Some(p)) => {
@@ -359,7 +437,10 @@ where
                 Ok(None) => {}
                 Err(status) => return Ok(status.into_http()),
             }
-            let Ok(resp) = tokio::time::timeout(deadline, inner.call(req)).await else {
+            let within = crate::limits::grpc_timeout(req.headers()).map_or(deadline, |t| t.min(deadline));
+            let until = tokio::time::Instant::now() + within;
+            let call = crate::limits::with_deadline(until, inner.call(req));
+            let Ok(resp) = tokio::time::timeout(deadline, call).await else {
                 return Ok(Status::from(Error::DeadlineExceeded(format!(
                     "{path} did not complete within the server's {} ms deadline",
                     deadline.as_millis()

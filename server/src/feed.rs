@@ -3,10 +3,15 @@
 //! notifications lose nothing) and broadcasts each change to every watcher in memory.
 //! Watchers hold no database connection; the broadcast buffer is bounded, and a watcher
 //! that falls further behind than it is told so (see `api::changes`).
+//!
+//! The tailer broadcasts a batch and advances its position under one lock, which
+//! [`Feed::subscribe_at`] takes too: a new watcher learns the exact point from which the
+//! broadcast carries everything, and reads only what lies before it from the log (no lock
+//! wait, so opening a stream never holds a database connection while writers finish).
 
 use std::{
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -41,7 +46,12 @@ pub struct Feed {
     tx: broadcast::Sender<Arc<ChangeRecord>>,
     position: watch::Receiver<i64>,
     watchers: Arc<AtomicUsize>,
+    gate: Arc<Mutex<()>>,
 }
+
+/// The feed has stopped (the server is shutting down).
+#[derive(Debug, Clone, Copy)]
+pub struct Closed;
 
 /// Decrements the watcher count when a watch ends.
 #[derive(Debug)]
@@ -57,13 +67,28 @@ impl Feed {
     /// Starts the tailer; it stops when `stop` is cancelled.
     pub fn start(store: Store, opts: FeedOptions, stop: CancellationToken) -> Feed {
         let (tx, _) = broadcast::channel(opts.buffer.max(16));
-        let (pos_tx, position) = watch::channel(0);
-        tokio::spawn(tail(store, tx.clone(), pos_tx, opts.poll_interval, stop));
+        // -1 until the tailer has read where the log stands.
+        let (pos_tx, position) = watch::channel(-1);
+        let gate = Arc::new(Mutex::new(()));
+        tokio::spawn(tail(store, tx.clone(), pos_tx, gate.clone(), opts.poll_interval, stop));
         Feed {
             tx,
             position,
             watchers: Arc::new(AtomicUsize::new(0)),
+            gate,
         }
+    }
+
+    /// Subscribes, with the position from which the broadcast carries every change: all
+    /// changes at or below it were broadcast before (read them from the log), none above it.
+    /// Waits (holding nothing) until the tailer knows where the log stands.
+    pub async fn subscribe_at(&self) -> Result<(broadcast::Receiver<Arc<ChangeRecord>>, WatcherGuard, i64), Closed> {
+        let mut position = self.position.clone();
+        position.wait_for(|p| *p >= 0).await.map_err(|_| Closed)?;
+        let _gate = self.gate.lock().unwrap_or_else(PoisonError::into_inner);
+        let (rx, guard) = self.subscribe();
+        let at = *self.position.borrow();
+        Ok((rx, guard, at))
     }
 
     /// Subscribes to changes broadcast from now on.
@@ -72,9 +97,9 @@ impl Feed {
         (self.tx.subscribe(), WatcherGuard(self.watchers.clone()))
     }
 
-    /// The last sequence the tailer has broadcast.
+    /// The last sequence the tailer has broadcast (0 before it started).
     pub fn position(&self) -> i64 {
-        *self.position.borrow()
+        (*self.position.borrow()).max(0)
     }
 
     /// Number of open watches.
@@ -87,6 +112,7 @@ async fn tail(
     store: Store,
     tx: broadcast::Sender<Arc<ChangeRecord>>,
     pos_tx: watch::Sender<i64>,
+    gate: Arc<Mutex<()>>,
     poll: Duration,
     stop: CancellationToken,
 ) {
@@ -118,6 +144,7 @@ async fn tail(
                     match store.changes_after(last, settled, 500).await {
                         Ok(rows) => {
                             let full = rows.len() == 500;
+                            let _gate = gate.lock().unwrap_or_else(PoisonError::into_inner);
                             for r in rows {
                                 last = r.sequence;
                                 let _ = tx.send(Arc::new(r));
@@ -125,6 +152,9 @@ async fn tail(
                             if !full {
                                 // Holes left by rolled-back writers are settled too.
                                 last = settled;
+                            }
+                            let _ = pos_tx.send(last);
+                            if !full {
                                 break;
                             }
                         }
@@ -134,7 +164,6 @@ async fn tail(
                         }
                     }
                 }
-                let _ = pos_tx.send(last);
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "change feed: reading the log position failed"),

@@ -10,9 +10,12 @@ pub mod domain;
 pub mod drain;
 pub mod error;
 pub mod feed;
+pub mod limits;
 pub mod observe;
 pub mod store;
 pub mod telemetry;
+pub mod trace_context;
+pub mod web;
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
@@ -72,8 +75,19 @@ pub struct ServerOptions {
     pub keepalive_interval: Duration,
     /// Optional per-token rate limit, requests per second.
     pub rate_limit_per_token: Option<std::num::NonZeroU32>,
+    /// Failed authentications allowed per peer address and second (`None`: unlimited).
+    pub failed_auth_per_peer: Option<std::num::NonZeroU32>,
+    /// Entries of each token cache (known tokens; unknown ids).
+    pub token_cache_capacity: u64,
+    /// Change streams allowed per token and in total.
+    pub streams: limits::StreamLimits,
+    /// Requests in flight on this server; beyond it, RESOURCE_EXHAUSTED `OVERLOADED`.
+    pub max_concurrent_requests: usize,
     /// Where to serve Prometheus `/metrics` (plain HTTP); no metrics endpoint when `None`.
     pub metrics_listener: Option<observe::MetricsListener>,
+    /// Browser origins allowed to call the API over gRPC-Web (CORS); none when empty. Check
+    /// each with [`web::parse_origin`].
+    pub cors_allowed_origins: Vec<http::HeaderValue>,
 }
 
 impl Default for ServerOptions {
@@ -91,7 +105,12 @@ impl Default for ServerOptions {
             max_concurrent_streams: 256,
             keepalive_interval: Duration::from_secs(30),
             rate_limit_per_token: None,
+            failed_auth_per_peer: auth::AuthLimits::default().failures_per_peer,
+            token_cache_capacity: auth::AuthLimits::default().cache_capacity,
+            streams: limits::StreamLimits::default(),
+            max_concurrent_requests: 1024,
             metrics_listener: None,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -163,12 +182,20 @@ pub async fn serve(
     };
     // Watch streams end (UNAVAILABLE, with the sequence to resume after) as shutdown starts.
     let watch_shutdown = tokio_util::sync::CancellationToken::new();
-    let auth = std::sync::Arc::new(auth::Authenticator::new(store.clone(), opts.rate_limit_per_token));
+    let auth = std::sync::Arc::new(auth::Authenticator::new(
+        store.clone(),
+        auth::AuthLimits {
+            failures_per_peer: opts.failed_auth_per_peer,
+            per_token: opts.rate_limit_per_token,
+            cache_capacity: opts.token_cache_capacity,
+        },
+    ));
     tokio::spawn(evict_changed_tokens(feed.clone(), auth.clone(), feed_stop.clone()));
     let changes = ChangeFeedServiceServer::new(api::changes::ChangesApi::new(
         store.clone(),
         feed,
         watch_shutdown.clone(),
+        limits::StreamSlots::new(opts.streams),
     ))
     .max_decoding_message_size(opts.max_request_bytes);
     let admin = AdminServiceServer::new(api::admin::AdminApi::new(store.clone(), auth.clone()))
@@ -212,10 +239,15 @@ pub async fn serve(
         .max_concurrent_streams(opts.max_concurrent_streams)
         .http2_keepalive_interval(Some(opts.keepalive_interval))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        // gRPC-Web (HTTP/1.1 too) outside every other layer: see web.rs.
+        .accept_http1(true)
+        .layer(web::cors_layer(&opts.cors_allowed_origins))
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(observe::ObserveLayer::new(metrics))
         .layer(drain::DrainLayer {
             token: drain_token.clone(),
         })
+        .layer(limits::OverloadLayer::new(opts.max_concurrent_requests))
         .layer(auth::AuthLayer {
             auth,
             deadline: opts.request_timeout,

@@ -7,7 +7,8 @@
 //!   for errors too).
 //! - One log line per RPC, target `registry::rpc`, level INFO, when the call ends (for a
 //!   stream: when the stream ends): `method`, `code`, `latency_ms`, `actor` (the token id, `-`
-//!   when unauthenticated) and `request_id`. Headers are never logged.
+//!   when unauthenticated), `request_id` and `trace_id` (W3C `traceparent`, see
+//!   [`crate::trace_context`]). Headers are never logged.
 //! - Metrics ([`Metrics`], one Prometheus recorder per server, so servers in one process do not
 //!   share counters): `grpc_server_handled_total` and `grpc_server_handling_seconds` by
 //!   `grpc_service`, `grpc_method` and `grpc_code`; `grpc_server_in_flight` by service and
@@ -379,7 +380,17 @@ where
         req.extensions_mut().insert(actor.clone());
         let path = req.uri().path().to_owned();
         // `actor` is recorded by the auth layer once the caller is known.
-        let span = tracing::info_span!("rpc", method = %path, request_id = %id, actor = tracing::field::Empty);
+        let span = tracing::info_span!(
+            "rpc",
+            method = %path,
+            request_id = %id,
+            trace_id = tracing::field::Empty,
+            actor = tracing::field::Empty
+        );
+        // W3C trace context: continue the caller's trace (see trace_context.rs).
+        let trace_id =
+            crate::trace_context::attach(&span, crate::trace_context::TraceParent::from_headers(req.headers()));
+        span.record("trace_id", trace_id.as_str());
         let labels = method_labels(&path);
         if let Some(m) = &self.metrics {
             m.started(labels);
@@ -389,6 +400,7 @@ where
             path,
             labels,
             request_id: id,
+            trace_id,
             actor,
             metrics: self.metrics.clone(),
         }));
@@ -425,6 +437,7 @@ struct RpcState {
     path: String,
     labels: (&'static str, &'static str),
     request_id: String,
+    trace_id: String,
     actor: ActorSlot,
     metrics: Option<Metrics>,
 }
@@ -451,6 +464,7 @@ impl Rpc {
             latency_ms,
             actor = %actor,
             request_id = %s.request_id,
+            trace_id = %s.trace_id,
             "rpc"
         );
     }
@@ -610,6 +624,17 @@ mod tests {
     }
 
     impl Captured {
+        /// Captures this thread's INFO logs until the guard drops.
+        fn install() -> (Captured, tracing::subscriber::DefaultGuard) {
+            let logs = Captured::default();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(logs.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .finish();
+            (logs, tracing::subscriber::set_default(subscriber))
+        }
+
         fn rpc_lines(&self) -> Vec<String> {
             let text = String::from_utf8(self.0.lock().map(|v| v.clone()).unwrap_or_default()).unwrap_or_default();
             text.lines()
@@ -654,13 +679,7 @@ mod tests {
     #[tokio::test]
     async fn one_log_line_per_rpc_with_method_code_latency_and_actor() {
         use http_body_util::BodyExt;
-        let logs = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(logs.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (logs, _guard) = Captured::install();
         let metrics = Metrics::new();
         let secret = "rgy_abcdefghijkl_SECRETSECRETSECRETSECRETSECRETSECRET";
 
@@ -757,6 +776,52 @@ mod tests {
                 "{method} {code}: {text}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn the_log_line_and_span_carry_the_callers_trace_id() {
+        let (logs, _guard) = Captured::install();
+        let metrics = Metrics::new();
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let empty = || {
+            let mut r = Response::new(http_body_util::Empty::<Bytes>::new());
+            r.headers_mut().insert("grpc-status", HeaderValue::from_static("0"));
+            r
+        };
+        for (tp, rid) in [
+            (Some(traceparent), "with-trace"),
+            (Some("00-garbage"), "bad-trace"),
+            (None, "no-trace"),
+        ] {
+            let mut req = Request::builder()
+                .uri("/grpc.health.v1.Health/Check")
+                .header(REQUEST_ID_HEADER, rid);
+            if let Some(tp) = tp {
+                req = req.header(crate::trace_context::TRACEPARENT_HEADER, tp);
+            }
+            drop(call_stack(&metrics, req.body(()).expect("request"), empty).await);
+        }
+        let lines = logs.rpc_lines();
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert!(
+            lines[0].contains("request_id=with-trace")
+                && lines[0].contains("trace_id=4bf92f3577b34da6a3ce929d0e0e4736"),
+            "{}",
+            lines[0]
+        );
+        // Invalid or absent: a new trace of its own, still logged.
+        let trace_of = |l: &str| {
+            l.split_whitespace()
+                .find_map(|w| w.strip_prefix("trace_id="))
+                .map(str::to_owned)
+                .unwrap_or_default()
+        };
+        let (bad, none) = (trace_of(&lines[1]), trace_of(&lines[2]));
+        for id in [&bad, &none] {
+            assert_eq!(id.len(), 32, "{lines:#?}");
+            assert_ne!(id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        }
+        assert_ne!(bad, none);
     }
 
     #[test]

@@ -127,20 +127,21 @@ fn registryd_waits_for_postgres_and_is_health_checked() {
     assert_eq!(str_at(r, &["build", "dockerfile"]), "Dockerfile");
     assert_eq!(str_at(r, &["build", "context"]), ".");
     assert_eq!(depends_condition(r, "postgres"), "service_healthy");
+    assert_eq!(depends_condition(r, "migrate"), "service_completed_successfully");
     assert!(matches!(
         str_at(r, &["restart"]),
         "unless-stopped" | "always" | "on-failure"
     ));
     assert_eq!(strings(r.get("command")), ["registryd", "serve"]);
 
-    // The database URL names the postgres service with its user and database.
+    // The database URL names the postgres service with the app role and the database.
     let url = env_var(r, "DATABASE_URL");
     assert!(url.starts_with("postgres://"), "{url}");
     assert!(url.contains("@postgres:5432/"), "{url}");
     let pg_env = env(pg);
     for (key, value) in pg_env
         .iter()
-        .filter(|(k, _)| k == "POSTGRES_USER" || k == "POSTGRES_DB")
+        .filter(|(k, _)| k == "REGISTRY_APP_USER" || k == "REGISTRY_APP_PASSWORD" || k == "POSTGRES_DB")
     {
         assert!(url.contains(value.as_str()), "{key}={value} is not in {url}");
     }
@@ -161,20 +162,21 @@ fn registryd_waits_for_postgres_and_is_health_checked() {
 }
 
 #[test]
-fn bootstrap_admin_token_comes_from_a_secret() {
+fn bootstrap_tokens_come_from_secrets() {
     let c = compose();
     let r = service(&c, "registryd");
     let secrets = strings(r.get("secrets"));
-    assert_eq!(secrets.len(), 1);
-    let secret = &secrets[0];
-    assert_eq!(
-        env_var(r, "REGISTRY_BOOTSTRAP_ADMIN_TOKEN_FILE"),
-        format!("/run/secrets/{secret}")
-    );
-    assert!(
-        str_at(&c, &["secrets", secret, "file"]).contains("registry_admin_token"),
-        "the secret is a file"
-    );
+    assert_eq!(secrets, ["registry_admin_token", "registry_editor_token"]);
+    for (var, secret) in [
+        ("REGISTRY_BOOTSTRAP_ADMIN_TOKEN_FILE", "registry_admin_token"),
+        ("REGISTRY_BOOTSTRAP_EDITOR_TOKEN_FILE", "registry_editor_token"),
+    ] {
+        assert_eq!(env_var(r, var), format!("/run/secrets/{secret}"));
+        assert!(
+            str_at(&c, &["secrets", secret, "file"]).contains(secret),
+            "the secret is a file"
+        );
+    }
     assert!(
         env(r).iter().all(|(k, _)| k != "REGISTRY_BOOTSTRAP_ADMIN_TOKEN"),
         "never the token itself in the environment"
@@ -182,7 +184,7 @@ fn bootstrap_admin_token_comes_from_a_secret() {
 }
 
 #[test]
-fn seed_imports_with_the_same_image_once_registryd_is_healthy() {
+fn seed_imports_with_the_same_image_and_an_editor_token_once_registryd_is_healthy() {
     let c = compose();
     let r = service(&c, "registryd");
     let s = service(&c, "seed");
@@ -199,17 +201,117 @@ fn seed_imports_with_the_same_image_once_registryd_is_healthy() {
             .iter()
             .any(|v| v.starts_with("./seeds:/seeds"))
     );
-    // It reaches registryd by service name on its gRPC port, with the admin secret.
+    // It reaches registryd by service name on its gRPC port, with the EDITOR secret only.
     let grpc = port_of(&env_var(r, "REGISTRY_LISTEN"));
     assert_eq!(env_var(s, "REGISTRY_ENDPOINT"), format!("http://registryd:{grpc}"));
-    let secrets = strings(s.get("secrets"));
-    assert_eq!(secrets, strings(r.get("secrets")));
-    assert!(run.contains(&format!("/run/secrets/{}", secrets[0])), "{run}");
+    assert_eq!(strings(s.get("secrets")), ["registry_editor_token"]);
+    assert_eq!(env_var(s, "REGISTRY_TOKEN_FILE"), "/run/secrets/registry_editor_token");
+    assert_eq!(
+        env_var(r, "REGISTRY_BOOTSTRAP_EDITOR_TOKEN_FILE"),
+        "/run/secrets/registry_editor_token",
+        "registryd registers that secret as an EDITOR token"
+    );
     assert_eq!(
         s.get("healthcheck").and_then(|h| h.get("disable")),
         Some(&Value::Bool(true)),
         "the server's health check does not apply to the job"
     );
+}
+
+#[test]
+fn least_privilege_roles_and_containers() {
+    let c = compose();
+    let pg = service(&c, "postgres");
+    let m = service(&c, "migrate");
+    let r = service(&c, "registryd");
+    // Three roles: the superuser (the image's, for its init script only), the owner that
+    // migrates, the app role registryd connects as.
+    let superuser = env_var(pg, "POSTGRES_USER");
+    let owner = env_var(pg, "REGISTRY_OWNER_USER");
+    let app = env_var(pg, "REGISTRY_APP_USER");
+    assert!(superuser != owner && owner != app && app != superuser);
+    assert!(env_var(m, "DATABASE_URL").starts_with(&format!("postgres://{owner}:")));
+    assert!(env_var(r, "DATABASE_URL").starts_with(&format!("postgres://{app}:")));
+    assert_eq!(
+        strings(m.get("command")),
+        ["registryd", "migrate", "--grant-to", app.as_str()]
+    );
+    assert_eq!(str_at(m, &["restart"]), "no", "a one-shot job");
+    assert_eq!(depends_condition(m, "postgres"), "service_healthy");
+    assert_eq!(env_var(r, "REGISTRY_NO_MIGRATE"), "true", "the app role cannot migrate");
+    // The roles come from the init script, which reads the same variables.
+    assert!(
+        strings(pg.get("volumes"))
+            .iter()
+            .any(|v| v == "./deploy/postgres-init:/docker-entrypoint-initdb.d:ro")
+    );
+    let script = repo_file("deploy/postgres-init/10-registry-roles.sh");
+    for var in [
+        "REGISTRY_OWNER_USER",
+        "REGISTRY_OWNER_PASSWORD",
+        "REGISTRY_APP_USER",
+        "REGISTRY_APP_PASSWORD",
+    ] {
+        assert!(script.contains(var), "the init script uses {var}");
+    }
+    assert!(script.contains("NOSUPERUSER"));
+    // Every container: no capabilities beyond what it needs, no privilege escalation; the
+    // registry's own read-only.
+    for name in ["migrate", "registryd", "seed"] {
+        let svc = service(&c, name);
+        assert_eq!(svc.get("read_only"), Some(&Value::Bool(true)), "{name}");
+        assert_eq!(strings(svc.get("cap_drop")), ["ALL"], "{name}");
+        assert!(svc.get("cap_add").is_none(), "{name}");
+        assert_eq!(strings(svc.get("security_opt")), ["no-new-privileges:true"], "{name}");
+    }
+    assert_eq!(strings(pg.get("cap_drop")), ["ALL"]);
+    assert_eq!(strings(pg.get("security_opt")), ["no-new-privileges:true"]);
+    assert_eq!(pg.get("read_only"), Some(&Value::Bool(true)));
+}
+
+#[test]
+fn plaintext_is_a_stated_choice() {
+    let c = compose();
+    let r = service(&c, "registryd");
+    // registryd listens beyond loopback without TLS in the compose network: only with the
+    // explicit flag, and the host port is published on loopback by default.
+    assert!(env(r).iter().all(|(k, _)| !k.starts_with("REGISTRY_TLS_")));
+    assert_eq!(env_var(r, "REGISTRY_INSECURE_PLAINTEXT_OFF_LOOPBACK"), "true");
+    assert!(
+        strings(r.get("ports"))
+            .iter()
+            .all(|p| p.starts_with("${REGISTRY_GRPC_BIND:-127.0.0.1}")
+                || p.starts_with("${REGISTRY_METRICS_BIND:-127.0.0.1}")),
+    );
+    // The image chooses neither: it refuses plaintext off loopback unless told.
+    let dockerfile = repo_file("Dockerfile");
+    let instructions: String = dockerfile
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(!instructions.contains("REGISTRY_INSECURE_PLAINTEXT_OFF_LOOPBACK"));
+    assert!(
+        dockerfile.contains("REGISTRY_INSECURE_PLAINTEXT_OFF_LOOPBACK"),
+        "and says why"
+    );
+}
+
+#[test]
+fn env_example_has_no_usable_password() {
+    let example = repo_file(".env.example");
+    let passwords: Vec<(&str, &str)> = example
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .filter(|(k, _)| k.ends_with("PASSWORD"))
+        .collect();
+    assert_eq!(passwords.len(), 3, "{passwords:?}");
+    assert!(passwords.iter().all(|(_, v)| v.trim().is_empty()), "{passwords:?}");
+    // Compose refuses to start without them (`:?`).
+    let compose = repo_file("docker-compose.yml");
+    for (k, _) in passwords {
+        assert!(compose.contains(&format!("${{{k}:?")), "{k} is required");
+    }
 }
 
 #[test]

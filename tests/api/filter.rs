@@ -156,7 +156,12 @@ fn arb_goal() -> impl Strategy<Value = (pb::PolicyGoal, GoalState, Option<prop::
                         metric: format!("m{i}"),
                         unit: "u".into(),
                         target_value: 1.0,
-                        direction: pb::target::Direction::IncreaseTo.into(),
+                        // Some relative targets without a baseline: BASELINE_UNKNOWN.
+                        direction: if y % 5 == 0 {
+                            pb::target::Direction::IncreaseBy.into()
+                        } else {
+                            pb::target::Direction::IncreaseTo.into()
+                        },
                         target_year: y,
                         ..Default::default()
                     })

@@ -96,6 +96,7 @@ async fn fixture() -> TestApp {
     cells.sectors = vec!["batteries".into()];
     cells.labels = label_map(&[("env", "dev")]);
     cells.targets = vec![target("gwh", 2030)];
+    cells.state = pb::policy_goal::State::Planned.into();
     c.create_policy_goal(create("cells", cells)).await.unwrap();
 
     let mut fta = goal("FTA network", pb::Pillar::TradeNationalInterest);
@@ -404,6 +405,73 @@ async fn search() {
     // A bare literal is a search, too.
     check(&app, "Hydrogen", &["green"]).await;
     check(&app, "\"battery cells\"", &["cells"]).await;
+}
+
+/// Korean text typed or pasted in decomposed form (NFD jamo, as some macOS input gives it)
+/// is stored composed (NFC) and found by a search in either form; the other way round too.
+#[tokio::test]
+async fn search_compares_unicode_nfc_on_both_sides() {
+    use unicode_normalization::UnicodeNormalization;
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    let composed = "반도체 제조";
+    let decomposed: String = composed.nfd().collect();
+    assert_ne!(composed, decomposed);
+    let mut g = goal(&decomposed, pb::Pillar::IndustrialResurgence);
+    g.title_ko = decomposed.clone();
+    let created = c.create_policy_goal(create("chips", g)).await.unwrap();
+    assert_eq!(
+        (created.title.as_str(), created.title_ko.as_str()),
+        (composed, composed),
+        "stored composed"
+    );
+    let mut other = goal("Other", pb::Pillar::IndustrialResurgence);
+    other.title_ko = "무역".into();
+    c.create_policy_goal(create("other", other)).await.unwrap();
+    let nfd_term: String = "반도체".nfd().collect();
+    check(&app, "search:\"반도체\"", &["chips"]).await;
+    check(&app, &format!("search:\"{nfd_term}\""), &["chips"]).await;
+    check(&app, &format!("title = \"{decomposed}\""), &["chips"]).await;
+    check(&app, &format!("title = \"{composed}\""), &["chips"]).await;
+
+    // Partners: a decomposed display name is stored composed; an update normalises too.
+    c.create_trade_partner(pb::CreateTradePartnerRequest {
+        trade_partner_id: "kr".into(),
+        trade_partner: Some(pb::TradePartner {
+            kind: pb::trade_partner::Kind::Country.into(),
+            display_name: "Korea".into(),
+            display_name_ko: "대한민국".nfd().collect(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let found: Vec<pb::TradePartner> = c
+        .list_trade_partners(pb::ListTradePartnersRequest {
+            filter: format!("search:\"{}\"", "한민".nfd().collect::<String>()),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].display_name_ko, "대한민국");
+    let updated = c
+        .update_trade_partner(pb::UpdateTradePartnerRequest {
+            trade_partner: Some(pb::TradePartner {
+                name: "tradePartners/kr".into(),
+                description_ko: "수출 시장".nfd().collect(),
+                ..Default::default()
+            }),
+            update_mask: Some(registry_client::prost_types::FieldMask {
+                paths: vec!["description_ko".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.description_ko, "수출 시장");
 }
 
 #[tokio::test]

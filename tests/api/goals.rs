@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use futures::TryStreamExt;
-use registry_e2e::{Error, TestApp, create, goal, pb, violations};
+use registry_e2e::{Error, TestApp, create, goal, pb, precondition, violations};
 
 fn mask(paths: &[&str]) -> Option<registry_client::prost_types::FieldMask> {
     Some(registry_client::prost_types::FieldMask {
@@ -52,11 +52,12 @@ async fn crud_round_trip() {
     let created = c.create_policy_goal(create("industrial-resurgence", g)).await.unwrap();
     assert_eq!(created.name, "policyGoals/industrial-resurgence");
     assert_eq!(created.revision, 1);
-    assert_eq!(created.state, pb::policy_goal::State::Planned as i32);
+    // Not stated: unspecified, not PLANNED.
+    assert_eq!(created.state, pb::policy_goal::State::Unspecified as i32);
     assert!(!created.etag.is_empty());
     assert!(created.create_time.is_some() && created.update_time.is_some());
     assert_eq!(created.targets[0].comparator, pb::target::Comparator::MoreThan as i32);
-    assert_eq!(created.milestones[0].state, pb::milestone::State::Planned as i32);
+    assert_eq!(created.milestones[0].state, pb::milestone::State::Unspecified as i32);
 
     let got = c.get_policy_goal("policyGoals/industrial-resurgence").await.unwrap();
     assert_eq!(got, created);
@@ -756,11 +757,32 @@ async fn lifecycle_transitions() {
         ),
         ["outcome"]
     );
+    // Created without a state: not stated (UNSPECIFIED, and `state = UNSPECIFIED` finds it);
+    // a state cannot be set back to "not stated".
+    let listed = |filter: &'static str| async move {
+        c.list_policy_goals_page(pb::ListPolicyGoalsRequest {
+            filter: filter.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .policy_goals
+        .len()
+    };
+    assert_eq!(listed("state = UNSPECIFIED").await, 1);
+    assert_eq!(
+        violations(
+            c.change_policy_goal_state(change(State::Unspecified, Outcome::Unspecified))
+                .await
+        ),
+        ["state"]
+    );
     let g = c
         .change_policy_goal_state(change(State::Active, Outcome::Unspecified))
         .await
         .unwrap();
     assert_eq!(g.state, State::Active as i32);
+    assert_eq!(listed("state = UNSPECIFIED").await, 0);
     let g = c
         .change_policy_goal_state(change(State::Closed, Outcome::Partial))
         .await
@@ -1158,4 +1180,81 @@ async fn violations_name_only_real_problems_and_conflicts_come_first() {
         ),
         ["trade_partner.kind"]
     );
+}
+
+/// "Contributes to" links beside the tree, and contributing organisations beside the lead:
+/// stored, filterable, checked (live goals, not itself), and kept consistent when a goal that
+/// others contribute to is deleted.
+#[tokio::test]
+async fn contributions_link_goals_across_the_tree() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    for id in ["regional", "industry"] {
+        c.create_policy_goal(create(id, goal(id, pb::Pillar::SustainableGrowthPartnership)))
+            .await
+            .unwrap();
+    }
+    let mut re100 = goal("RE100 complexes", pb::Pillar::IndustrialResurgence);
+    re100.contributing_organizations = vec!["inter-agency task force (TF)".into()];
+    re100.contributes_to = vec!["policyGoals/regional".into(), "policyGoals/industry".into()];
+    let created = c.create_policy_goal(create("re100", re100)).await.unwrap();
+    assert_eq!(created.contributes_to, ["policyGoals/regional", "policyGoals/industry"]);
+    assert_eq!(created.contributing_organizations, ["inter-agency task force (TF)"]);
+
+    let ids = |filter: &'static str| async move {
+        let goals: Vec<pb::PolicyGoal> = c
+            .list_policy_goals(pb::ListPolicyGoalsRequest {
+                filter: filter.into(),
+                ..Default::default()
+            })
+            .try_collect()
+            .await
+            .unwrap();
+        goals.into_iter().map(|g| g.name).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(r#"contributes_to:"policyGoals/regional""#).await,
+        ["policyGoals/re100"]
+    );
+    assert_eq!(
+        ids(r#"contributing_organizations:"inter-agency task force (TF)""#).await,
+        ["policyGoals/re100"]
+    );
+
+    // Itself, a missing goal and a duplicate are refused; nothing changes.
+    let mut selfish = goal("Selfish", pb::Pillar::IndustrialResurgence);
+    selfish.contributes_to = vec!["policyGoals/selfish".into()];
+    assert_eq!(
+        violations(c.create_policy_goal(create("selfish", selfish)).await),
+        ["policy_goal.contributes_to"]
+    );
+    let mut dangling = goal("Dangling", pb::Pillar::IndustrialResurgence);
+    dangling.contributes_to = vec!["policyGoals/nope".into()];
+    assert_eq!(
+        precondition(c.create_policy_goal(create("dangling", dangling)).await),
+        "GOAL_NOT_FOUND"
+    );
+    let mut twice = goal("Twice", pb::Pillar::IndustrialResurgence);
+    twice.contributes_to = vec!["policyGoals/regional".into(), "policyGoals/regional".into()];
+    assert_eq!(
+        violations(c.create_policy_goal(create("twice", twice)).await),
+        ["policy_goal.contributes_to[1]"]
+    );
+
+    // A goal others contribute to is not deleted without force; with force the link goes,
+    // as a new revision of the contributing goal.
+    let delete = |force: bool| pb::DeletePolicyGoalRequest {
+        name: "policyGoals/regional".into(),
+        force,
+        ..Default::default()
+    };
+    assert_eq!(
+        precondition(c.delete_policy_goal(delete(false)).await),
+        "LINKED_BY_GOALS"
+    );
+    c.delete_policy_goal(delete(true)).await.unwrap();
+    let after = c.get_policy_goal("policyGoals/re100").await.unwrap();
+    assert_eq!(after.contributes_to, ["policyGoals/industry"]);
+    assert_eq!(after.revision, created.revision + 1);
+    assert!(ids(r#"contributes_to:"policyGoals/regional""#).await.is_empty());
 }

@@ -14,13 +14,16 @@ mod client_resilience;
 mod concurrency;
 mod filtering;
 mod goals;
+mod grpc_web;
 mod hostile;
+mod limits;
 mod listing;
 mod measurements;
 mod observability;
 mod partners;
 mod security;
 mod serving;
+mod trace_context;
 
 // Below the API: the store on a fresh database, and properties of the pure parsers.
 mod filter;

@@ -683,3 +683,112 @@ async fn stored_progress_matches_progress_computed_from_the_measurements() {
     let after = c.get_policy_goal("policyGoals/stored").await.unwrap();
     assert_eq!(progress(&after, "exports").latest_value, Some(95.0));
 }
+
+/// "Increase productivity by more than 30%": a relative target has no progress until its
+/// baseline is recorded (BASELINE_UNKNOWN, and the `progress_state` filter finds it), then it
+/// is the absolute target it means; the server refuses relative settings that make no sense.
+#[tokio::test]
+async fn relative_targets_need_a_baseline_and_then_mean_an_absolute_target() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    let productivity = pb::Target {
+        metric: "productivity".into(),
+        unit: "index".into(),
+        target_value: 30.0,
+        percent_of_baseline: true,
+        direction: pb::target::Direction::IncreaseBy.into(),
+        comparator: pb::target::Comparator::MoreThan.into(),
+        target_year: 2025,
+        ..Default::default()
+    };
+    let created = goal_with(c, "rel", vec![productivity]).await;
+    assert_eq!(state_of(&created, "productivity"), State::BaselineUnknown);
+    record(c, "rel", "productivity", 120.0, day(2021, 1, 1)).await;
+    let g = c.get_policy_goal("policyGoals/rel").await.unwrap();
+    let p = progress(&g, "productivity");
+    assert_eq!(State::try_from(p.state).unwrap(), State::BaselineUnknown);
+    assert_eq!(p.percent_complete, None);
+    assert!(p.explanation.contains("no baseline_value"), "{}", p.explanation);
+    assert_eq!(names(c, "progress_state = BASELINE_UNKNOWN").await, set(&["rel"]));
+
+    // With a baseline of 100 from 2016: "more than 30%" means a value above 130.
+    let mut t = g.targets[0].clone();
+    t.baseline_value = Some(100.0);
+    t.baseline_date = Some(pb::Date {
+        year: 2016,
+        month: 1,
+        day: 1,
+    });
+    t.progress = None;
+    let updated = c
+        .update_policy_goal(pb::UpdatePolicyGoalRequest {
+            policy_goal: Some(pb::PolicyGoal {
+                name: g.name.clone(),
+                targets: vec![t],
+                ..Default::default()
+            }),
+            update_mask: Some(registry_client::prost_types::FieldMask {
+                paths: vec!["targets".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let p = progress(&updated, "productivity");
+    // 120 in 2021 covers 20 of the 30 points (66.7%) where the path expects 50%.
+    assert_eq!(State::try_from(p.state).unwrap(), State::OnTrack);
+    let percent = p.percent_complete.unwrap();
+    assert!((percent - 200.0 / 3.0).abs() < 1e-9, "{percent}");
+    assert!(p.explanation.contains("means a value > 130"), "{}", p.explanation);
+    record(c, "rel", "productivity", 130.0, day(2024, 1, 1)).await;
+    let g = c.get_policy_goal("policyGoals/rel").await.unwrap();
+    assert_ne!(
+        state_of(&g, "productivity"),
+        State::Achieved,
+        "130 is not more than 130"
+    );
+    record(c, "rel", "productivity", 131.0, day(2024, 6, 1)).await;
+    let g = c.get_policy_goal("policyGoals/rel").await.unwrap();
+    assert_eq!(state_of(&g, "productivity"), State::Achieved);
+
+    // Nonsense is refused, field by field, and nothing is stored.
+    let mut bad = goal("bad", pb::Pillar::IndustrialResurgence);
+    bad.targets = vec![
+        pb::Target {
+            metric: "a".into(),
+            unit: "u".into(),
+            target_value: -5.0,
+            direction: pb::target::Direction::DecreaseBy.into(),
+            target_year: 2030,
+            ..Default::default()
+        },
+        pb::Target {
+            metric: "b".into(),
+            unit: "u".into(),
+            target_value: 5.0,
+            percent_of_baseline: true,
+            direction: pb::target::Direction::IncreaseTo.into(),
+            target_year: 2030,
+            ..Default::default()
+        },
+        pb::Target {
+            metric: "c".into(),
+            unit: "u".into(),
+            target_value: 5.0,
+            baseline_value: Some(0.0),
+            percent_of_baseline: true,
+            direction: pb::target::Direction::IncreaseBy.into(),
+            target_year: 2030,
+            ..Default::default()
+        },
+    ];
+    let fields = violations(c.create_policy_goal(create("bad", bad)).await);
+    for f in [
+        "policy_goal.targets[0].target_value",
+        "policy_goal.targets[1].percent_of_baseline",
+        "policy_goal.targets[2].baseline_value",
+    ] {
+        assert!(fields.iter().any(|v| v == f), "{f} missing from {fields:?}");
+    }
+    assert!(c.get_policy_goal("policyGoals/bad").await.is_err());
+}

@@ -162,7 +162,7 @@ async fn engagements_and_risks_are_validated() {
         .await
         .unwrap();
     let stored = c.create_trade_partner(create_partner("us", us)).await.unwrap();
-    assert_eq!(stored.engagements[0].state, pb::engagement::State::Planned as i32);
+    assert_eq!(stored.engagements[0].state, pb::engagement::State::Unspecified as i32);
     assert_eq!(stored.engagements[0].linked_goals, ["policyGoals/trade"]);
     #[allow(deprecated)]
     let inline = &stored.agreements;

@@ -53,7 +53,12 @@ async fn raw_call_reason(app: &TestApp, path: &str, auth: Option<&str>) -> (Code
 
 #[tokio::test]
 async fn auth_matrix_every_rpc_every_credential() {
-    let app = TestApp::spawn().await;
+    // Hundreds of refusals from one address: the per-peer limit of failures is tested apart.
+    let app = TestApp::spawn_with(ServerOptions {
+        failed_auth_per_peer: None,
+        ..Default::default()
+    })
+    .await;
     let ctx = system_ctx();
     let mut creds: Vec<(&str, String, Option<Role>)> = vec![
         ("none", String::new(), None),
@@ -107,7 +112,7 @@ async fn auth_matrix_every_rpc_every_credential() {
                     };
                     assert_eq!(reason, expected, "{method} with {label}");
                 }
-                Some(r) if r < need => {
+                Some(r) if r.rank() < need.rank() => {
                     assert_eq!(code, Code::PermissionDenied, "{method} as {r}");
                     assert_eq!(reason, "ROLE_TOO_LOW", "{method} as {r}");
                 }
@@ -142,6 +147,7 @@ async fn tokens_through_the_api_roles_revocation_and_actor() {
             role: pb::Role::Editor.into(),
             description: "planning system".into(),
             expire_time: None,
+            no_expiry: false,
         })
         .await
         .unwrap();
@@ -200,16 +206,19 @@ async fn tokens_through_the_api_roles_revocation_and_actor() {
             role: 0,
             description: "x".into(),
             expire_time: None,
+            no_expiry: false,
         },
         pb::CreateTokenRequest {
             role: pb::Role::Viewer.into(),
             description: String::new(),
             expire_time: None,
+            no_expiry: false,
         },
         pb::CreateTokenRequest {
             role: pb::Role::Viewer.into(),
             description: "past".into(),
             expire_time: Some(prost_types::Timestamp { seconds: 1, nanos: 0 }),
+            no_expiry: false,
         },
     ] {
         assert!(matches!(
@@ -397,7 +406,7 @@ async fn per_token_rate_limit() {
 }
 
 #[tokio::test]
-async fn server_deadline_is_deadline_exceeded() {
+async fn server_deadline_is_deadline_exceeded_and_stops_the_query() {
     let app = TestApp::spawn_with(ServerOptions {
         request_timeout: Duration::from_millis(300),
         ..Default::default()
@@ -425,10 +434,121 @@ async fn server_deadline_is_deadline_exceeded() {
         })
         .await;
     assert!(matches!(r, Err(Error::DeadlineExceeded { .. })), "{r:?}");
+    // The lock is still held, yet the abandoned statement is gone: its transaction's
+    // statement_timeout was the call's deadline.
+    crate::limits::eventually("the abandoned statement was cancelled", || async {
+        crate::limits::waiting_on_locks(&app).await == 0
+    })
+    .await;
     tx.rollback().await.unwrap();
     // The abandoned update did not apply.
     assert_eq!(
         app.client.get_policy_goal("policyGoals/locked").await.unwrap().title,
         "L"
     );
+}
+
+#[tokio::test]
+async fn tokens_expire_by_default_and_rotate_with_a_grace_period() {
+    let app = TestApp::spawn().await;
+    let admin = &app.client;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let create = |no_expiry: bool, expire_time: Option<prost_types::Timestamp>| pb::CreateTokenRequest {
+        role: pb::Role::Editor.into(),
+        description: "rotated".into(),
+        expire_time,
+        no_expiry,
+    };
+    // No expiry given: 90 days.
+    let made = admin.create_token(create(false, None)).await.unwrap();
+    let expires = made.token.as_ref().unwrap().expire_time.as_ref().unwrap().seconds;
+    assert!((expires - now - 90 * 86_400).abs() < 3600, "{expires} vs {now}");
+    // Never, only when asked for; not both.
+    let forever = admin.create_token(create(true, None)).await.unwrap();
+    assert_eq!(forever.token.unwrap().expire_time, None);
+    let both = admin
+        .create_token(create(
+            true,
+            Some(prost_types::Timestamp {
+                seconds: now + 60,
+                nanos: 0,
+            }),
+        ))
+        .await;
+    assert_eq!(registry_e2e::violations(both), ["no_expiry"]);
+
+    // Rotation: the successor has the role and description; the old one works for the grace
+    // period, and its open stream ends when that is over.
+    let old_name = made.token.unwrap().name;
+    let old = admin.with_token(Some(made.secret.clone())).unwrap();
+    let mut stream = old.watch_changes_once(Default::default()).await.unwrap();
+    stream.message().await.unwrap();
+    let rotated = admin
+        .rotate_token(old_name.clone(), Some(Duration::from_secs(2)))
+        .await
+        .unwrap();
+    let successor = rotated.token.unwrap();
+    let previous = rotated.previous.unwrap();
+    assert_ne!(successor.name, old_name);
+    assert_eq!(
+        (successor.role, successor.description.as_str()),
+        (pb::Role::Editor as i32, "rotated")
+    );
+    assert_eq!(previous.name, old_name);
+    assert!(previous.expire_time.unwrap().seconds <= now + 60);
+    let new = admin.with_token(Some(rotated.secret)).unwrap();
+    new.create_policy_goal(create_goal("by-successor")).await.unwrap();
+    old.get_policy_goal("policyGoals/by-successor").await.unwrap();
+    let ended = loop {
+        match tokio::time::timeout(Duration::from_secs(30), stream.message())
+            .await
+            .unwrap()
+        {
+            Ok(_) => {}
+            Err(s) => break s,
+        }
+    };
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+    assert!(matches!(
+        old.get_policy_goal("policyGoals/by-successor").await,
+        Err(Error::Unauthenticated { .. })
+    ));
+
+    // No grace: revoked at once. A revoked token cannot be rotated; unknown names and long
+    // grace periods are refused.
+    let again = admin
+        .rotate_token(successor.name.clone(), Some(Duration::ZERO))
+        .await
+        .unwrap();
+    assert!(again.previous.unwrap().revoke_time.is_some());
+    assert!(matches!(
+        new.get_policy_goal("policyGoals/by-successor").await,
+        Err(Error::Unauthenticated { .. })
+    ));
+    assert_eq!(
+        registry_e2e::precondition(admin.rotate_token(successor.name.clone(), None).await),
+        "TOKEN_INVALID"
+    );
+    assert!(matches!(
+        admin.rotate_token("tokens/zzzzzzzzzzzz", None).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(
+        registry_e2e::violations(
+            admin
+                .rotate_token(again.token.unwrap().name, Some(Duration::from_secs(31 * 86_400)))
+                .await
+        ),
+        ["grace_period"]
+    );
+    // Editors may not rotate.
+    let (_, editor) = app.client_with_role(Role::Editor).await;
+    assert!(matches!(
+        editor.rotate_token(old_name, None).await,
+        Err(Error::PermissionDenied { .. })
+    ));
+}
+
+fn create_goal(id: &str) -> pb::CreatePolicyGoalRequest {
+    create(id, goal("G", pb::Pillar::IndustrialResurgence))
 }

@@ -161,8 +161,13 @@ impl TestApp {
 
     /// Starts a server with the given options on a fresh database.
     pub async fn spawn_with(opts: ServerOptions) -> TestApp {
+        Self::spawn_with_store(opts, |s| s).await
+    }
+
+    /// Like [`TestApp::spawn_with`], with store options changed by `store`.
+    pub async fn spawn_with_store(opts: ServerOptions, store: impl FnOnce(StoreOptions) -> StoreOptions) -> TestApp {
         let db_name = create_database("registry_test").await;
-        Self::spawn_on(db_name, opts).await
+        Self::spawn_on(db_name, opts, store).await
     }
 
     /// Starts a server on a fresh database that `prepare` set up first, before any migration
@@ -176,17 +181,21 @@ impl TestApp {
             .expect("connect to the test database");
         prepare(&pool).await;
         pool.close().await;
-        Self::spawn_on(db_name, ServerOptions::default()).await
+        Self::spawn_on(db_name, ServerOptions::default(), |s| s).await
     }
 
-    async fn spawn_on(db_name: String, opts: ServerOptions) -> TestApp {
+    async fn spawn_on(
+        db_name: String,
+        opts: ServerOptions,
+        store: impl FnOnce(StoreOptions) -> StoreOptions,
+    ) -> TestApp {
         let store = Store::connect_with(
             connect_options(&db_name),
-            StoreOptions {
+            store(StoreOptions {
                 max_connections: 8,
                 acquire_timeout: Duration::from_secs(10),
                 ..StoreOptions::default()
-            },
+            }),
         )
         .await
         .expect("connect and migrate");

@@ -79,6 +79,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Health(a) => feed::health(&ctx, a).await,
         Command::Import(a) => data::import(&ctx, a).await,
         Command::Export(a) => data::export(&ctx, a).await,
+        Command::Report(a) => crate::report::run(&ctx, a).await,
         Command::Completions { .. } => Ok(()),
     }
 }

@@ -109,7 +109,8 @@ pub async fn run(ctx: &Ctx, cmd: PartnersCmd) -> CliResult {
     }
 }
 
-fn usd(v: i64) -> String {
+/// 1234567 → `1,234,567`.
+pub fn usd(v: i64) -> String {
     let digits = v.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -26,6 +26,16 @@ pub enum TokensCmd {
         #[arg(value_name = "TOKEN")]
         id: String,
     },
+    /// Rotates a token: creates its successor (same role and description; its secret is
+    /// printed once) and lets the old one work for a grace period only.
+    Rotate {
+        /// Token id or `tokens/{id}`.
+        #[arg(value_name = "TOKEN")]
+        id: String,
+        /// Hours the old token keeps working (0: revoked at once; at most 720).
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(0..=720))]
+        grace_hours: u32,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -36,9 +46,12 @@ pub struct CreateArgs {
     /// What the token is for.
     #[arg(long)]
     pub description: String,
-    /// Expire after this many days (default: never).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    /// Expire after this many days (default: 90).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=36500), conflicts_with = "no_expiry")]
     pub expires_in_days: Option<u32>,
+    /// The token never expires (it must then be revoked by hand).
+    #[arg(long)]
+    pub no_expiry: bool,
 }
 
 #[derive(Debug, Args)]
@@ -100,6 +113,13 @@ struct Created {
     secret: String,
 }
 
+#[derive(Debug, Serialize)]
+struct Rotated {
+    token: TokenView,
+    secret: String,
+    previous: TokenView,
+}
+
 fn token_name(s: &str) -> String {
     if s.starts_with("tokens/") {
         s.to_owned()
@@ -121,6 +141,7 @@ pub async fn run(ctx: &Ctx, cmd: TokensCmd) -> CliResult {
                     role,
                     description: a.description,
                     expire_time,
+                    no_expiry: a.no_expiry,
                 })
                 .await
                 .context("creating a token")?;
@@ -171,6 +192,38 @@ pub async fn run(ctx: &Ctx, cmd: TokensCmd) -> CliResult {
                     ]
                 },
             )
+        }
+        TokensCmd::Rotate { id, grace_hours } => {
+            let name = token_name(&id);
+            let resp = ctx
+                .client
+                .rotate_token(name.clone(), Some(Duration::from_secs(u64::from(grace_hours) * 3600)))
+                .await
+                .context(format!("rotating {name}"))?;
+            let view = Rotated {
+                token: TokenView::new(&resp.token.unwrap_or_default()),
+                secret: resp.secret,
+                previous: TokenView::new(&resp.previous.unwrap_or_default()),
+            };
+            ctx.note(format!(
+                "{} replaces {name}, which stops working at {}. The new secret is shown only now: store it safely.",
+                view.token.name,
+                view.previous
+                    .revoke_time
+                    .clone()
+                    .or_else(|| view.previous.expire_time.clone())
+                    .unwrap_or_default()
+            ));
+            emit(ctx.format, &view, || {
+                let mut rows = view.token.rows();
+                rows.push(("secret", view.secret.clone()));
+                rows.push(("replaces", view.previous.name.clone()));
+                rows.push((
+                    "replaced expires",
+                    view.previous.expire_time.clone().unwrap_or_default(),
+                ));
+                kv_table(&rows)
+            })
         }
         TokensCmd::Revoke { id } => {
             let name = token_name(&id);

@@ -140,7 +140,7 @@ async fn goals_create_get_list_update_in_every_format() {
     assert_eq!(created["targets"][0]["target_value"], 500);
     assert_eq!(created["targets"][0]["comparator"], "MORE_THAN");
     assert_eq!(created["milestones"][0]["due"], 2026);
-    assert_eq!(created["state"], "PLANNED");
+    assert!(created.get("state").is_none(), "not stated: {created}");
     assert_eq!(created["revision"], 1);
 
     // get in the three formats.
@@ -153,7 +153,8 @@ async fn goals_create_get_list_update_in_every_format() {
     assert_eq!(y["title"], "Spread Manufacturing AX");
     let t = ok(ctl(&app, &["goals", "get", "manufacturing-ax"]));
     assert!(t.contains("ai-factories: MORE_THAN 500 factories by 2030"), "{t}");
-    assert!(t.contains("Commence (due 2026) [PLANNED]"), "{t}");
+    // Neither the goal's state nor the milestone's is given: shown as UNSPECIFIED.
+    assert!(t.contains("Commence (due 2026) [UNSPECIFIED]"), "{t}");
 
     // list: table, json, yaml, filter, order, limit (several pages).
     for i in 0..5 {
@@ -353,11 +354,11 @@ async fn goals_state_delete_undelete_tree_and_history() {
     // Tree: table and json.
     let tree = ok(ctl(&app, &["goals", "tree"]));
     assert!(
-        tree.contains("root  Root {TRADE_NATIONAL_INTEREST} [PLANNED]"),
+        tree.contains("root  Root {TRADE_NATIONAL_INTEREST} [UNSPECIFIED]"),
         "{tree}"
     );
     assert!(tree.contains("└── child  Child [CLOSED]"), "{tree}");
-    assert!(tree.contains("    └── leaf  Leaf [PLANNED]"), "{tree}");
+    assert!(tree.contains("    └── leaf  Leaf [UNSPECIFIED]"), "{tree}");
     let t = json(ctl(&app, &["goals", "tree", "-o", "json"]));
     assert_eq!(t[0]["children"][0]["children"][0]["id"], "leaf");
     let t = yaml(ctl(&app, &["goals", "tree", "child", "-o", "yaml"]));
@@ -576,6 +577,56 @@ async fn tokens_health_watch_completions_and_token_file() {
     assert!(list.as_array().unwrap().iter().any(|t| t["name"] == name.as_str()));
     let list = ok(ctl(&app, &["tokens", "list"]));
     assert!(list.contains(&name) && list.contains("EDITOR"), "{list}");
+    // Without --expires-in-days a token expires (in 90 days) unless --no-expiry says not.
+    let default = json(ctl(
+        &app,
+        &[
+            "tokens",
+            "create",
+            "--role",
+            "viewer",
+            "--description",
+            "d",
+            "-o",
+            "json",
+        ],
+    ));
+    assert!(default["token"]["expire_time"].is_string(), "{default}");
+    let forever = json(ctl(
+        &app,
+        &[
+            "tokens",
+            "create",
+            "--role",
+            "viewer",
+            "--description",
+            "f",
+            "--no-expiry",
+            "-o",
+            "json",
+        ],
+    ));
+    assert!(forever["token"]["expire_time"].is_null(), "{forever}");
+    // Rotation: a successor with the same role, the old one revoked after the grace period
+    // (0 hours: at once).
+    let rotated = json(ctl(
+        &app,
+        &[
+            "tokens",
+            "rotate",
+            default["token"]["name"].as_str().unwrap(),
+            "--grace-hours",
+            "0",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(rotated["token"]["role"], "VIEWER", "{rotated}");
+    assert!(rotated["secret"].as_str().unwrap().starts_with("rgy_"));
+    assert_eq!(rotated["previous"]["name"], default["token"]["name"]);
+    assert!(rotated["previous"]["revoke_time"].is_string(), "{rotated}");
+    ok(run_with(&ep, rotated["secret"].as_str(), &["goals", "list"]));
+    fails(run_with(&ep, default["secret"].as_str(), &["goals", "list"]), 5);
 
     // The token from a file (container secret), e.g. REGISTRY_TOKEN_FILE.
     let dir = tempfile::tempdir().unwrap();
@@ -780,7 +831,14 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let g = json(ctl(&app, &["goals", "get", "medium-sized-companies", "-o", "json"]));
     assert_eq!(g["state"], "ACTIVE");
     // No goal goes back to PLANNED: refused before anything is written.
-    let err = fails(ctl(&app, &["import", d1.path().to_str().unwrap()]), 1);
+    let planned = tempfile::tempdir().unwrap();
+    write(
+        planned.path(),
+        "goals.yaml",
+        "goals:\n- id: medium-sized-companies\n  title: Support the innovative growth of medium-sized companies\n  \
+         parent: sustainable-growth-partnership\n  state: PLANNED\n",
+    );
+    let err = fails(ctl(&app, &["import", planned.path().to_str().unwrap()]), 1);
     assert!(
         err.contains("INVALID_STATE_TRANSITION") && err.contains("goals.yaml:"),
         "{err}"
@@ -791,8 +849,14 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
         &app,
         &["-q", "goals", "delete", "sustainable-growth-partnership", "--force"],
     ));
+    // The forced delete also took the deleted regional goal out of re100's contributes_to;
+    // the import puts the four goals and that link back.
+    let g = json(ctl(&app, &["goals", "get", "re100-industrial-complexes", "-o", "json"]));
+    assert!(g.get("contributes_to").is_none(), "{g}");
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 4 updated, 15 unchanged");
+    assert_eq!(out.trim(), "0 created, 5 updated, 14 unchanged");
+    let g = json(ctl(&app, &["goals", "get", "re100-industrial-complexes", "-o", "json"]));
+    assert_eq!(g["contributes_to"][0], "regional-growth-engines");
 
     // Into a fresh registry: the export recreates exactly the same records.
     let fresh = TestApp::spawn().await;
@@ -1152,11 +1216,16 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     let p = json(ctl(&app, &["goals", "progress", "manufacturing-ax", "-o", "json"]));
     assert_eq!(p[0]["metric"], "ai-factories");
     assert_eq!(p[0]["latest_value"].as_f64(), Some(100.0));
-    assert_eq!(p[1]["state"], "NO_DATA");
+    // "increase productivity by more than 30%": relative, and the statement gives no baseline.
+    assert_eq!(p[1]["metric"], "productivity");
+    assert_eq!(p[1]["state"], "BASELINE_UNKNOWN");
     let p = yaml(ctl(&app, &["goals", "progress", "manufacturing-ax", "-o", "yaml"]));
     assert_eq!(p[0]["target_value"].as_f64(), Some(500.0));
     let table = ok(ctl(&app, &["goals", "progress", "manufacturing-ax"]));
-    assert!(table.contains("ai-factories") && table.contains("NO_DATA"), "{table}");
+    assert!(
+        table.contains("ai-factories") && table.contains("BASELINE_UNKNOWN"),
+        "{table}"
+    );
     let table = ok(ctl(
         &app,
         &[

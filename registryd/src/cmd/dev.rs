@@ -18,16 +18,24 @@ use registryd::{
     seeds,
 };
 
-use super::{config::bind, serve::serve_until_signal, token::registryd_ctx};
+use super::{
+    config::bind,
+    serve::{check_plaintext, serve_until_signal},
+    token::registryd_ctx,
+};
 
 #[derive(Debug, Args)]
 pub struct DevArgs {
     /// Data directory of the private PostgreSQL cluster (kept across restarts).
     #[arg(long, env = "REGISTRY_DEV_DATA_DIR", default_value = pg::DEFAULT_DEV_DATA_DIR)]
     data_dir: PathBuf,
-    /// Address to listen on for gRPC (port 0 picks a free port).
+    /// Address to listen on for gRPC (port 0 picks a free port). Dev mode serves plaintext:
+    /// only a loopback address, unless --insecure-plaintext-off-loopback.
     #[arg(long, env = "REGISTRY_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
+    /// Serve plaintext on a non-loopback address anyway (a warning is logged).
+    #[arg(long, env = "REGISTRY_INSECURE_PLAINTEXT_OFF_LOOPBACK")]
+    insecure_plaintext_off_loopback: bool,
     /// File holding the dev admin token (created on first start, reused afterwards).
     #[arg(long, env = "REGISTRY_DEV_TOKEN_FILE", default_value = ".registry-dev-admin-token")]
     token_file: PathBuf,
@@ -39,6 +47,7 @@ pub struct DevArgs {
 
 /// `registryd dev`: finds or starts the PostgreSQL, serves until a signal, stops it.
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    check_plaintext(args.listen, false, args.insecure_plaintext_off_loopback)?;
     let pg = pg::discover(pg::Policy::Dev {
         data_dir: args.data_dir.clone(),
     })
@@ -93,7 +102,7 @@ async fn dev_admin_token(store: &Store, file: &Path) -> anyhow::Result<String> {
     if let Ok(secret) = std::fs::read_to_string(file) {
         let secret = secret.trim();
         if let Some(id) = token::parse(secret) {
-            store.ensure_token(secret, Role::Admin, "registryd dev").await?;
+            store.ensure_token(secret, Role::Admin, "registryd dev", None).await?;
             if let Some(rec) = store.find_token(id).await?
                 && token::hashes_equal(&rec.secret_hash, &token::hash(secret))
                 && rec.is_active(time::OffsetDateTime::now_utc())

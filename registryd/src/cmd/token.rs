@@ -21,9 +21,12 @@ pub enum TokenCommand {
         /// What the token is for.
         #[arg(long, default_value = "")]
         description: String,
-        /// Days until the token expires (never when omitted).
+        /// Days until the token expires.
+        #[arg(long, default_value_t = 90, conflicts_with = "no_expiry")]
+        expires_in_days: u32,
+        /// The token never expires (it must then be revoked by hand).
         #[arg(long)]
-        expires_in_days: Option<u32>,
+        no_expiry: bool,
     },
     /// List active tokens (with --all also revoked and expired ones).
     List {
@@ -62,9 +65,11 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
             role,
             description,
             expires_in_days,
+            no_expiry,
         } => {
             let store = db.connect(db.store_options()).await?;
-            let expire = expires_in_days.map(|d| time::OffsetDateTime::now_utc() + time::Duration::days(d.into()));
+            let expire =
+                (!no_expiry).then(|| time::OffsetDateTime::now_utc() + time::Duration::days(expires_in_days.into()));
             let (rec, secret) = store.create_token(role, &description, expire, &ctx).await?;
             eprintln!(
                 "created tokens/{} ({}); the secret is shown only now:",

@@ -11,5 +11,6 @@ mod helpers;
 mod bench_smoke;
 mod dev_mode;
 mod faults;
+mod hardening;
 mod healthcheck;
 mod token_cli;

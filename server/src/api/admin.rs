@@ -1,6 +1,6 @@
 //! `motie.registry.v1.AdminService`: API tokens.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use registry_proto::v1::{self as pb, admin_service_server::AdminService};
 use tonic::{Request, Response, Status};
@@ -9,7 +9,7 @@ use super::{from_timestamp, timestamp, write_ctx};
 use crate::{
     api::convert::enums::enum_field,
     auth::Authenticator,
-    domain::{Error, Violations, check, enums::Role, list},
+    domain::{Error, Violations, check, enums::Role, list, token},
     store::{Store, TokenRecord},
 };
 
@@ -39,6 +39,21 @@ fn to_proto(t: &TokenRecord) -> pb::Token {
     }
 }
 
+/// Longest grace period of a rotation.
+const MAX_GRACE_SECS: i64 = 30 * 24 * 3600;
+
+/// When a new token expires if its creator names no time: [`token::DEFAULT_LIFETIME_DAYS`].
+fn default_expiry() -> time::OffsetDateTime {
+    time::OffsetDateTime::now_utc() + time::Duration::days(token::DEFAULT_LIFETIME_DAYS)
+}
+
+/// The id of a `tokens/{id}` name.
+fn token_id(name: &str) -> Result<&str, Error> {
+    name.strip_prefix("tokens/")
+        .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        .ok_or_else(|| Error::invalid("name", "must be tokens/{id} with a 12-character id"))
+}
+
 #[tonic::async_trait]
 impl AdminService for AdminApi {
     async fn create_token(
@@ -56,9 +71,13 @@ impl AdminService for AdminApi {
         if expire_time.is_some_and(|t| t <= time::OffsetDateTime::now_utc()) {
             v.add("expire_time", "must be in the future");
         }
+        if expire_time.is_some() && r.no_expiry {
+            v.add("no_expiry", "must not be set together with expire_time");
+        }
         let (Some(role), true) = (role, v.is_empty()) else {
             return Err(Error::InvalidArgument(v.into_vec()).into());
         };
+        let expire_time = expire_time.or_else(|| (!r.no_expiry).then(default_expiry));
         let ctx = write_ctx(&request, None, false);
         let (rec, secret) = self.store.create_token(role, &r.description, expire_time, &ctx).await?;
         Ok(Response::new(pb::CreateTokenResponse {
@@ -94,12 +113,38 @@ impl AdminService for AdminApi {
         }))
     }
 
+    async fn rotate_token(
+        &self,
+        request: Request<pb::RotateTokenRequest>,
+    ) -> Result<Response<pb::RotateTokenResponse>, Status> {
+        let r = request.get_ref();
+        let mut v = Violations::new();
+        let id = v.take(token_id(&r.name));
+        let grace = match &r.grace_period {
+            None => Some(Duration::from_secs(24 * 3600)),
+            Some(d) => {
+                let ok = d.seconds >= 0 && d.nanos >= 0 && d.seconds <= MAX_GRACE_SECS;
+                if !ok {
+                    v.add("grace_period", "must be between 0 and 30 days");
+                }
+                ok.then(|| Duration::new(d.seconds.unsigned_abs(), d.nanos.unsigned_abs()))
+            }
+        };
+        let (Some(id), Some(grace), true) = (id, grace, v.is_empty()) else {
+            return Err(Error::InvalidArgument(v.into_vec()).into());
+        };
+        let ctx = write_ctx(&request, None, false);
+        let (rec, secret, old) = self.store.rotate_token(id, grace, Some(default_expiry()), &ctx).await?;
+        self.auth.evict(&old.id);
+        Ok(Response::new(pb::RotateTokenResponse {
+            token: Some(to_proto(&rec)),
+            secret,
+            previous: Some(to_proto(&old)),
+        }))
+    }
+
     async fn revoke_token(&self, request: Request<pb::RevokeTokenRequest>) -> Result<Response<pb::Token>, Status> {
-        let name = &request.get_ref().name;
-        let id = name
-            .strip_prefix("tokens/")
-            .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-            .ok_or_else(|| Error::invalid("name", "must be tokens/{id} with a 12-character id"))?;
+        let id = token_id(&request.get_ref().name)?;
         let ctx = write_ctx(&request, None, false);
         let rec = self.store.revoke_token(id, &ctx).await?;
         self.auth.evict(id);

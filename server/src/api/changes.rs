@@ -1,22 +1,26 @@
 //! `motie.registry.v1.ChangeFeedService`.
 
-use std::{collections::HashSet, pin::Pin, time::Duration};
+use std::{collections::HashSet, pin::Pin, sync::Arc, time::Duration};
 
 use futures::Stream;
 use registry_proto::v1::{self as pb, change_feed_service_server::ChangeFeedService, watch_changes_response::Event};
-use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio::sync::{Semaphore, broadcast::error::RecvError, mpsc};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use super::{from_timestamp, timestamp};
 use crate::{
+    auth::Principal,
     domain::{
         Collection, Error, Reason, Violations,
+        enums::Role,
         goal::PolicyGoal,
         list::{self, PageTokens},
+        token,
     },
     feed::Feed,
-    store::{ChangeQuery, ChangeRecord, Store},
+    limits::StreamSlots,
+    store::{ChangeQuery, ChangeRecord, Store, TOKEN_TYPE},
 };
 
 const KINDS: &[(pb::change::Kind, &str)] = &[
@@ -33,12 +37,92 @@ pub struct ChangesApi {
     store: Store,
     feed: Feed,
     shutdown: CancellationToken,
+    slots: StreamSlots,
+    /// Database reads of stream catch-ups in flight (each holds a pooled connection only
+    /// for one page), so that a burst of opens leaves the pool to other calls.
+    catch_up: Arc<Semaphore>,
 }
 
+/// Catch-up reads of opening streams that may run at once.
+const CATCH_UP_READS: usize = 2;
+
 impl ChangesApi {
-    pub fn new(store: Store, feed: Feed, shutdown: CancellationToken) -> Self {
-        ChangesApi { store, feed, shutdown }
+    pub fn new(store: Store, feed: Feed, shutdown: CancellationToken, slots: StreamSlots) -> Self {
+        ChangesApi {
+            store,
+            feed,
+            shutdown,
+            slots,
+            catch_up: Arc::new(Semaphore::new(CATCH_UP_READS)),
+        }
     }
+}
+
+/// Who is asking, and whether they may see token records (ADMIN only).
+fn caller<T>(request: &Request<T>) -> (String, bool, Option<time::OffsetDateTime>) {
+    match request.extensions().get::<Principal>() {
+        Some(p) => (p.token_id.clone(), token::allows(p.role, Role::Admin), p.expire_time),
+        None => (String::new(), false, None),
+    }
+}
+
+fn tokens_are_admin_business() -> Status {
+    Error::PermissionDenied {
+        reason: Reason::RoleTooLow,
+        message: format!("changes of {TOKEN_TYPE} are visible to ADMIN tokens only"),
+    }
+    .into()
+}
+
+/// What a change means for the streams of token `token_id`.
+enum TokenNews {
+    /// Not a change of that token.
+    None,
+    /// The token was revoked or has expired.
+    Ended(&'static str),
+    /// The token now expires then (a rotation shortens its life).
+    ExpiresAt(Option<time::OffsetDateTime>),
+}
+
+fn token_news(row: &ChangeRecord, token_id: &str) -> TokenNews {
+    if row.resource_type != TOKEN_TYPE || row.resource_name.strip_prefix("tokens/") != Some(token_id) {
+        return TokenNews::None;
+    }
+    let Some(snapshot) = &row.snapshot else {
+        return TokenNews::Ended("was removed");
+    };
+    if snapshot.get("revoke_time").is_some_and(|t| !t.is_null()) {
+        return TokenNews::Ended("was revoked");
+    }
+    let expires = snapshot
+        .get("expire_time")
+        .and_then(|t| t.as_str())
+        .and_then(|t| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok());
+    if expires.is_some_and(|t| t <= time::OffsetDateTime::now_utc()) {
+        return TokenNews::Ended("has expired");
+    }
+    TokenNews::ExpiresAt(expires)
+}
+
+/// The instant a token expiring at `t` stops (far in the future for never).
+fn expiry_instant(t: Option<time::OffsetDateTime>) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    match t {
+        Some(t) => {
+            now + (t - time::OffsetDateTime::now_utc())
+                .try_into()
+                .unwrap_or(Duration::ZERO)
+        }
+        None => now + Duration::from_secs(30 * 365 * 24 * 3600),
+    }
+}
+
+fn token_ended(token_id: &str, what: &str, pos: i64) -> Status {
+    Error::Unauthenticated {
+        reason: Reason::TokenInvalid,
+        message: format!("token {token_id} {what}; the stream ends (it had reached sequence {pos})"),
+    }
+    .into()
 }
 
 /// Resource types that appear in the change log.
@@ -110,11 +194,15 @@ pub fn change_to_proto(r: &ChangeRecord) -> pb::Change {
 struct Selector {
     types: HashSet<String>,
     prefix: String,
+    /// Token records are sent to ADMIN tokens only.
+    tokens: bool,
 }
 
 impl Selector {
     fn matches(&self, r: &ChangeRecord) -> bool {
-        (self.types.is_empty() || self.types.contains(&r.resource_type)) && r.resource_name.starts_with(&self.prefix)
+        (self.types.is_empty() || self.types.contains(&r.resource_type))
+            && r.resource_name.starts_with(&self.prefix)
+            && (self.tokens || r.resource_type != TOKEN_TYPE)
     }
 }
 
@@ -137,6 +225,7 @@ impl ChangeFeedService for ChangesApi {
         &self,
         request: Request<pb::WatchChangesRequest>,
     ) -> Result<Response<Self::WatchChangesStream>, Status> {
+        let (token_id, admin, mut expire_time) = caller(&request);
         let r = request.into_inner();
         let mut v = Violations::new();
         for (i, t) in r.resource_types.iter().enumerate() {
@@ -164,11 +253,23 @@ impl ChangeFeedService for ChangesApi {
         if !v.is_empty() {
             return Err(Error::InvalidArgument(v.into_vec()).into());
         }
-        // Subscribe before reading the log, so nothing committed in between is missed.
-        let (mut rx, guard) = self.feed.subscribe();
+        if !admin && (r.resource_types.iter().any(|t| t == TOKEN_TYPE) || r.name_prefix.starts_with("tokens/")) {
+            return Err(tokens_are_admin_business());
+        }
+        let slot = self.slots.acquire(&token_id)?;
+        // Subscribe first, at a known position: the broadcast carries everything after it,
+        // the log holds everything up to it.
+        let (mut rx, guard, live_from) = self.feed.subscribe_at().await.map_err(|_| {
+            Status::from(Error::Stopping {
+                message: "the change feed has stopped; retry on another replica".into(),
+            })
+        })?;
         let start = match r.after_sequence {
             Some(after) => {
-                let compacted = self.store.compacted_through().await?;
+                let compacted = {
+                    let _read = self.catch_up.acquire().await.map_err(|_| internal_closed())?;
+                    self.store.compacted_through().await?
+                };
                 if after < compacted {
                     return Err(Error::OutOfRange {
                         reason: Reason::SequenceCompacted,
@@ -181,50 +282,59 @@ impl ChangeFeedService for ChangesApi {
                 }
                 after
             }
-            None => self.store.settled_sequence().await?,
+            None => live_from,
         };
         let selector = Selector {
             types: r.resource_types.into_iter().collect(),
             prefix: r.name_prefix,
+            tokens: admin,
         };
         let (tx, out) = mpsc::channel::<Result<pb::WatchChangesResponse, Status>>(64);
         let store = self.store.clone();
         let shutdown = self.shutdown.clone();
+        let catch_up = self.catch_up.clone();
         tokio::spawn(async move {
             let _guard = guard;
+            let _slot = slot;
             let mut pos = start;
             if tx.send(Ok(heartbeat(pos))).await.is_err() {
                 return;
             }
-            // Catch up from the log, up to its settled point: everything after that is
-            // broadcast after we subscribed (the tailer cannot have broadcast past it yet).
-            let settled = match store.settled_sequence().await {
-                Ok(s) => s.max(pos),
-                Err(e) => {
-                    let _ = tx.send(Err(e.into())).await;
-                    return;
-                }
-            };
-            loop {
-                let rows = match store.changes_after(pos, settled, 500).await {
-                    Ok(rows) => rows,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into())).await;
-                        return;
+            // Catch up from the log up to where the broadcast starts; each page waits for its
+            // turn holding no connection.
+            while pos < live_from {
+                let rows = {
+                    let Ok(_read) = catch_up.acquire().await else { return };
+                    match store.changes_after(pos, live_from, 500).await {
+                        Ok(rows) => rows,
+                        Err(e) => {
+                            let _ = tx.send(Err(e.into())).await;
+                            return;
+                        }
                     }
                 };
                 let full = rows.len() == 500;
                 for row in rows {
                     pos = row.sequence;
+                    match token_news(&row, &token_id) {
+                        TokenNews::Ended(what) => {
+                            let _ = tx.send(Err(token_ended(&token_id, what, pos))).await;
+                            return;
+                        }
+                        TokenNews::ExpiresAt(t) => expire_time = t,
+                        TokenNews::None => {}
+                    }
                     if selector.matches(&row) && tx.send(Ok(change_event(&row))).await.is_err() {
                         return;
                     }
                 }
                 if !full {
-                    pos = settled;
-                    break;
+                    pos = live_from;
                 }
             }
+            // The stream ends when its token expires.
+            let expiry = tokio::time::sleep_until(expiry_instant(expire_time));
+            tokio::pin!(expiry);
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             loop {
                 tokio::select! {
@@ -234,6 +344,14 @@ impl ChangeFeedService for ChangesApi {
                                 continue;
                             }
                             pos = row.sequence;
+                            match token_news(&row, &token_id) {
+                                TokenNews::Ended(what) => {
+                                    let _ = tx.send(Err(token_ended(&token_id, what, pos))).await;
+                                    return;
+                                }
+                                TokenNews::ExpiresAt(t) => expiry.as_mut().reset(expiry_instant(t)),
+                                TokenNews::None => {}
+                            }
                             if selector.matches(&row) {
                                 if tx.send(Ok(change_event(&row))).await.is_err() {
                                     return;
@@ -266,6 +384,10 @@ impl ChangeFeedService for ChangesApi {
                         }.into())).await;
                         return;
                     }
+                    () = &mut expiry => {
+                        let _ = tx.send(Err(token_ended(&token_id, "has expired", pos))).await;
+                        return;
+                    }
                     _ = tx.closed() => return,
                 }
             }
@@ -279,7 +401,11 @@ impl ChangeFeedService for ChangesApi {
         &self,
         request: Request<pb::ListChangesRequest>,
     ) -> Result<Response<pb::ListChangesResponse>, Status> {
+        let (_, admin, _) = caller(&request);
         let r = request.get_ref();
+        if !admin && (r.resource_type == TOKEN_TYPE || r.resource_name.starts_with("tokens/")) {
+            return Err(tokens_are_admin_business());
+        }
         let mut v = Violations::new();
         let page_size = v.take(list::page_size(r.page_size));
         let mut kinds = Vec::new();
@@ -311,7 +437,7 @@ impl ChangeFeedService for ChangesApi {
             &r.resource_name,
             &r.resource_type,
             &r.actor,
-            &format!("{kinds:?}{:?}{:?}{}", r.start_time, r.end_time, r.newest_first),
+            &format!("{kinds:?}{:?}{:?}{}{admin}", r.start_time, r.end_time, r.newest_first),
         ]);
         let (rows, next) = self
             .store
@@ -323,6 +449,7 @@ impl ChangeFeedService for ChangesApi {
                 start_time,
                 end_time,
                 newest_first: r.newest_first,
+                hide_tokens: !admin,
                 page_size,
                 page_token: r.page_token.clone(),
                 fingerprint,
@@ -333,6 +460,13 @@ impl ChangeFeedService for ChangesApi {
             next_page_token: next,
         }))
     }
+}
+
+fn internal_closed() -> Status {
+    Error::Stopping {
+        message: "the server is shutting down; retry on another replica".into(),
+    }
+    .into()
 }
 
 fn change_event(r: &ChangeRecord) -> pb::WatchChangesResponse {

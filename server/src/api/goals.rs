@@ -1,5 +1,6 @@
 //! `motie.registry.v1.PolicyGoalService`.
 
+use registry_proto::annotations::normalize_text;
 use registry_proto::v1::{self as pb, policy_goal_service_server::PolicyGoalService};
 use tonic::{Request, Response, Status};
 
@@ -29,7 +30,8 @@ impl GoalsApi {
     }
 }
 
-/// The state a goal is created in: PLANNED unless the request says ACTIVE or ON_HOLD.
+/// The state a goal is created in: UNSPECIFIED (not stated) unless the request says PLANNED,
+/// ACTIVE or ON_HOLD.
 fn initial_state(v: &mut Violations, g: &pb::PolicyGoal) -> GoalState {
     let state = enum_field(
         v,
@@ -51,7 +53,7 @@ fn initial_state(v: &mut Violations, g: &pb::PolicyGoal) -> GoalState {
             "is set when the goal is closed, with ChangePolicyGoalState",
         );
     }
-    state.unwrap_or(GoalState::Planned)
+    state.unwrap_or(GoalState::Unspecified)
 }
 
 /// One parsed CreatePolicyGoalRequest (without its request id and validate_only).
@@ -69,7 +71,7 @@ fn parse_create(v: &mut Violations, r: &pb::CreatePolicyGoalRequest) -> Option<N
         Some(g) => (all(v, GoalSpec::from_proto("policy_goal", g)), initial_state(v, g)),
         None => {
             v.add("policy_goal", "is required");
-            (None, GoalState::Planned)
+            (None, GoalState::Unspecified)
         }
     };
     Some(NewGoal {
@@ -92,8 +94,9 @@ resource::resource_service! {
 
     async fn create_policy_goal(
         &self,
-        request: Request<pb::CreatePolicyGoalRequest>,
+        mut request: Request<pb::CreatePolicyGoalRequest>,
     ) -> Result<Response<pb::PolicyGoal>, Status> {
+        normalize_text("CreatePolicyGoalRequest", request.get_mut());
         let r = request.get_ref();
         let mut v = Violations::new();
         let request_id = all(&mut v, crate::domain::request_id(&r.request_id));
@@ -108,8 +111,9 @@ resource::resource_service! {
 
     async fn batch_create_policy_goals(
         &self,
-        request: Request<pb::BatchCreatePolicyGoalsRequest>,
+        mut request: Request<pb::BatchCreatePolicyGoalsRequest>,
     ) -> Result<Response<pb::BatchCreatePolicyGoalsResponse>, Status> {
+        normalize_text("BatchCreatePolicyGoalsRequest", request.get_mut());
         use crate::domain::list::MAX_PAGE_SIZE;
         let r = request.get_ref();
         let mut v = Violations::new();
@@ -192,8 +196,9 @@ resource::resource_service! {
 
     async fn record_measurement(
         &self,
-        request: Request<pb::RecordMeasurementRequest>,
+        mut request: Request<pb::RecordMeasurementRequest>,
     ) -> Result<Response<pb::Measurement>, Status> {
+        normalize_text("RecordMeasurementRequest", request.get_mut());
         let r = request.get_ref();
         let mut v = Violations::new();
         let goal = all(&mut v, GOALS.parse_name("parent", &r.parent));

@@ -1,5 +1,6 @@
 //! `motie.registry.v1.TradePartnerService`.
 
+use registry_proto::annotations::normalize_text;
 use registry_proto::v1::{self as pb, trade_partner_service_server::TradePartnerService};
 use tonic::{Request, Response, Status};
 
@@ -59,8 +60,9 @@ resource::resource_service! {
 
     async fn create_trade_partner(
         &self,
-        request: Request<pb::CreateTradePartnerRequest>,
+        mut request: Request<pb::CreateTradePartnerRequest>,
     ) -> Result<Response<pb::TradePartner>, Status> {
+        normalize_text("CreateTradePartnerRequest", request.get_mut());
         let r = request.get_ref();
         let mut v = Violations::new();
         let id = all(&mut v, Id::parse("trade_partner_id", &r.trade_partner_id));
@@ -126,8 +128,9 @@ resource::resource_service! {
 
     async fn update_trade_flow(
         &self,
-        request: Request<pb::UpdateTradeFlowRequest>,
+        mut request: Request<pb::UpdateTradeFlowRequest>,
     ) -> Result<Response<pb::TradeFlow>, Status> {
+        normalize_text("UpdateTradeFlowRequest", request.get_mut());
         let r = request.get_ref();
         let Some(f) = &r.trade_flow else {
             return Err(Error::invalid("trade_flow", "is required").into());

@@ -302,8 +302,9 @@ macro_rules! resource_service {
 
             async fn $update(
                 &self,
-                request: tonic::Request<pb::$update_req>,
+                mut request: tonic::Request<pb::$update_req>,
             ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
+                registry_proto::annotations::normalize_text(stringify!($update_req), request.get_mut());
                 let r = request.get_ref();
                 let fields = $crate::api::resource::UpdateFields {
                     resource: r.$field.as_ref(),

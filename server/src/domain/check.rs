@@ -34,6 +34,16 @@ pub fn text(v: &mut Violations, field: &str, value: &str, required: bool, max: u
     }
 }
 
+/// `s` in Unicode Normalization Form C (borrowed when it already is: the common case costs
+/// one quick check).
+pub fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+    match is_nfc_quick(s.chars()) {
+        IsNormalized::Yes => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(s.nfc().collect()),
+    }
+}
+
 /// True for `[a-z][a-z0-9-]{0,62}` without a trailing or doubled hyphen.
 pub fn is_slug(s: &str) -> bool {
     let b = s.as_bytes();

@@ -30,9 +30,15 @@ macro_rules! domain_enum {
                 expected: Self::expected,
             };
 
-            /// Human list of accepted values, for error messages.
+            /// Human list of the values a client may set, for error messages (UNSPECIFIED,
+            /// "the source does not say", is what an omitted value gives).
             pub fn expected() -> String {
-                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                Self::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .filter(|s| *s != "UNSPECIFIED")
+                    .collect::<Vec<_>>()
+                    .join(", ")
             }
         }
 
@@ -73,6 +79,7 @@ domain_enum!(RiskSeverity, prefix "RISK_SEVERITY_" {
 domain_enum!(
     /// Lifecycle phase of a goal.
     GoalState, prefix "STATE_" {
+    Unspecified = "UNSPECIFIED",
     Planned = "PLANNED",
     Active = "ACTIVE",
     OnHold = "ON_HOLD",
@@ -97,7 +104,16 @@ domain_enum!(Direction, prefix "DIRECTION_" {
     DecreaseTo = "DECREASE_TO",
     StayAbove = "STAY_ABOVE",
     StayBelow = "STAY_BELOW",
+    IncreaseBy = "INCREASE_BY",
+    DecreaseBy = "DECREASE_BY",
 });
+
+impl Direction {
+    /// INCREASE_BY / DECREASE_BY: the target is a change from the baseline.
+    pub fn is_relative(self) -> bool {
+        matches!(self, Direction::IncreaseBy | Direction::DecreaseBy)
+    }
+}
 
 domain_enum!(Comparator, prefix "COMPARATOR_" {
     AtLeast = "AT_LEAST",
@@ -115,9 +131,11 @@ domain_enum!(
     AtRisk = "AT_RISK",
     OffTrack = "OFF_TRACK",
     Achieved = "ACHIEVED",
+    BaselineUnknown = "BASELINE_UNKNOWN",
 });
 
 domain_enum!(MilestoneState, prefix "STATE_" {
+    Unspecified = "UNSPECIFIED",
     Planned = "PLANNED",
     InProgress = "IN_PROGRESS",
     Done = "DONE",
@@ -125,8 +143,20 @@ domain_enum!(MilestoneState, prefix "STATE_" {
     Cancelled = "CANCELLED",
 });
 
+impl Role {
+    /// What a role may do, as a number: each role may do everything a role of lower rank
+    /// may. Stated here, not taken from the order of the variants (which follows the proto).
+    pub const fn rank(self) -> u8 {
+        match self {
+            Role::Viewer => 1,
+            Role::Editor => 2,
+            Role::Admin => 3,
+        }
+    }
+}
+
 domain_enum!(
-    /// What a token may do; each role includes the ones below it (ordered).
+    /// What a token may do; each role includes those of lower [`Role::rank`].
     Role, prefix "ROLE_" {
     Viewer = "VIEWER",
     Editor = "EDITOR",
@@ -192,6 +222,7 @@ domain_enum!(EngagementKind, prefix "KIND_" {
 });
 
 domain_enum!(EngagementState, prefix "STATE_" {
+    Unspecified = "UNSPECIFIED",
     Planned = "PLANNED",
     Ongoing = "ONGOING",
     Concluded = "CONCLUDED",
@@ -199,13 +230,14 @@ domain_enum!(EngagementState, prefix "STATE_" {
 });
 
 impl GoalState {
-    /// The lifecycle: PLANNED -> ACTIVE | ON_HOLD | CLOSED; ACTIVE <-> ON_HOLD; ACTIVE |
+    /// The lifecycle: UNSPECIFIED (not stated) -> any stated state; PLANNED -> ACTIVE | ON_HOLD | CLOSED; ACTIVE <-> ON_HOLD; ACTIVE |
     /// ON_HOLD -> CLOSED; CLOSED -> ACTIVE (reopen).
     pub fn can_become(self, next: GoalState) -> bool {
         use GoalState::*;
         matches!(
             (self, next),
-            (Planned, Active | OnHold | Closed)
+            (Unspecified, Planned | Active | OnHold | Closed)
+                | (Planned, Active | OnHold | Closed)
                 | (Active, OnHold | Closed)
                 | (OnHold, Active | Closed)
                 | (Closed, Active)
@@ -236,5 +268,16 @@ mod tests {
         assert!(!GoalState::Closed.can_become(GoalState::Planned));
         assert!(!GoalState::Active.can_become(GoalState::Planned));
         assert!(!GoalState::Active.can_become(GoalState::Active));
+        // Not stated: any stated state may follow; nothing goes back to "not stated".
+        for s in [
+            GoalState::Planned,
+            GoalState::Active,
+            GoalState::OnHold,
+            GoalState::Closed,
+        ] {
+            assert!(GoalState::Unspecified.can_become(s));
+            assert!(!s.can_become(GoalState::Unspecified));
+        }
+        assert!(!GoalState::expected().contains("UNSPECIFIED"));
     }
 }

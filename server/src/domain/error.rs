@@ -51,6 +51,12 @@ pub enum Reason {
     /// The method is not in the role table.
     MethodNotAllowed,
     RateLimited,
+    /// Too many failed authentications from one peer address: wait before retrying.
+    TooManyFailedAttempts,
+    /// A token (or the server as a whole) holds as many change streams as it may.
+    TooManyStreams,
+    /// The server is at its limit of requests in flight: retry with backoff.
+    Overloaded,
     /// A watcher that fell too far behind the change feed.
     WatcherLagging,
     /// The server is stopping (or the feed stopped): resume elsewhere.
@@ -94,6 +100,9 @@ impl Reason {
             Reason::RoleTooLow => "ROLE_TOO_LOW",
             Reason::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Reason::RateLimited => "RATE_LIMITED",
+            Reason::TooManyFailedAttempts => "TOO_MANY_FAILED_ATTEMPTS",
+            Reason::TooManyStreams => "TOO_MANY_STREAMS",
+            Reason::Overloaded => "OVERLOADED",
             Reason::WatcherLagging => "WATCHER_LAGGING",
             Reason::ShuttingDown => "SHUTTING_DOWN",
             Reason::ServiceUnavailable => "SERVICE_UNAVAILABLE",

@@ -363,6 +363,9 @@ pub fn parse(defs: &'static [FieldDef], raw: &str) -> Result<Option<Expr>, Error
     if raw.trim().is_empty() {
         return Ok(None);
     }
+    // Text is compared in Unicode NFC, as it is stored (decomposed Hangul finds composed text).
+    let normalized = super::check::nfc(raw);
+    let raw = normalized.as_ref();
     let mut p = Parser {
         src: raw,
         toks: lex(raw)?,
@@ -1218,7 +1221,7 @@ mod tests {
     #[test]
     fn errors_name_the_position_and_token() {
         let allowed = "allowed: pillar, state, parent, sectors, regions, linked_partners, lead_organization, \
-                       title, labels.<key>, create_time, update_time, targets.target_year, progress_state, search";
+                       contributing_organizations, contributes_to, title, labels.<key>, create_time, update_time, targets.target_year, progress_state, search";
         for (filter, expected) in [
             // lexer
             ("state = ACTIVE ~", "at 15: unexpected character \"~\""),
@@ -1385,6 +1388,7 @@ mod tests {
                     comparator: Comparator::AtLeast,
                     target_year: y,
                     interim_targets: vec![],
+                    percent_of_baseline: false,
                 })
                 .collect(),
             linked_partners: vec![Id::parse("p", "us").expect("id")],

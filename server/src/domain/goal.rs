@@ -51,6 +51,9 @@ pub struct Target {
     pub target_year: i32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interim_targets: Vec<InterimTarget>,
+    /// INCREASE_BY / DECREASE_BY: `target_value` is a percentage of the baseline.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub percent_of_baseline: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +95,10 @@ pub struct GoalSpec {
     pub targets: Vec<Target>,
     pub milestones: Vec<Milestone>,
     pub linked_partners: Vec<Id>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributing_organizations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributes_to: Vec<Id>,
     pub risks: Vec<Risk>,
     pub source: String,
     pub labels: BTreeMap<String, String>,
@@ -115,6 +122,8 @@ patch_fields!(
         Targets(Vec<Target>) => targets,
         Milestones(Vec<Milestone>) => milestones,
         LinkedPartners(Vec<Id>) => linked_partners,
+        ContributingOrganizations(Vec<String>) => contributing_organizations,
+        ContributesTo(Vec<Id>) => contributes_to,
         Risks(Vec<Risk>) => risks,
         Source(String) => source,
         Labels(BTreeMap<String, String>) => labels,
@@ -199,6 +208,16 @@ pub const FIELDS: &[FieldDef] = &[
         Col::Array("linked_partners"),
     ),
     FieldDef::filter("lead_organization", FieldKind::Text, Col::Text("lead_organization")).orderable(),
+    FieldDef::filter(
+        "contributing_organizations",
+        FieldKind::Strings,
+        Col::Array("contributing_organizations"),
+    ),
+    FieldDef::filter(
+        "contributes_to",
+        FieldKind::Names(Collection::PolicyGoals),
+        Col::Array("contributes_to"),
+    ),
     FieldDef::filter("title", FieldKind::Text, Col::Text("title")).orderable(),
     common::LABELS,
     common::CREATE_TIME,

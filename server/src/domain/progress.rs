@@ -24,6 +24,14 @@
 //!    else **OFF_TRACK**. When the target equals the baseline (no distance to cover) and it is
 //!    not met: **AT_RISK**.
 //!
+//! 6. INCREASE_BY / DECREASE_BY (relative targets): without `baseline_value`,
+//!    **BASELINE_UNKNOWN** (no progress is computed: the earliest measurement is not taken for
+//!    the baseline of a relative target). Otherwise the target is the absolute one it means,
+//!    baseline ± the change (`target_value`, or `target_value`% of the baseline with
+//!    `percent_of_baseline`; interim values likewise), rising (INCREASE_TO) or falling
+//!    (DECREASE_TO, the comparator mirrored: a decrease of at least 10 is a value of at most
+//!    baseline − 10), and rules 1–5 apply to it.
+//!
 //! The state depends only on stored data, never on the current time: a target whose latest
 //! measurement is old keeps the state it had at that measurement.
 
@@ -31,7 +39,7 @@ use time::{Month, OffsetDateTime};
 
 use super::{
     enums::{Comparator, Direction, ProgressState},
-    goal::{Date, Target},
+    goal::{Date, InterimTarget, Target},
 };
 
 /// A tolerance of 10 percentage points of the distance for ON_TRACK.
@@ -125,8 +133,76 @@ fn expected_fraction(points: &[(f64, f64)], at: f64) -> f64 {
     points.last().map_or(1.0, |&(_, f)| f)
 }
 
-/// Computes a target's progress from the earliest and latest measurement of its metric.
+/// Computes a target's progress from the earliest and latest measurement of its metric. A
+/// relative target (rule 6) is first turned into the absolute one it means.
 pub fn compute(t: &Target, earliest: Option<&Observation>, latest: Option<&Observation>) -> Progress {
+    if !t.direction.is_relative() {
+        return compute_absolute(t, earliest, latest);
+    }
+    let change = |v: f64, b: f64| if t.percent_of_baseline { b * v / 100.0 } else { v };
+    let size = if t.percent_of_baseline {
+        format!("{}% of the baseline", t.target_value)
+    } else {
+        format!("{} {}", t.target_value, t.unit)
+    };
+    let verb = if t.direction == Direction::IncreaseBy {
+        "increase"
+    } else {
+        "decrease"
+    };
+    let Some(b) = t.baseline_value else {
+        return Progress {
+            state: ProgressState::BaselineUnknown,
+            latest: latest.copied(),
+            percent_complete: None,
+            explanation: format!(
+                "BASELINE_UNKNOWN: the target is relative ({verb} by {} {size}) and no baseline_value is \
+                 recorded; set the baseline to compute progress",
+                symbol(t.comparator)
+            ),
+        };
+    };
+    let (sign, direction, comparator) = match t.direction {
+        Direction::IncreaseBy => (1.0, Direction::IncreaseTo, t.comparator),
+        _ => (
+            -1.0,
+            Direction::DecreaseTo,
+            match t.comparator {
+                Comparator::AtLeast => Comparator::AtMost,
+                Comparator::MoreThan => Comparator::LessThan,
+                Comparator::AtMost => Comparator::AtLeast,
+                Comparator::LessThan => Comparator::MoreThan,
+                Comparator::Exactly => Comparator::Exactly,
+            },
+        ),
+    };
+    let absolute = Target {
+        target_value: b + sign * change(t.target_value, b),
+        direction,
+        comparator,
+        interim_targets: t
+            .interim_targets
+            .iter()
+            .map(|i| InterimTarget {
+                year: i.year,
+                value: b + sign * change(i.value, b),
+            })
+            .collect(),
+        percent_of_baseline: false,
+        ..t.clone()
+    };
+    let mut p = compute_absolute(&absolute, earliest, latest);
+    p.explanation = format!(
+        "{verb} by {} {size} from baseline {b} means a value {} {}; {}",
+        symbol(t.comparator),
+        symbol(comparator),
+        absolute.target_value,
+        p.explanation
+    );
+    p
+}
+
+fn compute_absolute(t: &Target, earliest: Option<&Observation>, latest: Option<&Observation>) -> Progress {
     let Some(&l) = latest else {
         return Progress {
             state: ProgressState::NoData,
@@ -246,7 +322,6 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::domain::goal::InterimTarget;
 
     fn target(direction: Direction, comparator: Comparator, target_value: f64, year: i32) -> Target {
         Target {
@@ -260,6 +335,7 @@ mod tests {
             comparator,
             target_year: year,
             interim_targets: vec![],
+            percent_of_baseline: false,
         }
     }
 
@@ -467,5 +543,71 @@ mod tests {
             proptest::prop_assert!(p.percent_complete.is_none_or(f64::is_finite));
             proptest::prop_assert_ne!(p.state, ProgressState::NoData);
         }
+    }
+
+    /// "Increase productivity by more than 30%" from a baseline of 200 by 2029 means a value
+    /// above 260, on the same path as an absolute target of 260.
+    #[test]
+    fn a_relative_increase_is_the_absolute_target_it_means() {
+        let mut rel = target(Direction::IncreaseBy, Comparator::MoreThan, 30.0, 2029);
+        rel.percent_of_baseline = true;
+        rel.baseline_value = Some(200.0);
+        rel.baseline_date = increase().baseline_date;
+        let mut abs = target(Direction::IncreaseTo, Comparator::MoreThan, 260.0, 2029);
+        abs.baseline_value = Some(200.0);
+        abs.baseline_date = rel.baseline_date;
+        for (value, at) in [
+            (230.0, datetime!(2025-01-01 0:00 UTC)),
+            (210.0, datetime!(2025-01-01 0:00 UTC)),
+            (260.0, datetime!(2029-06-01 0:00 UTC)),
+            (261.0, datetime!(2026-01-01 0:00 UTC)),
+        ] {
+            let l = obs(value, at);
+            let r = compute(&rel, None, Some(&l));
+            let a = compute(&abs, None, Some(&l));
+            assert_eq!(
+                (r.state, r.percent_complete),
+                (a.state, a.percent_complete),
+                "{value} at {at}"
+            );
+            assert!(r.explanation.contains("means a value > 260"), "{}", r.explanation);
+        }
+        assert_eq!(
+            state(&rel, None, obs(261.0, datetime!(2026-01-01 0:00 UTC))),
+            ProgressState::Achieved
+        );
+    }
+
+    /// A decrease by at least 10 (an amount) mirrors the comparator: a value of at most
+    /// baseline − 10.
+    #[test]
+    fn a_relative_decrease_mirrors_the_comparator() {
+        let mut t = target(Direction::DecreaseBy, Comparator::AtLeast, 10.0, 2029);
+        t.baseline_value = Some(50.0);
+        assert_eq!(
+            state(&t, None, obs(40.0, datetime!(2026-01-01 0:00 UTC))),
+            ProgressState::Achieved
+        );
+        assert_ne!(
+            state(&t, None, obs(41.0, datetime!(2026-01-01 0:00 UTC))),
+            ProgressState::Achieved
+        );
+        assert_eq!(
+            state(&t, None, obs(45.0, datetime!(2030-06-01 0:00 UTC))),
+            ProgressState::OffTrack
+        );
+    }
+
+    /// Without a baseline a relative target has no progress, whatever was measured.
+    #[test]
+    fn a_relative_target_without_baseline_is_baseline_unknown() {
+        let mut t = target(Direction::IncreaseBy, Comparator::MoreThan, 30.0, 2030);
+        t.percent_of_baseline = true;
+        let l = obs(130.0, datetime!(2026-01-01 0:00 UTC));
+        let p = compute(&t, Some(&obs(100.0, datetime!(2024-01-01 0:00 UTC))), Some(&l));
+        assert_eq!(p.state, ProgressState::BaselineUnknown);
+        assert_eq!(p.percent_complete, None);
+        assert!(p.explanation.contains("no baseline_value"), "{}", p.explanation);
+        assert_eq!(compute(&t, None, None).state, ProgressState::BaselineUnknown);
     }
 }

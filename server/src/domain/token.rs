@@ -41,6 +41,50 @@ pub fn parse(secret: &str) -> Option<&str> {
     (ok_id && ok_key).then_some(id)
 }
 
+/// Characters of the secret part of a generated token (256 bits in base64url).
+pub const GENERATED_KEY_LEN: usize = 43;
+
+/// Days a new token lives when its creator names no expiry and does not opt out of one.
+pub const DEFAULT_LIFETIME_DAYS: i64 = 90;
+
+/// Refuses a secret chosen by an operator (the bootstrap token) that is weaker than a
+/// generated one: its secret part must be at least as long as a generated one (43
+/// base64url characters) and not visibly patterned (the empirical Shannon entropy of its
+/// characters, times its length, at least 128 bits; a random 43-character key has ~200).
+pub fn check_strength(secret: &str) -> Result<(), String> {
+    let Some(id) = parse(secret) else {
+        return Err(
+            "is not a registry token (rgy_{12 lowercase letters or digits}_{40-64 base64url characters})".into(),
+        );
+    };
+    let key = &secret[PREFIX.len() + id.len() + 1..];
+    if key.len() < GENERATED_KEY_LEN {
+        return Err(format!(
+            "its secret part has {} characters; at least {GENERATED_KEY_LEN} (256 random bits) are required",
+            key.len()
+        ));
+    }
+    let mut counts = [0usize; 256];
+    for b in key.bytes() {
+        counts[usize::from(b)] += 1;
+    }
+    let n = key.len() as f64;
+    let bits: f64 = counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = *c as f64 / n;
+            -p * p.log2() * n
+        })
+        .sum();
+    if bits < 128.0 {
+        return Err(format!(
+            "its secret part looks patterned (about {bits:.0} bits of entropy); use random bytes, e.g. `registryd token create` or `openssl rand -base64 36`"
+        ));
+    }
+    Ok(())
+}
+
 /// The stored hash of a secret.
 pub fn hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
@@ -51,9 +95,9 @@ pub fn hashes_equal(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// True when `have` is at least `need`.
+/// True when `have` is at least `need`, by [`Role::rank`] (never by the enum's order).
 pub fn allows(have: Role, need: Role) -> bool {
-    have >= need
+    have.rank() >= need.rank()
 }
 
 #[cfg(test)]
@@ -80,7 +124,28 @@ mod tests {
     }
 
     #[test]
-    fn roles_are_ordered() {
+    fn generated_secrets_are_strong_and_patterned_ones_are_not() {
+        for _ in 0..500 {
+            let t = generate();
+            assert_eq!(check_strength(&t.secret), Ok(()), "{}", t.secret);
+        }
+        let id = "abcdefghijkl";
+        for weak in [
+            format!("rgy_{id}_{}", "a".repeat(43)),
+            format!("rgy_{id}_{}", "abcd".repeat(11)),
+            format!("rgy_{id}_{}", "Ab3_".repeat(11)),
+            // Random-looking but shorter than a generated secret.
+            format!("rgy_{id}_{}", &generate().secret[17..57]),
+        ] {
+            assert!(check_strength(&weak).is_err(), "{weak}");
+        }
+    }
+
+    #[test]
+    fn roles_are_ranked_explicitly() {
+        assert_eq!(Role::Viewer.rank(), 1);
+        assert_eq!(Role::Editor.rank(), 2);
+        assert_eq!(Role::Admin.rank(), 3);
         assert!(allows(Role::Admin, Role::Viewer));
         assert!(allows(Role::Editor, Role::Editor));
         assert!(!allows(Role::Viewer, Role::Editor));

@@ -39,6 +39,8 @@ pub struct ChangeQuery {
     pub start_time: Option<OffsetDateTime>,
     pub end_time: Option<OffsetDateTime>,
     pub newest_first: bool,
+    /// Leave token records out (callers below ADMIN).
+    pub hide_tokens: bool,
     pub page_size: usize,
     pub page_token: String,
     pub fingerprint: String,
@@ -119,6 +121,9 @@ impl Store {
         }
         if let Some(a) = &q.actor {
             qb.push(" AND actor = ").push_bind(a.clone());
+        }
+        if q.hide_tokens {
+            qb.push(" AND resource_type <> ").push_bind(super::TOKEN_TYPE);
         }
         if !q.kinds.is_empty() {
             qb.push(" AND change_kind = ANY(")

@@ -39,6 +39,8 @@ pub struct GoalRow {
     targets: Json<Vec<Target>>,
     milestones: Json<Vec<Milestone>>,
     linked_partners: Vec<String>,
+    contributing_organizations: Vec<String>,
+    contributes_to: Vec<String>,
     risks: Json<Vec<Risk>>,
     source: String,
     labels: Json<BTreeMap<String, String>>,
@@ -88,6 +90,8 @@ impl TryFrom<GoalRow> for PolicyGoal {
                 targets: r.targets.0,
                 milestones: r.milestones.0,
                 linked_partners: ids(r.linked_partners, "linked partner", &id)?,
+                contributing_organizations: r.contributing_organizations,
+                contributes_to: ids(r.contributes_to, "contributes_to goal", &id)?,
                 risks: r.risks.0,
                 source: r.source,
                 labels: r.labels.0,
@@ -198,6 +202,20 @@ async fn resolve_parent(
     Ok((ancestors, pillar))
 }
 
+/// Checks the goals a goal contributes to: live, locked (`FOR SHARE`) until the write
+/// commits, and not the goal itself.
+async fn check_contributions(
+    tx: &mut Transaction<'static, Postgres>,
+    id: &Id,
+    to: &[Id],
+    field: &str,
+) -> Result<(), Error> {
+    if to.contains(id) {
+        return Err(Error::invalid(field, "must not name the goal itself"));
+    }
+    super::partners::lock_live_goals(tx, to, field).await
+}
+
 /// Checks the spec's pillar against the parent's and resolves an inherited one.
 fn resolve_pillar(spec: &GoalSpec, parent_pillar: Option<&str>) -> Result<Pillar, Error> {
     match (spec.pillar, parent_pillar) {
@@ -214,14 +232,17 @@ fn resolve_pillar(spec: &GoalSpec, parent_pillar: Option<&str>) -> Result<Pillar
     }
 }
 
-const INSERT_GOAL: &str = "INSERT INTO policy_goals (id, parent_id, ancestors, title, title_ko, pillar, description, sectors, regions,
+const INSERT_GOAL: &str =
+    "INSERT INTO policy_goals (id, parent_id, ancestors, title, title_ko, pillar, description, sectors, regions,
         lead_organization, confidence, confidence_note, targets, milestones, linked_partners, risks, source, labels,
-        progress_states, progress, description_ko, state, create_time, update_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, now(), now())
+        progress_states, progress, description_ko, contributing_organizations, contributes_to, state, create_time,
+        update_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+        $24, now(), now())
      ON CONFLICT (id) DO NOTHING
      RETURNING *";
 
-/// The stored columns of a goal, bound as `$1…$21` of [`INSERT_GOAL`] and [`UPDATE_GOAL`].
+/// The stored columns of a goal, bound as `$1…$23` of [`INSERT_GOAL`] and [`UPDATE_GOAL`].
 struct GoalColumns<'a> {
     id: &'a Id,
     spec: &'a GoalSpec,
@@ -256,6 +277,8 @@ impl GoalColumns<'_> {
             .bind(self.progress_states)
             .bind(&self.progress)
             .bind(&s.description_ko)
+            .bind(&s.contributing_organizations)
+            .bind(s.contributes_to.iter().map(Id::as_str).collect::<Vec<_>>())
     }
 }
 
@@ -263,7 +286,8 @@ const UPDATE_GOAL: &str =
     "UPDATE policy_goals SET parent_id = $2, ancestors = $3, title = $4, title_ko = $5, pillar = $6,
         description = $7, sectors = $8, regions = $9, lead_organization = $10, confidence = $11, confidence_note = $12,
         targets = $13, milestones = $14, linked_partners = $15, risks = $16, source = $17, labels = $18,
-        progress_states = $19, progress = $20, description_ko = $21, update_time = now(), revision = revision + 1
+        progress_states = $19, progress = $20, description_ko = $21, contributing_organizations = $22,
+        contributes_to = $23, update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING *";
 
@@ -379,6 +403,7 @@ impl Store {
         };
         let pillar = resolve_pillar(&spec, parent_pillar.as_deref())?;
         super::partners::lock_live_partners(tx, &spec.linked_partners, "policy_goal.linked_partners").await?;
+        check_contributions(tx, id, &spec.contributes_to, "policy_goal.contributes_to").await?;
         // A new goal has no measurements (they go with a purged goal).
         let (progress, progress_states) = super::measurements::unmeasured_progress(id, &spec.targets);
         let columns = GoalColumns {
@@ -430,7 +455,7 @@ impl Store {
         let Some(current) = lock_for::<PolicyGoal>(&mut tx, id, etag, Intent::Update).await? else {
             let spec = create_instead::<PolicyGoal, _>(id, etag, create_spec)?;
             let goal = self
-                .insert_goal(&mut tx, id, spec, GoalState::Planned, &mut InsertBatch::default())
+                .insert_goal(&mut tx, id, spec, GoalState::Unspecified, &mut InsertBatch::default())
                 .await?;
             Self::commit(tx, &[goal.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
             return Ok(goal);
@@ -469,6 +494,9 @@ impl Store {
             // Nothing changes: no new revision, no change record.
             tx.rollback().await.map_err(db_error)?;
             return Ok(current);
+        }
+        if spec.contributes_to != current.spec.contributes_to {
+            check_contributions(&mut tx, id, &spec.contributes_to, "policy_goal.contributes_to").await?;
         }
         let partners_changed = spec.linked_partners != current.spec.linked_partners;
         if partners_changed {
@@ -560,6 +588,24 @@ impl Store {
                     Some(current.name()),
                 ));
             }
+            let contributors: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM policy_goals WHERE $1 = ANY(contributes_to) AND delete_time IS NULL ORDER BY id LIMIT 5",
+            )
+            .bind(id.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if !contributors.is_empty() {
+                return Err(Error::failed_precondition(
+                    Reason::LinkedByGoals,
+                    format!(
+                        "live goals contribute to {} ({}); remove it from their contributes_to first or set force",
+                        current.name(),
+                        super::name_list(GOALS, contributors.iter().map(String::as_str))
+                    ),
+                    Some(current.name()),
+                ));
+            }
         }
         let retention = self.opts.soft_delete_retention;
         let rows: Vec<GoalRow> = sqlx::query_as(
@@ -582,6 +628,21 @@ impl Store {
             // Forced: the deleted goals leave the engagements of live partners (new revisions).
             let deleted: Vec<&str> = goals.iter().map(|g| g.id.as_str()).collect();
             changes.extend(super::partners::unlink_goals_from_engagements(&mut tx, &deleted, ctx).await?);
+            // … and the contributes_to of live goals.
+            let rows: Vec<GoalRow> = sqlx::query_as(
+                "UPDATE policy_goals
+                 SET contributes_to = ARRAY(SELECT g FROM unnest(contributes_to) g WHERE g <> ALL($1)),
+                     update_time = now(), revision = revision + 1
+                 WHERE contributes_to && $1 AND delete_time IS NULL
+                 RETURNING *",
+            )
+            .bind(&deleted)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            for g in rows_to_goals(rows)? {
+                changes.push(g.change(ChangeKind::Updated, vec!["contributes_to".into()], ctx)?);
+            }
         }
         Self::commit(tx, &changes, ctx).await?;
         goals
@@ -602,6 +663,7 @@ impl Store {
             resolve_parent(&mut tx, parent, id, "parent").await?;
         }
         super::partners::lock_live_partners(&mut tx, &current.spec.linked_partners, "linked_partners").await?;
+        check_contributions(&mut tx, id, &current.spec.contributes_to, "contributes_to").await?;
         set_deleted::<PolicyGoal>(&mut tx, &[id.as_str()], None).await?;
         let goal = super::resource::read::<PolicyGoal>(&mut tx, id)
             .await?

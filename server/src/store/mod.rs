@@ -48,6 +48,15 @@ pub struct StoreOptions {
     pub soft_delete_retention: Duration,
     /// How long request ids are remembered for idempotent retries.
     pub request_id_retention: Duration,
+    /// A List counts the matches (its `total_size`) up to this many; beyond, it answers
+    /// this plus one, read as "more than this".
+    pub max_count: i64,
+    /// `statement_timeout` of every connection: bounds a statement outside a transaction
+    /// (transactions of a call take their call's deadline instead).
+    pub statement_timeout: Duration,
+    /// Run migrations when connecting; when false, only check that the schema is current
+    /// (for a role without DDL rights).
+    pub migrate: bool,
 }
 
 impl Default for StoreOptions {
@@ -57,6 +66,9 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(5),
             soft_delete_retention: Duration::from_secs(30 * 24 * 3600),
             request_id_retention: Duration::from_secs(7 * 24 * 3600),
+            max_count: 10_000,
+            statement_timeout: Duration::from_secs(30),
+            migrate: true,
         }
     }
 }
@@ -141,18 +153,34 @@ impl Store {
             .max_connections(opts.max_connections)
             .min_connections(1)
             .acquire_timeout(opts.acquire_timeout)
-            .connect_with(conn.application_name("registryd"))
+            .connect_with(conn.application_name("registryd").options([(
+                "statement_timeout",
+                format!("{}", opts.statement_timeout.as_millis().max(1)),
+            )]))
             .await
             .map_err(unavailable)?;
         Store::from_pool(pool, opts).await
     }
 
-    /// Wraps an existing pool: runs migrations and loads the page-token secret.
+    /// Wraps an existing pool: runs migrations (or checks them, see
+    /// [`StoreOptions::migrate`]) and loads the page-token secret.
     pub async fn from_pool(pool: PgPool, opts: StoreOptions) -> Result<Store, Error> {
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
+        if opts.migrate {
+            // On a connection of its own without the pool's statement timeout: a migration
+            // may rewrite or index a large table.
+            let mut conn = pool.acquire().await.map_err(unavailable)?.detach();
+            sqlx::query("SET statement_timeout = 0")
+                .execute(&mut conn)
+                .await
+                .map_err(db_error)?;
+            MIGRATOR
+                .run(&mut conn)
+                .await
+                .map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
+            let _ = sqlx::Connection::close(conn).await;
+        } else {
+            check_schema(&pool).await?;
+        }
         sqlx::query(
             "INSERT INTO registry_secrets (name, value)
              VALUES ('page_token', decode(md5(gen_random_uuid()::text) || md5(gen_random_uuid()::text), 'hex'))
@@ -187,9 +215,18 @@ impl Store {
     /// the transaction (sqlx queues its ROLLBACK only once it has counted the BEGIN), and the
     /// next user of the connection would run in, and could commit, that transaction. Dropped
     /// anywhere later, a transaction is rolled back by sqlx as it should be.
+    ///
+    /// Inside a call, the transaction's `statement_timeout` is the time left until the call's
+    /// deadline ([`crate::limits::call_deadline`]), so a statement of a call that has given
+    /// up is cancelled by PostgreSQL instead of running (or waiting for locks) on. Outside a
+    /// call (background maintenance) a transaction has none.
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>, Error> {
         let pool = self.pool.clone();
-        tokio::spawn(async move { pool.begin().await })
+        let timeout_ms = crate::limits::call_deadline().map(|left| left.as_millis().clamp(1, u128::from(u32::MAX)));
+        // A number formatted by us: nothing from the request reaches this SQL. Outside a call
+        // (purging, compaction, bootstrap) there is no deadline: 0, no timeout.
+        let sql = format!("BEGIN; SET LOCAL statement_timeout = {}", timeout_ms.unwrap_or(0));
+        tokio::spawn(async move { pool.begin_with(sqlx::AssertSqlSafe(sql)).await })
             .await
             .map_err(|e| Error::Internal(format!("BEGIN task failed: {e}")))?
             .map_err(db_error)
@@ -356,7 +393,7 @@ async fn append(
     }
     sqlx::query(
         "WITH r AS (UPDATE request_ids SET response = $11
-                    WHERE $9::text IS NOT NULL AND method = $9 AND request_id = $10),
+                    WHERE $9::text IS NOT NULL AND actor = $12 AND method = $9 AND request_id = $10),
               l AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared($1)),
               n AS MATERIALIZED (SELECT pg_notify('registry_changes', ''))
          INSERT INTO change_log (sequence, resource_type, resource_name, change_kind, actor, request_id, update_mask, snapshot)
@@ -376,6 +413,7 @@ async fn append(
     .bind(answer.map(|a| a.0))
     .bind(answer.map(|a| a.1))
     .bind(answer.map(|a| a.2))
+    .bind(changes[0].ctx.actor.id.as_str())
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
@@ -400,7 +438,8 @@ pub(crate) enum Claim {
     Replay(serde_json::Value),
 }
 
-/// Claims `(method, request_id)` inside the transaction. A concurrent claimant waits for the
+/// Claims `(caller, method, request_id)` inside the transaction (request ids are scoped to
+/// the caller: another caller's same id is not a replay). A concurrent claimant waits for the
 /// first to commit (or roll back) and then sees its response.
 pub(crate) async fn claim_request(
     tx: &mut Transaction<'static, Postgres>,
@@ -412,11 +451,12 @@ pub(crate) async fn claim_request(
         return Ok(Claim::New);
     };
     let inserted = sqlx::query(
-        "INSERT INTO request_ids (method, request_id, request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "INSERT INTO request_ids (actor, method, request_id, request_hash) VALUES ($4, $1, $2, $3) ON CONFLICT DO NOTHING",
     )
     .bind(method)
     .bind(request_id)
     .bind(request_hash)
+    .bind(ctx.actor.id.as_str())
     .execute(&mut **tx)
     .await
     .map_err(db_error)?
@@ -424,13 +464,15 @@ pub(crate) async fn claim_request(
     if inserted == 1 {
         return Ok(Claim::New);
     }
-    let (hash, response): (Vec<u8>, Option<serde_json::Value>) =
-        sqlx::query_as("SELECT request_hash, response FROM request_ids WHERE method = $1 AND request_id = $2")
-            .bind(method)
-            .bind(request_id)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db_error)?;
+    let (hash, response): (Vec<u8>, Option<serde_json::Value>) = sqlx::query_as(
+        "SELECT request_hash, response FROM request_ids WHERE actor = $3 AND method = $1 AND request_id = $2",
+    )
+    .bind(method)
+    .bind(request_id)
+    .bind(ctx.actor.id.as_str())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db_error)?;
     if hash != request_hash {
         return Err(Error::invalid(
             "request_id",
@@ -452,14 +494,76 @@ pub(crate) async fn remember_response(
     let Some(request_id) = ctx.request_id.as_deref().filter(|_| !ctx.validate_only) else {
         return Ok(());
     };
-    sqlx::query("UPDATE request_ids SET response = $3 WHERE method = $1 AND request_id = $2")
+    sqlx::query("UPDATE request_ids SET response = $3 WHERE actor = $4 AND method = $1 AND request_id = $2")
         .bind(method)
         .bind(request_id)
         .bind(response)
+        .bind(ctx.actor.id.as_str())
         .execute(&mut **tx)
         .await
         .map_err(db_error)?;
     Ok(())
+}
+
+/// Fails unless every embedded migration has been applied.
+async fn check_schema(pool: &PgPool) -> Result<(), Error> {
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(pool)
+        .await
+        .map_err(|e| {
+            Error::Internal(format!(
+                "cannot read the applied migrations (run `registryd migrate` first): {e}"
+            ))
+        })?;
+    let missing: Vec<i64> = MIGRATOR
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect();
+    if let Some(first) = missing.first() {
+        return Err(Error::Internal(format!(
+            "{} migrations are not applied (the first is {first}): run `registryd migrate` as the schema's owner",
+            missing.len()
+        )));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Grants `role` what the server needs and nothing more: CONNECT on the database, USAGE
+    /// on the schema, SELECT/INSERT/UPDATE/DELETE on the registry's tables, USAGE/SELECT on
+    /// their sequences, SELECT on the migration history (to check it). No DDL, no TRUNCATE.
+    pub async fn grant_dml(&self, role: &str) -> Result<(), Error> {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+            .bind(role)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        if !exists {
+            return Err(Error::invalid("role", format!("role {role:?} does not exist")));
+        }
+        // PostgreSQL quotes the names (format's %I): nothing is spliced by us.
+        let statements: Vec<String> = sqlx::query_scalar(
+            "SELECT unnest(ARRAY[
+                format('GRANT CONNECT ON DATABASE %I TO %I', current_database(), $1),
+                format('GRANT USAGE ON SCHEMA public TO %I', $1),
+                format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I', $1),
+                format('REVOKE INSERT, UPDATE, DELETE ON _sqlx_migrations FROM %I', $1),
+                format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I', $1)])",
+        )
+        .bind(role)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let mut tx = self.begin().await?;
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| Error::Internal(format!("grant failed: {e}")))?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
 }
 
 fn unavailable(e: sqlx::Error) -> Error {

@@ -231,6 +231,15 @@ pub(super) async fn lock_live_partners(
         .collect()
 }
 
+/// Locks the goals `wanted` and checks they are live (see [`lock_live`]).
+pub(super) async fn lock_live_goals(
+    tx: &mut Transaction<'static, Postgres>,
+    wanted: &[Id],
+    field: &str,
+) -> Result<(), Error> {
+    lock_live(tx, GOALS, wanted, field).await.map(drop)
+}
+
 /// Replaces the goal ↔ partner link rows of a goal.
 pub(super) async fn set_goal_links(
     tx: &mut Transaction<'static, Postgres>,

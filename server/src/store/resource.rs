@@ -208,9 +208,14 @@ impl Store {
         pager.push_order_limit(&mut qb);
         let found: Vec<R::Row> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
 
-        let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM ");
+        // Counted up to one past the cap, so a count costs at most that many rows.
+        let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM ");
         count.push(R::KIND.table);
         push_where::<R>(&mut count, q);
+        count
+            .push(" LIMIT ")
+            .push_bind(self.opts.max_count.saturating_add(1))
+            .push(") AS matches");
         let total_size: i64 = count
             .build_query_scalar()
             .fetch_one(&self.pool)

@@ -2,8 +2,10 @@
 
 use time::OffsetDateTime;
 
+use sqlx::{Postgres, Transaction};
+
 use super::{Change, ChangeKind, Store, WriteCtx, append_changes, db_error};
-use crate::domain::{Error, enums::Role, token};
+use crate::domain::{Error, Reason, enums::Role, token};
 
 /// Resource type of tokens in the change log.
 pub const TOKEN_TYPE: &str = "motie.registry.v1.Token";
@@ -70,9 +72,16 @@ impl Store {
         Ok((rec, new.secret))
     }
 
-    /// Registers a given secret (bootstrap from an env/secret file). Does nothing when a
-    /// token with that id exists already, so a revoked bootstrap token stays revoked.
-    pub async fn ensure_token(&self, secret: &str, role: Role, description: &str) -> Result<bool, Error> {
+    /// Registers a given secret (bootstrap from an env/secret file), expiring at
+    /// `expire_time`. Does nothing when a token with that id exists already, so a revoked
+    /// bootstrap token stays revoked.
+    pub async fn ensure_token(
+        &self,
+        secret: &str,
+        role: Role,
+        description: &str,
+        expire_time: Option<OffsetDateTime>,
+    ) -> Result<bool, Error> {
         let id = token::parse(secret)
             .ok_or_else(|| Error::invalid("token", "is not a registry token (rgy_{id}_{secret})"))?;
         let ctx = WriteCtx {
@@ -81,7 +90,7 @@ impl Store {
             validate_only: false,
         };
         Ok(self
-            .insert_token(id, secret, role, description, None, "bootstrap", &ctx)
+            .insert_token(id, secret, role, description, expire_time, "bootstrap", &ctx)
             .await?
             .is_some())
     }
@@ -98,24 +107,77 @@ impl Store {
         ctx: &WriteCtx,
     ) -> Result<Option<TokenRecord>, Error> {
         let mut tx = self.begin().await?;
-        let rec: Option<TokenRecord> = sqlx::query_as(
-            "INSERT INTO api_tokens (id, secret_hash, role, description, creator, expire_time)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING *",
-        )
-        .bind(id)
-        .bind(token::hash(secret))
-        .bind(role.as_str())
-        .bind(description)
-        .bind(creator)
-        .bind(expire_time)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
+        let rec = insert(&mut tx, id, secret, role, description, expire_time, creator).await?;
         if let Some(r) = &rec {
             append_changes(&mut tx, &[change(r, ChangeKind::Created, ctx)]).await?;
         }
         tx.commit().await.map_err(db_error)?;
         Ok(rec)
+    }
+
+    /// Rotates token `id`: a successor with the same role and description expiring at
+    /// `expire_time`, and the old token limited to `grace` more (revoked at once for zero; an
+    /// earlier expiry is kept). Returns the successor, its secret and the old token.
+    pub async fn rotate_token(
+        &self,
+        id: &str,
+        grace: std::time::Duration,
+        expire_time: Option<OffsetDateTime>,
+        ctx: &WriteCtx,
+    ) -> Result<(TokenRecord, String, TokenRecord), Error> {
+        let name = format!("tokens/{id}");
+        let mut tx = self.begin().await?;
+        let old: Option<TokenRecord> = sqlx::query_as("SELECT * FROM api_tokens WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let old = old.ok_or_else(|| not_found(id))?;
+        if !old.is_active(OffsetDateTime::now_utc()) {
+            return Err(Error::failed_precondition(
+                Reason::TokenInvalid,
+                format!("{name} is revoked or expired; create a new token instead"),
+                Some(name),
+            ));
+        }
+        let role = old
+            .role()
+            .ok_or_else(|| Error::Internal(format!("{name} has an unknown role {}", old.role)))?;
+        let new = token::generate();
+        let successor = insert(
+            &mut tx,
+            &new.id,
+            &new.secret,
+            role,
+            &old.description,
+            expire_time,
+            &ctx.actor.id,
+        )
+        .await?
+        .ok_or_else(|| Error::Internal("token id collision".into()))?;
+        let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        let old: TokenRecord = sqlx::query_as(
+            "UPDATE api_tokens SET
+                revoke_time = CASE WHEN $2 = 0 THEN now() ELSE revoke_time END,
+                expire_time = CASE WHEN $2 = 0 THEN expire_time
+                                   ELSE least(expire_time, now() + make_interval(secs => $2 / 1000.0)) END
+             WHERE id = $1 RETURNING *",
+        )
+        .bind(id)
+        .bind(grace_ms)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        append_changes(
+            &mut tx,
+            &[
+                change(&successor, ChangeKind::Created, ctx),
+                change(&old, ChangeKind::Updated, ctx),
+            ],
+        )
+        .await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok((successor, new.secret, old))
     }
 
     /// Looks a token up by id (for authentication).
@@ -157,10 +219,7 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-        let rec = rec.ok_or_else(|| Error::NotFound {
-            resource_type: TOKEN_TYPE,
-            name: format!("tokens/{id}"),
-        })?;
+        let rec = rec.ok_or_else(|| not_found(id))?;
         append_changes(&mut tx, &[change(&rec, ChangeKind::Updated, ctx)]).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(rec)
@@ -175,4 +234,36 @@ impl Store {
             .map_err(db_error)?;
         Ok(())
     }
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound {
+        resource_type: TOKEN_TYPE,
+        name: format!("tokens/{id}"),
+    }
+}
+
+/// Inserts a token unless its id exists (`None` then).
+async fn insert(
+    tx: &mut Transaction<'static, Postgres>,
+    id: &str,
+    secret: &str,
+    role: Role,
+    description: &str,
+    expire_time: Option<OffsetDateTime>,
+    creator: &str,
+) -> Result<Option<TokenRecord>, Error> {
+    sqlx::query_as(
+        "INSERT INTO api_tokens (id, secret_hash, role, description, creator, expire_time)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING *",
+    )
+    .bind(id)
+    .bind(token::hash(secret))
+    .bind(role.as_str())
+    .bind(description)
+    .bind(creator)
+    .bind(expire_time)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db_error)
 }

@@ -1,5 +1,6 @@
 //! Proto <-> domain enums: each domain enum mirrors one proto enum without its UNSPECIFIED
-//! value.
+//! value, except the states, where UNSPECIFIED is a stored value: "the source does not say"
+//! (what an omitted state gives; a request cannot set it).
 
 use registry_proto::v1 as pb;
 
@@ -33,13 +34,13 @@ macro_rules! proto_enum {
 proto_enum!(Pillar => pb::Pillar { IndustrialResurgence, TradeNationalInterest, SustainableGrowthPartnership });
 proto_enum!(RiskCategory => pb::RiskCategory { Protectionism, CriticalMineralConcentration, ExportDependency, ProductivityDecline, RegionalImbalance, ForeignCompetition, PopulationDecline, Other });
 proto_enum!(RiskSeverity => pb::RiskSeverity { Low, Medium, High, Critical });
-proto_enum!(GoalState => pb::policy_goal::State { Planned, Active, OnHold, Closed });
+proto_enum!(GoalState => pb::policy_goal::State { Unspecified, Planned, Active, OnHold, Closed });
 proto_enum!(Outcome => pb::policy_goal::Outcome { Achieved, Partial, Missed, Dropped });
 proto_enum!(Confidence => pb::policy_goal::Confidence { Low, Medium, High });
-proto_enum!(Direction => pb::target::Direction { IncreaseTo, DecreaseTo, StayAbove, StayBelow });
+proto_enum!(Direction => pb::target::Direction { IncreaseTo, DecreaseTo, StayAbove, StayBelow, IncreaseBy, DecreaseBy });
 proto_enum!(Comparator => pb::target::Comparator { AtLeast, MoreThan, AtMost, LessThan, Exactly });
-proto_enum!(ProgressState => pb::target_progress::State { NoData, OnTrack, AtRisk, OffTrack, Achieved });
-proto_enum!(MilestoneState => pb::milestone::State { Planned, InProgress, Done, Missed, Cancelled });
+proto_enum!(ProgressState => pb::target_progress::State { NoData, OnTrack, AtRisk, OffTrack, Achieved, BaselineUnknown });
+proto_enum!(MilestoneState => pb::milestone::State { Unspecified, Planned, InProgress, Done, Missed, Cancelled });
 proto_enum!(Role => pb::Role { Viewer, Editor, Admin });
 proto_enum!(PartnerKind => pb::trade_partner::Kind { Country, EconomicBloc, Forum, Group });
 proto_enum!(Priority => pb::trade_partner::Priority { Low, Medium, High, Strategic });
@@ -47,7 +48,7 @@ proto_enum!(AgreementKind => pb::trade_agreement::Kind { Fta, Cepa, TariffArrang
 proto_enum!(AgreementState => pb::trade_agreement::Status { InNegotiation, Concluded, Signed, InForce, Suspended, Terminated });
 proto_enum!(AgreementEventKind => pb::agreement_event::Kind { NegotiationsLaunched, Concluded, Signed, EnteredIntoForce, Amended, Suspended, Terminated });
 proto_enum!(EngagementKind => pb::engagement::Kind { Negotiation, Summit, Dialogue, MinisterialMeeting, Other });
-proto_enum!(EngagementState => pb::engagement::State { Planned, Ongoing, Concluded, Suspended });
+proto_enum!(EngagementState => pb::engagement::State { Unspecified, Planned, Ongoing, Concluded, Suspended });
 
 /// Records a violation for an enum field and returns the parsed value (None for unspecified).
 pub fn enum_field<T>(

@@ -158,6 +158,17 @@ fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<
             Collection::TradePartners,
             check::MAX_LIST_ITEMS,
         )),
+        "contributing_organizations" => {
+            check::string_list(v, f, &g.contributing_organizations, 50, check::MAX_TITLE);
+            GoalField::ContributingOrganizations(g.contributing_organizations.clone())
+        }
+        "contributes_to" => GoalField::ContributesTo(crate::domain::partner::names(
+            v,
+            f,
+            &g.contributes_to,
+            Collection::PolicyGoals,
+            check::MAX_LIST_ITEMS,
+        )),
         "risks" => GoalField::Risks(items(v, f, &g.risks, 50, Risk::from_proto)),
         "source" => {
             check::text(v, f, &g.source, false, check::MAX_SHORT_TEXT, false);
@@ -226,7 +237,7 @@ fn milestones(v: &mut Violations, f: &str, raw: &[pb::Milestone]) -> Vec<Milesto
             title: m.title.clone(),
             description: m.description.clone(),
             due_date,
-            state: state.unwrap_or(MilestoneState::Planned),
+            state: state.unwrap_or(MilestoneState::Unspecified),
         })
     })
 }
@@ -300,8 +311,29 @@ fn target_from_proto(v: &mut Violations, tf: &str, t: &pb::Target) -> Option<Tar
         v.add(format!("{tf}.interim_targets"), "must have at most 50 items");
     }
     let direction = direction?;
+    if direction.is_relative() {
+        if t.target_value <= 0.0 {
+            v.add(
+                format!("{tf}.target_value"),
+                "must be positive for INCREASE_BY/DECREASE_BY: it is the size of the change",
+            );
+        }
+        if t.percent_of_baseline && t.baseline_value == Some(0.0) {
+            v.add(
+                format!("{tf}.baseline_value"),
+                "must not be 0 when the change is a percentage of it",
+            );
+        }
+    } else if t.percent_of_baseline {
+        v.add(
+            format!("{tf}.percent_of_baseline"),
+            "is only set with INCREASE_BY or DECREASE_BY",
+        );
+    }
     let comparator = comparator.unwrap_or(match direction {
-        Direction::IncreaseTo | Direction::StayAbove => Comparator::AtLeast,
+        Direction::IncreaseTo | Direction::StayAbove | Direction::IncreaseBy | Direction::DecreaseBy => {
+            Comparator::AtLeast
+        }
         Direction::DecreaseTo | Direction::StayBelow => Comparator::AtMost,
     });
     (v.len() == before).then(|| Target {
@@ -315,6 +347,7 @@ fn target_from_proto(v: &mut Violations, tf: &str, t: &pb::Target) -> Option<Tar
         comparator,
         target_year: t.target_year,
         interim_targets: interim,
+        percent_of_baseline: t.percent_of_baseline,
     })
 }
 
@@ -339,6 +372,7 @@ impl Target {
                 })
                 .collect(),
             progress: None,
+            percent_of_baseline: self.percent_of_baseline,
         }
     }
 }
@@ -386,6 +420,12 @@ impl PolicyGoal {
                 })
                 .collect(),
             milestones: s.milestones.iter().map(Milestone::to_proto).collect(),
+            contributing_organizations: s.contributing_organizations.clone(),
+            contributes_to: s
+                .contributes_to
+                .iter()
+                .map(|g| Collection::PolicyGoals.name(g))
+                .collect(),
             linked_partners: s
                 .linked_partners
                 .iter()

@@ -97,7 +97,7 @@ impl Engagement {
         (v.len() == before).then(|| Engagement {
             title: e.title.clone(),
             kind: kind.unwrap_or(EngagementKind::Other),
-            state: state.unwrap_or(EngagementState::Planned),
+            state: state.unwrap_or(EngagementState::Unspecified),
             next_step: e.next_step.clone(),
             linked_goals,
             description: e.description.clone(),
