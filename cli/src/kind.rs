@@ -13,7 +13,8 @@ use crate::{
     plain::{self, Plain, Shape},
     product_sets::{ProductSetRecord, ProductSetShape, ProductSetView},
     records::{
-        GoalRecord, GoalShape, GoalView, PartnerRecord, PartnerShape, PartnerView, Stamp, enum_name, parse_enum,
+        AgreementRecord, AgreementShape, AgreementView, GoalRecord, GoalShape, GoalView, PartnerRecord, PartnerShape,
+        PartnerView, Stamp, enum_name, parse_enum,
     },
 };
 
@@ -452,7 +453,7 @@ impl Kind for Partners {
     const NOUN: &'static str = "partner";
     const PLURAL: &'static str = "partners";
     const COLLECTION: &'static str = "tradePartners/";
-    const OUTPUT_ONLY: &'static [&'static str] = &["memberships", "linked_goals"];
+    const OUTPUT_ONLY: &'static [&'static str] = &["memberships", "linked_goals", "trade_agreements"];
     const COLUMNS: &'static [&'static str] = &["ID", "KIND", "NAME", "MEMBERS", "LINKED GOALS", "UPDATED"];
 
     common!(
@@ -474,10 +475,6 @@ impl Kind for Partners {
     }
     fn rows(view: &PartnerView) -> Vec<(&'static str, String)> {
         let r = &view.record;
-        let agreements = r
-            .agreements
-            .iter()
-            .map(|a| format!("{} ({}, {})", a.text("title"), a.text("type"), a.text("status")));
         let engagements = r.engagements.iter().map(|e| {
             let f = &e.fields;
             let date = Some(f.text("date"))
@@ -485,14 +482,24 @@ impl Kind for Partners {
                 .map(|d| format!(", {d}"))
                 .unwrap_or_default();
             let state = f.text("state");
-            format!("{} ({}, {}{date})", f.text("title"), f.text("kind"), stated(&state))
+            let follows = e
+                .agreement
+                .as_deref()
+                .map(|a| format!(" → agreements/{a}"))
+                .unwrap_or_default();
+            format!(
+                "{} ({}, {}{date}){follows}",
+                f.text("title"),
+                f.text("kind"),
+                stated(&state)
+            )
         });
         vec![
             ("name", view.name.clone()),
             ("kind", r.kind.clone()),
             ("members", join(&r.members)),
             ("memberships", join(&view.memberships)),
-            ("agreements", lines(agreements)),
+            ("trade_agreements", join(&view.trade_agreements)),
             ("engagements", lines(engagements)),
             (
                 "risks",
@@ -559,6 +566,62 @@ impl Kind for ProductSets {
         update_product_set(UpdateProductSetRequest, product_set),
         delete_product_set(DeleteProductSetRequest),
         undelete_product_set(UndeleteProductSetRequest),
+    );
+}
+
+/// Agreements (`agreements/{agreement}`).
+pub struct Agreements;
+
+impl Kind for Agreements {
+    const NOUN: &'static str = "agreement";
+    const PLURAL: &'static str = "agreements";
+    const COLLECTION: &'static str = "agreements/";
+    const OUTPUT_ONLY: &'static [&'static str] = &["status"];
+    const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "KIND", "PARTIES", "STATUS", "UPDATED"];
+
+    common!(
+        pb::TradeAgreement,
+        AgreementRecord,
+        AgreementShape,
+        AgreementView,
+        pb::ListTradeAgreementsRequest
+    );
+    fn row(v: &AgreementView) -> Vec<String> {
+        vec![
+            v.record.id.clone(),
+            v.record.fields.text("title"),
+            v.record.fields.text("kind"),
+            join(&v.record.parties),
+            with_deleted(v.status.clone(), &v.stamp),
+            v.stamp.update_time.clone().unwrap_or_default(),
+        ]
+    }
+    fn rows(view: &AgreementView) -> Vec<(&'static str, String)> {
+        let r = &view.record;
+        let events = r.events.iter().map(|e| {
+            let source = Some(e.text("source"))
+                .filter(|s| !s.is_empty())
+                .map(|s| format!(" ({s})"))
+                .unwrap_or_default();
+            format!("{} {}{source}", e.text("date"), e.text("kind"))
+        });
+        vec![
+            ("name", view.name.clone()),
+            ("parties", join(&r.parties)),
+            ("events", lines(events)),
+            ("status", view.status.clone()),
+            ("labels", labels(&r.labels)),
+        ]
+    }
+
+    rpcs!(
+        pb::TradeAgreement,
+        get_trade_agreement,
+        get_trade_agreement_at,
+        create_trade_agreement(CreateTradeAgreementRequest, trade_agreement_id, trade_agreement),
+        update_trade_agreement(UpdateTradeAgreementRequest, trade_agreement),
+        delete_trade_agreement(DeleteTradeAgreementRequest),
+        undelete_trade_agreement(UndeleteTradeAgreementRequest),
     );
 }
 

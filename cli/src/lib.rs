@@ -81,6 +81,9 @@ pub enum Command {
     Dependencies(commands::trade::DependenciesArgs),
     /// The products a supplier dominates for an importer (top source with at least a share).
     Dominated(commands::trade::DominatedArgs),
+    /// Agreements between Korea and its partners: parties, kind, dated events, status.
+    #[command(subcommand)]
+    Agreements(commands::agreements::AgreementsCmd),
     /// Export concentration of a year: shares, HHI, top-N share, group shares, dependency risks.
     Concentration(commands::partners::ConcentrationArgs),
     /// The change history of one resource (`policyGoals/x`, or a goal id).

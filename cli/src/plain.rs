@@ -538,12 +538,12 @@ mod tests {
 
     #[test]
     fn partial_dates_keep_their_precision() {
-        use crate::records::AgreementRecord;
-        let text = "title: KORUS\ntype: fta\nstatus: in_force\nsignature_date: 2007-06\nentry_into_force_date: 2012\n";
-        let a: AgreementRecord = serde_norway::from_str(text).unwrap();
-        let pb: pb::Agreement = a.to_element("agreements[0]").unwrap();
+        use crate::records::AgreementEventRecord;
+        let text = "kind: signed\ndate: 2007-06\nnote: KORUS\n";
+        let a: AgreementEventRecord = serde_norway::from_str(text).unwrap();
+        let pb: pb::AgreementEvent = a.to_element("events[0]").unwrap();
         assert_eq!(
-            pb.signature_date,
+            pb.date,
             Some(pb::Date {
                 year: 2007,
                 month: 6,
@@ -551,17 +551,22 @@ mod tests {
             })
         );
         assert_eq!(
-            serde_norway::to_string(&AgreementRecord::from_message(&pb)).unwrap(),
-            "title: KORUS\ntype: FTA\nstatus: IN_FORCE\nsignature_date: 2007-06\nentry_into_force_date: 2012\n"
+            serde_norway::to_string(&AgreementEventRecord::from_message(&pb)).unwrap(),
+            "kind: SIGNED\ndate: 2007-06\nnote: KORUS\n"
         );
-        let bad: AgreementRecord = serde_norway::from_str("title: x\nsignature_date: 2007-x\n").unwrap();
-        let errs = bad.to_element::<pb::Agreement>("agreements[0]").unwrap_err();
+        let year: AgreementEventRecord = serde_norway::from_str("kind: concluded\ndate: 2012\n").unwrap();
+        let pb: pb::AgreementEvent = year.to_element("events[0]").unwrap();
+        assert_eq!(
+            serde_norway::to_string(&AgreementEventRecord::from_message(&pb)).unwrap(),
+            "kind: CONCLUDED\ndate: 2012\n"
+        );
+        let bad: AgreementEventRecord = serde_norway::from_str("note: x\ndate: 2007-x\n").unwrap();
+        let errs = bad.to_element::<pb::AgreementEvent>("events[0]").unwrap_err();
         assert!(
-            errs.iter()
-                .any(|e| e.starts_with("agreements[0].signature_date: invalid date")),
+            errs.iter().any(|e| e.starts_with("events[0].date: invalid date")),
             "{errs:?}"
         );
-        assert!(errs.iter().any(|e| e == "agreements[0].type: required"), "{errs:?}");
+        assert!(errs.iter().any(|e| e == "events[0].kind: required"), "{errs:?}");
     }
 
     #[test]

@@ -19,6 +19,10 @@ use crate::plain::{Plain, Shape};
 pub const GOALS: &str = "policyGoals/";
 /// Collection prefix of partner names.
 pub const PARTNERS: &str = "tradePartners/";
+/// Collection prefix of agreement names.
+pub const AGREEMENTS: &str = "agreements/";
+/// Korea's partner id: implied party to every agreement.
+pub const KOREA: &str = "kr";
 
 /// A policy goal as written in a file.
 ///
@@ -90,12 +94,15 @@ shapes! {
     PartnerShape = "motie.registry.v1.TradePartner", special &["kind"];
     /// A risk: every field plain.
     RiskShape = "motie.registry.v1.Risk", special &[];
-    /// An agreement: every field plain (dates as partial dates).
-    AgreementShape = "motie.registry.v1.Agreement", special &[];
+    /// [`AgreementRecord`]'s: every scalar field plain (parties, events and labels are lists).
+    AgreementShape = "motie.registry.v1.TradeAgreement", special &[];
+    /// An agreement's event: every field plain (the date a partial date).
+    AgreementEventShape = "motie.registry.v1.AgreementEvent", special &[];
     /// A milestone's: `due_date` (written `due`).
     MilestoneShape = "motie.registry.v1.Milestone", special &["due_date"];
-    /// An engagement: every scalar field plain (its linked goals are a list).
-    EngagementShape = "motie.registry.v1.Engagement", special &[];
+    /// An engagement: every scalar field plain but `agreement` (an id); its linked goals are
+    /// a list.
+    EngagementShape = "motie.registry.v1.Engagement", special &["agreement"];
     /// An interim target: every field plain.
     InterimShape = "motie.registry.v1.InterimTarget", special &[];
 }
@@ -327,8 +334,9 @@ proto_enums!(
     pb::RiskSeverity,
     pb::trade_partner::Kind,
     pb::trade_partner::Priority,
-    pb::agreement::Type,
-    pb::agreement::Status,
+    pb::trade_agreement::Kind,
+    pb::trade_agreement::Status,
+    pb::agreement_event::Kind,
     pb::engagement::Kind,
     pb::engagement::State,
     pb::Role,
@@ -733,8 +741,6 @@ pub struct PartnerRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub agreements: Vec<AgreementRecord>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub engagements: Vec<EngagementRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risks: Vec<RiskRecord>,
@@ -742,9 +748,103 @@ pub struct PartnerRecord {
     pub labels: BTreeMap<String, String>,
 }
 
-/// An agreement with a partner (`title`, `type`, `status`, `signature_date`,
-/// `entry_into_force_date`, `description`): the fields of the proto's `Agreement`.
-pub type AgreementRecord = Plain<AgreementShape>;
+/// An agreement as written in a file (unknown keys are refused by [`Plain`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AgreementRecord {
+    /// A slug; the agreement is `agreements/{id}`.
+    pub id: String,
+    /// The plain fields of the proto message (title, title_ko, kind, description, source).
+    #[serde(flatten)]
+    pub fields: Plain<AgreementShape>,
+    /// Partner ids (`us`); Korea (`kr`) is implied and may be listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parties: Vec<String>,
+    /// Dated lifecycle events; the status follows from them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<AgreementEventRecord>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One event of an agreement (`kind`, `date` as `2007`, `2007-06` or `2007-06-30`,
+/// `source`, `note`): the fields of the proto's `AgreementEvent`.
+pub type AgreementEventRecord = Plain<AgreementEventShape>;
+
+/// `x` or `agreements/x` → `x`.
+pub fn agreement_id(s: &str) -> &str {
+    s.strip_prefix(AGREEMENTS).unwrap_or(s)
+}
+
+impl AgreementRecord {
+    /// The protobuf agreement (name set). Checks ids and enum names locally.
+    pub fn to_pb(&self) -> Result<pb::TradeAgreement, Vec<String>> {
+        let mut p = Problems::default();
+        if !is_slug(agreement_id(&self.id)) {
+            p.0.push(format!("id: {:?} is not a valid id ([a-z][a-z0-9-]{{0,62}})", self.id));
+        }
+        let events = elements(&mut p, "events", &self.events);
+        let agreement = pb::TradeAgreement {
+            name: format!("{AGREEMENTS}{}", agreement_id(&self.id)),
+            parties: self.parties.iter().map(|m| partner_name(m)).collect(),
+            events,
+            labels: self.labels.clone().into_iter().collect(),
+            ..Default::default()
+        };
+        p.finish(&self.fields, agreement)
+    }
+
+    /// The record of a stored agreement, in canonical form.
+    pub fn from_pb(a: &pb::TradeAgreement) -> AgreementRecord {
+        AgreementRecord {
+            id: agreement_id(&a.name).to_owned(),
+            fields: Plain::from_message(a),
+            parties: a.parties.iter().map(|m| partner_id(m).to_owned()).collect(),
+            events: a.events.iter().map(Plain::from_message).collect(),
+            labels: a.labels.clone().into_iter().collect(),
+        }
+        .canonical()
+    }
+
+    /// The form in which two records that mean the same are equal: ids instead of names,
+    /// short upper-case enum names.
+    pub fn canonical(&self) -> AgreementRecord {
+        let mut r = self.clone();
+        r.id = agreement_id(&r.id).to_owned();
+        r.fields = r.fields.canonical();
+        for m in &mut r.parties {
+            *m = partner_id(m).to_owned();
+        }
+        r.events = r.events.iter().map(Plain::canonical).collect();
+        r
+    }
+}
+
+/// An agreement as shown by `get`/`list` (json/yaml): the file schema plus its status.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgreementView {
+    pub name: String,
+    #[serde(flatten)]
+    pub record: AgreementRecord,
+    /// From the events; `UNKNOWN` when none is recorded.
+    pub status: String,
+    #[serde(flatten)]
+    pub stamp: Stamp,
+}
+
+impl AgreementView {
+    pub fn new(a: &pb::TradeAgreement) -> AgreementView {
+        AgreementView {
+            name: a.name.clone(),
+            record: AgreementRecord::from_pb(a),
+            status: enum_name::<pb::trade_agreement::Status>(a.status).unwrap_or_else(|| "UNKNOWN".to_owned()),
+            stamp: Stamp::new(
+                &a.etag,
+                a.revision,
+                [&a.create_time, &a.update_time, &a.delete_time, &a.expire_time],
+            ),
+        }
+    }
+}
 
 /// A negotiation, summit, dialogue or other engagement: the plain fields of the proto's
 /// `Engagement` (title, kind, state (unspecified when not given), next_step, description, date) and
@@ -756,6 +856,10 @@ pub struct EngagementRecord {
     /// Goal ids; they must exist when the partner is written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub linked_goals: Vec<String>,
+    /// The id of the agreement the engagement follows up; it must exist when the partner is
+    /// written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<String>,
 }
 
 /// Trade with one partner in one year.
@@ -848,20 +952,25 @@ impl PartnerRecord {
         } else {
             p.take(parse_enum::<pb::trade_partner::Kind>("kind", &self.kind))
         };
-        let agreements = elements(&mut p, "agreements", &self.agreements);
         let engagements = elements_with(
             &mut p,
             "engagements",
             &self.engagements,
             |e| &e.fields,
-            |e, pb: &mut pb::Engagement| pb.linked_goals = e.linked_goals.iter().map(|g| goal_name(g)).collect(),
+            |e, pb: &mut pb::Engagement| {
+                pb.linked_goals = e.linked_goals.iter().map(|g| goal_name(g)).collect();
+                pb.agreement = e
+                    .agreement
+                    .as_deref()
+                    .map(|a| format!("{AGREEMENTS}{}", agreement_id(a)))
+                    .unwrap_or_default();
+            },
         );
         let risks = elements(&mut p, "risks", &self.risks);
         let partner = pb::TradePartner {
             name: partner_name(&self.id),
             kind,
             members: self.members.iter().map(|m| partner_name(m)).collect(),
-            agreements,
             engagements,
             risks,
             labels: self.labels.clone().into_iter().collect(),
@@ -877,13 +986,13 @@ impl PartnerRecord {
             kind: enum_name::<pb::trade_partner::Kind>(t.kind).unwrap_or_default(),
             fields: Plain::from_message(t),
             members: t.members.iter().map(|m| partner_id(m).to_owned()).collect(),
-            agreements: t.agreements.iter().map(Plain::from_message).collect(),
             engagements: t
                 .engagements
                 .iter()
                 .map(|e| EngagementRecord {
                     fields: Plain::from_message(e),
                     linked_goals: e.linked_goals.iter().map(|g| goal_id(g).to_owned()).collect(),
+                    agreement: (!e.agreement.is_empty()).then(|| agreement_id(&e.agreement).to_owned()),
                 })
                 .collect(),
             risks: t.risks.iter().map(Plain::from_message).collect(),
@@ -902,11 +1011,13 @@ impl PartnerRecord {
         for m in &mut r.members {
             *m = partner_id(m).to_owned();
         }
-        r.agreements = r.agreements.iter().map(Plain::canonical).collect();
         for e in &mut r.engagements {
             e.fields = e.fields.canonical();
             for g in &mut e.linked_goals {
                 *g = goal_id(g).to_owned();
+            }
+            if let Some(a) = &mut e.agreement {
+                *a = agreement_id(a).to_owned();
             }
         }
         r.risks = r.risks.iter().map(Plain::canonical).collect();
@@ -924,6 +1035,9 @@ pub struct PartnerView {
     pub memberships: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub linked_goals: Vec<String>,
+    /// Ids of the live agreements the partner is party to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trade_agreements: Vec<String>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
@@ -935,6 +1049,7 @@ impl PartnerView {
             record: PartnerRecord::from_pb(t),
             memberships: t.memberships.iter().map(|m| partner_id(m).to_owned()).collect(),
             linked_goals: t.linked_goals.iter().map(|g| goal_id(g).to_owned()).collect(),
+            trade_agreements: t.trade_agreements.iter().map(|a| agreement_id(a).to_owned()).collect(),
             stamp: Stamp::new(
                 &t.etag,
                 t.revision,
@@ -974,6 +1089,8 @@ impl FlowView {
 pub struct DataFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partners: Vec<PartnerRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agreements: Vec<AgreementRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trade_flows: Vec<FlowRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

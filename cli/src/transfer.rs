@@ -2,7 +2,9 @@
 //!
 //! Each kind of resource implements [`Resource`]; `import` runs the same steps for every kind,
 //! kinds in dependency order: partners (members before the groups that list them), then
-//! trade flows, then goals (parents before children; goals link partners):
+//! agreements (their parties are partners), then the partners whose engagements follow up an
+//! agreement this import creates (written first without that reference), then trade flows,
+//! then goals (parents before children; goals link partners):
 //!
 //! 1. read and parse every file (stop at the first syntax/schema error, with file and line);
 //! 2. check every record locally: ids, enum names, duplicates, references, cycles;
@@ -30,10 +32,10 @@ use serde::Serialize;
 
 use crate::{
     error::{CliError, CliResult, describe, violation_lines},
-    kind::{Goals, Kind, Partners, reach_state},
+    kind::{Agreements, Goals, Kind, Partners, reach_state},
     records::{
-        DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, goal_id, goal_name, parse_enum, partner_id,
-        partner_name,
+        AgreementRecord, DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, agreement_id, goal_id, goal_name,
+        parse_enum, partner_id, partner_name,
     },
 };
 
@@ -287,6 +289,7 @@ pub fn read_files(paths: &[PathBuf]) -> CliResult<Vec<(PathBuf, String, DataFile
 pub struct ImportReport {
     pub dry_run: bool,
     pub partners: Summary,
+    pub agreements: Summary,
     pub trade_flows: Summary,
     pub goals: Summary,
     pub total: Summary,
@@ -298,21 +301,58 @@ pub async fn import_all(
     mut files: Vec<(PathBuf, String, DataFile)>,
     opts: ImportOptions,
 ) -> CliResult<ImportReport> {
-    let partners = collect::<Partners>(&mut files);
+    let mut partners = collect::<Partners>(&mut files);
+    let agreements = collect::<Agreements>(&mut files);
     let flows = collect::<Flows>(&mut files);
     let goals = collect::<Goals>(&mut files);
     let mut earlier = HashSet::new();
+    // Engagements that follow up an agreement not live yet are written without the
+    // reference first, and completed once the agreements are written.
+    let live_agreements: HashSet<String> = stored_all::<Agreements>(client)
+        .await
+        .map_err(|e| CliError::Api {
+            context: "reading the agreements".into(),
+            error: e,
+        })?
+        .into_iter()
+        .filter(|(_, s)| !s.deleted)
+        .map(|(id, _)| id)
+        .collect();
+    let mut completed = Vec::new();
+    for item in &mut partners {
+        let full = item.clone();
+        let mut stripped = false;
+        for e in &mut item.record.engagements {
+            if e.agreement
+                .as_deref()
+                .is_some_and(|a| !live_agreements.contains(agreement_id(a)))
+            {
+                e.agreement = None;
+                stripped = true;
+            }
+        }
+        if stripped {
+            completed.push(full);
+        }
+    }
     let partners = import::<Partners>(client, partners, opts, &mut earlier).await?;
+    let agreements = import::<Agreements>(client, agreements, opts, &mut earlier).await?;
+    if !opts.dry_run && !completed.is_empty() {
+        // Counted once, with the first pass.
+        import::<Partners>(client, completed, opts, &mut HashSet::new()).await?;
+    }
     let trade_flows = import::<Flows>(client, flows, opts, &mut earlier).await?;
     let goals = import::<Goals>(client, goals, opts, &mut earlier).await?;
+    let kinds = [partners, agreements, trade_flows, goals];
     let total = Summary {
-        created: partners.created + trade_flows.created + goals.created,
-        updated: partners.updated + trade_flows.updated + goals.updated,
-        unchanged: partners.unchanged + trade_flows.unchanged + goals.unchanged,
+        created: kinds.iter().map(|k| k.created).sum(),
+        updated: kinds.iter().map(|k| k.updated).sum(),
+        unchanged: kinds.iter().map(|k| k.unchanged).sum(),
     };
     Ok(ImportReport {
         dry_run: opts.dry_run,
         partners,
+        agreements,
         trade_flows,
         goals,
         total,
@@ -1103,6 +1143,60 @@ impl Resource for Partners {
             place(&id, &mut by_id, &mut out, 0);
         }
         out
+    }
+}
+
+impl Resource for Agreements {
+    from_kind!(agreements: AgreementRecord);
+
+    fn deps(_: &AgreementRecord) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn check(r: &AgreementRecord) -> Result<(), Vec<String>> {
+        r.to_pb().map(|_| ())
+    }
+
+    fn same(file: &AgreementRecord, stored: &AgreementRecord) -> bool {
+        file.canonical() == *stored
+    }
+
+    async fn stored(
+        client: &RegistryClient,
+        _wanted: Option<&[String]>,
+    ) -> Result<HashMap<String, Stored<AgreementRecord>>, ApiError> {
+        stored_all::<Agreements>(client).await
+    }
+
+    async fn validate(
+        client: &RegistryClient,
+        r: &AgreementRecord,
+        stored: Option<&Stored<AgreementRecord>>,
+        ctx: &ValidateCtx<'_, AgreementRecord>,
+    ) -> Result<(), ApiError> {
+        let mut agreement = r.to_pb().map_err(invalid)?;
+        // Parties this (dry-run) import would create do not exist yet.
+        let before = agreement.parties.len();
+        agreement.parties.retain(|p| !ctx.earlier.contains(p));
+        if agreement.parties.len() < before && !agreement.parties.iter().any(|p| partner_id(p) != crate::records::KOREA)
+        {
+            // Nothing left for the server to check the parties against.
+            return Ok(());
+        }
+        write::<Agreements>(client, agreement_id(&r.id), agreement, stored, true).await
+    }
+
+    async fn apply(
+        client: &RegistryClient,
+        r: &AgreementRecord,
+        stored: Option<&Stored<AgreementRecord>>,
+    ) -> Result<(), ApiError> {
+        write::<Agreements>(client, agreement_id(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
+    }
+
+    fn export_order(mut records: Vec<AgreementRecord>) -> Vec<AgreementRecord> {
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        records
     }
 }
 

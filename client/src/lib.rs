@@ -32,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+mod agreements;
 mod error;
 mod health;
 mod measurements;
@@ -229,6 +230,7 @@ pub struct RegistryClient {
     channel: Channel,
     goals: PolicyGoalServiceClient<Svc>,
     partners: TradePartnerServiceClient<Svc>,
+    agreements: registry_proto::v1::trade_agreement_service_client::TradeAgreementServiceClient<Svc>,
     changes: ChangeFeedServiceClient<Svc>,
     admin: AdminServiceClient<Svc>,
     meta: CallMetadata,
@@ -334,6 +336,12 @@ impl RegistryClient {
             goals: PolicyGoalServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             partners: TradePartnerServiceClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(MAX_MESSAGE),
+            agreements:
+                registry_proto::v1::trade_agreement_service_client::TradeAgreementServiceClient::with_interceptor(
+                    channel.clone(),
+                    auth.clone(),
+                )
                 .max_decoding_message_size(MAX_MESSAGE),
             changes: ChangeFeedServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),

@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn every_method_has_an_http_rule_and_a_min_role() {
         let methods = methods();
-        assert_eq!(methods.len(), 40, "{methods:?}");
+        assert_eq!(methods.len(), 47, "{methods:?}");
         for m in &methods {
             assert!(http_rule(m).is_some(), "{m} has no google.api.http rule");
             assert!(method_min_role(m).is_some(), "{m} has no min_role");
@@ -393,6 +393,7 @@ mod tests {
                 "motie.registry.v1.TradeFlow",
                 "motie.registry.v1.ProductSet",
                 "motie.registry.v1.Token",
+                "motie.registry.v1.TradeAgreement",
             ])
         );
         for r in &resources {

@@ -35,6 +35,34 @@ pub const METHOD_ROLES: &[(&str, Role)] = &[
         Role::Editor,
     ),
     ("/motie.registry.v1.TradePartnerService/GetTradePartner", Role::Viewer),
+    (
+        "/motie.registry.v1.TradeAgreementService/CreateTradeAgreement",
+        Role::Editor,
+    ),
+    (
+        "/motie.registry.v1.TradeAgreementService/GetTradeAgreement",
+        Role::Viewer,
+    ),
+    (
+        "/motie.registry.v1.TradeAgreementService/ListTradeAgreements",
+        Role::Viewer,
+    ),
+    (
+        "/motie.registry.v1.TradeAgreementService/BatchGetTradeAgreements",
+        Role::Viewer,
+    ),
+    (
+        "/motie.registry.v1.TradeAgreementService/UpdateTradeAgreement",
+        Role::Editor,
+    ),
+    (
+        "/motie.registry.v1.TradeAgreementService/DeleteTradeAgreement",
+        Role::Editor,
+    ),
+    (
+        "/motie.registry.v1.TradeAgreementService/UndeleteTradeAgreement",
+        Role::Editor,
+    ),
     ("/motie.registry.v1.TradePartnerService/ListTradePartners", Role::Viewer),
     (
         "/motie.registry.v1.TradePartnerService/BatchGetTradePartners",

@@ -33,6 +33,7 @@ pub use store::{Store, StoreOptions};
 pub const SERVICES: &[&str] = &[
     "motie.registry.v1.PolicyGoalService",
     "motie.registry.v1.TradePartnerService",
+    "motie.registry.v1.TradeAgreementService",
     "motie.registry.v1.ChangeFeedService",
     "motie.registry.v1.AdminService",
     "motie.registry.v1.TradeAnalysisService",
@@ -154,6 +155,10 @@ pub async fn serve(
         .max_decoding_message_size(opts.max_request_bytes);
     let trade = TradeAnalysisServiceServer::new(api::trade::TradeApi::new(store.clone()))
         .max_decoding_message_size(opts.max_request_bytes);
+    let agreements = registry_proto::v1::trade_agreement_service_server::TradeAgreementServiceServer::new(
+        api::agreements::AgreementsApi::new(store.clone()),
+    )
+    .max_decoding_message_size(opts.max_request_bytes);
 
     // Background work: database health probe, purging/compaction and the change-feed tailer,
     // all stopped on shutdown.
@@ -257,6 +262,7 @@ pub async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(goals)
         .add_service(partners)
+        .add_service(agreements)
         .add_service(changes)
         .add_service(admin)
         .add_service(trade)

@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 // Through registry-client, against a real server.
+mod agreements;
 mod changes;
 mod client_resilience;
 mod concurrency;

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use registry_proto::v1 as pb;
 use registry_server::domain::{
-    Collection, filter, goal,
+    Collection, agreement, filter, goal,
     list::{Cursor, PageTokens, SortValue},
     partner,
 };
@@ -13,7 +13,7 @@ use registry_server::domain::{
 fn name_like() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<String>(),
-        "(policyGoals|tradePartners|x)/[a-z0-9./-]{0,70}",
+        "(policyGoals|tradePartners|agreements|x)/[a-z0-9./-]{0,70}",
         "tradePartners/[a-z]{1,4}/tradeFlows/[0-9+-]{0,6}(/.*)?",
     ]
 }
@@ -137,15 +137,19 @@ prop_compose! {
             display_name,
             region,
             members,
-            agreements: vec![pb::Agreement {
-                title: "a".into(),
-                r#type: atype,
-                status,
-                signature_date: d1,
-                entry_into_force_date: d2,
+            engagements: vec![pb::Engagement {
+                title: "e".into(),
+                kind: atype,
+                state: status,
+                agreement: goals.first().cloned().unwrap_or_default(),
+                linked_goals: goals,
+                date: d1,
+                ..Default::default()
+            }, pb::Engagement {
+                title: "f".into(),
+                date: d2,
                 ..Default::default()
             }],
-            engagements: vec![pb::Engagement { title: "e".into(), kind: atype, state: status, linked_goals: goals, date: d1, ..Default::default() }],
             ..Default::default()
         }
     }
@@ -173,6 +177,41 @@ proptest! {
             Ok(spec) => prop_assert!(!spec.display_name.trim().is_empty()),
             Err(registry_server::domain::Error::InvalidArgument(v)) => prop_assert!(!v.is_empty()),
             Err(e) => prop_assert!(false, "unexpected error {e:?}"),
+        }
+    }
+
+    #[test]
+    fn agreement_conversion_is_total(a in any_agreement()) {
+        match agreement::AgreementSpec::from_proto("trade_agreement", &a) {
+            // A valid agreement has a party besides Korea, and its status is defined.
+            Ok(spec) => {
+                prop_assert!(spec.parties.iter().any(|p| p.as_str() != "kr"));
+                let _ = spec.status();
+            }
+            Err(registry_server::domain::Error::InvalidArgument(v)) => prop_assert!(!v.is_empty()),
+            Err(e) => prop_assert!(false, "unexpected error {e:?}"),
+        }
+    }
+}
+
+prop_compose! {
+    fn any_agreement()(
+        title in ".{0,210}",
+        kind in -1i32..8,
+        parties in proptest::collection::vec(prop_oneof![name_like(), Just("tradePartners/kr".to_owned())], 0..4),
+        events in proptest::collection::vec((-1i32..9, any_date(), ".{0,20}"), 0..4),
+        labels in proptest::collection::hash_map("[a-zA-Z_-]{0,5}", "[a-z]{0,3}", 0..3),
+    ) -> pb::TradeAgreement {
+        pb::TradeAgreement {
+            title,
+            kind,
+            parties,
+            events: events
+                .into_iter()
+                .map(|(kind, date, note)| pb::AgreementEvent { kind, date, note, ..Default::default() })
+                .collect(),
+            labels,
+            ..Default::default()
         }
     }
 }

@@ -167,6 +167,28 @@ impl TestApp {
     /// Like [`TestApp::spawn_with`], with store options changed by `store`.
     pub async fn spawn_with_store(opts: ServerOptions, store: impl FnOnce(StoreOptions) -> StoreOptions) -> TestApp {
         let db_name = create_database("registry_test").await;
+        Self::spawn_on(db_name, opts, store).await
+    }
+
+    /// Starts a server on a fresh database that `prepare` set up first, before any migration
+    /// of the server's (e.g. the older migrations and rows of an old shape).
+    pub async fn spawn_prepared(prepare: impl AsyncFnOnce(&sqlx::PgPool)) -> TestApp {
+        let db_name = create_database("registry_test").await;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(connect_options(&db_name))
+            .await
+            .expect("connect to the test database");
+        prepare(&pool).await;
+        pool.close().await;
+        Self::spawn_on(db_name, ServerOptions::default(), |s| s).await
+    }
+
+    async fn spawn_on(
+        db_name: String,
+        opts: ServerOptions,
+        store: impl FnOnce(StoreOptions) -> StoreOptions,
+    ) -> TestApp {
         let store = Store::connect_with(
             connect_options(&db_name),
             store(StoreOptions {

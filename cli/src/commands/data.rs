@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::{
     error::{CliError, CliResult},
-    kind::{Goals, Partners},
+    kind::{Agreements, Goals, Partners},
     output::{Format, emit, kv_table, render},
     transfer::{self, Flows, ImportOptions, Resource},
 };
@@ -26,8 +26,8 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Directory to write (created if missing; `partners.yaml`, `trade_flows.yaml` and
-    /// `goals.yaml` in it are overwritten). Measurements are history, not exported.
+    /// Directory to write (created if missing; `partners.yaml`, `agreements.yaml`,
+    /// `trade_flows.yaml` and `goals.yaml` in it are overwritten). Measurements are history, not exported.
     pub dir: PathBuf,
 }
 
@@ -55,6 +55,7 @@ pub async fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
 struct ExportReport {
     dir: String,
     partners: usize,
+    agreements: usize,
     trade_flows: usize,
     goals: usize,
 }
@@ -62,11 +63,13 @@ struct ExportReport {
 pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
     std::fs::create_dir_all(&a.dir).map_err(|e| CliError::other(format!("{}: {e}", a.dir.display())))?;
     let partners = transfer::export::<Partners>(&ctx.client, &a.dir).await?;
+    let agreements = transfer::export::<Agreements>(&ctx.client, &a.dir).await?;
     let trade_flows = transfer::export::<Flows>(&ctx.client, &a.dir).await?;
     let goals = transfer::export::<Goals>(&ctx.client, &a.dir).await?;
     let report = ExportReport {
         dir: a.dir.display().to_string(),
         partners,
+        agreements,
         trade_flows,
         goals,
     };
@@ -75,6 +78,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
         kv_table(&[
             ("directory", report.dir.clone()),
             (Partners::SECTION, row(Partners::SECTION, partners)),
+            (Agreements::SECTION, row(Agreements::SECTION, agreements)),
             (Flows::SECTION, row(Flows::SECTION, trade_flows)),
             (Goals::SECTION, row(Goals::SECTION, goals)),
         ])

@@ -9,12 +9,13 @@ use super::Ctx;
 use crate::{
     error::{CliError, CliResult, Context, exit},
     output::{self, Format, emit},
-    records::{GoalView, PartnerView, enum_name, goal_name, ts},
+    records::{AgreementView, GoalView, PartnerView, enum_name, goal_name, ts},
 };
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// `policyGoals/{id}` (a bare id means a goal), `tradePartners/{id}` or `tokens/{id}`.
+    /// `policyGoals/{id}` (a bare id means a goal), `tradePartners/{id}`, `agreements/{id}` or
+    /// `tokens/{id}`.
     pub name: String,
     #[command(flatten)]
     pub opts: HistoryOpts,
@@ -74,6 +75,8 @@ pub struct ChangeView {
     pub policy_goal: Option<GoalView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trade_partner: Option<PartnerView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trade_agreement: Option<AgreementView>,
 }
 
 impl ChangeView {
@@ -93,6 +96,10 @@ impl ChangeView {
             },
             trade_partner: match &c.snapshot {
                 Some(pb::change::Snapshot::TradePartner(t)) => Some(PartnerView::new(t)),
+                _ => None,
+            },
+            trade_agreement: match &c.snapshot {
+                Some(pb::change::Snapshot::TradeAgreement(a)) => Some(AgreementView::new(a)),
                 _ => None,
             },
         }
@@ -136,6 +143,7 @@ pub async fn history_of(ctx: &Ctx, name: String, a: HistoryOpts) -> CliResult {
                     .as_ref()
                     .map(|g| &g.stamp)
                     .or(v.trade_partner.as_ref().map(|t| &t.stamp))
+                    .or(v.trade_agreement.as_ref().map(|a| &a.stamp))
                     .map(|s| s.revision.to_string())
                     .unwrap_or_default(),
             ]
@@ -148,6 +156,7 @@ fn resource_type(t: &str) -> String {
         "goal" | "goals" | "policygoal" | "policy-goal" | "policygoals" => "motie.registry.v1.PolicyGoal".into(),
         "partner" | "partners" | "tradepartner" | "trade-partner" => "motie.registry.v1.TradePartner".into(),
         "token" | "tokens" => "motie.registry.v1.Token".into(),
+        "agreement" | "agreements" | "tradeagreement" | "trade-agreement" => "motie.registry.v1.TradeAgreement".into(),
         _ if t.contains('.') => t.to_owned(),
         _ => format!("motie.registry.v1.{t}"),
     }

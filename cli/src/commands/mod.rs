@@ -1,5 +1,6 @@
 //! The commands, each on a connected [`RegistryClient`].
 
+pub mod agreements;
 pub mod data;
 pub mod feed;
 pub mod goals;
@@ -71,6 +72,7 @@ pub async fn run(cli: Cli) -> CliResult {
     match command {
         Command::Goals(c) => goals::run(&ctx, c).await,
         Command::Partners(c) => partners::run(&ctx, c).await,
+        Command::Agreements(c) => agreements::run(&ctx, c).await,
         Command::Concentration(a) => partners::concentration(&ctx, a).await,
         Command::History(a) => feed::history(&ctx, a).await,
         Command::Watch(a) => feed::watch(&ctx, a).await,

@@ -430,21 +430,10 @@ fn partners(h: &mut String, d: &ReportData) {
                 format!(" · {}", esc(&p.region))
             }
         );
-        if !p.agreements.is_empty() {
-            h.push_str("<table class=\"agreements\"><thead><tr><th>Agreement</th><th>Type</th><th>Status</th><th>Signed</th><th>In force</th></tr></thead><tbody>\n");
-            for a in &p.agreements {
-                let status = enum_name::<pb::agreement::Status>(a.status).unwrap_or_default();
-                let _ = writeln!(
-                    h,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(&a.title),
-                    esc(&enum_name::<pb::agreement::Type>(a.r#type).unwrap_or_default()),
-                    badge(&status, &status),
-                    fmt_date(a.signature_date.as_ref()),
-                    fmt_date(a.entry_into_force_date.as_ref())
-                );
-            }
-            h.push_str("</tbody></table>\n");
+        if !p.trade_agreements.is_empty() {
+            // Agreements are records of their own (`agreements/{id}`); the partner names them.
+            let names: Vec<String> = p.trade_agreements.iter().map(|a| esc(a)).collect();
+            let _ = writeln!(h, "<p class=\"agreements\">Agreements: {}</p>", names.join(", "));
         }
         if !p.engagements.is_empty() {
             h.push_str("<table class=\"engagements\"><thead><tr><th>Engagement</th><th>Kind</th><th>State</th><th>Date</th><th>Next step</th></tr></thead><tbody>\n");
@@ -461,7 +450,7 @@ fn partners(h: &mut String, d: &ReportData) {
             }
             h.push_str("</tbody></table>\n");
         }
-        if p.agreements.is_empty() && p.engagements.is_empty() {
+        if p.trade_agreements.is_empty() && p.engagements.is_empty() {
             h.push_str("<p class=\"note\">No agreements or engagements recorded.</p>\n");
         }
         h.push_str("</div>\n");

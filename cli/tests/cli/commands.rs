@@ -741,17 +741,30 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let out = ok(ctl(&app, &["import", "--dry-run", seeds]));
     assert_eq!(
         out.trim(),
-        "dry run: would be 18 created, 0 updated, 0 unchanged (nothing written)"
+        "dry run: would be 19 created, 0 updated, 0 unchanged (nothing written)"
     );
     assert_eq!(goal_count(&app).await, 0);
 
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "18 created, 0 updated, 0 unchanged");
+    assert_eq!(out.trim(), "19 created, 0 updated, 0 unchanged");
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 0 updated, 18 unchanged");
+    assert_eq!(out.trim(), "0 created, 0 updated, 19 unchanged");
     let report = json(ctl(&app, &["import", seeds, "-o", "json"]));
     assert_eq!(report["goals"]["unchanged"], 12);
     assert_eq!(report["partners"]["unchanged"], 6);
+    assert_eq!(report["agreements"]["unchanged"], 1);
+    // The tariff agreements: parties KR and US, no event, so the status is unknown; the
+    // follow-up negotiation points to them, and the partner lists them.
+    let tariffs = json(ctl(
+        &app,
+        &["agreements", "get", "kr-us-tariff-agreements", "-o", "json"],
+    ));
+    assert_eq!(tariffs["parties"], serde_json::json!(["kr", "us"]));
+    assert_eq!(tariffs["status"], "UNKNOWN");
+    assert!(tariffs.get("events").is_none(), "{tariffs}");
+    let us = json(ctl(&app, &["partners", "get", "us", "-o", "json"]));
+    assert_eq!(us["engagements"][0]["agreement"], "kr-us-tariff-agreements");
+    assert_eq!(us["trade_agreements"], serde_json::json!(["kr-us-tariff-agreements"]));
 
     let ax = json(ctl(&app, &["goals", "get", "manufacturing-ax", "-o", "json"]));
     assert_eq!(ax["pillar"], "INDUSTRIAL_RESURGENCE");
@@ -764,13 +777,16 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let d2 = tempfile::tempdir().unwrap();
     ok(ctl(&app, &["export", d1.path().to_str().unwrap()]));
     let out = ok(ctl(&app, &["import", d1.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "0 created, 0 updated, 18 unchanged");
+    assert_eq!(out.trim(), "0 created, 0 updated, 19 unchanged");
     let r = json(ctl(&app, &["export", d2.path().to_str().unwrap(), "-o", "json"]));
     assert_eq!(r["goals"], 12);
     assert_eq!(r["partners"], 6);
     let f1 = std::fs::read_to_string(d1.path().join("goals.yaml")).unwrap();
     let f2 = std::fs::read_to_string(d2.path().join("goals.yaml")).unwrap();
     assert_eq!(f1, f2);
+    let a1 = std::fs::read_to_string(d1.path().join("agreements.yaml")).unwrap();
+    assert_eq!(a1, std::fs::read_to_string(d2.path().join("agreements.yaml")).unwrap());
+    assert_eq!(r["agreements"], 1);
     let p1 = std::fs::read_to_string(d1.path().join("partners.yaml")).unwrap();
     assert_eq!(p1, std::fs::read_to_string(d2.path().join("partners.yaml")).unwrap());
     let us = json(ctl(&app, &["partners", "get", "us", "-o", "json"]));
@@ -794,7 +810,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let out = ok(ctl(&app, &["import", seeds]));
     assert_eq!(
         out.trim(),
-        "0 created, 1 updated, 17 unchanged",
+        "0 created, 1 updated, 18 unchanged",
         "seeds leave the state alone"
     );
     let g = json(ctl(&app, &["goals", "get", "embedded-ai", "-o", "json"]));
@@ -811,7 +827,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
         &["-q", "goals", "state", "medium-sized-companies", "ON_HOLD"],
     ));
     let out = ok(ctl(&app, &["import", active.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "0 created, 1 updated, 17 unchanged");
+    assert_eq!(out.trim(), "0 created, 1 updated, 18 unchanged");
     let g = json(ctl(&app, &["goals", "get", "medium-sized-companies", "-o", "json"]));
     assert_eq!(g["state"], "ACTIVE");
     // No goal goes back to PLANNED: refused before anything is written.
@@ -838,14 +854,14 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let g = json(ctl(&app, &["goals", "get", "re100-industrial-complexes", "-o", "json"]));
     assert!(g.get("contributes_to").is_none(), "{g}");
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 5 updated, 13 unchanged");
+    assert_eq!(out.trim(), "0 created, 5 updated, 14 unchanged");
     let g = json(ctl(&app, &["goals", "get", "re100-industrial-complexes", "-o", "json"]));
     assert_eq!(g["contributes_to"][0], "regional-growth-engines");
 
     // Into a fresh registry: the export recreates exactly the same records.
     let fresh = TestApp::spawn().await;
     let out = ok(ctl(&fresh, &["import", d1.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "18 created, 0 updated, 0 unchanged");
+    assert_eq!(out.trim(), "19 created, 0 updated, 0 unchanged");
     let d3 = tempfile::tempdir().unwrap();
     ok(ctl(&fresh, &["export", d3.path().to_str().unwrap()]));
     assert_eq!(f1, std::fs::read_to_string(d3.path().join("goals.yaml")).unwrap());
@@ -1372,4 +1388,99 @@ async fn product_sets_trade_import_dependencies_and_dominated() {
         &["dominated", "--supplier", "CN", "--year", "2023", "-o", "yaml"],
     ));
     assert_eq!(dominated[0]["product"].as_str(), Some("811292"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agreements_create_update_with_events_list_and_delete() {
+    let app = TestApp::spawn().await;
+    ok(ctl(
+        &app,
+        &[
+            "-q",
+            "partners",
+            "create",
+            "cl",
+            "--kind",
+            "COUNTRY",
+            "--display-name",
+            "Chile",
+        ],
+    ));
+    // From flags: parties by id, Korea implied; no event, so the status is unknown.
+    let created = json(ctl(
+        &app,
+        &[
+            "-o",
+            "json",
+            "agreements",
+            "create",
+            "kr-cl-fta",
+            "--title",
+            "Korea-Chile FTA",
+            "--kind",
+            "fta",
+            "--party",
+            "cl",
+        ],
+    ));
+    assert_eq!(created["name"], "agreements/kr-cl-fta");
+    assert_eq!(created["kind"], "FTA");
+    assert_eq!(created["parties"], serde_json::json!(["cl"]));
+    assert_eq!(created["status"], "UNKNOWN");
+    // Events from a file, partial dates as written; the status follows them.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("events.yaml");
+    std::fs::write(
+        &file,
+        "events:\n  - {kind: SIGNED, date: 2003-02}\n  - {kind: entered_into_force, date: 2004}\n",
+    )
+    .unwrap();
+    let updated = json(ctl(
+        &app,
+        &[
+            "-o",
+            "json",
+            "agreements",
+            "update",
+            "kr-cl-fta",
+            "-f",
+            file.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(updated["status"], "IN_FORCE");
+    assert_eq!(updated["events"][0]["date"], "2003-02");
+    assert_eq!(updated["events"][1]["date"], 2004);
+    assert_eq!(updated["revision"], 2);
+    let table = ok(ctl(&app, &["agreements", "list", "--filter", "status = IN_FORCE"]));
+    assert!(table.contains("kr-cl-fta") && table.contains("IN_FORCE"), "{table}");
+    // A party that does not exist: exit 1 (failed precondition), nothing stored.
+    let err = fails(
+        ctl(
+            &app,
+            &[
+                "agreements",
+                "create",
+                "kr-jp",
+                "--title",
+                "Korea-Japan",
+                "--kind",
+                "FTA",
+                "--party",
+                "jp",
+            ],
+        ),
+        1,
+    );
+    assert!(
+        err.contains("PARTNER_NOT_FOUND") || err.contains("tradePartners/jp"),
+        "{err}"
+    );
+    // The history shows each revision of the agreement.
+    let history = json(ctl(&app, &["-o", "json", "history", "agreements/kr-cl-fta"]));
+    assert_eq!(history[1]["kind"], "UPDATED");
+    assert_eq!(history[1]["trade_agreement"]["status"], "IN_FORCE");
+    assert_eq!(history[1]["trade_agreement"]["revision"], 2);
+    ok(ctl(&app, &["-q", "agreements", "delete", "kr-cl-fta"]));
+    let listed = json(ctl(&app, &["-o", "json", "agreements", "list"]));
+    assert_eq!(listed, serde_json::json!([]));
 }

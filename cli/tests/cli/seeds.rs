@@ -58,7 +58,7 @@ fn the_copy_of_the_source_text_is_faithful() {
 fn every_number_in_the_seeds_appears_in_the_source_text() {
     let source_numbers = numbers(&source());
     let files = seed_files();
-    for name in ["goals.yaml", "partners.yaml"] {
+    for name in ["goals.yaml", "partners.yaml", "agreements.yaml"] {
         assert!(
             files.iter().any(|(p, _)| p.file_name().is_some_and(|f| f == name)),
             "seeds/{name} is checked"
@@ -84,7 +84,7 @@ fn every_record_cites_a_verbatim_passage_of_the_source() {
     let source = source();
     for (path, text) in seed_files() {
         let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
-        for section in ["goals", "partners"] {
+        for section in ["goals", "partners", "agreements"] {
             let Some(records) = doc.get(section).and_then(|v| v.as_sequence()) else {
                 continue;
             };

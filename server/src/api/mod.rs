@@ -2,6 +2,7 @@
 //! This is the only layer that sees tonic.
 
 pub mod admin;
+pub mod agreements;
 pub mod changes;
 pub mod convert;
 pub mod goals;

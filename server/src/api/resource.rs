@@ -10,6 +10,7 @@ use super::ListFields;
 use crate::{
     domain::{
         Error, Id, Violations,
+        agreement::{AgreementPatch, AgreementSpec, TradeAgreement},
         goal::{GoalPatch, GoalSpec, PolicyGoal},
         mask,
         partner::{PartnerPatch, PartnerSpec, TradePartner},
@@ -151,6 +152,16 @@ api_resource!(TradePartner {
     store: delete_partner,
     undelete_partner,
     update_partner,
+});
+
+api_resource!(TradeAgreement {
+    field: "trade_agreement",
+    patch: AgreementPatch,
+    spec: AgreementSpec,
+    create_spec: super::convert::agreement::create_spec,
+    store: delete_agreement,
+    undelete_agreement,
+    update_agreement,
 });
 
 /// The Update of a resource (AIP-134): the masked fields become a typed patch that the store
@@ -486,5 +497,6 @@ mod tests {
         check::<PolicyGoal>("motie.registry.v1.PolicyGoal");
         check::<TradePartner>("motie.registry.v1.TradePartner");
         check::<crate::domain::product_set::ProductSet>("motie.registry.v1.ProductSet");
+        check::<TradeAgreement>("motie.registry.v1.TradeAgreement");
     }
 }

@@ -179,21 +179,38 @@ domain_enum!(Priority, prefix "PRIORITY_" {
     Strategic = "STRATEGIC",
 });
 
-domain_enum!(AgreementType, prefix "TYPE_" {
+domain_enum!(
+    /// The form of a top-level agreement (`TradeAgreement.Kind`).
+    AgreementKind, prefix "KIND_" {
     Fta = "FTA",
     Cepa = "CEPA",
     TariffArrangement = "TARIFF_ARRANGEMENT",
     Mou = "MOU",
+    Framework = "FRAMEWORK",
     Other = "OTHER",
 });
 
-domain_enum!(AgreementStatus, prefix "STATUS_" {
-    Proposed = "PROPOSED",
+domain_enum!(
+    /// Where a top-level agreement stands, from its latest event (`TradeAgreement.Status`).
+    AgreementState, prefix "STATUS_" {
     InNegotiation = "IN_NEGOTIATION",
+    Concluded = "CONCLUDED",
     Signed = "SIGNED",
     InForce = "IN_FORCE",
-    UnderReview = "UNDER_REVIEW",
     Suspended = "SUSPENDED",
+    Terminated = "TERMINATED",
+});
+
+domain_enum!(
+    /// One event in an agreement's lifecycle (`AgreementEvent.Kind`).
+    AgreementEventKind, prefix "KIND_" {
+    NegotiationsLaunched = "NEGOTIATIONS_LAUNCHED",
+    Concluded = "CONCLUDED",
+    Signed = "SIGNED",
+    EnteredIntoForce = "ENTERED_INTO_FORCE",
+    Amended = "AMENDED",
+    Suspended = "SUSPENDED",
+    Terminated = "TERMINATED",
 });
 
 domain_enum!(EngagementKind, prefix "KIND_" {

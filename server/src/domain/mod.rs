@@ -53,6 +53,7 @@ macro_rules! patch_fields {
     };
 }
 
+pub mod agreement;
 pub mod check;
 pub mod cldr;
 pub mod dependency;

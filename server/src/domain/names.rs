@@ -60,6 +60,7 @@ pub enum Collection {
     PolicyGoals,
     TradePartners,
     ProductSets,
+    Agreements,
 }
 
 impl Collection {
@@ -68,6 +69,7 @@ impl Collection {
             Collection::PolicyGoals => "policyGoals",
             Collection::TradePartners => "tradePartners",
             Collection::ProductSets => "productSets",
+            Collection::Agreements => "agreements",
         }
     }
 
@@ -77,6 +79,7 @@ impl Collection {
             Collection::PolicyGoals => "motie.registry.v1.PolicyGoal",
             Collection::TradePartners => "motie.registry.v1.TradePartner",
             Collection::ProductSets => "motie.registry.v1.ProductSet",
+            Collection::Agreements => "motie.registry.v1.TradeAgreement",
         }
     }
 

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::{
     Collection, Error, Id, Violations, check,
-    enums::{AgreementStatus, AgreementType, EngagementKind, EngagementState, PartnerKind, Priority},
+    enums::{EngagementKind, EngagementState, PartnerKind, Priority},
     goal::{Date, Risk},
     list::{Col, FieldDef, FieldKind, SortValue, Write, common},
 };
@@ -18,20 +18,6 @@ const PARTNERS: Collection = Collection::TradePartners;
 
 /// At most this many members in a bloc, forum or group.
 pub const MAX_MEMBERS: usize = 300;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Agreement {
-    pub title: String,
-    #[serde(rename = "type")]
-    pub agreement_type: AgreementType,
-    pub status: AgreementStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signature_date: Option<Date>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entry_into_force_date: Option<Date>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub description: String,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Engagement {
@@ -46,6 +32,9 @@ pub struct Engagement {
     pub description: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<Date>,
+    /// The agreement this engagement follows up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<Id>,
 }
 
 /// The client-writable part of a partner, fully validated.
@@ -59,7 +48,6 @@ pub struct PartnerSpec {
     pub region: String,
     pub members: Vec<Id>,
     pub priority: Option<Priority>,
-    pub agreements: Vec<Agreement>,
     pub engagements: Vec<Engagement>,
     pub risks: Vec<Risk>,
     pub source: String,
@@ -76,7 +64,6 @@ patch_fields!(
         Region(String) => region,
         Members(Vec<Id>) => members,
         Priority(Option<Priority>) => priority,
-        Agreements(Vec<Agreement>) => agreements,
         Engagements(Vec<Engagement>) => engagements,
         Risks(Vec<Risk>) => risks,
         Source(String) => source,
@@ -148,6 +135,9 @@ pub struct TradePartner {
     /// Live goals linking this partner.
     #[serde(default)]
     pub linked_goals: Vec<Id>,
+    /// Live agreements the partner is party to (every one for Korea, `kr`).
+    #[serde(default)]
+    pub trade_agreements: Vec<Id>,
     #[serde(with = "time::serde::rfc3339")]
     pub create_time: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -249,24 +239,6 @@ pub const FIELDS: &[FieldDef] = &[
     FieldDef::filter("region", FieldKind::Text, Col::Text("region")).orderable(),
     FieldDef::filter("display_name", FieldKind::Text, Col::Text("display_name")).orderable(),
     FieldDef::filter(
-        "agreements.status",
-        AgreementStatus::FIELD_KIND,
-        Col::JsonArrayKey {
-            col: "agreements",
-            key: "status",
-        },
-    )
-    .written(Write::None),
-    FieldDef::filter(
-        "agreements.type",
-        AgreementType::FIELD_KIND,
-        Col::JsonArrayKey {
-            col: "agreements",
-            key: "type",
-        },
-    )
-    .written(Write::None),
-    FieldDef::filter(
         "engagements.state",
         EngagementState::FIELD_KIND,
         Col::JsonArrayKey {
@@ -294,7 +266,8 @@ pub const FIELDS: &[FieldDef] = &[
     common::NAME,
     FieldDef::plain("display_name_ko"),
     FieldDef::plain("description_ko"),
-    FieldDef::plain("agreements"),
+    FieldDef::output("agreements"),
+    FieldDef::output("trade_agreements"),
     FieldDef::plain("engagements"),
     FieldDef::plain("risks"),
     FieldDef::plain("source"),

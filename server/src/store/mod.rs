@@ -1,6 +1,7 @@
 //! PostgreSQL persistence through sqlx. No tonic here. Every mutation appends its change-log
 //! row in the same transaction, with the actor and request id.
 
+mod agreements;
 mod changes;
 mod filter;
 mod goals;
@@ -33,7 +34,8 @@ use crate::domain::{Actor, Error, Reason, list::PageTokens};
 /// Embedded migrations (server/migrations).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Advisory-lock keys. The change-log lock serialises sequence assignment with commit order.
+/// Advisory-lock keys. The change-log lock serialises sequence assignment with commit order
+/// (migration 20261201200001 takes it by its value, 125779852197889).
 const CHANGE_LOG_LOCK: i64 = 0x7265_6769_0001;
 /// Goal-tree lock: shared by operations that hang a goal under a parent, exclusive for those
 /// that move or cascade over subtrees.
@@ -263,7 +265,8 @@ impl Store {
             .map_err(db_error)?;
         let goals = self.purge_expired_goals().await?;
         let sets = self.purge_expired_product_sets().await?;
-        Ok(goals + sets + self.purge_expired_partners().await?)
+        let agreements = self.purge_expired_agreements().await?;
+        Ok(goals + sets + agreements + self.purge_expired_partners().await?)
     }
 }
 

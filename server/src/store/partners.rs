@@ -11,18 +11,15 @@ use sqlx::{Postgres, QueryBuilder, Transaction, postgres::PgArguments, query::Qu
 use time::OffsetDateTime;
 
 use super::{
-    Change, ChangeKind, Claim, Store, WriteCtx, append_changes, append_changes_answering, claim_request, db_error,
+    Change, ChangeKind, Store, WriteCtx, append_changes, db_error,
     page::Key,
-    request_hash,
-    resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
+    resource::{Begun, Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
     enums::{PartnerKind, Priority},
     list::{KeyType, SortValue},
-    partner::{
-        self, Agreement, Engagement, FlowSpec, PartnerExports, PartnerPatch, PartnerSpec, TradeFlow, TradePartner,
-    },
+    partner::{self, Engagement, FlowSpec, PartnerExports, PartnerPatch, PartnerSpec, TradeFlow, TradePartner},
 };
 
 const PARTNERS: Collection = Collection::TradePartners;
@@ -36,7 +33,10 @@ const SELECT_PARTNER: &str = "SELECT trade_partners.*,
     ARRAY(SELECT m.group_id FROM partner_members m JOIN trade_partners g ON g.id = m.group_id
           WHERE m.member_id = trade_partners.id AND g.delete_time IS NULL ORDER BY m.group_id) AS memberships,
     ARRAY(SELECT l.goal_id FROM goal_partner_links l JOIN policy_goals g ON g.id = l.goal_id
-          WHERE l.partner_id = trade_partners.id AND g.delete_time IS NULL ORDER BY l.goal_id) AS linked_goals
+          WHERE l.partner_id = trade_partners.id AND g.delete_time IS NULL ORDER BY l.goal_id) AS linked_goals,
+    ARRAY(SELECT a.id FROM agreements a
+          WHERE (trade_partners.id = 'kr' OR a.parties @> ARRAY[trade_partners.id]) AND a.delete_time IS NULL
+          ORDER BY a.id) AS trade_agreements
   FROM trade_partners";
 
 #[derive(sqlx::FromRow)]
@@ -48,7 +48,6 @@ pub struct PartnerRow {
     description_ko: String,
     region: String,
     priority: Option<String>,
-    agreements: Json<Vec<Agreement>>,
     engagements: Json<Vec<Engagement>>,
     risks: Json<Vec<crate::domain::goal::Risk>>,
     source: String,
@@ -61,6 +60,7 @@ pub struct PartnerRow {
     members: Vec<String>,
     memberships: Vec<String>,
     linked_goals: Vec<String>,
+    trade_agreements: Vec<String>,
 }
 
 fn corrupt(what: &str, id: &str) -> Error {
@@ -89,7 +89,6 @@ impl TryFrom<PartnerRow> for TradePartner {
                     .priority
                     .map(|p| Priority::parse(&p).ok_or_else(|| corrupt("priority", &id)))
                     .transpose()?,
-                agreements: r.agreements.0,
                 engagements: r.engagements.0,
                 risks: r.risks.0,
                 source: r.source,
@@ -97,6 +96,7 @@ impl TryFrom<PartnerRow> for TradePartner {
             },
             memberships: ids(r.memberships, "membership", &id)?,
             linked_goals: ids(r.linked_goals, "linked goal", &id)?,
+            trade_agreements: ids(r.trade_agreements, "agreement", &id)?,
             create_time: r.create_time,
             update_time: r.update_time,
             delete_time: r.delete_time,
@@ -185,6 +185,11 @@ async fn lock_live(
             "SELECT id, '' AS kind, delete_time FROM policy_goals WHERE id = ANY($1) ORDER BY id FOR SHARE",
             Reason::GoalNotFound,
             Reason::GoalDeleted,
+        ),
+        Collection::Agreements => (
+            "SELECT id, '' AS kind, delete_time FROM agreements WHERE id = ANY($1) ORDER BY id FOR SHARE",
+            Reason::AgreementNotFound,
+            Reason::AgreementDeleted,
         ),
         Collection::ProductSets => {
             return Err(Error::Internal(
@@ -299,9 +304,49 @@ async fn check_references(
         g.dedup();
         g
     };
-    lock_live(tx, GOALS, &goals, &format!("{prefix}.engagements.linked_goals"))
-        .await
-        .map(|_| ())
+    lock_live(tx, GOALS, &goals, &format!("{prefix}.engagements.linked_goals")).await?;
+    let mut agreements: Vec<Id> = spec.engagements.iter().filter_map(|e| e.agreement.clone()).collect();
+    agreements.sort();
+    agreements.dedup();
+    lock_live(
+        tx,
+        Collection::Agreements,
+        &agreements,
+        &format!("{prefix}.engagements.agreement"),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Removes the agreement `id` from the engagements of every live partner (a forced agreement
+/// delete); returns the change records of the partners that changed.
+pub(super) async fn unlink_agreement_from_engagements<'a>(
+    tx: &mut Transaction<'static, Postgres>,
+    id: &Id,
+    ctx: &'a WriteCtx,
+) -> Result<Vec<Change<'a>>, Error> {
+    let changed: Vec<String> = sqlx::query_scalar(
+        "UPDATE trade_partners t SET engagements = (
+             SELECT coalesce(jsonb_agg(CASE WHEN e->>'agreement' = $1 THEN e - 'agreement' ELSE e END ORDER BY eo),
+                             '[]'::jsonb)
+             FROM jsonb_array_elements(t.engagements) WITH ORDINALITY AS en(e, eo)),
+           update_time = now(), revision = revision + 1
+         WHERE t.delete_time IS NULL AND EXISTS (
+             SELECT 1 FROM jsonb_array_elements(t.engagements) e WHERE e->>'agreement' = $1)
+         RETURNING t.id",
+    )
+    .bind(id.as_str())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    let mut changes = Vec::with_capacity(changed.len());
+    for pid in changed {
+        let pid = Id::try_from(pid).map_err(|_| Error::Internal("stored partner id is invalid".into()))?;
+        if let Some(partner) = read::<TradePartner>(tx, &pid).await? {
+            changes.push(partner.change(ChangeKind::Updated, vec!["engagements".into()], ctx)?);
+        }
+    }
+    Ok(changes)
 }
 
 async fn set_members(tx: &mut Transaction<'static, Postgres>, id: &Id, members: &[Id]) -> Result<(), Error> {
@@ -380,12 +425,12 @@ pub(super) async fn unlink_goals_from_engagements<'a>(
 }
 
 const INSERT_PARTNER: &str = "INSERT INTO trade_partners (id, display_name, display_name_ko, region, priority,
-        agreements, engagements, risks, source, labels, description_ko, kind, create_time, update_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now())
+        engagements, risks, source, labels, description_ko, kind, create_time, update_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), now())
      ON CONFLICT (id) DO NOTHING
      RETURNING id";
 
-/// Binds the stored columns of a partner, `$1…$11` of [`INSERT_PARTNER`] and
+/// Binds the stored columns of a partner, `$1…$10` of [`INSERT_PARTNER`] and
 /// [`UPDATE_PARTNER`].
 fn bind_columns<'q, O>(
     q: QueryAs<'q, Postgres, O, PgArguments>,
@@ -397,7 +442,6 @@ fn bind_columns<'q, O>(
         .bind(&spec.display_name_ko)
         .bind(&spec.region)
         .bind(spec.priority.map(Priority::as_str))
-        .bind(Json(&spec.agreements))
         .bind(Json(&spec.engagements))
         .bind(Json(&spec.risks))
         .bind(&spec.source)
@@ -406,7 +450,7 @@ fn bind_columns<'q, O>(
 }
 
 const UPDATE_PARTNER: &str = "UPDATE trade_partners SET display_name = $2, display_name_ko = $3, region = $4,
-        priority = $5, agreements = $6, engagements = $7, risks = $8, source = $9, labels = $10, description_ko = $11,
+        priority = $5, engagements = $6, risks = $7, source = $8, labels = $9, description_ko = $10,
         update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING id";
@@ -414,17 +458,13 @@ const UPDATE_PARTNER: &str = "UPDATE trade_partners SET display_name = $2, displ
 impl Store {
     /// Creates a partner. With a request id, a retry returns the original partner.
     pub async fn create_partner(&self, id: &Id, spec: PartnerSpec, ctx: &WriteCtx) -> Result<TradePartner, Error> {
-        let spec_json = serde_json::to_vec(&spec).unwrap_or_default();
-        let hash = request_hash(&[id.as_str().as_bytes(), &spec_json]);
-        let mut tx = self.begin().await?;
-        if let Claim::Replay(resp) = claim_request(&mut tx, "CreateTradePartner", ctx, &hash).await? {
-            return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
-        }
+        const METHOD: &str = "CreateTradePartner";
+        let mut tx = match self.begin_create(METHOD, id, &spec, ctx).await? {
+            Begun::Write(tx) => tx,
+            Begun::Replayed(original) => return Ok(original),
+        };
         let partner = Self::insert_partner(&mut tx, id, &spec).await?;
-        let change = partner.change(ChangeKind::Created, vec![], ctx)?;
-        let response = change.snapshot.clone().unwrap_or(serde_json::Value::Null);
-        append_changes_answering(&mut tx, &[change], "CreateTradePartner", ctx, &response).await?;
-        Self::finish(tx, ctx).await?;
+        Self::commit_created(tx, &partner, METHOD, ctx).await?;
         Ok(partner)
     }
 
@@ -487,9 +527,10 @@ impl Store {
         Ok(partner)
     }
 
-    /// Soft-deletes a partner. Live goals linking it and live groups listing it as a member
-    /// make this FAILED_PRECONDITION, unless `force`, which removes those links and
-    /// memberships (each changed goal and group gets a new revision in the change log).
+    /// Soft-deletes a partner. Live goals linking it, live groups listing it as a member and
+    /// live agreements naming it as a party make this FAILED_PRECONDITION, unless `force`,
+    /// which removes those links and memberships (each changed goal and group gets a new
+    /// revision in the change log); agreements keep naming it.
     pub async fn delete_partner(
         &self,
         id: &Id,
@@ -516,6 +557,14 @@ impl Store {
                 Reason::MemberOfGroups,
                 "is a member of live partners",
                 "remove it from their members first",
+            ),
+            // With force the agreements keep naming it: they were made with that partner.
+            (
+                &current.trade_agreements,
+                Collection::Agreements,
+                Reason::PartyToAgreements,
+                "is party to live agreements",
+                "delete them or take it out of their parties first",
             ),
         ];
         for (ids, c, reason, what, fix) in refusals {
@@ -576,6 +625,7 @@ impl Store {
                 SELECT id FROM trade_partners p WHERE p.expire_time < now()
                   AND NOT EXISTS (SELECT 1 FROM partner_members m WHERE m.member_id = p.id)
                   AND NOT EXISTS (SELECT 1 FROM goal_partner_links l WHERE l.partner_id = p.id)
+                  AND NOT EXISTS (SELECT 1 FROM agreements a WHERE a.parties @> ARRAY[p.id])
                 LIMIT 500 FOR UPDATE SKIP LOCKED)
              RETURNING t.id",
             PARTNERS,

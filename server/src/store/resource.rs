@@ -358,3 +358,46 @@ pub(crate) async fn set_deleted<R: Resource>(
     qb.build().execute(&mut **tx).await.map_err(db_error)?;
     Ok(())
 }
+
+/// How a create starts: a transaction with the request id claimed, or the answer the first
+/// attempt of a retried request gave.
+pub(crate) enum Begun<R> {
+    Write(Transaction<'static, Postgres>),
+    Replayed(R),
+}
+
+impl Store {
+    /// Begins the create of `id` from `spec` by `method`: claims the request id (the same
+    /// id with another request is refused), or answers a retry with the original resource.
+    pub(crate) async fn begin_create<R: Resource, S: Serialize>(
+        &self,
+        method: &'static str,
+        id: &Id,
+        spec: &S,
+        ctx: &WriteCtx,
+    ) -> Result<Begun<R>, Error> {
+        let spec_json = serde_json::to_vec(spec).unwrap_or_default();
+        let hash = super::request_hash(&[id.as_str().as_bytes(), &spec_json]);
+        let mut tx = self.begin().await?;
+        match super::claim_request(&mut tx, method, ctx, &hash).await? {
+            super::Claim::Replay(resp) => serde_json::from_value(resp)
+                .map(Begun::Replayed)
+                .map_err(|e| Error::Internal(format!("stored response: {e}"))),
+            super::Claim::New => Ok(Begun::Write(tx)),
+        }
+    }
+
+    /// Ends a create: logs `created` as CREATED, remembers it as the request id's answer and
+    /// commits (rolls back for `validate_only`).
+    pub(crate) async fn commit_created<R: Resource>(
+        mut tx: Transaction<'static, Postgres>,
+        created: &R,
+        method: &'static str,
+        ctx: &WriteCtx,
+    ) -> Result<(), Error> {
+        let change = created.change(ChangeKind::Created, vec![], ctx)?;
+        let response = change.snapshot.clone().unwrap_or(serde_json::Value::Null);
+        super::append_changes_answering(&mut tx, &[change], method, ctx, &response).await?;
+        Self::finish(tx, ctx).await
+    }
+}

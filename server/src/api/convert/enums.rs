@@ -44,8 +44,9 @@ proto_enum!(MilestoneState => pb::milestone::State { Unspecified, Planned, InPro
 proto_enum!(Role => pb::Role { Viewer, Editor, Admin });
 proto_enum!(PartnerKind => pb::trade_partner::Kind { Country, EconomicBloc, Forum, Group });
 proto_enum!(Priority => pb::trade_partner::Priority { Low, Medium, High, Strategic });
-proto_enum!(AgreementType => pb::agreement::Type { Fta, Cepa, TariffArrangement, Mou, Other });
-proto_enum!(AgreementStatus => pb::agreement::Status { Proposed, InNegotiation, Signed, InForce, UnderReview, Suspended });
+proto_enum!(AgreementKind => pb::trade_agreement::Kind { Fta, Cepa, TariffArrangement, Mou, Framework, Other });
+proto_enum!(AgreementState => pb::trade_agreement::Status { InNegotiation, Concluded, Signed, InForce, Suspended, Terminated });
+proto_enum!(AgreementEventKind => pb::agreement_event::Kind { NegotiationsLaunched, Concluded, Signed, EnteredIntoForce, Amended, Suspended, Terminated });
 proto_enum!(EngagementKind => pb::engagement::Kind { Negotiation, Summit, Dialogue, MinisterialMeeting, Other });
 proto_enum!(EngagementState => pb::engagement::State { Unspecified, Planned, Ongoing, Concluded, Suspended });
 

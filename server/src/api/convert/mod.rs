@@ -34,6 +34,7 @@ macro_rules! patchable {
     };
 }
 
+pub mod agreement;
 pub mod enums;
 pub mod goal;
 pub mod measurement;

@@ -5,11 +5,11 @@ use registry_proto::v1 as pb;
 use super::{enums::enum_field, goal::items, timestamp};
 use crate::domain::{
     Collection, Error, Id, Violations, check,
-    enums::{AgreementStatus, AgreementType, EngagementKind, EngagementState, PartnerKind, Priority},
+    enums::{EngagementKind, EngagementState, PartnerKind, Priority},
     goal::{Date, Risk},
     partner::{
-        Agreement, Engagement, FIELDS, FlowSpec, MAX_MEMBERS, PartnerField, PartnerPatch, PartnerSpec, RULE_INPUTS,
-        TradeFlow, TradePartner, names,
+        Engagement, FIELDS, FlowSpec, MAX_MEMBERS, PartnerField, PartnerPatch, PartnerSpec, RULE_INPUTS, TradeFlow,
+        TradePartner, names,
     },
 };
 
@@ -29,7 +29,7 @@ impl TradePartner {
             members: names(&s.members, PARTNERS),
             memberships: names(&self.memberships, PARTNERS),
             priority: s.priority.map_or(0, Priority::to_proto),
-            agreements: s.agreements.iter().map(Agreement::to_proto).collect(),
+            trade_agreements: names(&self.trade_agreements, Collection::Agreements),
             engagements: s.engagements.iter().map(Engagement::to_proto).collect(),
             risks: s.risks.iter().map(Risk::to_proto).collect(),
             linked_goals: names(&self.linked_goals, Collection::PolicyGoals),
@@ -41,85 +41,8 @@ impl TradePartner {
             expire_time: self.expire_time.map(timestamp),
             etag: self.etag(),
             revision: self.revision,
-        }
-    }
-}
-
-impl Agreement {
-    fn from_proto(v: &mut Violations, f: &str, a: &pb::Agreement) -> Option<Agreement> {
-        let before = v.len();
-        check::text(v, &format!("{f}.title"), &a.title, true, check::MAX_TITLE, false);
-        let agreement_type = enum_field(
-            v,
-            &format!("{f}.type"),
-            a.r#type,
-            AgreementType::from_proto,
-            true,
-            AgreementType::expected,
-        );
-        let status = enum_field(
-            v,
-            &format!("{f}.status"),
-            a.status,
-            AgreementStatus::from_proto,
-            true,
-            AgreementStatus::expected,
-        );
-        let signature_date = Date::from_proto(v, &format!("{f}.signature_date"), a.signature_date.as_ref());
-        let entry = Date::from_proto(
-            v,
-            &format!("{f}.entry_into_force_date"),
-            a.entry_into_force_date.as_ref(),
-        );
-        check::text(
-            v,
-            &format!("{f}.description"),
-            &a.description,
-            false,
-            check::MAX_LONG_TEXT,
-            true,
-        );
-        use AgreementStatus::*;
-        if let Some(s) = status {
-            if signature_date.is_some() && matches!(s, Proposed | InNegotiation) {
-                v.add(
-                    format!("{f}.signature_date"),
-                    format!("must not be set while the agreement is {s}"),
-                );
-            }
-            if entry.is_some() && !matches!(s, InForce | UnderReview | Suspended) {
-                v.add(
-                    format!("{f}.entry_into_force_date"),
-                    format!("is only set once the agreement is IN_FORCE (or later UNDER_REVIEW or SUSPENDED), not {s}"),
-                );
-            }
-        }
-        if let (Some(sd), Some(e)) = (signature_date, entry)
-            && e < sd
-        {
-            v.add(
-                format!("{f}.entry_into_force_date"),
-                "must not be before the signature date",
-            );
-        }
-        (v.len() == before).then(|| Agreement {
-            title: a.title.clone(),
-            agreement_type: agreement_type.unwrap_or(AgreementType::Other),
-            status: status.unwrap_or(Proposed),
-            signature_date,
-            entry_into_force_date: entry,
-            description: a.description.clone(),
-        })
-    }
-
-    pub fn to_proto(&self) -> pb::Agreement {
-        pb::Agreement {
-            title: self.title.clone(),
-            r#type: self.agreement_type.to_proto(),
-            status: self.status.to_proto(),
-            signature_date: self.signature_date.map(Date::to_proto),
-            entry_into_force_date: self.entry_into_force_date.map(Date::to_proto),
-            description: self.description.clone(),
+            // The deprecated inline agreements stay empty (see `trade_agreements`).
+            ..Default::default()
         }
     }
 }
@@ -168,6 +91,9 @@ impl Engagement {
             true,
         );
         let date = Date::from_proto(v, &format!("{f}.date"), e.date.as_ref());
+        let agreement = (!e.agreement.is_empty())
+            .then(|| v.take(Collection::Agreements.parse_name(&format!("{f}.agreement"), &e.agreement)))
+            .flatten();
         (v.len() == before).then(|| Engagement {
             title: e.title.clone(),
             kind: kind.unwrap_or(EngagementKind::Other),
@@ -176,6 +102,7 @@ impl Engagement {
             linked_goals,
             description: e.description.clone(),
             date,
+            agreement,
         })
     }
 
@@ -192,6 +119,11 @@ impl Engagement {
                 .collect(),
             description: self.description.clone(),
             date: self.date.map(Date::to_proto),
+            agreement: self
+                .agreement
+                .as_ref()
+                .map(|a| Collection::Agreements.name(a))
+                .unwrap_or_default(),
         }
     }
 }
@@ -237,9 +169,6 @@ fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Optio
             false,
             Priority::expected,
         )),
-        "agreements" => {
-            PartnerField::Agreements(items(v, f, &p.agreements, check::MAX_LIST_ITEMS, Agreement::from_proto))
-        }
         "engagements" => PartnerField::Engagements(items(
             v,
             f,
@@ -311,54 +240,5 @@ impl TradeFlow {
             etag: self.etag(),
             revision: self.revision,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn agreement_dates_follow_status() {
-        let date = |y| {
-            Some(pb::Date {
-                year: y,
-                month: 0,
-                day: 0,
-            })
-        };
-        let p = pb::TradePartner {
-            kind: pb::trade_partner::Kind::Country as i32,
-            display_name: "United States".into(),
-            agreements: vec![
-                pb::Agreement {
-                    title: "a".into(),
-                    r#type: pb::agreement::Type::Fta as i32,
-                    status: pb::agreement::Status::InNegotiation as i32,
-                    signature_date: date(2020),
-                    ..Default::default()
-                },
-                pb::Agreement {
-                    title: "b".into(),
-                    r#type: pb::agreement::Type::Fta as i32,
-                    status: pb::agreement::Status::InForce as i32,
-                    signature_date: date(2012),
-                    entry_into_force_date: date(2011),
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        };
-        let Err(Error::InvalidArgument(v)) = PartnerSpec::from_proto("p", &p) else {
-            panic!("expected violations");
-        };
-        let fields: Vec<&str> = v.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "p.agreements[0].signature_date",
-                "p.agreements[1].entry_into_force_date"
-            ]
-        );
     }
 }

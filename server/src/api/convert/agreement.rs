@@ -1,0 +1,135 @@
+//! TradeAgreement <-> proto.
+
+use registry_proto::v1 as pb;
+
+use super::{enums::enum_field, goal::items, timestamp};
+use crate::domain::{
+    Collection, Error, Id, Violations,
+    agreement::{
+        AgreementEvent, AgreementField, AgreementPatch, AgreementSpec, FIELDS, MAX_EVENTS, MAX_PARTIES, RULE_INPUTS,
+        TradeAgreement,
+    },
+    check,
+    enums::{AgreementEventKind, AgreementKind, AgreementState},
+    goal::Date,
+    partner::names,
+};
+
+impl TradeAgreement {
+    pub fn to_proto(&self) -> pb::TradeAgreement {
+        let s = &self.spec;
+        pb::TradeAgreement {
+            name: self.name(),
+            title: s.title.clone(),
+            title_ko: s.title_ko.clone(),
+            kind: s.kind.to_proto(),
+            parties: s.parties.iter().map(|p| Collection::TradePartners.name(p)).collect(),
+            events: s.events.iter().map(AgreementEvent::to_proto).collect(),
+            status: s.status().map_or(0, AgreementState::to_proto),
+            description: s.description.clone(),
+            source: s.source.clone(),
+            labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            create_time: Some(timestamp(self.create_time)),
+            update_time: Some(timestamp(self.update_time)),
+            delete_time: self.delete_time.map(timestamp),
+            expire_time: self.expire_time.map(timestamp),
+            etag: crate::store::Resource::etag(self),
+            revision: self.revision,
+        }
+    }
+}
+
+impl AgreementEvent {
+    fn from_proto(v: &mut Violations, f: &str, e: &pb::AgreementEvent) -> Option<AgreementEvent> {
+        let before = v.len();
+        let kind = enum_field(
+            v,
+            &format!("{f}.kind"),
+            e.kind,
+            AgreementEventKind::from_proto,
+            true,
+            AgreementEventKind::expected,
+        );
+        let date = Date::from_proto(v, &format!("{f}.date"), e.date.as_ref());
+        if e.date.is_none() {
+            v.add(format!("{f}.date"), "is required (a year, a month or a day)");
+        }
+        check::text(
+            v,
+            &format!("{f}.source"),
+            &e.source,
+            false,
+            check::MAX_SHORT_TEXT,
+            false,
+        );
+        check::text(v, &format!("{f}.note"), &e.note, false, check::MAX_SHORT_TEXT, true);
+        let (Some(kind), Some(date), true) = (kind, date, v.len() == before) else {
+            return None;
+        };
+        Some(AgreementEvent {
+            kind,
+            date,
+            source: e.source.clone(),
+            note: e.note.clone(),
+        })
+    }
+
+    pub fn to_proto(&self) -> pb::AgreementEvent {
+        pb::AgreementEvent {
+            kind: self.kind.to_proto(),
+            date: Some(self.date.to_proto()),
+            source: self.source.clone(),
+            note: self.note.clone(),
+        }
+    }
+}
+
+patchable!(pb::TradeAgreement => AgreementField, AgreementPatch, AgreementSpec, FIELDS, RULE_INPUTS);
+
+/// One writable field of `a`, validated (`f` is its path in the request).
+fn field(v: &mut Violations, f: &str, a: &pb::TradeAgreement, name: &str) -> Option<AgreementField> {
+    let before = v.len();
+    let value = match name {
+        "title" => {
+            check::text(v, f, &a.title, true, check::MAX_TITLE, false);
+            AgreementField::Title(a.title.clone())
+        }
+        "title_ko" => {
+            check::text(v, f, &a.title_ko, false, check::MAX_TITLE, false);
+            AgreementField::TitleKo(a.title_ko.clone())
+        }
+        "kind" => AgreementField::Kind(enum_field(
+            v,
+            f,
+            a.kind,
+            AgreementKind::from_proto,
+            true,
+            AgreementKind::expected,
+        )?),
+        "parties" => {
+            let parties = names(v, f, &a.parties, Collection::TradePartners, MAX_PARTIES);
+            AgreementField::Parties(parties)
+        }
+        "events" => AgreementField::Events(items(v, f, &a.events, MAX_EVENTS, AgreementEvent::from_proto)),
+        "description" => {
+            check::text(v, f, &a.description, false, check::MAX_LONG_TEXT, true);
+            AgreementField::Description(a.description.clone())
+        }
+        "source" => {
+            check::text(v, f, &a.source, false, check::MAX_SHORT_TEXT, false);
+            AgreementField::Source(a.source.clone())
+        }
+        "labels" => {
+            let labels = a.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            check::labels(v, f, &labels);
+            AgreementField::Labels(labels)
+        }
+        _ => return None,
+    };
+    (v.len() == before).then_some(value)
+}
+
+/// The spec of an agreement created by an update with `allow_missing` (the whole message).
+pub fn create_spec(field: &str, a: &pb::TradeAgreement, _id: &Id) -> Result<AgreementSpec, Error> {
+    AgreementSpec::from_proto(field, a)
+}
