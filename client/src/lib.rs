@@ -38,6 +38,7 @@ mod measurements;
 mod pages;
 mod partners;
 mod retry;
+mod risks;
 mod watch;
 
 use std::time::Duration;
@@ -45,7 +46,8 @@ use std::time::Duration;
 use futures::Stream;
 use registry_proto::v1::{
     admin_service_client::AdminServiceClient, change_feed_service_client::ChangeFeedServiceClient,
-    policy_goal_service_client::PolicyGoalServiceClient, trade_partner_service_client::TradePartnerServiceClient,
+    policy_goal_service_client::PolicyGoalServiceClient, risk_register_service_client::RiskRegisterServiceClient,
+    trade_partner_service_client::TradePartnerServiceClient,
 };
 use tonic::{
     metadata::{Ascii, MetadataValue},
@@ -223,6 +225,7 @@ pub struct RegistryClient {
     channel: Channel,
     goals: PolicyGoalServiceClient<Svc>,
     partners: TradePartnerServiceClient<Svc>,
+    risks: RiskRegisterServiceClient<Svc>,
     changes: ChangeFeedServiceClient<Svc>,
     admin: AdminServiceClient<Svc>,
     retry: RetryPolicy,
@@ -315,6 +318,8 @@ impl RegistryClient {
             goals: PolicyGoalServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             partners: TradePartnerServiceClient::with_interceptor(channel.clone(), auth.clone())
+                .max_decoding_message_size(MAX_MESSAGE),
+            risks: RiskRegisterServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             changes: ChangeFeedServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),

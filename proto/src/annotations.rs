@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn every_method_has_an_http_rule_and_a_min_role() {
         let methods = methods();
-        assert_eq!(methods.len(), 28, "{methods:?}");
+        assert_eq!(methods.len(), 35, "{methods:?}");
         for m in &methods {
             assert!(http_rule(m).is_some(), "{m} has no google.api.http rule");
             assert!(method_min_role(m).is_some(), "{m} has no min_role");
@@ -392,6 +392,7 @@ mod tests {
                 "motie.registry.v1.TradePartner",
                 "motie.registry.v1.TradeFlow",
                 "motie.registry.v1.Token",
+                "motie.registry.v1.RiskEntry",
             ])
         );
         for r in &resources {

@@ -18,6 +18,7 @@ mod listing;
 mod measurements;
 mod observability;
 mod partners;
+mod risks;
 mod security;
 mod serving;
 

@@ -42,9 +42,10 @@ impl ChangesApi {
 }
 
 /// Resource types that appear in the change log.
-const RESOURCE_TYPES: [&str; 5] = [
+const RESOURCE_TYPES: [&str; 6] = [
     Collection::PolicyGoals.resource_type(),
     Collection::TradePartners.resource_type(),
+    Collection::Risks.resource_type(),
     crate::store::FLOW_TYPE,
     crate::store::MEASUREMENT_TYPE,
     crate::store::TOKEN_TYPE,
@@ -74,6 +75,10 @@ pub fn change_to_proto(r: &ChangeRecord) -> pb::Change {
             serde_json::from_value::<crate::domain::partner::TradePartner>(s.clone())
                 .ok()
                 .map(|p| pb::change::Snapshot::TradePartner(p.to_proto()))
+        } else if r.resource_type == Collection::Risks.resource_type() {
+            serde_json::from_value::<crate::domain::risk::RiskEntry>(s.clone())
+                .ok()
+                .map(|k| pb::change::Snapshot::Risk(k.to_proto()))
         } else if r.resource_type == crate::store::FLOW_TYPE {
             serde_json::from_value::<crate::domain::partner::TradeFlow>(s.clone())
                 .ok()

@@ -7,6 +7,7 @@ pub mod convert;
 pub mod goals;
 pub mod partners;
 pub(crate) mod resource;
+pub mod risks;
 
 use tonic::Request;
 

@@ -13,6 +13,7 @@ use crate::{
         goal::{GoalPatch, GoalSpec, PolicyGoal},
         mask,
         partner::{PartnerPatch, PartnerSpec, TradePartner},
+        risk::{RiskEntry, RiskPatch, RiskSpec},
     },
     store::{Resource, Store, WriteCtx},
 };
@@ -140,6 +141,16 @@ api_resource!(TradePartner {
     store: delete_partner,
     undelete_partner,
     update_partner,
+});
+
+api_resource!(RiskEntry {
+    field: "risk",
+    patch: RiskPatch,
+    spec: RiskSpec,
+    create_spec: super::convert::risk::create_spec,
+    store: delete_risk,
+    undelete_risk,
+    update_risk,
 });
 
 /// The Update of a resource (AIP-134): the masked fields become a typed patch that the store
@@ -474,5 +485,6 @@ mod tests {
     fn descriptions_match_the_proto_annotations() {
         check::<PolicyGoal>("motie.registry.v1.PolicyGoal");
         check::<TradePartner>("motie.registry.v1.TradePartner");
+        check::<RiskEntry>("motie.registry.v1.RiskEntry");
     }
 }

@@ -64,6 +64,7 @@ pub mod measurement;
 mod names;
 pub mod partner;
 pub mod progress;
+pub mod risk;
 pub mod token;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};

@@ -59,6 +59,7 @@ impl fmt::Display for Id {
 pub enum Collection {
     PolicyGoals,
     TradePartners,
+    Risks,
 }
 
 impl Collection {
@@ -66,6 +67,7 @@ impl Collection {
         match self {
             Collection::PolicyGoals => "policyGoals",
             Collection::TradePartners => "tradePartners",
+            Collection::Risks => "risks",
         }
     }
 
@@ -74,6 +76,7 @@ impl Collection {
         match self {
             Collection::PolicyGoals => "motie.registry.v1.PolicyGoal",
             Collection::TradePartners => "motie.registry.v1.TradePartner",
+            Collection::Risks => "motie.registry.v1.RiskEntry",
         }
     }
 

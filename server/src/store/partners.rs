@@ -181,6 +181,7 @@ async fn lock_live(
             Reason::PartnerNotFound,
             Reason::PartnerDeleted,
         ),
+        Collection::Risks => return Err(Error::Internal("risks are not referenced by other resources".into())),
         Collection::PolicyGoals => (
             "SELECT id, '' AS kind, delete_time FROM policy_goals WHERE id = ANY($1) ORDER BY id FOR SHARE",
             Reason::GoalNotFound,

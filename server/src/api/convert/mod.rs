@@ -38,6 +38,7 @@ pub mod enums;
 pub mod goal;
 pub mod measurement;
 pub mod partner;
+pub mod risk;
 
 use std::collections::HashMap;
 
