@@ -12,7 +12,8 @@ use crate::{
     output::join,
     plain::{self, Plain, Shape},
     records::{
-        GoalRecord, GoalShape, GoalView, PartnerRecord, PartnerShape, PartnerView, Stamp, enum_name, parse_enum,
+        GoalRecord, GoalShape, GoalView, PartnerRecord, PartnerShape, PartnerView, RiskEntryRecord, RiskEntryShape,
+        RiskEntryView, Stamp, enum_name, parse_enum,
     },
 };
 
@@ -509,6 +510,56 @@ impl Kind for Partners {
         update_trade_partner(UpdateTradePartnerRequest, trade_partner),
         delete_trade_partner(DeleteTradePartnerRequest),
         undelete_trade_partner(UndeleteTradePartnerRequest),
+    );
+}
+
+/// Entries of the risk register.
+pub struct Risks;
+
+impl Kind for Risks {
+    const NOUN: &'static str = "risk";
+    const PLURAL: &'static str = "risks";
+    const COLLECTION: &'static str = "risks/";
+    const OUTPUT_ONLY: &'static [&'static str] = &[];
+    const COLUMNS: &'static [&'static str] = &["ID", "CATEGORY", "TITLE", "STATE", "GOALS", "PARTNERS", "UPDATED"];
+
+    common!(
+        pb::RiskEntry,
+        RiskEntryRecord,
+        RiskEntryShape,
+        RiskEntryView,
+        pb::ListRiskEntriesRequest
+    );
+    fn row(v: &RiskEntryView) -> Vec<String> {
+        let r = &v.record;
+        vec![
+            r.id.clone(),
+            r.fields.text("category"),
+            r.fields.text("title"),
+            with_deleted(r.fields.text("state"), &v.stamp),
+            join(&r.goals),
+            join(&r.partners),
+            v.stamp.update_time.clone().unwrap_or_default(),
+        ]
+    }
+    fn rows(view: &RiskEntryView) -> Vec<(&'static str, String)> {
+        let r = &view.record;
+        vec![
+            ("name", view.name.clone()),
+            ("goals", join(&r.goals)),
+            ("partners", join(&r.partners)),
+            ("labels", labels(&r.labels)),
+        ]
+    }
+
+    rpcs!(
+        pb::RiskEntry,
+        get_risk_entry,
+        get_risk_entry_at,
+        create_risk_entry(CreateRiskEntryRequest, risk_id, risk),
+        update_risk_entry(UpdateRiskEntryRequest, risk),
+        delete_risk_entry(DeleteRiskEntryRequest),
+        undelete_risk_entry(UndeleteRiskEntryRequest),
     );
 }
 

@@ -69,6 +69,9 @@ pub enum Command {
     /// Trade partners and their trade flows.
     #[command(subcommand)]
     Partners(commands::partners::PartnersCmd),
+    /// The risk register: risks linked to the goals and partners they threaten.
+    #[command(subcommand)]
+    Risks(commands::risks::RisksCmd),
     /// Export concentration of a year: shares, HHI, top-N share, group shares, dependency risks.
     Concentration(commands::partners::ConcentrationArgs),
     /// The change history of one resource (`policyGoals/x`, or a goal id).

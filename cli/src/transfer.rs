@@ -30,10 +30,10 @@ use serde::Serialize;
 
 use crate::{
     error::{CliError, CliResult, describe, violation_lines},
-    kind::{Goals, Kind, Partners, reach_state},
+    kind::{Goals, Kind, Partners, Risks, reach_state},
     records::{
-        DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, goal_id, goal_name, parse_enum, partner_id,
-        partner_name,
+        DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, RiskEntryRecord, goal_id, goal_name, parse_enum,
+        partner_id, partner_name,
     },
 };
 
@@ -289,10 +289,11 @@ pub struct ImportReport {
     pub partners: Summary,
     pub trade_flows: Summary,
     pub goals: Summary,
+    pub risks: Summary,
     pub total: Summary,
 }
 
-/// Imports every kind in dependency order: partners, trade flows, goals.
+/// Imports every kind in dependency order: partners, trade flows, goals, risks.
 pub async fn import_all(
     client: &RegistryClient,
     mut files: Vec<(PathBuf, String, DataFile)>,
@@ -301,20 +302,24 @@ pub async fn import_all(
     let partners = collect::<Partners>(&mut files);
     let flows = collect::<Flows>(&mut files);
     let goals = collect::<Goals>(&mut files);
+    let risks = collect::<Risks>(&mut files);
     let mut earlier = HashSet::new();
     let partners = import::<Partners>(client, partners, opts, &mut earlier).await?;
     let trade_flows = import::<Flows>(client, flows, opts, &mut earlier).await?;
     let goals = import::<Goals>(client, goals, opts, &mut earlier).await?;
+    let risks = import::<Risks>(client, risks, opts, &mut earlier).await?;
+    let all = [partners, trade_flows, goals, risks];
     let total = Summary {
-        created: partners.created + trade_flows.created + goals.created,
-        updated: partners.updated + trade_flows.updated + goals.updated,
-        unchanged: partners.unchanged + trade_flows.unchanged + goals.unchanged,
+        created: all.iter().map(|s| s.created).sum(),
+        updated: all.iter().map(|s| s.updated).sum(),
+        unchanged: all.iter().map(|s| s.unchanged).sum(),
     };
     Ok(ImportReport {
         dry_run: opts.dry_run,
         partners,
         trade_flows,
         goals,
+        risks,
         total,
     })
 }
@@ -1103,6 +1108,56 @@ impl Resource for Partners {
             place(&id, &mut by_id, &mut out, 0);
         }
         out
+    }
+}
+
+/// Entries of the risk register (after the goals and partners they link).
+impl Resource for Risks {
+    from_kind!(risks: RiskEntryRecord);
+
+    fn deps(_r: &RiskEntryRecord) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn check(r: &RiskEntryRecord) -> Result<(), Vec<String>> {
+        r.to_pb().map(drop)
+    }
+
+    fn same(file: &RiskEntryRecord, stored: &RiskEntryRecord) -> bool {
+        file.canonical() == *stored
+    }
+
+    async fn stored(
+        client: &RegistryClient,
+        _wanted: Option<&[String]>,
+    ) -> Result<HashMap<String, Stored<RiskEntryRecord>>, ApiError> {
+        stored_all::<Risks>(client).await
+    }
+
+    async fn validate(
+        client: &RegistryClient,
+        r: &RiskEntryRecord,
+        stored: Option<&Stored<RiskEntryRecord>>,
+        ctx: &ValidateCtx<'_, RiskEntryRecord>,
+    ) -> Result<(), ApiError> {
+        let mut risk = r.to_pb().map_err(invalid)?;
+        // Goals and partners this (dry-run) import would create do not exist yet.
+        risk.goals.retain(|g| !ctx.earlier.contains(g));
+        risk.partners.retain(|p| !ctx.earlier.contains(p));
+        write::<Risks>(client, Risks::id_of(&r.id), risk, stored, true).await
+    }
+
+    async fn apply(
+        client: &RegistryClient,
+        r: &RiskEntryRecord,
+        stored: Option<&Stored<RiskEntryRecord>>,
+    ) -> Result<(), ApiError> {
+        write::<Risks>(client, Risks::id_of(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
+    }
+
+    fn export_order(mut records: Vec<RiskEntryRecord>) -> Vec<RiskEntryRecord> {
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        records
     }
 }
 

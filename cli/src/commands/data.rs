@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::{
     error::{CliError, CliResult},
-    kind::{Goals, Partners},
+    kind::{Goals, Partners, Risks},
     output::{Format, emit, kv_table, render},
     transfer::{self, Flows, ImportOptions, Resource},
 };
@@ -26,8 +26,8 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Directory to write (created if missing; `partners.yaml`, `trade_flows.yaml` and
-    /// `goals.yaml` in it are overwritten). Measurements are history, not exported.
+    /// Directory to write (created if missing; `partners.yaml`, `trade_flows.yaml`,
+    /// `goals.yaml` and `risks.yaml` in it are overwritten). Measurements are history, not exported.
     pub dir: PathBuf,
 }
 
@@ -57,6 +57,7 @@ struct ExportReport {
     partners: usize,
     trade_flows: usize,
     goals: usize,
+    risks: usize,
 }
 
 pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
@@ -64,11 +65,13 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
     let partners = transfer::export::<Partners>(&ctx.client, &a.dir).await?;
     let trade_flows = transfer::export::<Flows>(&ctx.client, &a.dir).await?;
     let goals = transfer::export::<Goals>(&ctx.client, &a.dir).await?;
+    let risks = transfer::export::<Risks>(&ctx.client, &a.dir).await?;
     let report = ExportReport {
         dir: a.dir.display().to_string(),
         partners,
         trade_flows,
         goals,
+        risks,
     };
     let row = |section: &str, n: usize| format!("{n} written to {section}.yaml");
     emit(ctx.format, &report, || {
@@ -77,6 +80,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
             (Partners::SECTION, row(Partners::SECTION, partners)),
             (Flows::SECTION, row(Flows::SECTION, trade_flows)),
             (Goals::SECTION, row(Goals::SECTION, goals)),
+            (Risks::SECTION, row(Risks::SECTION, risks)),
         ])
     })
 }

@@ -9,7 +9,7 @@ use super::Ctx;
 use crate::{
     error::{CliError, CliResult, Context, exit},
     output::{self, Format, emit},
-    records::{GoalView, PartnerView, enum_name, goal_name, ts},
+    records::{GoalView, PartnerView, RiskEntryView, enum_name, goal_name, ts},
 };
 
 #[derive(Debug, Args)]
@@ -74,6 +74,8 @@ pub struct ChangeView {
     pub policy_goal: Option<GoalView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trade_partner: Option<PartnerView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<RiskEntryView>,
 }
 
 impl ChangeView {
@@ -93,6 +95,10 @@ impl ChangeView {
             },
             trade_partner: match &c.snapshot {
                 Some(pb::change::Snapshot::TradePartner(t)) => Some(PartnerView::new(t)),
+                _ => None,
+            },
+            risk: match &c.snapshot {
+                Some(pb::change::Snapshot::Risk(r)) => Some(RiskEntryView::new(r)),
                 _ => None,
             },
         }
@@ -136,6 +142,7 @@ pub async fn history_of(ctx: &Ctx, name: String, a: HistoryOpts) -> CliResult {
                     .as_ref()
                     .map(|g| &g.stamp)
                     .or(v.trade_partner.as_ref().map(|t| &t.stamp))
+                    .or(v.risk.as_ref().map(|r| &r.stamp))
                     .map(|s| s.revision.to_string())
                     .unwrap_or_default(),
             ]

@@ -38,11 +38,11 @@ fn endpoint(app: &TestApp) -> String {
     format!("http://{}", app.addr)
 }
 
-fn ctl(app: &TestApp, args: &[&str]) -> Output {
+pub(crate) fn ctl(app: &TestApp, args: &[&str]) -> Output {
     run_with(&endpoint(app), Some(&app.admin_token), args)
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -51,7 +51,7 @@ fn stderr(o: &Output) -> String {
 }
 
 #[track_caller]
-fn ok(o: Output) -> String {
+pub(crate) fn ok(o: Output) -> String {
     assert!(
         o.status.success(),
         "registryctl failed ({:?}):\nstdout: {}\nstderr: {}",
@@ -63,7 +63,7 @@ fn ok(o: Output) -> String {
 }
 
 #[track_caller]
-fn fails(o: Output, code: i32) -> String {
+pub(crate) fn fails(o: Output, code: i32) -> String {
     assert_eq!(
         o.status.code(),
         Some(code),
@@ -74,7 +74,7 @@ fn fails(o: Output, code: i32) -> String {
     stderr(&o)
 }
 
-fn json(o: Output) -> Value {
+pub(crate) fn json(o: Output) -> Value {
     serde_json::from_str(&ok(o)).expect("valid JSON")
 }
 
@@ -82,7 +82,7 @@ fn yaml(o: Output) -> Value {
     serde_norway::from_str(&ok(o)).expect("valid YAML")
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p

@@ -6,4 +6,5 @@
 
 mod commands;
 mod first_use;
+mod risks;
 mod seeds;
