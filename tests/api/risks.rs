@@ -279,3 +279,155 @@ async fn risks_filter_order_and_batch_get() {
         Err(Error::NotFound { .. })
     ));
 }
+
+#[tokio::test]
+async fn goals_and_partners_list_their_risks_and_filter_by_them() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    world(&app).await;
+    c.create_policy_goal(create("exports", goal("Exports", pb::Pillar::TradeNationalInterest)))
+        .await
+        .unwrap();
+    c.create_risk_entry(create_risk(
+        "us-protectionism",
+        pb::RiskEntry {
+            goals: vec!["policyGoals/manufacturing".into(), "policyGoals/exports".into()],
+            partners: vec!["tradePartners/us".into()],
+            ..risk("US protectionism", pb::RiskCategory::Protectionism)
+        },
+    ))
+    .await
+    .unwrap();
+    c.create_risk_entry(create_risk(
+        "minerals",
+        pb::RiskEntry {
+            goals: vec!["policyGoals/manufacturing".into()],
+            partners: vec!["tradePartners/cn".into()],
+            ..risk("Minerals", pb::RiskCategory::CriticalMineralConcentration)
+        },
+    ))
+    .await
+    .unwrap();
+
+    let g = c.get_policy_goal("policyGoals/manufacturing").await.unwrap();
+    assert_eq!(g.risk_register, ["risks/minerals", "risks/us-protectionism"]);
+    let us = c.get_trade_partner("tradePartners/us").await.unwrap();
+    assert_eq!(us.risk_register, ["risks/us-protectionism"]);
+
+    let goals = |filter: &str| {
+        c.list_policy_goals(pb::ListPolicyGoalsRequest {
+            filter: filter.into(),
+            ..Default::default()
+        })
+        .try_collect::<Vec<_>>()
+    };
+    let goal_names = |gs: Vec<pb::PolicyGoal>| gs.into_iter().map(|g| g.name).collect::<Vec<_>>();
+    assert_eq!(
+        goal_names(goals("risks:\"risks/us-protectionism\"").await.unwrap()),
+        ["policyGoals/exports", "policyGoals/manufacturing"]
+    );
+    assert_eq!(
+        goal_names(goals("risks:\"risks/minerals\"").await.unwrap()),
+        ["policyGoals/manufacturing"]
+    );
+    assert_eq!(
+        goal_names(goals("NOT risks:\"risks/minerals\"").await.unwrap()),
+        ["policyGoals/exports"]
+    );
+    assert_eq!(violations(goals("risks:\"policyGoals/x\"").await), ["filter"]);
+    let partners: Vec<pb::TradePartner> = c
+        .list_trade_partners(pb::ListTradePartnersRequest {
+            filter: "risks:\"risks/minerals\"".into(),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(partners.len(), 1);
+    assert_eq!(partners[0].name, "tradePartners/cn");
+
+    // A deleted risk no longer counts.
+    c.delete_risk_entry(pb::DeleteRiskEntryRequest {
+        name: "risks/minerals".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert!(goals("risks:\"risks/minerals\"").await.unwrap().is_empty());
+    let g = c.get_policy_goal("policyGoals/manufacturing").await.unwrap();
+    assert_eq!(g.risk_register, ["risks/us-protectionism"]);
+}
+
+#[tokio::test]
+async fn deleting_a_linked_goal_or_partner_needs_force_which_unlinks_it() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    world(&app).await;
+    let created = c
+        .create_risk_entry(create_risk(
+            "us-protectionism",
+            pb::RiskEntry {
+                goals: vec!["policyGoals/manufacturing".into()],
+                partners: vec!["tradePartners/us".into(), "tradePartners/cn".into()],
+                ..risk("US protectionism", pb::RiskCategory::Protectionism)
+            },
+        ))
+        .await
+        .unwrap();
+    let delete_goal = |force| {
+        c.delete_policy_goal(pb::DeletePolicyGoalRequest {
+            name: "policyGoals/manufacturing".into(),
+            force,
+            ..Default::default()
+        })
+    };
+    assert_eq!(precondition(delete_goal(false).await), "LINKED_BY_RISKS");
+    let delete_us = |force| {
+        c.delete_trade_partner(pb::DeleteTradePartnerRequest {
+            name: "tradePartners/us".into(),
+            force,
+            ..Default::default()
+        })
+    };
+    assert_eq!(precondition(delete_us(false).await), "LINKED_BY_RISKS");
+    // Refused: nothing changed.
+    assert_eq!(c.get_risk_entry("risks/us-protectionism").await.unwrap(), created);
+
+    delete_goal(true).await.unwrap();
+    let r = c.get_risk_entry("risks/us-protectionism").await.unwrap();
+    assert!(r.goals.is_empty());
+    assert_eq!(r.revision, 2);
+    delete_us(true).await.unwrap();
+    let r = c.get_risk_entry("risks/us-protectionism").await.unwrap();
+    assert_eq!(
+        (r.partners.as_slice(), r.revision),
+        (["tradePartners/cn".to_owned()].as_slice(), 3)
+    );
+    let masks: Vec<Vec<String>> = c
+        .list_changes_page(pb::ListChangesRequest {
+            resource_name: r.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .changes
+        .into_iter()
+        .map(|ch| ch.update_mask.map(|m| m.paths).unwrap_or_default())
+        .collect();
+    assert_eq!(masks, [vec![], vec!["goals".to_owned()], vec!["partners".to_owned()]]);
+    // Nor can a risk link the deleted goal again.
+    let relink = c
+        .update_risk_entry(pb::UpdateRiskEntryRequest {
+            risk: Some(pb::RiskEntry {
+                name: r.name.clone(),
+                goals: vec!["policyGoals/manufacturing".into()],
+                ..Default::default()
+            }),
+            update_mask: Some(registry_client::prost_types::FieldMask {
+                paths: vec!["goals".into()],
+            }),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(precondition(relink), "GOAL_DELETED");
+}

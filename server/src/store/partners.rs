@@ -36,7 +36,9 @@ const SELECT_PARTNER: &str = "SELECT trade_partners.*,
     ARRAY(SELECT m.group_id FROM partner_members m JOIN trade_partners g ON g.id = m.group_id
           WHERE m.member_id = trade_partners.id AND g.delete_time IS NULL ORDER BY m.group_id) AS memberships,
     ARRAY(SELECT l.goal_id FROM goal_partner_links l JOIN policy_goals g ON g.id = l.goal_id
-          WHERE l.partner_id = trade_partners.id AND g.delete_time IS NULL ORDER BY l.goal_id) AS linked_goals
+          WHERE l.partner_id = trade_partners.id AND g.delete_time IS NULL ORDER BY l.goal_id) AS linked_goals,
+    ARRAY(SELECT r.id FROM risks r WHERE trade_partners.id = ANY(r.partners) AND r.delete_time IS NULL
+          ORDER BY r.id) AS risk_register
   FROM trade_partners";
 
 #[derive(sqlx::FromRow)]
@@ -61,6 +63,7 @@ pub struct PartnerRow {
     members: Vec<String>,
     memberships: Vec<String>,
     linked_goals: Vec<String>,
+    risk_register: Vec<String>,
 }
 
 fn corrupt(what: &str, id: &str) -> Error {
@@ -97,6 +100,7 @@ impl TryFrom<PartnerRow> for TradePartner {
             },
             memberships: ids(r.memberships, "membership", &id)?,
             linked_goals: ids(r.linked_goals, "linked goal", &id)?,
+            risk_register: ids(r.risk_register, "linking risk", &id)?,
             create_time: r.create_time,
             update_time: r.update_time,
             delete_time: r.delete_time,
@@ -514,7 +518,13 @@ impl Store {
                 "remove it from their members first",
             ),
         ];
-        for (ids, c, reason, what, fix) in refusals {
+        for (ids, c, reason, what, fix) in refusals.into_iter().chain([(
+            &current.risk_register,
+            Collection::Risks,
+            Reason::LinkedByRisks,
+            "is linked by live risks",
+            "unlink it from them first",
+        )]) {
             if !force && !ids.is_empty() {
                 let list = super::name_list(c, ids.iter().take(5).map(Id::as_str));
                 return Err(Error::failed_precondition(
@@ -527,6 +537,9 @@ impl Store {
         let mut changes = Vec::new();
         if force {
             changes.extend(self.unlink_partner_from_goals(&mut tx, id, ctx).await?);
+            changes.extend(
+                super::risks::unlink_from_risks(&mut tx, super::risks::Link::Partners, &[id.as_str()], ctx).await?,
+            );
             for group in &current.memberships {
                 sqlx::query("DELETE FROM partner_members WHERE group_id = $1 AND member_id = $2")
                     .bind(group.as_str())

@@ -3,13 +3,13 @@
 //! live, and deleting a goal or partner locks it `FOR UPDATE` and checks the live risks that
 //! link it, so whichever commits first, the other sees it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
 use time::OffsetDateTime;
 
 use super::{
-    ChangeKind, Claim, Store, WriteCtx, append_changes_answering, claim_request, db_error,
+    Change, ChangeKind, Claim, Store, WriteCtx, append_changes_answering, claim_request, db_error,
     partners::{lock_live_goals, lock_live_partners},
     request_hash,
     resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
@@ -48,6 +48,13 @@ pub struct RiskRow {
 
 fn corrupt(what: &str, id: &str) -> Error {
     Error::Internal(format!("stored risk {id} has an invalid {what}"))
+}
+
+/// Risk ids read for the register of `target`.
+fn ids_of(v: Vec<String>, target: &str) -> Result<Vec<Id>, Error> {
+    v.into_iter()
+        .map(|s| Id::try_from(s).map_err(|_| Error::Internal(format!("a risk linking {target} has an invalid id"))))
+        .collect()
 }
 
 fn ids(v: Vec<String>, what: &str, id: &str) -> Result<Vec<Id>, Error> {
@@ -170,7 +177,94 @@ fn bind_columns<'q, O>(
         .bind(keys(&spec.partners))
 }
 
+/// Which links of a risk: to goals or to partners (the column of the `risks` table).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Link {
+    Goals,
+    Partners,
+}
+
+impl Link {
+    fn column(self) -> &'static str {
+        match self {
+            Link::Goals => "goals",
+            Link::Partners => "partners",
+        }
+    }
+}
+
+/// Live risks linking one of `ids` (at most 5, by id): what a delete of them is refused for.
+pub(super) async fn risks_linking(
+    tx: &mut Transaction<'static, Postgres>,
+    link: Link,
+    ids: &[&str],
+) -> Result<Vec<String>, Error> {
+    let sql = match link {
+        Link::Goals => "SELECT id FROM risks WHERE goals && $1 AND delete_time IS NULL ORDER BY id LIMIT 5",
+        Link::Partners => "SELECT id FROM risks WHERE partners && $1 AND delete_time IS NULL ORDER BY id LIMIT 5",
+    };
+    sqlx::query_scalar(sql)
+        .bind(ids)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)
+}
+
+/// Removes `ids` from the links of every live risk (a forced delete of goals or partners);
+/// returns the change records of the risks that changed (each a new revision).
+pub(super) async fn unlink_from_risks<'a>(
+    tx: &mut Transaction<'static, Postgres>,
+    link: Link,
+    ids: &[&str],
+    ctx: &'a WriteCtx,
+) -> Result<Vec<Change<'a>>, Error> {
+    let col = link.column();
+    let sql = match link {
+        Link::Goals => {
+            "UPDATE risks SET goals = ARRAY(SELECT x FROM unnest(goals) x WHERE x <> ALL($1)),
+                 update_time = now(), revision = revision + 1
+             WHERE goals && $1 AND delete_time IS NULL RETURNING risks.*"
+        }
+        Link::Partners => {
+            "UPDATE risks SET partners = ARRAY(SELECT x FROM unnest(partners) x WHERE x <> ALL($1)),
+                 update_time = now(), revision = revision + 1
+             WHERE partners && $1 AND delete_time IS NULL RETURNING risks.*"
+        }
+    };
+    let rows: Vec<RiskRow> = sqlx::query_as(sql)
+        .bind(ids)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    rows.into_iter()
+        .map(|row| RiskEntry::try_from(row)?.change(ChangeKind::Updated, vec![col.to_owned()], ctx))
+        .collect()
+}
+
 impl Store {
+    /// The live risks linking each of `ids` through `link`, by id (the `risk_register` of
+    /// goals and partners).
+    pub(super) async fn risk_register(&self, link: Link, ids: &[&str]) -> Result<HashMap<String, Vec<Id>>, Error> {
+        let sql = match link {
+            Link::Goals => {
+                "SELECT x, array_agg(id ORDER BY id) FROM risks, unnest(goals) x
+                 WHERE delete_time IS NULL AND x = ANY($1) GROUP BY x"
+            }
+            Link::Partners => {
+                "SELECT x, array_agg(id ORDER BY id) FROM risks, unnest(partners) x
+                 WHERE delete_time IS NULL AND x = ANY($1) GROUP BY x"
+            }
+        };
+        let rows: Vec<(String, Vec<String>)> = sqlx::query_as(sql)
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(target, risks)| Ok((target.clone(), ids_of(risks, &target)?)))
+            .collect()
+    }
+
     /// Creates a risk. With a request id, a retry returns the original risk.
     pub async fn create_risk(&self, id: &Id, spec: RiskSpec, ctx: &WriteCtx) -> Result<RiskEntry, Error> {
         let spec_json = serde_json::to_vec(&spec).unwrap_or_default();
