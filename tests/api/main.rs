@@ -25,6 +25,7 @@ mod serving;
 // Below the API: the store on a fresh database, and properties of the pure parsers.
 mod filter;
 mod no_panic;
+mod risk_migration;
 mod store;
 
 // The container deployment files.
