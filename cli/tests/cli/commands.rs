@@ -690,17 +690,18 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let out = ok(ctl(&app, &["import", "--dry-run", seeds]));
     assert_eq!(
         out.trim(),
-        "dry run: would be 18 created, 0 updated, 0 unchanged (nothing written)"
+        "dry run: would be 25 created, 0 updated, 0 unchanged (nothing written)"
     );
     assert_eq!(goal_count(&app).await, 0);
 
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "18 created, 0 updated, 0 unchanged");
+    assert_eq!(out.trim(), "25 created, 0 updated, 0 unchanged");
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 0 updated, 18 unchanged");
+    assert_eq!(out.trim(), "0 created, 0 updated, 25 unchanged");
     let report = json(ctl(&app, &["import", seeds, "-o", "json"]));
     assert_eq!(report["goals"]["unchanged"], 12);
     assert_eq!(report["partners"]["unchanged"], 6);
+    assert_eq!(report["risks"]["unchanged"], 7);
 
     let ax = json(ctl(&app, &["goals", "get", "manufacturing-ax", "-o", "json"]));
     assert_eq!(ax["pillar"], "INDUSTRIAL_RESURGENCE");
@@ -713,10 +714,11 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let d2 = tempfile::tempdir().unwrap();
     ok(ctl(&app, &["export", d1.path().to_str().unwrap()]));
     let out = ok(ctl(&app, &["import", d1.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "0 created, 0 updated, 18 unchanged");
+    assert_eq!(out.trim(), "0 created, 0 updated, 25 unchanged");
     let r = json(ctl(&app, &["export", d2.path().to_str().unwrap(), "-o", "json"]));
     assert_eq!(r["goals"], 12);
     assert_eq!(r["partners"], 6);
+    assert_eq!(r["risks"], 7);
     let f1 = std::fs::read_to_string(d1.path().join("goals.yaml")).unwrap();
     let f2 = std::fs::read_to_string(d2.path().join("goals.yaml")).unwrap();
     assert_eq!(f1, f2);
@@ -743,7 +745,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let out = ok(ctl(&app, &["import", seeds]));
     assert_eq!(
         out.trim(),
-        "0 created, 1 updated, 17 unchanged",
+        "0 created, 1 updated, 24 unchanged",
         "seeds leave the state alone"
     );
     let g = json(ctl(&app, &["goals", "get", "embedded-ai", "-o", "json"]));
@@ -760,7 +762,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
         &["-q", "goals", "state", "medium-sized-companies", "ON_HOLD"],
     ));
     let out = ok(ctl(&app, &["import", active.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "0 created, 1 updated, 17 unchanged");
+    assert_eq!(out.trim(), "0 created, 1 updated, 24 unchanged");
     let g = json(ctl(&app, &["goals", "get", "medium-sized-companies", "-o", "json"]));
     assert_eq!(g["state"], "ACTIVE");
     // No goal goes back to PLANNED: refused before anything is written.
@@ -776,18 +778,23 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
         &["-q", "goals", "delete", "sustainable-growth-partnership", "--force"],
     ));
     // The forced delete also took the deleted regional goal out of re100's contributes_to;
-    // the import puts the four goals and that link back.
+    // the import puts the four goals and the links back.
     let g = json(ctl(&app, &["goals", "get", "re100-industrial-complexes", "-o", "json"]));
     assert!(g.get("contributes_to").is_none(), "{g}");
+    // … and the regional-imbalance risk its links to the two deleted goals.
+    let risk = json(ctl(&app, &["risks", "get", "regional-imbalance", "-o", "json"]));
+    assert!(risk.get("goals").is_none(), "{risk}");
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 5 updated, 13 unchanged");
+    assert_eq!(out.trim(), "0 created, 6 updated, 19 unchanged");
+    let risk = json(ctl(&app, &["risks", "get", "regional-imbalance", "-o", "json"]));
+    assert_eq!(risk["goals"].as_array().unwrap().len(), 2);
     let g = json(ctl(&app, &["goals", "get", "re100-industrial-complexes", "-o", "json"]));
     assert_eq!(g["contributes_to"][0], "regional-growth-engines");
 
     // Into a fresh registry: the export recreates exactly the same records.
     let fresh = TestApp::spawn().await;
     let out = ok(ctl(&fresh, &["import", d1.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "18 created, 0 updated, 0 unchanged");
+    assert_eq!(out.trim(), "25 created, 0 updated, 0 unchanged");
     let d3 = tempfile::tempdir().unwrap();
     ok(ctl(&fresh, &["export", d3.path().to_str().unwrap()]));
     assert_eq!(f1, std::fs::read_to_string(d3.path().join("goals.yaml")).unwrap());
