@@ -299,7 +299,7 @@ impl Kind for Goals {
     const NOUN: &'static str = "goal";
     const PLURAL: &'static str = "goals";
     const COLLECTION: &'static str = "policyGoals/";
-    const OUTPUT_ONLY: &'static [&'static str] = &["ancestors", "progress"];
+    const OUTPUT_ONLY: &'static [&'static str] = &["ancestors", "progress", "risk_register"];
     const NOT_IN_MASK: &'static [&'static str] = &["id", "state", "outcome"];
     const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "PILLAR", "STATE", "PARENT", "UPDATED"];
 
@@ -357,6 +357,7 @@ impl Kind for Goals {
             ("targets", lines(targets)),
             ("milestones", lines(milestones)),
             ("linked_partners", join(&r.linked_partners)),
+            ("risk_register", join(&view.risk_register)),
             (
                 "risks",
                 lines(
@@ -447,7 +448,7 @@ impl Kind for Partners {
     const NOUN: &'static str = "partner";
     const PLURAL: &'static str = "partners";
     const COLLECTION: &'static str = "tradePartners/";
-    const OUTPUT_ONLY: &'static [&'static str] = &["memberships", "linked_goals"];
+    const OUTPUT_ONLY: &'static [&'static str] = &["memberships", "linked_goals", "risk_register"];
     const COLUMNS: &'static [&'static str] = &["ID", "KIND", "NAME", "MEMBERS", "LINKED GOALS", "UPDATED"];
 
     common!(
@@ -498,6 +499,7 @@ impl Kind for Partners {
                 ),
             ),
             ("linked_goals", join(&view.linked_goals)),
+            ("risk_register", join(&view.risk_register)),
             ("labels", labels(&r.labels)),
         ]
     }

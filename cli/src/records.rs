@@ -613,6 +613,9 @@ pub struct GoalView {
     pub ancestors: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub progress: Vec<ProgressView>,
+    /// Live entries of the risk register that link the goal, by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub risk_register: Vec<String>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
@@ -699,6 +702,7 @@ impl GoalView {
             name: g.name.clone(),
             record,
             ancestors: g.ancestors.clone(),
+            risk_register: risk_ids(&g.risk_register),
             progress: g
                 .targets
                 .iter()
@@ -932,6 +936,9 @@ pub struct PartnerView {
     pub memberships: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub linked_goals: Vec<String>,
+    /// Live entries of the risk register that link the partner, by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub risk_register: Vec<String>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
@@ -943,6 +950,7 @@ impl PartnerView {
             record: PartnerRecord::from_pb(t),
             memberships: t.memberships.iter().map(|m| partner_id(m).to_owned()).collect(),
             linked_goals: t.linked_goals.iter().map(|g| goal_id(g).to_owned()).collect(),
+            risk_register: risk_ids(&t.risk_register),
             stamp: Stamp::new(
                 &t.etag,
                 t.revision,
@@ -992,6 +1000,14 @@ pub struct DataFile {
 
 /// `risks/`: the prefix of risk names.
 pub const RISKS: &str = "risks/";
+
+/// `risks/x` names → `x` ids.
+fn risk_ids(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| n.strip_prefix(RISKS).unwrap_or(n).to_owned())
+        .collect()
+}
 
 /// An entry of the risk register as written in a file (unknown keys are refused by [`Plain`]).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -27,6 +27,15 @@ async fn risks_standard_commands_and_import_export() {
     assert_eq!(r["goals"][0], "trade");
     assert_eq!(r["partners"][0], "us");
     assert!(r.get("state").is_none(), "unspecified is left out: {r}");
+    let us = json(ctl(&app, &["partners", "get", "us", "-o", "json"]));
+    assert_eq!(us["risk_register"][0], "us-protectionism");
+    let trade = ok(ctl(&app, &["goals", "get", "trade"]));
+    assert!(
+        trade
+            .lines()
+            .any(|l| l.contains("risk_register") && l.contains("us-protectionism")),
+        "{trade}"
+    );
     let table = ok(ctl(&app, &["risks", "list"]));
     assert!(
         table.contains("us-protectionism") && table.contains("PROTECTIONISM"),
