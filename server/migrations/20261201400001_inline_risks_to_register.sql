@@ -47,3 +47,20 @@ SELECT 'inline-' || substr(md5(g.category || chr(31) || g.title), 1, 16),
        now()
   FROM grouped g
   LEFT JOIN descriptions d ON d.category = g.category AND d.title = g.title;
+
+-- Each new entry's creation is in the change log (actor `system`), with the snapshot the
+-- server writes for a risk, so its history and reads at a past `read_time` start here.
+INSERT INTO change_log (sequence, resource_type, resource_name, change_kind, actor, snapshot)
+SELECT nextval('change_log_sequence'), 'motie.registry.v1.RiskEntry', 'risks/' || r.id, 'CREATED', 'system',
+       jsonb_build_object(
+           'id', r.id, 'title', r.title, 'title_ko', r.title_ko, 'category', r.category,
+           'description', r.description, 'likelihood', r.likelihood, 'impact', r.impact,
+           'owner_organization', r.owner_organization, 'mitigation', r.mitigation, 'state', NULL,
+           'source', r.source, 'labels', r.labels, 'goals', to_jsonb(r.goals),
+           'partners', to_jsonb(r.partners),
+           'create_time', to_char(r.create_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           'update_time', to_char(r.update_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           'delete_time', NULL, 'expire_time', NULL, 'revision', r.revision)
+  FROM risks r
+ WHERE r.labels->>'migrated' = 'inline-risks'
+ ORDER BY r.id;

@@ -106,6 +106,12 @@ async fn inline_risks_become_deduplicated_register_entries() {
     assert_eq!(risks[1].spec.description, "kept");
     assert!(!risks[0].spec.labels.contains_key("inline-severity"));
     assert!(risks.iter().all(|r| r.spec.state.is_none() && r.spec.likelihood == 0));
+    // Each entry's creation is in the change log, with a snapshot the server reads back.
+    let now = time::OffsetDateTime::now_utc();
+    for r in &risks {
+        let then = store.get_at::<RiskEntry>(&r.id, now).await.unwrap();
+        assert_eq!(then.as_ref(), Some(r), "the created snapshot of {}", r.id);
+    }
 
     // The inline lists stay readable, and the views list the register entries.
     let exports = store
