@@ -14,6 +14,8 @@ const PROTOS: &[&str] = &[
     "motie/registry/v1/trade_partner_service.proto",
     "motie/registry/v1/agreement.proto",
     "motie/registry/v1/agreement_service.proto",
+    "motie/registry/v1/risk.proto",
+    "motie/registry/v1/risk_service.proto",
     "motie/registry/v1/change_feed_service.proto",
     "motie/registry/v1/admin_service.proto",
     "motie/registry/v1/trade_analysis.proto",

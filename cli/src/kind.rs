@@ -14,7 +14,7 @@ use crate::{
     product_sets::{ProductSetRecord, ProductSetShape, ProductSetView},
     records::{
         AgreementRecord, AgreementShape, AgreementView, GoalRecord, GoalShape, GoalView, PartnerRecord, PartnerShape,
-        PartnerView, Stamp, enum_name, parse_enum,
+        PartnerView, RiskEntryRecord, RiskEntryShape, RiskEntryView, Stamp, enum_name, parse_enum,
     },
 };
 
@@ -300,7 +300,7 @@ impl Kind for Goals {
     const NOUN: &'static str = "goal";
     const PLURAL: &'static str = "goals";
     const COLLECTION: &'static str = "policyGoals/";
-    const OUTPUT_ONLY: &'static [&'static str] = &["ancestors", "progress"];
+    const OUTPUT_ONLY: &'static [&'static str] = &["ancestors", "progress", "risk_register"];
     const NOT_IN_MASK: &'static [&'static str] = &["id", "state", "outcome"];
     const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "PILLAR", "STATE", "PARENT", "UPDATED"];
 
@@ -358,6 +358,7 @@ impl Kind for Goals {
             ("targets", lines(targets)),
             ("milestones", lines(milestones)),
             ("linked_partners", join(&r.linked_partners)),
+            ("risk_register", join(&view.risk_register)),
             (
                 "risks",
                 lines(
@@ -453,7 +454,7 @@ impl Kind for Partners {
     const NOUN: &'static str = "partner";
     const PLURAL: &'static str = "partners";
     const COLLECTION: &'static str = "tradePartners/";
-    const OUTPUT_ONLY: &'static [&'static str] = &["memberships", "linked_goals", "trade_agreements"];
+    const OUTPUT_ONLY: &'static [&'static str] = &["memberships", "linked_goals", "trade_agreements", "risk_register"];
     const COLUMNS: &'static [&'static str] = &["ID", "KIND", "NAME", "MEMBERS", "LINKED GOALS", "UPDATED"];
 
     common!(
@@ -510,6 +511,7 @@ impl Kind for Partners {
                 ),
             ),
             ("linked_goals", join(&view.linked_goals)),
+            ("risk_register", join(&view.risk_register)),
             ("labels", labels(&r.labels)),
         ]
     }
@@ -622,6 +624,56 @@ impl Kind for Agreements {
         update_trade_agreement(UpdateTradeAgreementRequest, trade_agreement),
         delete_trade_agreement(DeleteTradeAgreementRequest),
         undelete_trade_agreement(UndeleteTradeAgreementRequest),
+    );
+}
+
+/// Entries of the risk register.
+pub struct Risks;
+
+impl Kind for Risks {
+    const NOUN: &'static str = "risk";
+    const PLURAL: &'static str = "risks";
+    const COLLECTION: &'static str = "risks/";
+    const OUTPUT_ONLY: &'static [&'static str] = &[];
+    const COLUMNS: &'static [&'static str] = &["ID", "CATEGORY", "TITLE", "STATE", "GOALS", "PARTNERS", "UPDATED"];
+
+    common!(
+        pb::RiskEntry,
+        RiskEntryRecord,
+        RiskEntryShape,
+        RiskEntryView,
+        pb::ListRiskEntriesRequest
+    );
+    fn row(v: &RiskEntryView) -> Vec<String> {
+        let r = &v.record;
+        vec![
+            r.id.clone(),
+            r.fields.text("category"),
+            r.fields.text("title"),
+            with_deleted(r.fields.text("state"), &v.stamp),
+            join(&r.goals),
+            join(&r.partners),
+            v.stamp.update_time.clone().unwrap_or_default(),
+        ]
+    }
+    fn rows(view: &RiskEntryView) -> Vec<(&'static str, String)> {
+        let r = &view.record;
+        vec![
+            ("name", view.name.clone()),
+            ("goals", join(&r.goals)),
+            ("partners", join(&r.partners)),
+            ("labels", labels(&r.labels)),
+        ]
+    }
+
+    rpcs!(
+        pb::RiskEntry,
+        get_risk_entry,
+        get_risk_entry_at,
+        create_risk_entry(CreateRiskEntryRequest, risk_id, risk),
+        update_risk_entry(UpdateRiskEntryRequest, risk),
+        delete_risk_entry(DeleteRiskEntryRequest),
+        undelete_risk_entry(UndeleteRiskEntryRequest),
     );
 }
 

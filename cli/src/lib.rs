@@ -84,6 +84,9 @@ pub enum Command {
     /// Agreements between Korea and its partners: parties, kind, dated events, status.
     #[command(subcommand)]
     Agreements(commands::agreements::AgreementsCmd),
+    /// The risk register: risks linked to the goals and partners they threaten.
+    #[command(subcommand)]
+    Risks(commands::risks::RisksCmd),
     /// Export concentration of a year: shares, HHI, top-N share, group shares, dependency risks.
     Concentration(commands::partners::ConcentrationArgs),
     /// The change history of one resource (`policyGoals/x`, or a goal id).

@@ -92,6 +92,8 @@ shapes! {
     GoalShape = "motie.registry.v1.PolicyGoal", special &["pillar", "parent", "state", "outcome"];
     /// [`PartnerRecord`]'s: kind (always written: required and immutable).
     PartnerShape = "motie.registry.v1.TradePartner", special &["kind"];
+    /// [`RiskEntryRecord`]'s: every scalar field plain (goals and partners are lists).
+    RiskEntryShape = "motie.registry.v1.RiskEntry", special &[];
     /// A risk: every field plain.
     RiskShape = "motie.registry.v1.Risk", special &[];
     /// [`AgreementRecord`]'s: every scalar field plain (parties, events and labels are lists).
@@ -332,6 +334,7 @@ proto_enums!(
     pb::milestone::State,
     pb::RiskCategory,
     pb::RiskSeverity,
+    pb::risk_entry::State,
     pb::trade_partner::Kind,
     pb::trade_partner::Priority,
     pb::trade_agreement::Kind,
@@ -616,6 +619,9 @@ pub struct GoalView {
     pub ancestors: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub progress: Vec<ProgressView>,
+    /// Live entries of the risk register that link the goal, by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub risk_register: Vec<String>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
@@ -702,6 +708,7 @@ impl GoalView {
             name: g.name.clone(),
             record,
             ancestors: g.ancestors.clone(),
+            risk_register: risk_ids(&g.risk_register),
             progress: g
                 .targets
                 .iter()
@@ -1038,6 +1045,9 @@ pub struct PartnerView {
     /// Ids of the live agreements the partner is party to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub trade_agreements: Vec<String>,
+    /// Live entries of the risk register that link the partner, by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub risk_register: Vec<String>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
@@ -1050,6 +1060,7 @@ impl PartnerView {
             memberships: t.memberships.iter().map(|m| partner_id(m).to_owned()).collect(),
             linked_goals: t.linked_goals.iter().map(|g| goal_id(g).to_owned()).collect(),
             trade_agreements: t.trade_agreements.iter().map(|a| agreement_id(a).to_owned()).collect(),
+            risk_register: risk_ids(&t.risk_register),
             stamp: Stamp::new(
                 &t.etag,
                 t.revision,
@@ -1095,6 +1106,106 @@ pub struct DataFile {
     pub trade_flows: Vec<FlowRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub goals: Vec<GoalRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risks: Vec<RiskEntryRecord>,
+}
+
+/// `risks/`: the prefix of risk names.
+pub const RISKS: &str = "risks/";
+
+/// `risks/x` names → `x` ids.
+fn risk_ids(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| n.strip_prefix(RISKS).unwrap_or(n).to_owned())
+        .collect()
+}
+
+/// An entry of the risk register as written in a file (unknown keys are refused by [`Plain`]).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RiskEntryRecord {
+    /// A slug; the risk is `risks/{id}`.
+    pub id: String,
+    /// The plain fields of the proto message (title, category, likelihood, state, …).
+    #[serde(flatten)]
+    pub fields: Plain<RiskEntryShape>,
+    /// Goal ids (or names) the risk threatens; they must exist when the risk is written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub goals: Vec<String>,
+    /// Partner ids (or names) the risk concerns; they must exist when the risk is written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partners: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl RiskEntryRecord {
+    /// The protobuf risk (name set). Checks the id and enum names locally.
+    pub fn to_pb(&self) -> Result<pb::RiskEntry, Vec<String>> {
+        let mut p = Problems::default();
+        if !is_slug(&self.id) {
+            p.0.push(format!("id: {:?} is not a valid id ([a-z][a-z0-9-]{{0,62}})", self.id));
+        }
+        let risk = pb::RiskEntry {
+            name: format!("{RISKS}{}", self.id.strip_prefix(RISKS).unwrap_or(&self.id)),
+            goals: self.goals.iter().map(|g| goal_name(g)).collect(),
+            partners: self.partners.iter().map(|m| partner_name(m)).collect(),
+            labels: self.labels.clone().into_iter().collect(),
+            ..Default::default()
+        };
+        p.finish(&self.fields, risk)
+    }
+
+    /// The record of a stored risk, in canonical form.
+    pub fn from_pb(r: &pb::RiskEntry) -> RiskEntryRecord {
+        RiskEntryRecord {
+            id: r.name.strip_prefix(RISKS).unwrap_or(&r.name).to_owned(),
+            fields: Plain::from_message(r),
+            goals: r.goals.iter().map(|g| goal_id(g).to_owned()).collect(),
+            partners: r.partners.iter().map(|m| partner_id(m).to_owned()).collect(),
+            labels: r.labels.clone().into_iter().collect(),
+        }
+        .canonical()
+    }
+
+    /// The form in which two records that mean the same are equal: ids instead of names,
+    /// short upper-case enum names.
+    pub fn canonical(&self) -> RiskEntryRecord {
+        let mut r = self.clone();
+        r.id = r.id.strip_prefix(RISKS).unwrap_or(&r.id).to_owned();
+        r.fields = r.fields.canonical();
+        for g in &mut r.goals {
+            *g = goal_id(g).to_owned();
+        }
+        for m in &mut r.partners {
+            *m = partner_id(m).to_owned();
+        }
+        r
+    }
+}
+
+/// A risk as shown by `get`/`list` (json/yaml): the file schema plus output-only fields.
+#[derive(Debug, Clone, Serialize)]
+pub struct RiskEntryView {
+    pub name: String,
+    #[serde(flatten)]
+    pub record: RiskEntryRecord,
+    #[serde(flatten)]
+    pub stamp: Stamp,
+}
+
+impl RiskEntryView {
+    pub fn new(r: &pb::RiskEntry) -> RiskEntryView {
+        RiskEntryView {
+            name: r.name.clone(),
+            record: RiskEntryRecord::from_pb(r),
+            stamp: Stamp::new(
+                &r.etag,
+                r.revision,
+                [&r.create_time, &r.update_time, &r.delete_time, &r.expire_time],
+            ),
+        }
+    }
 }
 
 /// Parses a flag value `key=value`.

@@ -32,10 +32,10 @@ use serde::Serialize;
 
 use crate::{
     error::{CliError, CliResult, describe, violation_lines},
-    kind::{Agreements, Goals, Kind, Partners, reach_state},
+    kind::{Agreements, Goals, Kind, Partners, Risks, reach_state},
     records::{
-        AgreementRecord, DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, agreement_id, goal_id, goal_name,
-        parse_enum, partner_id, partner_name,
+        AgreementRecord, DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, RiskEntryRecord, agreement_id,
+        goal_id, goal_name, parse_enum, partner_id, partner_name,
     },
 };
 
@@ -292,10 +292,11 @@ pub struct ImportReport {
     pub agreements: Summary,
     pub trade_flows: Summary,
     pub goals: Summary,
+    pub risks: Summary,
     pub total: Summary,
 }
 
-/// Imports every kind in dependency order: partners, trade flows, goals.
+/// Imports every kind in dependency order: partners, agreements, trade flows, goals, risks.
 pub async fn import_all(
     client: &RegistryClient,
     mut files: Vec<(PathBuf, String, DataFile)>,
@@ -305,6 +306,7 @@ pub async fn import_all(
     let agreements = collect::<Agreements>(&mut files);
     let flows = collect::<Flows>(&mut files);
     let goals = collect::<Goals>(&mut files);
+    let risks = collect::<Risks>(&mut files);
     let mut earlier = HashSet::new();
     // Engagements that follow up an agreement not live yet are written without the
     // reference first, and completed once the agreements are written.
@@ -343,7 +345,8 @@ pub async fn import_all(
     }
     let trade_flows = import::<Flows>(client, flows, opts, &mut earlier).await?;
     let goals = import::<Goals>(client, goals, opts, &mut earlier).await?;
-    let kinds = [partners, agreements, trade_flows, goals];
+    let risks = import::<Risks>(client, risks, opts, &mut earlier).await?;
+    let kinds = [partners, agreements, trade_flows, goals, risks];
     let total = Summary {
         created: kinds.iter().map(|k| k.created).sum(),
         updated: kinds.iter().map(|k| k.updated).sum(),
@@ -355,6 +358,7 @@ pub async fn import_all(
         agreements,
         trade_flows,
         goals,
+        risks,
         total,
     })
 }
@@ -1195,6 +1199,56 @@ impl Resource for Agreements {
     }
 
     fn export_order(mut records: Vec<AgreementRecord>) -> Vec<AgreementRecord> {
+        records.sort_by(|a, b| a.id.cmp(&b.id));
+        records
+    }
+}
+
+/// Entries of the risk register (after the goals and partners they link).
+impl Resource for Risks {
+    from_kind!(risks: RiskEntryRecord);
+
+    fn deps(_r: &RiskEntryRecord) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn check(r: &RiskEntryRecord) -> Result<(), Vec<String>> {
+        r.to_pb().map(drop)
+    }
+
+    fn same(file: &RiskEntryRecord, stored: &RiskEntryRecord) -> bool {
+        file.canonical() == *stored
+    }
+
+    async fn stored(
+        client: &RegistryClient,
+        _wanted: Option<&[String]>,
+    ) -> Result<HashMap<String, Stored<RiskEntryRecord>>, ApiError> {
+        stored_all::<Risks>(client).await
+    }
+
+    async fn validate(
+        client: &RegistryClient,
+        r: &RiskEntryRecord,
+        stored: Option<&Stored<RiskEntryRecord>>,
+        ctx: &ValidateCtx<'_, RiskEntryRecord>,
+    ) -> Result<(), ApiError> {
+        let mut risk = r.to_pb().map_err(invalid)?;
+        // Goals and partners this (dry-run) import would create do not exist yet.
+        risk.goals.retain(|g| !ctx.earlier.contains(g));
+        risk.partners.retain(|p| !ctx.earlier.contains(p));
+        write::<Risks>(client, Risks::id_of(&r.id), risk, stored, true).await
+    }
+
+    async fn apply(
+        client: &RegistryClient,
+        r: &RiskEntryRecord,
+        stored: Option<&Stored<RiskEntryRecord>>,
+    ) -> Result<(), ApiError> {
+        write::<Risks>(client, Risks::id_of(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
+    }
+
+    fn export_order(mut records: Vec<RiskEntryRecord>) -> Vec<RiskEntryRecord> {
         records.sort_by(|a, b| a.id.cmp(&b.id));
         records
     }

@@ -39,6 +39,7 @@ mod measurements;
 mod pages;
 mod partners;
 mod retry;
+mod risks;
 mod trace;
 mod trade;
 pub mod trade_files;
@@ -49,8 +50,8 @@ use std::time::Duration;
 use futures::Stream;
 use registry_proto::v1::{
     admin_service_client::AdminServiceClient, change_feed_service_client::ChangeFeedServiceClient,
-    policy_goal_service_client::PolicyGoalServiceClient, trade_analysis_service_client::TradeAnalysisServiceClient,
-    trade_partner_service_client::TradePartnerServiceClient,
+    policy_goal_service_client::PolicyGoalServiceClient, risk_register_service_client::RiskRegisterServiceClient,
+    trade_analysis_service_client::TradeAnalysisServiceClient, trade_partner_service_client::TradePartnerServiceClient,
 };
 use tonic::{
     metadata::{Ascii, MetadataValue},
@@ -231,6 +232,7 @@ pub struct RegistryClient {
     goals: PolicyGoalServiceClient<Svc>,
     partners: TradePartnerServiceClient<Svc>,
     agreements: registry_proto::v1::trade_agreement_service_client::TradeAgreementServiceClient<Svc>,
+    risks: RiskRegisterServiceClient<Svc>,
     changes: ChangeFeedServiceClient<Svc>,
     admin: AdminServiceClient<Svc>,
     meta: CallMetadata,
@@ -342,6 +344,8 @@ impl RegistryClient {
                     channel.clone(),
                     auth.clone(),
                 )
+                .max_decoding_message_size(MAX_MESSAGE),
+            risks: RiskRegisterServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             changes: ChangeFeedServiceClient::with_interceptor(channel.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),

@@ -86,6 +86,7 @@ listed! {
     goals.list_policy_goals(ListPolicyGoalsRequest) -> ListPolicyGoalsResponse { policy_goals: PolicyGoal } as list_policy_goals_page, list_policy_goals, "goals";
     partners.list_trade_partners(ListTradePartnersRequest) -> ListTradePartnersResponse { trade_partners: TradePartner } as list_trade_partners_page, list_trade_partners, "partners";
     agreements.list_trade_agreements(ListTradeAgreementsRequest) -> ListTradeAgreementsResponse { trade_agreements: TradeAgreement } as list_trade_agreements_page, list_trade_agreements, "agreements";
+    risks.list_risk_entries(ListRiskEntriesRequest) -> ListRiskEntriesResponse { risks: RiskEntry } as list_risk_entries_page, list_risk_entries, "risks of the register";
     partners.list_trade_flows(ListTradeFlowsRequest) -> ListTradeFlowsResponse { trade_flows: TradeFlow } as list_trade_flows_page, list_trade_flows, "trade flows (ordered by partner, then year)";
     goals.list_measurements(ListMeasurementsRequest) -> ListMeasurementsResponse { measurements: Measurement } as list_measurements_page, list_measurements, "a goal's measurements (ordered by observe time, then name)";
     changes.list_changes(ListChangesRequest) -> ListChangesResponse { changes: Change } as list_changes_page, list_changes, "the change history";

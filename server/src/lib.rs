@@ -21,8 +21,8 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 
 use registry_proto::v1::{
     admin_service_server::AdminServiceServer, change_feed_service_server::ChangeFeedServiceServer,
-    policy_goal_service_server::PolicyGoalServiceServer, trade_analysis_service_server::TradeAnalysisServiceServer,
-    trade_partner_service_server::TradePartnerServiceServer,
+    policy_goal_service_server::PolicyGoalServiceServer, risk_register_service_server::RiskRegisterServiceServer,
+    trade_analysis_service_server::TradeAnalysisServiceServer, trade_partner_service_server::TradePartnerServiceServer,
 };
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
@@ -32,6 +32,7 @@ pub use store::{Store, StoreOptions};
 /// Names of the served registry services, as reported by grpc.health.v1.
 pub const SERVICES: &[&str] = &[
     "motie.registry.v1.PolicyGoalService",
+    "motie.registry.v1.RiskRegisterService",
     "motie.registry.v1.TradePartnerService",
     "motie.registry.v1.TradeAgreementService",
     "motie.registry.v1.ChangeFeedService",
@@ -159,6 +160,8 @@ pub async fn serve(
         api::agreements::AgreementsApi::new(store.clone()),
     )
     .max_decoding_message_size(opts.max_request_bytes);
+    let risks = RiskRegisterServiceServer::new(api::risks::RisksApi::new(store.clone()))
+        .max_decoding_message_size(opts.max_request_bytes);
 
     // Background work: database health probe, purging/compaction and the change-feed tailer,
     // all stopped on shutdown.
@@ -263,6 +266,7 @@ pub async fn serve(
         .add_service(goals)
         .add_service(partners)
         .add_service(agreements)
+        .add_service(risks)
         .add_service(changes)
         .add_service(admin)
         .add_service(trade)

@@ -23,6 +23,7 @@ mod measurements;
 mod observability;
 mod partners;
 mod product_sets;
+mod risks;
 mod security;
 mod serving;
 mod trace_context;
@@ -30,6 +31,7 @@ mod trace_context;
 // Below the API: the store on a fresh database, and properties of the pure parsers.
 mod filter;
 mod no_panic;
+mod risk_migration;
 mod store;
 
 // The container deployment files.

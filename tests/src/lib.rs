@@ -67,6 +67,17 @@ pub struct TestDb {
 impl TestDb {
     /// Creates the database and runs the migrations.
     pub async fn create() -> TestDb {
+        let db = Self::empty().await;
+        registry_server::store::MIGRATOR
+            .run(&db.pool)
+            .await
+            .expect("migrate the test database");
+        db
+    }
+
+    /// Creates the database without running any migration (to test migrations on the data
+    /// shapes of an earlier version).
+    pub async fn empty() -> TestDb {
         let name = create_database("registry_test").await;
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
@@ -74,10 +85,6 @@ impl TestDb {
             .connect_with(connect_options(&name))
             .await
             .expect("connect to the test database");
-        registry_server::store::MIGRATOR
-            .run(&pool)
-            .await
-            .expect("migrate the test database");
         TestDb { name, pool }
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::{
     error::{CliError, CliResult},
-    kind::{Agreements, Goals, Partners},
+    kind::{Agreements, Goals, Partners, Risks},
     output::{Format, emit, kv_table, render},
     transfer::{self, Flows, ImportOptions, Resource},
 };
@@ -27,7 +27,8 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Directory to write (created if missing; `partners.yaml`, `agreements.yaml`,
-    /// `trade_flows.yaml` and `goals.yaml` in it are overwritten). Measurements are history, not exported.
+    /// `trade_flows.yaml`, `goals.yaml` and `risks.yaml` in it are overwritten). Measurements are
+    /// history, not exported.
     pub dir: PathBuf,
 }
 
@@ -58,6 +59,7 @@ struct ExportReport {
     agreements: usize,
     trade_flows: usize,
     goals: usize,
+    risks: usize,
 }
 
 pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
@@ -66,12 +68,14 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
     let agreements = transfer::export::<Agreements>(&ctx.client, &a.dir).await?;
     let trade_flows = transfer::export::<Flows>(&ctx.client, &a.dir).await?;
     let goals = transfer::export::<Goals>(&ctx.client, &a.dir).await?;
+    let risks = transfer::export::<Risks>(&ctx.client, &a.dir).await?;
     let report = ExportReport {
         dir: a.dir.display().to_string(),
         partners,
         agreements,
         trade_flows,
         goals,
+        risks,
     };
     let row = |section: &str, n: usize| format!("{n} written to {section}.yaml");
     emit(ctx.format, &report, || {
@@ -81,6 +85,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
             (Agreements::SECTION, row(Agreements::SECTION, agreements)),
             (Flows::SECTION, row(Flows::SECTION, trade_flows)),
             (Goals::SECTION, row(Goals::SECTION, goals)),
+            (Risks::SECTION, row(Risks::SECTION, risks)),
         ])
     })
 }

@@ -9,7 +9,7 @@ use super::Ctx;
 use crate::{
     error::{CliError, CliResult, Context, exit},
     output::{self, Format, emit},
-    records::{AgreementView, GoalView, PartnerView, enum_name, goal_name, ts},
+    records::{AgreementView, GoalView, PartnerView, RiskEntryView, enum_name, goal_name, ts},
 };
 
 #[derive(Debug, Args)]
@@ -77,6 +77,7 @@ pub struct ChangeView {
     pub trade_partner: Option<PartnerView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trade_agreement: Option<AgreementView>,
+    pub risk: Option<RiskEntryView>,
 }
 
 impl ChangeView {
@@ -100,6 +101,10 @@ impl ChangeView {
             },
             trade_agreement: match &c.snapshot {
                 Some(pb::change::Snapshot::TradeAgreement(a)) => Some(AgreementView::new(a)),
+                _ => None,
+            },
+            risk: match &c.snapshot {
+                Some(pb::change::Snapshot::Risk(r)) => Some(RiskEntryView::new(r)),
                 _ => None,
             },
         }
@@ -144,6 +149,7 @@ pub async fn history_of(ctx: &Ctx, name: String, a: HistoryOpts) -> CliResult {
                     .map(|g| &g.stamp)
                     .or(v.trade_partner.as_ref().map(|t| &t.stamp))
                     .or(v.trade_agreement.as_ref().map(|a| &a.stamp))
+                    .or(v.risk.as_ref().map(|r| &r.stamp))
                     .map(|s| s.revision.to_string())
                     .unwrap_or_default(),
             ]

@@ -6,6 +6,7 @@ pub mod feed;
 pub mod goals;
 pub mod partners;
 pub mod resource;
+pub mod risks;
 pub mod tokens;
 pub mod trade;
 
@@ -73,6 +74,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Goals(c) => goals::run(&ctx, c).await,
         Command::Partners(c) => partners::run(&ctx, c).await,
         Command::Agreements(c) => agreements::run(&ctx, c).await,
+        Command::Risks(c) => risks::run(&ctx, c).await,
         Command::Concentration(a) => partners::concentration(&ctx, a).await,
         Command::History(a) => feed::history(&ctx, a).await,
         Command::Watch(a) => feed::watch(&ctx, a).await,

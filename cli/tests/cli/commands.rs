@@ -38,11 +38,11 @@ fn endpoint(app: &TestApp) -> String {
     format!("http://{}", app.addr)
 }
 
-fn ctl(app: &TestApp, args: &[&str]) -> Output {
+pub(crate) fn ctl(app: &TestApp, args: &[&str]) -> Output {
     run_with(&endpoint(app), Some(&app.admin_token), args)
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -51,7 +51,7 @@ fn stderr(o: &Output) -> String {
 }
 
 #[track_caller]
-fn ok(o: Output) -> String {
+pub(crate) fn ok(o: Output) -> String {
     assert!(
         o.status.success(),
         "registryctl failed ({:?}):\nstdout: {}\nstderr: {}",
@@ -63,7 +63,7 @@ fn ok(o: Output) -> String {
 }
 
 #[track_caller]
-fn fails(o: Output, code: i32) -> String {
+pub(crate) fn fails(o: Output, code: i32) -> String {
     assert_eq!(
         o.status.code(),
         Some(code),
@@ -74,7 +74,7 @@ fn fails(o: Output, code: i32) -> String {
     stderr(&o)
 }
 
-fn json(o: Output) -> Value {
+pub(crate) fn json(o: Output) -> Value {
     serde_json::from_str(&ok(o)).expect("valid JSON")
 }
 
@@ -82,7 +82,7 @@ fn yaml(o: Output) -> Value {
     serde_norway::from_str(&ok(o)).expect("valid YAML")
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
@@ -741,18 +741,19 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let out = ok(ctl(&app, &["import", "--dry-run", seeds]));
     assert_eq!(
         out.trim(),
-        "dry run: would be 19 created, 0 updated, 0 unchanged (nothing written)"
+        "dry run: would be 26 created, 0 updated, 0 unchanged (nothing written)"
     );
     assert_eq!(goal_count(&app).await, 0);
 
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "19 created, 0 updated, 0 unchanged");
+    assert_eq!(out.trim(), "26 created, 0 updated, 0 unchanged");
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 0 updated, 19 unchanged");
+    assert_eq!(out.trim(), "0 created, 0 updated, 26 unchanged");
     let report = json(ctl(&app, &["import", seeds, "-o", "json"]));
     assert_eq!(report["goals"]["unchanged"], 12);
     assert_eq!(report["partners"]["unchanged"], 6);
     assert_eq!(report["agreements"]["unchanged"], 1);
+    assert_eq!(report["risks"]["unchanged"], 7);
     // The tariff agreements: parties KR and US, no event, so the status is unknown; the
     // follow-up negotiation points to them, and the partner lists them.
     let tariffs = json(ctl(
@@ -777,10 +778,11 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let d2 = tempfile::tempdir().unwrap();
     ok(ctl(&app, &["export", d1.path().to_str().unwrap()]));
     let out = ok(ctl(&app, &["import", d1.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "0 created, 0 updated, 19 unchanged");
+    assert_eq!(out.trim(), "0 created, 0 updated, 26 unchanged");
     let r = json(ctl(&app, &["export", d2.path().to_str().unwrap(), "-o", "json"]));
     assert_eq!(r["goals"], 12);
     assert_eq!(r["partners"], 6);
+    assert_eq!(r["risks"], 7);
     let f1 = std::fs::read_to_string(d1.path().join("goals.yaml")).unwrap();
     let f2 = std::fs::read_to_string(d2.path().join("goals.yaml")).unwrap();
     assert_eq!(f1, f2);
@@ -810,7 +812,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     let out = ok(ctl(&app, &["import", seeds]));
     assert_eq!(
         out.trim(),
-        "0 created, 1 updated, 18 unchanged",
+        "0 created, 1 updated, 25 unchanged",
         "seeds leave the state alone"
     );
     let g = json(ctl(&app, &["goals", "get", "embedded-ai", "-o", "json"]));
@@ -827,7 +829,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
         &["-q", "goals", "state", "medium-sized-companies", "ON_HOLD"],
     ));
     let out = ok(ctl(&app, &["import", active.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "0 created, 1 updated, 18 unchanged");
+    assert_eq!(out.trim(), "0 created, 1 updated, 25 unchanged");
     let g = json(ctl(&app, &["goals", "get", "medium-sized-companies", "-o", "json"]));
     assert_eq!(g["state"], "ACTIVE");
     // No goal goes back to PLANNED: refused before anything is written.
@@ -850,18 +852,23 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
         &["-q", "goals", "delete", "sustainable-growth-partnership", "--force"],
     ));
     // The forced delete also took the deleted regional goal out of re100's contributes_to;
-    // the import puts the four goals and that link back.
+    // the import puts the four goals and the links back.
     let g = json(ctl(&app, &["goals", "get", "re100-industrial-complexes", "-o", "json"]));
     assert!(g.get("contributes_to").is_none(), "{g}");
+    // … and the regional-imbalance risk its links to the two deleted goals.
+    let risk = json(ctl(&app, &["risks", "get", "regional-imbalance", "-o", "json"]));
+    assert!(risk.get("goals").is_none(), "{risk}");
     let out = ok(ctl(&app, &["import", seeds]));
-    assert_eq!(out.trim(), "0 created, 5 updated, 14 unchanged");
+    assert_eq!(out.trim(), "0 created, 6 updated, 20 unchanged");
+    let risk = json(ctl(&app, &["risks", "get", "regional-imbalance", "-o", "json"]));
+    assert_eq!(risk["goals"].as_array().unwrap().len(), 2);
     let g = json(ctl(&app, &["goals", "get", "re100-industrial-complexes", "-o", "json"]));
     assert_eq!(g["contributes_to"][0], "regional-growth-engines");
 
     // Into a fresh registry: the export recreates exactly the same records.
     let fresh = TestApp::spawn().await;
     let out = ok(ctl(&fresh, &["import", d1.path().to_str().unwrap()]));
-    assert_eq!(out.trim(), "19 created, 0 updated, 0 unchanged");
+    assert_eq!(out.trim(), "26 created, 0 updated, 0 unchanged");
     let d3 = tempfile::tempdir().unwrap();
     ok(ctl(&fresh, &["export", d3.path().to_str().unwrap()]));
     assert_eq!(f1, std::fs::read_to_string(d3.path().join("goals.yaml")).unwrap());

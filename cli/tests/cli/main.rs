@@ -7,4 +7,5 @@
 mod commands;
 mod first_use;
 mod report;
+mod risks;
 mod seeds;

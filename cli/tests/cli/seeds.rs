@@ -84,7 +84,7 @@ fn every_record_cites_a_verbatim_passage_of_the_source() {
     let source = source();
     for (path, text) in seed_files() {
         let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
-        for section in ["goals", "partners", "agreements"] {
+        for section in ["goals", "partners", "agreements", "risks"] {
             let Some(records) = doc.get(section).and_then(|v| v.as_sequence()) else {
                 continue;
             };

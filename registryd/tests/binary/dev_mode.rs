@@ -115,7 +115,7 @@ async fn dev_starts_its_own_postgres_stops_cleanly_and_keeps_data() {
     // The seeds are imported on the first start, and the banner says how to use registryctl.
     assert!(dev.seeds.starts_with("imported from"), "{}", dev.seeds);
     assert!(
-        dev.seeds.ends_with("19 created, 0 updated, 0 unchanged"),
+        dev.seeds.ends_with("26 created, 0 updated, 0 unchanged"),
         "{}",
         dev.seeds
     );

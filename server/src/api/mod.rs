@@ -8,6 +8,7 @@ pub mod convert;
 pub mod goals;
 pub mod partners;
 pub(crate) mod resource;
+pub mod risks;
 pub mod trade;
 
 use tonic::Request;

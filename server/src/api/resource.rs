@@ -15,6 +15,7 @@ use crate::{
         mask,
         partner::{PartnerPatch, PartnerSpec, TradePartner},
         product_set::{ProductSet, ProductSetPatch, ProductSetSpec},
+        risk::{RiskEntry, RiskPatch, RiskSpec},
     },
     store::{Resource, Store, WriteCtx},
 };
@@ -162,6 +163,16 @@ api_resource!(TradeAgreement {
     store: delete_agreement,
     undelete_agreement,
     update_agreement,
+});
+
+api_resource!(RiskEntry {
+    field: "risk",
+    patch: RiskPatch,
+    spec: RiskSpec,
+    create_spec: super::convert::risk::create_spec,
+    store: delete_risk,
+    undelete_risk,
+    update_risk,
 });
 
 /// The Update of a resource (AIP-134): the masked fields become a typed patch that the store
@@ -498,5 +509,6 @@ mod tests {
         check::<TradePartner>("motie.registry.v1.TradePartner");
         check::<crate::domain::product_set::ProductSet>("motie.registry.v1.ProductSet");
         check::<TradeAgreement>("motie.registry.v1.TradeAgreement");
+        check::<RiskEntry>("motie.registry.v1.RiskEntry");
     }
 }

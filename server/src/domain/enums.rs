@@ -69,6 +69,14 @@ domain_enum!(RiskCategory, prefix "RISK_CATEGORY_" {
     Other = "OTHER",
 });
 
+domain_enum!(
+    /// Where an entry of the risk register stands.
+    RiskState, prefix "STATE_" {
+    Open = "OPEN",
+    Mitigated = "MITIGATED",
+    Closed = "CLOSED",
+});
+
 domain_enum!(RiskSeverity, prefix "RISK_SEVERITY_" {
     Low = "LOW",
     Medium = "MEDIUM",

@@ -922,6 +922,10 @@ fn cmp_goal(g: &PolicyGoal, field: &str, key: Option<&str>, op: Op, value: &Valu
         },
         "create_time" => cmp_time(g.create_time, op, value),
         "update_time" => cmp_time(g.update_time, op, value),
+        // `risks:"risks/{risk}"` reads the risk register (live entries linking the goal),
+        // which a goal alone does not hold: not evaluated here, and left out of the
+        // comparisons with the SQL (see `arb_cmp`).
+        "risks" => false,
         // Some target has the state (`!=`: no target has it). Needs `g.progress` attached.
         "progress_state" => {
             let any = |v: &str| g.progress.iter().any(|p| p.state.as_str() == v);
@@ -1221,7 +1225,8 @@ mod tests {
     #[test]
     fn errors_name_the_position_and_token() {
         let allowed = "allowed: pillar, state, parent, sectors, regions, linked_partners, lead_organization, \
-                       contributing_organizations, contributes_to, title, labels.<key>, create_time, update_time, targets.target_year, progress_state, search";
+                       contributing_organizations, contributes_to, title, labels.<key>, create_time, update_time, \
+                       targets.target_year, progress_state, search, risks";
         for (filter, expected) in [
             // lexer
             ("state = ACTIVE ~", "at 15: unexpected character \"~\""),
@@ -1416,6 +1421,7 @@ mod tests {
                     explanation: String::new(),
                 })
                 .collect(),
+            risk_register: vec![],
         }
     }
 

@@ -176,6 +176,10 @@ pub struct PolicyGoal {
     /// (attached by the store on every read; not part of snapshots). Empty when not computed.
     #[serde(skip)]
     pub progress: Vec<super::progress::Progress>,
+    /// Output only: live risks of the register that link this goal, by id (attached by the
+    /// store on reads of the current state).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risk_register: Vec<Id>,
 }
 
 impl PolicyGoal {
@@ -239,9 +243,20 @@ pub const FIELDS: &[FieldDef] = &[
     FieldDef::plain("confidence_note"),
     FieldDef::plain("targets"),
     FieldDef::plain("milestones"),
-    FieldDef::plain("risks"),
+    // The deprecated inline list is written as before; as a filter, `risks:"risks/{risk}"`
+    // finds the goals a live entry of the risk register links.
+    FieldDef::filter(
+        "risks",
+        FieldKind::Names(Collection::Risks),
+        Col::LinkedFrom {
+            table: "risks",
+            links: "goals",
+            id: "policy_goals.id",
+        },
+    ),
     FieldDef::plain("source"),
     FieldDef::output("ancestors"),
+    FieldDef::output("risk_register"),
     common::DELETE_TIME,
     common::EXPIRE_TIME,
     common::ETAG,

@@ -101,6 +101,14 @@ pub enum Col {
     TargetYear,
     /// A key of the objects in a jsonb array column, compared as text: some element matches.
     JsonArrayKey { col: &'static str, key: &'static str },
+    /// Live rows of another table whose `text[]` column `links` holds this row's id (`id`, the
+    /// qualified id column): `:` means "a live one with this name links the row" (`risks` of
+    /// goals and partners: the risk register's `goals` and `partners`).
+    LinkedFrom {
+        table: &'static str,
+        links: &'static str,
+        id: &'static str,
+    },
     /// `partner_members` of the row (a bloc's members): contains.
     Members,
     /// `partner_members` the row belongs to (the groups it is a member of): `=` / `!=`.

@@ -68,6 +68,7 @@ mod names;
 pub mod partner;
 pub mod product_set;
 pub mod progress;
+pub mod risk;
 pub mod token;
 pub mod trade;
 

@@ -61,6 +61,7 @@ pub enum Collection {
     TradePartners,
     ProductSets,
     Agreements,
+    Risks,
 }
 
 impl Collection {
@@ -70,6 +71,7 @@ impl Collection {
             Collection::TradePartners => "tradePartners",
             Collection::ProductSets => "productSets",
             Collection::Agreements => "agreements",
+            Collection::Risks => "risks",
         }
     }
 
@@ -80,6 +82,7 @@ impl Collection {
             Collection::TradePartners => "motie.registry.v1.TradePartner",
             Collection::ProductSets => "motie.registry.v1.ProductSet",
             Collection::Agreements => "motie.registry.v1.TradeAgreement",
+            Collection::Risks => "motie.registry.v1.RiskEntry",
         }
     }
 

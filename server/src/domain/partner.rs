@@ -138,6 +138,9 @@ pub struct TradePartner {
     /// Live agreements the partner is party to (every one for Korea, `kr`).
     #[serde(default)]
     pub trade_agreements: Vec<Id>,
+    /// Live risks of the register that link this partner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risk_register: Vec<Id>,
     #[serde(with = "time::serde::rfc3339")]
     pub create_time: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -269,10 +272,21 @@ pub const FIELDS: &[FieldDef] = &[
     FieldDef::output("agreements"),
     FieldDef::output("trade_agreements"),
     FieldDef::plain("engagements"),
-    FieldDef::plain("risks"),
+    // The deprecated inline list is written as before; as a filter, `risks:"risks/{risk}"`
+    // finds the partners a live entry of the risk register links.
+    FieldDef::filter(
+        "risks",
+        FieldKind::Names(Collection::Risks),
+        Col::LinkedFrom {
+            table: "risks",
+            links: "partners",
+            id: "trade_partners.id",
+        },
+    ),
     FieldDef::plain("source"),
     FieldDef::output("memberships"),
     FieldDef::output("linked_goals"),
+    FieldDef::output("risk_register"),
     common::DELETE_TIME,
     common::EXPIRE_TIME,
     common::ETAG,

@@ -155,6 +155,25 @@ fn push_cmp(qb: &mut QueryBuilder<Postgres>, col: Option<Col>, key: Option<&str>
             }
             _ => false_(qb),
         },
+        Col::LinkedFrom { table, links, id } => {
+            // `:*` (Any) or `:"name"`: a live row of `table` links this one (with that id).
+            let target = match (op, value) {
+                (Op::Has, Value::Name(_, target)) => target.as_ref(),
+                (Op::Has, Value::Any) => None,
+                _ => return false_(qb),
+            };
+            qb.push("EXISTS (SELECT 1 FROM ")
+                .push(table)
+                .push(" l WHERE l.delete_time IS NULL AND ")
+                .push(id)
+                .push(" = ANY(l.")
+                .push(links)
+                .push(")");
+            if let Some(t) = target {
+                qb.push(" AND l.id = ").push_bind(t.as_str().to_owned());
+            }
+            qb.push(")");
+        }
         Col::Reference(c) => match (op, value) {
             (Op::Eq, Value::Name(_, Some(id))) => {
                 qb.push(c).push(" = ").push_bind(id.as_str().to_owned());

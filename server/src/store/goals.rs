@@ -108,6 +108,7 @@ impl TryFrom<GoalRow> for PolicyGoal {
             expire_time: r.expire_time,
             revision: r.revision,
             progress: super::measurements::progress_from_json(r.progress.as_ref().map(|p| p.0.get()), targets),
+            risk_register: Vec::new(),
             id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
         })
     }
@@ -149,13 +150,18 @@ impl Resource for PolicyGoal {
         PolicyGoal::sort_value(self, field)
     }
 
-    /// Progress: stored with the goal, computed here for old rows and for past states.
-    fn complete<'a>(
-        store: &'a Store,
-        items: &'a mut [Self],
-        as_of: Option<OffsetDateTime>,
-    ) -> impl std::future::Future<Output = Result<(), Error>> + Send + 'a {
-        store.attach_progress(items, as_of)
+    /// Progress: stored with the goal, computed here for old rows and for past states; the
+    /// live risks of the register that link the goal (current state only).
+    async fn complete(store: &Store, items: &mut [Self], as_of: Option<OffsetDateTime>) -> Result<(), Error> {
+        store.attach_progress(items, as_of).await?;
+        if as_of.is_none() {
+            let ids: Vec<&str> = items.iter().map(|g| g.id.as_str()).collect();
+            let mut register = store.risk_register(super::risks::Link::Goals, &ids).await?;
+            for g in items.iter_mut() {
+                g.risk_register = register.remove(g.id.as_str()).unwrap_or_default();
+            }
+        }
+        Ok(())
     }
 }
 
@@ -588,6 +594,18 @@ impl Store {
                     Some(current.name()),
                 ));
             }
+            let risks = super::risks::risks_linking(&mut tx, super::risks::Link::Goals, &[id.as_str()]).await?;
+            if !risks.is_empty() {
+                return Err(Error::failed_precondition(
+                    Reason::LinkedByRisks,
+                    format!(
+                        "{} is linked by live risks ({}); unlink it from them first or set force",
+                        current.name(),
+                        super::name_list(Collection::Risks, risks.iter().map(String::as_str))
+                    ),
+                    Some(current.name()),
+                ));
+            }
             let contributors: Vec<String> = sqlx::query_scalar(
                 "SELECT id FROM policy_goals WHERE $1 = ANY(contributes_to) AND delete_time IS NULL ORDER BY id LIMIT 5",
             )
@@ -628,6 +646,8 @@ impl Store {
             // Forced: the deleted goals leave the engagements of live partners (new revisions).
             let deleted: Vec<&str> = goals.iter().map(|g| g.id.as_str()).collect();
             changes.extend(super::partners::unlink_goals_from_engagements(&mut tx, &deleted, ctx).await?);
+            // … the links of live risks …
+            changes.extend(super::risks::unlink_from_risks(&mut tx, super::risks::Link::Goals, &deleted, ctx).await?);
             // … and the contributes_to of live goals.
             let rows: Vec<GoalRow> = sqlx::query_as(
                 "UPDATE policy_goals

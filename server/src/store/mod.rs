@@ -10,6 +10,7 @@ mod page;
 mod partners;
 mod product_sets;
 pub mod resource;
+mod risks;
 mod tokens;
 pub mod trade;
 
@@ -255,7 +256,8 @@ impl Store {
 
     /// Removes what has outlived its retention: expired soft-deleted goals (leaves first) and
     /// old request ids. Goals go first, so partners only they linked can go in the same
-    /// pass. Returns how many goals and partners were purged.
+    /// pass. Risks go first: nothing refers to them. Returns how many risks, goals and partners
+    /// were purged.
     pub async fn purge_expired(&self) -> Result<u64, Error> {
         let cutoff = OffsetDateTime::now_utc() - self.opts.request_id_retention;
         sqlx::query("DELETE FROM request_ids WHERE create_time < $1")
@@ -263,10 +265,11 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
+        let risks = self.purge_expired_risks().await?;
         let goals = self.purge_expired_goals().await?;
         let sets = self.purge_expired_product_sets().await?;
         let agreements = self.purge_expired_agreements().await?;
-        Ok(goals + sets + agreements + self.purge_expired_partners().await?)
+        Ok(risks + goals + sets + agreements + self.purge_expired_partners().await?)
     }
 }
 

@@ -36,7 +36,9 @@ const SELECT_PARTNER: &str = "SELECT trade_partners.*,
           WHERE l.partner_id = trade_partners.id AND g.delete_time IS NULL ORDER BY l.goal_id) AS linked_goals,
     ARRAY(SELECT a.id FROM agreements a
           WHERE (trade_partners.id = 'kr' OR a.parties @> ARRAY[trade_partners.id]) AND a.delete_time IS NULL
-          ORDER BY a.id) AS trade_agreements
+          ORDER BY a.id) AS trade_agreements,
+    ARRAY(SELECT r.id FROM risks r WHERE trade_partners.id = ANY(r.partners) AND r.delete_time IS NULL
+          ORDER BY r.id) AS risk_register
   FROM trade_partners";
 
 #[derive(sqlx::FromRow)]
@@ -61,6 +63,7 @@ pub struct PartnerRow {
     memberships: Vec<String>,
     linked_goals: Vec<String>,
     trade_agreements: Vec<String>,
+    risk_register: Vec<String>,
 }
 
 fn corrupt(what: &str, id: &str) -> Error {
@@ -97,6 +100,7 @@ impl TryFrom<PartnerRow> for TradePartner {
             memberships: ids(r.memberships, "membership", &id)?,
             linked_goals: ids(r.linked_goals, "linked goal", &id)?,
             trade_agreements: ids(r.trade_agreements, "agreement", &id)?,
+            risk_register: ids(r.risk_register, "linking risk", &id)?,
             create_time: r.create_time,
             update_time: r.update_time,
             delete_time: r.delete_time,
@@ -181,6 +185,7 @@ async fn lock_live(
             Reason::PartnerNotFound,
             Reason::PartnerDeleted,
         ),
+        Collection::Risks => return Err(Error::Internal("risks are not referenced by other resources".into())),
         Collection::PolicyGoals => (
             "SELECT id, '' AS kind, delete_time FROM policy_goals WHERE id = ANY($1) ORDER BY id FOR SHARE",
             Reason::GoalNotFound,
@@ -567,7 +572,13 @@ impl Store {
                 "delete them or take it out of their parties first",
             ),
         ];
-        for (ids, c, reason, what, fix) in refusals {
+        for (ids, c, reason, what, fix) in refusals.into_iter().chain([(
+            &current.risk_register,
+            Collection::Risks,
+            Reason::LinkedByRisks,
+            "is linked by live risks",
+            "unlink it from them first",
+        )]) {
             if !force && !ids.is_empty() {
                 let list = super::name_list(c, ids.iter().take(5).map(Id::as_str));
                 return Err(Error::failed_precondition(
@@ -580,6 +591,9 @@ impl Store {
         let mut changes = Vec::new();
         if force {
             changes.extend(self.unlink_partner_from_goals(&mut tx, id, ctx).await?);
+            changes.extend(
+                super::risks::unlink_from_risks(&mut tx, super::risks::Link::Partners, &[id.as_str()], ctx).await?,
+            );
             for group in &current.memberships {
                 sqlx::query("DELETE FROM partner_members WHERE group_id = $1 AND member_id = $2")
                     .bind(group.as_str())

@@ -33,6 +33,7 @@ macro_rules! proto_enum {
 
 proto_enum!(Pillar => pb::Pillar { IndustrialResurgence, TradeNationalInterest, SustainableGrowthPartnership });
 proto_enum!(RiskCategory => pb::RiskCategory { Protectionism, CriticalMineralConcentration, ExportDependency, ProductivityDecline, RegionalImbalance, ForeignCompetition, PopulationDecline, Other });
+proto_enum!(RiskState => pb::risk_entry::State { Open, Mitigated, Closed });
 proto_enum!(RiskSeverity => pb::RiskSeverity { Low, Medium, High, Critical });
 proto_enum!(GoalState => pb::policy_goal::State { Unspecified, Planned, Active, OnHold, Closed });
 proto_enum!(Outcome => pb::policy_goal::Outcome { Achieved, Partial, Missed, Dropped });

@@ -435,6 +435,7 @@ impl PolicyGoal {
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             ancestors: self.ancestors.iter().map(|a| Collection::PolicyGoals.name(a)).collect(),
+            risk_register: self.risk_register.iter().map(|r| Collection::Risks.name(r)).collect(),
             create_time: Some(timestamp(self.create_time)),
             update_time: Some(timestamp(self.update_time)),
             delete_time: self.delete_time.map(timestamp),

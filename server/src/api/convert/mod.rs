@@ -40,6 +40,7 @@ pub mod goal;
 pub mod measurement;
 pub mod partner;
 pub mod product_set;
+pub mod risk;
 
 use std::collections::HashMap;
 

@@ -33,6 +33,7 @@ impl TradePartner {
             engagements: s.engagements.iter().map(Engagement::to_proto).collect(),
             risks: s.risks.iter().map(Risk::to_proto).collect(),
             linked_goals: names(&self.linked_goals, Collection::PolicyGoals),
+            risk_register: names(&self.risk_register, Collection::Risks),
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             create_time: Some(timestamp(self.create_time)),

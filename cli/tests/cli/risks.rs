@@ -1,0 +1,115 @@
+//! `registryctl risks …` and the `risks:` section of data files, against a real registryd.
+
+use registry_e2e::TestApp;
+
+use crate::commands::{ctl, fails, json, ok, write};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risks_standard_commands_and_import_export() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(
+        dir.path(),
+        "data.yaml",
+        "partners:\n- id: us\n  kind: COUNTRY\n  display_name: United States\n\
+         goals:\n- id: trade\n  title: Trade\n  pillar: TRADE_NATIONAL_INTEREST\n\
+         risks:\n- id: us-protectionism\n  title: US protectionism\n  category: PROTECTIONISM\n  \
+         goals: [trade]\n  partners: [us]\n  labels:\n    link: judgement\n",
+    );
+    let out = ok(ctl(&app, &["import", data.to_str().unwrap()]));
+    assert_eq!(out.trim(), "3 created, 0 updated, 0 unchanged");
+    let out = ok(ctl(&app, &["import", data.to_str().unwrap()]));
+    assert_eq!(out.trim(), "0 created, 0 updated, 3 unchanged");
+
+    let r = json(ctl(&app, &["risks", "get", "us-protectionism", "-o", "json"]));
+    assert_eq!(r["name"], "risks/us-protectionism");
+    assert_eq!(r["category"], "PROTECTIONISM");
+    assert_eq!(r["goals"][0], "trade");
+    assert_eq!(r["partners"][0], "us");
+    assert!(r.get("state").is_none(), "unspecified is left out: {r}");
+    let us = json(ctl(&app, &["partners", "get", "us", "-o", "json"]));
+    assert_eq!(us["risk_register"][0], "us-protectionism");
+    let trade = ok(ctl(&app, &["goals", "get", "trade"]));
+    assert!(
+        trade
+            .lines()
+            .any(|l| l.contains("risk_register") && l.contains("us-protectionism")),
+        "{trade}"
+    );
+    let table = ok(ctl(&app, &["risks", "list"]));
+    assert!(
+        table.contains("us-protectionism") && table.contains("PROTECTIONISM"),
+        "{table}"
+    );
+
+    // Flags: plain fields from the descriptor, links by id.
+    ok(ctl(
+        &app,
+        &[
+            "-q",
+            "risks",
+            "create",
+            "minerals",
+            "--title",
+            "China's monopoly on key minerals",
+            "--category",
+            "CRITICAL_MINERAL_CONCENTRATION",
+            "--likelihood",
+            "3",
+        ],
+    ));
+    let updated = json(ctl(
+        &app,
+        &[
+            "risks", "update", "minerals", "--state", "OPEN", "--goal", "trade", "-o", "json",
+        ],
+    ));
+    assert_eq!(
+        (updated["state"].as_str(), updated["revision"].as_i64()),
+        (Some("OPEN"), Some(2))
+    );
+    assert_eq!(updated["likelihood"], 3);
+    let listed = json(ctl(
+        &app,
+        &[
+            "risks",
+            "list",
+            "--filter",
+            "goals:\"policyGoals/trade\" AND state = OPEN",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["name"], "risks/minerals");
+    // A link to a goal that does not exist is refused (exit 1 with the reason).
+    let err = fails(ctl(&app, &["risks", "update", "minerals", "--goal", "nope"]), 1);
+    assert!(err.contains("GOAL_NOT_FOUND"), "{err}");
+
+    ok(ctl(&app, &["-q", "risks", "delete", "minerals"]));
+    ok(ctl(&app, &["-q", "risks", "undelete", "minerals"]));
+    let history = ok(ctl(&app, &["risks", "history", "minerals"]));
+    for (kind, revision) in [("CREATED", 1), ("UPDATED", 2), ("DELETED", 3), ("UNDELETED", 4)] {
+        assert!(
+            history
+                .lines()
+                .any(|l| l.contains(&format!(" {kind} ")) && l.contains(&format!(" {revision} "))),
+            "{history}"
+        );
+    }
+
+    // export → fresh registry → export: the same risks.
+    let d1 = tempfile::tempdir().unwrap();
+    ok(ctl(&app, &["-q", "export", d1.path().to_str().unwrap()]));
+    let f1 = std::fs::read_to_string(d1.path().join("risks.yaml")).unwrap();
+    assert!(
+        f1.contains("id: minerals") && f1.contains("id: us-protectionism"),
+        "{f1}"
+    );
+    let fresh = TestApp::spawn().await;
+    let out = ok(ctl(&fresh, &["import", d1.path().to_str().unwrap()]));
+    assert_eq!(out.trim(), "4 created, 0 updated, 0 unchanged");
+    let d2 = tempfile::tempdir().unwrap();
+    ok(ctl(&fresh, &["-q", "export", d2.path().to_str().unwrap()]));
+    assert_eq!(f1, std::fs::read_to_string(d2.path().join("risks.yaml")).unwrap());
+}

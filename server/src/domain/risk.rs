@@ -1,0 +1,155 @@
+//! The risk register: `RiskSpec` (what a client may write) and `RiskEntry` (what the registry
+//! stores). One risk is one record linked to every goal and partner it threatens.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{
+    Collection, Id, Violations,
+    enums::{RiskCategory, RiskState},
+    list::{Col, FieldDef, FieldKind, SortValue, common},
+};
+
+/// The largest likelihood or impact; 0 means not assessed.
+pub const MAX_SCORE: u8 = 5;
+
+/// The client-writable part of a risk, fully validated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RiskSpec {
+    pub title: String,
+    #[serde(default)]
+    pub title_ko: String,
+    /// Required; `None` only in the default a create starts from.
+    pub category: Option<RiskCategory>,
+    #[serde(default)]
+    pub description: String,
+    /// 1..=5, 0 when not assessed.
+    #[serde(default)]
+    pub likelihood: u8,
+    /// 1..=5, 0 when not assessed.
+    #[serde(default)]
+    pub impact: u8,
+    #[serde(default)]
+    pub owner_organization: String,
+    #[serde(default)]
+    pub mitigation: String,
+    /// `None` when not stated.
+    #[serde(default)]
+    pub state: Option<RiskState>,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub goals: Vec<Id>,
+    #[serde(default)]
+    pub partners: Vec<Id>,
+}
+
+patch_fields!(
+    /// One field set by a write: the typed form of an update-mask path with its new value.
+    RiskField, RiskPatch for RiskSpec {
+        Title(String) => title,
+        TitleKo(String) => title_ko,
+        Category(Option<RiskCategory>) => category,
+        Description(String) => description,
+        Likelihood(u8) => likelihood,
+        Impact(u8) => impact,
+        OwnerOrganization(String) => owner_organization,
+        Mitigation(String) => mitigation,
+        State(Option<RiskState>) => state,
+        Source(String) => source,
+        Labels(BTreeMap<String, String>) => labels,
+        Goals(Vec<Id>) => goals,
+        Partners(Vec<Id>) => partners,
+});
+
+/// What each rule of [`RiskSpec::apply`] reads: the field its violation names, and its inputs.
+pub const RULE_INPUTS: &[(&str, &[&str])] = &[("category", &["category"]), ("labels", &["labels"])];
+
+impl RiskSpec {
+    /// The rules across fields ([`RULE_INPUTS`]).
+    fn rules(&self, v: &mut Violations) {
+        if self.category.is_none() {
+            v.add("category", format!("is required; one of {}", RiskCategory::expected()));
+        }
+    }
+}
+
+/// A stored risk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RiskEntry {
+    pub id: Id,
+    #[serde(flatten)]
+    pub spec: RiskSpec,
+    #[serde(with = "time::serde::rfc3339")]
+    pub create_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub update_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub delete_time: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expire_time: Option<OffsetDateTime>,
+    pub revision: i64,
+}
+
+impl RiskEntry {
+    pub fn name(&self) -> String {
+        Collection::Risks.name(&self.id)
+    }
+
+    /// The spec this risk has after `patch`.
+    pub fn patched(&self, patch: RiskPatch) -> Result<RiskSpec, super::Error> {
+        let mut spec = self.spec.clone();
+        spec.apply(patch)?;
+        Ok(spec)
+    }
+
+    /// The value of an orderable field, for a page-token cursor.
+    pub fn sort_value(&self, field: &str) -> SortValue {
+        let s = &self.spec;
+        match field {
+            "title" => SortValue::Text(s.title.clone()),
+            "category" => SortValue::Text(s.category.map(RiskCategory::as_str).unwrap_or_default().to_owned()),
+            "state" => SortValue::Text(s.state.map(RiskState::as_str).unwrap_or_default().to_owned()),
+            "likelihood" => SortValue::Int(i64::from(s.likelihood)),
+            "impact" => SortValue::Int(i64::from(s.impact)),
+            "owner_organization" => SortValue::Text(s.owner_organization.clone()),
+            "create_time" => SortValue::time(self.create_time),
+            "update_time" => SortValue::time(self.update_time),
+            _ => SortValue::Text(self.id.as_str().to_owned()),
+        }
+    }
+}
+
+/// The fields of a risk: how each is written (update masks) and which can be filtered on and
+/// ordered by.
+pub const FIELDS: &[FieldDef] = &[
+    FieldDef::filter("title", FieldKind::Text, Col::Text("title")).orderable(),
+    FieldDef::filter("category", RiskCategory::FIELD_KIND, Col::Enum("category")).orderable(),
+    FieldDef::filter("state", RiskState::FIELD_KIND, Col::Enum("state")).orderable(),
+    FieldDef::filter("likelihood", FieldKind::Integer, Col::Int("likelihood")).orderable(),
+    FieldDef::filter("impact", FieldKind::Integer, Col::Int("impact")).orderable(),
+    FieldDef::filter("owner_organization", FieldKind::Text, Col::Text("owner_organization")).orderable(),
+    FieldDef::filter("goals", FieldKind::Names(Collection::PolicyGoals), Col::Array("goals")),
+    FieldDef::filter(
+        "partners",
+        FieldKind::Names(Collection::TradePartners),
+        Col::Array("partners"),
+    ),
+    common::LABELS,
+    common::search(&["title", "title_ko", "description", "mitigation", "source"]),
+    common::CREATE_TIME,
+    common::UPDATE_TIME,
+    common::NAME,
+    FieldDef::plain("title_ko"),
+    FieldDef::plain("description"),
+    FieldDef::plain("mitigation"),
+    FieldDef::plain("source"),
+    common::DELETE_TIME,
+    common::EXPIRE_TIME,
+    common::ETAG,
+    common::REVISION,
+];

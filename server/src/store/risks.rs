@@ -1,0 +1,383 @@
+//! The risk register in PostgreSQL. A risk's links to goals and partners are `text[]` columns
+//! of its row; a write locks the linked goals and partners `FOR SHARE` and checks they are
+//! live, and deleting a goal or partner locks it `FOR UPDATE` and checks the live risks that
+//! link it, so whichever commits first, the other sees it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
+use time::OffsetDateTime;
+
+use super::{
+    Change, ChangeKind, Claim, Store, WriteCtx, append_changes_answering, claim_request, db_error,
+    partners::{lock_live_goals, lock_live_partners},
+    request_hash,
+    resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
+};
+use crate::domain::{
+    Collection, Error, Id,
+    enums::{RiskCategory, RiskState},
+    list::SortValue,
+    risk::{self, RiskEntry, RiskPatch, RiskSpec},
+};
+
+const RISKS: Collection = Collection::Risks;
+
+#[derive(sqlx::FromRow)]
+pub struct RiskRow {
+    id: String,
+    title: String,
+    title_ko: String,
+    category: String,
+    description: String,
+    likelihood: i32,
+    impact: i32,
+    owner_organization: String,
+    mitigation: String,
+    state: String,
+    source: String,
+    labels: Json<BTreeMap<String, String>>,
+    goals: Vec<String>,
+    partners: Vec<String>,
+    create_time: OffsetDateTime,
+    update_time: OffsetDateTime,
+    delete_time: Option<OffsetDateTime>,
+    expire_time: Option<OffsetDateTime>,
+    revision: i64,
+}
+
+fn corrupt(what: &str, id: &str) -> Error {
+    Error::Internal(format!("stored risk {id} has an invalid {what}"))
+}
+
+/// Risk ids read for the register of `target`.
+fn ids_of(v: Vec<String>, target: &str) -> Result<Vec<Id>, Error> {
+    v.into_iter()
+        .map(|s| Id::try_from(s).map_err(|_| Error::Internal(format!("a risk linking {target} has an invalid id"))))
+        .collect()
+}
+
+fn ids(v: Vec<String>, what: &str, id: &str) -> Result<Vec<Id>, Error> {
+    v.into_iter()
+        .map(|s| Id::try_from(s).map_err(|_| corrupt(what, id)))
+        .collect()
+}
+
+/// `''` is unspecified; anything else must be a value of the enum.
+fn optional<T>(raw: &str, parse: fn(&str) -> Option<T>, what: &str, id: &str) -> Result<Option<T>, Error> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    parse(raw).map(Some).ok_or_else(|| corrupt(what, id))
+}
+
+impl TryFrom<RiskRow> for RiskEntry {
+    type Error = Error;
+    fn try_from(r: RiskRow) -> Result<Self, Error> {
+        let id = r.id;
+        let score = |n: i32, what: &str| u8::try_from(n).map_err(|_| corrupt(what, &id));
+        Ok(RiskEntry {
+            spec: RiskSpec {
+                title: r.title,
+                title_ko: r.title_ko,
+                category: optional(&r.category, RiskCategory::parse, "category", &id)?,
+                description: r.description,
+                likelihood: score(r.likelihood, "likelihood")?,
+                impact: score(r.impact, "impact")?,
+                owner_organization: r.owner_organization,
+                mitigation: r.mitigation,
+                state: optional(&r.state, RiskState::parse, "state", &id)?,
+                source: r.source,
+                labels: r.labels.0,
+                goals: ids(r.goals, "goal", &id)?,
+                partners: ids(r.partners, "partner", &id)?,
+            },
+            create_time: r.create_time,
+            update_time: r.update_time,
+            delete_time: r.delete_time,
+            expire_time: r.expire_time,
+            revision: r.revision,
+            id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
+        })
+    }
+}
+
+impl Resource for RiskEntry {
+    const KIND: Kind = Kind {
+        collection: RISKS,
+        fields: risk::FIELDS,
+        select: "SELECT risks.* FROM risks",
+        table: "risks",
+        id: "risks.id",
+        lock_then_read: false,
+    };
+    type Row = RiskRow;
+
+    fn meta(&self) -> Meta<'_> {
+        Meta {
+            id: &self.id,
+            revision: self.revision,
+            create_time: self.create_time,
+            delete_time: self.delete_time,
+        }
+    }
+
+    fn sort_value(&self, field: &str) -> SortValue {
+        RiskEntry::sort_value(self, field)
+    }
+}
+
+fn not_found(id: &Id) -> Error {
+    super::resource::not_found::<RiskEntry>(id)
+}
+
+/// Locks the goals and partners a risk links and checks they are live.
+async fn check_links(tx: &mut Transaction<'static, Postgres>, spec: &RiskSpec, prefix: &str) -> Result<(), Error> {
+    let mut goals = spec.goals.clone();
+    goals.sort();
+    lock_live_goals(tx, &goals, &format!("{prefix}.goals")).await?;
+    let mut partners = spec.partners.clone();
+    partners.sort();
+    lock_live_partners(tx, &partners, &format!("{prefix}.partners")).await?;
+    Ok(())
+}
+
+const INSERT_RISK: &str = "INSERT INTO risks (id, title, title_ko, category, description, likelihood, impact,
+        owner_organization, mitigation, state, source, labels, goals, partners, create_time, update_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now(), now())
+     ON CONFLICT (id) DO NOTHING
+     RETURNING id";
+
+const UPDATE_RISK: &str = "UPDATE risks SET title = $2, title_ko = $3, category = $4, description = $5,
+        likelihood = $6, impact = $7, owner_organization = $8, mitigation = $9, state = $10, source = $11,
+        labels = $12, goals = $13, partners = $14, update_time = now(), revision = revision + 1
+     WHERE id = $1
+     RETURNING id";
+
+/// Binds the stored columns of a risk, `$1…$14` of [`INSERT_RISK`] and [`UPDATE_RISK`].
+fn bind_columns<'q, O>(
+    q: QueryAs<'q, Postgres, O, PgArguments>,
+    id: &'q Id,
+    spec: &'q RiskSpec,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    let keys = |v: &'q [Id]| v.iter().map(Id::as_str).collect::<Vec<&'q str>>();
+    q.bind(id.as_str())
+        .bind(&spec.title)
+        .bind(&spec.title_ko)
+        .bind(spec.category.map(RiskCategory::as_str).unwrap_or_default())
+        .bind(&spec.description)
+        .bind(i32::from(spec.likelihood))
+        .bind(i32::from(spec.impact))
+        .bind(&spec.owner_organization)
+        .bind(&spec.mitigation)
+        .bind(spec.state.map(RiskState::as_str).unwrap_or_default())
+        .bind(&spec.source)
+        .bind(Json(&spec.labels))
+        .bind(keys(&spec.goals))
+        .bind(keys(&spec.partners))
+}
+
+/// Which links of a risk: to goals or to partners (the column of the `risks` table).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Link {
+    Goals,
+    Partners,
+}
+
+impl Link {
+    fn column(self) -> &'static str {
+        match self {
+            Link::Goals => "goals",
+            Link::Partners => "partners",
+        }
+    }
+}
+
+/// Live risks linking one of `ids` (at most 5, by id): what a delete of them is refused for.
+pub(super) async fn risks_linking(
+    tx: &mut Transaction<'static, Postgres>,
+    link: Link,
+    ids: &[&str],
+) -> Result<Vec<String>, Error> {
+    let sql = match link {
+        Link::Goals => "SELECT id FROM risks WHERE goals && $1 AND delete_time IS NULL ORDER BY id LIMIT 5",
+        Link::Partners => "SELECT id FROM risks WHERE partners && $1 AND delete_time IS NULL ORDER BY id LIMIT 5",
+    };
+    sqlx::query_scalar(sql)
+        .bind(ids)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)
+}
+
+/// Removes `ids` from the links of every live risk (a forced delete of goals or partners);
+/// returns the change records of the risks that changed (each a new revision).
+pub(super) async fn unlink_from_risks<'a>(
+    tx: &mut Transaction<'static, Postgres>,
+    link: Link,
+    ids: &[&str],
+    ctx: &'a WriteCtx,
+) -> Result<Vec<Change<'a>>, Error> {
+    let col = link.column();
+    let sql = match link {
+        Link::Goals => {
+            "UPDATE risks SET goals = ARRAY(SELECT x FROM unnest(goals) x WHERE x <> ALL($1)),
+                 update_time = now(), revision = revision + 1
+             WHERE goals && $1 AND delete_time IS NULL RETURNING risks.*"
+        }
+        Link::Partners => {
+            "UPDATE risks SET partners = ARRAY(SELECT x FROM unnest(partners) x WHERE x <> ALL($1)),
+                 update_time = now(), revision = revision + 1
+             WHERE partners && $1 AND delete_time IS NULL RETURNING risks.*"
+        }
+    };
+    let rows: Vec<RiskRow> = sqlx::query_as(sql)
+        .bind(ids)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    rows.into_iter()
+        .map(|row| RiskEntry::try_from(row)?.change(ChangeKind::Updated, vec![col.to_owned()], ctx))
+        .collect()
+}
+
+impl Store {
+    /// The live risks linking each of `ids` through `link`, by id (the `risk_register` of
+    /// goals and partners).
+    pub(super) async fn risk_register(&self, link: Link, ids: &[&str]) -> Result<HashMap<String, Vec<Id>>, Error> {
+        let sql = match link {
+            Link::Goals => {
+                "SELECT x, array_agg(id ORDER BY id) FROM risks, unnest(goals) x
+                 WHERE delete_time IS NULL AND x = ANY($1) GROUP BY x"
+            }
+            Link::Partners => {
+                "SELECT x, array_agg(id ORDER BY id) FROM risks, unnest(partners) x
+                 WHERE delete_time IS NULL AND x = ANY($1) GROUP BY x"
+            }
+        };
+        let rows: Vec<(String, Vec<String>)> = sqlx::query_as(sql)
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(target, risks)| Ok((target.clone(), ids_of(risks, &target)?)))
+            .collect()
+    }
+
+    /// Creates a risk. With a request id, a retry returns the original risk.
+    pub async fn create_risk(&self, id: &Id, spec: RiskSpec, ctx: &WriteCtx) -> Result<RiskEntry, Error> {
+        let spec_json = serde_json::to_vec(&spec).unwrap_or_default();
+        let hash = request_hash(&[id.as_str().as_bytes(), &spec_json]);
+        let mut tx = self.begin().await?;
+        if let Claim::Replay(resp) = claim_request(&mut tx, "CreateRiskEntry", ctx, &hash).await? {
+            return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
+        }
+        let risk = Self::insert_risk(&mut tx, id, &spec).await?;
+        let change = risk.change(ChangeKind::Created, vec![], ctx)?;
+        let response = change.snapshot.clone().unwrap_or(serde_json::Value::Null);
+        append_changes_answering(&mut tx, &[change], "CreateRiskEntry", ctx, &response).await?;
+        Self::finish(tx, ctx).await?;
+        Ok(risk)
+    }
+
+    async fn insert_risk(
+        tx: &mut Transaction<'static, Postgres>,
+        id: &Id,
+        spec: &RiskSpec,
+    ) -> Result<RiskEntry, Error> {
+        check_links(tx, spec, "risk").await?;
+        let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT_RISK), id, spec)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        if inserted.is_none() {
+            return Err(Error::AlreadyExists {
+                resource_type: RISKS.resource_type(),
+                name: RISKS.name(id),
+            });
+        }
+        read::<RiskEntry>(tx, id).await?.ok_or_else(|| not_found(id))
+    }
+
+    /// Updates a risk: applies `patch` to the stored risk; links must be live. With
+    /// `create_spec` (allow_missing), a missing risk is created.
+    pub async fn update_risk(
+        &self,
+        id: &Id,
+        etag: &str,
+        mask: Vec<String>,
+        patch: Result<RiskPatch, Error>,
+        create_spec: Option<Result<RiskSpec, Error>>,
+        ctx: &WriteCtx,
+    ) -> Result<RiskEntry, Error> {
+        let mut tx = self.begin().await?;
+        let Some(current) = lock_for::<RiskEntry>(&mut tx, id, etag, Intent::Update).await? else {
+            let spec = create_instead::<RiskEntry, _>(id, etag, create_spec)?;
+            let risk = Self::insert_risk(&mut tx, id, &spec).await?;
+            Self::commit(tx, &[risk.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
+            return Ok(risk);
+        };
+        let spec = current.patched(patch?).map_err(|e| e.within("risk"))?;
+        if spec == current.spec {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(current);
+        }
+        if spec.goals != current.spec.goals || spec.partners != current.spec.partners {
+            check_links(&mut tx, &spec, "risk").await?;
+        }
+        bind_columns::<(String,)>(sqlx::query_as(UPDATE_RISK), id, &spec)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let risk = read::<RiskEntry>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        Self::commit(tx, &[risk.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
+        Ok(risk)
+    }
+
+    /// Soft-deletes a risk. Nothing refers to a risk, so `force` changes nothing.
+    pub async fn delete_risk(
+        &self,
+        id: &Id,
+        etag: &str,
+        _force: bool,
+        allow_missing: bool,
+        ctx: &WriteCtx,
+    ) -> Result<Option<RiskEntry>, Error> {
+        let mut tx = self.begin().await?;
+        if lock_for::<RiskEntry>(&mut tx, id, etag, Intent::Delete)
+            .await?
+            .is_none()
+        {
+            return if allow_missing { Ok(None) } else { Err(not_found(id)) };
+        }
+        set_deleted::<RiskEntry>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
+        let risk = read::<RiskEntry>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        Self::commit(tx, &[risk.change(ChangeKind::Deleted, vec![], ctx)?], ctx).await?;
+        Ok(Some(risk))
+    }
+
+    /// Restores a soft-deleted risk; the goals and partners it links must still be live.
+    pub async fn undelete_risk(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<RiskEntry, Error> {
+        let mut tx = self.begin().await?;
+        let current = lock_for::<RiskEntry>(&mut tx, id, etag, Intent::Undelete)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        check_links(&mut tx, &current.spec, "risk").await?;
+        set_deleted::<RiskEntry>(&mut tx, &[id.as_str()], None).await?;
+        let risk = read::<RiskEntry>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        Self::commit(tx, &[risk.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
+        Ok(risk)
+    }
+
+    /// Purges soft-deleted risks past their expire time.
+    pub(super) async fn purge_expired_risks(&self) -> Result<u64, Error> {
+        self.purge_in_batches(
+            "DELETE FROM risks t WHERE t.id IN (
+                SELECT id FROM risks r WHERE r.expire_time < now() LIMIT 500 FOR UPDATE SKIP LOCKED)
+             RETURNING t.id",
+            RISKS,
+        )
+        .await
+    }
+}
