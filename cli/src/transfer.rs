@@ -1096,7 +1096,13 @@ impl Resource for Partners {
     }
 
     fn same(file: &PartnerRecord, stored: &PartnerRecord) -> bool {
-        file.canonical() == *stored
+        let mut f = file.canonical();
+        // A country without a Korean name in the file has CLDR's, which the server gives it.
+        if f.kind == "COUNTRY" && !f.fields.has("display_name_ko") && stored.fields.has("display_name_ko") {
+            f.fields.set("display_name_ko", stored.fields.text("display_name_ko"));
+            f.fields = f.fields.canonical();
+        }
+        f == *stored
     }
 
     async fn stored(

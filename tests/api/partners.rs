@@ -930,4 +930,19 @@ async fn countries_carry_cldr_korean_names_and_are_found_by_them() {
         .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].name, "tradePartners/kr");
+    // Clearing a country's Korean name gives it CLDR's again.
+    let cleared = c
+        .update_trade_partner(pb::UpdateTradePartnerRequest {
+            trade_partner: Some(pb::TradePartner {
+                name: "tradePartners/vn".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(registry_client::prost_types::FieldMask {
+                paths: vec!["display_name_ko".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(cleared.display_name_ko, "베트남");
 }

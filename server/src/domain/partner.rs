@@ -82,7 +82,8 @@ impl Default for PartnerKind {
 }
 
 impl PartnerSpec {
-    /// A new country partner without a Korean display name gets CLDR's (`us` → 미국).
+    /// A country partner without a Korean display name (new, or an update that clears it) gets
+    /// CLDR's (`us` → 미국).
     pub fn named_in_korean(mut self, id: &Id) -> PartnerSpec {
         if self.kind == PartnerKind::Country
             && self.display_name_ko.is_empty()
@@ -109,6 +110,7 @@ impl TradePartner {
     pub fn patched(&self, patch: PartnerPatch) -> Result<PartnerSpec, Error> {
         let mut spec = self.spec.clone();
         spec.apply(patch)?;
+        let spec = spec.named_in_korean(&self.id);
         if spec.kind != self.spec.kind {
             return Err(Error::invalid(
                 "kind",
