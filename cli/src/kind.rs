@@ -157,6 +157,34 @@ fn lines(items: impl IntoIterator<Item = String>) -> String {
     items.into_iter().collect::<Vec<_>>().join("\n")
 }
 
+/// +1 or −1 for a relative target (INCREASE_BY / DECREASE_BY: a change from the baseline, an
+/// amount or a percentage of it); `None` for an absolute one.
+pub fn relative_sign(t: &pb::Target) -> Option<f64> {
+    use pb::target::Direction;
+    match Direction::try_from(t.direction) {
+        Ok(Direction::IncreaseBy) => Some(1.0),
+        Ok(Direction::DecreaseBy) => Some(-1.0),
+        _ => None,
+    }
+}
+
+/// How a target reads: "500 factories", or for a relative one "+30% of the baseline" /
+/// "−10 t".
+pub fn target_text(t: &pb::Target) -> String {
+    let value = fmt_number(t.target_value);
+    match relative_sign(t) {
+        None => format!("{value} {}", t.unit),
+        Some(s) => {
+            let sign = if s > 0.0 { "+" } else { "−" };
+            if t.percent_of_baseline {
+                format!("{sign}{value}% of the baseline")
+            } else {
+                format!("{sign}{value} {}", t.unit)
+            }
+        }
+    }
+}
+
 /// `12`, `2.5`: whole numbers without a fraction.
 pub fn fmt_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {

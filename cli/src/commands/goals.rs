@@ -340,6 +340,8 @@ async fn record(ctx: &Ctx, a: RecordArgs) -> CliResult {
 #[derive(Debug, Serialize)]
 struct TargetProgressView {
     metric: String,
+    /// How the target reads ("500 factories", "+30% of the baseline").
+    target: String,
     unit: String,
     target_value: f64,
     target_year: i32,
@@ -368,6 +370,7 @@ async fn progress(ctx: &Ctx, a: ProgressArgs) -> CliResult {
             let p = t.progress.clone().unwrap_or_default();
             TargetProgressView {
                 metric: t.metric.clone(),
+                target: crate::kind::target_text(t),
                 unit: t.unit.clone(),
                 target_value: t.target_value,
                 target_year: t.target_year,
@@ -386,7 +389,7 @@ async fn progress(ctx: &Ctx, a: ProgressArgs) -> CliResult {
         |v| {
             vec![
                 v.metric.clone(),
-                format!("{} {} by {}", fmt_number(v.target_value), v.unit, v.target_year),
+                format!("{} by {}", v.target, v.target_year),
                 v.state.clone(),
                 v.latest_value.map(fmt_number).unwrap_or_default(),
                 v.percent_complete.map(|p| format!("{p:.1}%")).unwrap_or_default(),

@@ -211,7 +211,7 @@ fn goal_item(h: &mut String, g: &pb::PolicyGoal, children: &BTreeMap<&str, Vec<&
                 h,
                 "<li>{}: target {} by {}{}{} {}</li>",
                 esc(&t.metric),
-                esc(&target_text(t)),
+                esc(&crate::kind::target_text(t)),
                 t.target_year,
                 esc(&latest),
                 esc(&pct),
@@ -230,42 +230,14 @@ fn goal_item(h: &mut String, g: &pb::PolicyGoal, children: &BTreeMap<&str, Vec<&
     h.push_str("</li>\n");
 }
 
-/// +1 or −1 for a relative target (INCREASE_BY / DECREASE_BY: a change from the baseline, an
-/// amount or a percentage of it); `None` for an absolute one.
-fn relative_sign(t: &pb::Target) -> Option<f64> {
-    use pb::target::Direction;
-    match Direction::try_from(t.direction) {
-        Ok(Direction::IncreaseBy) => Some(1.0),
-        Ok(Direction::DecreaseBy) => Some(-1.0),
-        _ => None,
-    }
-}
-
 /// The value a target (or interim) value means; `None` for a relative target whose baseline
 /// is unknown (the registry then computes no progress: BASELINE_UNKNOWN).
 fn absolute(t: &pb::Target, v: f64) -> Option<f64> {
-    let Some(sign) = relative_sign(t) else {
+    let Some(sign) = crate::kind::relative_sign(t) else {
         return Some(v);
     };
     let b = t.baseline_value?;
     Some(b + sign * if t.percent_of_baseline { b * v / 100.0 } else { v })
-}
-
-/// How a target reads: "500 factories", or for a relative one "+30% of the baseline" /
-/// "−10 t".
-fn target_text(t: &pb::Target) -> String {
-    let value = charts::trim_number(t.target_value);
-    match relative_sign(t) {
-        None => format!("{value} {}", t.unit),
-        Some(s) => {
-            let sign = if s > 0.0 { "+" } else { "−" };
-            if t.percent_of_baseline {
-                format!("{sign}{value}% of the baseline")
-            } else {
-                format!("{sign}{value} {}", t.unit)
-            }
-        }
-    }
 }
 
 /// The chart data of one target: the path as the registry computes progress (from the
@@ -280,7 +252,7 @@ fn target_chart(g: &pb::PolicyGoal, t: &pb::Target, ms: &[&pb::Measurement], as_
     let start_x = date_of(t.baseline_date.as_ref())
         .map(|d| f64::from(d.year()) + f64::from(d.ordinal() - 1) / 365.25)
         .or_else(|| measured.first().map(|p| p.0));
-    let start_y = if relative_sign(t).is_some() {
+    let start_y = if crate::kind::relative_sign(t).is_some() {
         t.baseline_value
     } else {
         t.baseline_value.or_else(|| measured.first().map(|p| p.1))
@@ -338,7 +310,7 @@ fn targets(h: &mut String, d: &ReportData) -> Result<(), String> {
                 esc(&t.metric),
                 mine.len(),
                 esc(&t.metric),
-                esc(&target_text(t)),
+                esc(&crate::kind::target_text(t)),
                 t.target_year,
                 mine.len(),
                 esc(&t.description),

@@ -1233,6 +1233,7 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
         table.contains("ai-factories") && table.contains("BASELINE_UNKNOWN"),
         "{table}"
     );
+    assert!(table.contains("+30% of the baseline by 2030"), "{table}");
     let table = ok(ctl(
         &app,
         &[
