@@ -552,3 +552,37 @@ async fn tokens_expire_by_default_and_rotate_with_a_grace_period() {
 fn create_goal(id: &str) -> pb::CreatePolicyGoalRequest {
     create(id, goal("G", pb::Pillar::IndustrialResurgence))
 }
+
+/// A value the database refuses reaches the client as INVALID_ARGUMENT without schema detail:
+/// neither the constraint's name nor the table's is in the status, its details or the error.
+#[tokio::test]
+async fn database_constraint_names_never_reach_clients() {
+    let app = TestApp::spawn().await;
+    sqlx::query(
+        "ALTER TABLE policy_goals ADD CONSTRAINT internal_title_rule_xyz CHECK (title <> 'Refused by the schema')",
+    )
+    .execute(app.pool())
+    .await
+    .unwrap();
+    let refused = app
+        .client
+        .create_policy_goal(create(
+            "refused",
+            goal("Refused by the schema", pb::Pillar::IndustrialResurgence),
+        ))
+        .await;
+    let err = match refused {
+        Err(e @ Error::InvalidArgument { .. }) => e,
+        other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+    };
+    let shown = format!("{err} {err:?}");
+    for secret in ["internal_title_rule_xyz", "policy_goals", "23514"] {
+        assert!(!shown.contains(secret), "{secret} reached the client: {shown}");
+    }
+    // Nothing was stored.
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM policy_goals")
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+}
