@@ -224,8 +224,16 @@ fn is_word_start(c: char) -> bool {
     c.is_alphabetic() || c == '_'
 }
 
+/// A literal's text in Unicode NFC, as text is stored (decomposed Hangul finds composed
+/// text). Each literal is normalised after its escapes are read, never the filter as a whole:
+/// a combining mark after an escape (`\t` + U+0308) must not turn the escape into `\ẗ`.
+fn nfc(s: &str) -> String {
+    super::check::nfc(s).into_owned()
+}
+
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/')
+    // Combining marks too: a decomposed letter (`a` + U+0308) is part of its word.
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/') || unicode_normalization::char::is_combining_mark(c)
 }
 
 fn lex(src: &str) -> Result<Vec<Token>, Error> {
@@ -363,9 +371,6 @@ pub fn parse(defs: &'static [FieldDef], raw: &str) -> Result<Option<Expr>, Error
     if raw.trim().is_empty() {
         return Ok(None);
     }
-    // Text is compared in Unicode NFC, as it is stored (decomposed Hangul finds composed text).
-    let normalized = super::check::nfc(raw);
-    let raw = normalized.as_ref();
     let mut p = Parser {
         src: raw,
         toks: lex(raw)?,
@@ -517,7 +522,7 @@ impl Parser<'_> {
     /// A bare literal: a case-insensitive text search (AIP-160 "global" restriction).
     fn bare(&self, t: &Token) -> Result<Expr, Error> {
         let text = match &t.tok {
-            Tok::Str(s) => s.clone(),
+            Tok::Str(s) => nfc(s),
             _ => {
                 let w = self.text(t);
                 if matches!(w, "and" | "or" | "not" | "And" | "Or" | "Not") {
@@ -529,7 +534,7 @@ impl Parser<'_> {
                         ),
                     ));
                 }
-                w.to_owned()
+                nfc(w)
             }
         };
         let Some(def) = self
@@ -556,9 +561,9 @@ impl Parser<'_> {
     fn arg(&mut self, op: Op) -> Result<(Lit, usize), Error> {
         let t = self.bump();
         let lit = match &t.tok {
-            Tok::Str(s) => Lit::Str(s.clone()),
+            Tok::Str(s) => Lit::Str(nfc(s)),
             Tok::Num => Lit::Num(self.text(&t).to_owned()),
-            Tok::Word => Lit::Word(self.text(&t).to_owned()),
+            Tok::Word => Lit::Word(nfc(self.text(&t))),
             Tok::Star => Lit::Star,
             Tok::Minus => {
                 let n = self.peek();
@@ -1203,6 +1208,19 @@ mod tests {
                 cmp("search", Op::Has, Value::Text("2030".into()))
             ])
         );
+    }
+
+    #[test]
+    fn literals_are_composed_after_their_escapes() {
+        let title = |s: &str| cmp("title", Op::Eq, Value::Text(s.into()));
+        // Decomposed text is compared composed (NFC), quoted or bare.
+        assert_eq!(p("title = \"a\u{308}\""), title("ä"));
+        assert_eq!(p("a\u{308}"), cmp("search", Op::Has, Value::Text("ä".into())));
+        // An escape followed by a combining mark stays an escape (found by cargo-fuzz: the
+        // whole filter used to be normalised first, turning `\t` + U+0308 into `\ẗ`).
+        assert_eq!(p("title = \"\\t\u{308}\""), title("\t\u{308}"));
+        let e = title("\t\u{308}x");
+        assert_eq!(p(&e.to_string()), e);
     }
 
     #[test]
