@@ -83,18 +83,7 @@ impl Resource for TradeAgreement {
     };
     type Row = AgreementRow;
 
-    fn meta(&self) -> Meta<'_> {
-        Meta {
-            id: &self.id,
-            revision: self.revision,
-            create_time: self.create_time,
-            delete_time: self.delete_time,
-        }
-    }
-
-    fn sort_value(&self, field: &str) -> SortValue {
-        TradeAgreement::sort_value(self, field)
-    }
+    super::resource::stored_fields!();
 }
 
 fn not_found(id: &Id) -> Error {

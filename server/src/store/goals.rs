@@ -137,18 +137,7 @@ impl Resource for PolicyGoal {
     };
     type Row = GoalRow;
 
-    fn meta(&self) -> Meta<'_> {
-        Meta {
-            id: &self.id,
-            revision: self.revision,
-            create_time: self.create_time,
-            delete_time: self.delete_time,
-        }
-    }
-
-    fn sort_value(&self, field: &str) -> SortValue {
-        PolicyGoal::sort_value(self, field)
-    }
+    super::resource::stored_fields!();
 
     /// Progress: stored with the goal, computed here for old rows and for past states; the
     /// live risks of the register that link the goal (current state only).

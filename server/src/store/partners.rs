@@ -128,18 +128,7 @@ impl Resource for TradePartner {
     };
     type Row = PartnerRow;
 
-    fn meta(&self) -> Meta<'_> {
-        Meta {
-            id: &self.id,
-            revision: self.revision,
-            create_time: self.create_time,
-            delete_time: self.delete_time,
-        }
-    }
-
-    fn sort_value(&self, field: &str) -> SortValue {
-        TradePartner::sort_value(self, field)
-    }
+    super::resource::stored_fields!();
 }
 
 fn flow_not_found(id: &Id, year: i32) -> Error {

@@ -66,18 +66,7 @@ impl Resource for ProductSet {
     };
     type Row = ProductSetRow;
 
-    fn meta(&self) -> Meta<'_> {
-        Meta {
-            id: &self.id,
-            revision: self.revision,
-            create_time: self.create_time,
-            delete_time: self.delete_time,
-        }
-    }
-
-    fn sort_value(&self, field: &str) -> SortValue {
-        ProductSet::sort_value(self, field)
-    }
+    super::resource::stored_fields!();
 }
 
 const INSERT: &str =

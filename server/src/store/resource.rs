@@ -43,6 +43,27 @@ pub struct Meta<'a> {
     pub delete_time: Option<OffsetDateTime>,
 }
 
+/// The [`Resource::meta`] and [`Resource::sort_value`] of a resource whose struct has the
+/// usual `id`, `revision`, `create_time` and `delete_time` fields and an inherent
+/// `sort_value` (every resource so far): one line in its `impl Resource`.
+macro_rules! stored_fields {
+    () => {
+        fn meta(&self) -> Meta<'_> {
+            Meta {
+                id: &self.id,
+                revision: self.revision,
+                create_time: self.create_time,
+                delete_time: self.delete_time,
+            }
+        }
+
+        fn sort_value(&self, field: &str) -> SortValue {
+            Self::sort_value(self, field)
+        }
+    };
+}
+pub(crate) use stored_fields;
+
 /// A top-level resource stored in one table, soft-deletable, with etags and revisions.
 pub trait Resource:
     Sized + Send + Sync + Serialize + DeserializeOwned + TryFrom<Self::Row, Error = Error> + 'static

@@ -113,18 +113,7 @@ impl Resource for RiskEntry {
     };
     type Row = RiskRow;
 
-    fn meta(&self) -> Meta<'_> {
-        Meta {
-            id: &self.id,
-            revision: self.revision,
-            create_time: self.create_time,
-            delete_time: self.delete_time,
-        }
-    }
-
-    fn sort_value(&self, field: &str) -> SortValue {
-        RiskEntry::sort_value(self, field)
-    }
+    super::resource::stored_fields!();
 }
 
 fn not_found(id: &Id) -> Error {
