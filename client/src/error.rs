@@ -96,6 +96,11 @@ impl From<tonic::Status> for Error {
         let message = s.message().to_owned();
         let reason = details.error_info().map(|i| i.reason.clone()).unwrap_or_default();
         let resource_name = details.resource_info().map(|r| r.resource_name.clone());
+        if refused_by_goaway(&s) {
+            return Error::Unavailable {
+                message: format!("the server refused the call while shutting down: {message}"),
+            };
+        }
         match s.code() {
             Code::InvalidArgument => Error::InvalidArgument {
                 message,
@@ -134,6 +139,22 @@ impl From<tonic::Status> for Error {
             code => Error::Other { code, message },
         }
     }
+}
+
+/// True when the call's HTTP/2 stream was refused by the server's GOAWAY: h2 fails the streams
+/// above the GOAWAY's last stream id with the frame's reason (NO_ERROR during a graceful
+/// shutdown, which tonic reports as INTERNAL), and the server never processed them, so the call
+/// is as safe to retry as any UNAVAILABLE. A stream cut half-way by a closing connection is a
+/// broken pipe instead, and keeps its own code.
+fn refused_by_goaway(s: &tonic::Status) -> bool {
+    let mut source = std::error::Error::source(s);
+    while let Some(e) = source {
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            return h2.is_go_away() && h2.is_remote();
+        }
+        source = e.source();
+    }
+    false
 }
 
 impl From<tonic::transport::Error> for Error {
