@@ -180,6 +180,9 @@ pub struct AuthLimits {
     pub per_token: Option<NonZeroU32>,
     /// Entries of each token cache (known tokens, unknown ids).
     pub cache_capacity: u64,
+    /// How long a token cache entry lives: the feed evicts a changed token at once, this bounds
+    /// how long a missed eviction could matter.
+    pub cache_ttl: Duration,
 }
 
 impl Default for AuthLimits {
@@ -188,6 +191,7 @@ impl Default for AuthLimits {
             failures_per_peer: NonZeroU32::new(10),
             per_token: None,
             cache_capacity: 10_000,
+            cache_ttl: Duration::from_secs(5),
         }
     }
 }
@@ -229,7 +233,7 @@ where
 
 impl Authenticator {
     pub fn new(store: Store, limits: AuthLimits) -> Self {
-        let ttl = Duration::from_secs(5);
+        let ttl = limits.cache_ttl;
         Authenticator {
             store,
             known: bounded(limits.cache_capacity, ttl),

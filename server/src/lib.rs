@@ -82,6 +82,8 @@ pub struct ServerOptions {
     pub failed_auth_per_peer: Option<std::num::NonZeroU32>,
     /// Entries of each token cache (known tokens; unknown ids).
     pub token_cache_capacity: u64,
+    /// How long a token cache entry lives (changes evict entries sooner, through the feed).
+    pub token_cache_ttl: Duration,
     /// Change streams allowed per token and in total.
     pub streams: limits::StreamLimits,
     /// Requests in flight on this server; beyond it, RESOURCE_EXHAUSTED `OVERLOADED`.
@@ -110,6 +112,7 @@ impl Default for ServerOptions {
             rate_limit_per_token: None,
             failed_auth_per_peer: auth::AuthLimits::default().failures_per_peer,
             token_cache_capacity: auth::AuthLimits::default().cache_capacity,
+            token_cache_ttl: auth::AuthLimits::default().cache_ttl,
             streams: limits::StreamLimits::default(),
             max_concurrent_requests: 1024,
             metrics_listener: None,
@@ -195,6 +198,7 @@ pub async fn serve(
             failures_per_peer: opts.failed_auth_per_peer,
             per_token: opts.rate_limit_per_token,
             cache_capacity: opts.token_cache_capacity,
+            cache_ttl: opts.token_cache_ttl,
         },
     ));
     tokio::spawn(evict_changed_tokens(feed.clone(), auth.clone(), feed_stop.clone()));

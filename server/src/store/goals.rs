@@ -1,8 +1,8 @@
 //! Policy goals in PostgreSQL.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
+use sqlx::{Postgres, Transaction, types::Json};
 use time::OffsetDateTime;
 
 use super::resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, set_deleted};
@@ -154,8 +154,8 @@ impl Resource for PolicyGoal {
     }
 }
 
-/// Resolves a new goal's parent: locks it (shared), checks it is live, and returns its
-/// ancestors + itself and its pillar.
+/// Resolves a goal's new parent: locks it (shared), checks it (see [`check_parent`]), and
+/// returns its ancestors + itself and its pillar.
 async fn resolve_parent(
     tx: &mut Transaction<'static, Postgres>,
     parent: &Id,
@@ -168,14 +168,29 @@ async fn resolve_parent(
             .fetch_optional(&mut **tx)
             .await
             .map_err(db_error)?;
-    let Some((mut ancestors, pillar, deleted)) = row else {
+    let found = row.map(|(a, p, d)| (a, p, d.is_some()));
+    let (mut ancestors, pillar) = check_parent(found.as_ref(), parent, child, field)?;
+    ancestors.push(parent.as_str().to_owned());
+    Ok((ancestors, pillar))
+}
+
+/// Checks a stored parent (its ancestors, pillar and whether it is deleted, `None` when it does
+/// not exist) for `child`: live, and not the child or one of its descendants. Returns the
+/// parent's ancestors and pillar.
+fn check_parent(
+    found: Option<&(Vec<String>, String, bool)>,
+    parent: &Id,
+    child: &Id,
+    field: &str,
+) -> Result<(Vec<String>, String), Error> {
+    let Some((ancestors, pillar, deleted)) = found else {
         return Err(Error::failed_precondition(
             Reason::ParentNotFound,
             format!("{field}: parent {} does not exist", GOALS.name(parent)),
             Some(GOALS.name(parent)),
         ));
     };
-    if deleted.is_some() {
+    if *deleted {
         return Err(Error::failed_precondition(
             Reason::ParentDeleted,
             format!("{field}: parent {} is deleted", GOALS.name(parent)),
@@ -193,8 +208,7 @@ async fn resolve_parent(
             Some(GOALS.name(parent)),
         ));
     }
-    ancestors.push(parent.as_str().to_owned());
-    Ok((ancestors, pillar))
+    Ok((ancestors.clone(), pillar.clone()))
 }
 
 /// Checks the goals a goal contributes to: live, locked (`FOR SHARE`) until the write
@@ -227,82 +241,311 @@ fn resolve_pillar(spec: &GoalSpec, parent_pillar: Option<&str>) -> Result<Pillar
     }
 }
 
-const INSERT_GOAL: &str =
-    "INSERT INTO policy_goals (id, parent_id, ancestors, title, title_ko, pillar, description, sectors, regions,
-        lead_organization, confidence, confidence_note, targets, milestones, linked_partners, risks, source, labels,
-        progress_states, progress, description_ko, contributing_organizations, contributes_to, state, create_time,
-        update_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-        $24, now(), now())
-     ON CONFLICT (id) DO NOTHING
-     RETURNING *";
+/// The columns a goal write sets, with their types: the record type of the
+/// `jsonb_to_recordset` that [`INSERT_GOALS`] and [`UPDATE_GOAL`] read their rows from, and
+/// the fields of [`GoalColumns`] (a test checks the two agree).
+const COLUMNS: &[(&str, &str)] = &[
+    ("id", "text"),
+    ("parent_id", "text"),
+    ("ancestors", "text[]"),
+    ("title", "text"),
+    ("title_ko", "text"),
+    ("pillar", "text"),
+    ("description", "text"),
+    ("sectors", "text[]"),
+    ("regions", "text[]"),
+    ("lead_organization", "text"),
+    ("confidence", "text"),
+    ("confidence_note", "text"),
+    ("targets", "jsonb"),
+    ("milestones", "jsonb"),
+    ("linked_partners", "text[]"),
+    ("risks", "jsonb"),
+    ("source", "text"),
+    ("labels", "jsonb"),
+    ("progress_states", "text[]"),
+    ("progress", "jsonb"),
+    ("description_ko", "text"),
+    ("contributing_organizations", "text[]"),
+    ("contributes_to", "text[]"),
+    ("state", "text"),
+];
 
-/// The stored columns of a goal, bound as `$1…$23` of [`INSERT_GOAL`] and [`UPDATE_GOAL`].
-struct GoalColumns<'a> {
-    id: &'a Id,
-    spec: &'a GoalSpec,
-    ancestors: &'a [String],
-    pillar: Pillar,
-    progress_states: &'a [String],
-    progress: serde_json::Value,
+fn record_type() -> String {
+    COLUMNS
+        .iter()
+        .map(|(c, t)| format!("{c} {t}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-impl GoalColumns<'_> {
-    fn bind<'q>(&'q self, sql: &'static str) -> QueryAs<'q, Postgres, GoalRow, PgArguments> {
-        let s = self.spec;
-        sqlx::query_as(sql)
-            .bind(self.id.as_str())
-            .bind(s.parent.as_ref().map(Id::as_str))
-            .bind(self.ancestors)
-            .bind(&s.title)
-            .bind(&s.title_ko)
-            .bind(self.pillar.as_str())
-            .bind(&s.description)
-            .bind(&s.sectors)
-            .bind(&s.regions)
-            .bind(&s.lead_organization)
-            .bind(s.confidence.map(Confidence::as_str))
-            .bind(&s.confidence_note)
-            .bind(Json(&s.targets))
-            .bind(Json(&s.milestones))
-            .bind(s.linked_partners.iter().map(Id::as_str).collect::<Vec<_>>())
-            .bind(Json(&s.risks))
-            .bind(&s.source)
-            .bind(Json(&s.labels))
-            .bind(self.progress_states)
-            .bind(&self.progress)
-            .bind(&s.description_ko)
-            .bind(&s.contributing_organizations)
-            .bind(s.contributes_to.iter().map(Id::as_str).collect::<Vec<_>>())
+/// Inserts the goals of a JSON array of [`GoalColumns`] in one statement (a goal whose id is
+/// taken is skipped: the caller finds it missing from the rows returned).
+static INSERT_GOALS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let names = COLUMNS.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
+    format!(
+        "INSERT INTO policy_goals ({names}, create_time, update_time)
+         SELECT {names}, now(), now() FROM jsonb_to_recordset($1) AS x({})
+         ON CONFLICT (id) DO NOTHING
+         RETURNING *",
+        record_type()
+    )
+});
+
+/// Rewrites one goal from a JSON array of one [`GoalColumns`] (its state is not written here:
+/// state changes have their own method).
+static UPDATE_GOAL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let set = COLUMNS
+        .iter()
+        .filter(|(c, _)| !matches!(*c, "id" | "state"))
+        .map(|(c, _)| format!("{c} = x.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "UPDATE policy_goals g SET {set}, update_time = now(), revision = g.revision + 1
+         FROM jsonb_to_recordset($1) AS x({})
+         WHERE g.id = x.id
+         RETURNING g.*",
+        record_type()
+    )
+});
+
+/// The stored columns of a goal, as one record of [`INSERT_GOALS`] and [`UPDATE_GOAL`].
+#[derive(serde::Serialize)]
+struct GoalColumns<'a> {
+    id: &'a str,
+    parent_id: Option<&'a str>,
+    ancestors: &'a [String],
+    title: &'a str,
+    title_ko: &'a str,
+    pillar: &'static str,
+    description: &'a str,
+    sectors: &'a [String],
+    regions: &'a [String],
+    lead_organization: &'a str,
+    confidence: Option<&'static str>,
+    confidence_note: &'a str,
+    targets: &'a [Target],
+    milestones: &'a [Milestone],
+    linked_partners: Vec<&'a str>,
+    risks: &'a [Risk],
+    source: &'a str,
+    labels: &'a BTreeMap<String, String>,
+    progress_states: Vec<String>,
+    progress: serde_json::Value,
+    description_ko: &'a str,
+    contributing_organizations: &'a [String],
+    contributes_to: Vec<&'a str>,
+    state: &'static str,
+}
+
+impl<'a> GoalColumns<'a> {
+    /// The columns of `spec` (its pillar resolved) with no measurement yet, or the given progress.
+    fn new(
+        id: &'a Id,
+        spec: &'a GoalSpec,
+        ancestors: &'a [String],
+        pillar: Pillar,
+        state: GoalState,
+        progress: &[crate::domain::progress::Progress],
+        progress_states: Vec<String>,
+    ) -> Self {
+        GoalColumns {
+            id: id.as_str(),
+            parent_id: spec.parent.as_ref().map(Id::as_str),
+            ancestors,
+            title: &spec.title,
+            title_ko: &spec.title_ko,
+            pillar: pillar.as_str(),
+            description: &spec.description,
+            sectors: &spec.sectors,
+            regions: &spec.regions,
+            lead_organization: &spec.lead_organization,
+            confidence: spec.confidence.map(Confidence::as_str),
+            confidence_note: &spec.confidence_note,
+            targets: &spec.targets,
+            milestones: &spec.milestones,
+            linked_partners: spec.linked_partners.iter().map(Id::as_str).collect(),
+            risks: &spec.risks,
+            source: &spec.source,
+            labels: &spec.labels,
+            progress_states,
+            progress: super::measurements::progress_json(progress),
+            description_ko: &spec.description_ko,
+            contributing_organizations: &spec.contributing_organizations,
+            contributes_to: spec.contributes_to.iter().map(Id::as_str).collect(),
+            state: state.as_str(),
+        }
     }
 }
 
-const UPDATE_GOAL: &str =
-    "UPDATE policy_goals SET parent_id = $2, ancestors = $3, title = $4, title_ko = $5, pillar = $6,
-        description = $7, sectors = $8, regions = $9, lead_organization = $10, confidence = $11, confidence_note = $12,
-        targets = $13, milestones = $14, linked_partners = $15, risks = $16, source = $17, labels = $18,
-        progress_states = $19, progress = $20, description_ko = $21, contributing_organizations = $22,
-        contributes_to = $23, update_time = now(), revision = revision + 1
-     WHERE id = $1
-     RETURNING *";
+/// A goal to create: its id, spec and initial state.
+pub type NewGoal = (Id, GoalSpec, GoalState);
 
-/// What the inserts of one transaction share: the goals created so far (their ancestors and
-/// pillar, for children created after them) and whether the tree lock is held.
-#[derive(Default)]
-struct InsertBatch {
-    created: std::collections::HashMap<Id, (Vec<String>, String)>,
-    tree_locked: bool,
+/// Inserts one goal (see [`insert_goals`]).
+async fn insert_goal(
+    tx: &mut Transaction<'static, Postgres>,
+    id: &Id,
+    spec: GoalSpec,
+    state: GoalState,
+) -> Result<PolicyGoal, Error> {
+    let mut goals = insert_goals(tx, vec![(id.clone(), spec, state)], false).await?;
+    goals
+        .pop()
+        .ok_or_else(|| Error::Internal("an insert returned no goal".into()))
+}
+
+/// Inserts goals in order, in a fixed number of statements whatever their count: their parents
+/// and the goals they contribute to (stored, or created earlier in `goals`) and their partners
+/// are locked and checked in one query each, the goals written in one INSERT and their partner
+/// links in one more. With `indexed`, a refusal names its goal: `requests[i].policy_goal.…`.
+async fn insert_goals(
+    tx: &mut Transaction<'static, Postgres>,
+    goals: Vec<NewGoal>,
+    indexed: bool,
+) -> Result<Vec<PolicyGoal>, Error> {
+    let at = |i: usize, e: Error| {
+        if indexed {
+            e.within(&format!("requests[{i}]"))
+        } else {
+            e
+        }
+    };
+    // Parents that are not created earlier in this batch: locked (shared) and read at once.
+    let mut earlier: HashMap<&Id, usize> = HashMap::new();
+    let mut outside = Vec::new();
+    for (i, (id, spec, _)) in goals.iter().enumerate() {
+        if let Some(p) = &spec.parent
+            && !earlier.contains_key(p)
+        {
+            outside.push(p.as_str());
+        }
+        earlier.insert(id, i);
+    }
+    let stored_parents: HashMap<String, (Vec<String>, String, bool)> = if outside.is_empty() {
+        HashMap::new()
+    } else {
+        lock(tx, GOAL_TREE_LOCK, true).await?;
+        let rows: Vec<(String, Vec<String>, String, Option<OffsetDateTime>)> = sqlx::query_as(
+            "SELECT id, ancestors, pillar, delete_time FROM policy_goals WHERE id = ANY($1) ORDER BY id FOR SHARE",
+        )
+        .bind(&outside)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter()
+            .map(|(id, a, p, d)| (id, (a, p, d.is_some())))
+            .collect()
+    };
+    // Ancestors and pillar of each goal, in order.
+    let mut placed: HashMap<&Id, (Vec<String>, Pillar)> = HashMap::new();
+    let mut resolved = Vec::with_capacity(goals.len());
+    for (i, (id, spec, _)) in goals.iter().enumerate() {
+        let (ancestors, parent_pillar) = match &spec.parent {
+            Some(parent) => {
+                let (mut ancestors, pillar) = match placed.get(parent) {
+                    Some((a, p)) => (a.clone(), p.as_str().to_owned()),
+                    None => check_parent(stored_parents.get(parent.as_str()), parent, id, "policy_goal.parent")
+                        .map_err(|e| at(i, e))?,
+                };
+                ancestors.push(parent.as_str().to_owned());
+                (ancestors, Some(pillar))
+            }
+            None => (Vec::new(), None),
+        };
+        let pillar = resolve_pillar(spec, parent_pillar.as_deref()).map_err(|e| at(i, e))?;
+        placed.insert(id, (ancestors.clone(), pillar));
+        resolved.push((ancestors, pillar));
+    }
+    // Partners, and the goals contributed to that this batch does not create before.
+    let partners: Vec<&[Id]> = goals
+        .iter()
+        .map(|(_, spec, _)| spec.linked_partners.as_slice())
+        .collect();
+    super::partners::lock_live_lists(
+        tx,
+        Collection::TradePartners,
+        &partners,
+        "policy_goal.linked_partners",
+        at,
+    )
+    .await?;
+    let mut contributions: Vec<Vec<Id>> = Vec::new();
+    for (i, (id, spec, _)) in goals.iter().enumerate() {
+        if spec.contributes_to.contains(id) {
+            return Err(at(
+                i,
+                Error::invalid("policy_goal.contributes_to", "must not name the goal itself"),
+            ));
+        }
+        contributions.push(
+            spec.contributes_to
+                .iter()
+                .filter(|g| earlier.get(g).is_none_or(|&j| j >= i))
+                .cloned()
+                .collect(),
+        );
+    }
+    let contributions: Vec<&[Id]> = contributions.iter().map(Vec::as_slice).collect();
+    super::partners::lock_live_lists(
+        tx,
+        Collection::PolicyGoals,
+        &contributions,
+        "policy_goal.contributes_to",
+        at,
+    )
+    .await?;
+    // A new goal has no measurements (they go with a purged goal).
+    let columns: Vec<GoalColumns> = goals
+        .iter()
+        .zip(&resolved)
+        .map(|((id, spec, state), (ancestors, pillar))| {
+            let (progress, states) = super::measurements::unmeasured_progress(id, &spec.targets);
+            GoalColumns::new(id, spec, ancestors, *pillar, *state, &progress, states)
+        })
+        .collect();
+    let rows: Vec<GoalRow> = sqlx::query_as(INSERT_GOALS.as_str())
+        .bind(Json(&columns))
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    let mut inserted: HashMap<String, GoalRow> = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let mut created = Vec::with_capacity(goals.len());
+    for (i, (id, _, _)) in goals.iter().enumerate() {
+        let Some(row) = inserted.remove(id.as_str()) else {
+            return Err(at(
+                i,
+                Error::AlreadyExists {
+                    resource_type: GOALS.resource_type(),
+                    name: GOALS.name(id),
+                },
+            ));
+        };
+        created.push(PolicyGoal::try_from(row)?);
+    }
+    // A new goal has no link rows yet (a purged one's went with it).
+    let (goal_ids, partner_ids): (Vec<&str>, Vec<&str>) = goals
+        .iter()
+        .flat_map(|(id, spec, _)| spec.linked_partners.iter().map(move |p| (id.as_str(), p.as_str())))
+        .unzip();
+    if !goal_ids.is_empty() {
+        sqlx::query(
+            "INSERT INTO goal_partner_links (goal_id, partner_id) SELECT * FROM unnest($1::text[], $2::text[])",
+        )
+        .bind(&goal_ids)
+        .bind(&partner_ids)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(created)
 }
 
 impl Store {
     /// Creates goals in one transaction, all or nothing, in order (a parent may come earlier
     /// in `goals`). With a request id, a retry returns the original goals. Violations name
     /// the create by its index: `requests[i].policy_goal.parent`.
-    pub async fn create_goals(
-        &self,
-        goals: Vec<(Id, GoalSpec, GoalState)>,
-        ctx: &WriteCtx,
-    ) -> Result<Vec<PolicyGoal>, Error> {
+    pub async fn create_goals(&self, goals: Vec<NewGoal>, ctx: &WriteCtx) -> Result<Vec<PolicyGoal>, Error> {
         let spec_json = serde_json::to_vec(&goals).unwrap_or_default();
         let hash = request_hash(&[b"batch", &spec_json]);
         let mut tx = self.begin().await?;
@@ -312,15 +555,7 @@ impl Store {
             self.attach_progress(&mut goals, None).await?;
             return Ok(goals);
         }
-        let mut batch = InsertBatch::default();
-        let mut created = Vec::with_capacity(goals.len());
-        for (i, (id, spec, state)) in goals.into_iter().enumerate() {
-            let goal = self
-                .insert_goal(&mut tx, &id, spec, state, &mut batch)
-                .await
-                .map_err(|e| e.within(&format!("requests[{i}]")))?;
-            created.push(goal);
-        }
+        let created = insert_goals(&mut tx, goals, true).await?;
         let snaps = created.iter().map(snapshot).collect::<Result<Vec<_>, _>>()?;
         let changes: Vec<Change> = created
             .iter()
@@ -354,9 +589,7 @@ impl Store {
         if let Claim::Replay(resp) = claim_request(&mut tx, "CreatePolicyGoal", ctx, &hash).await? {
             return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
         }
-        let goal = self
-            .insert_goal(&mut tx, id, spec, initial_state, &mut InsertBatch::default())
-            .await?;
+        let goal = insert_goal(&mut tx, id, spec, initial_state).await?;
         let snap = snapshot(&goal)?;
         let change = Change {
             resource_type: GOALS.resource_type(),
@@ -369,69 +602,6 @@ impl Store {
         append_changes_answering(&mut tx, &[change], "CreatePolicyGoal", ctx, &snap).await?;
         Self::finish(tx, ctx).await?;
         Ok(goal)
-    }
-
-    async fn insert_goal(
-        &self,
-        tx: &mut Transaction<'static, Postgres>,
-        id: &Id,
-        spec: GoalSpec,
-        state: GoalState,
-        batch: &mut InsertBatch,
-    ) -> Result<PolicyGoal, Error> {
-        let (ancestors, parent_pillar) = match &spec.parent {
-            // Created earlier in this transaction: live, and not a descendant of the new id.
-            Some(parent) if batch.created.contains_key(parent) => {
-                let (mut ancestors, pillar) = batch.created[parent].clone();
-                ancestors.push(parent.as_str().to_owned());
-                (ancestors, Some(pillar))
-            }
-            Some(parent) => {
-                if !batch.tree_locked {
-                    lock(tx, GOAL_TREE_LOCK, true).await?;
-                    batch.tree_locked = true;
-                }
-                let (a, p) = resolve_parent(tx, parent, id, "policy_goal.parent").await?;
-                (a, Some(p))
-            }
-            None => (Vec::new(), None),
-        };
-        let pillar = resolve_pillar(&spec, parent_pillar.as_deref())?;
-        super::partners::lock_live_partners(tx, &spec.linked_partners, "policy_goal.linked_partners").await?;
-        check_contributions(tx, id, &spec.contributes_to, "policy_goal.contributes_to").await?;
-        // A new goal has no measurements (they go with a purged goal).
-        let (progress, progress_states) = super::measurements::unmeasured_progress(id, &spec.targets);
-        let columns = GoalColumns {
-            id,
-            spec: &spec,
-            ancestors: &ancestors,
-            pillar,
-            progress_states: &progress_states,
-            progress: super::measurements::progress_json(&progress),
-        };
-        let row: Option<GoalRow> = columns
-            .bind(INSERT_GOAL)
-            .bind(state.as_str())
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        match row {
-            Some(row) => {
-                // A new goal has no link rows yet (a purged one's went with it).
-                if !spec.linked_partners.is_empty() {
-                    super::partners::set_goal_links(tx, id, &spec.linked_partners).await?;
-                }
-                let goal = PolicyGoal::try_from(row)?;
-                batch
-                    .created
-                    .insert(goal.id.clone(), (ancestors, pillar.as_str().to_owned()));
-                Ok(goal)
-            }
-            None => Err(Error::AlreadyExists {
-                resource_type: GOALS.resource_type(),
-                name: GOALS.name(id),
-            }),
-        }
     }
 
     /// Updates a goal: applies `patch` (the masked fields, each valid, or their violations,
@@ -449,9 +619,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let Some(current) = lock_for::<PolicyGoal>(&mut tx, id, etag, Intent::Update).await? else {
             let spec = create_instead::<PolicyGoal, _>(id, etag, create_spec)?;
-            let goal = self
-                .insert_goal(&mut tx, id, spec, GoalState::Unspecified, &mut InsertBatch::default())
-                .await?;
+            let goal = insert_goal(&mut tx, id, spec, GoalState::Unspecified).await?;
             Self::commit(tx, &[goal.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
             return Ok(goal);
         };
@@ -484,7 +652,8 @@ impl Store {
         if spec.pillar.is_none() || (parent_changed && spec.pillar == current.spec.pillar && spec.parent.is_some()) {
             spec.pillar = None;
         }
-        spec.pillar = Some(resolve_pillar(&spec, parent_pillar.as_deref())?);
+        let pillar = resolve_pillar(&spec, parent_pillar.as_deref())?;
+        spec.pillar = Some(pillar);
         if spec == current.spec {
             // Nothing changes: no new revision, no change record.
             tx.rollback().await.map_err(db_error)?;
@@ -498,18 +667,22 @@ impl Store {
             super::partners::lock_live_partners(&mut tx, &spec.linked_partners, "policy_goal.linked_partners").await?;
             super::partners::set_goal_links(&mut tx, id, &spec.linked_partners).await?;
         }
-        let pillar = spec.pillar.unwrap_or(Pillar::IndustrialResurgence);
         // Targets may have changed: recompute the stored progress in this transaction.
         let (progress, progress_states) = super::measurements::compute_progress(&mut tx, id, &spec.targets).await?;
-        let columns = GoalColumns {
+        let columns = [GoalColumns::new(
             id,
-            spec: &spec,
-            ancestors: &ancestors,
+            &spec,
+            &ancestors,
             pillar,
-            progress_states: &progress_states,
-            progress: super::measurements::progress_json(&progress),
-        };
-        let row: GoalRow = columns.bind(UPDATE_GOAL).fetch_one(&mut *tx).await.map_err(db_error)?;
+            current.state,
+            &progress,
+            progress_states,
+        )];
+        let row: GoalRow = sqlx::query_as(UPDATE_GOAL.as_str())
+            .bind(Json(&columns))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
         let goal = PolicyGoal::try_from(row)?;
         let mut changes = vec![goal.change(ChangeKind::Updated, mask, ctx)?];
         // Descendants follow a moved subtree and a changed pillar.
@@ -763,5 +936,36 @@ impl Store {
             GOALS,
         )
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_type_names_every_column_a_write_sets() {
+        let id = Id::try_from("g".to_owned()).expect("a valid id");
+        let spec = GoalSpec::default();
+        let record = GoalColumns::new(
+            &id,
+            &spec,
+            &[],
+            Pillar::IndustrialResurgence,
+            GoalState::Active,
+            &[],
+            vec![],
+        );
+        let value = serde_json::to_value(&record).expect("serialisable");
+        let mut fields: Vec<&str> = value
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut columns: Vec<&str> = COLUMNS.iter().map(|(c, _)| *c).collect();
+        fields.sort_unstable();
+        columns.sort_unstable();
+        assert_eq!(fields, columns);
     }
 }

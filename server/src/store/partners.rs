@@ -165,9 +165,25 @@ async fn lock_live(
     wanted: &[Id],
     field: &str,
 ) -> Result<HashMap<Id, String>, Error> {
-    if wanted.is_empty() {
+    lock_live_lists(tx, c, &[wanted], field, |_, e| e).await
+}
+
+/// [`lock_live`] for several lists at once (the references of each resource a batch writes),
+/// in one query: the first list, in order, that names a missing or deleted resource is refused,
+/// its error passed through `at(index of the list, error)`.
+pub(super) async fn lock_live_lists(
+    tx: &mut Transaction<'static, Postgres>,
+    c: Collection,
+    lists: &[&[Id]],
+    field: &str,
+    at: impl Fn(usize, Error) -> Error,
+) -> Result<HashMap<Id, String>, Error> {
+    let mut keys: Vec<&str> = lists.iter().flat_map(|l| l.iter().map(Id::as_str)).collect();
+    if keys.is_empty() {
         return Ok(HashMap::new());
     }
+    keys.sort_unstable();
+    keys.dedup();
     let (sql, missing, deleted) = match c {
         Collection::TradePartners => (
             "SELECT id, kind, delete_time FROM trade_partners WHERE id = ANY($1) ORDER BY id FOR SHARE",
@@ -191,7 +207,6 @@ async fn lock_live(
             ));
         }
     };
-    let keys: Vec<&str> = wanted.iter().map(Id::as_str).collect();
     let rows: Vec<(String, String, Option<OffsetDateTime>)> = sqlx::query_as(sql)
         .bind(&keys)
         .fetch_all(&mut **tx)
@@ -199,15 +214,20 @@ async fn lock_live(
         .map_err(db_error)?;
     let found: HashMap<String, (String, bool)> = rows.into_iter().map(|(id, k, d)| (id, (k, d.is_some()))).collect();
     let mut kinds = HashMap::new();
-    for id in wanted {
-        let refused = |reason: Reason, state: &str| {
-            Error::failed_precondition(reason, format!("{field}: {} {state}", c.name(id)), Some(c.name(id)))
-        };
-        match found.get(id.as_str()) {
-            None => return Err(refused(missing, "does not exist")),
-            Some((_, true)) => return Err(refused(deleted, "is deleted")),
-            Some((kind, false)) => {
-                kinds.insert(id.clone(), kind.clone());
+    for (i, wanted) in lists.iter().enumerate() {
+        for id in *wanted {
+            let refused = |reason: Reason, state: &str| {
+                at(
+                    i,
+                    Error::failed_precondition(reason, format!("{field}: {} {state}", c.name(id)), Some(c.name(id))),
+                )
+            };
+            match found.get(id.as_str()) {
+                None => return Err(refused(missing, "does not exist")),
+                Some((_, true)) => return Err(refused(deleted, "is deleted")),
+                Some((kind, false)) => {
+                    kinds.insert(id.clone(), kind.clone());
+                }
             }
         }
     }
