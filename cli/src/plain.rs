@@ -7,7 +7,12 @@
 //! In a file a plain field is written as the proto has it, with enums by their short name
 //! (`confidence: HIGH` for `CONFIDENCE_HIGH`) and empty values left out.
 
-use std::{fmt, marker::PhantomData};
+use std::{
+    collections::HashMap,
+    fmt,
+    marker::PhantomData,
+    sync::{LazyLock, Mutex},
+};
 
 use prost::Message;
 use prost_reflect::{DynamicMessage, EnumDescriptor, FieldDescriptor, Kind as FieldKind, MessageDescriptor, Value};
@@ -35,8 +40,14 @@ fn descriptor(message: &str) -> MessageDescriptor {
         .unwrap_or_else(|| panic!("{message} is in the descriptor set"))
 }
 
-/// The plain fields of `S`'s message, in field-number order.
+/// The plain fields of `S`'s message, in field-number order (worked out once per message).
 pub fn fields<S: Shape>() -> Vec<FieldDescriptor> {
+    static FIELDS: LazyLock<Mutex<HashMap<&'static str, Vec<FieldDescriptor>>>> = LazyLock::new(Default::default);
+    let mut known = FIELDS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    known.entry(S::MESSAGE).or_insert_with(plain_fields::<S>).clone()
+}
+
+fn plain_fields<S: Shape>() -> Vec<FieldDescriptor> {
     let behaviors = annotations::field_behaviors(S::MESSAGE);
     let server_set = |name: &str| {
         behaviors.iter().any(|(f, b)| {
@@ -282,7 +293,7 @@ impl<S: Shape> Plain<S> {
     /// checked present; problems are named `{path}.{field}`.
     pub fn to_element<M: Message + Default>(&self, path: &str) -> Result<M, Vec<String>> {
         let mut problems: Vec<String> = annotations::field_behaviors(S::MESSAGE)
-            .into_iter()
+            .iter()
             .filter(|(f, b)| b.contains(&FieldBehavior::Required) && !self.has(f))
             .map(|(f, _)| format!("{path}.{f}: required"))
             .collect();

@@ -9,9 +9,9 @@
 
 #![warn(clippy::all)]
 
-use std::sync::LazyLock;
+use std::{collections::HashMap, sync::LazyLock};
 
-use prost_reflect::{DescriptorPool, DynamicMessage, ExtensionDescriptor, MethodDescriptor, Value};
+use prost_reflect::{DescriptorPool, DynamicMessage, ExtensionDescriptor, MessageDescriptor, MethodDescriptor, Value};
 
 use crate::v1::Role;
 
@@ -116,11 +116,17 @@ pub fn resources() -> Vec<ResourceDescriptor> {
 
 /// The behaviours of every field of a message (by full name, e.g.
 /// `motie.registry.v1.PolicyGoal`), in field-number order; a field without annotations has an
-/// empty list. Empty for an unknown message.
-pub fn field_behaviors(message_full_name: &str) -> Vec<(String, Vec<FieldBehavior>)> {
-    let Some(message) = POOL.get_message_by_name(message_full_name) else {
-        return Vec::new();
-    };
+/// empty list. Empty for an unknown message. Read from the descriptors once, for every message.
+pub fn field_behaviors(message_full_name: &str) -> &'static [(String, Vec<FieldBehavior>)] {
+    static BEHAVIORS: LazyLock<HashMap<String, Vec<(String, Vec<FieldBehavior>)>>> = LazyLock::new(|| {
+        POOL.all_messages()
+            .map(|m| (m.full_name().to_owned(), read_field_behaviors(&m)))
+            .collect()
+    });
+    BEHAVIORS.get(message_full_name).map(Vec::as_slice).unwrap_or_default()
+}
+
+fn read_field_behaviors(message: &MessageDescriptor) -> Vec<(String, Vec<FieldBehavior>)> {
     let mut fields: Vec<_> = message.fields().collect();
     fields.sort_by_key(|f| f.number());
     fields
@@ -149,7 +155,7 @@ pub fn field_behaviors(message_full_name: &str) -> Vec<(String, Vec<FieldBehavio
 /// precondition the client sends back (AIP-154), not data an update writes.
 pub fn writable_fields(message_full_name: &str) -> Vec<String> {
     field_behaviors(message_full_name)
-        .into_iter()
+        .iter()
         .filter(|(name, b)| {
             name != "etag"
                 && !b.iter().any(|b| {
@@ -159,7 +165,7 @@ pub fn writable_fields(message_full_name: &str) -> Vec<String> {
                     )
                 })
         })
-        .map(|(name, _)| name)
+        .map(|(name, _)| name.clone())
         .collect()
 }
 
