@@ -118,7 +118,7 @@ pub fn resources() -> Vec<ResourceDescriptor> {
 /// `motie.registry.v1.PolicyGoal`), in field-number order; a field without annotations has an
 /// empty list. Empty for an unknown message. Read from the descriptors once, for every message.
 pub fn field_behaviors(message_full_name: &str) -> &'static [(String, Vec<FieldBehavior>)] {
-    static BEHAVIORS: LazyLock<HashMap<String, Vec<(String, Vec<FieldBehavior>)>>> = LazyLock::new(|| {
+    static BEHAVIORS: LazyLock<HashMap<String, FieldBehaviors>> = LazyLock::new(|| {
         POOL.all_messages()
             .map(|m| (m.full_name().to_owned(), read_field_behaviors(&m)))
             .collect()
@@ -126,7 +126,10 @@ pub fn field_behaviors(message_full_name: &str) -> &'static [(String, Vec<FieldB
     BEHAVIORS.get(message_full_name).map(Vec::as_slice).unwrap_or_default()
 }
 
-fn read_field_behaviors(message: &MessageDescriptor) -> Vec<(String, Vec<FieldBehavior>)> {
+/// Each field's name and behaviours.
+type FieldBehaviors = Vec<(String, Vec<FieldBehavior>)>;
+
+fn read_field_behaviors(message: &MessageDescriptor) -> FieldBehaviors {
     let mut fields: Vec<_> = message.fields().collect();
     fields.sort_by_key(|f| f.number());
     fields
