@@ -41,6 +41,7 @@ pub struct GoalRow {
     linked_partners: Vec<String>,
     contributing_organizations: Vec<String>,
     contributes_to: Vec<String>,
+    product_sets: Vec<String>,
     risks: Json<Vec<Risk>>,
     source: String,
     labels: Json<BTreeMap<String, String>>,
@@ -92,6 +93,7 @@ impl TryFrom<GoalRow> for PolicyGoal {
                 linked_partners: ids(r.linked_partners, "linked partner", &id)?,
                 contributing_organizations: r.contributing_organizations,
                 contributes_to: ids(r.contributes_to, "contributes_to goal", &id)?,
+                product_sets: ids(r.product_sets, "product set", &id)?,
                 risks: r.risks.0,
                 source: r.source,
                 labels: r.labels.0,
@@ -109,6 +111,7 @@ impl TryFrom<GoalRow> for PolicyGoal {
             revision: r.revision,
             progress: super::measurements::progress_from_json(r.progress.as_ref().map(|p| p.0.get()), targets),
             risk_register: Vec::new(),
+            dependent_products: Vec::new(),
             id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
         })
     }
@@ -150,6 +153,12 @@ impl Resource for PolicyGoal {
                 g.risk_register = register.remove(g.id.as_str()).unwrap_or_default();
             }
         }
+        Ok(())
+    }
+
+    /// The dependent products behind the goal.
+    async fn detail(store: &Store, goal: &mut Self) -> Result<(), Error> {
+        goal.dependent_products = store.goal_dependents(goal).await?;
         Ok(())
     }
 }
@@ -230,14 +239,14 @@ fn resolve_pillar(spec: &GoalSpec, parent_pillar: Option<&str>) -> Result<Pillar
 const INSERT_GOAL: &str =
     "INSERT INTO policy_goals (id, parent_id, ancestors, title, title_ko, pillar, description, sectors, regions,
         lead_organization, confidence, confidence_note, targets, milestones, linked_partners, risks, source, labels,
-        progress_states, progress, description_ko, contributing_organizations, contributes_to, state, create_time,
-        update_time)
+        progress_states, progress, description_ko, contributing_organizations, contributes_to, product_sets, state,
+        create_time, update_time)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
-        $24, now(), now())
+        $24, $25, now(), now())
      ON CONFLICT (id) DO NOTHING
      RETURNING *";
 
-/// The stored columns of a goal, bound as `$1…$23` of [`INSERT_GOAL`] and [`UPDATE_GOAL`].
+/// The stored columns of a goal, bound as `$1…$24` of [`INSERT_GOAL`] and [`UPDATE_GOAL`].
 struct GoalColumns<'a> {
     id: &'a Id,
     spec: &'a GoalSpec,
@@ -274,6 +283,7 @@ impl GoalColumns<'_> {
             .bind(&s.description_ko)
             .bind(&s.contributing_organizations)
             .bind(s.contributes_to.iter().map(Id::as_str).collect::<Vec<_>>())
+            .bind(s.product_sets.iter().map(Id::as_str).collect::<Vec<_>>())
     }
 }
 
@@ -282,9 +292,32 @@ const UPDATE_GOAL: &str =
         description = $7, sectors = $8, regions = $9, lead_organization = $10, confidence = $11, confidence_note = $12,
         targets = $13, milestones = $14, linked_partners = $15, risks = $16, source = $17, labels = $18,
         progress_states = $19, progress = $20, description_ko = $21, contributing_organizations = $22,
-        contributes_to = $23, update_time = now(), revision = revision + 1
+        contributes_to = $23, product_sets = $24, update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING *";
+
+/// Removes the product set `set` from the links of every live goal (a forced delete of the
+/// set); returns the change records of the goals that changed.
+pub(super) async fn unlink_product_set_from_goals<'a>(
+    tx: &mut Transaction<'static, Postgres>,
+    set: &Id,
+    ctx: &'a WriteCtx,
+) -> Result<Vec<Change<'a>>, Error> {
+    let rows: Vec<GoalRow> = sqlx::query_as(
+        "UPDATE policy_goals SET product_sets = array_remove(product_sets, $1), update_time = now(),
+                revision = revision + 1
+         WHERE $1 = ANY(product_sets) AND delete_time IS NULL
+         RETURNING *",
+    )
+    .bind(set.as_str())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    rows_to_goals(rows)?
+        .iter()
+        .map(|g| g.change(ChangeKind::Updated, vec!["product_sets".into()], ctx))
+        .collect()
+}
 
 /// What the inserts of one transaction share: the goals created so far (their ancestors and
 /// pillar, for children created after them) and whether the tree lock is held.
@@ -399,6 +432,7 @@ impl Store {
         let pillar = resolve_pillar(&spec, parent_pillar.as_deref())?;
         super::partners::lock_live_partners(tx, &spec.linked_partners, "policy_goal.linked_partners").await?;
         check_contributions(tx, id, &spec.contributes_to, "policy_goal.contributes_to").await?;
+        super::partners::lock_live_product_sets(tx, &spec.product_sets, "policy_goal.product_sets").await?;
         // A new goal has no measurements (they go with a purged goal).
         let (progress, progress_states) = super::measurements::unmeasured_progress(id, &spec.targets);
         let columns = GoalColumns {
@@ -492,6 +526,9 @@ impl Store {
         }
         if spec.contributes_to != current.spec.contributes_to {
             check_contributions(&mut tx, id, &spec.contributes_to, "policy_goal.contributes_to").await?;
+        }
+        if spec.product_sets != current.spec.product_sets {
+            super::partners::lock_live_product_sets(&mut tx, &spec.product_sets, "policy_goal.product_sets").await?;
         }
         let partners_changed = spec.linked_partners != current.spec.linked_partners;
         if partners_changed {
@@ -673,6 +710,7 @@ impl Store {
         }
         super::partners::lock_live_partners(&mut tx, &current.spec.linked_partners, "linked_partners").await?;
         check_contributions(&mut tx, id, &current.spec.contributes_to, "contributes_to").await?;
+        super::partners::lock_live_product_sets(&mut tx, &current.spec.product_sets, "product_sets").await?;
         set_deleted::<PolicyGoal>(&mut tx, &[id.as_str()], None).await?;
         let goal = super::resource::read::<PolicyGoal>(&mut tx, id)
             .await?
