@@ -11,7 +11,7 @@ use registry_e2e::{Error, TestApp, pb, violations};
 
 /// BACI numeric codes and the ISO alpha-2 code each must map to (842, 251, 490, 699 and 757
 /// are BACI's own codes, not ISO numeric ones).
-const COUNTRIES: &[(u16, &str)] = &[
+pub(crate) const COUNTRIES: &[(u16, &str)] = &[
     (410, "KR"),
     (156, "CN"),
     (842, "US"),
@@ -30,17 +30,17 @@ const COUNTRIES: &[(u16, &str)] = &[
 
 /// Products: `028530` is written `28530` in BACI. `100199` is traded among four countries
 /// only, so its world export concentration is unknown.
-const PRODUCTS: &[&str] = &["028530", "260500", "811292", "282520", "854231", "100199"];
+pub(crate) const PRODUCTS: &[&str] = &["028530", "260500", "811292", "282520", "854231", "100199"];
 
 /// One generated flow, in USD.
 #[derive(Debug, Clone, Copy)]
-struct Flow {
-    year: i32,
-    exporter: usize,
-    importer: usize,
-    product: usize,
-    value_usd: i64,
-    na_quantity: bool,
+pub(crate) struct Flow {
+    pub year: i32,
+    pub exporter: usize,
+    pub importer: usize,
+    pub product: usize,
+    pub value_usd: i64,
+    pub na_quantity: bool,
 }
 
 /// A small deterministic generator (no external randomness: the same data every run).
@@ -56,7 +56,7 @@ impl Lcg {
     }
 }
 
-fn generate() -> Vec<Flow> {
+pub(crate) fn generate() -> Vec<Flow> {
     let mut rng = Lcg(20240147);
     let mut flows = Vec::new();
     for year in 2021..=2023 {
@@ -97,7 +97,7 @@ fn generate() -> Vec<Flow> {
     flows
 }
 
-fn baci_file(flows: &[Flow]) -> String {
+pub(crate) fn baci_file(flows: &[Flow]) -> String {
     let mut out = String::from("t,i,j,k,v,q\n");
     for f in flows {
         let k = PRODUCTS[f.product].trim_start_matches('0');
@@ -120,7 +120,7 @@ fn baci_file(flows: &[Flow]) -> String {
     out
 }
 
-async fn load(app: &TestApp, name: &str, records: Vec<pb::TradeRecord>) -> pb::ImportTradeRecordsResponse {
+pub(crate) async fn load(app: &TestApp, name: &str, records: Vec<pb::TradeRecord>) -> pb::ImportTradeRecordsResponse {
     app.client
         .import_trade_records(name, records, false, |_| {})
         .await
@@ -129,18 +129,18 @@ async fn load(app: &TestApp, name: &str, records: Vec<pb::TradeRecord>) -> pb::I
 
 /// The criteria of one product-year, computed here from the generated flows.
 #[derive(Debug, Clone, PartialEq)]
-struct Expected {
-    imported: bool,
-    import_hhi: f64,
-    top_supplier: String,
-    top_share: f64,
-    supplier_count: i32,
-    world_hhi: Option<f64>,
-    ratio: f64,
-    all_three: bool,
+pub(crate) struct Expected {
+    pub imported: bool,
+    pub import_hhi: f64,
+    pub top_supplier: String,
+    pub top_share: f64,
+    pub supplier_count: i32,
+    pub world_hhi: Option<f64>,
+    pub ratio: f64,
+    pub all_three: bool,
 }
 
-fn expected(flows: &[Flow], importer: &str, product: &str, year: i32) -> Expected {
+pub(crate) fn expected(flows: &[Flow], importer: &str, product: &str, year: i32) -> Expected {
     let pi = PRODUCTS.iter().position(|p| *p == product).unwrap();
     let code = |i: usize| COUNTRIES[i].1;
     let of = |f: &&Flow| f.year == year && f.product == pi;
@@ -192,7 +192,7 @@ fn expected(flows: &[Flow], importer: &str, product: &str, year: i32) -> Expecte
     }
 }
 
-fn close(a: f64, b: f64) -> bool {
+pub(crate) fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9 * b.abs().max(1.0)
 }
 
