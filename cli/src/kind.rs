@@ -13,8 +13,9 @@ use crate::{
     plain::{self, Plain, Shape},
     product_sets::{ProductSetRecord, ProductSetShape, ProductSetView},
     records::{
-        AgreementRecord, AgreementShape, AgreementView, DependentProductView, GoalRecord, GoalShape, GoalView, PartnerRecord, PartnerShape,
-        PartnerView, RiskEntryRecord, RiskEntryShape, RiskEntryView, Stamp, enum_name, parse_enum,
+        AgreementRecord, AgreementShape, AgreementView, DependentProductView, GoalRecord, GoalShape, GoalView,
+        PartnerRecord, PartnerShape, PartnerView, RiskEntryRecord, RiskEntryShape, RiskEntryView, Stamp, enum_name,
+        parse_enum,
     },
 };
 

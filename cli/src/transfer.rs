@@ -101,8 +101,11 @@ pub trait Resource {
     fn id(r: &Self::Record) -> &str;
     /// The resource name of the record with `id` (`tradePartners/us`).
     fn name(id: &str) -> String;
-    /// Ids of records of the same kind that must exist before this one (a goal's parent).
-    fn deps(r: &Self::Record) -> Vec<String>;
+    /// Ids of records of the same kind that must exist before this one (a goal's parent);
+    /// none by default.
+    fn deps(_r: &Self::Record) -> Vec<String> {
+        Vec::new()
+    }
     /// Local checks (every problem, not just the first).
     fn check(r: &Self::Record) -> Result<(), Vec<String>>;
     /// True when writing `file` over `stored` would change nothing.
@@ -141,8 +144,12 @@ pub trait Resource {
     fn batchable(_r: &Self::Record) -> bool {
         false
     }
-    /// Orders records for export so that import can write them in that order.
-    fn export_order(records: Vec<Self::Record>) -> Vec<Self::Record>;
+    /// Orders records for export so that import can write them in that order; by id by
+    /// default.
+    fn export_order(mut records: Vec<Self::Record>) -> Vec<Self::Record> {
+        records.sort_by(|a, b| Self::id(a).cmp(Self::id(b)));
+        records
+    }
 }
 
 /// What validation of one record may consult.
@@ -1167,10 +1174,6 @@ impl Resource for Partners {
 impl Resource for Agreements {
     from_kind!(agreements: AgreementRecord);
 
-    fn deps(_: &AgreementRecord) -> Vec<String> {
-        Vec::new()
-    }
-
     fn check(r: &AgreementRecord) -> Result<(), Vec<String>> {
         r.to_pb().map(|_| ())
     }
@@ -1211,20 +1214,11 @@ impl Resource for Agreements {
     ) -> Result<(), ApiError> {
         write::<Agreements>(client, agreement_id(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
     }
-
-    fn export_order(mut records: Vec<AgreementRecord>) -> Vec<AgreementRecord> {
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        records
-    }
 }
 
 /// Product sets (before the goals and risks that link them).
 impl Resource for ProductSets {
     from_kind!(product_sets: ProductSetRecord);
-
-    fn deps(_: &ProductSetRecord) -> Vec<String> {
-        Vec::new()
-    }
 
     fn check(r: &ProductSetRecord) -> Result<(), Vec<String>> {
         r.to_pb().map(drop)
@@ -1247,7 +1241,7 @@ impl Resource for ProductSets {
         stored: Option<&Stored<ProductSetRecord>>,
         _ctx: &ValidateCtx<'_, ProductSetRecord>,
     ) -> Result<(), ApiError> {
-        write::<ProductSets>(client, ProductSets::id_of(&r.id), r.to_pb().map_err(invalid)?, stored, true).await
+        Self::apply_or_validate(client, r, stored, true).await
     }
 
     async fn apply(
@@ -1255,22 +1249,25 @@ impl Resource for ProductSets {
         r: &ProductSetRecord,
         stored: Option<&Stored<ProductSetRecord>>,
     ) -> Result<(), ApiError> {
-        write::<ProductSets>(client, ProductSets::id_of(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
+        Self::apply_or_validate(client, r, stored, false).await
     }
+}
 
-    fn export_order(mut records: Vec<ProductSetRecord>) -> Vec<ProductSetRecord> {
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        records
+impl ProductSets {
+    async fn apply_or_validate(
+        client: &RegistryClient,
+        r: &ProductSetRecord,
+        stored: Option<&Stored<ProductSetRecord>>,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        let set = r.to_pb().map_err(invalid)?;
+        write::<ProductSets>(client, Self::id_of(&r.id), set, stored, validate_only).await
     }
 }
 
 /// Entries of the risk register (after the goals, partners and product sets they link).
 impl Resource for Risks {
     from_kind!(risks: RiskEntryRecord);
-
-    fn deps(_r: &RiskEntryRecord) -> Vec<String> {
-        Vec::new()
-    }
 
     fn check(r: &RiskEntryRecord) -> Result<(), Vec<String>> {
         r.to_pb().map(drop)
@@ -1307,11 +1304,6 @@ impl Resource for Risks {
         stored: Option<&Stored<RiskEntryRecord>>,
     ) -> Result<(), ApiError> {
         write::<Risks>(client, Risks::id_of(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
-    }
-
-    fn export_order(mut records: Vec<RiskEntryRecord>) -> Vec<RiskEntryRecord> {
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        records
     }
 }
 
@@ -1353,10 +1345,6 @@ impl Resource for Flows {
             Some((partner, year)) => format!("{}/tradeFlows/{year}", partner_name(partner)),
             None => id.to_owned(),
         }
-    }
-
-    fn deps(_: &FlowRecord) -> Vec<String> {
-        Vec::new()
     }
 
     fn check(r: &FlowRecord) -> Result<(), Vec<String>> {

@@ -10,7 +10,7 @@ use registry_client::{
 };
 use registry_e2e::{Error, TestApp, create, create_partner, goal, partner, pb, precondition, violations};
 
-use super::dependencies::{COUNTRIES, Flow, baci_file, close, expected, generate, load};
+use super::dependencies::{Flow, baci_file, close, expected, generate, load, revise_cobalt_from_china};
 
 const MINERALS: [&str; 4] = ["811292", "282520", "028530", "260500"];
 
@@ -156,19 +156,6 @@ async fn goals_and_partners_show_the_dependent_products_of_their_product_sets() 
             d.explanation
         );
     }
-    // The same as ListImportDependencies says.
-    let listed: Vec<pb::ImportDependency> = c
-        .list_import_dependencies(pb::ListImportDependenciesRequest {
-            year: 2023,
-            product_set: "critical-minerals".into(),
-            only_dependent: true,
-            ..Default::default()
-        })
-        .try_collect()
-        .await
-        .unwrap();
-    assert_eq!(listed.iter().map(|d| d.product.as_str()).collect::<Vec<_>>(), want);
-
     // A partner: the dependent products of its risks' sets whose top supplier it is; a group:
     // those of its member countries; a partner that supplies none of them: nothing.
     let top = |p: &&str| expected(&flows, "KR", p, 2023).top_supplier;
@@ -297,7 +284,10 @@ async fn goals_and_partners_show_the_dependent_products_of_their_product_sets() 
     let r = c.get_risk_entry(&created.name).await.unwrap();
     assert_eq!(
         (r.product_sets.as_slice(), r.revision),
-        (["productSets/critical-minerals".to_owned()].as_slice(), relinked.revision + 1)
+        (
+            ["productSets/critical-minerals".to_owned()].as_slice(),
+            relinked.revision + 1
+        )
     );
     let g = c.get_policy_goal("policyGoals/resilience").await.unwrap();
     assert!(g.product_sets.is_empty());
@@ -320,13 +310,7 @@ async fn goals_and_partners_show_the_dependent_products_of_their_product_sets() 
     .unwrap();
     assert_eq!(precondition(delete("chips", false).await), "LINKED_BY_GOALS");
     delete("chips", true).await.unwrap();
-    assert!(
-        c.get_policy_goal(&g.name)
-            .await
-            .unwrap()
-            .product_sets
-            .is_empty()
-    );
+    assert!(c.get_policy_goal(&g.name).await.unwrap().product_sets.is_empty());
 }
 
 #[tokio::test]
@@ -434,13 +418,7 @@ async fn bad_product_set_links_are_refused_and_nothing_changes() {
         })
         .await;
     assert_eq!(precondition(undelete), "PRODUCT_SET_DELETED");
-    assert!(
-        c.get_risk_entry(&stored.name)
-            .await
-            .unwrap()
-            .delete_time
-            .is_some()
-    );
+    assert!(c.get_risk_entry(&stored.name).await.unwrap().delete_time.is_some());
 }
 
 #[tokio::test]
@@ -475,30 +453,8 @@ async fn the_analysis_reads_the_figures_as_stored_at_read_time() {
     assert!(first_dominated.iter().any(|d| d.product == "811292"));
 
     // Revised: China's 2023 sales of 811292 to Korea fall to 1 USD.
-    let record = c
-        .list_trade_records_page(pb::ListTradeRecordsRequest {
-            year: 2023,
-            exporter: "CN".into(),
-            importer: "KR".into(),
-            product: "811292".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .records
-        .remove(0);
+    let (record, _, changed) = revise_cobalt_from_china(&app, &flows).await;
     let loaded_at = record.valid_time.unwrap();
-    load(
-        &app,
-        "revision.csv",
-        vec![pb::TradeRecord {
-            value_usd: 1,
-            valid_time: None,
-            revision: 0,
-            ..record
-        }],
-    )
-    .await;
     let now = deps(None).await;
     assert_ne!(now, first, "the revision changes the analysis");
 
@@ -524,14 +480,6 @@ async fn the_analysis_reads_the_figures_as_stored_at_read_time() {
     let now_time = registry_client::prost_types::Timestamp::from(std::time::SystemTime::now());
     same(&deps(Some(now_time)).await, &now);
     assert_eq!(dominated(Some(now_time)).await, dominated(None).await);
-    let cn = COUNTRIES.iter().position(|c| c.1 == "CN").unwrap();
-    let kr = COUNTRIES.iter().position(|c| c.1 == "KR").unwrap();
-    let mut changed = flows.clone();
-    for f in changed.iter_mut() {
-        if f.year == 2023 && f.product == 2 && f.exporter == cn && f.importer == kr {
-            f.value_usd = 1;
-        }
-    }
     let e = expected(&changed, "KR", "811292", 2023);
     let d = now.iter().find(|d| d.product == "811292").unwrap();
     assert!(close(d.import_hhi, e.import_hhi));

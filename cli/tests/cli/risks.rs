@@ -176,10 +176,7 @@ async fn risks_link_product_sets_and_goals_and_partners_show_the_dependent_produ
     assert_eq!(cn["dependent_products"][0]["product"], "811292");
     assert_eq!(cn["dependent_products"][0]["risks"][0], "minerals");
     // A set that does not exist is refused.
-    let err = fails(
-        ctl(&app, &["risks", "update", "minerals", "--product-set", "nope"]),
-        1,
-    );
+    let err = fails(ctl(&app, &["risks", "update", "minerals", "--product-set", "nope"]), 1);
     assert!(err.contains("PRODUCT_SET_NOT_FOUND"), "{err}");
 
     // export → fresh registry → export: the sets and the links come along.

@@ -59,10 +59,7 @@ pub fn dominated(rows: Vec<(String, String, i64)>, supplier: &str, min_share: f6
             continue;
         }
         out.push(Dominated {
-            supplier_value_usd: suppliers
-                .iter()
-                .find(|(c, _)| c == supplier)
-                .map_or(0, |(_, v)| *v),
+            supplier_value_usd: suppliers.iter().find(|(c, _)| c == supplier).map_or(0, |(_, v)| *v),
             import_value_usd: suppliers.iter().map(|(_, v)| *v).fold(0, i64::saturating_add),
             supplier_count: suppliers.iter().filter(|(_, v)| *v > 0).count() as i32,
             supplier: supplier.to_owned(),

@@ -77,7 +77,11 @@ impl Store {
 
     /// The dependent products among the products of the live product sets of `sources`, by
     /// product; with `suppliers`, only those whose top supplier is one of them.
-    async fn dependents(&self, sources: &[Source], suppliers: Option<&[String]>) -> Result<Vec<DependentProduct>, Error> {
+    async fn dependents(
+        &self,
+        sources: &[Source],
+        suppliers: Option<&[String]>,
+    ) -> Result<Vec<DependentProduct>, Error> {
         if sources.is_empty() || suppliers.is_some_and(<[String]>::is_empty) {
             return Ok(Vec::new());
         }

@@ -5,7 +5,7 @@ use registry_proto::v1 as pb;
 use super::timestamp;
 use crate::domain::{
     Collection, Error, Violations, check,
-    dependency::{DependentProduct, Dependency},
+    dependency::{Dependency, DependentProduct},
     product_set::{
         FIELDS, MAX_PRODUCTS, ProductSet, ProductSetField, ProductSetPatch, ProductSetSpec, RULE_INPUTS, country,
         is_hs6,
