@@ -145,6 +145,36 @@ async fn risks_link_product_sets_and_goals_and_partners_show_the_dependent_produ
         &["-q", "trade", "import", "--format", "baci", baci.to_str().unwrap()],
     ));
 
+    // As stored before the load: nothing; a time that is not RFC 3339 is a usage error.
+    let before = json(ctl(
+        &app,
+        &[
+            "dependencies",
+            "--year",
+            "2023",
+            "--read-time",
+            "2020-01-01T00:00:00Z",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(before, serde_json::json!([]));
+    fails(
+        ctl(
+            &app,
+            &[
+                "dominated",
+                "--supplier",
+                "CN",
+                "--year",
+                "2023",
+                "--read-time",
+                "yesterday",
+            ],
+        ),
+        2,
+    );
+
     let created = json(ctl(
         &app,
         &[
