@@ -60,10 +60,10 @@ impl Store {
     async fn risk_sets(&self, link: Link, id: &Id) -> Result<Vec<Source>, Error> {
         let sql = match link {
             Link::Goals => {
-                "SELECT s, id FROM risks, unnest(product_sets) s WHERE $1 = ANY(goals) AND delete_time IS NULL"
+                "SELECT s, id FROM risks, unnest(product_sets) s WHERE goals @> ARRAY[$1] AND delete_time IS NULL"
             }
             Link::Partners => {
-                "SELECT s, id FROM risks, unnest(product_sets) s WHERE $1 = ANY(partners) AND delete_time IS NULL"
+                "SELECT s, id FROM risks, unnest(product_sets) s WHERE partners @> ARRAY[$1] AND delete_time IS NULL"
             }
             Link::ProductSets => return Err(Error::Internal("a product set has no product sets".into())),
         };

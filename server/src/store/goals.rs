@@ -306,7 +306,7 @@ pub(super) async fn unlink_product_set_from_goals<'a>(
     let rows: Vec<GoalRow> = sqlx::query_as(
         "UPDATE policy_goals SET product_sets = array_remove(product_sets, $1), update_time = now(),
                 revision = revision + 1
-         WHERE $1 = ANY(product_sets) AND delete_time IS NULL
+         WHERE product_sets @> ARRAY[$1] AND delete_time IS NULL
          RETURNING *",
     )
     .bind(set.as_str())

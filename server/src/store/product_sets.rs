@@ -151,7 +151,7 @@ async fn refuse_if_linked(tx: &mut Transaction<'static, Postgres>, set: &Product
         ));
     }
     let goals: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM policy_goals WHERE $1 = ANY(product_sets) AND delete_time IS NULL ORDER BY id LIMIT 5",
+        "SELECT id FROM policy_goals WHERE product_sets @> ARRAY[$1] AND delete_time IS NULL ORDER BY id LIMIT 5",
     )
     .bind(set.id.as_str())
     .fetch_all(&mut **tx)
