@@ -88,9 +88,12 @@ impl Store {
         let Some(year) = self.latest_import_year(IMPORTER).await? else {
             return Ok(Vec::new());
         };
-        let mut wanted: Vec<&str> = sources.iter().map(|(s, _)| s.as_str()).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
+        // Each set and the risks that bring it in (none: the resource's own link).
+        let mut risks_of: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (set, risk) in sources {
+            risks_of.entry(set).or_default().extend(risk.as_deref());
+        }
+        let wanted: Vec<&str> = risks_of.keys().copied().collect();
         let sets: Vec<(String, Vec<String>)> =
             sqlx::query_as("SELECT id, products FROM product_sets WHERE id = ANY($1) AND delete_time IS NULL")
                 .bind(&wanted)
@@ -102,10 +105,8 @@ impl Store {
             for product in products {
                 let reasons = why.entry(product.clone()).or_default();
                 add_unique(&mut reasons.sets, set);
-                for (_, risk) in sources.iter().filter(|(s, _)| s == set) {
-                    if let Some(risk) = risk {
-                        add_unique(&mut reasons.risks, risk);
-                    }
+                for risk in risks_of.get(set.as_str()).into_iter().flatten() {
+                    add_unique(&mut reasons.risks, risk);
                 }
             }
         }
