@@ -489,3 +489,39 @@ async fn the_analysis_reads_the_figures_as_stored_at_read_time() {
     assert!(deps(Some(early)).await.is_empty());
     assert!(dominated(Some(early)).await.is_empty());
 }
+
+#[tokio::test]
+async fn racing_risk_links_and_product_set_deletes_leave_no_link_to_a_deleted_set() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    for round in 0..12 {
+        let set = format!("set-{round}");
+        product_set(&app, &set, &["811292"]).await;
+        let (linked, deleted) = tokio::join!(
+            c.create_risk_entry(pb::CreateRiskEntryRequest {
+                risk_id: format!("risk-{round}"),
+                ..risk(pb::RiskEntry {
+                    product_sets: vec![format!("productSets/{set}")],
+                    ..Default::default()
+                })
+            }),
+            c.delete_product_set(pb::DeleteProductSetRequest {
+                name: format!("productSets/{set}"),
+                ..Default::default()
+            })
+        );
+        match (&linked, &deleted) {
+            (Ok(_), Err(Error::FailedPrecondition { reason, .. })) => assert_eq!(reason, "LINKED_BY_RISKS"),
+            (Err(Error::FailedPrecondition { reason, .. }), Ok(_)) => assert_eq!(reason, "PRODUCT_SET_DELETED"),
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+    let (dangling,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM risks r, unnest(r.product_sets) s JOIN product_sets p ON p.id = s
+         WHERE r.delete_time IS NULL AND p.delete_time IS NOT NULL",
+    )
+    .fetch_one(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(dangling, 0);
+}
