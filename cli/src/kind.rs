@@ -13,8 +13,9 @@ use crate::{
     plain::{self, Plain, Shape},
     product_sets::{ProductSetRecord, ProductSetShape, ProductSetView},
     records::{
-        AgreementRecord, AgreementShape, AgreementView, GoalRecord, GoalShape, GoalView, PartnerRecord, PartnerShape,
-        PartnerView, RiskEntryRecord, RiskEntryShape, RiskEntryView, Stamp, enum_name, parse_enum,
+        AgreementRecord, AgreementShape, AgreementView, DependentProductView, GoalRecord, GoalShape, GoalView,
+        PartnerRecord, PartnerShape, PartnerView, RiskEntryRecord, RiskEntryShape, RiskEntryView, Stamp, enum_name,
+        parse_enum,
     },
 };
 
@@ -144,6 +145,11 @@ pub struct DeleteOpts {
 
 fn mask(paths: Vec<String>) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask { paths })
+}
+
+/// The dependent products of a goal or partner, one per line.
+fn dependent(products: &[DependentProductView]) -> String {
+    lines(products.iter().map(DependentProductView::line))
 }
 
 fn with_deleted(mut s: String, stamp: &Stamp) -> String {
@@ -328,7 +334,7 @@ impl Kind for Goals {
     const NOUN: &'static str = "goal";
     const PLURAL: &'static str = "goals";
     const COLLECTION: &'static str = "policyGoals/";
-    const OUTPUT_ONLY: &'static [&'static str] = &["ancestors", "progress", "risk_register"];
+    const OUTPUT_ONLY: &'static [&'static str] = &["ancestors", "progress", "risk_register", "dependent_products"];
     const NOT_IN_MASK: &'static [&'static str] = &["id", "state", "outcome"];
     const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "PILLAR", "STATE", "PARENT", "UPDATED"];
 
@@ -386,7 +392,9 @@ impl Kind for Goals {
             ("targets", lines(targets)),
             ("milestones", lines(milestones)),
             ("linked_partners", join(&r.linked_partners)),
+            ("product_sets", join(&r.product_sets)),
             ("risk_register", join(&view.risk_register)),
+            ("dependent_products", dependent(&view.dependent_products)),
             (
                 "risks",
                 lines(
@@ -482,7 +490,13 @@ impl Kind for Partners {
     const NOUN: &'static str = "partner";
     const PLURAL: &'static str = "partners";
     const COLLECTION: &'static str = "tradePartners/";
-    const OUTPUT_ONLY: &'static [&'static str] = &["memberships", "linked_goals", "trade_agreements", "risk_register"];
+    const OUTPUT_ONLY: &'static [&'static str] = &[
+        "memberships",
+        "linked_goals",
+        "trade_agreements",
+        "risk_register",
+        "dependent_products",
+    ];
     const COLUMNS: &'static [&'static str] = &["ID", "KIND", "NAME", "MEMBERS", "LINKED GOALS", "UPDATED"];
 
     common!(
@@ -540,6 +554,7 @@ impl Kind for Partners {
             ),
             ("linked_goals", join(&view.linked_goals)),
             ("risk_register", join(&view.risk_register)),
+            ("dependent_products", dependent(&view.dependent_products)),
             ("labels", labels(&r.labels)),
         ]
     }
@@ -690,6 +705,7 @@ impl Kind for Risks {
             ("name", view.name.clone()),
             ("goals", join(&r.goals)),
             ("partners", join(&r.partners)),
+            ("product_sets", join(&r.product_sets)),
             ("labels", labels(&r.labels)),
         ]
     }

@@ -71,10 +71,19 @@ impl ProductSetRecord {
     pub fn from_pb(s: &pb::ProductSet) -> ProductSetRecord {
         ProductSetRecord {
             id: id_of(&s.name).to_owned(),
-            fields: Plain::from_message(s).canonical(),
+            fields: Plain::from_message(s),
             products: s.products.clone(),
             labels: s.labels.clone().into_iter().collect(),
         }
+        .canonical()
+    }
+
+    /// The form in which two records that mean the same are equal: the id, not the name.
+    pub fn canonical(&self) -> ProductSetRecord {
+        let mut r = self.clone();
+        r.id = id_of(&r.id).to_owned();
+        r.fields = r.fields.canonical();
+        r
     }
 }
 

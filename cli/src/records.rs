@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use registry_client::pb;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::plain::{Plain, Shape};
+use crate::{
+    plain::{Plain, Shape},
+    product_sets::PRODUCT_SETS,
+};
 
 /// Collection prefix of goal names.
 pub const GOALS: &str = "policyGoals/";
@@ -65,6 +68,9 @@ pub struct GoalRecord {
     /// Ids (`regional-growth-engines`) or names of other goals this one contributes to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contributes_to: Vec<String>,
+    /// Product set ids (`critical-minerals`) or names the goal concerns.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub product_sets: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risks: Vec<RiskRecord>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -406,6 +412,19 @@ pub fn partner_name(s: &str) -> String {
     format!("{PARTNERS}{}", partner_id(s))
 }
 
+/// `x` or `productSets/x` → `productSets/x`.
+pub fn product_set_name(s: &str) -> String {
+    format!("{PRODUCT_SETS}{}", s.strip_prefix(PRODUCT_SETS).unwrap_or(s))
+}
+
+/// `productSets/x` names (or ids) → `x` ids.
+fn product_set_ids(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| n.strip_prefix(PRODUCT_SETS).unwrap_or(n).to_owned())
+        .collect()
+}
+
 fn opt<T>(v: Option<&str>, parse: impl Fn(&str) -> Result<T, String>) -> Result<Option<T>, String> {
     v.map(parse).transpose()
 }
@@ -512,6 +531,7 @@ impl GoalRecord {
                 .collect(),
             contributing_organizations: self.contributing_organizations.clone(),
             contributes_to: self.contributes_to.iter().map(|g| goal_name(g)).collect(),
+            product_sets: self.product_sets.iter().map(|s| product_set_name(s)).collect(),
             risks,
             labels: self.labels.clone().into_iter().collect(),
             ..Default::default()
@@ -558,6 +578,7 @@ impl GoalRecord {
             linked_partners: g.linked_partners.iter().map(|l| partner_id(l).to_owned()).collect(),
             contributing_organizations: g.contributing_organizations.clone(),
             contributes_to: g.contributes_to.iter().map(|c| goal_id(c).to_owned()).collect(),
+            product_sets: product_set_ids(&g.product_sets),
             risks: g.risks.iter().map(Plain::from_message).collect(),
             labels: g.labels.clone().into_iter().collect(),
         }
@@ -605,6 +626,7 @@ impl GoalRecord {
         for c in &mut r.contributes_to {
             *c = goal_id(c).to_owned();
         }
+        r.product_sets = product_set_ids(&r.product_sets);
         r
     }
 }
@@ -622,8 +644,60 @@ pub struct GoalView {
     /// Live entries of the risk register that link the goal, by id.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub risk_register: Vec<String>,
+    /// The dependent products behind the goal (`get` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependent_products: Vec<DependentProductView>,
     #[serde(flatten)]
     pub stamp: Stamp,
+}
+
+/// A dependent product behind a goal or a partner's risks.
+#[derive(Debug, Clone, Serialize)]
+pub struct DependentProductView {
+    pub product: String,
+    pub year: i32,
+    pub importer: String,
+    pub top_supplier: String,
+    pub top_supplier_share: f64,
+    pub import_hhi: f64,
+    /// Ids of the product sets that bring it in.
+    pub product_sets: Vec<String>,
+    /// Ids of the risks that bring it in (none: the goal's own sets).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub risks: Vec<String>,
+    pub explanation: String,
+}
+
+impl DependentProductView {
+    pub fn new(d: &pb::DependentProduct) -> DependentProductView {
+        DependentProductView {
+            product: d.product.clone(),
+            year: d.year,
+            importer: d.importer.clone(),
+            top_supplier: d.top_supplier.clone(),
+            top_supplier_share: d.top_supplier_share,
+            import_hhi: d.import_hhi,
+            product_sets: product_set_ids(&d.product_sets),
+            risks: risk_ids(&d.risks),
+            explanation: d.explanation.clone(),
+        }
+    }
+
+    /// One line of `get`'s table: `811292 2023: CN 90.0%, import HHI 0.820 (critical-minerals; risk x)`.
+    pub fn line(&self) -> String {
+        let mut via = self.product_sets.join(", ");
+        if !self.risks.is_empty() {
+            via.push_str(&format!("; risks {}", self.risks.join(", ")));
+        }
+        format!(
+            "{} {}: {} {:.1}%, import HHI {:.3} ({via})",
+            self.product,
+            self.year,
+            self.top_supplier,
+            self.top_supplier_share * 100.0,
+            self.import_hhi
+        )
+    }
 }
 
 /// Computed progress of one target.
@@ -709,6 +783,7 @@ impl GoalView {
             record,
             ancestors: g.ancestors.clone(),
             risk_register: risk_ids(&g.risk_register),
+            dependent_products: g.dependent_products.iter().map(DependentProductView::new).collect(),
             progress: g
                 .targets
                 .iter()
@@ -1048,6 +1123,9 @@ pub struct PartnerView {
     /// Live entries of the risk register that link the partner, by id.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub risk_register: Vec<String>,
+    /// The dependent products behind the partner's risks (`get` only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependent_products: Vec<DependentProductView>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
@@ -1061,6 +1139,7 @@ impl PartnerView {
             linked_goals: t.linked_goals.iter().map(|g| goal_id(g).to_owned()).collect(),
             trade_agreements: t.trade_agreements.iter().map(|a| agreement_id(a).to_owned()).collect(),
             risk_register: risk_ids(&t.risk_register),
+            dependent_products: t.dependent_products.iter().map(DependentProductView::new).collect(),
             stamp: Stamp::new(
                 &t.etag,
                 t.revision,
@@ -1099,6 +1178,8 @@ impl FlowView {
 #[serde(deny_unknown_fields)]
 pub struct DataFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub product_sets: Vec<crate::product_sets::ProductSetRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partners: Vec<PartnerRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agreements: Vec<AgreementRecord>,
@@ -1135,6 +1216,10 @@ pub struct RiskEntryRecord {
     /// Partner ids (or names) the risk concerns; they must exist when the risk is written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partners: Vec<String>,
+    /// Product set ids (or names) the risk threatens; they must exist when the risk is
+    /// written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub product_sets: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
@@ -1150,6 +1235,7 @@ impl RiskEntryRecord {
             name: format!("{RISKS}{}", self.id.strip_prefix(RISKS).unwrap_or(&self.id)),
             goals: self.goals.iter().map(|g| goal_name(g)).collect(),
             partners: self.partners.iter().map(|m| partner_name(m)).collect(),
+            product_sets: self.product_sets.iter().map(|s| product_set_name(s)).collect(),
             labels: self.labels.clone().into_iter().collect(),
             ..Default::default()
         };
@@ -1163,6 +1249,7 @@ impl RiskEntryRecord {
             fields: Plain::from_message(r),
             goals: r.goals.iter().map(|g| goal_id(g).to_owned()).collect(),
             partners: r.partners.iter().map(|m| partner_id(m).to_owned()).collect(),
+            product_sets: product_set_ids(&r.product_sets),
             labels: r.labels.clone().into_iter().collect(),
         }
         .canonical()
@@ -1180,6 +1267,7 @@ impl RiskEntryRecord {
         for m in &mut r.partners {
             *m = partner_id(m).to_owned();
         }
+        r.product_sets = product_set_ids(&r.product_sets);
         r
     }
 }

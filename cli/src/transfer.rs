@@ -1,10 +1,11 @@
 //! `import` and `export`: idempotent upserts of data files, and files that import back.
 //!
 //! Each kind of resource implements [`Resource`]; `import` runs the same steps for every kind,
-//! kinds in dependency order: partners (members before the groups that list them), then
-//! agreements (their parties are partners), then the partners whose engagements follow up an
-//! agreement this import creates (written first without that reference), then trade flows,
-//! then goals (parents before children; goals link partners):
+//! kinds in dependency order: product sets, partners (members before the groups that list
+//! them), then agreements (their parties are partners), then the partners whose engagements
+//! follow up an agreement this import creates (written first without that reference), then
+//! trade flows, then goals (parents before children; goals link partners and product sets),
+//! then risks (they link goals, partners and product sets):
 //!
 //! 1. read and parse every file (stop at the first syntax/schema error, with file and line);
 //! 2. check every record locally: ids, enum names, duplicates, references, cycles;
@@ -32,7 +33,8 @@ use serde::Serialize;
 
 use crate::{
     error::{CliError, CliResult, describe, violation_lines},
-    kind::{Agreements, Goals, Kind, Partners, Risks, reach_state},
+    kind::{Agreements, Goals, Kind, Partners, ProductSets, Risks, reach_state},
+    product_sets::ProductSetRecord,
     records::{
         AgreementRecord, DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, RiskEntryRecord, agreement_id,
         goal_id, goal_name, parse_enum, partner_id, partner_name,
@@ -99,8 +101,11 @@ pub trait Resource {
     fn id(r: &Self::Record) -> &str;
     /// The resource name of the record with `id` (`tradePartners/us`).
     fn name(id: &str) -> String;
-    /// Ids of records of the same kind that must exist before this one (a goal's parent).
-    fn deps(r: &Self::Record) -> Vec<String>;
+    /// Ids of records of the same kind that must exist before this one (a goal's parent);
+    /// none by default.
+    fn deps(_r: &Self::Record) -> Vec<String> {
+        Vec::new()
+    }
     /// Local checks (every problem, not just the first).
     fn check(r: &Self::Record) -> Result<(), Vec<String>>;
     /// True when writing `file` over `stored` would change nothing.
@@ -139,8 +144,12 @@ pub trait Resource {
     fn batchable(_r: &Self::Record) -> bool {
         false
     }
-    /// Orders records for export so that import can write them in that order.
-    fn export_order(records: Vec<Self::Record>) -> Vec<Self::Record>;
+    /// Orders records for export so that import can write them in that order; by id by
+    /// default.
+    fn export_order(mut records: Vec<Self::Record>) -> Vec<Self::Record> {
+        records.sort_by(|a, b| Self::id(a).cmp(Self::id(b)));
+        records
+    }
 }
 
 /// What validation of one record may consult.
@@ -288,6 +297,7 @@ pub fn read_files(paths: &[PathBuf]) -> CliResult<Vec<(PathBuf, String, DataFile
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct ImportReport {
     pub dry_run: bool,
+    pub product_sets: Summary,
     pub partners: Summary,
     pub agreements: Summary,
     pub trade_flows: Summary,
@@ -296,12 +306,14 @@ pub struct ImportReport {
     pub total: Summary,
 }
 
-/// Imports every kind in dependency order: partners, agreements, trade flows, goals, risks.
+/// Imports every kind in dependency order: product sets, partners, agreements, trade flows,
+/// goals, risks.
 pub async fn import_all(
     client: &RegistryClient,
     mut files: Vec<(PathBuf, String, DataFile)>,
     opts: ImportOptions,
 ) -> CliResult<ImportReport> {
+    let product_sets = collect::<ProductSets>(&mut files);
     let mut partners = collect::<Partners>(&mut files);
     let agreements = collect::<Agreements>(&mut files);
     let flows = collect::<Flows>(&mut files);
@@ -337,6 +349,7 @@ pub async fn import_all(
             completed.push(full);
         }
     }
+    let product_sets = import::<ProductSets>(client, product_sets, opts, &mut earlier).await?;
     let partners = import::<Partners>(client, partners, opts, &mut earlier).await?;
     let agreements = import::<Agreements>(client, agreements, opts, &mut earlier).await?;
     if !opts.dry_run && !completed.is_empty() {
@@ -346,7 +359,7 @@ pub async fn import_all(
     let trade_flows = import::<Flows>(client, flows, opts, &mut earlier).await?;
     let goals = import::<Goals>(client, goals, opts, &mut earlier).await?;
     let risks = import::<Risks>(client, risks, opts, &mut earlier).await?;
-    let kinds = [partners, agreements, trade_flows, goals, risks];
+    let kinds = [product_sets, partners, agreements, trade_flows, goals, risks];
     let total = Summary {
         created: kinds.iter().map(|k| k.created).sum(),
         updated: kinds.iter().map(|k| k.updated).sum(),
@@ -354,6 +367,7 @@ pub async fn import_all(
     };
     Ok(ImportReport {
         dry_run: opts.dry_run,
+        product_sets,
         partners,
         agreements,
         trade_flows,
@@ -890,6 +904,7 @@ fn goal_to_create(
     let mut goal = r.to_pb().map_err(invalid)?;
     if let Some(ctx) = ctx {
         goal.linked_partners.retain(|p| !ctx.earlier.contains(p));
+        goal.product_sets.retain(|p| !ctx.earlier.contains(p));
         // Goals this import creates do not exist yet in a validation.
         goal.contributes_to
             .retain(|g| !ctx.pending.contains(goal_id(g)) || created_before.contains(goal_id(g)));
@@ -1159,10 +1174,6 @@ impl Resource for Partners {
 impl Resource for Agreements {
     from_kind!(agreements: AgreementRecord);
 
-    fn deps(_: &AgreementRecord) -> Vec<String> {
-        Vec::new()
-    }
-
     fn check(r: &AgreementRecord) -> Result<(), Vec<String>> {
         r.to_pb().map(|_| ())
     }
@@ -1203,20 +1214,60 @@ impl Resource for Agreements {
     ) -> Result<(), ApiError> {
         write::<Agreements>(client, agreement_id(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
     }
+}
 
-    fn export_order(mut records: Vec<AgreementRecord>) -> Vec<AgreementRecord> {
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        records
+/// Product sets (before the goals and risks that link them).
+impl Resource for ProductSets {
+    from_kind!(product_sets: ProductSetRecord);
+
+    fn check(r: &ProductSetRecord) -> Result<(), Vec<String>> {
+        r.to_pb().map(drop)
+    }
+
+    fn same(file: &ProductSetRecord, stored: &ProductSetRecord) -> bool {
+        file.canonical() == *stored
+    }
+
+    async fn stored(
+        client: &RegistryClient,
+        _wanted: Option<&[String]>,
+    ) -> Result<HashMap<String, Stored<ProductSetRecord>>, ApiError> {
+        stored_all::<ProductSets>(client).await
+    }
+
+    async fn validate(
+        client: &RegistryClient,
+        r: &ProductSetRecord,
+        stored: Option<&Stored<ProductSetRecord>>,
+        _ctx: &ValidateCtx<'_, ProductSetRecord>,
+    ) -> Result<(), ApiError> {
+        Self::apply_or_validate(client, r, stored, true).await
+    }
+
+    async fn apply(
+        client: &RegistryClient,
+        r: &ProductSetRecord,
+        stored: Option<&Stored<ProductSetRecord>>,
+    ) -> Result<(), ApiError> {
+        Self::apply_or_validate(client, r, stored, false).await
     }
 }
 
-/// Entries of the risk register (after the goals and partners they link).
+impl ProductSets {
+    async fn apply_or_validate(
+        client: &RegistryClient,
+        r: &ProductSetRecord,
+        stored: Option<&Stored<ProductSetRecord>>,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        let set = r.to_pb().map_err(invalid)?;
+        write::<ProductSets>(client, Self::id_of(&r.id), set, stored, validate_only).await
+    }
+}
+
+/// Entries of the risk register (after the goals, partners and product sets they link).
 impl Resource for Risks {
     from_kind!(risks: RiskEntryRecord);
-
-    fn deps(_r: &RiskEntryRecord) -> Vec<String> {
-        Vec::new()
-    }
 
     fn check(r: &RiskEntryRecord) -> Result<(), Vec<String>> {
         r.to_pb().map(drop)
@@ -1240,9 +1291,10 @@ impl Resource for Risks {
         ctx: &ValidateCtx<'_, RiskEntryRecord>,
     ) -> Result<(), ApiError> {
         let mut risk = r.to_pb().map_err(invalid)?;
-        // Goals and partners this (dry-run) import would create do not exist yet.
+        // Goals, partners and product sets this (dry-run) import would create do not exist yet.
         risk.goals.retain(|g| !ctx.earlier.contains(g));
         risk.partners.retain(|p| !ctx.earlier.contains(p));
+        risk.product_sets.retain(|p| !ctx.earlier.contains(p));
         write::<Risks>(client, Risks::id_of(&r.id), risk, stored, true).await
     }
 
@@ -1252,11 +1304,6 @@ impl Resource for Risks {
         stored: Option<&Stored<RiskEntryRecord>>,
     ) -> Result<(), ApiError> {
         write::<Risks>(client, Risks::id_of(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
-    }
-
-    fn export_order(mut records: Vec<RiskEntryRecord>) -> Vec<RiskEntryRecord> {
-        records.sort_by(|a, b| a.id.cmp(&b.id));
-        records
     }
 }
 
@@ -1298,10 +1345,6 @@ impl Resource for Flows {
             Some((partner, year)) => format!("{}/tradeFlows/{year}", partner_name(partner)),
             None => id.to_owned(),
         }
-    }
-
-    fn deps(_: &FlowRecord) -> Vec<String> {
-        Vec::new()
     }
 
     fn check(r: &FlowRecord) -> Result<(), Vec<String>> {

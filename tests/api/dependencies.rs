@@ -6,7 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::TryStreamExt;
-use registry_client::trade_files::{self, Format};
+use registry_client::{
+    prost_types::Timestamp,
+    trade_files::{self, Format},
+};
 use registry_e2e::{Error, TestApp, pb, violations};
 
 /// BACI numeric codes and the ISO alpha-2 code each must map to (842, 251, 490, 699 and 757
@@ -34,13 +37,13 @@ const PRODUCTS: &[&str] = &["028530", "260500", "811292", "282520", "854231", "1
 
 /// One generated flow, in USD.
 #[derive(Debug, Clone, Copy)]
-struct Flow {
-    year: i32,
-    exporter: usize,
-    importer: usize,
-    product: usize,
-    value_usd: i64,
-    na_quantity: bool,
+pub(crate) struct Flow {
+    pub year: i32,
+    pub exporter: usize,
+    pub importer: usize,
+    pub product: usize,
+    pub value_usd: i64,
+    pub na_quantity: bool,
 }
 
 /// A small deterministic generator (no external randomness: the same data every run).
@@ -56,7 +59,7 @@ impl Lcg {
     }
 }
 
-fn generate() -> Vec<Flow> {
+pub(crate) fn generate() -> Vec<Flow> {
     let mut rng = Lcg(20240147);
     let mut flows = Vec::new();
     for year in 2021..=2023 {
@@ -97,7 +100,7 @@ fn generate() -> Vec<Flow> {
     flows
 }
 
-fn baci_file(flows: &[Flow]) -> String {
+pub(crate) fn baci_file(flows: &[Flow]) -> String {
     let mut out = String::from("t,i,j,k,v,q\n");
     for f in flows {
         let k = PRODUCTS[f.product].trim_start_matches('0');
@@ -120,7 +123,7 @@ fn baci_file(flows: &[Flow]) -> String {
     out
 }
 
-async fn load(app: &TestApp, name: &str, records: Vec<pb::TradeRecord>) -> pb::ImportTradeRecordsResponse {
+pub(crate) async fn load(app: &TestApp, name: &str, records: Vec<pb::TradeRecord>) -> pb::ImportTradeRecordsResponse {
     app.client
         .import_trade_records(name, records, false, |_| {})
         .await
@@ -129,18 +132,18 @@ async fn load(app: &TestApp, name: &str, records: Vec<pb::TradeRecord>) -> pb::I
 
 /// The criteria of one product-year, computed here from the generated flows.
 #[derive(Debug, Clone, PartialEq)]
-struct Expected {
-    imported: bool,
-    import_hhi: f64,
-    top_supplier: String,
-    top_share: f64,
-    supplier_count: i32,
-    world_hhi: Option<f64>,
-    ratio: f64,
-    all_three: bool,
+pub(crate) struct Expected {
+    pub imported: bool,
+    pub import_hhi: f64,
+    pub top_supplier: String,
+    pub top_share: f64,
+    pub supplier_count: i32,
+    pub world_hhi: Option<f64>,
+    pub ratio: f64,
+    pub all_three: bool,
 }
 
-fn expected(flows: &[Flow], importer: &str, product: &str, year: i32) -> Expected {
+pub(crate) fn expected(flows: &[Flow], importer: &str, product: &str, year: i32) -> Expected {
     let pi = PRODUCTS.iter().position(|p| *p == product).unwrap();
     let code = |i: usize| COUNTRIES[i].1;
     let of = |f: &&Flow| f.year == year && f.product == pi;
@@ -192,8 +195,57 @@ fn expected(flows: &[Flow], importer: &str, product: &str, year: i32) -> Expecte
     }
 }
 
-fn close(a: f64, b: f64) -> bool {
+pub(crate) fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9 * b.abs().max(1.0)
+}
+
+/// China's 2023 sales of unwrought cobalt (811292) to Korea, as stored now or at `read_time`.
+pub(crate) async fn cobalt_from_china(app: &TestApp, read_time: Option<Timestamp>) -> Vec<pb::TradeRecord> {
+    app.client
+        .list_trade_records_page(pb::ListTradeRecordsRequest {
+            year: 2023,
+            exporter: "CN".into(),
+            importer: "KR".into(),
+            product: "811292".into(),
+            read_time,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .records
+}
+
+/// Revises China's 2023 sales of 811292 to Korea to 1 USD: the version replaced, the load's
+/// answer, and the flows as they now are.
+pub(crate) async fn revise_cobalt_from_china(
+    app: &TestApp,
+    flows: &[Flow],
+) -> (pb::TradeRecord, pb::ImportTradeRecordsResponse, Vec<Flow>) {
+    let first = cobalt_from_china(app, None)
+        .await
+        .first()
+        .cloned()
+        .expect("CN sells 811292 to KR in 2023");
+    let revised = pb::TradeRecord {
+        value_usd: 1,
+        valid_time: None,
+        revision: 0,
+        ..first.clone()
+    };
+    let loaded = load(app, "revision.csv", vec![revised]).await;
+    let (cn, kr) = (code("CN"), code("KR"));
+    let mut changed = flows.to_vec();
+    for f in changed.iter_mut() {
+        if f.year == 2023 && PRODUCTS[f.product] == "811292" && f.exporter == cn && f.importer == kr {
+            f.value_usd = 1;
+        }
+    }
+    (first, loaded, changed)
+}
+
+/// The index of a country in [`COUNTRIES`].
+fn code(iso: &str) -> usize {
+    COUNTRIES.iter().position(|c| c.1 == iso).unwrap()
 }
 
 #[tokio::test]
@@ -427,60 +479,13 @@ async fn baci_and_comtrade_files_load_and_the_four_criteria_match_an_independent
 
     // A revised figure is a new version: the old one stays readable at an earlier time and
     // the world statistics follow the revision.
-    let before = c
-        .list_trade_records_page(pb::ListTradeRecordsRequest {
-            year: 2023,
-            exporter: "CN".into(),
-            importer: "KR".into(),
-            product: "811292".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .records;
-    let first_version = before.first().cloned().expect("CN sells 811292 to KR in 2023");
-    let revised_record = pb::TradeRecord {
-        value_usd: 1,
-        valid_time: None,
-        revision: 0,
-        ..first_version.clone()
-    };
-    let revised = load(&app, "revision.csv", vec![revised_record]).await;
+    let (first_version, revised, changed) = revise_cobalt_from_china(&app, &flows).await;
     assert_eq!((revised.inserted, revised.revised), (0, 1));
     let as_of = first_version.valid_time.unwrap();
-    let old = c
-        .list_trade_records_page(pb::ListTradeRecordsRequest {
-            year: 2023,
-            exporter: "CN".into(),
-            importer: "KR".into(),
-            product: "811292".into(),
-            read_time: Some(as_of),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .records;
+    let old = cobalt_from_china(&app, Some(as_of)).await;
     assert_eq!((old[0].value_usd, old[0].revision), (first_version.value_usd, 1));
-    let now = c
-        .list_trade_records_page(pb::ListTradeRecordsRequest {
-            year: 2023,
-            exporter: "CN".into(),
-            importer: "KR".into(),
-            product: "811292".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .records;
+    let now = cobalt_from_china(&app, None).await;
     assert_eq!((now[0].value_usd, now[0].revision), (1, 2));
-    let mut changed = flows.clone();
-    let cn = COUNTRIES.iter().position(|c| c.1 == "CN").unwrap();
-    let kr = COUNTRIES.iter().position(|c| c.1 == "KR").unwrap();
-    for f in changed.iter_mut() {
-        if f.year == 2023 && f.product == 2 && f.exporter == cn && f.importer == kr {
-            f.value_usd = 1;
-        }
-    }
     let after = c
         .list_import_dependencies_page(pb::ListImportDependenciesRequest {
             year: 2023,

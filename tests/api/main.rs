@@ -13,6 +13,7 @@ mod changes;
 mod client_resilience;
 mod concurrency;
 mod dependencies;
+mod dependency_links;
 mod filtering;
 mod goals;
 mod grpc_web;

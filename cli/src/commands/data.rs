@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::{
     error::{CliError, CliResult},
-    kind::{Agreements, Goals, Partners, Risks},
+    kind::{Agreements, Goals, Partners, ProductSets, Risks},
     output::{Format, emit, kv_table, render},
     transfer::{self, Flows, ImportOptions, Resource},
 };
@@ -26,9 +26,9 @@ pub struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Directory to write (created if missing; `partners.yaml`, `agreements.yaml`,
-    /// `trade_flows.yaml`, `goals.yaml` and `risks.yaml` in it are overwritten). Measurements are
-    /// history, not exported.
+    /// Directory to write (created if missing; `product_sets.yaml`, `partners.yaml`,
+    /// `agreements.yaml`, `trade_flows.yaml`, `goals.yaml` and `risks.yaml` in it are
+    /// overwritten). Measurements and trade records are not exported.
     pub dir: PathBuf,
 }
 
@@ -55,6 +55,7 @@ pub async fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
 #[derive(Debug, Serialize)]
 struct ExportReport {
     dir: String,
+    product_sets: usize,
     partners: usize,
     agreements: usize,
     trade_flows: usize,
@@ -64,6 +65,7 @@ struct ExportReport {
 
 pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
     std::fs::create_dir_all(&a.dir).map_err(|e| CliError::other(format!("{}: {e}", a.dir.display())))?;
+    let product_sets = transfer::export::<ProductSets>(&ctx.client, &a.dir).await?;
     let partners = transfer::export::<Partners>(&ctx.client, &a.dir).await?;
     let agreements = transfer::export::<Agreements>(&ctx.client, &a.dir).await?;
     let trade_flows = transfer::export::<Flows>(&ctx.client, &a.dir).await?;
@@ -71,6 +73,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
     let risks = transfer::export::<Risks>(&ctx.client, &a.dir).await?;
     let report = ExportReport {
         dir: a.dir.display().to_string(),
+        product_sets,
         partners,
         agreements,
         trade_flows,
@@ -81,6 +84,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
     emit(ctx.format, &report, || {
         kv_table(&[
             ("directory", report.dir.clone()),
+            (ProductSets::SECTION, row(ProductSets::SECTION, product_sets)),
             (Partners::SECTION, row(Partners::SECTION, partners)),
             (Agreements::SECTION, row(Agreements::SECTION, agreements)),
             (Flows::SECTION, row(Flows::SECTION, trade_flows)),

@@ -89,6 +89,9 @@ pub struct GoalFlags {
     /// A linked trade partner id (repeat; replaces the list).
     #[arg(long = "linked-partner", value_name = "PARTNER")]
     pub linked_partners: Vec<String>,
+    /// A product set the goal concerns, by id (repeat; replaces the list).
+    #[arg(long = "product-set", value_name = "SET")]
+    pub product_sets: Vec<String>,
     /// A label KEY=VALUE (repeat).
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,

@@ -183,15 +183,18 @@ pub fn show<K: Kind>(ctx: &Ctx, p: &K::Pb) -> CliResult {
     })
 }
 
+/// The time of a `--read-time` flag (RFC 3339).
+pub fn read_time(flag: Option<&str>) -> CliResult<Option<registry_client::prost_types::Timestamp>> {
+    flag.map(|t| {
+        t.parse()
+            .map_err(|_| CliError::usage(format!("--read-time {t:?} is not an RFC 3339 time")))
+    })
+    .transpose()
+}
+
 pub async fn get<K: Kind>(ctx: &Ctx, a: GetArgs) -> CliResult {
     let name = K::name_of(&a.id);
-    let read_time = match a.read_time {
-        Some(t) => Some(
-            t.parse()
-                .map_err(|_| CliError::usage(format!("--read-time {t:?} is not an RFC 3339 time")))?,
-        ),
-        None => None,
-    };
+    let read_time = read_time(a.read_time.as_deref())?;
     let p = K::get(&ctx.client, name.clone(), read_time)
         .await
         .context(format!("getting {name}"))?;

@@ -33,6 +33,9 @@ pub struct RiskFlags {
     /// A partner the risk concerns, by id (repeat; replaces the list).
     #[arg(long = "partner", value_name = "PARTNER")]
     pub partners: Vec<String>,
+    /// A product set the risk threatens, by id (repeat; replaces the list).
+    #[arg(long = "product-set", value_name = "SET")]
+    pub product_sets: Vec<String>,
     /// A label KEY=VALUE (repeat).
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,

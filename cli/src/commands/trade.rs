@@ -230,6 +230,9 @@ pub struct DependenciesArgs {
     /// concentration to be known (server default 10).
     #[arg(long)]
     pub min_importers: Option<i32>,
+    /// The analysis of the figures as stored at this time (RFC 3339): earlier revisions.
+    #[arg(long)]
+    pub read_time: Option<String>,
 }
 
 /// One product, as `dependencies -o json|yaml` prints it.
@@ -275,6 +278,7 @@ pub async fn dependencies(ctx: &Ctx, a: DependenciesArgs) -> CliResult {
         only_dependent: a.only_dependent,
         page_size: 1000,
         min_world_importers: a.min_importers,
+        read_time: resource::read_time(a.read_time.as_deref())?,
         ..Default::default()
     };
     let deps: Vec<pb::ImportDependency> =
@@ -356,6 +360,9 @@ pub struct DominatedArgs {
     /// Least share of the importer's imports (server default 0.5).
     #[arg(long)]
     pub min_share: Option<f64>,
+    /// The figures as stored at this time (RFC 3339): earlier revisions.
+    #[arg(long)]
+    pub read_time: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -376,6 +383,7 @@ pub async fn dominated(ctx: &Ctx, a: DominatedArgs) -> CliResult {
         product_set: a.set.as_deref().map(set_name).unwrap_or_default(),
         min_share: a.min_share,
         page_size: 1000,
+        read_time: resource::read_time(a.read_time.as_deref())?,
         ..Default::default()
     };
     let found: Vec<pb::DominatedProduct> =

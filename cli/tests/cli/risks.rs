@@ -113,3 +113,117 @@ async fn risks_standard_commands_and_import_export() {
     ok(ctl(&fresh, &["-q", "export", d2.path().to_str().unwrap()]));
     assert_eq!(f1, std::fs::read_to_string(d2.path().join("risks.yaml")).unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risks_link_product_sets_and_goals_and_partners_show_the_dependent_products() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = write(
+        dir.path(),
+        "data.yaml",
+        "product_sets:\n- id: critical-minerals\n  display_name: Critical minerals\n  products: ['811292', '260500']\n\
+         partners:\n- id: cn\n  kind: COUNTRY\n  display_name: China\n\
+         goals:\n- id: supply\n  title: Supply chains\n  pillar: TRADE_NATIONAL_INTEREST\n",
+    );
+    let out = ok(ctl(&app, &["import", data.to_str().unwrap()]));
+    assert_eq!(out.trim(), "3 created, 0 updated, 0 unchanged");
+    // Eleven importers buy unwrought cobalt (811292) mostly from China (BACI 156), a little
+    // from Canada (124), for three years; Korea (410) exports none: a dependency.
+    let importers = [410, 392, 276, 36, 76, 152, 704, 360, 458, 764, 124];
+    let mut lines = vec!["t,i,j,k,v,q".to_owned()];
+    for year in 2021..=2023 {
+        for j in importers {
+            lines.push(format!("{year},156,{j},811292,900.000,NA"));
+            if j != 124 {
+                lines.push(format!("{year},124,{j},811292,100.000,NA"));
+            }
+        }
+    }
+    let baci = write(dir.path(), "BACI_HS22_Y2023.csv", &(lines.join("\n") + "\n"));
+    ok(ctl(
+        &app,
+        &["-q", "trade", "import", "--format", "baci", baci.to_str().unwrap()],
+    ));
+
+    // As stored before the load: nothing; a time that is not RFC 3339 is a usage error.
+    let before = json(ctl(
+        &app,
+        &[
+            "dependencies",
+            "--year",
+            "2023",
+            "--read-time",
+            "2020-01-01T00:00:00Z",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(before, serde_json::json!([]));
+    fails(
+        ctl(
+            &app,
+            &[
+                "dominated",
+                "--supplier",
+                "CN",
+                "--year",
+                "2023",
+                "--read-time",
+                "yesterday",
+            ],
+        ),
+        2,
+    );
+
+    let created = json(ctl(
+        &app,
+        &[
+            "risks",
+            "create",
+            "minerals",
+            "--title",
+            "China's monopoly on key minerals",
+            "--category",
+            "CRITICAL_MINERAL_CONCENTRATION",
+            "--product-set",
+            "critical-minerals",
+            "--goal",
+            "supply",
+            "--partner",
+            "cn",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(created["product_sets"][0], "critical-minerals");
+    let goal = ok(ctl(&app, &["goals", "get", "supply"]));
+    assert!(
+        goal.lines()
+            .any(|l| l.contains("dependent_products") && l.contains("811292 2023: CN 90.0%")),
+        "{goal}"
+    );
+    let cn = json(ctl(&app, &["partners", "get", "cn", "-o", "json"]));
+    assert_eq!(cn["dependent_products"][0]["product"], "811292");
+    assert_eq!(cn["dependent_products"][0]["risks"][0], "minerals");
+    // A set that does not exist is refused.
+    let err = fails(ctl(&app, &["risks", "update", "minerals", "--product-set", "nope"]), 1);
+    assert!(err.contains("PRODUCT_SET_NOT_FOUND"), "{err}");
+
+    // export → fresh registry → export: the sets and the links come along.
+    let d1 = tempfile::tempdir().unwrap();
+    ok(ctl(&app, &["-q", "export", d1.path().to_str().unwrap()]));
+    let risks = std::fs::read_to_string(d1.path().join("risks.yaml")).unwrap();
+    assert!(risks.contains("product_sets:\n  - critical-minerals"), "{risks}");
+    let fresh = TestApp::spawn().await;
+    let out = ok(ctl(&fresh, &["import", d1.path().to_str().unwrap()]));
+    assert_eq!(out.trim(), "4 created, 0 updated, 0 unchanged");
+    let d2 = tempfile::tempdir().unwrap();
+    ok(ctl(&fresh, &["-q", "export", d2.path().to_str().unwrap()]));
+    for f in ["product_sets.yaml", "risks.yaml"] {
+        assert_eq!(
+            std::fs::read_to_string(d1.path().join(f)).unwrap(),
+            std::fs::read_to_string(d2.path().join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}

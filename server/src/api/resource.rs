@@ -420,7 +420,11 @@ pub(crate) async fn get<R: ApiResource>(
     let c = R::KIND.collection;
     let (id, read_time) = super::get_target(c, name, read_time)?;
     let item = match read_time {
-        None => store.get::<R>(&id).await?,
+        None => {
+            let mut item = store.get::<R>(&id).await?;
+            R::detail(store, &mut item).await?;
+            item
+        }
         Some(t) => store
             .get_at::<R>(&id, t)
             .await?

@@ -127,10 +127,7 @@ resource::resource_service! {
             v.add("product", "is an HS 6-digit code (6 digits, e.g. 028530)");
         }
         let page_size = all(&mut v, list::page_size(r.page_size));
-        let read_time = r
-            .read_time
-            .as_ref()
-            .and_then(|t| all(&mut v, from_timestamp("read_time", t)));
+        let read_time = read_time(&mut v, r.read_time.as_ref());
         let (Some(page_size), true) = (page_size, v.is_empty()) else {
             return Err(Error::InvalidArgument(v.into_vec()).into());
         };
@@ -197,7 +194,8 @@ resource::resource_service! {
         if !(1..=10_000).contains(&t.min_importers) {
             v.add("min_world_importers", "must be 1..=10000");
         }
-        let products = self.products(&mut v, &r.product_set, &r.products).await?;
+        let read_time = read_time(&mut v, r.read_time.as_ref());
+        let products = self.products(&mut v, &r.product_set, &r.products, read_time).await?;
         let (Some(importer), Some(page_size), true) = (importer, page_size, v.is_empty()) else {
             return Err(Error::InvalidArgument(v.into_vec()).into());
         };
@@ -209,12 +207,22 @@ resource::resource_service! {
             &r.products.join(","),
             &r.only_dependent.to_string(),
             &format!("{:?}", t),
+            &format!("{:?}", r.read_time),
         ]);
         let after = self.store.product_cursor(&fingerprint, &r.page_token)?;
-        let data = self
-            .store
-            .dependency_data(&importer, r.year - 2..=r.year, products.as_deref())
-            .await?;
+        let years = r.year - dependency::YEARS + 1..=r.year;
+        let data = match read_time {
+            None => {
+                self.store
+                    .dependency_data(&importer, years, products.as_deref())
+                    .await?
+            }
+            Some(at) => {
+                self.store
+                    .dependency_data_at(&importer, years, products.as_deref(), at)
+                    .await?
+            }
+        };
         let mut out = Vec::new();
         let mut next_page_token = String::new();
         for (product, years) in data
@@ -255,7 +263,8 @@ resource::resource_service! {
         if !(min_share.is_finite() && min_share > 0.0 && min_share <= 1.0) {
             v.add("min_share", "must be a share with 0 < s <= 1");
         }
-        let products = self.products(&mut v, &r.product_set, &r.products).await?;
+        let read_time = read_time(&mut v, r.read_time.as_ref());
+        let products = self.products(&mut v, &r.product_set, &r.products, read_time).await?;
         let (Some(importer), Some(supplier), Some(page_size), true) = (importer, supplier, page_size, v.is_empty())
         else {
             return Err(Error::InvalidArgument(v.into_vec()).into());
@@ -268,12 +277,22 @@ resource::resource_service! {
             &r.product_set,
             &r.products.join(","),
             &min_share.to_string(),
+            &format!("{:?}", r.read_time),
         ]);
         let after = self.store.product_cursor(&fingerprint, &r.page_token)?;
-        let found = self
-            .store
-            .dominated_products(&importer, &supplier, r.year, min_share, products.as_deref())
-            .await?;
+        let products = products.as_deref();
+        let found = match read_time {
+            None => {
+                self.store
+                    .dominated_products(&importer, &supplier, r.year, min_share, products)
+                    .await?
+            }
+            Some(at) => {
+                self.store
+                    .dominated_products_at(&importer, &supplier, r.year, min_share, products, at)
+                    .await?
+            }
+        };
         let mut rest = found
             .iter()
             .filter(|d| after.as_ref().is_none_or(|a| d.product.as_str() > a.as_str()));
@@ -307,6 +326,11 @@ fn optional_country(v: &mut Violations, field: &str, raw: &str) -> Option<String
     }
 }
 
+/// The optional `read_time` of an analysis.
+fn read_time(v: &mut Violations, t: Option<&prost_types::Timestamp>) -> Option<time::OffsetDateTime> {
+    t.and_then(|t| all(v, from_timestamp("read_time", t)))
+}
+
 /// A threshold on an HHI: 0 <= t < 1, the default when unset.
 fn share(v: &mut Violations, field: &str, raw: Option<f64>, default: f64) -> f64 {
     let t = raw.unwrap_or(default);
@@ -317,13 +341,14 @@ fn share(v: &mut Violations, field: &str, raw: Option<f64>, default: f64) -> f64
 }
 
 impl TradeApi {
-    /// The products a request restricts to: those of `product_set` (a live set), of
-    /// `products`, or of both; `None` for every product.
+    /// The products a request restricts to: those of `product_set` (a live set, as it was at
+    /// `read_time` when given), of `products`, or of both; `None` for every product.
     async fn products(
         &self,
         v: &mut Violations,
         set: &str,
         products: &[String],
+        read_time: Option<time::OffsetDateTime>,
     ) -> Result<Option<Vec<String>>, Status> {
         check_products(v, "products", products, MAX_PRODUCTS);
         if set.is_empty() {
@@ -343,7 +368,7 @@ impl TradeApi {
         let Some(id) = all(v, Collection::ProductSets.parse_name("product_set", &name)) else {
             return Ok(None);
         };
-        let mut in_set = self.store.product_set_products(&id).await?;
+        let mut in_set = self.store.product_set_products(&id, read_time).await?;
         if !products.is_empty() {
             in_set.retain(|p| products.contains(p));
         }

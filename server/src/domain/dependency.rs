@@ -102,6 +102,23 @@ pub struct Dependency {
     pub explanation: String,
 }
 
+/// A dependent product behind a goal or a partner's risks: which of their product sets (and
+/// which risks) bring it in, and the analysis' verdict on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DependentProduct {
+    pub product: String,
+    pub year: i32,
+    pub importer: String,
+    pub top_supplier: String,
+    pub top_supplier_share: f64,
+    pub import_hhi: f64,
+    /// Product sets containing the product, by id.
+    pub product_sets: Vec<super::Id>,
+    /// Live risks whose product sets contain it, by id (empty: a goal's own sets only).
+    pub risks: Vec<super::Id>,
+    pub explanation: String,
+}
+
 /// HHI of a set of values (shares in 0..1), the largest (ties: the first code in order)
 /// and its share.
 pub fn hhi(values: &[(String, i64)]) -> (f64, Option<(&str, f64)>) {

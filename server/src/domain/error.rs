@@ -37,6 +37,8 @@ pub enum Reason {
     GoalDeleted,
     AgreementNotFound,
     AgreementDeleted,
+    ProductSetNotFound,
+    ProductSetDeleted,
     /// A partner that live agreements name as a party.
     PartyToAgreements,
     InvalidStateTransition,
@@ -92,6 +94,8 @@ impl Reason {
             Reason::GoalDeleted => "GOAL_DELETED",
             Reason::AgreementNotFound => "AGREEMENT_NOT_FOUND",
             Reason::AgreementDeleted => "AGREEMENT_DELETED",
+            Reason::ProductSetNotFound => "PRODUCT_SET_NOT_FOUND",
+            Reason::ProductSetDeleted => "PRODUCT_SET_DELETED",
             Reason::PartyToAgreements => "PARTY_TO_AGREEMENTS",
             Reason::InvalidStateTransition => "INVALID_STATE_TRANSITION",
             Reason::MetricNotATarget => "METRIC_NOT_A_TARGET",

@@ -1243,7 +1243,7 @@ mod tests {
     #[test]
     fn errors_name_the_position_and_token() {
         let allowed = "allowed: pillar, state, parent, sectors, regions, linked_partners, lead_organization, \
-                       contributing_organizations, contributes_to, title, labels.<key>, create_time, update_time, \
+                       contributing_organizations, contributes_to, product_sets, title, labels.<key>, create_time, update_time, \
                        targets.target_year, progress_state, search, risks";
         for (filter, expected) in [
             // lexer
@@ -1440,6 +1440,7 @@ mod tests {
                 })
                 .collect(),
             risk_register: vec![],
+            dependent_products: vec![],
         }
     }
 

@@ -99,6 +99,8 @@ pub struct GoalSpec {
     pub contributing_organizations: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contributes_to: Vec<Id>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub product_sets: Vec<Id>,
     pub risks: Vec<Risk>,
     pub source: String,
     pub labels: BTreeMap<String, String>,
@@ -124,6 +126,7 @@ patch_fields!(
         LinkedPartners(Vec<Id>) => linked_partners,
         ContributingOrganizations(Vec<String>) => contributing_organizations,
         ContributesTo(Vec<Id>) => contributes_to,
+        ProductSets(Vec<Id>) => product_sets,
         Risks(Vec<Risk>) => risks,
         Source(String) => source,
         Labels(BTreeMap<String, String>) => labels,
@@ -180,6 +183,10 @@ pub struct PolicyGoal {
     /// store on reads of the current state).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk_register: Vec<Id>,
+    /// Output only: the dependent products behind the goal (attached by Get only, see
+    /// `store::dependents`; not part of snapshots).
+    #[serde(skip)]
+    pub dependent_products: Vec<super::dependency::DependentProduct>,
 }
 
 impl PolicyGoal {
@@ -222,6 +229,11 @@ pub const FIELDS: &[FieldDef] = &[
         FieldKind::Names(Collection::PolicyGoals),
         Col::Array("contributes_to"),
     ),
+    FieldDef::filter(
+        "product_sets",
+        FieldKind::Names(Collection::ProductSets),
+        Col::Array("product_sets"),
+    ),
     FieldDef::filter("title", FieldKind::Text, Col::Text("title")).orderable(),
     common::LABELS,
     common::CREATE_TIME,
@@ -257,6 +269,7 @@ pub const FIELDS: &[FieldDef] = &[
     FieldDef::plain("source"),
     FieldDef::output("ancestors"),
     FieldDef::output("risk_register"),
+    FieldDef::output("dependent_products"),
     common::DELETE_TIME,
     common::EXPIRE_TIME,
     common::ETAG,

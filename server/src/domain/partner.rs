@@ -143,6 +143,10 @@ pub struct TradePartner {
     /// Live risks of the register that link this partner.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk_register: Vec<Id>,
+    /// Output only: the dependent products behind the partner's risks (attached by Get
+    /// only, see `store::dependents`; not part of snapshots).
+    #[serde(skip)]
+    pub dependent_products: Vec<super::dependency::DependentProduct>,
     #[serde(with = "time::serde::rfc3339")]
     pub create_time: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -289,6 +293,7 @@ pub const FIELDS: &[FieldDef] = &[
     FieldDef::output("memberships"),
     FieldDef::output("linked_goals"),
     FieldDef::output("risk_register"),
+    FieldDef::output("dependent_products"),
     common::DELETE_TIME,
     common::EXPIRE_TIME,
     common::ETAG,

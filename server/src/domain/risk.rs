@@ -46,6 +46,8 @@ pub struct RiskSpec {
     pub goals: Vec<Id>,
     #[serde(default)]
     pub partners: Vec<Id>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub product_sets: Vec<Id>,
 }
 
 patch_fields!(
@@ -64,6 +66,7 @@ patch_fields!(
         Labels(BTreeMap<String, String>) => labels,
         Goals(Vec<Id>) => goals,
         Partners(Vec<Id>) => partners,
+        ProductSets(Vec<Id>) => product_sets,
 });
 
 /// What each rule of [`RiskSpec::apply`] reads: the field its violation names, and its inputs.
@@ -138,6 +141,11 @@ pub const FIELDS: &[FieldDef] = &[
         "partners",
         FieldKind::Names(Collection::TradePartners),
         Col::Array("partners"),
+    ),
+    FieldDef::filter(
+        "product_sets",
+        FieldKind::Names(Collection::ProductSets),
+        Col::Array("product_sets"),
     ),
     common::LABELS,
     common::search(&["title", "title_ko", "description", "mitigation", "source"]),

@@ -43,3 +43,29 @@ pub struct Dominated {
     pub import_value_usd: i64,
     pub supplier_count: i32,
 }
+
+/// The products (from an importer's imports of one year: product, supplier, value) whose top
+/// supplier is `supplier` with at least `min_share` of the imports, by product.
+pub fn dominated(rows: Vec<(String, String, i64)>, supplier: &str, min_share: f64) -> Vec<Dominated> {
+    let mut by_product: std::collections::BTreeMap<String, Vec<(String, i64)>> = Default::default();
+    for (product, exporter, value) in rows {
+        by_product.entry(product).or_default().push((exporter, value));
+    }
+    let mut out = Vec::new();
+    for (product, suppliers) in by_product {
+        let (_, top) = super::dependency::hhi(&suppliers);
+        let Some((top, share)) = top else { continue };
+        if top != supplier || share < min_share {
+            continue;
+        }
+        out.push(Dominated {
+            supplier_value_usd: suppliers.iter().find(|(c, _)| c == supplier).map_or(0, |(_, v)| *v),
+            import_value_usd: suppliers.iter().map(|(_, v)| *v).fold(0, i64::saturating_add),
+            supplier_count: suppliers.iter().filter(|(_, v)| *v > 0).count() as i32,
+            supplier: supplier.to_owned(),
+            share,
+            product,
+        });
+    }
+    out
+}

@@ -41,6 +41,7 @@ pub struct GoalRow {
     linked_partners: Vec<String>,
     contributing_organizations: Vec<String>,
     contributes_to: Vec<String>,
+    product_sets: Vec<String>,
     risks: Json<Vec<Risk>>,
     source: String,
     labels: Json<BTreeMap<String, String>>,
@@ -92,6 +93,7 @@ impl TryFrom<GoalRow> for PolicyGoal {
                 linked_partners: ids(r.linked_partners, "linked partner", &id)?,
                 contributing_organizations: r.contributing_organizations,
                 contributes_to: ids(r.contributes_to, "contributes_to goal", &id)?,
+                product_sets: ids(r.product_sets, "product set", &id)?,
                 risks: r.risks.0,
                 source: r.source,
                 labels: r.labels.0,
@@ -109,6 +111,7 @@ impl TryFrom<GoalRow> for PolicyGoal {
             revision: r.revision,
             progress: super::measurements::progress_from_json(r.progress.as_ref().map(|p| p.0.get()), targets),
             risk_register: Vec::new(),
+            dependent_products: Vec::new(),
             id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
         })
     }
@@ -150,6 +153,12 @@ impl Resource for PolicyGoal {
                 g.risk_register = register.remove(g.id.as_str()).unwrap_or_default();
             }
         }
+        Ok(())
+    }
+
+    /// The dependent products behind the goal.
+    async fn detail(store: &Store, goal: &mut Self) -> Result<(), Error> {
+        goal.dependent_products = store.goal_dependents(goal).await?;
         Ok(())
     }
 }
@@ -268,6 +277,7 @@ const COLUMNS: &[(&str, &str)] = &[
     ("description_ko", "text"),
     ("contributing_organizations", "text[]"),
     ("contributes_to", "text[]"),
+    ("product_sets", "text[]"),
     ("state", "text"),
 ];
 
@@ -336,6 +346,7 @@ struct GoalColumns<'a> {
     description_ko: &'a str,
     contributing_organizations: &'a [String],
     contributes_to: Vec<&'a str>,
+    product_sets: Vec<&'a str>,
     state: &'static str,
 }
 
@@ -374,6 +385,7 @@ impl<'a> GoalColumns<'a> {
             description_ko: &spec.description_ko,
             contributing_organizations: &spec.contributing_organizations,
             contributes_to: spec.contributes_to.iter().map(Id::as_str).collect(),
+            product_sets: spec.product_sets.iter().map(Id::as_str).collect(),
             state: state.as_str(),
         }
     }
@@ -470,6 +482,8 @@ async fn insert_goals(
         at,
     )
     .await?;
+    let sets: Vec<&[Id]> = goals.iter().map(|(_, spec, _)| spec.product_sets.as_slice()).collect();
+    super::partners::lock_live_lists(tx, Collection::ProductSets, &sets, "policy_goal.product_sets", at).await?;
     let mut contributions: Vec<Vec<Id>> = Vec::new();
     for (i, (id, spec, _)) in goals.iter().enumerate() {
         if spec.contributes_to.contains(id) {
@@ -539,6 +553,29 @@ async fn insert_goals(
         .map_err(db_error)?;
     }
     Ok(created)
+}
+
+/// Removes the product set `set` from the links of every live goal (a forced delete of the
+/// set); returns the change records of the goals that changed.
+pub(super) async fn unlink_product_set_from_goals<'a>(
+    tx: &mut Transaction<'static, Postgres>,
+    set: &Id,
+    ctx: &'a WriteCtx,
+) -> Result<Vec<Change<'a>>, Error> {
+    let rows: Vec<GoalRow> = sqlx::query_as(
+        "UPDATE policy_goals SET product_sets = array_remove(product_sets, $1), update_time = now(),
+                revision = revision + 1
+         WHERE product_sets @> ARRAY[$1] AND delete_time IS NULL
+         RETURNING *",
+    )
+    .bind(set.as_str())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    rows_to_goals(rows)?
+        .iter()
+        .map(|g| g.change(ChangeKind::Updated, vec!["product_sets".into()], ctx))
+        .collect()
 }
 
 impl Store {
@@ -661,6 +698,9 @@ impl Store {
         }
         if spec.contributes_to != current.spec.contributes_to {
             check_contributions(&mut tx, id, &spec.contributes_to, "policy_goal.contributes_to").await?;
+        }
+        if spec.product_sets != current.spec.product_sets {
+            super::partners::lock_live_product_sets(&mut tx, &spec.product_sets, "policy_goal.product_sets").await?;
         }
         let partners_changed = spec.linked_partners != current.spec.linked_partners;
         if partners_changed {
@@ -846,6 +886,7 @@ impl Store {
         }
         super::partners::lock_live_partners(&mut tx, &current.spec.linked_partners, "linked_partners").await?;
         check_contributions(&mut tx, id, &current.spec.contributes_to, "contributes_to").await?;
+        super::partners::lock_live_product_sets(&mut tx, &current.spec.product_sets, "product_sets").await?;
         set_deleted::<PolicyGoal>(&mut tx, &[id.as_str()], None).await?;
         let goal = super::resource::read::<PolicyGoal>(&mut tx, id)
             .await?

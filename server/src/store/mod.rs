@@ -3,6 +3,7 @@
 
 mod agreements;
 mod changes;
+mod dependents;
 mod filter;
 mod goals;
 mod measurements;
@@ -13,6 +14,7 @@ pub mod resource;
 mod risks;
 mod tokens;
 pub mod trade;
+mod trade_asof;
 
 use std::time::Duration;
 

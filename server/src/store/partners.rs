@@ -101,6 +101,7 @@ impl TryFrom<PartnerRow> for TradePartner {
             linked_goals: ids(r.linked_goals, "linked goal", &id)?,
             trade_agreements: ids(r.trade_agreements, "agreement", &id)?,
             risk_register: ids(r.risk_register, "linking risk", &id)?,
+            dependent_products: Vec::new(),
             create_time: r.create_time,
             update_time: r.update_time,
             delete_time: r.delete_time,
@@ -129,6 +130,12 @@ impl Resource for TradePartner {
     type Row = PartnerRow;
 
     super::resource::stored_fields!();
+
+    /// The dependent products behind the partner's risks.
+    async fn detail(store: &Store, partner: &mut Self) -> Result<(), Error> {
+        partner.dependent_products = store.partner_dependents(partner).await?;
+        Ok(())
+    }
 }
 
 fn flow_not_found(id: &Id, year: i32) -> Error {
@@ -201,11 +208,11 @@ pub(super) async fn lock_live_lists(
             Reason::AgreementNotFound,
             Reason::AgreementDeleted,
         ),
-        Collection::ProductSets => {
-            return Err(Error::Internal(
-                "product sets are not referenced by partners or goals".into(),
-            ));
-        }
+        Collection::ProductSets => (
+            "SELECT id, '' AS kind, delete_time FROM product_sets WHERE id = ANY($1) ORDER BY id FOR SHARE",
+            Reason::ProductSetNotFound,
+            Reason::ProductSetDeleted,
+        ),
     };
     let rows: Vec<(String, String, Option<OffsetDateTime>)> = sqlx::query_as(sql)
         .bind(&keys)
@@ -257,6 +264,15 @@ pub(super) async fn lock_live_goals(
     field: &str,
 ) -> Result<(), Error> {
     lock_live(tx, GOALS, wanted, field).await.map(drop)
+}
+
+/// Locks the product sets `wanted` and checks they are live (see [`lock_live`]).
+pub(super) async fn lock_live_product_sets(
+    tx: &mut Transaction<'static, Postgres>,
+    wanted: &[Id],
+    field: &str,
+) -> Result<(), Error> {
+    lock_live(tx, Collection::ProductSets, wanted, field).await.map(drop)
 }
 
 /// Replaces the goal ↔ partner link rows of a goal.

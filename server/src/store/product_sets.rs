@@ -11,9 +11,10 @@ use super::{
     request_hash,
     resource::{Kind, Meta, Resource, lock_row, not_found, read},
     resource_deleted,
+    risks::{Link, risks_linking, unlink_from_risks},
 };
 use crate::domain::{
-    Collection, Error, Id,
+    Collection, Error, Id, Reason,
     list::SortValue,
     product_set::{self, ProductSet, ProductSetPatch, ProductSetSpec},
 };
@@ -134,6 +135,42 @@ async fn set_deleted(
         .ok_or_else(|| not_found::<ProductSet>(id))
 }
 
+/// FAILED_PRECONDITION when live risks (`LINKED_BY_RISKS`) or goals (`LINKED_BY_GOALS`) link
+/// `set`.
+async fn refuse_if_linked(tx: &mut Transaction<'static, Postgres>, set: &ProductSet) -> Result<(), Error> {
+    let risks = risks_linking(tx, Link::ProductSets, &[set.id.as_str()]).await?;
+    if !risks.is_empty() {
+        return Err(Error::failed_precondition(
+            Reason::LinkedByRisks,
+            format!(
+                "{} is linked by live risks ({}); unlink it from them first or set force",
+                set.name(),
+                super::name_list(Collection::Risks, risks.iter().map(String::as_str))
+            ),
+            Some(set.name()),
+        ));
+    }
+    let goals: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM policy_goals WHERE product_sets @> ARRAY[$1] AND delete_time IS NULL ORDER BY id LIMIT 5",
+    )
+    .bind(set.id.as_str())
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    if !goals.is_empty() {
+        return Err(Error::failed_precondition(
+            Reason::LinkedByGoals,
+            format!(
+                "{} is linked by live goals ({}); unlink it from them first or set force",
+                set.name(),
+                super::name_list(Collection::PolicyGoals, goals.iter().map(String::as_str))
+            ),
+            Some(set.name()),
+        ));
+    }
+    Ok(())
+}
+
 impl Store {
     /// Creates a product set. With a request id, a retry returns the original set.
     pub async fn create_product_set(&self, id: &Id, spec: ProductSetSpec, ctx: &WriteCtx) -> Result<ProductSet, Error> {
@@ -200,12 +237,14 @@ impl Store {
         Ok(set)
     }
 
-    /// Soft-deletes a product set (`force` is accepted: nothing references a set yet).
+    /// Soft-deletes a product set. A set that live risks or goals link is refused
+    /// (FAILED_PRECONDITION) unless `force`, which removes it from their links (each a new
+    /// revision in the change log).
     pub async fn delete_product_set(
         &self,
         id: &Id,
         etag: &str,
-        _force: bool, // nothing depends on a product set yet
+        force: bool,
         allow_missing: bool,
         ctx: &WriteCtx,
     ) -> Result<Option<ProductSet>, Error> {
@@ -221,8 +260,16 @@ impl Store {
         if current.delete_time.is_some() {
             return Err(resource_deleted(current.name(), "is already deleted"));
         }
+        let mut changes = Vec::new();
+        if force {
+            changes.extend(unlink_from_risks(&mut tx, Link::ProductSets, &[id.as_str()], ctx).await?);
+            changes.extend(super::goals::unlink_product_set_from_goals(&mut tx, id, ctx).await?);
+        } else {
+            refuse_if_linked(&mut tx, &current).await?;
+        }
         let set = set_deleted(&mut tx, id, Some(self.opts.soft_delete_retention)).await?;
-        append_changes(&mut tx, &[set.change(ChangeKind::Deleted, vec![], ctx)?]).await?;
+        changes.insert(0, set.change(ChangeKind::Deleted, vec![], ctx)?);
+        append_changes(&mut tx, &changes).await?;
         Self::finish(tx, ctx).await?;
         Ok(Some(set))
     }
@@ -246,9 +293,16 @@ impl Store {
         Ok(set)
     }
 
-    /// The products of a live set (FAILED_PRECONDITION when it is deleted).
-    pub async fn product_set_products(&self, id: &Id) -> Result<Vec<String>, Error> {
-        let set = self.get::<ProductSet>(id).await?;
+    /// The products of a live set, now or as it was at `at` (NOT_FOUND when it did not
+    /// exist then, FAILED_PRECONDITION when it is, or was then, deleted).
+    pub async fn product_set_products(&self, id: &Id, at: Option<OffsetDateTime>) -> Result<Vec<String>, Error> {
+        let set = match at {
+            None => self.get::<ProductSet>(id).await?,
+            Some(t) => self
+                .get_at::<ProductSet>(id, t)
+                .await?
+                .ok_or_else(|| not_found::<ProductSet>(id))?,
+        };
         if set.delete_time.is_some() {
             return Err(resource_deleted(set.name(), "is deleted"));
         }

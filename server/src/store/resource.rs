@@ -103,6 +103,12 @@ pub trait Resource:
         async { Ok(()) }
     }
 
+    /// Adds to one resource read by Get (its current state) what would cost too much on
+    /// every row of a List (goals and partners: the dependent products behind them).
+    fn detail<'a>(_store: &'a Store, _item: &'a mut Self) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        async { Ok(()) }
+    }
+
     fn name(&self) -> String {
         Self::KIND.collection.name(self.id())
     }

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::{
     Change, ChangeKind, Claim, Store, WriteCtx, append_changes_answering, claim_request, db_error,
-    partners::{lock_live_goals, lock_live_partners},
+    partners::{lock_live_goals, lock_live_partners, lock_live_product_sets},
     request_hash,
     resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
 };
@@ -39,6 +39,7 @@ pub struct RiskRow {
     labels: Json<BTreeMap<String, String>>,
     goals: Vec<String>,
     partners: Vec<String>,
+    product_sets: Vec<String>,
     create_time: OffsetDateTime,
     update_time: OffsetDateTime,
     delete_time: Option<OffsetDateTime>,
@@ -91,6 +92,7 @@ impl TryFrom<RiskRow> for RiskEntry {
                 labels: r.labels.0,
                 goals: ids(r.goals, "goal", &id)?,
                 partners: ids(r.partners, "partner", &id)?,
+                product_sets: ids(r.product_sets, "product set", &id)?,
             },
             create_time: r.create_time,
             update_time: r.update_time,
@@ -120,7 +122,7 @@ fn not_found(id: &Id) -> Error {
     super::resource::not_found::<RiskEntry>(id)
 }
 
-/// Locks the goals and partners a risk links and checks they are live.
+/// Locks the goals, partners and product sets a risk links and checks they are live.
 async fn check_links(tx: &mut Transaction<'static, Postgres>, spec: &RiskSpec, prefix: &str) -> Result<(), Error> {
     let mut goals = spec.goals.clone();
     goals.sort();
@@ -128,18 +130,21 @@ async fn check_links(tx: &mut Transaction<'static, Postgres>, spec: &RiskSpec, p
     let mut partners = spec.partners.clone();
     partners.sort();
     lock_live_partners(tx, &partners, &format!("{prefix}.partners")).await?;
+    let mut sets = spec.product_sets.clone();
+    sets.sort();
+    lock_live_product_sets(tx, &sets, &format!("{prefix}.product_sets")).await?;
     Ok(())
 }
 
 const INSERT_RISK: &str = "INSERT INTO risks (id, title, title_ko, category, description, likelihood, impact,
-        owner_organization, mitigation, state, source, labels, goals, partners, create_time, update_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now(), now())
+        owner_organization, mitigation, state, source, labels, goals, partners, product_sets, create_time, update_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), now())
      ON CONFLICT (id) DO NOTHING
      RETURNING id";
 
 const UPDATE_RISK: &str = "UPDATE risks SET title = $2, title_ko = $3, category = $4, description = $5,
         likelihood = $6, impact = $7, owner_organization = $8, mitigation = $9, state = $10, source = $11,
-        labels = $12, goals = $13, partners = $14, update_time = now(), revision = revision + 1
+        labels = $12, goals = $13, partners = $14, product_sets = $15, update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING id";
 
@@ -164,13 +169,16 @@ fn bind_columns<'q, O>(
         .bind(Json(&spec.labels))
         .bind(keys(&spec.goals))
         .bind(keys(&spec.partners))
+        .bind(keys(&spec.product_sets))
 }
 
-/// Which links of a risk: to goals or to partners (the column of the `risks` table).
+/// Which links of a risk: to goals, partners or product sets (the column of the `risks`
+/// table).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Link {
     Goals,
     Partners,
+    ProductSets,
 }
 
 impl Link {
@@ -178,6 +186,7 @@ impl Link {
         match self {
             Link::Goals => "goals",
             Link::Partners => "partners",
+            Link::ProductSets => "product_sets",
         }
     }
 }
@@ -191,6 +200,9 @@ pub(super) async fn risks_linking(
     let sql = match link {
         Link::Goals => "SELECT id FROM risks WHERE goals && $1 AND delete_time IS NULL ORDER BY id LIMIT 5",
         Link::Partners => "SELECT id FROM risks WHERE partners && $1 AND delete_time IS NULL ORDER BY id LIMIT 5",
+        Link::ProductSets => {
+            "SELECT id FROM risks WHERE product_sets && $1 AND delete_time IS NULL ORDER BY id LIMIT 5"
+        }
     };
     sqlx::query_scalar(sql)
         .bind(ids)
@@ -219,6 +231,11 @@ pub(super) async fn unlink_from_risks<'a>(
                  update_time = now(), revision = revision + 1
              WHERE partners && $1 AND delete_time IS NULL RETURNING risks.*"
         }
+        Link::ProductSets => {
+            "UPDATE risks SET product_sets = ARRAY(SELECT x FROM unnest(product_sets) x WHERE x <> ALL($1)),
+                 update_time = now(), revision = revision + 1
+             WHERE product_sets && $1 AND delete_time IS NULL RETURNING risks.*"
+        }
     };
     let rows: Vec<RiskRow> = sqlx::query_as(sql)
         .bind(ids)
@@ -241,6 +258,10 @@ impl Store {
             }
             Link::Partners => {
                 "SELECT x, array_agg(id ORDER BY id) FROM risks, unnest(partners) x
+                 WHERE delete_time IS NULL AND x = ANY($1) GROUP BY x"
+            }
+            Link::ProductSets => {
+                "SELECT x, array_agg(id ORDER BY id) FROM risks, unnest(product_sets) x
                  WHERE delete_time IS NULL AND x = ANY($1) GROUP BY x"
             }
         };
@@ -312,7 +333,10 @@ impl Store {
             tx.rollback().await.map_err(db_error)?;
             return Ok(current);
         }
-        if spec.goals != current.spec.goals || spec.partners != current.spec.partners {
+        if spec.goals != current.spec.goals
+            || spec.partners != current.spec.partners
+            || spec.product_sets != current.spec.product_sets
+        {
             check_links(&mut tx, &spec, "risk").await?;
         }
         bind_columns::<(String,)>(sqlx::query_as(UPDATE_RISK), id, &spec)

@@ -2,7 +2,7 @@
 //! one merge that keeps earlier versions), the reads of the import-dependency analysis and
 //! the per product-year world statistics kept current by every load.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use sqlx::{Postgres, QueryBuilder, Transaction};
 use time::OffsetDateTime;
@@ -396,28 +396,7 @@ impl Store {
             .push(")");
         add_products(&mut qb, products);
         let rows: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
-        let mut by_product: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
-        for (product, exporter, value) in rows {
-            by_product.entry(product).or_default().push((exporter, value));
-        }
-        let mut out = Vec::new();
-        for (product, suppliers) in by_product {
-            let (_, top) = crate::domain::dependency::hhi(&suppliers);
-            let Some((top, share)) = top else { continue };
-            if top != supplier || share < min_share {
-                continue;
-            }
-            let values: HashMap<&str, i64> = suppliers.iter().map(|(c, v)| (c.as_str(), *v)).collect();
-            out.push(Dominated {
-                supplier_value_usd: values.get(supplier).copied().unwrap_or(0),
-                import_value_usd: suppliers.iter().map(|(_, v)| *v).fold(0, i64::saturating_add),
-                supplier_count: suppliers.iter().filter(|(_, v)| *v > 0).count() as i32,
-                supplier: supplier.to_owned(),
-                share,
-                product,
-            });
-        }
-        Ok(out)
+        Ok(crate::domain::trade::dominated(rows, supplier, min_share))
     }
 
     /// The product after which a page of an in-memory list starts (`None` on the first page).

@@ -169,6 +169,13 @@ fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<
             Collection::PolicyGoals,
             check::MAX_LIST_ITEMS,
         )),
+        "product_sets" => GoalField::ProductSets(crate::domain::partner::names(
+            v,
+            f,
+            &g.product_sets,
+            Collection::ProductSets,
+            check::MAX_LIST_ITEMS,
+        )),
         "risks" => GoalField::Risks(items(v, f, &g.risks, 50, Risk::from_proto)),
         "source" => {
             check::text(v, f, &g.source, false, check::MAX_SHORT_TEXT, false);
@@ -436,6 +443,8 @@ impl PolicyGoal {
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             ancestors: self.ancestors.iter().map(|a| Collection::PolicyGoals.name(a)).collect(),
             risk_register: self.risk_register.iter().map(|r| Collection::Risks.name(r)).collect(),
+            product_sets: s.product_sets.iter().map(|p| Collection::ProductSets.name(p)).collect(),
+            dependent_products: self.dependent_products.iter().map(|d| d.to_proto()).collect(),
             create_time: Some(timestamp(self.create_time)),
             update_time: Some(timestamp(self.update_time)),
             delete_time: self.delete_time.map(timestamp),

@@ -34,6 +34,7 @@ impl TradePartner {
             risks: s.risks.iter().map(Risk::to_proto).collect(),
             linked_goals: names(&self.linked_goals, Collection::PolicyGoals),
             risk_register: names(&self.risk_register, Collection::Risks),
+            dependent_products: self.dependent_products.iter().map(|d| d.to_proto()).collect(),
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             create_time: Some(timestamp(self.create_time)),

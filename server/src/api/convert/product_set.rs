@@ -4,8 +4,8 @@ use registry_proto::v1 as pb;
 
 use super::timestamp;
 use crate::domain::{
-    Error, Violations, check,
-    dependency::Dependency,
+    Collection, Error, Violations, check,
+    dependency::{Dependency, DependentProduct},
     product_set::{
         FIELDS, MAX_PRODUCTS, ProductSet, ProductSetField, ProductSetPatch, ProductSetSpec, RULE_INPUTS, country,
         is_hs6,
@@ -169,6 +169,26 @@ impl Dependency {
                 })
                 .collect(),
             unknown: self.unknown.clone(),
+        }
+    }
+}
+
+impl DependentProduct {
+    pub fn to_proto(&self) -> pb::DependentProduct {
+        pb::DependentProduct {
+            product: self.product.clone(),
+            year: self.year,
+            importer: self.importer.clone(),
+            top_supplier: self.top_supplier.clone(),
+            top_supplier_share: self.top_supplier_share,
+            import_hhi: self.import_hhi,
+            product_sets: self
+                .product_sets
+                .iter()
+                .map(|s| Collection::ProductSets.name(s))
+                .collect(),
+            risks: self.risks.iter().map(|r| Collection::Risks.name(r)).collect(),
+            explanation: self.explanation.clone(),
         }
     }
 }
