@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{
     Collection, Error, Id, Violations,
     enums::{
-        Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar, ProgressState, RiskCategory,
+        CheckInConfidence, Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar, ProgressState, RiskCategory,
         RiskSeverity,
     },
     list::{Col, FieldDef, FieldKind, Write, common},
@@ -180,6 +180,11 @@ pub struct PolicyGoal {
     /// store on reads of the current state).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk_register: Vec<Id>,
+    /// Output only: the newest check-in (stored on the goal's row by the check-in's
+    /// transaction; for a past state, attached by the store). Not part of snapshots: a
+    /// check-in is not a change of the goal.
+    #[serde(skip)]
+    pub latest_check_in: Option<super::check_in::CheckIn>,
 }
 
 impl PolicyGoal {
@@ -257,6 +262,13 @@ pub const FIELDS: &[FieldDef] = &[
     FieldDef::plain("source"),
     FieldDef::output("ancestors"),
     FieldDef::output("risk_register"),
+    FieldDef::output("latest_check_in"),
+    FieldDef::filter(
+        "latest_confidence",
+        CheckInConfidence::FIELD_KIND,
+        Col::Enum("latest_confidence"),
+    )
+    .written(Write::None),
     common::DELETE_TIME,
     common::EXPIRE_TIME,
     common::ETAG,

@@ -3,6 +3,7 @@
 
 mod agreements;
 mod changes;
+mod check_ins;
 mod filter;
 mod goals;
 mod measurements;

@@ -174,7 +174,9 @@ async fn lock_live(
             Reason::PartnerNotFound,
             Reason::PartnerDeleted,
         ),
-        Collection::Risks => return Err(Error::Internal("risks are not referenced by other resources".into())),
+        Collection::Risks | Collection::CheckIns => {
+            return Err(Error::Internal(format!("{} are not referenced by other resources", c.prefix())));
+        }
         Collection::PolicyGoals => (
             "SELECT id, '' AS kind, delete_time FROM policy_goals WHERE id = ANY($1) ORDER BY id FOR SHARE",
             Reason::GoalNotFound,
