@@ -10,7 +10,7 @@ use crate::{
     error::{CliError, CliResult},
     kind::{Agreements, Goals, Partners, Risks},
     output::{Format, emit, kv_table, render},
-    transfer::{self, Flows, ImportOptions, Resource},
+    transfer::{self, CheckIns, Flows, ImportOptions, Resource},
 };
 
 #[derive(Debug, Args)]
@@ -27,8 +27,8 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Directory to write (created if missing; `partners.yaml`, `agreements.yaml`,
-    /// `trade_flows.yaml`, `goals.yaml` and `risks.yaml` in it are overwritten). Measurements are
-    /// history, not exported.
+    /// `trade_flows.yaml`, `goals.yaml`, `risks.yaml` and `check_ins.yaml` in it are overwritten).
+    /// Measurements are history, not exported; check-ins are, with their ids.
     pub dir: PathBuf,
 }
 
@@ -60,6 +60,7 @@ struct ExportReport {
     trade_flows: usize,
     goals: usize,
     risks: usize,
+    check_ins: usize,
 }
 
 pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
@@ -69,6 +70,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
     let trade_flows = transfer::export::<Flows>(&ctx.client, &a.dir).await?;
     let goals = transfer::export::<Goals>(&ctx.client, &a.dir).await?;
     let risks = transfer::export::<Risks>(&ctx.client, &a.dir).await?;
+    let check_ins = transfer::export::<CheckIns>(&ctx.client, &a.dir).await?;
     let report = ExportReport {
         dir: a.dir.display().to_string(),
         partners,
@@ -76,6 +78,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
         trade_flows,
         goals,
         risks,
+        check_ins,
     };
     let row = |section: &str, n: usize| format!("{n} written to {section}.yaml");
     emit(ctx.format, &report, || {
@@ -86,6 +89,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
             (Flows::SECTION, row(Flows::SECTION, trade_flows)),
             (Goals::SECTION, row(Goals::SECTION, goals)),
             (Risks::SECTION, row(Risks::SECTION, risks)),
+            (CheckIns::SECTION, row(CheckIns::SECTION, check_ins)),
         ])
     })
 }
