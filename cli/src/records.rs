@@ -714,7 +714,7 @@ impl GoalView {
             record,
             ancestors: g.ancestors.clone(),
             risk_register: risk_ids(&g.risk_register),
-            latest_check_in: g.latest_check_in.as_ref().map(CheckInView::new),
+            latest_check_in: g.latest_check_in.as_deref().map(CheckInView::new),
             progress: g
                 .targets
                 .iter()

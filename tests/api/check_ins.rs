@@ -397,7 +397,7 @@ async fn a_goal_shows_its_latest_stated_confidence_beside_its_computed_state() {
     let g = c.get_policy_goal("policyGoals/ax").await.unwrap();
     let computed = pb::target_progress::State::try_from(g.targets[0].progress.clone().unwrap().state).unwrap();
     assert_eq!(computed, pb::target_progress::State::Achieved);
-    let latest = g.latest_check_in.clone().unwrap();
+    let latest = *g.latest_check_in.clone().unwrap();
     assert_eq!(latest, q1, "the stated confidence disagrees with the computed state, visibly");
     assert_eq!(latest.confidence, Confidence::OffTrack as i32);
     assert_eq!(g.revision, 1, "a check-in is not a change of the goal");
@@ -412,7 +412,7 @@ async fn a_goal_shows_its_latest_stated_confidence_beside_its_computed_state() {
         .await
         .unwrap();
     assert_eq!(goals.len(), 1);
-    assert_eq!(goals[0].latest_check_in.as_ref(), Some(&q1));
+    assert_eq!(goals[0].latest_check_in.as_deref(), Some(&q1));
     let others: Vec<String> = c
         .list_policy_goals(pb::ListPolicyGoalsRequest {
             filter: "latest_confidence != OFF_TRACK".into(),
@@ -433,9 +433,9 @@ async fn a_goal_shows_its_latest_stated_confidence_beside_its_computed_state() {
 
     // As the goal stood when q4 was recorded (before q1): q4 was its latest.
     let then = c.get_policy_goal_at("policyGoals/ax", q4.create_time.unwrap()).await.unwrap();
-    assert_eq!(then.latest_check_in.as_ref(), Some(&q4));
+    assert_eq!(then.latest_check_in.as_deref(), Some(&q4));
     let then = c.get_policy_goal_at("policyGoals/ax", q1.create_time.unwrap()).await.unwrap();
-    assert_eq!(then.latest_check_in.as_ref(), Some(&q1));
+    assert_eq!(then.latest_check_in.as_deref(), Some(&q1));
 }
 
 #[tokio::test]

@@ -436,7 +436,7 @@ impl PolicyGoal {
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             ancestors: self.ancestors.iter().map(|a| Collection::PolicyGoals.name(a)).collect(),
             risk_register: self.risk_register.iter().map(|r| Collection::Risks.name(r)).collect(),
-            latest_check_in: self.latest_check_in.as_ref().map(|c| c.to_proto()),
+            latest_check_in: self.latest_check_in.as_ref().map(|c| Box::new(c.to_proto())),
             create_time: Some(timestamp(self.create_time)),
             update_time: Some(timestamp(self.update_time)),
             delete_time: self.delete_time.map(timestamp),
