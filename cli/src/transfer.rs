@@ -36,8 +36,8 @@ use crate::{
     error::{CliError, CliResult, describe, violation_lines},
     kind::{Agreements, Goals, Kind, Partners, Risks, reach_state},
     records::{
-        AgreementRecord, CheckInRecord, DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, RiskEntryRecord, agreement_id,
-        goal_id, goal_name, parse_enum, partner_id, partner_name,
+        AgreementRecord, CheckInRecord, DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, RiskEntryRecord,
+        agreement_id, goal_id, goal_name, parse_enum, partner_id, partner_name,
     },
 };
 

@@ -36,8 +36,12 @@ impl RegistryClient {
     /// Gets up to 1000 check-ins by name, in order; NOT_FOUND if any is missing unless
     /// `allow_missing`, which leaves missing ones out.
     pub async fn batch_get_check_ins(&self, req: pb::BatchGetCheckInsRequest) -> Result<Vec<pb::CheckIn>> {
-        self.read(&self.goals, |mut c, r| async move { c.batch_get_check_ins(r).await }, req)
-            .await
-            .map(|r| r.check_ins)
+        self.read(
+            &self.goals,
+            |mut c, r| async move { c.batch_get_check_ins(r).await },
+            req,
+        )
+        .await
+        .map(|r| r.check_ins)
     }
 }

@@ -66,18 +66,28 @@ async fn check_ins_are_listed_newest_first_and_filtered() {
     new_goal(c, "ax", vec![]).await;
     new_goal(c, "re100", vec![]).await;
 
-    let first = record(c, "ax", "q1", check_in(Confidence::OnTrack, Some(day(2026, 3, 31)), "on plan"))
-        .await
-        .unwrap();
+    let first = record(
+        c,
+        "ax",
+        "q1",
+        check_in(Confidence::OnTrack, Some(day(2026, 3, 31)), "on plan"),
+    )
+    .await
+    .unwrap();
     assert_eq!(first.name, "policyGoals/ax/checkIns/q1");
     assert_eq!(first.check_in_time, Some(day(2026, 3, 31)));
     assert!(first.create_time.is_some());
     assert_eq!(first.author, first.creator, "an empty author is the calling token");
     assert!(!first.creator.is_empty());
     // Recorded later but about an earlier date: listed after the newer status.
-    record(c, "ax", "q4-2025", check_in(Confidence::OffTrack, Some(day(2025, 12, 31)), ""))
-        .await
-        .unwrap();
+    record(
+        c,
+        "ax",
+        "q4-2025",
+        check_in(Confidence::OffTrack, Some(day(2025, 12, 31)), ""),
+    )
+    .await
+    .unwrap();
     // The server chooses the id; the time defaults to now.
     let now = record(
         c,
@@ -94,9 +104,14 @@ async fn check_ins_are_listed_newest_first_and_filtered() {
     assert!(id.starts_with('c') && id.len() == 33, "{id}");
     assert_eq!(now.author, "MOTIE industrial policy bureau");
     assert_eq!(now.check_in_time, now.create_time);
-    record(c, "re100", "r1", check_in(Confidence::AtRisk, Some(day(2026, 1, 5)), ""))
-        .await
-        .unwrap();
+    record(
+        c,
+        "re100",
+        "r1",
+        check_in(Confidence::AtRisk, Some(day(2026, 1, 5)), ""),
+    )
+    .await
+    .unwrap();
 
     assert_eq!(
         list(c, "policyGoals/ax", "").await,
@@ -248,10 +263,7 @@ async fn bad_check_ins_are_refused_and_nothing_is_stored() {
         confidence: 9,
         ..Default::default()
     };
-    assert_eq!(
-        violations(record(c, "ax", "", unknown).await),
-        ["check_in.confidence"]
-    );
+    assert_eq!(violations(record(c, "ax", "", unknown).await), ["check_in.confidence"]);
     assert_eq!(
         violations(
             c.create_check_in(pb::CreateCheckInRequest {
@@ -284,7 +296,9 @@ async fn bad_check_ins_are_refused_and_nothing_is_stored() {
         .await,
         Err(Error::NotFound { .. })
     ));
-    record(c, "ax", "q1", check_in(Confidence::OnTrack, None, "")).await.unwrap();
+    record(c, "ax", "q1", check_in(Confidence::OnTrack, None, ""))
+        .await
+        .unwrap();
     assert!(matches!(
         record(c, "ax", "q1", check_in(Confidence::AtRisk, None, "")).await,
         Err(Error::AlreadyExists { .. })
@@ -321,7 +335,10 @@ async fn bad_check_ins_are_refused_and_nothing_is_stored() {
         record(&viewer, "re100", "", check_in(Confidence::AtRisk, None, "")).await,
         Err(Error::PermissionDenied { .. })
     ));
-    assert_eq!(list(&viewer, "policyGoals/ax", "").await, ["policyGoals/ax/checkIns/q1"]);
+    assert_eq!(
+        list(&viewer, "policyGoals/ax", "").await,
+        ["policyGoals/ax/checkIns/q1"]
+    );
 }
 
 #[tokio::test]
@@ -378,9 +395,14 @@ async fn a_goal_shows_its_latest_stated_confidence_beside_its_computed_state() {
     .await
     .unwrap();
 
-    let q4 = record(c, "ax", "q4", check_in(Confidence::OnTrack, Some(day(2025, 12, 31)), "fine"))
-        .await
-        .unwrap();
+    let q4 = record(
+        c,
+        "ax",
+        "q4",
+        check_in(Confidence::OnTrack, Some(day(2025, 12, 31)), "fine"),
+    )
+    .await
+    .unwrap();
     let q1 = record(
         c,
         "ax",
@@ -390,15 +412,23 @@ async fn a_goal_shows_its_latest_stated_confidence_beside_its_computed_state() {
     .await
     .unwrap();
     // A later recording about an earlier date does not become the latest.
-    record(c, "ax", "late", check_in(Confidence::AtRisk, Some(day(2025, 6, 30)), ""))
-        .await
-        .unwrap();
+    record(
+        c,
+        "ax",
+        "late",
+        check_in(Confidence::AtRisk, Some(day(2025, 6, 30)), ""),
+    )
+    .await
+    .unwrap();
 
     let g = c.get_policy_goal("policyGoals/ax").await.unwrap();
     let computed = pb::target_progress::State::try_from(g.targets[0].progress.clone().unwrap().state).unwrap();
     assert_eq!(computed, pb::target_progress::State::Achieved);
     let latest = *g.latest_check_in.clone().unwrap();
-    assert_eq!(latest, q1, "the stated confidence disagrees with the computed state, visibly");
+    assert_eq!(
+        latest, q1,
+        "the stated confidence disagrees with the computed state, visibly"
+    );
     assert_eq!(latest.confidence, Confidence::OffTrack as i32);
     assert_eq!(g.revision, 1, "a check-in is not a change of the goal");
 
@@ -423,18 +453,27 @@ async fn a_goal_shows_its_latest_stated_confidence_beside_its_computed_state() {
         .await
         .unwrap();
     assert_eq!(others, ["policyGoals/quiet"]);
-    assert_eq!(violations(
-        c.list_policy_goals_page(pb::ListPolicyGoalsRequest {
-            filter: "latest_confidence = SOMEWHAT".into(),
-            ..Default::default()
-        })
-        .await
-    ), ["filter"]);
+    assert_eq!(
+        violations(
+            c.list_policy_goals_page(pb::ListPolicyGoalsRequest {
+                filter: "latest_confidence = SOMEWHAT".into(),
+                ..Default::default()
+            })
+            .await
+        ),
+        ["filter"]
+    );
 
     // As the goal stood when q4 was recorded (before q1): q4 was its latest.
-    let then = c.get_policy_goal_at("policyGoals/ax", q4.create_time.unwrap()).await.unwrap();
+    let then = c
+        .get_policy_goal_at("policyGoals/ax", q4.create_time.unwrap())
+        .await
+        .unwrap();
     assert_eq!(then.latest_check_in.as_deref(), Some(&q4));
-    let then = c.get_policy_goal_at("policyGoals/ax", q1.create_time.unwrap()).await.unwrap();
+    let then = c
+        .get_policy_goal_at("policyGoals/ax", q1.create_time.unwrap())
+        .await
+        .unwrap();
     assert_eq!(then.latest_check_in.as_deref(), Some(&q1));
 }
 
@@ -443,9 +482,14 @@ async fn every_check_in_is_in_the_change_feed_and_history() {
     let app = TestApp::spawn().await;
     let c = &app.client;
     new_goal(c, "ax", vec![]).await;
-    let ci = record(c, "ax", "q1", check_in(Confidence::AtRisk, Some(day(2026, 2, 1)), "watch"))
-        .await
-        .unwrap();
+    let ci = record(
+        c,
+        "ax",
+        "q1",
+        check_in(Confidence::AtRisk, Some(day(2026, 2, 1)), "watch"),
+    )
+    .await
+    .unwrap();
 
     let history: Vec<pb::Change> = c
         .list_changes(pb::ListChangesRequest {

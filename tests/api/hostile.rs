@@ -93,7 +93,11 @@ fn every_rpc_rejects_hostile_input_and_changes_nothing() {
             .expect("runtime")
             .block_on(hostile_calls());
     };
-    let done = std::thread::Builder::new().stack_size(8 << 20).spawn(run).expect("thread").join();
+    let done = std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(run)
+        .expect("thread")
+        .join();
     if let Err(panic) = done {
         std::panic::resume_unwind(panic);
     }

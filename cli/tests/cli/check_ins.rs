@@ -47,13 +47,24 @@ async fn check_in_commands_and_an_export_import_round_trip() {
     assert_eq!(c["author"], "MOTIE");
     let table = ok(ctl(
         &app,
-        &["goals", "check-in", "ax", "--confidence", "on-track", "--date", "2025-12-31"],
+        &[
+            "goals",
+            "check-in",
+            "ax",
+            "--confidence",
+            "on-track",
+            "--date",
+            "2025-12-31",
+        ],
     ));
     assert!(table.contains("ON_TRACK"), "{table}");
     let err = fails(ctl(&app, &["goals", "check-in", "ax", "--confidence", "fine"]), 2);
     assert!(err.contains("on-track, at-risk, off-track"), "{err}");
     let err = fails(
-        ctl(&app, &["goals", "check-in", "ax", "--confidence", "on-track", "--date", "soon"]),
+        ctl(
+            &app,
+            &["goals", "check-in", "ax", "--confidence", "on-track", "--date", "soon"],
+        ),
         2,
     );
     assert!(err.contains("--date"), "{err}");
@@ -78,7 +89,15 @@ async fn check_in_commands_and_an_export_import_round_trip() {
     assert!(at_risk < table.find("ON_TRACK").unwrap(), "{table}");
     let filtered = json(ctl(
         &app,
-        &["goals", "check-ins", "ax", "--filter", "confidence = ON_TRACK", "-o", "json"],
+        &[
+            "goals",
+            "check-ins",
+            "ax",
+            "--filter",
+            "confidence = ON_TRACK",
+            "-o",
+            "json",
+        ],
     ));
     assert_eq!(filtered.as_array().unwrap().len(), 1);
 
@@ -105,7 +124,10 @@ async fn check_in_commands_and_an_export_import_round_trip() {
     let r = json(ctl(&app, &["export", out.path().to_str().unwrap(), "-o", "json"]));
     assert_eq!(r["check_ins"], 2);
     let exported = std::fs::read_to_string(out.path().join("check_ins.yaml")).unwrap();
-    assert!(exported.contains("id: q1") && exported.contains("goal: ax"), "{exported}");
+    assert!(
+        exported.contains("id: q1") && exported.contains("goal: ax"),
+        "{exported}"
+    );
     let again = ok(ctl(&app, &["import", out.path().to_str().unwrap()]));
     assert_eq!(again.trim(), "0 created, 0 updated, 3 unchanged");
 

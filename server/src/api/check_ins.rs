@@ -26,7 +26,10 @@ fn read_time(v: &mut Violations, t: Option<&prost_types::Timestamp>) -> Option<O
     Some(t)
 }
 
-pub(crate) async fn create(store: &Store, mut request: Request<pb::CreateCheckInRequest>) -> Result<pb::CheckIn, Status> {
+pub(crate) async fn create(
+    store: &Store,
+    mut request: Request<pb::CreateCheckInRequest>,
+) -> Result<pb::CheckIn, Status> {
     normalize_text("CreateCheckInRequest", request.get_mut());
     let r = request.get_ref();
     let mut v = Violations::new();
@@ -38,7 +41,10 @@ pub(crate) async fn create(store: &Store, mut request: Request<pb::CreateCheckIn
     };
     let request_id = all(&mut v, crate::domain::request_id(&r.request_id));
     let spec = match &r.check_in {
-        Some(c) => all(&mut v, CheckInSpec::from_proto("check_in", c, OffsetDateTime::now_utc())),
+        Some(c) => all(
+            &mut v,
+            CheckInSpec::from_proto("check_in", c, OffsetDateTime::now_utc()),
+        ),
         None => {
             v.add("check_in", "is required");
             None

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use super::{
     Collection, Error, Id, Violations,
     enums::{
-        CheckInConfidence, Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar, ProgressState, RiskCategory,
-        RiskSeverity,
+        CheckInConfidence, Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar,
+        ProgressState, RiskCategory, RiskSeverity,
     },
     list::{Col, FieldDef, FieldKind, Write, common},
 };

@@ -198,7 +198,11 @@ impl Store {
 
     /// Attaches each goal's newest check-in as recorded by `as_of` (a read at a past time;
     /// current reads take the stored `latest_check_in` of the goal's row).
-    pub(super) async fn attach_latest_check_ins(&self, goals: &mut [PolicyGoal], as_of: OffsetDateTime) -> Result<(), Error> {
+    pub(super) async fn attach_latest_check_ins(
+        &self,
+        goals: &mut [PolicyGoal],
+        as_of: OffsetDateTime,
+    ) -> Result<(), Error> {
         let ids: Vec<&str> = goals.iter().map(|g| g.id.as_str()).collect();
         let found = latest(&self.pool, &ids, Some(as_of)).await?;
         for g in goals.iter_mut() {

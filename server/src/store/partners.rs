@@ -175,7 +175,10 @@ async fn lock_live(
             Reason::PartnerDeleted,
         ),
         Collection::Risks | Collection::CheckIns => {
-            return Err(Error::Internal(format!("{} are not referenced by other resources", c.prefix())));
+            return Err(Error::Internal(format!(
+                "{} are not referenced by other resources",
+                c.prefix()
+            )));
         }
         Collection::PolicyGoals => (
             "SELECT id, '' AS kind, delete_time FROM policy_goals WHERE id = ANY($1) ORDER BY id FOR SHARE",
