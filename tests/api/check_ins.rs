@@ -514,7 +514,7 @@ async fn every_check_in_is_in_the_change_feed_and_history() {
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(typed, [ci.name.clone()]);
+    assert_eq!(typed, [ci.name.as_str()]);
 
     // A watcher of the goal's names sees it, with its snapshot.
     let mut w = Box::pin(c.watch_changes(
