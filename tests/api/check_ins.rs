@@ -10,17 +10,7 @@ use registry_server::domain::enums::Role;
 
 use pb::check_in::Confidence;
 
-/// Midnight UTC of a day.
-fn day(y: i32, m: u8, d: u8) -> Timestamp {
-    let t = time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d)
-        .unwrap()
-        .midnight()
-        .assume_utc();
-    Timestamp {
-        seconds: t.unix_timestamp(),
-        nanos: 0,
-    }
-}
+use crate::measurements::{day, exports_target};
 
 fn check_in(confidence: Confidence, at: Option<Timestamp>, note: &str) -> pb::CheckIn {
     pb::CheckIn {
@@ -356,24 +346,6 @@ async fn a_request_id_makes_a_retry_return_the_original_check_in() {
     let again = c.create_check_in(req).await.unwrap();
     assert_eq!(first, again);
     assert_eq!(list(c, "policyGoals/ax", "").await.len(), 1);
-}
-
-/// "0 -> 100 between 2016 and 2025": a measurement of 100 achieves it.
-fn exports_target() -> pb::Target {
-    pb::Target {
-        metric: "exports".into(),
-        unit: "points".into(),
-        baseline_value: Some(0.0),
-        baseline_date: Some(pb::Date {
-            year: 2016,
-            month: 1,
-            day: 1,
-        }),
-        target_value: 100.0,
-        direction: pb::target::Direction::IncreaseTo.into(),
-        target_year: 2025,
-        ..Default::default()
-    }
 }
 
 #[tokio::test]
