@@ -118,6 +118,13 @@ async fn check_in_commands_and_an_export_import_round_trip() {
         "{table}"
     );
 
+    // The briefing report shows it beside the computed states.
+    let html = ok(ctl(&app, &["report"]));
+    assert!(
+        html.contains(r#"data-stated="AT_RISK""#) && html.contains("stated AT_RISK on 2026-03-31"),
+        "no stated confidence in the report"
+    );
+
     // export → import into a fresh registry keeps them (ids, times, authors, notes); importing
     // the export again changes nothing.
     let out = tempfile::tempdir().unwrap();
