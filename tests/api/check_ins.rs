@@ -331,6 +331,51 @@ async fn bad_check_ins_are_refused_and_nothing_is_stored() {
     );
 }
 
+/// Append-only: the API has no method that changes or removes a check-in, and the roles are
+/// viewer for reads, editor for Create.
+#[test]
+fn check_ins_can_be_created_and_read_but_never_changed() {
+    use registry_proto::{annotations, v1::Role};
+    let mut methods: Vec<String> = annotations::methods()
+        .into_iter()
+        .filter(|m| m.contains("CheckIn"))
+        .collect();
+    methods.sort();
+    let service = "/motie.registry.v1.PolicyGoalService";
+    assert_eq!(
+        methods,
+        [
+            format!("{service}/BatchGetCheckIns"),
+            format!("{service}/CreateCheckIn"),
+            format!("{service}/GetCheckIn"),
+            format!("{service}/ListCheckIns"),
+        ]
+    );
+    for m in &methods {
+        let want = if m.ends_with("CreateCheckIn") {
+            Role::Editor
+        } else {
+            Role::Viewer
+        };
+        assert_eq!(annotations::method_min_role(m), Some(want), "{m}");
+    }
+}
+
+#[tokio::test]
+async fn text_is_stored_nfc_normalised() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    new_goal(c, "ax", vec![]).await;
+    // 가 as a leading consonant and a vowel (NFD), stored composed.
+    let ci = pb::CheckIn {
+        author: "\u{1100}\u{1161}".into(),
+        ..check_in(Confidence::AtRisk, None, "\u{1100}\u{1161} \u{1100}\u{1161}")
+    };
+    let got = record(c, "ax", "", ci).await.unwrap();
+    assert_eq!((got.author.as_str(), got.note.as_str()), ("가", "가 가"));
+    assert_eq!(list(c, "policyGoals/ax", r#"search:"가""#).await, [got.name]);
+}
+
 #[tokio::test]
 async fn a_request_id_makes_a_retry_return_the_original_check_in() {
     let app = TestApp::spawn().await;
