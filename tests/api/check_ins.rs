@@ -556,3 +556,47 @@ async fn every_check_in_is_in_the_change_feed_and_history() {
     assert_eq!(got.resource_name, ci.name);
     assert_eq!(got.snapshot, Some(pb::change::Snapshot::CheckIn(ci)));
 }
+
+/// The migration on a database holding goals of the version before check-ins: they read
+/// without a latest check-in and take check-ins.
+#[tokio::test]
+async fn goals_stored_before_check_ins_migrate_and_take_check_ins() {
+    use registry_server::{
+        domain::{Id, check_in::CheckInSpec, enums::CheckInConfidence, goal::PolicyGoal},
+        store::{MIGRATOR, Store, StoreOptions},
+    };
+    /// The last migration before check-ins.
+    const BEFORE_CHECK_INS: i64 = 20261201400001;
+    let db = registry_e2e::TestDb::empty().await;
+    let pool = &db.pool;
+    MIGRATOR.run_to(BEFORE_CHECK_INS, pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO policy_goals (id, title, pillar, state, create_time, update_time)
+         VALUES ('old', 'Old goal', 'INDUSTRIAL_RESURGENCE', 'ACTIVE', now(), now())",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    MIGRATOR.run(pool).await.unwrap();
+
+    let store = Store::from_pool(pool.clone(), StoreOptions::default()).await.unwrap();
+    let id = Id::parse("id", "old").unwrap();
+    let g: PolicyGoal = store.get(&id).await.unwrap();
+    assert_eq!(g.latest_check_in, None);
+    let spec = CheckInSpec {
+        check_in_time: None,
+        confidence: CheckInConfidence::OffTrack,
+        note: String::new(),
+        author: String::new(),
+        source: String::new(),
+        quote: String::new(),
+    };
+    let ci = store
+        .create_check_in(&id, None, spec, &registry_e2e::system_ctx())
+        .await
+        .unwrap();
+    assert_eq!(ci.author, "system", "an empty author is the caller");
+    let g: PolicyGoal = store.get(&id).await.unwrap();
+    assert_eq!(g.latest_check_in, Some(ci));
+    assert_eq!(g.revision, 1);
+}
