@@ -118,6 +118,16 @@ async fn check_in_commands_and_an_export_import_round_trip() {
         "{table}"
     );
 
+    // A goal read with its check-in goes back through update as it is (output only).
+    let yaml = ok(ctl(&app, &["goals", "get", "ax", "-o", "yaml"]));
+    assert!(yaml.contains("latest_check_in:"), "{yaml}");
+    let file = write(
+        dir.path(),
+        "ax.yaml",
+        &yaml.replace("Manufacturing AX", "Manufacturing AX (edited)"),
+    );
+    ok(ctl(&app, &["-q", "goals", "update", "-f", file.to_str().unwrap()]));
+
     // The briefing report shows it beside the computed states.
     let html = ok(ctl(&app, &["report"]));
     assert!(
