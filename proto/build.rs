@@ -41,6 +41,9 @@ fn main() -> io::Result<()> {
     )?;
     let fds = compiler.file_descriptor_set();
     tonic_prost_build::configure()
+        // A goal's latest check-in is boxed: a PolicyGoal grows by a pointer, not by a
+        // whole CheckIn, wherever goals are held.
+        .boxed(".motie.registry.v1.PolicyGoal.latest_check_in")
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)

@@ -334,7 +334,13 @@ impl Kind for Goals {
     const NOUN: &'static str = "goal";
     const PLURAL: &'static str = "goals";
     const COLLECTION: &'static str = "policyGoals/";
-    const OUTPUT_ONLY: &'static [&'static str] = &["ancestors", "progress", "risk_register", "dependent_products"];
+    const OUTPUT_ONLY: &'static [&'static str] = &[
+        "ancestors",
+        "progress",
+        "risk_register",
+        "dependent_products",
+        "latest_check_in",
+    ];
     const NOT_IN_MASK: &'static [&'static str] = &["id", "state", "outcome"];
     const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "PILLAR", "STATE", "PARENT", "UPDATED"];
 
@@ -387,6 +393,12 @@ impl Kind for Goals {
             ("parent", r.parent.clone().unwrap_or_default()),
             ("ancestors", join(&view.ancestors)),
             ("state", state),
+            (
+                "stated confidence",
+                view.latest_check_in
+                    .as_ref()
+                    .map_or_else(|| "none (no check-in)".to_owned(), |c| c.summary()),
+            ),
             ("sectors", join(&r.sectors)),
             ("regions", join(&r.regions)),
             ("targets", lines(targets)),

@@ -351,6 +351,7 @@ proto_enums!(
     pb::Role,
     pb::change::Kind,
     pb::target_progress::State,
+    pb::check_in::Confidence,
 );
 
 /// An enum name: short (`ACTIVE`) or full (`STATE_ACTIVE`), any case; `UNSPECIFIED` is refused.
@@ -647,6 +648,10 @@ pub struct GoalView {
     /// The dependent products behind the goal (`get` only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dependent_products: Vec<DependentProductView>,
+    /// The newest check-in: the owner's latest stated confidence, beside the computed
+    /// `progress`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_check_in: Option<CheckInView>,
     #[serde(flatten)]
     pub stamp: Stamp,
 }
@@ -784,6 +789,7 @@ impl GoalView {
             ancestors: g.ancestors.clone(),
             risk_register: risk_ids(&g.risk_register),
             dependent_products: g.dependent_products.iter().map(DependentProductView::new).collect(),
+            latest_check_in: g.latest_check_in.as_deref().map(CheckInView::new),
             progress: g
                 .targets
                 .iter()
@@ -804,6 +810,163 @@ impl GoalView {
                 [&g.create_time, &g.update_time, &g.delete_time, &g.expire_time],
             ),
         }
+    }
+}
+
+/// A check-in on a goal as written in a file: `goal` and `id` make its name
+/// (`policyGoals/{goal}/checkIns/{id}`); `confidence` is ON_TRACK, AT_RISK or OFF_TRACK.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInRecord {
+    /// A slug, unique in the registry.
+    pub id: String,
+    /// The goal's id (`manufacturing-ax`) or name.
+    pub goal: String,
+    /// The time the status refers to: RFC 3339 or a date (`2026-03-31`, midnight UTC); when
+    /// absent, the time of the import.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub check_in_time: String,
+    pub confidence: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    /// When absent, the importing token's id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub author: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub quote: String,
+    /// `goal/id`: the key of the check-in in an import (set by [`CheckInRecord::keyed`]).
+    #[serde(skip)]
+    pub key: String,
+}
+
+/// A check-in time: RFC 3339, or a date `YYYY-MM-DD` (its midnight UTC).
+pub fn parse_check_in_time(field: &str, s: &str) -> Result<registry_client::prost_types::Timestamp, String> {
+    let full = if s.len() == 10 {
+        format!("{s}T00:00:00Z")
+    } else {
+        s.to_owned()
+    };
+    full.parse()
+        .map_err(|_| format!("{field}: {s:?} is neither a date (2026-03-31) nor an RFC 3339 time"))
+}
+
+impl CheckInRecord {
+    /// The record with its goal as an id and its key set.
+    pub fn keyed(mut self) -> CheckInRecord {
+        self.goal = goal_id(&self.goal).to_owned();
+        self.key = format!("{}/{}", self.goal, self.id);
+        self
+    }
+
+    /// `policyGoals/{goal}/checkIns/{id}`.
+    pub fn name(&self) -> String {
+        format!("{}/checkIns/{}", goal_name(&self.goal), self.id)
+    }
+
+    /// The check-in to create (every problem, not just the first).
+    pub fn to_pb(&self) -> Result<pb::CheckIn, Vec<String>> {
+        let mut problems = Vec::new();
+        if !is_slug(&self.id) {
+            problems.push(format!("id: {:?} is not a slug ([a-z][a-z0-9-]{{0,62}})", self.id));
+        }
+        if !is_slug(goal_id(&self.goal)) {
+            problems.push(format!("goal: {:?} is not a goal id", self.goal));
+        }
+        let confidence = parse_enum::<pb::check_in::Confidence>("confidence", &self.confidence)
+            .map_err(|e| problems.push(format!("{e}; one of ON_TRACK, AT_RISK, OFF_TRACK")))
+            .unwrap_or_default();
+        let check_in_time = (!self.check_in_time.is_empty())
+            .then(|| parse_check_in_time("check_in_time", &self.check_in_time))
+            .transpose()
+            .map_err(|e| problems.push(e))
+            .unwrap_or_default();
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(pb::CheckIn {
+            check_in_time,
+            confidence,
+            note: self.note.clone(),
+            author: self.author.clone(),
+            source: self.source.clone(),
+            quote: self.quote.clone(),
+            ..Default::default()
+        })
+    }
+
+    pub fn from_pb(c: &pb::CheckIn) -> CheckInRecord {
+        let (goal, id) = c
+            .name
+            .strip_prefix(GOALS)
+            .and_then(|rest| rest.split_once("/checkIns/"))
+            .unwrap_or_default();
+        CheckInRecord {
+            id: id.to_owned(),
+            goal: goal.to_owned(),
+            check_in_time: ts(c.check_in_time.as_ref()).unwrap_or_default(),
+            confidence: enum_name::<pb::check_in::Confidence>(c.confidence).unwrap_or_default(),
+            note: c.note.clone(),
+            author: c.author.clone(),
+            source: c.source.clone(),
+            quote: c.quote.clone(),
+            key: String::new(),
+        }
+        .keyed()
+    }
+
+    /// True when importing `self` over `stored` would create nothing: the same check-in
+    /// (an absent time or author in the file is whatever the server chose).
+    pub fn same(&self, stored: &CheckInRecord) -> bool {
+        let time = |r: &CheckInRecord| r.to_pb().ok().and_then(|c| c.check_in_time);
+        self.goal == stored.goal
+            && canon(&self.confidence) == stored.confidence
+            && (self.check_in_time.is_empty() || time(self) == time(stored))
+            && (self.author.is_empty() || self.author == stored.author)
+            && (self.note.as_str(), self.source.as_str(), self.quote.as_str())
+                == (stored.note.as_str(), stored.source.as_str(), stored.quote.as_str())
+    }
+}
+
+/// The canonical short name of a confidence (`at-risk` → `AT_RISK`).
+fn canon(confidence: &str) -> String {
+    let mut c = confidence.to_owned();
+    canon_enum::<pb::check_in::Confidence>(&mut c);
+    c
+}
+
+/// A check-in as shown by `goals check-in`, `goals check-ins` and in a goal (json/yaml).
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckInView {
+    pub name: String,
+    #[serde(flatten)]
+    pub record: CheckInRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<String>,
+    pub creator: String,
+}
+
+impl CheckInView {
+    pub fn new(c: &pb::CheckIn) -> CheckInView {
+        CheckInView {
+            name: c.name.clone(),
+            record: CheckInRecord::from_pb(c),
+            create_time: ts(c.create_time.as_ref()),
+            creator: c.creator.clone(),
+        }
+    }
+
+    /// One line: `AT_RISK on 2026-03-31 by alice: the note`.
+    pub fn summary(&self) -> String {
+        let r = &self.record;
+        let day = r.check_in_time.get(..10).unwrap_or(&r.check_in_time);
+        let note = if r.note.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", r.note)
+        };
+        format!("{} on {day} by {}{note}", r.confidence, r.author)
     }
 }
 
@@ -1189,6 +1352,8 @@ pub struct DataFile {
     pub goals: Vec<GoalRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risks: Vec<RiskEntryRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check_ins: Vec<CheckInRecord>,
 }
 
 /// `risks/`: the prefix of risk names.

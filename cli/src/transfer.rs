@@ -5,7 +5,8 @@
 //! them), then agreements (their parties are partners), then the partners whose engagements
 //! follow up an agreement this import creates (written first without that reference), then
 //! trade flows, then goals (parents before children; goals link partners and product sets),
-//! then risks (they link goals, partners and product sets):
+//! then risks (they link goals, partners and product sets), then check-ins (append-only: a
+//! stored one is left alone if the file says the same, refused if it says otherwise):
 //!
 //! 1. read and parse every file (stop at the first syntax/schema error, with file and line);
 //! 2. check every record locally: ids, enum names, duplicates, references, cycles;
@@ -36,8 +37,8 @@ use crate::{
     kind::{Agreements, Goals, Kind, Partners, ProductSets, Risks, reach_state},
     product_sets::ProductSetRecord,
     records::{
-        AgreementRecord, DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, RiskEntryRecord, agreement_id,
-        goal_id, goal_name, parse_enum, partner_id, partner_name,
+        AgreementRecord, CheckInRecord, DataFile, FlowRecord, GoalRecord, PARTNERS, PartnerRecord, RiskEntryRecord,
+        agreement_id, goal_id, goal_name, parse_enum, partner_id, partner_name,
     },
 };
 
@@ -303,11 +304,12 @@ pub struct ImportReport {
     pub trade_flows: Summary,
     pub goals: Summary,
     pub risks: Summary,
+    pub check_ins: Summary,
     pub total: Summary,
 }
 
 /// Imports every kind in dependency order: product sets, partners, agreements, trade flows,
-/// goals, risks.
+/// goals, risks, check-ins.
 pub async fn import_all(
     client: &RegistryClient,
     mut files: Vec<(PathBuf, String, DataFile)>,
@@ -319,6 +321,7 @@ pub async fn import_all(
     let flows = collect::<Flows>(&mut files);
     let goals = collect::<Goals>(&mut files);
     let risks = collect::<Risks>(&mut files);
+    let check_ins = collect::<CheckIns>(&mut files);
     let mut earlier = HashSet::new();
     // Engagements that follow up an agreement not live yet are written without the
     // reference first, and completed once the agreements are written.
@@ -359,7 +362,8 @@ pub async fn import_all(
     let trade_flows = import::<Flows>(client, flows, opts, &mut earlier).await?;
     let goals = import::<Goals>(client, goals, opts, &mut earlier).await?;
     let risks = import::<Risks>(client, risks, opts, &mut earlier).await?;
-    let kinds = [product_sets, partners, agreements, trade_flows, goals, risks];
+    let check_ins = import::<CheckIns>(client, check_ins, opts, &mut earlier).await?;
+    let kinds = [product_sets, partners, agreements, trade_flows, goals, risks, check_ins];
     let total = Summary {
         created: kinds.iter().map(|k| k.created).sum(),
         updated: kinds.iter().map(|k| k.updated).sum(),
@@ -373,6 +377,7 @@ pub async fn import_all(
         trade_flows,
         goals,
         risks,
+        check_ins,
         total,
     })
 }
@@ -1412,6 +1417,124 @@ impl Resource for Flows {
         records.sort_by(|a, b| (a.partner.as_str(), a.year).cmp(&(b.partner.as_str(), b.year)));
         records
     }
+}
+
+/// Check-ins on goals (after the goals). A check-in is keyed `goal/id`; it is never updated.
+pub struct CheckIns;
+
+impl Resource for CheckIns {
+    const SECTION: &'static str = "check_ins";
+    const NOUN: &'static str = "check-in";
+    type Record = CheckInRecord;
+
+    fn take(file: &mut DataFile) -> Vec<CheckInRecord> {
+        std::mem::take(&mut file.check_ins)
+            .into_iter()
+            .map(CheckInRecord::keyed)
+            .collect()
+    }
+
+    fn put(file: &mut DataFile, records: Vec<CheckInRecord>) {
+        file.check_ins = records;
+    }
+
+    fn id(r: &CheckInRecord) -> &str {
+        &r.key
+    }
+
+    fn name(key: &str) -> String {
+        match key.split_once('/') {
+            Some((goal, id)) => format!("{}/checkIns/{id}", goal_name(goal)),
+            None => key.to_owned(),
+        }
+    }
+
+    fn deps(_: &CheckInRecord) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn check(r: &CheckInRecord) -> Result<(), Vec<String>> {
+        r.to_pb().map(drop)
+    }
+
+    fn same(file: &CheckInRecord, stored: &CheckInRecord) -> bool {
+        file.same(stored)
+    }
+
+    async fn stored(
+        client: &RegistryClient,
+        _wanted: Option<&[String]>,
+    ) -> Result<HashMap<String, Stored<CheckInRecord>>, ApiError> {
+        let all: Vec<pb::CheckIn> = client
+            .list_check_ins(pb::ListCheckInsRequest {
+                parent: format!("{}-", crate::records::GOALS),
+                page_size: 1000,
+                ..Default::default()
+            })
+            .try_collect()
+            .await?;
+        Ok(all
+            .iter()
+            .map(|c| {
+                let record = CheckInRecord::from_pb(c);
+                let stored = Stored {
+                    record: record.clone(),
+                    etag: String::new(),
+                    deleted: false,
+                };
+                (record.key, stored)
+            })
+            .collect())
+    }
+
+    async fn validate(
+        client: &RegistryClient,
+        r: &CheckInRecord,
+        stored: Option<&Stored<CheckInRecord>>,
+        ctx: &ValidateCtx<'_, CheckInRecord>,
+    ) -> Result<(), ApiError> {
+        if stored.is_some() {
+            return Err(ApiError::FailedPrecondition {
+                message: format!(
+                    "{} is recorded with other content; check-ins are append-only: record a new one \
+                     (with another id) to correct it",
+                    r.name()
+                ),
+                reason: "CHECK_IN_APPEND_ONLY".into(),
+            });
+        }
+        // The goal is created by this (dry-run) import: the local checks are all there is.
+        if ctx.earlier.contains(&goal_name(&r.goal)) {
+            return Ok(());
+        }
+        create_check_in(client, r, true).await
+    }
+
+    async fn apply(
+        client: &RegistryClient,
+        r: &CheckInRecord,
+        _stored: Option<&Stored<CheckInRecord>>,
+    ) -> Result<(), ApiError> {
+        create_check_in(client, r, false).await
+    }
+
+    fn export_order(mut records: Vec<CheckInRecord>) -> Vec<CheckInRecord> {
+        records.sort_by(|a, b| (&a.goal, &a.check_in_time, &a.id).cmp(&(&b.goal, &b.check_in_time, &b.id)));
+        records
+    }
+}
+
+async fn create_check_in(client: &RegistryClient, r: &CheckInRecord, validate_only: bool) -> Result<(), ApiError> {
+    client
+        .create_check_in(pb::CreateCheckInRequest {
+            parent: goal_name(&r.goal),
+            check_in: Some(r.to_pb().map_err(invalid)?),
+            check_in_id: r.id.clone(),
+            validate_only,
+            ..Default::default()
+        })
+        .await?;
+    Ok(())
 }
 
 /// The pillar a new goal under `parent` gets: the first explicit pillar up the chain (stored

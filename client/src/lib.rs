@@ -33,6 +33,7 @@
 //! ```
 
 mod agreements;
+mod check_ins;
 mod error;
 mod health;
 mod measurements;

@@ -89,6 +89,7 @@ listed! {
     risks.list_risk_entries(ListRiskEntriesRequest) -> ListRiskEntriesResponse { risks: RiskEntry } as list_risk_entries_page, list_risk_entries, "risks of the register";
     partners.list_trade_flows(ListTradeFlowsRequest) -> ListTradeFlowsResponse { trade_flows: TradeFlow } as list_trade_flows_page, list_trade_flows, "trade flows (ordered by partner, then year)";
     goals.list_measurements(ListMeasurementsRequest) -> ListMeasurementsResponse { measurements: Measurement } as list_measurements_page, list_measurements, "a goal's measurements (ordered by observe time, then name)";
+    goals.list_check_ins(ListCheckInsRequest) -> ListCheckInsResponse { check_ins: CheckIn } as list_check_ins_page, list_check_ins, "a goal's check-ins (newest first unless `order_by` says otherwise)";
     changes.list_changes(ListChangesRequest) -> ListChangesResponse { changes: Change } as list_changes_page, list_changes, "the change history";
     admin.list_tokens(ListTokensRequest) -> ListTokensResponse { tokens: Token };
     trade.list_product_sets(ListProductSetsRequest) -> ListProductSetsResponse { product_sets: ProductSet } as list_product_sets_page, list_product_sets, "product sets";

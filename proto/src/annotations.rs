@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn every_method_has_an_http_rule_and_a_min_role() {
         let methods = methods();
-        assert_eq!(methods.len(), 54, "{methods:?}");
+        assert_eq!(methods.len(), 58, "{methods:?}");
         for m in &methods {
             assert!(http_rule(m).is_some(), "{m} has no google.api.http rule");
             assert!(method_min_role(m).is_some(), "{m} has no min_role");
@@ -404,6 +404,7 @@ mod tests {
                 "motie.registry.v1.Token",
                 "motie.registry.v1.TradeAgreement",
                 "motie.registry.v1.RiskEntry",
+                "motie.registry.v1.CheckIn",
             ])
         );
         for r in &resources {

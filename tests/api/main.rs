@@ -10,6 +10,7 @@
 // Through registry-client, against a real server.
 mod agreements;
 mod changes;
+mod check_ins;
 mod client_resilience;
 mod concurrency;
 mod dependencies;

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use registry_proto::v1 as pb;
 use registry_server::domain::{
-    Collection, agreement, filter, goal,
+    Collection, agreement, check_in, filter, goal,
     list::{Cursor, PageTokens, SortValue},
     partner,
 };
@@ -15,6 +15,7 @@ fn name_like() -> impl Strategy<Value = String> {
         any::<String>(),
         "(policyGoals|tradePartners|agreements|x)/[a-z0-9./-]{0,70}",
         "tradePartners/[a-z]{1,4}/tradeFlows/[0-9+-]{0,6}(/.*)?",
+        "policyGoals/[a-z-]{0,5}/checkIns/[a-z0-9-]{0,8}(/.*)?",
     ]
 }
 
@@ -30,6 +31,9 @@ proptest! {
         }
         if let Ok((id, year)) = partner::parse_flow_name("name", &s) {
             prop_assert_eq!(partner::flow_name(&id, year), s.clone());
+        }
+        if let Ok((goal, id)) = check_in::parse_name("name", &s) {
+            prop_assert_eq!(check_in::check_in_name(&goal, &id), s.clone());
         }
     }
 

@@ -10,7 +10,7 @@ use crate::{
     error::{CliError, CliResult},
     kind::{Agreements, Goals, Partners, ProductSets, Risks},
     output::{Format, emit, kv_table, render},
-    transfer::{self, Flows, ImportOptions, Resource},
+    transfer::{self, CheckIns, Flows, ImportOptions, Resource},
 };
 
 #[derive(Debug, Args)]
@@ -27,8 +27,9 @@ pub struct ImportArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Directory to write (created if missing; `product_sets.yaml`, `partners.yaml`,
-    /// `agreements.yaml`, `trade_flows.yaml`, `goals.yaml` and `risks.yaml` in it are
-    /// overwritten). Measurements and trade records are not exported.
+    /// `agreements.yaml`, `trade_flows.yaml`, `goals.yaml`, `risks.yaml` and `check_ins.yaml`
+    /// in it are overwritten). Measurements and trade records are history, not exported;
+    /// check-ins are, with their ids.
     pub dir: PathBuf,
 }
 
@@ -61,6 +62,7 @@ struct ExportReport {
     trade_flows: usize,
     goals: usize,
     risks: usize,
+    check_ins: usize,
 }
 
 pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
@@ -71,6 +73,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
     let trade_flows = transfer::export::<Flows>(&ctx.client, &a.dir).await?;
     let goals = transfer::export::<Goals>(&ctx.client, &a.dir).await?;
     let risks = transfer::export::<Risks>(&ctx.client, &a.dir).await?;
+    let check_ins = transfer::export::<CheckIns>(&ctx.client, &a.dir).await?;
     let report = ExportReport {
         dir: a.dir.display().to_string(),
         product_sets,
@@ -79,6 +82,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
         trade_flows,
         goals,
         risks,
+        check_ins,
     };
     let row = |section: &str, n: usize| format!("{n} written to {section}.yaml");
     emit(ctx.format, &report, || {
@@ -90,6 +94,7 @@ pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
             (Flows::SECTION, row(Flows::SECTION, trade_flows)),
             (Goals::SECTION, row(Goals::SECTION, goals)),
             (Risks::SECTION, row(Risks::SECTION, risks)),
+            (CheckIns::SECTION, row(CheckIns::SECTION, check_ins)),
         ])
     })
 }

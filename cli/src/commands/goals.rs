@@ -16,7 +16,10 @@ use crate::{
     kind::{Goals, fmt_number, state_of},
     output::{self, Format, emit, kv_table},
     plain::PlainFlags,
-    records::{self, GoalShape, enum_name, goal_id, goal_name, parse_enum, parse_label},
+    records::{
+        self, CheckInRecord, CheckInView, GoalShape, enum_name, goal_id, goal_name, parse_check_in_time, parse_enum,
+        parse_label,
+    },
     usage,
 };
 
@@ -31,8 +34,56 @@ pub enum GoalsCmd {
     /// Records a measured value of one of a goal's targets (append-only history):
     /// `record GOAL METRIC VALUE`, or with --metric and --value.
     Record(RecordArgs),
-    /// Shows each target's computed progress (state, latest value, percent complete).
+    /// Shows each target's computed progress (state, latest value, percent complete) and the
+    /// goal's latest stated confidence.
     Progress(ProgressArgs),
+    /// Records a check-in: a dated status update stating how confident the owner is that the
+    /// goal will be met (append-only; a newer check-in corrects an older one).
+    CheckIn(CheckInArgs),
+    /// Lists a goal's check-ins, newest first.
+    CheckIns(CheckInsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckInArgs {
+    /// Goal id.
+    pub goal: String,
+    /// on-track, at-risk or off-track.
+    #[arg(long)]
+    pub confidence: String,
+    /// Why: the narrative of the status.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Who states it (default: the id of your API token).
+    #[arg(long)]
+    pub author: Option<String>,
+    /// The date (2026-03-31) or RFC 3339 time the status refers to (default now).
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Where the statement comes from (a citation).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// The statement's words as the source gives them.
+    #[arg(long)]
+    pub quote: Option<String>,
+    /// The check-in's id (default: chosen by the server).
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Idempotency key; a retry with the same key returns the original check-in.
+    #[arg(long)]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckInsArgs {
+    /// Goal id.
+    pub goal: String,
+    /// AIP-160 filter, e.g. `confidence = AT_RISK` or `check_in_time >= "2026-01-01T00:00:00Z"`.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// The check-ins recorded by this RFC 3339 time.
+    #[arg(long)]
+    pub read_time: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +177,8 @@ pub async fn run(ctx: &Ctx, cmd: GoalsCmd) -> CliResult {
         GoalsCmd::Tree(a) => tree(ctx, a).await,
         GoalsCmd::Record(a) => record(ctx, a).await,
         GoalsCmd::Progress(a) => progress(ctx, a).await,
+        GoalsCmd::CheckIn(a) => check_in(ctx, a).await,
+        GoalsCmd::CheckIns(a) => check_ins(ctx, a).await,
     }
 }
 
@@ -385,6 +438,14 @@ async fn progress(ctx: &Ctx, a: ProgressArgs) -> CliResult {
             }
         })
         .collect();
+    if ctx.format == Format::Table {
+        // Stated, beside the computed states: the two may disagree.
+        let stated = g
+            .latest_check_in
+            .as_ref()
+            .map_or_else(|| "none (no check-in)".to_owned(), |c| CheckInView::new(c).summary());
+        println!("stated confidence: {stated}");
+    }
     output::emit_list(
         ctx.format,
         &views,
@@ -397,6 +458,91 @@ async fn progress(ctx: &Ctx, a: ProgressArgs) -> CliResult {
                 v.latest_value.map(fmt_number).unwrap_or_default(),
                 v.percent_complete.map(|p| format!("{p:.1}%")).unwrap_or_default(),
                 v.explanation.clone(),
+            ]
+        },
+    )
+}
+
+async fn check_in(ctx: &Ctx, a: CheckInArgs) -> CliResult {
+    let name = goal_name(&a.goal);
+    let confidence = parse_enum::<pb::check_in::Confidence>("--confidence", &a.confidence)
+        .map_err(|e| CliError::usage(format!("{e}; one of on-track, at-risk, off-track")))?;
+    let check_in_time = match a.date.as_deref() {
+        Some(d) => Some(parse_check_in_time("--date", d).map_err(CliError::usage)?),
+        None => None,
+    };
+    let c = ctx
+        .client
+        .create_check_in(pb::CreateCheckInRequest {
+            parent: name.clone(),
+            check_in: Some(pb::CheckIn {
+                check_in_time,
+                confidence,
+                note: a.note.unwrap_or_default(),
+                author: a.author.unwrap_or_default(),
+                source: a.source.unwrap_or_default(),
+                quote: a.quote.unwrap_or_default(),
+                ..Default::default()
+            }),
+            check_in_id: a.id.unwrap_or_default(),
+            request_id: a.request_id.unwrap_or_default(),
+            validate_only: false,
+        })
+        .await
+        .context(format!("checking in on {name}"))?;
+    ctx.note(format!("recorded {}", c.name));
+    let view = CheckInView::new(&c);
+    emit(ctx.format, &view, || kv_table(&check_in_rows(&view)))
+}
+
+fn check_in_rows(v: &CheckInView) -> Vec<(&'static str, String)> {
+    let r: &CheckInRecord = &v.record;
+    vec![
+        ("name", v.name.clone()),
+        ("check_in_time", r.check_in_time.clone()),
+        ("confidence", r.confidence.clone()),
+        ("note", r.note.clone()),
+        ("author", r.author.clone()),
+        ("source", r.source.clone()),
+        ("quote", r.quote.clone()),
+        ("recorded", v.create_time.clone().unwrap_or_default()),
+        ("creator", v.creator.clone()),
+    ]
+}
+
+async fn check_ins(ctx: &Ctx, a: CheckInsArgs) -> CliResult {
+    let name = goal_name(&a.goal);
+    let read_time = match a.read_time.as_deref() {
+        Some(t) => Some(
+            t.parse()
+                .map_err(|_| CliError::usage(format!("--read-time {t:?} is not an RFC 3339 time")))?,
+        ),
+        None => None,
+    };
+    let found: Vec<pb::CheckIn> = ctx
+        .client
+        .list_check_ins(pb::ListCheckInsRequest {
+            parent: name.clone(),
+            page_size: 1000,
+            filter: a.filter.unwrap_or_default(),
+            read_time,
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .context(format!("listing the check-ins of {name}"))?;
+    let views: Vec<CheckInView> = found.iter().map(CheckInView::new).collect();
+    output::emit_list(
+        ctx.format,
+        &views,
+        &["ID", "TIME", "CONFIDENCE", "AUTHOR", "NOTE"],
+        |v| {
+            vec![
+                v.record.id.clone(),
+                v.record.check_in_time.clone(),
+                v.record.confidence.clone(),
+                v.record.author.clone(),
+                output::truncate(&v.record.note, 60),
             ]
         },
     )

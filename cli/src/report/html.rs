@@ -192,6 +192,26 @@ fn goal_item(h: &mut String, g: &pb::PolicyGoal, children: &BTreeMap<&str, Vec<&
     if !g.confidence_note.is_empty() {
         let _ = write!(h, " <span class=\"note\">{}</span>", esc(&g.confidence_note));
     }
+    // The latest check-in's stated confidence, beside the computed states of the targets (the
+    // two may disagree; neither is derived from the other).
+    if let Some(c) = &g.latest_check_in {
+        let stated = enum_name::<pb::check_in::Confidence>(c.confidence).unwrap_or_default();
+        let day = c
+            .check_in_time
+            .as_ref()
+            .map(|t| t.to_string().chars().take(10).collect::<String>())
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            " <span class=\"stated\" data-stated=\"{}\">{}",
+            esc(&stated),
+            badge(&stated, &format!("stated {stated} on {day}"))
+        );
+        if !c.note.is_empty() {
+            let _ = write!(h, " <span class=\"note\">{}</span>", esc(&c.note));
+        }
+        h.push_str("</span>");
+    }
     if !g.targets.is_empty() {
         h.push_str("<ul class=\"progress\">");
         for t in &g.targets {

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod check_ins;
 mod commands;
 mod first_use;
 mod report;

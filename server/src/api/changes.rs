@@ -126,12 +126,13 @@ fn token_ended(token_id: &str, what: &str, pos: i64) -> Status {
 }
 
 /// Resource types that appear in the change log.
-const RESOURCE_TYPES: [&str; 8] = [
+const RESOURCE_TYPES: [&str; 9] = [
     Collection::PolicyGoals.resource_type(),
     Collection::TradePartners.resource_type(),
     Collection::ProductSets.resource_type(),
     Collection::Agreements.resource_type(),
     Collection::Risks.resource_type(),
+    Collection::CheckIns.resource_type(),
     crate::store::FLOW_TYPE,
     crate::store::MEASUREMENT_TYPE,
     crate::store::TOKEN_TYPE,
@@ -169,6 +170,10 @@ pub fn change_to_proto(r: &ChangeRecord) -> pb::Change {
             serde_json::from_value::<crate::domain::risk::RiskEntry>(s.clone())
                 .ok()
                 .map(|k| pb::change::Snapshot::Risk(k.to_proto()))
+        } else if r.resource_type == Collection::CheckIns.resource_type() {
+            serde_json::from_value::<crate::domain::check_in::CheckIn>(s.clone())
+                .ok()
+                .map(|c| pb::change::Snapshot::CheckIn(c.to_proto()))
         } else if r.resource_type == crate::store::FLOW_TYPE {
             serde_json::from_value::<crate::domain::partner::TradeFlow>(s.clone())
                 .ok()

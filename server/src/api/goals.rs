@@ -224,6 +224,37 @@ resource::resource_service! {
         Ok(Response::new(m.to_proto()))
     }
 
+    async fn create_check_in(
+        &self,
+        request: Request<pb::CreateCheckInRequest>,
+    ) -> Result<Response<pb::CheckIn>, Status> {
+        super::check_ins::create(&self.store, request).await.map(Response::new)
+    }
+
+    async fn get_check_in(&self, request: Request<pb::GetCheckInRequest>) -> Result<Response<pb::CheckIn>, Status> {
+        super::check_ins::get(&self.store, request.get_ref())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_check_ins(
+        &self,
+        request: Request<pb::ListCheckInsRequest>,
+    ) -> Result<Response<pb::ListCheckInsResponse>, Status> {
+        super::check_ins::list(&self.store, request.get_ref())
+            .await
+            .map(Response::new)
+    }
+
+    async fn batch_get_check_ins(
+        &self,
+        request: Request<pb::BatchGetCheckInsRequest>,
+    ) -> Result<Response<pb::BatchGetCheckInsResponse>, Status> {
+        super::check_ins::batch_get(&self.store, request.get_ref())
+            .await
+            .map(Response::new)
+    }
+
     async fn list_measurements(
         &self,
         request: Request<pb::ListMeasurementsRequest>,

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod agreements;
 pub mod changes;
+mod check_ins;
 pub mod convert;
 pub mod goals;
 pub mod partners;

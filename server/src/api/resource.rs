@@ -472,11 +472,11 @@ mod tests {
     /// The resource descriptions agree with the protos' `google.api.field_behavior`
     /// annotations: every field of the message is described, and described as written the
     /// way the proto says.
-    fn check<R: ApiResource>(message: &str) {
+    fn check<R: Resource>(message: &str) {
         let proto = field_behaviors(message);
         assert!(!proto.is_empty(), "{message} is not in the descriptor set");
         let fields = R::KIND.fields;
-        for (name, behaviors) in &proto {
+        for (name, behaviors) in proto {
             let def = fields
                 .iter()
                 .find(|f| f.name == name && f.write != Write::None)
@@ -514,5 +514,6 @@ mod tests {
         check::<crate::domain::product_set::ProductSet>("motie.registry.v1.ProductSet");
         check::<TradeAgreement>("motie.registry.v1.TradeAgreement");
         check::<RiskEntry>("motie.registry.v1.RiskEntry");
+        check::<crate::domain::check_in::CheckIn>("motie.registry.v1.CheckIn");
     }
 }

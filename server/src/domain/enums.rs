@@ -107,6 +107,14 @@ domain_enum!(Confidence, prefix "CONFIDENCE_" {
     High = "HIGH",
 });
 
+domain_enum!(
+    /// A check-in's stated confidence that its goal will be met.
+    CheckInConfidence, prefix "CONFIDENCE_" {
+    OnTrack = "ON_TRACK",
+    AtRisk = "AT_RISK",
+    OffTrack = "OFF_TRACK",
+});
+
 domain_enum!(Direction, prefix "DIRECTION_" {
     IncreaseTo = "INCREASE_TO",
     DecreaseTo = "DECREASE_TO",

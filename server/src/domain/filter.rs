@@ -911,6 +911,7 @@ fn cmp_goal(g: &PolicyGoal, field: &str, key: Option<&str>, op: Op, value: &Valu
     match field {
         "pillar" => cmp_enum(s.pillar.map(|p| p.as_str()), op, value),
         "state" => cmp_enum(Some(g.state.as_str()), op, value),
+        "latest_confidence" => cmp_enum(g.latest_check_in.as_ref().map(|c| c.confidence.as_str()), op, value),
         "title" => cmp_text(&s.title, op, value),
         "lead_organization" => cmp_text(&s.lead_organization, op, value),
         "sectors" => cmp_strings(&s.sectors, op, value),
@@ -1244,7 +1245,7 @@ mod tests {
     fn errors_name_the_position_and_token() {
         let allowed = "allowed: pillar, state, parent, sectors, regions, linked_partners, lead_organization, \
                        contributing_organizations, contributes_to, product_sets, title, labels.<key>, create_time, update_time, \
-                       targets.target_year, progress_state, search, risks";
+                       targets.target_year, progress_state, search, risks, latest_confidence";
         for (filter, expected) in [
             // lexer
             ("state = ACTIVE ~", "at 15: unexpected character \"~\""),
@@ -1441,6 +1442,7 @@ mod tests {
                 .collect(),
             risk_register: vec![],
             dependent_products: vec![],
+            latest_check_in: None,
         }
     }
 

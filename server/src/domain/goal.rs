@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use super::{
     Collection, Error, Id, Violations,
     enums::{
-        Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar, ProgressState, RiskCategory,
-        RiskSeverity,
+        CheckInConfidence, Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar,
+        ProgressState, RiskCategory, RiskSeverity,
     },
     list::{Col, FieldDef, FieldKind, Write, common},
 };
@@ -187,6 +187,11 @@ pub struct PolicyGoal {
     /// `store::dependents`; not part of snapshots).
     #[serde(skip)]
     pub dependent_products: Vec<super::dependency::DependentProduct>,
+    /// Output only: the newest check-in (stored on the goal's row by the check-in's
+    /// transaction; for a past state, attached by the store). Not part of snapshots: a
+    /// check-in is not a change of the goal.
+    #[serde(skip)]
+    pub latest_check_in: Option<super::check_in::CheckIn>,
 }
 
 impl PolicyGoal {
@@ -270,6 +275,13 @@ pub const FIELDS: &[FieldDef] = &[
     FieldDef::output("ancestors"),
     FieldDef::output("risk_register"),
     FieldDef::output("dependent_products"),
+    FieldDef::output("latest_check_in"),
+    FieldDef::filter(
+        "latest_confidence",
+        CheckInConfidence::FIELD_KIND,
+        Col::Enum("latest_confidence"),
+    )
+    .written(Write::None),
     common::DELETE_TIME,
     common::EXPIRE_TIME,
     common::ETAG,

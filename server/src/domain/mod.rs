@@ -55,6 +55,7 @@ macro_rules! patch_fields {
 
 pub mod agreement;
 pub mod check;
+pub mod check_in;
 pub mod cldr;
 pub mod dependency;
 pub mod enums;

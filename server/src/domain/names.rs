@@ -62,6 +62,9 @@ pub enum Collection {
     ProductSets,
     Agreements,
     Risks,
+    /// Check-ins of goals: a child collection (`policyGoals/{goal}/checkIns/{check_in}`); its
+    /// names are made by `domain::check_in`, `prefix` is the last segment only.
+    CheckIns,
 }
 
 impl Collection {
@@ -72,6 +75,7 @@ impl Collection {
             Collection::ProductSets => "productSets",
             Collection::Agreements => "agreements",
             Collection::Risks => "risks",
+            Collection::CheckIns => "checkIns",
         }
     }
 
@@ -83,6 +87,7 @@ impl Collection {
             Collection::ProductSets => "motie.registry.v1.ProductSet",
             Collection::Agreements => "motie.registry.v1.TradeAgreement",
             Collection::Risks => "motie.registry.v1.RiskEntry",
+            Collection::CheckIns => "motie.registry.v1.CheckIn",
         }
     }
 

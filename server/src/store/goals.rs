@@ -12,6 +12,7 @@ use super::{
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
+    check_in::CheckIn,
     enums::{Confidence, GoalState, Outcome, Pillar},
     goal::{FIELDS, GoalPatch, GoalSpec, Milestone, PolicyGoal, Risk, Target},
     list::SortValue,
@@ -52,6 +53,7 @@ pub struct GoalRow {
     revision: i64,
     /// Read raw, parsed once into its stored form (an unreadable value is recomputed).
     progress: Option<Json<Box<serde_json::value::RawValue>>>,
+    latest_check_in: Option<Json<CheckIn>>,
 }
 
 fn corrupt(what: &str, id: &str) -> Error {
@@ -112,6 +114,7 @@ impl TryFrom<GoalRow> for PolicyGoal {
             progress: super::measurements::progress_from_json(r.progress.as_ref().map(|p| p.0.get()), targets),
             risk_register: Vec::new(),
             dependent_products: Vec::new(),
+            latest_check_in: r.latest_check_in.map(|c| c.0),
             id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
         })
     }
@@ -143,10 +146,13 @@ impl Resource for PolicyGoal {
     super::resource::stored_fields!();
 
     /// Progress: stored with the goal, computed here for old rows and for past states; the
-    /// live risks of the register that link the goal (current state only).
+    /// latest check-in: stored with the goal, looked up here for past states; the live risks
+    /// of the register that link the goal (current state only).
     async fn complete(store: &Store, items: &mut [Self], as_of: Option<OffsetDateTime>) -> Result<(), Error> {
         store.attach_progress(items, as_of).await?;
-        if as_of.is_none() {
+        if let Some(t) = as_of {
+            store.attach_latest_check_ins(items, t).await?;
+        } else {
             let ids: Vec<&str> = items.iter().map(|g| g.id.as_str()).collect();
             let mut register = store.risk_register(super::risks::Link::Goals, &ids).await?;
             for g in items.iter_mut() {

@@ -3,6 +3,7 @@
 
 mod agreements;
 mod changes;
+mod check_ins;
 mod dependents;
 mod filter;
 mod goals;

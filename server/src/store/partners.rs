@@ -197,7 +197,12 @@ pub(super) async fn lock_live_lists(
             Reason::PartnerNotFound,
             Reason::PartnerDeleted,
         ),
-        Collection::Risks => return Err(Error::Internal("risks are not referenced by other resources".into())),
+        Collection::Risks | Collection::CheckIns => {
+            return Err(Error::Internal(format!(
+                "{} are not referenced by other resources",
+                c.prefix()
+            )));
+        }
         Collection::PolicyGoals => (
             "SELECT id, '' AS kind, delete_time FROM policy_goals WHERE id = ANY($1) ORDER BY id FOR SHARE",
             Reason::GoalNotFound,

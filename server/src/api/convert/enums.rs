@@ -38,6 +38,7 @@ proto_enum!(RiskSeverity => pb::RiskSeverity { Low, Medium, High, Critical });
 proto_enum!(GoalState => pb::policy_goal::State { Unspecified, Planned, Active, OnHold, Closed });
 proto_enum!(Outcome => pb::policy_goal::Outcome { Achieved, Partial, Missed, Dropped });
 proto_enum!(Confidence => pb::policy_goal::Confidence { Low, Medium, High });
+proto_enum!(CheckInConfidence => pb::check_in::Confidence { OnTrack, AtRisk, OffTrack });
 proto_enum!(Direction => pb::target::Direction { IncreaseTo, DecreaseTo, StayAbove, StayBelow, IncreaseBy, DecreaseBy });
 proto_enum!(Comparator => pb::target::Comparator { AtLeast, MoreThan, AtMost, LessThan, Exactly });
 proto_enum!(ProgressState => pb::target_progress::State { NoData, OnTrack, AtRisk, OffTrack, Achieved, BaselineUnknown });

@@ -445,6 +445,7 @@ impl PolicyGoal {
             risk_register: self.risk_register.iter().map(|r| Collection::Risks.name(r)).collect(),
             product_sets: s.product_sets.iter().map(|p| Collection::ProductSets.name(p)).collect(),
             dependent_products: self.dependent_products.iter().map(|d| d.to_proto()).collect(),
+            latest_check_in: self.latest_check_in.as_ref().map(|c| Box::new(c.to_proto())),
             create_time: Some(timestamp(self.create_time)),
             update_time: Some(timestamp(self.update_time)),
             delete_time: self.delete_time.map(timestamp),

@@ -35,6 +35,7 @@ macro_rules! patchable {
 }
 
 pub mod agreement;
+pub mod check_in;
 pub mod enums;
 pub mod goal;
 pub mod measurement;
