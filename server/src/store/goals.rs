@@ -135,6 +135,9 @@ impl Resource for PolicyGoal {
         id: "id",
         lock_then_read: false,
     };
+    /// Its risk register (risks linking it); its progress moves with its measurements,
+    /// which are named under it.
+    const DEPENDS: super::cache::Depends = super::cache::Depends::On(&[Collection::Risks.resource_type()]);
     type Row = GoalRow;
 
     super::resource::stored_fields!();

@@ -126,6 +126,13 @@ impl Resource for TradePartner {
         id: "trade_partners.id",
         lock_then_read: true,
     };
+    /// Its members and memberships, the goals, agreements and risks that link it.
+    const DEPENDS: super::cache::Depends = super::cache::Depends::On(&[
+        Collection::TradePartners.resource_type(),
+        Collection::PolicyGoals.resource_type(),
+        Collection::Agreements.resource_type(),
+        Collection::Risks.resource_type(),
+    ]);
     type Row = PartnerRow;
 
     super::resource::stored_fields!();

@@ -3,13 +3,17 @@
 //! of a write. What differs per resource is its [`Kind`] and a few methods of [`Resource`];
 //! everything else is written once here.
 
-use std::{collections::HashMap, future::Future};
+use std::{collections::HashMap, future::Future, sync::Arc};
 
 use serde::{Serialize, de::DeserializeOwned};
 use sqlx::{FromRow, Postgres, QueryBuilder, Transaction, postgres::PgRow};
 use time::OffsetDateTime;
 
-use super::{Change, ChangeKind, ListQuery, Store, WriteCtx, db_error, page};
+use super::{
+    Change, ChangeKind, ListQuery, Store, WriteCtx,
+    cache::{Depends, ReadMode, json_size},
+    db_error, page,
+};
 use crate::domain::{
     Collection, Error, Id,
     list::{FieldDef, SortValue},
@@ -69,6 +73,9 @@ pub trait Resource:
     Sized + Send + Sync + Serialize + DeserializeOwned + TryFrom<Self::Row, Error = Error> + 'static
 {
     const KIND: Kind;
+    /// What the resource shows besides its own row and the resources named under it,
+    /// for the read cache's invalidation (see [`super::cache`]); by default anything.
+    const DEPENDS: Depends = Depends::Anything;
     /// The row `KIND.select` produces.
     type Row: for<'r> FromRow<'r, PgRow> + Send + Unpin;
 
@@ -180,6 +187,82 @@ impl Store {
     pub async fn get<R: Resource>(&self, id: &Id) -> Result<R, Error> {
         let found = fetch_one::<R>(by_id::<R>(id), &self.pool).await?;
         self.completed(found.ok_or_else(|| not_found::<R>(id))?).await
+    }
+
+    /// [`Store::get`] through the read cache: a current cached value (with `mode`
+    /// [`ReadMode::Cached`]), else the database's answer, which then fills the cache.
+    pub async fn get_cached<R: Resource>(&self, id: &Id, mode: ReadMode) -> Result<Arc<R>, Error> {
+        let Some(cache) = self.cache.as_deref() else {
+            return self.get::<R>(id).await.map(Arc::new);
+        };
+        let name = R::KIND.collection.name(id);
+        if mode == ReadMode::Cached
+            && let Some(hit) = cache.get::<R>(&name)
+        {
+            return Ok(hit);
+        }
+        let kind = cache.kind(R::KIND.collection.resource_type(), R::DEPENDS);
+        let stamp = cache.stamp(&kind, &name);
+        let item = Arc::new(self.get::<R>(id).await?);
+        cache.insert(name, item.clone(), json_size(&*item), stamp);
+        Ok(item)
+    }
+
+    /// [`Store::batch_get`] through the read cache: the current cached values, the others
+    /// from the database in one query (and cached).
+    pub async fn batch_get_cached<R: Resource + Clone>(
+        &self,
+        wanted: &[Id],
+        allow_missing: bool,
+        mode: ReadMode,
+    ) -> Result<Vec<Arc<R>>, Error> {
+        let Some(cache) = self.cache.as_deref() else {
+            let items = self.batch_get::<R>(wanted, allow_missing).await?;
+            return Ok(items.into_iter().map(Arc::new).collect());
+        };
+        let c = R::KIND.collection;
+        let mut found: HashMap<&Id, Arc<R>> = HashMap::with_capacity(wanted.len());
+        let mut missing: Vec<(Id, String)> = Vec::new();
+        for id in wanted {
+            if found.contains_key(id) || missing.iter().any(|(m, _)| m == id) {
+                continue;
+            }
+            let name = c.name(id);
+            match cache.get::<R>(&name).filter(|_| mode == ReadMode::Cached) {
+                Some(hit) => {
+                    found.insert(id, hit);
+                }
+                None => missing.push((id.clone(), name)),
+            }
+        }
+        let mut fetched: HashMap<Id, Arc<R>> = HashMap::with_capacity(missing.len());
+        if !missing.is_empty() {
+            let kind = cache.kind(c.resource_type(), R::DEPENDS);
+            let mut stamps: HashMap<Id, (String, super::cache::Stamp)> = missing
+                .into_iter()
+                .map(|(id, name)| {
+                    let stamp = cache.stamp(&kind, &name);
+                    (id, (name, stamp))
+                })
+                .collect();
+            let ids: Vec<Id> = stamps.keys().cloned().collect();
+            for item in self.batch_get::<R>(&ids, true).await? {
+                let item = Arc::new(item);
+                if let Some((name, stamp)) = stamps.remove(item.id()) {
+                    cache.insert(name, item.clone(), json_size(&*item), stamp);
+                }
+                fetched.insert(item.id().clone(), item);
+            }
+        }
+        let mut out = Vec::with_capacity(wanted.len());
+        for id in wanted {
+            match found.get(id).or_else(|| fetched.get(id)) {
+                Some(item) => out.push(item.clone()),
+                None if allow_missing => {}
+                None => return Err(not_found::<R>(id)),
+            }
+        }
+        Ok(out)
     }
 
     /// A written resource with what [`Resource::complete`] adds (goals: the progress of
