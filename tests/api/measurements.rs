@@ -10,7 +10,7 @@ use registry_e2e::{Error, TestApp, create, goal, pb, precondition, violations};
 use pb::target_progress::State;
 
 /// Midnight UTC of a day.
-fn day(y: i32, m: u8, d: u8) -> Timestamp {
+pub(crate) fn day(y: i32, m: u8, d: u8) -> Timestamp {
     let t = time::Date::from_calendar_date(y, time::Month::try_from(m).unwrap(), d)
         .unwrap()
         .midnight()
@@ -23,7 +23,7 @@ fn day(y: i32, m: u8, d: u8) -> Timestamp {
 
 /// "0 -> 100 between 2016-01-01 and the end of 2025": 10 points a year (a period in the past:
 /// observations cannot be in the future).
-fn exports_target() -> pb::Target {
+pub(crate) fn exports_target() -> pb::Target {
     pb::Target {
         metric: "exports".into(),
         unit: "points".into(),
@@ -51,7 +51,7 @@ fn share_target() -> pb::Target {
     }
 }
 
-async fn goal_with(c: &RegistryClient, id: &str, targets: Vec<pb::Target>) -> pb::PolicyGoal {
+pub(crate) async fn goal_with(c: &RegistryClient, id: &str, targets: Vec<pb::Target>) -> pb::PolicyGoal {
     let mut g = goal(id, pb::Pillar::IndustrialResurgence);
     g.targets = targets;
     c.create_policy_goal(create(id, g)).await.unwrap()
@@ -66,7 +66,7 @@ fn measurement(metric: &str, value: f64, at: Timestamp) -> pb::Measurement {
     }
 }
 
-async fn record(c: &RegistryClient, goal: &str, metric: &str, value: f64, at: Timestamp) -> pb::Measurement {
+pub(crate) async fn record(c: &RegistryClient, goal: &str, metric: &str, value: f64, at: Timestamp) -> pb::Measurement {
     c.record_measurement(pb::RecordMeasurementRequest {
         parent: format!("policyGoals/{goal}"),
         measurement: Some(measurement(metric, value, at)),
