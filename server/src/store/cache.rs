@@ -55,8 +55,8 @@ pub struct CacheOptions {
 impl Default for CacheOptions {
     fn default() -> Self {
         CacheOptions {
-            max_entries: 100_000,
-            max_bytes: 256 * 1024 * 1024,
+            max_entries: 50_000,
+            max_bytes: 64 * 1024 * 1024,
             consistency_wait: Duration::from_millis(100),
             max_staleness: Duration::from_secs(5),
         }
