@@ -202,7 +202,7 @@ impl Default for AuthLimits {
 /// pushes valid tokens out of their cache.
 pub struct Authenticator {
     store: Store,
-    known: Cache<String, (TokenRecord, Option<Stamp>)>,
+    known: Cache<String, Arc<(TokenRecord, Option<Stamp>)>>,
     unknown: Cache<String, Option<Stamp>>,
     /// The tokens' epoch in the store's read cache: with one, a cached answer is used only
     /// while no change to the token has been applied since it was read (see
@@ -271,10 +271,10 @@ impl Authenticator {
         }
     }
 
-    async fn lookup(&self, id: &str, mode: ReadMode) -> Result<Option<TokenRecord>, Status> {
+    async fn lookup(&self, id: &str, mode: ReadMode) -> Result<Option<Arc<(TokenRecord, Option<Stamp>)>>, Status> {
         if mode == ReadMode::Cached {
-            if let Some((hit, stamp)) = self.known.get(id)
-                && self.current(stamp.as_ref())
+            if let Some(hit) = self.known.get(id)
+                && self.current(hit.1.as_ref())
             {
                 return Ok(Some(hit));
             }
@@ -288,12 +288,17 @@ impl Authenticator {
             (Some(c), Some(k)) => Some(c.stamp(k, &format!("tokens/{id}"))),
             _ => None,
         };
-        let record = self.store.find_token(id).await.map_err(Status::from)?;
-        match &record {
-            Some(r) => self.known.insert(id.to_owned(), (r.clone(), stamp)),
-            None => self.unknown.insert(id.to_owned(), stamp),
+        match self.store.find_token(id).await.map_err(Status::from)? {
+            Some(r) => {
+                let known = Arc::new((r, stamp));
+                self.known.insert(id.to_owned(), known.clone());
+                Ok(Some(known))
+            }
+            None => {
+                self.unknown.insert(id.to_owned(), stamp);
+                Ok(None)
+            }
         }
-        Ok(record)
     }
 
     /// Authenticates the `authorization` header value of a call from `peer`. Failures are
@@ -357,7 +362,8 @@ impl Authenticator {
             }
             .into()
         };
-        let record = self.lookup(id, mode).await?.ok_or_else(invalid)?;
+        let known = self.lookup(id, mode).await?.ok_or_else(invalid)?;
+        let record = &known.0;
         if !token::hashes_equal(&record.secret_hash, &token::hash(secret))
             || !record.is_active(OffsetDateTime::now_utc())
         {
@@ -375,7 +381,7 @@ impl Authenticator {
         }
         self.touch(&record.id);
         Ok(Principal {
-            token_id: record.id,
+            token_id: record.id.clone(),
             role,
             expire_time: record.expire_time,
         })

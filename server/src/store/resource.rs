@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::{
     Change, ChangeKind, ListQuery, Store, WriteCtx,
-    cache::{Depends, ReadMode, json_size},
+    cache::{Depends, ReadMode, memory_size},
     db_error, page,
 };
 use crate::domain::{
@@ -204,7 +204,7 @@ impl Store {
         let kind = cache.kind(R::KIND.collection.resource_type(), R::DEPENDS);
         let stamp = cache.stamp(&kind, &name);
         let item = Arc::new(self.get::<R>(id).await?);
-        cache.insert(name, item.clone(), json_size(&*item), stamp);
+        cache.insert(name, item.clone(), memory_size(&*item), stamp);
         Ok(item)
     }
 
@@ -249,7 +249,7 @@ impl Store {
             for item in self.batch_get::<R>(&ids, true).await? {
                 let item = Arc::new(item);
                 if let Some((name, stamp)) = stamps.remove(item.id()) {
-                    cache.insert(name, item.clone(), json_size(&*item), stamp);
+                    cache.insert(name, item.clone(), memory_size(&*item), stamp);
                 }
                 fetched.insert(item.id().clone(), item);
             }
