@@ -222,9 +222,11 @@ impl Store {
         };
         let c = R::KIND.collection;
         let mut found: HashMap<&Id, Arc<R>> = HashMap::with_capacity(wanted.len());
-        let mut missing: Vec<(Id, String)> = Vec::new();
+        // The names to read from the database, with the epochs taken before the read.
+        let mut stamps: HashMap<Id, (String, super::cache::Stamp)> = HashMap::new();
+        let kind = cache.kind(c.resource_type(), R::DEPENDS);
         for id in wanted {
-            if found.contains_key(id) || missing.iter().any(|(m, _)| m == id) {
+            if found.contains_key(id) || stamps.contains_key(id) {
                 continue;
             }
             let name = c.name(id);
@@ -232,19 +234,14 @@ impl Store {
                 Some(hit) => {
                     found.insert(id, hit);
                 }
-                None => missing.push((id.clone(), name)),
+                None => {
+                    let stamp = cache.stamp(&kind, &name);
+                    stamps.insert(id.clone(), (name, stamp));
+                }
             }
         }
-        let mut fetched: HashMap<Id, Arc<R>> = HashMap::with_capacity(missing.len());
-        if !missing.is_empty() {
-            let kind = cache.kind(c.resource_type(), R::DEPENDS);
-            let mut stamps: HashMap<Id, (String, super::cache::Stamp)> = missing
-                .into_iter()
-                .map(|(id, name)| {
-                    let stamp = cache.stamp(&kind, &name);
-                    (id, (name, stamp))
-                })
-                .collect();
+        let mut fetched: HashMap<Id, Arc<R>> = HashMap::with_capacity(stamps.len());
+        if !stamps.is_empty() {
             let ids: Vec<Id> = stamps.keys().cloned().collect();
             for item in self.batch_get::<R>(&ids, true).await? {
                 let item = Arc::new(item);
