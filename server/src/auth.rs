@@ -524,7 +524,11 @@ where
             let within = crate::limits::grpc_timeout(req.headers()).map_or(deadline, |t| t.min(deadline));
             let until = tokio::time::Instant::now() + within;
             let writes = Arc::new(CallWrites::default());
-            let call = tracking_writes(writes.clone(), crate::limits::with_deadline(until, inner.call(req)));
+            // Boxed: the service's future is large, and is moved through two wrappers here.
+            let call = tracking_writes(
+                writes.clone(),
+                crate::limits::with_deadline(until, Box::pin(inner.call(req))),
+            );
             let answer = tokio::time::timeout(deadline, call).await;
             // Committed or not, what the call wrote leaves this replica's cache before the
             // answer leaves (a rolled-back write only costs a refill).

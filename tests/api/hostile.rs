@@ -82,8 +82,26 @@ fn partner_with(f: impl FnOnce(&mut pb::TradePartner)) -> pb::TradePartner {
     p
 }
 
-#[tokio::test]
-async fn every_rpc_rejects_hostile_input_and_changes_nothing() {
+/// Runs on a thread with a large stack: the body holds some 500 calls, and a debug build
+/// gives each call's future a stack slot of its own in one poll frame (about 1.9 MB, near the
+/// 2 MiB of a test thread).
+#[test]
+fn every_rpc_rejects_hostile_input_and_changes_nothing() {
+    std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(every_rpc_rejects_hostile_input())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+async fn every_rpc_rejects_hostile_input() {
     let app = TestApp::spawn().await;
     let c = &app.client;
     // Some state to leave untouched.
