@@ -180,7 +180,7 @@ impl Metrics {
             describe_gauge!(CACHE_ENTRIES, "Resources and tokens held by the read cache.");
             describe_gauge!(
                 CACHE_BYTES,
-                "Bytes the read cache holds (serialized size of its values)."
+                "Memory the read cache holds, in bytes (estimated: three times the values' JSON size)."
             );
         });
         m

@@ -73,7 +73,7 @@ pub struct ServeArgs {
     /// PostgreSQL).
     #[arg(long, env = "REGISTRY_CACHE_ENTRIES", default_value_t = CacheOptions::default().max_entries)]
     cache_entries: u64,
-    /// Bytes the read cache holds (the serialized size of its values).
+    /// Memory the read cache holds, in bytes (estimated: three times the values' JSON size).
     #[arg(long, env = "REGISTRY_CACHE_BYTES", default_value_t = CacheOptions::default().max_bytes)]
     cache_bytes: u64,
     /// How long a read carrying `registry-min-sequence` waits for this replica to apply

@@ -415,26 +415,25 @@ mod tests {
         assert_eq!(c.get::<u32>("policyGoals/b"), None);
     }
 
-    #[test]
-    fn both_bounds_hold() {
+    /// Entries and bytes held after 100 values of `size` bytes went into a cache bounded
+    /// to 10 entries and 1000 bytes.
+    fn usage_after_filling(size: usize) -> (u64, u64) {
         let c = cache(10, 1000);
         let kind = c.kind(GOAL, Depends::On(&[]));
         for i in 0..100 {
             let name = format!("policyGoals/g{i}");
             let stamp = c.stamp(&kind, &name);
-            c.insert(name, Arc::new(i), 10, stamp);
+            c.insert(name, Arc::new(i), size, stamp);
         }
-        let (entries, bytes) = c.usage();
+        c.usage()
+    }
+
+    #[test]
+    fn both_bounds_hold() {
+        let (entries, bytes) = usage_after_filling(10);
         assert!(entries <= 10 && bytes <= 1000, "{entries} entries, {bytes} bytes");
         // Large values: the bytes bound comes first.
-        let c = cache(10, 1000);
-        let kind = c.kind(GOAL, Depends::On(&[]));
-        for i in 0..100 {
-            let name = format!("policyGoals/h{i}");
-            let stamp = c.stamp(&kind, &name);
-            c.insert(name, Arc::new(i), 400, stamp);
-        }
-        let (entries, bytes) = c.usage();
+        let (entries, bytes) = usage_after_filling(400);
         assert!(entries <= 2 && bytes <= 1000, "{entries} entries, {bytes} bytes");
     }
 
