@@ -6,6 +6,7 @@
 //! docs/performance.md explains the method and the latest figures.
 
 pub mod dataset;
+pub mod h2load;
 pub mod hist;
 pub mod report;
 pub mod runner;
@@ -56,6 +57,14 @@ pub struct Options {
     /// Goals in the dataset (loaded with SQL, not through the API).
     #[arg(long, default_value_t = 100_000)]
     pub dataset_size: u64,
+    /// The goals `get` reads (its working set, read once before the warm-up so that the
+    /// server's cache holds them): the first N of the dataset.
+    #[arg(long, default_value_t = 10_000)]
+    pub get_keys: u64,
+    /// HTTP/2 connections of the h2-health and h2-get scenarios (--concurrency streams are
+    /// spread over them).
+    #[arg(long, default_value_t = 8)]
+    pub h2_connections: usize,
     /// Where to write the JSON report.
     #[arg(long, default_value = "target/registry-bench/latest.json")]
     pub json: PathBuf,
@@ -134,10 +143,14 @@ pub enum Scenario {
     TradeLoad,
     /// ListImportDependencies over the trade-load rows (runs trade-load first).
     Dependencies,
+    /// Health/Check over raw HTTP/2 streams, h2load-style (see [`h2load`]).
+    H2Health,
+    /// GetPolicyGoal of one goal over raw HTTP/2 streams, h2load-style.
+    H2Get,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 11] = [
+    pub const ALL: [Scenario; 13] = [
         Scenario::Health,
         Scenario::DbSelect,
         Scenario::DbInsert,
@@ -149,6 +162,8 @@ impl Scenario {
         Scenario::Mixed,
         Scenario::Import,
         Scenario::WatchFanout,
+        Scenario::H2Health,
+        Scenario::H2Get,
     ];
 
     pub fn name(self) -> &'static str {
@@ -166,13 +181,16 @@ impl Scenario {
             Scenario::WatchFanout => "watch-fanout",
             Scenario::TradeLoad => "trade-load",
             Scenario::Dependencies => "dependencies",
+            Scenario::H2Health => "h2-health",
+            Scenario::H2Get => "h2-get",
         }
     }
 
     /// The baselines this scenario's ratio is computed against.
     pub fn baselines(self) -> &'static [Scenario] {
         match self {
-            Scenario::Health | Scenario::DbSelect | Scenario::DbInsert => &[],
+            Scenario::Health | Scenario::DbSelect | Scenario::DbInsert | Scenario::H2Health => &[],
+            Scenario::H2Get => &[Scenario::H2Health],
             Scenario::Get | Scenario::BatchGet | Scenario::List => &[Scenario::DbSelect],
             Scenario::Create | Scenario::Update | Scenario::Import => &[Scenario::DbInsert],
             Scenario::Mixed => &[Scenario::DbSelect, Scenario::DbInsert],
@@ -362,6 +380,7 @@ async fn connect(opts: &Options, target: &Target) -> anyhow::Result<scenarios::C
         target.token.clone(),
         pool,
         opts.dataset_size,
+        opts.get_keys,
         opts.concurrency,
         opts.batch_size,
         opts.list_filter.clone(),
@@ -395,10 +414,29 @@ async fn run_scenarios(opts: &Options, target: &Target, report: &mut Report, say
             Scenario::DbSelect => measure(opts, target.pid, scenario, &ctx.db_select(), true).await,
             Scenario::DbInsert => measure(opts, target.pid, scenario, &ctx.db_insert(), true).await,
             Scenario::Get => {
+                ctx.warm_get_keys().await?;
                 let sampler = target.pid.map(server::RssSampler::start);
                 let mut r = measure(opts, target.pid, scenario, &ctx.get(), true).await;
                 report.server.get_load_max_rss_kib = sampler.map(server::RssSampler::finish);
                 r.unloaded_latency = Some(unloaded(opts, &ctx.get()).await);
+                r.notes.push(format!(
+                    "random goals of the first {} (read once before the warm-up)",
+                    ctx.get_keys
+                ));
+                r
+            }
+            Scenario::H2Health | Scenario::H2Get => {
+                let h2 = h2load::H2Pool::connect(&target.endpoint, &target.token, opts.h2_connections).await?;
+                let op = match scenario {
+                    Scenario::H2Health => h2.health()?,
+                    _ => h2.get(&format!("policyGoals/{}", dataset::goal_id(0)))?,
+                };
+                let mut r = measure(opts, target.pid, scenario, &op, true).await;
+                r.notes.push(format!(
+                    "raw HTTP/2, {} connections x {} streams, one pre-encoded request",
+                    opts.h2_connections,
+                    opts.concurrency.div_ceil(opts.h2_connections.max(1))
+                ));
                 r
             }
             Scenario::BatchGet => {

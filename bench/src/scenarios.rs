@@ -30,6 +30,8 @@ pub struct Ctx {
     pub pool: PgPool,
     /// Dataset size: goals `bench-0 … bench-{n-1}` exist.
     pub n: u64,
+    /// `get` reads goals `bench-0 … bench-{get_keys-1}`.
+    pub get_keys: u64,
     /// Short unique id of this run, part of the ids it creates.
     pub run: String,
     pub concurrency: usize,
@@ -66,6 +68,7 @@ impl Ctx {
         token: String,
         pool: PgPool,
         n: u64,
+        get_keys: u64,
         concurrency: usize,
         batch_size: usize,
         list_filter: String,
@@ -83,6 +86,7 @@ impl Ctx {
             token,
             pool,
             n: n.max(1),
+            get_keys: get_keys.clamp(1, n.max(1)),
             run,
             concurrency,
             batch_size,
@@ -166,10 +170,24 @@ impl Ctx {
         })
     }
 
+    /// Reads every goal `get` reads once (BatchGet, 1000 a call): the server's cache then
+    /// holds them, as it holds the working set of a registry read in tight loops.
+    pub async fn warm_get_keys(&self) -> anyhow::Result<()> {
+        let c = self.client(0);
+        let mut start = 0;
+        while start < self.get_keys {
+            let end = (start + 1000).min(self.get_keys);
+            c.batch_get_policy_goals((start..end).map(|i| format!("policyGoals/{}", goal_id(i))))
+                .await?;
+            start = end;
+        }
+        Ok(())
+    }
+
     pub fn get(&self) -> Op {
         let ctx = self.clone();
         Arc::new(move |w| {
-            let name = ctx.random_name();
+            let name = format!("policyGoals/{}", goal_id(ctx.random() % ctx.get_keys));
             let c = ctx.client(w);
             Box::pin(async move { c.get_policy_goal(name).await.map(|_| ()).map_err(err) })
         })

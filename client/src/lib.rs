@@ -34,6 +34,7 @@
 
 mod agreements;
 mod check_ins;
+mod consistency;
 mod error;
 mod health;
 mod measurements;
@@ -60,6 +61,7 @@ use tonic::{
     transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
 };
 
+pub use consistency::{MIN_SEQUENCE, SEQUENCE};
 pub use error::{Error, FieldViolation};
 pub use health::HealthStatus;
 pub use pages::Listed;
@@ -239,6 +241,9 @@ pub struct RegistryClient {
     meta: CallMetadata,
     trade: TradeAnalysisServiceClient<Svc>,
     retry: RetryPolicy,
+    /// The highest change-log sequence the registry answered this client (and its clones)
+    /// with; sent with every call (see [`consistency`]).
+    seen: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Adds the bearer token to every call. Its `Debug` output leaves the token out.
@@ -274,7 +279,7 @@ impl Interceptor for CallMetadata {
     }
 }
 
-type Svc = InterceptedService<Channel, CallMetadata>;
+type Svc = InterceptedService<consistency::Tracked, CallMetadata>;
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
 /// Fills an empty request id with a fresh UUID, so that retries of this logical call are
@@ -330,29 +335,47 @@ impl RegistryClient {
 
     /// Wraps an existing channel (no token).
     pub fn from_channel(channel: Channel) -> Self {
-        Self::with_interceptor(channel, CallMetadata::default())
+        Self::with_interceptor(channel, CallMetadata::default(), Default::default())
     }
 
-    fn with_interceptor(channel: Channel, auth: CallMetadata) -> Self {
+    /// The highest change-log sequence this client has seen (0: none): a write's
+    /// `registry-sequence`. Its reads, on any replica, include every change up to it.
+    pub fn sequence(&self) -> i64 {
+        self.seen.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Reads of this client from now on include every change up to `sequence` (e.g. one
+    /// another client wrote at, handed over with its result).
+    pub fn observe_sequence(&self, sequence: i64) {
+        self.seen.fetch_max(sequence, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn with_interceptor(
+        channel: Channel,
+        auth: CallMetadata,
+        seen: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    ) -> Self {
+        let tracked = consistency::Tracked::new(channel.clone(), seen.clone());
         RegistryClient {
+            seen,
             meta: auth.clone(),
-            goals: PolicyGoalServiceClient::with_interceptor(channel.clone(), auth.clone())
+            goals: PolicyGoalServiceClient::with_interceptor(tracked.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
-            partners: TradePartnerServiceClient::with_interceptor(channel.clone(), auth.clone())
+            partners: TradePartnerServiceClient::with_interceptor(tracked.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             agreements:
                 registry_proto::v1::trade_agreement_service_client::TradeAgreementServiceClient::with_interceptor(
-                    channel.clone(),
+                    tracked.clone(),
                     auth.clone(),
                 )
                 .max_decoding_message_size(MAX_MESSAGE),
-            risks: RiskRegisterServiceClient::with_interceptor(channel.clone(), auth.clone())
+            risks: RiskRegisterServiceClient::with_interceptor(tracked.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
-            changes: ChangeFeedServiceClient::with_interceptor(channel.clone(), auth.clone())
+            changes: ChangeFeedServiceClient::with_interceptor(tracked.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
-            trade: TradeAnalysisServiceClient::with_interceptor(channel.clone(), auth.clone())
+            trade: TradeAnalysisServiceClient::with_interceptor(tracked.clone(), auth.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
-            admin: AdminServiceClient::with_interceptor(channel.clone(), auth).max_decoding_message_size(MAX_MESSAGE),
+            admin: AdminServiceClient::with_interceptor(tracked, auth).max_decoding_message_size(MAX_MESSAGE),
             channel,
             retry: RetryPolicy::default(),
         }
@@ -370,7 +393,7 @@ impl RegistryClient {
             token: BearerToken(header),
             ..self.meta.clone()
         };
-        let mut client = Self::with_interceptor(self.channel.clone(), meta);
+        let mut client = Self::with_interceptor(self.channel.clone(), meta, self.seen.clone());
         client.retry = self.retry;
         Ok(client)
     }
@@ -384,7 +407,7 @@ impl RegistryClient {
             trace: trace::TraceParent::fixed(traceparent)?,
             ..self.meta.clone()
         };
-        let mut client = Self::with_interceptor(self.channel.clone(), meta);
+        let mut client = Self::with_interceptor(self.channel.clone(), meta, self.seen.clone());
         client.retry = self.retry;
         Ok(client)
     }

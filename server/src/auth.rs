@@ -23,7 +23,10 @@ use tonic::Status;
 
 use crate::{
     domain::{Actor, Error, Reason, enums::Role, token},
-    store::{Store, TokenRecord},
+    store::{
+        Store, TokenRecord,
+        cache::{CallWrites, Depends, ReadMode, Stamp, tracking_writes},
+    },
 };
 
 /// Minimum role of every RPC, by gRPC path. Every method of every registry service must be
@@ -207,8 +210,13 @@ impl Default for AuthLimits {
 /// pushes valid tokens out of their cache.
 pub struct Authenticator {
     store: Store,
-    known: Cache<String, TokenRecord>,
-    unknown: Cache<String, ()>,
+    known: Cache<String, Arc<(TokenRecord, Option<Stamp>)>>,
+    unknown: Cache<String, Option<Stamp>>,
+    /// The tokens' epoch in the store's read cache: with one, a cached answer is used only
+    /// while no change to the token has been applied since it was read (see
+    /// [`crate::store::cache`]), so a revocation applied here is never followed by a
+    /// cached acceptance.
+    kind: Option<Arc<std::sync::atomic::AtomicU64>>,
     touched: Cache<String, ()>,
     ttl: Duration,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
@@ -238,8 +246,12 @@ where
 impl Authenticator {
     pub fn new(store: Store, limits: AuthLimits) -> Self {
         let ttl = limits.cache_ttl;
+        let kind = store
+            .cache()
+            .map(|c| c.kind(crate::store::TOKEN_TYPE, Depends::On(&[])));
         Authenticator {
             store,
+            kind,
             known: bounded(limits.cache_capacity, ttl),
             unknown: bounded(limits.cache_capacity, ttl),
             touched: bounded(MAX_CACHE, Duration::from_secs(60)),
@@ -258,30 +270,59 @@ impl Authenticator {
         self.unknown.invalidate(id);
     }
 
-    async fn lookup(&self, id: &str) -> Result<Option<TokenRecord>, Status> {
-        if let Some(hit) = self.known.get(id) {
-            return Ok(Some(hit));
+    /// Whether a cached answer read under `stamp` may be used.
+    fn current(&self, stamp: Option<&Stamp>) -> bool {
+        match (self.store.cache(), stamp) {
+            (Some(c), Some(s)) => c.is_current(s),
+            (None, _) => true,
+            (Some(_), None) => false,
         }
-        if self.unknown.contains_key(id) {
-            return Ok(None);
+    }
+
+    async fn lookup(&self, id: &str, mode: ReadMode) -> Result<Option<Arc<(TokenRecord, Option<Stamp>)>>, Status> {
+        if mode == ReadMode::Cached {
+            if let Some(hit) = self.known.get(id)
+                && self.current(hit.1.as_ref())
+            {
+                return Ok(Some(hit));
+            }
+            if let Some(stamp) = self.unknown.get(id)
+                && self.current(stamp.as_ref())
+            {
+                return Ok(None);
+            }
         }
-        let record = self.store.find_token(id).await.map_err(Status::from)?;
-        match &record {
-            Some(r) => self.known.insert(id.to_owned(), r.clone()),
-            None => self.unknown.insert(id.to_owned(), ()),
+        let stamp = match (self.store.cache(), &self.kind) {
+            (Some(c), Some(k)) => Some(c.stamp(k, &format!("tokens/{id}"))),
+            _ => None,
+        };
+        match self.store.find_token(id).await.map_err(Status::from)? {
+            Some(r) => {
+                let known = Arc::new((r, stamp));
+                self.known.insert(id.to_owned(), known.clone());
+                Ok(Some(known))
+            }
+            None => {
+                self.unknown.insert(id.to_owned(), stamp);
+                Ok(None)
+            }
         }
-        Ok(record)
     }
 
     /// Authenticates the `authorization` header value of a call from `peer`. Failures are
     /// counted per peer address; a peer over its quota is refused before any lookup.
-    pub async fn authenticate(&self, header: Option<&HeaderValue>, peer: Option<IpAddr>) -> Result<Principal, Status> {
+    pub async fn authenticate(
+        &self,
+        header: Option<&HeaderValue>,
+        peer: Option<IpAddr>,
+        mode: ReadMode,
+    ) -> Result<Principal, Status> {
         if let Some(ip) = peer
             && self.blocked.contains_key(&ip)
         {
             return Err(too_many_failures(ip));
         }
-        match self.check(header).await {
+        match self.check(header, mode).await {
             Ok(p) => Ok(p),
             Err(status) if status.code() == tonic::Code::Unauthenticated => {
                 if let (Some(ip), Some(l)) = (peer, &self.failures) {
@@ -300,7 +341,7 @@ impl Authenticator {
         }
     }
 
-    async fn check(&self, header: Option<&HeaderValue>) -> Result<Principal, Status> {
+    async fn check(&self, header: Option<&HeaderValue>, mode: ReadMode) -> Result<Principal, Status> {
         let Some(value) = header else {
             return Err(Error::Unauthenticated {
                 reason: Reason::CredentialsMissing,
@@ -329,7 +370,8 @@ impl Authenticator {
             }
             .into()
         };
-        let record = self.lookup(id).await?.ok_or_else(invalid)?;
+        let known = self.lookup(id, mode).await?.ok_or_else(invalid)?;
+        let record = &known.0;
         if !token::hashes_equal(&record.secret_hash, &token::hash(secret))
             || !record.is_active(OffsetDateTime::now_utc())
         {
@@ -347,7 +389,7 @@ impl Authenticator {
         }
         self.touch(&record.id);
         Ok(Principal {
-            token_id: record.id,
+            token_id: record.id.clone(),
             role,
             expire_time: record.expire_time,
         })
@@ -374,6 +416,7 @@ impl Authenticator {
         path: &str,
         header: Option<&HeaderValue>,
         peer: Option<IpAddr>,
+        mode: ReadMode,
     ) -> Result<Option<Principal>, Status> {
         if OPEN_PREFIXES.iter().any(|p| path.starts_with(p)) {
             return Ok(None);
@@ -385,7 +428,7 @@ impl Authenticator {
             }
             .into());
         };
-        let p = self.authenticate(header, peer).await?;
+        let p = self.authenticate(header, peer, mode).await?;
         if !token::allows(p.role, need) {
             return Err(Error::PermissionDenied {
                 reason: Reason::RoleTooLow,
@@ -469,8 +512,13 @@ where
         Box::pin(async move {
             let path = req.uri().path().to_owned();
             let peer = peer_ip(req.extensions());
+            let mode = match read_mode(&auth.store, &path, req.headers()).await {
+                Ok(m) => m,
+                Err(status) => return Ok(status.into_http()),
+            };
+            req.extensions_mut().insert(mode);
             match auth
-                .authorize(&path, req.headers().get(http::header::AUTHORIZATION), peer)
+                .authorize(&path, req.headers().get(http::header::AUTHORIZATION), peer, mode)
                 .await
             {
                 Ok(Some(p)) => {
@@ -483,8 +531,19 @@ where
             }
             let within = crate::limits::grpc_timeout(req.headers()).map_or(deadline, |t| t.min(deadline));
             let until = tokio::time::Instant::now() + within;
-            let call = crate::limits::with_deadline(until, inner.call(req));
-            let Ok(resp) = tokio::time::timeout(deadline, call).await else {
+            let writes = Arc::new(CallWrites::default());
+            // Boxed: the service's future is large, and is moved through two wrappers here.
+            let call = tracking_writes(
+                writes.clone(),
+                crate::limits::with_deadline(until, Box::pin(inner.call(req))),
+            );
+            let answer = tokio::time::timeout(deadline, call).await;
+            // Committed or not, what the call wrote leaves this replica's cache before the
+            // answer leaves (a rolled-back write only costs a refill).
+            if let Some(c) = auth.store.cache() {
+                writes.apply(c);
+            }
+            let Ok(resp) = answer else {
                 return Ok(Status::from(Error::DeadlineExceeded(format!(
                     "{path} did not complete within the server's {} ms deadline",
                     deadline.as_millis()
@@ -493,8 +552,43 @@ where
             };
             let mut resp = resp?;
             remap_too_large(&mut resp);
+            let sequence = writes.sequence();
+            if sequence > 0 && !resp.headers().contains_key("grpc-status") {
+                resp.headers_mut().insert(SEQUENCE_HEADER, HeaderValue::from(sequence));
+            }
             Ok(resp)
         })
+    }
+}
+
+/// Response metadata of a successful write: the change-log sequence it committed at.
+pub const SEQUENCE_HEADER: &str = "registry-sequence";
+/// Request metadata of a read: answer from state that includes every change up to this
+/// sequence.
+pub const MIN_SEQUENCE_HEADER: &str = "registry-min-sequence";
+
+/// How the call to `path` may read: a read (a VIEWER method) that sends
+/// `registry-min-sequence: N` is answered from the read cache once this replica has applied
+/// N (after at most the cache's `consistency_wait`), else from the database. Writes always
+/// read the database.
+async fn read_mode(store: &Store, path: &str, headers: &http::HeaderMap) -> Result<ReadMode, Status> {
+    let Some(value) = headers.get(MIN_SEQUENCE_HEADER) else {
+        return Ok(ReadMode::Cached);
+    };
+    let min: i64 = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| {
+            Status::from(Error::invalid(
+                MIN_SEQUENCE_HEADER,
+                "must be a change-log sequence (a non-negative integer) from `registry-sequence`",
+            ))
+        })?;
+    match store.cache() {
+        Some(c) if required_role(path) == Some(Role::Viewer) => Ok(c.mode_for(min).await),
+        _ => Ok(ReadMode::Cached),
     }
 }
 

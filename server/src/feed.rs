@@ -8,13 +8,16 @@
 //! [`Feed::subscribe_at`] takes too: a new watcher learns the exact point from which the
 //! broadcast carries everything, and reads only what lies before it from the log (no lock
 //! wait, so opening a stream never holds a database connection while writers finish).
+//!
+//! The tailer also keeps the read cache coherent (`store::cache`): it invalidates what each
+//! change alters before it advances the cache's applied position.
 
 use std::{
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::{broadcast, watch};
@@ -117,8 +120,14 @@ async fn tail(
     stop: CancellationToken,
 ) {
     let mut last = loop {
+        let read_at = Instant::now();
         match store.settled_sequence().await {
-            Ok(s) => break s,
+            Ok(s) => {
+                if let Some(c) = store.cache() {
+                    c.advance(s, Some(read_at));
+                }
+                break s;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "change feed: cannot read the log position; retrying");
                 tokio::select! {
@@ -138,6 +147,7 @@ async fn tail(
             }
         }
         // Read everything settled after our cursor (see `Store::settled_sequence`).
+        let read_at = Instant::now();
         match store.settled_sequence().await {
             Ok(settled) if settled > last => {
                 loop {
@@ -147,11 +157,20 @@ async fn tail(
                             let _gate = gate.lock().unwrap_or_else(PoisonError::into_inner);
                             for r in rows {
                                 last = r.sequence;
+                                // The read cache drops what the change alters before the
+                                // position that includes it is published.
+                                if let Some(c) = store.cache() {
+                                    c.invalidate(&r.resource_type, &r.resource_name);
+                                }
                                 let _ = tx.send(Arc::new(r));
                             }
                             if !full {
                                 // Holes left by rolled-back writers are settled too.
                                 last = settled;
+                            }
+                            if let Some(c) = store.cache() {
+                                // Current as of `read_at` once the whole range is applied.
+                                c.advance(last, (!full).then_some(read_at));
                             }
                             let _ = pos_tx.send(last);
                             if !full {
@@ -165,7 +184,11 @@ async fn tail(
                     }
                 }
             }
-            Ok(_) => {}
+            Ok(_) => {
+                if let Some(c) = store.cache() {
+                    c.advance(last, Some(read_at));
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "change feed: reading the log position failed"),
         }
         tokio::select! {

@@ -93,6 +93,8 @@ pub struct ServerOptions {
     /// Browser origins allowed to call the API over gRPC-Web (CORS); none when empty. Check
     /// each with [`web::parse_origin`].
     pub cors_allowed_origins: Vec<http::HeaderValue>,
+    /// The read cache of resources and tokens (`store::cache`).
+    pub read_cache: store::cache::CacheOptions,
 }
 
 impl Default for ServerOptions {
@@ -117,6 +119,7 @@ impl Default for ServerOptions {
             max_concurrent_requests: 1024,
             metrics_listener: None,
             cors_allowed_origins: Vec::new(),
+            read_cache: store::cache::CacheOptions::default(),
         }
     }
 }
@@ -129,6 +132,8 @@ pub async fn serve(
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Every service, the tailer and the authenticator read through one cache.
+    let store = store.with_cache(std::sync::Arc::new(store::cache::ReadCache::new(opts.read_cache)));
     let (health, health_service) = tonic_health::server::health_reporter();
     let set_all = {
         let health = health.clone();

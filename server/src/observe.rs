@@ -51,6 +51,8 @@ const WATCHERS: &str = "registry_change_feed_watchers";
 const FEED_POSITION: &str = "registry_change_feed_position";
 const LOG_HEAD: &str = "registry_change_log_sequence";
 const FEED_LAG: &str = "registry_change_feed_lag";
+const CACHE_ENTRIES: &str = "registry_read_cache_entries";
+const CACHE_BYTES: &str = "registry_read_cache_bytes";
 
 /// Histogram buckets of `grpc_server_handling_seconds` (streams can last long).
 const LATENCY_BUCKETS: &[f64] = &[
@@ -175,6 +177,11 @@ impl Metrics {
                 FEED_LAG,
                 "Committed changes not yet broadcast to watchers (change_log_sequence - change_feed_position)."
             );
+            describe_gauge!(CACHE_ENTRIES, "Resources and tokens held by the read cache.");
+            describe_gauge!(
+                CACHE_BYTES,
+                "Memory the read cache holds, in bytes (estimated: three times the values' JSON size)."
+            );
         });
         m
     }
@@ -202,6 +209,7 @@ impl Metrics {
         let (size, idle, max) = (pool.size(), pool.num_idle(), pool.options().get_max_connections());
         let position = feed.position();
         let watchers = feed.watchers();
+        let cache = store.cache().map(crate::store::cache::ReadCache::usage);
         // Bounded: a scrape must answer even when the database does not.
         let head = match tokio::time::timeout(Duration::from_secs(1), store.current_sequence()).await {
             Ok(Ok(head)) => Some(head),
@@ -213,6 +221,10 @@ impl Metrics {
             gauge!(POOL_MAX).set(f64::from(max));
             gauge!(WATCHERS).set(watchers as f64);
             gauge!(FEED_POSITION).set(position as f64);
+            if let Some((entries, bytes)) = cache {
+                gauge!(CACHE_ENTRIES).set(entries as f64);
+                gauge!(CACHE_BYTES).set(bytes as f64);
+            }
             if let Some(head) = head {
                 gauge!(LOG_HEAD).set(head as f64);
                 gauge!(FEED_LAG).set((head - position).max(0) as f64);

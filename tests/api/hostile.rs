@@ -83,7 +83,7 @@ fn partner_with(f: impl FnOnce(&mut pb::TradePartner)) -> pb::TradePartner {
 }
 
 /// On a thread of its own: the body builds every case's call in one frame, which in a debug
-/// build comes close to the 2 MiB stack a test thread gets (1.8 MiB before check-ins).
+/// build comes close to the 2 MiB stack a test thread gets (about 1.9 MB).
 #[test]
 fn every_rpc_rejects_hostile_input_and_changes_nothing() {
     let run = || {
@@ -94,7 +94,7 @@ fn every_rpc_rejects_hostile_input_and_changes_nothing() {
             .block_on(hostile_calls());
     };
     let done = std::thread::Builder::new()
-        .stack_size(8 << 20)
+        .stack_size(16 << 20)
         .spawn(run)
         .expect("thread")
         .join();

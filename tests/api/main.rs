@@ -25,6 +25,7 @@ mod measurements;
 mod observability;
 mod partners;
 mod product_sets;
+mod replicas;
 mod risks;
 mod security;
 mod serving;

@@ -51,7 +51,7 @@ fn share_target() -> pb::Target {
     }
 }
 
-async fn goal_with(c: &RegistryClient, id: &str, targets: Vec<pb::Target>) -> pb::PolicyGoal {
+pub(crate) async fn goal_with(c: &RegistryClient, id: &str, targets: Vec<pb::Target>) -> pb::PolicyGoal {
     let mut g = goal(id, pb::Pillar::IndustrialResurgence);
     g.targets = targets;
     c.create_policy_goal(create(id, g)).await.unwrap()
@@ -66,7 +66,7 @@ fn measurement(metric: &str, value: f64, at: Timestamp) -> pb::Measurement {
     }
 }
 
-async fn record(c: &RegistryClient, goal: &str, metric: &str, value: f64, at: Timestamp) -> pb::Measurement {
+pub(crate) async fn record(c: &RegistryClient, goal: &str, metric: &str, value: f64, at: Timestamp) -> pb::Measurement {
     c.record_measurement(pb::RecordMeasurementRequest {
         parent: format!("policyGoals/{goal}"),
         measurement: Some(measurement(metric, value, at)),

@@ -156,6 +156,8 @@ pub struct TestApp {
     pub admin_token_id: String,
     pub store: Store,
     pub db_name: String,
+    /// Dropped with this app (false for a replica on another app's database).
+    owns_database: bool,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -230,9 +232,18 @@ impl TestApp {
             admin_token_id: admin.id,
             store,
             db_name,
+            owns_database: true,
             shutdown: Some(tx),
             server: Some(server),
         }
+    }
+
+    /// Another registryd on this app's database (a replica, as behind a load balancer),
+    /// with its own admin client; the database stays with this app.
+    pub async fn spawn_replica(&self, opts: ServerOptions) -> TestApp {
+        let mut replica = Self::spawn_on(self.db_name.clone(), opts, |s| s).await;
+        replica.owns_database = false;
+        replica
     }
 
     /// A second, independent (admin) client of the same server.
@@ -266,7 +277,9 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        drop_database(self.db_name.clone());
+        if self.owns_database {
+            drop_database(self.db_name.clone());
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use registry_server::{
     domain::{enums::Role, token},
     limits::StreamLimits,
     observe::MetricsListener,
+    store::cache::CacheOptions,
 };
 use tokio::net::TcpListener;
 
@@ -68,6 +69,17 @@ pub struct ServeArgs {
     /// plus one ("more than").
     #[arg(long, env = "REGISTRY_MAX_COUNT", default_value_t = 10_000)]
     max_count: i64,
+    /// Resources and tokens the read cache holds (0: no cache, every read goes to
+    /// PostgreSQL).
+    #[arg(long, env = "REGISTRY_CACHE_ENTRIES", default_value_t = CacheOptions::default().max_entries)]
+    cache_entries: u64,
+    /// Memory the read cache holds, in bytes (estimated: three times the values' JSON size).
+    #[arg(long, env = "REGISTRY_CACHE_BYTES", default_value_t = CacheOptions::default().max_bytes)]
+    cache_bytes: u64,
+    /// How long a read carrying `registry-min-sequence` waits for this replica to apply
+    /// that change before it reads PostgreSQL instead, in milliseconds.
+    #[arg(long, env = "REGISTRY_CONSISTENCY_WAIT_MS", default_value_t = 100)]
+    consistency_wait_ms: u64,
     /// Address of the Prometheus `/metrics` endpoint (plain HTTP, unauthenticated; off when
     /// omitted). E.g. 127.0.0.1:9464.
     #[arg(long, env = "REGISTRY_METRICS_LISTEN")]
@@ -282,6 +294,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         metrics_listener,
         tls,
         cors_allowed_origins: args.cors_allowed_origins,
+        read_cache: CacheOptions {
+            max_entries: args.cache_entries,
+            max_bytes: args.cache_bytes,
+            consistency_wait: Duration::from_millis(args.consistency_wait_ms),
+            ..CacheOptions::default()
+        },
         ..ServerOptions::default()
     };
     serve_until_signal(store, listener, opts).await

@@ -34,6 +34,15 @@ pub(crate) fn write_ctx<T>(req: &Request<T>, request_id: Option<String>, validat
     }
 }
 
+/// How the read `req` may be answered (decided by the auth layer from its
+/// `registry-min-sequence`; from the cache when nothing was decided).
+pub(crate) fn read_mode<T>(req: &Request<T>) -> crate::store::cache::ReadMode {
+    req.extensions()
+        .get::<crate::store::cache::ReadMode>()
+        .copied()
+        .unwrap_or_default()
+}
+
 /// The name and optional `read_time` of a Get request, both checked (every violation at once;
 /// a read time in the future is refused).
 pub(crate) fn get_target(

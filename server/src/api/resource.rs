@@ -17,7 +17,7 @@ use crate::{
         product_set::{ProductSet, ProductSetPatch, ProductSetSpec},
         risk::{RiskEntry, RiskPatch, RiskSpec},
     },
-    store::{Resource, Store, WriteCtx},
+    store::{Resource, Store, WriteCtx, cache::ReadMode},
 };
 
 /// A resource served over the API: its proto message.
@@ -294,7 +294,8 @@ macro_rules! resource_service {
                 request: tonic::Request<pb::$get_req>,
             ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
                 let r = request.get_ref();
-                let item = $crate::api::resource::get::<$res>(&self.store, &r.name, r.read_time.as_ref()).await?;
+                let mode = $crate::api::read_mode(&request);
+                let item = $crate::api::resource::get::<$res>(&self.store, &r.name, r.read_time.as_ref(), mode).await?;
                 Ok(tonic::Response::new(item))
             }
 
@@ -317,8 +318,9 @@ macro_rules! resource_service {
                 request: tonic::Request<pb::$bget_req>,
             ) -> Result<tonic::Response<pb::$bget_resp>, tonic::Status> {
                 let r = request.get_ref();
+                let mode = $crate::api::read_mode(&request);
                 let $bitems =
-                    $crate::api::resource::batch_get::<$res>(&self.store, &r.names, r.allow_missing).await?;
+                    $crate::api::resource::batch_get::<$res>(&self.store, &r.names, r.allow_missing, mode).await?;
                 Ok(tonic::Response::new(pb::$bget_resp { $bitems }))
             }
 
@@ -411,26 +413,34 @@ pub(crate) async fn undelete<R: Deletable, T>(
     Ok(store.completed(restored).await?.to_proto())
 }
 
-/// Get: the resource `name`, live or soft-deleted, or as it was at `read_time`.
+/// Get: the resource `name`, live or soft-deleted (through the read cache, as `mode`
+/// allows), or as it was at `read_time`.
 pub(crate) async fn get<R: ApiResource>(
     store: &Store,
     name: &str,
     read_time: Option<&prost_types::Timestamp>,
+    mode: ReadMode,
 ) -> Result<R::Proto, Status> {
     let c = R::KIND.collection;
     let (id, read_time) = super::get_target(c, name, read_time)?;
-    let item = match read_time {
+    match read_time {
         None => {
-            let mut item = store.get::<R>(&id).await?;
+            // The cache holds resources without their detail (it depends on trade data,
+            // which the change feed does not carry): added to a copy when there is any.
+            let item = store.get_cached::<R>(&id, mode).await?;
+            if !item.has_detail() {
+                return Ok(item.to_proto());
+            }
+            let mut item = (*item).clone();
             R::detail(store, &mut item).await?;
-            item
+            Ok(item.to_proto())
         }
-        Some(t) => store
+        Some(t) => Ok(store
             .get_at::<R>(&id, t)
             .await?
-            .ok_or_else(|| super::not_found_at(c, &id))?,
-    };
-    Ok(item.to_proto())
+            .ok_or_else(|| super::not_found_at(c, &id))?
+            .to_proto()),
+    }
 }
 
 /// One page of a List answer.
@@ -456,10 +466,11 @@ pub(crate) async fn batch_get<R: ApiResource>(
     store: &Store,
     names: &[String],
     allow_missing: bool,
+    mode: ReadMode,
 ) -> Result<Vec<R::Proto>, Status> {
     let ids = super::batch_ids(R::KIND.collection, names)?;
-    let items = store.batch_get::<R>(&ids, allow_missing).await?;
-    Ok(items.iter().map(R::to_proto).collect())
+    let items = store.batch_get_cached::<R>(&ids, allow_missing, mode).await?;
+    Ok(items.iter().map(|r| r.to_proto()).collect())
 }
 
 #[cfg(test)]

@@ -81,6 +81,8 @@ impl Resource for TradeAgreement {
         id: "agreements.id",
         lock_then_read: false,
     };
+    /// Its own row only.
+    const DEPENDS: super::cache::Depends = super::cache::Depends::On(&[]);
     type Row = AgreementRow;
 
     super::resource::stored_fields!();

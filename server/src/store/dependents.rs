@@ -156,7 +156,9 @@ impl Store {
             .iter()
             .map(|s| (s.as_str().to_owned(), None))
             .collect();
-        sources.extend(self.risk_sets(Link::Goals, &goal.id).await?);
+        if !goal.risk_register.is_empty() {
+            sources.extend(self.risk_sets(Link::Goals, &goal.id).await?);
+        }
         self.dependents(&sources, None).await
     }
 

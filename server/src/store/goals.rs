@@ -141,6 +141,9 @@ impl Resource for PolicyGoal {
         id: "id",
         lock_then_read: false,
     };
+    /// Its risk register (risks linking it); its progress moves with its measurements,
+    /// which are named under it.
+    const DEPENDS: super::cache::Depends = super::cache::Depends::On(&[Collection::Risks.resource_type()]);
     type Row = GoalRow;
 
     super::resource::stored_fields!();
@@ -166,6 +169,11 @@ impl Resource for PolicyGoal {
     async fn detail(store: &Store, goal: &mut Self) -> Result<(), Error> {
         goal.dependent_products = store.goal_dependents(goal).await?;
         Ok(())
+    }
+
+    /// Product sets of its own, or risks that may link some.
+    fn has_detail(&self) -> bool {
+        self.delete_time.is_none() && !(self.spec.product_sets.is_empty() && self.risk_register.is_empty())
     }
 }
 

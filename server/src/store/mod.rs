@@ -2,6 +2,7 @@
 //! row in the same transaction, with the actor and request id.
 
 mod agreements;
+pub mod cache;
 mod changes;
 mod check_ins;
 mod dependents;
@@ -85,6 +86,8 @@ pub struct Store {
     pool: PgPool,
     tokens: PageTokens,
     opts: StoreOptions,
+    /// The read cache of the server this store serves (none outside a server).
+    cache: Option<std::sync::Arc<cache::ReadCache>>,
 }
 
 /// A List request, validated (goals and partners).
@@ -203,11 +206,25 @@ impl Store {
             pool,
             tokens: PageTokens::new(secret),
             opts,
+            cache: None,
         })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The same store, reading through `cache` (see [`cache`]).
+    pub fn with_cache(&self, cache: std::sync::Arc<cache::ReadCache>) -> Store {
+        Store {
+            cache: Some(cache),
+            ..self.clone()
+        }
+    }
+
+    /// The read cache, if this store has one.
+    pub fn cache(&self) -> Option<&cache::ReadCache> {
+        self.cache.as_deref()
     }
 
     /// Checks the database answers.
@@ -400,7 +417,7 @@ async fn append(
         masks.push(c.mask.join(","));
         snapshots.push(c.snapshot.clone().unwrap_or(serde_json::Value::Null));
     }
-    sqlx::query(
+    let sequences: Vec<i64> = sqlx::query_scalar(
         "WITH r AS (UPDATE request_ids SET response = $11
                     WHERE $9::text IS NOT NULL AND actor = $12 AND method = $9 AND request_id = $10),
               l AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared($1)),
@@ -409,7 +426,8 @@ async fn append(
          SELECT nextval('change_log_sequence'), t, n, k, a, r, CASE WHEN m = '' THEN '{}'::text[] ELSE string_to_array(m, ',') END, NULLIF(s, 'null'::jsonb)
          FROM l, n, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
               WITH ORDINALITY AS u(t, n, k, a, r, m, s, ord)
-         ORDER BY ord",
+         ORDER BY ord
+         RETURNING sequence",
     )
     .bind(CHANGE_LOG_LOCK)
     .bind(&types)
@@ -423,9 +441,11 @@ async fn append(
     .bind(answer.map(|a| a.1))
     .bind(answer.map(|a| a.2))
     .bind(changes[0].ctx.actor.id.as_str())
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await
     .map_err(db_error)?;
+    let last = sequences.into_iter().max().unwrap_or(0);
+    cache::record_writes(last, changes.iter().map(|c| (c.resource_type, c.name.as_str())));
     Ok(())
 }
 

@@ -127,6 +127,13 @@ impl Resource for TradePartner {
         id: "trade_partners.id",
         lock_then_read: true,
     };
+    /// Its members and memberships, the goals, agreements and risks that link it.
+    const DEPENDS: super::cache::Depends = super::cache::Depends::On(&[
+        Collection::TradePartners.resource_type(),
+        Collection::PolicyGoals.resource_type(),
+        Collection::Agreements.resource_type(),
+        Collection::Risks.resource_type(),
+    ]);
     type Row = PartnerRow;
 
     super::resource::stored_fields!();
@@ -135,6 +142,11 @@ impl Resource for TradePartner {
     async fn detail(store: &Store, partner: &mut Self) -> Result<(), Error> {
         partner.dependent_products = store.partner_dependents(partner).await?;
         Ok(())
+    }
+
+    /// Risks that may link product sets.
+    fn has_detail(&self) -> bool {
+        self.delete_time.is_none() && !self.risk_register.is_empty()
     }
 }
 

@@ -65,6 +65,8 @@ impl Resource for ProductSet {
         id: "product_sets.id",
         lock_then_read: false,
     };
+    /// Its own row only.
+    const DEPENDS: super::cache::Depends = super::cache::Depends::On(&[]);
     type Row = ProductSetRow;
 
     super::resource::stored_fields!();

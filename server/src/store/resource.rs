@@ -3,13 +3,17 @@
 //! of a write. What differs per resource is its [`Kind`] and a few methods of [`Resource`];
 //! everything else is written once here.
 
-use std::{collections::HashMap, future::Future};
+use std::{collections::HashMap, future::Future, sync::Arc};
 
 use serde::{Serialize, de::DeserializeOwned};
 use sqlx::{FromRow, Postgres, QueryBuilder, Transaction, postgres::PgRow};
 use time::OffsetDateTime;
 
-use super::{Change, ChangeKind, ListQuery, Store, WriteCtx, db_error, page};
+use super::{
+    Change, ChangeKind, ListQuery, Store, WriteCtx,
+    cache::{Depends, ReadMode, memory_size},
+    db_error, page,
+};
 use crate::domain::{
     Collection, Error, Id,
     list::{FieldDef, SortValue},
@@ -69,6 +73,9 @@ pub trait Resource:
     Sized + Send + Sync + Serialize + DeserializeOwned + TryFrom<Self::Row, Error = Error> + 'static
 {
     const KIND: Kind;
+    /// What the resource shows besides its own row and the resources named under it,
+    /// for the read cache's invalidation (see [`super::cache`]); by default anything.
+    const DEPENDS: Depends = Depends::Anything;
     /// The row `KIND.select` produces.
     type Row: for<'r> FromRow<'r, PgRow> + Send + Unpin;
 
@@ -107,6 +114,11 @@ pub trait Resource:
     /// every row of a List (goals and partners: the dependent products behind them).
     fn detail<'a>(_store: &'a Store, _item: &'a mut Self) -> impl Future<Output = Result<(), Error>> + Send + 'a {
         async { Ok(()) }
+    }
+
+    /// Whether [`Resource::detail`] may add anything to this resource (without a query).
+    fn has_detail(&self) -> bool {
+        false
     }
 
     fn name(&self) -> String {
@@ -186,6 +198,79 @@ impl Store {
     pub async fn get<R: Resource>(&self, id: &Id) -> Result<R, Error> {
         let found = fetch_one::<R>(by_id::<R>(id), &self.pool).await?;
         self.completed(found.ok_or_else(|| not_found::<R>(id))?).await
+    }
+
+    /// [`Store::get`] through the read cache: a current cached value (with `mode`
+    /// [`ReadMode::Cached`]), else the database's answer, which then fills the cache.
+    pub async fn get_cached<R: Resource>(&self, id: &Id, mode: ReadMode) -> Result<Arc<R>, Error> {
+        let Some(cache) = self.cache.as_deref() else {
+            return self.get::<R>(id).await.map(Arc::new);
+        };
+        let name = R::KIND.collection.name(id);
+        if mode == ReadMode::Cached
+            && let Some(hit) = cache.get::<R>(&name)
+        {
+            return Ok(hit);
+        }
+        let kind = cache.kind(R::KIND.collection.resource_type(), R::DEPENDS);
+        let stamp = cache.stamp(&kind, &name);
+        let item = Arc::new(self.get::<R>(id).await?);
+        cache.insert(name, item.clone(), memory_size(&*item), stamp);
+        Ok(item)
+    }
+
+    /// [`Store::batch_get`] through the read cache: the current cached values, the others
+    /// from the database in one query (and cached).
+    pub async fn batch_get_cached<R: Resource + Clone>(
+        &self,
+        wanted: &[Id],
+        allow_missing: bool,
+        mode: ReadMode,
+    ) -> Result<Vec<Arc<R>>, Error> {
+        let Some(cache) = self.cache.as_deref() else {
+            let items = self.batch_get::<R>(wanted, allow_missing).await?;
+            return Ok(items.into_iter().map(Arc::new).collect());
+        };
+        let c = R::KIND.collection;
+        let mut found: HashMap<&Id, Arc<R>> = HashMap::with_capacity(wanted.len());
+        // The names to read from the database, with the epochs taken before the read.
+        let mut stamps: HashMap<Id, (String, super::cache::Stamp)> = HashMap::new();
+        let kind = cache.kind(c.resource_type(), R::DEPENDS);
+        for id in wanted {
+            if found.contains_key(id) || stamps.contains_key(id) {
+                continue;
+            }
+            let name = c.name(id);
+            match cache.get::<R>(&name).filter(|_| mode == ReadMode::Cached) {
+                Some(hit) => {
+                    found.insert(id, hit);
+                }
+                None => {
+                    let stamp = cache.stamp(&kind, &name);
+                    stamps.insert(id.clone(), (name, stamp));
+                }
+            }
+        }
+        let mut fetched: HashMap<Id, Arc<R>> = HashMap::with_capacity(stamps.len());
+        if !stamps.is_empty() {
+            let ids: Vec<Id> = stamps.keys().cloned().collect();
+            for item in self.batch_get::<R>(&ids, true).await? {
+                let item = Arc::new(item);
+                if let Some((name, stamp)) = stamps.remove(item.id()) {
+                    cache.insert(name, item.clone(), memory_size(&*item), stamp);
+                }
+                fetched.insert(item.id().clone(), item);
+            }
+        }
+        let mut out = Vec::with_capacity(wanted.len());
+        for id in wanted {
+            match found.get(id).or_else(|| fetched.get(id)) {
+                Some(item) => out.push(item.clone()),
+                None if allow_missing => {}
+                None => return Err(not_found::<R>(id)),
+            }
+        }
+        Ok(out)
     }
 
     /// A written resource with what [`Resource::complete`] adds (goals: the progress of

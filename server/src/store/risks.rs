@@ -113,6 +113,8 @@ impl Resource for RiskEntry {
         id: "risks.id",
         lock_then_read: false,
     };
+    /// Its own row only.
+    const DEPENDS: super::cache::Depends = super::cache::Depends::On(&[]);
     type Row = RiskRow;
 
     super::resource::stored_fields!();
