@@ -43,11 +43,35 @@ pub struct World {
     pub importer_count: i32,
 }
 
+/// An importer's imports of a product in a year, summed over its suppliers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Imports {
+    /// Total, USD.
+    pub value_usd: i64,
+    /// HHI across suppliers, shares 0..1 (0 when nothing was imported).
+    pub hhi: f64,
+    /// The largest supplier (ISO alpha-2; ties: the first code) and its value; `None` when
+    /// nothing was imported.
+    pub top: Option<(String, i64)>,
+    /// Suppliers with a value above zero.
+    pub supplier_count: i32,
+}
+
+impl Imports {
+    /// The share of the largest supplier (0 when nothing was imported).
+    pub fn top_share(&self) -> f64 {
+        match &self.top {
+            Some((_, v)) if self.value_usd > 0 => *v as f64 / self.value_usd as f64,
+            _ => 0.0,
+        }
+    }
+}
+
 /// What the analysis reads for one product and one year.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct YearData {
-    /// The importer's imports of the product by supplier (ISO alpha-2), USD.
-    pub imports: Vec<(String, i64)>,
+    /// The importer's imports of the product.
+    pub imports: Imports,
     /// The importer's exports of the product, USD.
     pub exports_usd: i64,
     /// World statistics; `None` when no flow of the product is stored that year.
@@ -102,34 +126,10 @@ pub struct Dependency {
     pub explanation: String,
 }
 
-/// HHI of a set of values (shares in 0..1), the largest (ties: the first code in order)
-/// and its share.
-pub fn hhi(values: &[(String, i64)]) -> (f64, Option<(&str, f64)>) {
-    let total: i128 = values.iter().map(|(_, v)| i128::from(*v)).sum();
-    if total <= 0 {
-        return (0.0, None);
-    }
-    let mut index = 0.0;
-    let mut top: Option<(&str, i64)> = None;
-    for (code, v) in values {
-        let s = *v as f64 / total as f64;
-        index += s * s;
-        let better = match top {
-            None => true,
-            Some((c, best)) => *v > best || (*v == best && code.as_str() < c),
-        };
-        if better {
-            top = Some((code.as_str(), *v));
-        }
-    }
-    (index, top.map(|(c, v)| (c, v as f64 / total as f64)))
-}
-
 fn verdict(year: i32, d: Option<&YearData>, t: &Thresholds) -> YearVerdict {
     let empty = YearData::default();
     let d = d.unwrap_or(&empty);
-    let import_value_usd = d.imports.iter().map(|(_, v)| *v).fold(0i64, i64::saturating_add);
-    let (import_hhi, top) = hhi(&d.imports);
+    let import_value_usd = d.imports.value_usd;
     let imported = import_value_usd > 0;
     let world_export_hhi = d
         .world
@@ -144,14 +144,14 @@ fn verdict(year: i32, d: Option<&YearData>, t: &Thresholds) -> YearVerdict {
         year,
         imported,
         import_value_usd,
-        import_hhi,
-        top_supplier: top.map(|(c, _)| c.to_owned()).unwrap_or_default(),
-        top_supplier_share: top.map_or(0.0, |(_, s)| s),
-        supplier_count: d.imports.iter().filter(|(_, v)| *v > 0).count() as i32,
+        import_hhi: d.imports.hhi,
+        top_supplier: d.imports.top.as_ref().map(|(c, _)| c.clone()).unwrap_or_default(),
+        top_supplier_share: d.imports.top_share(),
+        supplier_count: d.imports.supplier_count,
         world_export_hhi,
         world_importer_count: d.world.map_or(0, |w| w.importer_count),
         import_export_ratio: if imported { ratio } else { 0.0 },
-        concentrated_imports: imported && import_hhi > t.import_hhi,
+        concentrated_imports: imported && d.imports.hhi > t.import_hhi,
         concentrated_world_exports: world_export_hhi.is_some_and(|h| h > t.world_export_hhi),
         non_substitutable: imported && ratio > t.ratio,
     }
@@ -261,9 +261,24 @@ pub fn assess(
 mod tests {
     use super::*;
 
-    fn data(imports: &[(&str, i64)], exports: i64, world: Option<(f64, i32)>) -> YearData {
+    /// The imports of the values by supplier (the store sums them in SQL the same way).
+    fn imports(values: &[(&str, i64)]) -> Imports {
+        let total: i64 = values.iter().map(|(_, v)| v).sum();
+        if total == 0 {
+            return Imports::default();
+        }
+        let top = values.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0))).unwrap();
+        Imports {
+            value_usd: total,
+            hhi: values.iter().map(|(_, v)| (*v as f64 / total as f64).powi(2)).sum(),
+            top: Some((top.0.to_owned(), top.1)),
+            supplier_count: values.iter().filter(|(_, v)| *v > 0).count() as i32,
+        }
+    }
+
+    fn data(imports_by_supplier: &[(&str, i64)], exports: i64, world: Option<(f64, i32)>) -> YearData {
         YearData {
-            imports: imports.iter().map(|(c, v)| ((*c).to_owned(), *v)).collect(),
+            imports: imports(imports_by_supplier),
             exports_usd: exports,
             world: world.map(|(h, n)| World {
                 export_hhi: h,
@@ -273,13 +288,11 @@ mod tests {
     }
 
     #[test]
-    fn hhi_of_shares() {
-        // Shares 0.5, 0.3, 0.2: 0.25 + 0.09 + 0.04 = 0.38.
-        let v = vec![("CN".to_owned(), 50), ("JP".to_owned(), 30), ("US".to_owned(), 20)];
-        let (h, top) = hhi(&v);
-        assert!((h - 0.38).abs() < 1e-12);
-        assert_eq!(top, Some(("CN", 0.5)));
-        assert_eq!(hhi(&[]).0, 0.0);
+    fn top_share() {
+        let i = imports(&[("JP", 30), ("CN", 50), ("US", 20)]);
+        assert!((i.hhi - 0.38).abs() < 1e-12, "0.5² + 0.3² + 0.2²");
+        assert_eq!((i.top_share(), i.supplier_count), (0.5, 3));
+        assert_eq!(Imports::default().top_share(), 0.0);
     }
 
     #[test]
