@@ -48,8 +48,8 @@ pub struct World {
 pub struct Imports {
     /// Total, USD.
     pub value_usd: i64,
-    /// HHI across suppliers, shares 0..1 (0 when nothing was imported).
-    pub hhi: f64,
+    /// Σ v² over the suppliers' values: the HHI (shares 0..1) is this over the total squared.
+    pub sum_squares: f64,
     /// The largest supplier (ISO alpha-2; ties: the first code) and its value; `None` when
     /// nothing was imported.
     pub top: Option<(String, i64)>,
@@ -58,6 +58,31 @@ pub struct Imports {
 }
 
 impl Imports {
+    /// Adds one supplier's imports (for reads that fold the records themselves).
+    pub fn push(&mut self, (supplier, value): (String, i64)) {
+        self.value_usd = self.value_usd.saturating_add(value);
+        self.sum_squares += value as f64 * value as f64;
+        if value > 0 {
+            self.supplier_count += 1;
+        }
+        let better = match &self.top {
+            None => value > 0,
+            Some((code, best)) => value > *best || (value == *best && supplier < *code),
+        };
+        if better {
+            self.top = Some((supplier, value));
+        }
+    }
+
+    /// HHI of the imports across suppliers, shares 0..1 (0 when nothing was imported).
+    pub fn hhi(&self) -> f64 {
+        if self.value_usd > 0 {
+            self.sum_squares / (self.value_usd as f64 * self.value_usd as f64)
+        } else {
+            0.0
+        }
+    }
+
     /// The share of the largest supplier (0 when nothing was imported).
     pub fn top_share(&self) -> f64 {
         match &self.top {
@@ -126,6 +151,29 @@ pub struct Dependency {
     pub explanation: String,
 }
 
+/// HHI of a set of values (shares in 0..1), the largest (ties: the first code in order)
+/// and its share.
+pub fn hhi(values: &[(String, i64)]) -> (f64, Option<(&str, f64)>) {
+    let total: i128 = values.iter().map(|(_, v)| i128::from(*v)).sum();
+    if total <= 0 {
+        return (0.0, None);
+    }
+    let mut index = 0.0;
+    let mut top: Option<(&str, i64)> = None;
+    for (code, v) in values {
+        let s = *v as f64 / total as f64;
+        index += s * s;
+        let better = match top {
+            None => true,
+            Some((c, best)) => *v > best || (*v == best && code.as_str() < c),
+        };
+        if better {
+            top = Some((code.as_str(), *v));
+        }
+    }
+    (index, top.map(|(c, v)| (c, v as f64 / total as f64)))
+}
+
 fn verdict(year: i32, d: Option<&YearData>, t: &Thresholds) -> YearVerdict {
     let empty = YearData::default();
     let d = d.unwrap_or(&empty);
@@ -144,14 +192,14 @@ fn verdict(year: i32, d: Option<&YearData>, t: &Thresholds) -> YearVerdict {
         year,
         imported,
         import_value_usd,
-        import_hhi: d.imports.hhi,
+        import_hhi: d.imports.hhi(),
         top_supplier: d.imports.top.as_ref().map(|(c, _)| c.clone()).unwrap_or_default(),
         top_supplier_share: d.imports.top_share(),
         supplier_count: d.imports.supplier_count,
         world_export_hhi,
         world_importer_count: d.world.map_or(0, |w| w.importer_count),
         import_export_ratio: if imported { ratio } else { 0.0 },
-        concentrated_imports: imported && d.imports.hhi > t.import_hhi,
+        concentrated_imports: imported && d.imports.hhi() > t.import_hhi,
         concentrated_world_exports: world_export_hhi.is_some_and(|h| h > t.world_export_hhi),
         non_substitutable: imported && ratio > t.ratio,
     }
@@ -261,19 +309,12 @@ pub fn assess(
 mod tests {
     use super::*;
 
-    /// The imports of the values by supplier (the store sums them in SQL the same way).
     fn imports(values: &[(&str, i64)]) -> Imports {
-        let total: i64 = values.iter().map(|(_, v)| v).sum();
-        if total == 0 {
-            return Imports::default();
+        let mut i = Imports::default();
+        for (c, v) in values {
+            i.push(((*c).to_owned(), *v));
         }
-        let top = values.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0))).unwrap();
-        Imports {
-            value_usd: total,
-            hhi: values.iter().map(|(_, v)| (*v as f64 / total as f64).powi(2)).sum(),
-            top: Some((top.0.to_owned(), top.1)),
-            supplier_count: values.iter().filter(|(_, v)| *v > 0).count() as i32,
-        }
+        i
     }
 
     fn data(imports_by_supplier: &[(&str, i64)], exports: i64, world: Option<(f64, i32)>) -> YearData {
@@ -288,11 +329,20 @@ mod tests {
     }
 
     #[test]
-    fn top_share() {
-        let i = imports(&[("JP", 30), ("CN", 50), ("US", 20)]);
-        assert!((i.hhi - 0.38).abs() < 1e-12, "0.5² + 0.3² + 0.2²");
-        assert_eq!((i.top_share(), i.supplier_count), (0.5, 3));
-        assert_eq!(Imports::default().top_share(), 0.0);
+    fn hhi_of_shares() {
+        // Shares 0.5, 0.3, 0.2: 0.25 + 0.09 + 0.04 = 0.38.
+        let v = vec![("CN".to_owned(), 50), ("JP".to_owned(), 30), ("US".to_owned(), 20)];
+        let (h, top) = hhi(&v);
+        assert!((h - 0.38).abs() < 1e-12);
+        assert_eq!(top, Some(("CN", 0.5)));
+        assert_eq!(hhi(&[]).0, 0.0);
+        // Summed one supplier at a time: the same index and top supplier.
+        let i = imports(&[("JP", 30), ("CN", 50), ("US", 20), ("DE", 0)]);
+        assert!((i.hhi() - 0.38).abs() < 1e-12);
+        assert_eq!((i.top_share(), i.supplier_count, i.value_usd), (0.5, 3, 100));
+        // Ties go to the first code; nothing imported is no top supplier.
+        assert_eq!(imports(&[("US", 5), ("CN", 5)]).top, Some(("CN".to_owned(), 5)));
+        assert_eq!((Imports::default().hhi(), Imports::default().top_share()), (0.0, 0.0));
     }
 
     #[test]

@@ -374,7 +374,7 @@ impl Store {
                 YearData {
                     imports: Imports {
                         value_usd: r.import_value_usd,
-                        hhi: r.import_hhi,
+                        sum_squares: r.import_hhi * (r.import_value_usd as f64).powi(2),
                         top: r.top_supplier.map(|c| (c, r.top_value_usd)),
                         supplier_count: r.supplier_count,
                     },
