@@ -209,16 +209,20 @@ impl TradeLoad {
     }
 }
 
+/// A product-year of the dependency analysis: the world statistics and the importer's sums
+/// (NULL when it did not import the product that year).
 #[derive(sqlx::FromRow)]
-struct CountryRow {
+struct DependencyRow {
     year: i32,
     product: String,
-    import_value_usd: i64,
-    import_hhi: f64,
+    world_export_hhi: f64,
+    importer_count: i32,
+    import_value_usd: Option<i64>,
+    import_hhi: Option<f64>,
     top_supplier: Option<String>,
-    top_value_usd: i64,
-    supplier_count: i32,
-    export_value_usd: i64,
+    top_value_usd: Option<i64>,
+    supplier_count: Option<i32>,
+    export_value_usd: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -354,57 +358,48 @@ impl Store {
         years: std::ops::RangeInclusive<i32>,
         products: Option<&[String]>,
     ) -> Result<BTreeMap<String, BTreeMap<i32, YearData>>, Error> {
-        let (first, last) = (*years.start(), *years.end());
+        // One query from the products imported in the last year: each product-year of the
+        // world statistics (a product-year with any flow has them) and the importer's sums, all
+        // looked up by key. No list of thousands of products goes back as a parameter (in a
+        // prepared statement's generic plan, `= ANY($n)` over it is a linear search per row).
         let mut qb = QueryBuilder::<Postgres>::new(
-            "SELECT year, product, import_value_usd, import_hhi, top_supplier, top_value_usd, supplier_count,
-                    export_value_usd
-             FROM trade_country_stats WHERE country = ",
+            "SELECT w.year, w.product, w.world_export_hhi, w.importer_count, c.import_value_usd, c.import_hhi,
+                    c.top_supplier, c.top_value_usd, c.supplier_count, c.export_value_usd
+             FROM (SELECT product FROM trade_country_stats WHERE import_value_usd > 0 AND country = ",
         );
         qb.push_bind(importer.to_owned())
-            .push(" AND year BETWEEN ")
-            .push_bind(first)
-            .push(" AND ")
-            .push_bind(last);
+            .push(" AND year = ")
+            .push_bind(*years.end());
         add_products(&mut qb, products);
-        let rows: Vec<CountryRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        qb.push(") p CROSS JOIN generate_series(")
+            .push_bind(*years.start())
+            .push("::int, ")
+            .push_bind(*years.end())
+            .push(
+                "::int) AS y(year)
+                 JOIN trade_product_stats w ON w.year = y.year AND w.product = p.product
+                 LEFT JOIN trade_country_stats c ON c.year = w.year AND c.product = w.product AND c.country = ",
+            )
+            .push_bind(importer.to_owned());
+        let rows: Vec<DependencyRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
         let mut out: BTreeMap<String, BTreeMap<i32, YearData>> = BTreeMap::new();
         for r in rows {
             out.entry(r.product).or_default().insert(
                 r.year,
                 YearData {
                     imports: Imports {
-                        value_usd: r.import_value_usd,
-                        sum_squares: r.import_hhi * (r.import_value_usd as f64).powi(2),
-                        top: r.top_supplier.map(|c| (c, r.top_value_usd)),
-                        supplier_count: r.supplier_count,
+                        value_usd: r.import_value_usd.unwrap_or(0),
+                        sum_squares: r.import_hhi.unwrap_or(0.0) * (r.import_value_usd.unwrap_or(0) as f64).powi(2),
+                        top: r.top_supplier.zip(r.top_value_usd),
+                        supplier_count: r.supplier_count.unwrap_or(0),
                     },
-                    exports_usd: r.export_value_usd,
-                    world: None,
+                    exports_usd: r.export_value_usd.unwrap_or(0),
+                    world: Some(World {
+                        export_hhi: r.world_export_hhi,
+                        importer_count: r.importer_count,
+                    }),
                 },
             );
-        }
-        out.retain(|_, years| years.get(&last).is_some_and(|d| d.imports.value_usd > 0));
-        if out.is_empty() {
-            return Ok(out);
-        }
-        let wanted: Vec<String> = out.keys().cloned().collect();
-        let stats: Vec<(i32, String, f64, i32)> = sqlx::query_as(
-            "SELECT year, product, world_export_hhi, importer_count FROM trade_product_stats
-             WHERE year BETWEEN $1 AND $2 AND product = ANY($3)",
-        )
-        .bind(first)
-        .bind(last)
-        .bind(&wanted)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        for (year, product, hhi, n) in stats {
-            if let Some(p) = out.get_mut(&product) {
-                p.entry(year).or_default().world = Some(World {
-                    export_hhi: hhi,
-                    importer_count: n,
-                });
-            }
         }
         Ok(out)
     }
