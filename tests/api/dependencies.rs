@@ -626,6 +626,13 @@ async fn summed_figures_follow_ties_zero_values_and_revisions() {
         .map(|d| (d.product, d.share, d.supplier_count))
         .collect::<Vec<_>>()
     };
+    // A flow given twice in one load is refused, and nothing of the load is stored.
+    let mut twice = first.clone();
+    twice.push(flow("JP", "KR", 51));
+    assert_eq!(
+        violations(c.import_trade_records("twice", twice, false, |_| {}).await),
+        ["records[4]"]
+    );
     assert_eq!(load(&app, "first", first.clone()).await.inserted, 4);
     let d = dependency().await;
     assert_eq!(

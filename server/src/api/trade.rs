@@ -1,6 +1,8 @@
 //! `motie.registry.v1.TradeAnalysisService`: product sets (on the resource layer), the bulk
 //! load of product-level trade records, and the import-dependency analysis.
 
+use std::collections::HashSet;
+
 use registry_proto::v1::{self as pb, trade_analysis_service_server::TradeAnalysisService};
 use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
@@ -76,6 +78,8 @@ resource::resource_service! {
         // Receives and checks the messages while the load stores the ones before.
         let receive = async move {
             let (mut slice, mut validate_only, mut seen) = (String::new(), false, 0usize);
+            // Each flow at most once per load (one version per flow and load).
+            let mut flows = HashSet::new();
             while let Some(msg) = stream.message().await? {
                 let mut v = Violations::new();
                 if seen == 0 {
@@ -85,11 +89,13 @@ resource::resource_service! {
                 }
                 let mut records = Vec::with_capacity(msg.records.len());
                 for (i, r) in msg.records.iter().enumerate() {
-                    records.extend(convert::product_set::trade_record(
-                        &mut v,
-                        &format!("records[{}]", seen + i),
-                        r,
-                    ));
+                    let field = format!("records[{}]", seen + i);
+                    if let Some(record) = convert::product_set::trade_record(&mut v, &field, r) {
+                        if !flows.insert(record.flow_key()) {
+                            v.add(field, record.given_twice());
+                        }
+                        records.push(record);
+                    }
                     if v.len() >= MAX_REPORTED {
                         break;
                     }

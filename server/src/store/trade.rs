@@ -138,7 +138,8 @@ ON CONFLICT (country, year, product) DO UPDATE SET import_value_usd = excluded.i
 
 impl TradeLoad {
     /// Stages the chunks of records sent on `chunks` until it closes, in one COPY: PostgreSQL
-    /// stores a chunk while the caller receives and checks the next one.
+    /// stores a chunk while the caller receives and checks the next one. The caller gives
+    /// each flow at most once per load ([`TradeRecord::flow_key`]).
     pub async fn stage(&mut self, mut chunks: mpsc::Receiver<Vec<TradeRecord>>) -> Result<(), Error> {
         let mut copy = self
             .tx
@@ -165,19 +166,6 @@ impl TradeLoad {
     pub async fn finish(mut self, validate_only: bool) -> Result<LoadCounts, Error> {
         // The joins and aggregates of a slice (up to 250,000 rows) fit in memory with this.
         self.execute("SET LOCAL work_mem = '64MB'").await?;
-        let dup: Option<(i32, String, String, String)> = sqlx::query_as(
-            "SELECT year, exporter, importer, product FROM trade_staging
-             GROUP BY 1, 2, 3, 4 HAVING count(*) > 1 LIMIT 1",
-        )
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(db_error)?;
-        if let Some((year, e, i, p)) = dup {
-            return Err(Error::invalid(
-                "records",
-                format!("the flow {year} {e}->{i} of product {p} is given more than once"),
-            ));
-        }
         lock(&mut self.tx, TRADE_LOAD_LOCK, false).await?;
         let (inserted, revised): (i64, i64) = sqlx::query_as(DIFF).fetch_one(&mut *self.tx).await.map_err(db_error)?;
         if revised > 0 {
