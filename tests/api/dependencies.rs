@@ -583,3 +583,83 @@ async fn comtrade_files_skip_the_world_and_aggregates_and_prefer_import_reports(
         Err(Error::NotFound { .. })
     ));
 }
+
+/// The analysis reads figures summed at load time: a tie for the top supplier goes to the
+/// first code, a zero value is no supplier, and a later load that revises imports or the
+/// importer's own exports changes the answers (and the same load again changes nothing).
+#[tokio::test]
+async fn summed_figures_follow_ties_zero_values_and_revisions() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    let flow = |exporter: &str, importer: &str, value_usd: i64| pb::TradeRecord {
+        year: 2023,
+        exporter: exporter.into(),
+        importer: importer.into(),
+        product: "811292".into(),
+        hs_edition: "HS22".into(),
+        value_usd,
+        source: "test".into(),
+        ..Default::default()
+    };
+    let first = vec![
+        flow("JP", "KR", 50),
+        flow("CN", "KR", 50),
+        flow("US", "KR", 0),
+        flow("KR", "US", 200),
+    ];
+    let dependency = || async {
+        c.list_import_dependencies_page(pb::ListImportDependenciesRequest {
+            year: 2023,
+            products: vec!["811292".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .dependencies
+        .remove(0)
+    };
+    let dominated = |supplier: &'static str| async move {
+        c.list_dominated_products_page(pb::ListDominatedProductsRequest {
+            supplier: supplier.into(),
+            year: 2023,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .products
+        .into_iter()
+        .map(|d| (d.product, d.share, d.supplier_count))
+        .collect::<Vec<_>>()
+    };
+    // A flow given twice in one load is refused, and nothing of the load is stored.
+    let mut twice = first.clone();
+    twice.push(flow("JP", "KR", 51));
+    assert_eq!(
+        violations(c.import_trade_records("twice", twice, false, |_| {}).await),
+        ["records[4]"]
+    );
+    assert_eq!(load(&app, "first", first.clone()).await.inserted, 4);
+    let d = dependency().await;
+    assert_eq!(
+        (d.top_supplier.as_str(), d.top_supplier_share, d.supplier_count),
+        ("CN", 0.5, 2)
+    );
+    assert!(close(d.import_hhi, 0.5) && close(d.import_export_ratio, 0.5), "{d:?}");
+    assert!(!d.non_substitutable);
+    assert_eq!(dominated("CN").await, [("811292".to_owned(), 0.5, 2)]);
+    assert!(dominated("JP").await.is_empty());
+
+    // JP sells more and KR exports less: JP leads and KR no longer covers its imports.
+    let revised = vec![flow("JP", "KR", 60), flow("KR", "US", 10)];
+    let r = load(&app, "revised", revised.clone()).await;
+    assert_eq!((r.inserted, r.revised), (0, 2));
+    let d = dependency().await;
+    assert_eq!((d.top_supplier.as_str(), d.supplier_count), ("JP", 2));
+    assert!(close(d.top_supplier_share, 60.0 / 110.0), "{d:?}");
+    assert!(close(d.import_export_ratio, 11.0) && d.non_substitutable, "{d:?}");
+    assert!(dominated("CN").await.is_empty());
+    assert_eq!(dominated("JP").await.len(), 1);
+    let again = load(&app, "revised", revised).await;
+    assert_eq!((again.inserted, again.revised, again.unchanged), (0, 0, 2));
+    assert_eq!(dependency().await, d);
+}

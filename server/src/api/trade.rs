@@ -1,7 +1,10 @@
 //! `motie.registry.v1.TradeAnalysisService`: product sets (on the resource layer), the bulk
 //! load of product-level trade records, and the import-dependency analysis.
 
+use std::collections::HashSet;
+
 use registry_proto::v1::{self as pb, trade_analysis_service_server::TradeAnalysisService};
+use tokio::sync::mpsc;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{all, resource, write_ctx};
@@ -71,31 +74,46 @@ resource::resource_service! {
         let mut stream = request.into_inner();
         // Dropped on any error: the transaction rolls back and nothing of the slice stays.
         let mut load = self.store.begin_trade_load().await?;
-        let (mut slice, mut validate_only, mut seen) = (String::new(), false, 0usize);
-        while let Some(msg) = stream.message().await? {
-            let mut v = Violations::new();
-            if seen == 0 {
-                check::text(&mut v, "slice", &msg.slice, false, check::MAX_SHORT_TEXT, false);
-                slice = msg.slice;
-                validate_only = msg.validate_only;
-            }
-            let mut records = Vec::with_capacity(msg.records.len());
-            for (i, r) in msg.records.iter().enumerate() {
-                records.extend(convert::product_set::trade_record(
-                    &mut v,
-                    &format!("records[{}]", seen + i),
-                    r,
-                ));
-                if v.len() >= MAX_REPORTED {
+        let (chunks, staged) = mpsc::channel(STAGED_CHUNKS);
+        // Receives and checks the messages while the load stores the ones before.
+        let receive = async move {
+            let (mut slice, mut validate_only, mut seen) = (String::new(), false, 0usize);
+            // Each flow at most once per load (one version per flow and load).
+            let mut flows = HashSet::new();
+            while let Some(msg) = stream.message().await? {
+                let mut v = Violations::new();
+                if seen == 0 {
+                    check::text(&mut v, "slice", &msg.slice, false, check::MAX_SHORT_TEXT, false);
+                    slice = msg.slice;
+                    validate_only = msg.validate_only;
+                }
+                let mut records = Vec::with_capacity(msg.records.len());
+                for (i, r) in msg.records.iter().enumerate() {
+                    let field = format!("records[{}]", seen + i);
+                    if let Some(record) = convert::product_set::trade_record(&mut v, &field, r) {
+                        if !flows.insert(record.flow_key()) {
+                            v.add(field, record.given_twice());
+                        }
+                        records.push(record);
+                    }
+                    if v.len() >= MAX_REPORTED {
+                        break;
+                    }
+                }
+                if !v.is_empty() {
+                    return Err(Status::from(Error::InvalidArgument(v.into_vec())));
+                }
+                seen += msg.records.len();
+                if chunks.send(records).await.is_err() {
+                    // The load failed; its error is the answer.
                     break;
                 }
             }
-            if !v.is_empty() {
-                return Err(Error::InvalidArgument(v.into_vec()).into());
-            }
-            seen += msg.records.len();
-            load.stage(&records).await?;
-        }
+            Ok((slice, validate_only))
+        };
+        let (received, stored) = tokio::join!(receive, load.stage(staged));
+        let (slice, validate_only) = received?;
+        stored?;
         let counts = load.finish(validate_only).await?;
         tracing::info!(
             slice,
@@ -308,6 +326,8 @@ resource::resource_service! {
     }
 }
 
+/// Checked chunks (messages) of an import waiting for the COPY.
+const STAGED_CHUNKS: usize = 2;
 /// At most this many violations are reported for one import message.
 const MAX_REPORTED: usize = 100;
 /// Default least share of ListDominatedProducts.

@@ -43,11 +43,60 @@ pub struct World {
     pub importer_count: i32,
 }
 
+/// An importer's imports of a product in a year, summed over its suppliers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Imports {
+    /// Total, USD.
+    pub value_usd: i64,
+    /// Σ v² over the suppliers' values: the HHI (shares 0..1) is this over the total squared.
+    pub sum_squares: f64,
+    /// The largest supplier (ISO alpha-2; ties: the first code) and its value; `None` when
+    /// nothing was imported.
+    pub top: Option<(String, i64)>,
+    /// Suppliers with a value above zero.
+    pub supplier_count: i32,
+}
+
+impl Imports {
+    /// Adds one supplier's imports (for reads that fold the records themselves).
+    pub fn push(&mut self, (supplier, value): (String, i64)) {
+        self.value_usd = self.value_usd.saturating_add(value);
+        self.sum_squares += value as f64 * value as f64;
+        if value > 0 {
+            self.supplier_count += 1;
+        }
+        let better = match &self.top {
+            None => value > 0,
+            Some((code, best)) => value > *best || (value == *best && supplier < *code),
+        };
+        if better {
+            self.top = Some((supplier, value));
+        }
+    }
+
+    /// HHI of the imports across suppliers, shares 0..1 (0 when nothing was imported).
+    pub fn hhi(&self) -> f64 {
+        if self.value_usd > 0 {
+            self.sum_squares / (self.value_usd as f64 * self.value_usd as f64)
+        } else {
+            0.0
+        }
+    }
+
+    /// The share of the largest supplier (0 when nothing was imported).
+    pub fn top_share(&self) -> f64 {
+        match &self.top {
+            Some((_, v)) if self.value_usd > 0 => *v as f64 / self.value_usd as f64,
+            _ => 0.0,
+        }
+    }
+}
+
 /// What the analysis reads for one product and one year.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct YearData {
-    /// The importer's imports of the product by supplier (ISO alpha-2), USD.
-    pub imports: Vec<(String, i64)>,
+    /// The importer's imports of the product.
+    pub imports: Imports,
     /// The importer's exports of the product, USD.
     pub exports_usd: i64,
     /// World statistics; `None` when no flow of the product is stored that year.
@@ -145,8 +194,7 @@ pub fn hhi(values: &[(String, i64)]) -> (f64, Option<(&str, f64)>) {
 fn verdict(year: i32, d: Option<&YearData>, t: &Thresholds) -> YearVerdict {
     let empty = YearData::default();
     let d = d.unwrap_or(&empty);
-    let import_value_usd = d.imports.iter().map(|(_, v)| *v).fold(0i64, i64::saturating_add);
-    let (import_hhi, top) = hhi(&d.imports);
+    let import_value_usd = d.imports.value_usd;
     let imported = import_value_usd > 0;
     let world_export_hhi = d
         .world
@@ -161,14 +209,14 @@ fn verdict(year: i32, d: Option<&YearData>, t: &Thresholds) -> YearVerdict {
         year,
         imported,
         import_value_usd,
-        import_hhi,
-        top_supplier: top.map(|(c, _)| c.to_owned()).unwrap_or_default(),
-        top_supplier_share: top.map_or(0.0, |(_, s)| s),
-        supplier_count: d.imports.iter().filter(|(_, v)| *v > 0).count() as i32,
+        import_hhi: d.imports.hhi(),
+        top_supplier: d.imports.top.as_ref().map(|(c, _)| c.clone()).unwrap_or_default(),
+        top_supplier_share: d.imports.top_share(),
+        supplier_count: d.imports.supplier_count,
         world_export_hhi,
         world_importer_count: d.world.map_or(0, |w| w.importer_count),
         import_export_ratio: if imported { ratio } else { 0.0 },
-        concentrated_imports: imported && import_hhi > t.import_hhi,
+        concentrated_imports: imported && d.imports.hhi() > t.import_hhi,
         concentrated_world_exports: world_export_hhi.is_some_and(|h| h > t.world_export_hhi),
         non_substitutable: imported && ratio > t.ratio,
     }
@@ -278,9 +326,17 @@ pub fn assess(
 mod tests {
     use super::*;
 
-    fn data(imports: &[(&str, i64)], exports: i64, world: Option<(f64, i32)>) -> YearData {
+    fn imports(values: &[(&str, i64)]) -> Imports {
+        let mut i = Imports::default();
+        for (c, v) in values {
+            i.push(((*c).to_owned(), *v));
+        }
+        i
+    }
+
+    fn data(imports_by_supplier: &[(&str, i64)], exports: i64, world: Option<(f64, i32)>) -> YearData {
         YearData {
-            imports: imports.iter().map(|(c, v)| ((*c).to_owned(), *v)).collect(),
+            imports: imports(imports_by_supplier),
             exports_usd: exports,
             world: world.map(|(h, n)| World {
                 export_hhi: h,
@@ -297,6 +353,13 @@ mod tests {
         assert!((h - 0.38).abs() < 1e-12);
         assert_eq!(top, Some(("CN", 0.5)));
         assert_eq!(hhi(&[]).0, 0.0);
+        // Summed one supplier at a time: the same index and top supplier.
+        let i = imports(&[("JP", 30), ("CN", 50), ("US", 20), ("DE", 0)]);
+        assert!((i.hhi() - 0.38).abs() < 1e-12);
+        assert_eq!((i.top_share(), i.supplier_count, i.value_usd), (0.5, 3, 100));
+        // Ties go to the first code; nothing imported is no top supplier.
+        assert_eq!(imports(&[("US", 5), ("CN", 5)]).top, Some(("CN".to_owned(), 5)));
+        assert_eq!((Imports::default().hhi(), Imports::default().top_share()), (0.0, 0.0));
     }
 
     #[test]

@@ -16,6 +16,26 @@ pub struct TradeRecord {
     pub estimated: bool,
 }
 
+impl TradeRecord {
+    /// The flow (year, exporter, importer, product) in one integer, distinct for distinct
+    /// flows of validated records (two-byte countries, six-byte products).
+    pub fn flow_key(&self) -> u128 {
+        let bytes = |s: &str| s.bytes().fold(0u128, |k, b| k << 8 | u128::from(b));
+        (u128::from(self.year as u32) << 80)
+            | (bytes(&self.exporter) << 64)
+            | (bytes(&self.importer) << 48)
+            | bytes(&self.product)
+    }
+
+    /// The error of a flow given twice in one load.
+    pub fn given_twice(&self) -> String {
+        format!(
+            "the flow {} {}->{} of product {} is given more than once",
+            self.year, self.exporter, self.importer, self.product
+        )
+    }
+}
+
 /// A stored version of a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {

@@ -1,22 +1,20 @@
 //! Product-level trade records in PostgreSQL: the bulk load (COPY into a staging table, then
-//! one merge that keeps earlier versions), the reads of the import-dependency analysis and
-//! the per product-year world statistics kept current by every load.
+//! a merge that keeps earlier versions), the reads of the import-dependency analysis, and the
+//! sums it reads (per product-year, per importer and product-year) kept current by every load.
 
 use std::collections::BTreeMap;
 
 use sqlx::{Postgres, QueryBuilder, Transaction};
 use time::OffsetDateTime;
+use tokio::sync::mpsc;
 
 use super::{Store, db_error, lock, page::Key};
 use crate::domain::{
     Error,
-    dependency::{World, YearData},
+    dependency::{Imports, World, YearData},
     list::{Cursor, KeyType, SortValue},
     trade::{Dominated, LoadCounts, StoredRecord, TradeRecord},
 };
-
-/// Loads that change at least this many flows refresh the table's statistics.
-const ANALYZE_AFTER: i64 = 10_000;
 
 /// Serialises loads: two loads of the same flows must not both add a revision.
 const TRADE_LOAD_LOCK: i64 = 0x7265_6769_0010;
@@ -62,105 +60,128 @@ fn copy_rows(records: &[TradeRecord]) -> Vec<u8> {
     buf
 }
 
-/// The merge: closes the current version of every flow whose figures changed, inserts the
-/// new versions and the new flows, and notes the product-years touched.
-const MERGE: &str = "WITH closed AS (
-    UPDATE trade_records t SET valid_to = now()
+/// Notes the staged flows that are new or whose figures changed (one join with the current
+/// records), with the revision each replaces (NULL for a new flow), and counts both.
+const DIFF: &str = "WITH d AS (
+    INSERT INTO trade_diff
+    SELECT s.*, t.revision
     FROM trade_staging s
-    WHERE t.year = s.year AND t.exporter = s.exporter AND t.importer = s.importer AND t.product = s.product
-      AND t.valid_to IS NULL
-      AND (t.value_usd, t.quantity_kg, t.hs_edition, t.source, t.estimated)
+    LEFT JOIN trade_records t ON t.year = s.year AND t.exporter = s.exporter AND t.importer = s.importer
+        AND t.product = s.product AND t.valid_to IS NULL
+    WHERE t.revision IS NULL
+       OR (t.value_usd, t.quantity_kg, t.hs_edition, t.source, t.estimated)
           IS DISTINCT FROM (s.value_usd, s.quantity_kg, s.hs_edition, s.source, s.estimated)
-    RETURNING t.year, t.exporter, t.importer, t.product, t.revision
-), ins AS (
+    RETURNING replaces
+)
+SELECT count(*) FILTER (WHERE replaces IS NULL), count(*) FILTER (WHERE replaces IS NOT NULL) FROM d";
+
+/// Closes the current version of the changed flows.
+const CLOSE: &str = "UPDATE trade_records t SET valid_to = now()
+FROM trade_diff d
+WHERE t.year = d.year AND t.exporter = d.exporter AND t.importer = d.importer AND t.product = d.product
+  AND t.revision = d.replaces";
+
+/// Inserts the new versions and the new flows (in the order of the primary key, so that its
+/// B-tree is written page after page), notes the product-years touched and counts them.
+const INSERT: &str = "WITH ins AS (
     INSERT INTO trade_records (year, exporter, importer, product, revision, hs_edition, value_usd, quantity_kg,
                                source, estimated, valid_from)
-    SELECT s.year, s.exporter, s.importer, s.product, coalesce(c.revision, 0) + 1, s.hs_edition, s.value_usd,
-           s.quantity_kg, s.source, s.estimated, now()
-    FROM trade_staging s
-    LEFT JOIN closed c ON c.year = s.year AND c.exporter = s.exporter AND c.importer = s.importer AND c.product = s.product
-    WHERE c.revision IS NOT NULL OR NOT EXISTS (
-        SELECT 1 FROM trade_records t
-        WHERE t.year = s.year AND t.exporter = s.exporter AND t.importer = s.importer AND t.product = s.product
-          AND t.valid_to IS NULL)
-    RETURNING year, product, revision
+    SELECT year, exporter, importer, product, coalesce(replaces, 0) + 1, hs_edition, value_usd, quantity_kg,
+           source, estimated, now()
+    FROM trade_diff ORDER BY year, exporter, importer, product
 ), touched AS (
-    INSERT INTO trade_touched SELECT DISTINCT year, product FROM ins
+    INSERT INTO trade_touched SELECT DISTINCT year, product FROM trade_diff
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM ins WHERE revision = 1), (SELECT count(*) FROM ins WHERE revision > 1),
-       (SELECT count(*) FROM touched)";
+SELECT count(*) FROM touched";
 
-/// Recomputes the world statistics of the touched product-years from the current records.
-const RECOMPUTE_STATS: &str = "INSERT INTO trade_product_stats
-    (year, product, world_export_hhi, importer_count, exporter_count, world_value_usd)
-SELECT year, product,
-       -- HHI = sum over exporters of (V_e / total)^2; each of an exporter's n_e rows adds V_e^2 / n_e.
-       CASE WHEN sum(v) > 0 THEN sum(ve * ve / ne) / (sum(v) ^ 2) ELSE 0 END,
-       count(DISTINCT importer), count(DISTINCT exporter), sum(v)::numeric
-FROM (
-    SELECT t.year, t.product, t.exporter, t.importer, t.value_usd::float8 AS v,
-           sum(t.value_usd::float8) OVER w AS ve, count(*) OVER w AS ne
+/// Recomputes, from the current records of the touched product-years, their world
+/// statistics and the statistics of every country importing them (the same sums as the
+/// migration that created `trade_country_stats`). Records are never removed, so every row
+/// of a touched product-year is rewritten.
+const RECOMPUTE_STATS: &str = "WITH cur AS MATERIALIZED (
+    SELECT t.year, t.product, t.exporter, t.importer, t.value_usd
     FROM trade_records t JOIN trade_touched a ON a.year = t.year AND a.product = t.product
     WHERE t.valid_to IS NULL
-    WINDOW w AS (PARTITION BY t.year, t.product, t.exporter)
-) x
-GROUP BY year, product
-ON CONFLICT (year, product) DO UPDATE SET world_export_hhi = excluded.world_export_hhi,
-    importer_count = excluded.importer_count, exporter_count = excluded.exporter_count,
-    world_value_usd = excluded.world_value_usd";
+), imp AS MATERIALIZED (
+    SELECT importer AS country, year, product,
+           least(sum(value_usd), 9223372036854775807)::bigint AS import_value_usd,
+           CASE WHEN sum(value_usd) > 0
+                THEN sum(value_usd::float8 * value_usd::float8) / sum(value_usd::float8) ^ 2 ELSE 0 END AS import_hhi,
+           (array_agg(exporter ORDER BY value_usd DESC, exporter) FILTER (WHERE value_usd > 0))[1] AS top_supplier,
+           max(value_usd) AS top_value_usd,
+           count(*) FILTER (WHERE value_usd > 0)::int AS supplier_count
+    FROM cur GROUP BY 1, 2, 3
+), exp AS MATERIALIZED (
+    SELECT exporter AS country, year, product, sum(value_usd) AS value_usd
+    FROM cur GROUP BY 1, 2, 3
+), world AS (
+    INSERT INTO trade_product_stats (year, product, world_export_hhi, importer_count, exporter_count, world_value_usd)
+    SELECT e.year, e.product,
+           -- HHI = sum over exporters of (V_e / total)^2.
+           CASE WHEN sum(e.value_usd) > 0 THEN sum(e.value_usd::float8 ^ 2) / sum(e.value_usd)::float8 ^ 2 ELSE 0 END,
+           n.importers, count(*), sum(e.value_usd)
+    FROM exp e JOIN (SELECT year, product, count(*) AS importers FROM imp GROUP BY 1, 2) n
+        ON n.year = e.year AND n.product = e.product
+    GROUP BY e.year, e.product, n.importers
+    ON CONFLICT (year, product) DO UPDATE SET world_export_hhi = excluded.world_export_hhi,
+        importer_count = excluded.importer_count, exporter_count = excluded.exporter_count,
+        world_value_usd = excluded.world_value_usd
+)
+INSERT INTO trade_country_stats
+SELECT i.country, i.year, i.product, i.import_value_usd, i.import_hhi, i.top_supplier, i.top_value_usd,
+       i.supplier_count, least(coalesce(e.value_usd, 0), 9223372036854775807)::bigint
+FROM imp i LEFT JOIN exp e ON e.country = i.country AND e.year = i.year AND e.product = i.product
+ON CONFLICT (country, year, product) DO UPDATE SET import_value_usd = excluded.import_value_usd,
+    import_hhi = excluded.import_hhi, top_supplier = excluded.top_supplier, top_value_usd = excluded.top_value_usd,
+    supplier_count = excluded.supplier_count, export_value_usd = excluded.export_value_usd";
 
 impl TradeLoad {
-    /// Stages a chunk of records (COPY).
-    pub async fn stage(&mut self, records: &[TradeRecord]) -> Result<(), Error> {
-        if records.is_empty() {
-            return Ok(());
-        }
+    /// Stages the chunks of records sent on `chunks` until it closes, in one COPY: PostgreSQL
+    /// stores a chunk while the caller receives and checks the next one. The caller gives
+    /// each flow at most once per load ([`TradeRecord::flow_key`]).
+    pub async fn stage(&mut self, mut chunks: mpsc::Receiver<Vec<TradeRecord>>) -> Result<(), Error> {
         let mut copy = self
             .tx
             .copy_in_raw("COPY trade_staging FROM STDIN (FORMAT text)")
             .await
             .map_err(db_error)?;
-        if let Err(e) = copy.send(copy_rows(records)).await {
-            let _ = copy.abort("the load failed").await;
-            return Err(db_error(e));
+        while let Some(records) = chunks.recv().await {
+            if let Err(e) = copy.send(copy_rows(&records)).await {
+                let _ = copy.abort("the load failed").await;
+                return Err(db_error(e));
+            }
+            self.received += records.len() as i64;
         }
         copy.finish().await.map_err(db_error)?;
-        self.received += records.len() as i64;
+        Ok(())
+    }
+
+    async fn execute(&mut self, sql: &'static str) -> Result<(), Error> {
+        sqlx::query(sql).execute(&mut *self.tx).await.map_err(db_error)?;
         Ok(())
     }
 
     /// Merges the staged records and commits (or rolls back for `validate_only`).
     pub async fn finish(mut self, validate_only: bool) -> Result<LoadCounts, Error> {
-        let dup: Option<(i32, String, String, String)> = sqlx::query_as(
-            "SELECT year, exporter, importer, product FROM trade_staging
-             GROUP BY 1, 2, 3, 4 HAVING count(*) > 1 LIMIT 1",
-        )
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(db_error)?;
-        if let Some((year, e, i, p)) = dup {
-            return Err(Error::invalid(
-                "records",
-                format!("the flow {year} {e}->{i} of product {p} is given more than once"),
-            ));
-        }
+        // The joins and aggregates of a slice (up to 250,000 rows) fit in memory with this.
+        self.execute("SET LOCAL work_mem = '64MB'").await?;
         lock(&mut self.tx, TRADE_LOAD_LOCK, false).await?;
-        let (inserted, revised, product_years): (i64, i64, i64) =
-            sqlx::query_as(MERGE).fetch_one(&mut *self.tx).await.map_err(db_error)?;
-        if product_years > 0 {
-            // After a bulk change, fresh statistics (ANALYZE samples, so this costs little
-            // even on a large table) keep the plans of this and later queries sound.
-            let analyze = if inserted + revised >= ANALYZE_AFTER {
-                "ANALYZE trade_touched, trade_records"
-            } else {
-                "ANALYZE trade_touched"
-            };
-            sqlx::query(analyze).execute(&mut *self.tx).await.map_err(db_error)?;
-            sqlx::query(RECOMPUTE_STATS)
-                .execute(&mut *self.tx)
+        let (inserted, revised): (i64, i64) = sqlx::query_as(DIFF).fetch_one(&mut *self.tx).await.map_err(db_error)?;
+        if revised > 0 {
+            // Analysed, so that closing a few changed versions looks them up by key instead
+            // of scanning every record (temporary tables are never analysed on their own).
+            self.execute("ANALYZE trade_diff").await?;
+            self.execute(CLOSE).await?;
+        }
+        let mut product_years = 0;
+        if inserted + revised > 0 {
+            (product_years,) = sqlx::query_as(INSERT)
+                .fetch_one(&mut *self.tx)
                 .await
                 .map_err(db_error)?;
+            self.execute("ANALYZE trade_touched").await?;
+            self.execute(RECOMPUTE_STATS).await?;
         }
         if validate_only {
             self.tx.rollback().await.map_err(db_error)?;
@@ -174,6 +195,22 @@ impl TradeLoad {
             product_years,
         })
     }
+}
+
+/// A product-year of the dependency analysis: the world statistics and the importer's sums
+/// (NULL when it did not import the product that year).
+#[derive(sqlx::FromRow)]
+struct DependencyRow {
+    year: i32,
+    product: String,
+    world_export_hhi: f64,
+    importer_count: i32,
+    import_value_usd: Option<i64>,
+    import_hhi: Option<f64>,
+    top_supplier: Option<String>,
+    top_value_usd: Option<i64>,
+    supplier_count: Option<i32>,
+    export_value_usd: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -218,14 +255,16 @@ fn add_products(qb: &mut QueryBuilder<Postgres>, products: Option<&[String]>) {
 }
 
 impl Store {
-    /// Starts a load: a transaction with an empty staging table.
+    /// Starts a load: a transaction with empty staging tables.
     pub async fn begin_trade_load(&self) -> Result<TradeLoad, Error> {
         let mut tx = self.begin().await?;
         for sql in [
-            "CREATE TEMP TABLE trade_staging (year int NOT NULL, exporter text NOT NULL, importer text NOT NULL,
-                product text NOT NULL, hs_edition text NOT NULL, value_usd bigint NOT NULL, quantity_kg bigint,
-                source text NOT NULL, estimated boolean NOT NULL) ON COMMIT DROP",
-            "CREATE TEMP TABLE trade_touched (year int NOT NULL, product text NOT NULL) ON COMMIT DROP",
+            "CREATE TEMP TABLE trade_staging (year int NOT NULL, exporter text COLLATE \"C\" NOT NULL,
+                importer text COLLATE \"C\" NOT NULL, product text COLLATE \"C\" NOT NULL,
+                hs_edition text NOT NULL, value_usd bigint NOT NULL, quantity_kg bigint, source text NOT NULL,
+                estimated boolean NOT NULL) ON COMMIT DROP",
+            "CREATE TEMP TABLE trade_diff (LIKE trade_staging, replaces int) ON COMMIT DROP",
+            "CREATE TEMP TABLE trade_touched (year int NOT NULL, product text COLLATE \"C\" NOT NULL) ON COMMIT DROP",
         ] {
             sqlx::query(sql).execute(&mut *tx).await.map_err(db_error)?;
         }
@@ -299,74 +338,56 @@ impl Store {
     }
 
     /// The figures the dependency analysis of `importer` reads for `years`, by product and
-    /// year: its imports by supplier, its exports, the world statistics. Only products it
-    /// imported in the last of `years` are returned.
+    /// year: its imports summed over suppliers, its exports, the world statistics (all kept
+    /// current by the loads). Only products it imported in the last of `years` are returned.
     pub async fn dependency_data(
         &self,
         importer: &str,
         years: std::ops::RangeInclusive<i32>,
         products: Option<&[String]>,
     ) -> Result<BTreeMap<String, BTreeMap<i32, YearData>>, Error> {
-        let (first, last) = (*years.start(), *years.end());
+        // One query from the products imported in the last year: each product-year of the
+        // world statistics (a product-year with any flow has them) and the importer's sums, all
+        // looked up by key. No list of thousands of products goes back as a parameter (in a
+        // prepared statement's generic plan, `= ANY($n)` over it is a linear search per row).
         let mut qb = QueryBuilder::<Postgres>::new(
-            "SELECT year, product, exporter, value_usd FROM trade_records WHERE valid_to IS NULL AND importer = ",
+            "SELECT w.year, w.product, w.world_export_hhi, w.importer_count, c.import_value_usd, c.import_hhi,
+                    c.top_supplier, c.top_value_usd, c.supplier_count, c.export_value_usd
+             FROM (SELECT product FROM trade_country_stats WHERE import_value_usd > 0 AND country = ",
         );
         qb.push_bind(importer.to_owned())
-            .push(" AND year BETWEEN ")
-            .push_bind(first)
-            .push(" AND ")
-            .push_bind(last);
+            .push(" AND year = ")
+            .push_bind(*years.end());
         add_products(&mut qb, products);
-        let imports: Vec<(i32, String, String, i64)> =
-            qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        qb.push(") p CROSS JOIN generate_series(")
+            .push_bind(*years.start())
+            .push("::int, ")
+            .push_bind(*years.end())
+            .push(
+                "::int) AS y(year)
+                 JOIN trade_product_stats w ON w.year = y.year AND w.product = p.product
+                 LEFT JOIN trade_country_stats c ON c.year = w.year AND c.product = w.product AND c.country = ",
+            )
+            .push_bind(importer.to_owned());
+        let rows: Vec<DependencyRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
         let mut out: BTreeMap<String, BTreeMap<i32, YearData>> = BTreeMap::new();
-        for (year, product, exporter, value) in imports {
-            out.entry(product)
-                .or_default()
-                .entry(year)
-                .or_default()
-                .imports
-                .push((exporter, value));
-        }
-        out.retain(|_, years| years.get(&last).is_some_and(|d| d.imports.iter().any(|(_, v)| *v > 0)));
-        if out.is_empty() {
-            return Ok(out);
-        }
-        let wanted: Vec<String> = out.keys().cloned().collect();
-        let exports: Vec<(i32, String, i64)> = sqlx::query_as(
-            "SELECT year, product, sum(value_usd)::bigint FROM trade_records
-             WHERE valid_to IS NULL AND exporter = $1 AND year BETWEEN $2 AND $3 AND product = ANY($4)
-             GROUP BY 1, 2",
-        )
-        .bind(importer)
-        .bind(first)
-        .bind(last)
-        .bind(&wanted)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        for (year, product, value) in exports {
-            if let Some(p) = out.get_mut(&product) {
-                p.entry(year).or_default().exports_usd = value;
-            }
-        }
-        let stats: Vec<(i32, String, f64, i32)> = sqlx::query_as(
-            "SELECT year, product, world_export_hhi, importer_count FROM trade_product_stats
-             WHERE year BETWEEN $1 AND $2 AND product = ANY($3)",
-        )
-        .bind(first)
-        .bind(last)
-        .bind(&wanted)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        for (year, product, hhi, n) in stats {
-            if let Some(p) = out.get_mut(&product) {
-                p.entry(year).or_default().world = Some(World {
-                    export_hhi: hhi,
-                    importer_count: n,
-                });
-            }
+        for r in rows {
+            out.entry(r.product).or_default().insert(
+                r.year,
+                YearData {
+                    imports: Imports {
+                        value_usd: r.import_value_usd.unwrap_or(0),
+                        sum_squares: r.import_hhi.unwrap_or(0.0) * (r.import_value_usd.unwrap_or(0) as f64).powi(2),
+                        top: r.top_supplier.zip(r.top_value_usd),
+                        supplier_count: r.supplier_count.unwrap_or(0),
+                    },
+                    exports_usd: r.export_value_usd.unwrap_or(0),
+                    world: Some(World {
+                        export_hhi: r.world_export_hhi,
+                        importer_count: r.importer_count,
+                    }),
+                },
+            );
         }
         Ok(out)
     }
@@ -382,21 +403,29 @@ impl Store {
         products: Option<&[String]>,
     ) -> Result<Vec<Dominated>, Error> {
         let mut qb = QueryBuilder::<Postgres>::new(
-            "SELECT product, exporter, value_usd FROM trade_records WHERE valid_to IS NULL AND importer = ",
+            "SELECT product, top_value_usd, import_value_usd, supplier_count FROM trade_country_stats
+             WHERE import_value_usd > 0 AND country = ",
         );
         qb.push_bind(importer.to_owned())
             .push(" AND year = ")
             .push_bind(year)
-            .push(" AND product IN (SELECT product FROM trade_records WHERE valid_to IS NULL AND importer = ")
-            .push_bind(importer.to_owned())
-            .push(" AND year = ")
-            .push_bind(year)
-            .push(" AND exporter = ")
-            .push_bind(supplier.to_owned())
-            .push(")");
+            .push(" AND top_supplier = ")
+            .push_bind(supplier.to_owned());
         add_products(&mut qb, products);
-        let rows: Vec<(String, String, i64)> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
-        Ok(crate::domain::trade::dominated(rows, supplier, min_share))
+        qb.push(" ORDER BY product");
+        let rows: Vec<(String, i64, i64, i32)> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(product, top, total, supplier_count)| Dominated {
+                share: top as f64 / total as f64,
+                supplier_value_usd: top,
+                import_value_usd: total,
+                supplier_count,
+                supplier: supplier.to_owned(),
+                product,
+            })
+            .filter(|d| d.share >= min_share)
+            .collect())
     }
 
     /// The product after which a page of an in-memory list starts (`None` on the first page).
