@@ -407,20 +407,29 @@ pub struct Fanout {
     pub elapsed: Duration,
 }
 
-/// Streams per connection the fan-out opens (the server allows 256).
-const WATCHERS_PER_CONNECTION: usize = 200;
+/// Streams per connection the fan-out opens, one token per connection (registryd allows 32
+/// change streams per token and 256 streams per connection by default).
+const WATCHERS_PER_CONNECTION: usize = 32;
 
-/// `watchers` WatchChanges streams (on `watchers / 200` connections) and one writer creating
+/// `watchers` WatchChanges streams (on `watchers / 32` connections) and one writer creating
 /// goals at `rate` per second for `duration`. The latency of a delivery is its receipt time
 /// minus the change's `change_time` (the database clock inside the writing transaction, just
 /// before commit; same host, same clock), so it includes the commit itself.
 pub async fn watch_fanout(ctx: &Ctx, watchers: usize, rate: f64, duration: Duration) -> anyhow::Result<Fanout> {
+    // Each connection's watchers share a VIEWER token of their own.
     let connections = watchers.div_ceil(WATCHERS_PER_CONNECTION).max(1);
     let mut clients = Vec::with_capacity(connections);
     for _ in 0..connections {
+        let token = ctx.clients[0]
+            .create_token(pb::CreateTokenRequest {
+                role: pb::Role::Viewer.into(),
+                description: "registry-bench watch-fanout".into(),
+                ..Default::default()
+            })
+            .await?;
         clients.push(
             RegistryClient::builder(ctx.endpoint.clone())
-                .token(ctx.token.clone())
+                .token(token.secret)
                 .connect()
                 .await?,
         );
@@ -509,7 +518,7 @@ pub async fn watch_fanout(ctx: &Ctx, watchers: usize, rate: f64, duration: Durat
     let _ = tokio::time::timeout(Duration::from_secs(60), wait_ready).await;
 
     // One writer, open loop at `rate`.
-    let writer = clients[0].clone();
+    let writer = ctx.clients[0].clone();
     let start = tokio::time::Instant::now();
     let mut writes = 0u64;
     let mut write_errors = 0u64;
