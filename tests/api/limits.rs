@@ -350,6 +350,12 @@ async fn unknown_token_ids_are_cached_and_valid_ones_stay_cached() {
         failed_auth_per_peer: None,
         token_cache_capacity: 50,
         token_cache_ttl: Duration::from_secs(600),
+        // The locked token table below may stall the change-feed tailer (a token's last-use
+        // write waits on it): keep the caches answering meanwhile.
+        read_cache: registry_server::store::cache::CacheOptions {
+            max_staleness: Duration::from_secs(600),
+            ..Default::default()
+        },
         ..Default::default()
     })
     .await;
