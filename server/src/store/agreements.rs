@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 
 use super::{
     ChangeKind, Store, WriteCtx, db_error,
-    resource::{Begun, Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
+    resource::{
+        Begun, Intent, Kind, Meta, Resource, create_instead, ensure_inserted, lock_for, read_back, set_deleted,
+    },
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
@@ -172,13 +174,8 @@ impl Store {
             .fetch_optional(&mut **tx)
             .await
             .map_err(db_error)?;
-        if inserted.is_none() {
-            return Err(Error::AlreadyExists {
-                resource_type: AGREEMENTS.resource_type(),
-                name: AGREEMENTS.name(id),
-            });
-        }
-        read::<TradeAgreement>(tx, id).await?.ok_or_else(|| not_found(id))
+        ensure_inserted::<TradeAgreement>(inserted, id)?;
+        read_back::<TradeAgreement>(tx, id).await
     }
 
     /// Updates an agreement: applies `patch` (the masked fields, each valid) to the stored
@@ -213,9 +210,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(db_error)?;
-        let updated = read::<TradeAgreement>(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
+        let updated = read_back::<TradeAgreement>(&mut tx, id).await?;
         Self::commit(tx, &[updated.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
         Ok(updated)
     }
@@ -252,9 +247,7 @@ impl Store {
             changes.extend(super::partners::unlink_agreement_from_engagements(&mut tx, id, ctx).await?);
         }
         set_deleted::<TradeAgreement>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
-        let deleted = read::<TradeAgreement>(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
+        let deleted = read_back::<TradeAgreement>(&mut tx, id).await?;
         changes.push(deleted.change(ChangeKind::Deleted, vec![], ctx)?);
         Self::commit(tx, &changes, ctx).await?;
         Ok(Some(deleted))
@@ -268,9 +261,7 @@ impl Store {
             .ok_or_else(|| not_found(id))?;
         check_parties(&mut tx, &current.spec).await?;
         set_deleted::<TradeAgreement>(&mut tx, &[id.as_str()], None).await?;
-        let restored = read::<TradeAgreement>(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
+        let restored = read_back::<TradeAgreement>(&mut tx, id).await?;
         Self::commit(tx, &[restored.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
         Ok(restored)
     }

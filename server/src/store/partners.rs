@@ -13,7 +13,9 @@ use time::OffsetDateTime;
 use super::{
     Change, ChangeKind, Store, WriteCtx, append_changes, db_error,
     page::Key,
-    resource::{Begun, Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
+    resource::{
+        Begun, Intent, Kind, Meta, Resource, create_instead, ensure_inserted, lock_for, read, read_back, set_deleted,
+    },
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
@@ -526,14 +528,9 @@ impl Store {
             .fetch_optional(&mut **tx)
             .await
             .map_err(db_error)?;
-        if inserted.is_none() {
-            return Err(Error::AlreadyExists {
-                resource_type: PARTNERS.resource_type(),
-                name: PARTNERS.name(id),
-            });
-        }
+        ensure_inserted::<TradePartner>(inserted, id)?;
         set_members(tx, id, &spec.members).await?;
-        read::<TradePartner>(tx, id).await?.ok_or_else(|| not_found(id))
+        read_back::<TradePartner>(tx, id).await
     }
 
     /// Updates a partner: applies `patch` (the masked fields, each valid) to the stored partner
@@ -569,7 +566,7 @@ impl Store {
         if spec.members != current.spec.members {
             set_members(&mut tx, id, &spec.members).await?;
         }
-        let partner = read::<TradePartner>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        let partner = read_back::<TradePartner>(&mut tx, id).await?;
         Self::commit(tx, &[partner.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
         Ok(partner)
     }
@@ -654,7 +651,7 @@ impl Store {
             }
         }
         set_deleted::<TradePartner>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
-        let partner = read::<TradePartner>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        let partner = read_back::<TradePartner>(&mut tx, id).await?;
         changes.push(partner.change(ChangeKind::Deleted, vec![], ctx)?);
         Self::commit(tx, &changes, ctx).await?;
         Ok(Some(partner))
@@ -668,7 +665,7 @@ impl Store {
             .ok_or_else(|| not_found(id))?;
         lock_live_partners(&mut tx, &current.spec.members, "members").await?;
         set_deleted::<TradePartner>(&mut tx, &[id.as_str()], None).await?;
-        let partner = read::<TradePartner>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        let partner = read_back::<TradePartner>(&mut tx, id).await?;
         Self::commit(tx, &[partner.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
         Ok(partner)
     }

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::{
     ChangeKind, Claim, Store, WriteCtx, append_changes, append_changes_answering, check_etag, claim_request, db_error,
     request_hash,
-    resource::{Kind, Meta, Resource, lock_row, not_found, read},
+    resource::{Kind, Meta, Resource, ensure_inserted, lock_row, not_found, read_back},
     resource_deleted,
     risks::{Link, risks_linking, unlink_from_risks},
 };
@@ -101,15 +101,8 @@ async fn insert(tx: &mut Transaction<'static, Postgres>, id: &Id, spec: &Product
         .fetch_optional(&mut **tx)
         .await
         .map_err(db_error)?;
-    if inserted.is_none() {
-        return Err(Error::AlreadyExists {
-            resource_type: SETS.resource_type(),
-            name: SETS.name(id),
-        });
-    }
-    read::<ProductSet>(tx, id)
-        .await?
-        .ok_or_else(|| not_found::<ProductSet>(id))
+    ensure_inserted::<ProductSet>(inserted, id)?;
+    read_back::<ProductSet>(tx, id).await
 }
 
 /// Soft-deletes (`Some(retention)`) or restores (`None`) a set and reads it back.
@@ -132,9 +125,7 @@ async fn set_deleted(
         .bind(id.as_str()),
     };
     q.execute(&mut **tx).await.map_err(db_error)?;
-    read::<ProductSet>(tx, id)
-        .await?
-        .ok_or_else(|| not_found::<ProductSet>(id))
+    read_back::<ProductSet>(tx, id).await
 }
 
 /// FAILED_PRECONDITION when live risks (`LINKED_BY_RISKS`) or goals (`LINKED_BY_GOALS`) link
@@ -231,9 +222,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(db_error)?;
-        let set = read::<ProductSet>(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found::<ProductSet>(id))?;
+        let set = read_back::<ProductSet>(&mut tx, id).await?;
         append_changes(&mut tx, &[set.change(ChangeKind::Updated, mask, ctx)?]).await?;
         Self::finish(tx, ctx).await?;
         Ok(set)

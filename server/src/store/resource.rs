@@ -389,6 +389,23 @@ pub(crate) async fn read<R: Resource>(tx: &mut Transaction<'static, Postgres>, i
     fetch_one::<R>(by_id::<R>(id), &mut **tx).await
 }
 
+/// [`read`] for a resource the transaction holds: NOT_FOUND when it is not there.
+pub(crate) async fn read_back<R: Resource>(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<R, Error> {
+    read::<R>(tx, id).await?.ok_or_else(|| not_found::<R>(id))
+}
+
+/// ALREADY_EXISTS for `id` when an `INSERT … ON CONFLICT (id) DO NOTHING RETURNING id` of a
+/// resource of `R` returned no row.
+pub(crate) fn ensure_inserted<R: Resource>(inserted: Option<(String,)>, id: &Id) -> Result<(), Error> {
+    match inserted {
+        Some(_) => Ok(()),
+        None => Err(Error::AlreadyExists {
+            resource_type: R::KIND.collection.resource_type(),
+            name: R::KIND.collection.name(id),
+        }),
+    }
+}
+
 /// What a write wants of the row it locks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Intent {

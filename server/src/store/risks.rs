@@ -9,10 +9,11 @@ use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::
 use time::OffsetDateTime;
 
 use super::{
-    Change, ChangeKind, Claim, Store, WriteCtx, append_changes_answering, claim_request, db_error,
+    Change, ChangeKind, Store, WriteCtx, db_error,
     partners::{lock_live_goals, lock_live_partners, lock_live_product_sets},
-    request_hash,
-    resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, read, set_deleted},
+    resource::{
+        Begun, Intent, Kind, Meta, Resource, create_instead, ensure_inserted, lock_for, read_back, set_deleted,
+    },
 };
 use crate::domain::{
     Collection, Error, Id,
@@ -279,17 +280,13 @@ impl Store {
 
     /// Creates a risk. With a request id, a retry returns the original risk.
     pub async fn create_risk(&self, id: &Id, spec: RiskSpec, ctx: &WriteCtx) -> Result<RiskEntry, Error> {
-        let spec_json = serde_json::to_vec(&spec).unwrap_or_default();
-        let hash = request_hash(&[id.as_str().as_bytes(), &spec_json]);
-        let mut tx = self.begin().await?;
-        if let Claim::Replay(resp) = claim_request(&mut tx, "CreateRiskEntry", ctx, &hash).await? {
-            return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
-        }
+        const METHOD: &str = "CreateRiskEntry";
+        let mut tx = match self.begin_create(METHOD, id, &spec, ctx).await? {
+            Begun::Write(tx) => tx,
+            Begun::Replayed(original) => return Ok(original),
+        };
         let risk = Self::insert_risk(&mut tx, id, &spec).await?;
-        let change = risk.change(ChangeKind::Created, vec![], ctx)?;
-        let response = change.snapshot.clone().unwrap_or(serde_json::Value::Null);
-        append_changes_answering(&mut tx, &[change], "CreateRiskEntry", ctx, &response).await?;
-        Self::finish(tx, ctx).await?;
+        Self::commit_created(tx, &risk, METHOD, ctx).await?;
         Ok(risk)
     }
 
@@ -303,13 +300,8 @@ impl Store {
             .fetch_optional(&mut **tx)
             .await
             .map_err(db_error)?;
-        if inserted.is_none() {
-            return Err(Error::AlreadyExists {
-                resource_type: RISKS.resource_type(),
-                name: RISKS.name(id),
-            });
-        }
-        read::<RiskEntry>(tx, id).await?.ok_or_else(|| not_found(id))
+        ensure_inserted::<RiskEntry>(inserted, id)?;
+        read_back::<RiskEntry>(tx, id).await
     }
 
     /// Updates a risk: applies `patch` to the stored risk; links must be live. With
@@ -345,7 +337,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(db_error)?;
-        let risk = read::<RiskEntry>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        let risk = read_back::<RiskEntry>(&mut tx, id).await?;
         Self::commit(tx, &[risk.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
         Ok(risk)
     }
@@ -367,7 +359,7 @@ impl Store {
             return if allow_missing { Ok(None) } else { Err(not_found(id)) };
         }
         set_deleted::<RiskEntry>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
-        let risk = read::<RiskEntry>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        let risk = read_back::<RiskEntry>(&mut tx, id).await?;
         Self::commit(tx, &[risk.change(ChangeKind::Deleted, vec![], ctx)?], ctx).await?;
         Ok(Some(risk))
     }
@@ -380,7 +372,7 @@ impl Store {
             .ok_or_else(|| not_found(id))?;
         check_links(&mut tx, &current.spec, "risk").await?;
         set_deleted::<RiskEntry>(&mut tx, &[id.as_str()], None).await?;
-        let risk = read::<RiskEntry>(&mut tx, id).await?.ok_or_else(|| not_found(id))?;
+        let risk = read_back::<RiskEntry>(&mut tx, id).await?;
         Self::commit(tx, &[risk.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
         Ok(risk)
     }
