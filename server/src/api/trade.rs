@@ -91,7 +91,7 @@ resource::resource_service! {
                 for (i, r) in msg.records.iter().enumerate() {
                     let field = format!("records[{}]", seen + i);
                     if let Some(record) = convert::product_set::trade_record(&mut v, &field, r) {
-                        if !flows.insert(record.flow_key()) {
+                        if !flows.insert(record.flow()) {
                             v.add(field, record.given_twice());
                         }
                         records.push(record);

@@ -17,14 +17,9 @@ pub struct TradeRecord {
 }
 
 impl TradeRecord {
-    /// The flow (year, exporter, importer, product) in one integer, distinct for distinct
-    /// flows of validated records (two-byte countries, six-byte products).
-    pub fn flow_key(&self) -> u128 {
-        let bytes = |s: &str| s.bytes().fold(0u128, |k, b| k << 8 | u128::from(b));
-        (u128::from(self.year as u32) << 80)
-            | (bytes(&self.exporter) << 64)
-            | (bytes(&self.importer) << 48)
-            | bytes(&self.product)
+    /// The flow (year, exporter, importer, product) in one integer: see [`flow`].
+    pub fn flow(&self) -> i64 {
+        flow(self.year, &self.exporter, &self.importer, &self.product)
     }
 
     /// The error of a flow given twice in one load.
@@ -33,6 +28,50 @@ impl TradeRecord {
             "the flow {} {}->{} of product {} is given more than once",
             self.year, self.exporter, self.importer, self.product
         )
+    }
+}
+
+/// Bits of the product (six digits, below 2^20) in a [`flow`].
+const PRODUCT_BITS: u32 = 20;
+/// Bits of a country (two letters A–Z, base 26: below 676 < 2^10) in a [`flow`].
+const COUNTRY_BITS: u32 = 10;
+
+/// A country code's two letters as a number (base 26), in their alphabetical order.
+fn country_number(code: &str) -> i64 {
+    let letter = |b: Option<u8>| i64::from(b.unwrap_or(b'A').saturating_sub(b'A').min(25));
+    let mut b = code.bytes();
+    letter(b.next()) * 26 + letter(b.next())
+}
+
+/// The flow of year, exporter, importer and product of a validated record (years
+/// 1900..=2200, ISO alpha-2 codes in upper case, products of six digits) in one integer, the
+/// primary key of the stored records: year − 1900 in the bits from 40 up, exporter and
+/// importer in 10 bits each (their letters base 26), the product's number in the low 20 bits.
+/// Distinct flows have distinct numbers, and numbers order as the four fields do, so a year,
+/// or a year and exporter, is one range ([`flow_range`]). The migration
+/// `20261202400000_trade_flow_key.sql` computes the same from the stored columns.
+pub fn flow(year: i32, exporter: &str, importer: &str, product: &str) -> i64 {
+    let product = product
+        .bytes()
+        .take(6)
+        .fold(0i64, |n, b| n * 10 + i64::from(b.saturating_sub(b'0').min(9)));
+    (i64::from(year.clamp(1900, 2200) - 1900) << (2 * COUNTRY_BITS + PRODUCT_BITS))
+        | (country_number(exporter) << (COUNTRY_BITS + PRODUCT_BITS))
+        | (country_number(importer) << PRODUCT_BITS)
+        | product
+}
+
+/// The first and last [`flow`] of a year, or of a year and exporter.
+pub fn flow_range(year: i32, exporter: Option<&str>) -> (i64, i64) {
+    match exporter {
+        None => {
+            let first = flow(year, "AA", "AA", "000000");
+            (first, first + (1 << (2 * COUNTRY_BITS + PRODUCT_BITS)) - 1)
+        }
+        Some(e) => {
+            let first = flow(year, e, "AA", "000000");
+            (first, first + (1 << (COUNTRY_BITS + PRODUCT_BITS)) - 1)
+        }
     }
 }
 
@@ -88,4 +127,31 @@ pub fn dominated(rows: Vec<(String, String, i64)>, supplier: &str, min_share: f6
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flows_order_as_their_fields_and_years_are_ranges() {
+        let flows = [
+            (1900, "AD", "AE", "000000"),
+            (2021, "CN", "KR", "028530"),
+            (2021, "CN", "KR", "999999"),
+            (2021, "CN", "ZW", "000001"),
+            (2021, "KR", "CN", "010101"),
+            (2022, "AD", "AE", "000000"),
+            (2200, "ZW", "ZM", "999999"),
+        ];
+        let numbers: Vec<i64> = flows.iter().map(|(y, e, i, p)| flow(*y, e, i, p)).collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+        let (first, last) = flow_range(2021, None);
+        assert!(numbers[1..5].iter().all(|n| (first..=last).contains(n)));
+        assert!(!(first..=last).contains(&numbers[0]) && !(first..=last).contains(&numbers[5]));
+        let (first, last) = flow_range(2021, Some("CN"));
+        assert!(numbers[1..4].iter().all(|n| (first..=last).contains(n)));
+        assert!(!(first..=last).contains(&numbers[4]));
+        assert_eq!(flow(2021, "CN", "KR", "028530") & 0xF_FFFF, 28_530);
+    }
 }

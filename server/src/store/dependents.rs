@@ -46,9 +46,10 @@ fn ids(v: Vec<String>) -> Result<Vec<Id>, Error> {
 
 impl Store {
     /// The latest year in which the stored data has imports of `importer` (current figures);
-    /// `None` when it has none. One backward step of the importer's index.
+    /// `None` when it has none. A backward walk of the importer's sums (a row per product-year
+    /// it has current records of, kept by the loads).
     pub async fn latest_import_year(&self, importer: &str) -> Result<Option<i32>, Error> {
-        sqlx::query_scalar("SELECT max(year) FROM trade_records WHERE importer = $1 AND valid_to IS NULL")
+        sqlx::query_scalar("SELECT max(year) FROM trade_country_stats WHERE country = $1")
             .bind(importer)
             .fetch_one(&self.pool)
             .await

@@ -13,7 +13,7 @@ use crate::domain::{
     Error,
     dependency::{Imports, World, YearData},
     list::{Cursor, KeyType, SortValue},
-    trade::{Dominated, LoadCounts, StoredRecord, TradeRecord},
+    trade::{Dominated, LoadCounts, StoredRecord, TradeRecord, flow_range},
 };
 
 /// Serialises loads: two loads of the same flows must not both add a revision.
@@ -55,7 +55,8 @@ fn copy_rows(records: &[TradeRecord]) -> Vec<u8> {
         }
         buf.push(b'\t');
         push_text(&mut buf, &r.source);
-        buf.extend_from_slice(if r.estimated { b"\tt\n" } else { b"\tf\n" });
+        buf.extend_from_slice(if r.estimated { b"\tt\t" } else { b"\tf\t" });
+        let _ = writeln!(buf, "{}", r.flow());
     }
     buf
 }
@@ -66,8 +67,7 @@ const DIFF: &str = "WITH d AS (
     INSERT INTO trade_diff
     SELECT s.*, t.revision
     FROM trade_staging s
-    LEFT JOIN trade_records t ON t.year = s.year AND t.exporter = s.exporter AND t.importer = s.importer
-        AND t.product = s.product AND t.valid_to IS NULL
+    LEFT JOIN trade_records t ON t.flow = s.flow AND t.valid_to IS NULL
     WHERE t.revision IS NULL
        OR (t.value_usd, t.quantity_kg, t.hs_edition, t.source, t.estimated)
           IS DISTINCT FROM (s.value_usd, s.quantity_kg, s.hs_edition, s.source, s.estimated)
@@ -78,17 +78,16 @@ SELECT count(*) FILTER (WHERE replaces IS NULL), count(*) FILTER (WHERE replaces
 /// Closes the current version of the changed flows.
 const CLOSE: &str = "UPDATE trade_records t SET valid_to = now()
 FROM trade_diff d
-WHERE t.year = d.year AND t.exporter = d.exporter AND t.importer = d.importer AND t.product = d.product
-  AND t.revision = d.replaces";
+WHERE t.flow = d.flow AND t.revision = d.replaces";
 
 /// Inserts the new versions and the new flows (in the order of the primary key, so that its
 /// B-tree is written page after page), notes the product-years touched and counts them.
 const INSERT: &str = "WITH ins AS (
-    INSERT INTO trade_records (year, exporter, importer, product, revision, hs_edition, value_usd, quantity_kg,
+    INSERT INTO trade_records (flow, year, exporter, importer, product, revision, hs_edition, value_usd, quantity_kg,
                                source, estimated, valid_from)
-    SELECT year, exporter, importer, product, coalesce(replaces, 0) + 1, hs_edition, value_usd, quantity_kg,
+    SELECT flow, year, exporter, importer, product, coalesce(replaces, 0) + 1, hs_edition, value_usd, quantity_kg,
            source, estimated, now()
-    FROM trade_diff ORDER BY year, exporter, importer, product
+    FROM trade_diff ORDER BY flow
 ), touched AS (
     INSERT INTO trade_touched SELECT DISTINCT year, product FROM trade_diff
     RETURNING 1
@@ -98,7 +97,9 @@ SELECT count(*) FROM touched";
 /// Recomputes, from the current records of the touched product-years, their world
 /// statistics and the statistics of every country importing them (the same sums as the
 /// migration that created `trade_country_stats`). Records are never removed, so every row
-/// of a touched product-year is rewritten.
+/// of a touched product-year is rewritten. The largest supplier (ties: the first code) is the
+/// maximum of [value, −code] (the code's two bytes as a number), an aggregate that needs no
+/// sort of each group's rows, and turns back into the code's letters.
 const RECOMPUTE_STATS: &str = "WITH cur AS MATERIALIZED (
     SELECT t.year, t.product, t.exporter, t.importer, t.value_usd
     FROM trade_records t JOIN trade_touched a ON a.year = t.year AND a.product = t.product
@@ -108,7 +109,8 @@ const RECOMPUTE_STATS: &str = "WITH cur AS MATERIALIZED (
            least(sum(value_usd), 9223372036854775807)::bigint AS import_value_usd,
            CASE WHEN sum(value_usd) > 0
                 THEN sum(value_usd::float8 * value_usd::float8) / sum(value_usd::float8) ^ 2 ELSE 0 END AS import_hhi,
-           (array_agg(exporter ORDER BY value_usd DESC, exporter) FILTER (WHERE value_usd > 0))[1] AS top_supplier,
+           max(ARRAY[value_usd, -(ascii(exporter) * 256 + ascii(substr(exporter, 2)))])
+               FILTER (WHERE value_usd > 0) AS top,
            max(value_usd) AS top_value_usd,
            count(*) FILTER (WHERE value_usd > 0)::int AS supplier_count
     FROM cur GROUP BY 1, 2, 3
@@ -129,7 +131,8 @@ const RECOMPUTE_STATS: &str = "WITH cur AS MATERIALIZED (
         world_value_usd = excluded.world_value_usd
 )
 INSERT INTO trade_country_stats
-SELECT i.country, i.year, i.product, i.import_value_usd, i.import_hhi, i.top_supplier, i.top_value_usd,
+SELECT i.country, i.year, i.product, i.import_value_usd, i.import_hhi,
+       chr((-i.top[2] / 256)::int) || chr((-i.top[2] % 256)::int), i.top_value_usd,
        i.supplier_count, least(coalesce(e.value_usd, 0), 9223372036854775807)::bigint
 FROM imp i LEFT JOIN exp e ON e.country = i.country AND e.year = i.year AND e.product = i.product
 ON CONFLICT (country, year, product) DO UPDATE SET import_value_usd = excluded.import_value_usd,
@@ -139,7 +142,7 @@ ON CONFLICT (country, year, product) DO UPDATE SET import_value_usd = excluded.i
 impl TradeLoad {
     /// Stages the chunks of records sent on `chunks` until it closes, in one COPY: PostgreSQL
     /// stores a chunk while the caller receives and checks the next one. The caller gives
-    /// each flow at most once per load ([`TradeRecord::flow_key`]).
+    /// each flow at most once per load ([`TradeRecord::flow`]).
     pub async fn stage(&mut self, mut chunks: mpsc::Receiver<Vec<TradeRecord>>) -> Result<(), Error> {
         let mut copy = self
             .tx
@@ -167,6 +170,9 @@ impl TradeLoad {
         // The joins and aggregates of a slice (up to 250,000 rows) fit in memory with this.
         self.execute("SET LOCAL work_mem = '64MB'").await?;
         lock(&mut self.tx, TRADE_LOAD_LOCK, false).await?;
+        // Temporary tables are never analysed on their own: without this the planner guesses
+        // the staged rows' count and may sort every stored record to join them.
+        self.execute("ANALYZE trade_staging").await?;
         let (inserted, revised): (i64, i64) = sqlx::query_as(DIFF).fetch_one(&mut *self.tx).await.map_err(db_error)?;
         if revised > 0 {
             // Analysed, so that closing a few changed versions looks them up by key instead
@@ -262,7 +268,7 @@ impl Store {
             "CREATE TEMP TABLE trade_staging (year int NOT NULL, exporter text COLLATE \"C\" NOT NULL,
                 importer text COLLATE \"C\" NOT NULL, product text COLLATE \"C\" NOT NULL,
                 hs_edition text NOT NULL, value_usd bigint NOT NULL, quantity_kg bigint, source text NOT NULL,
-                estimated boolean NOT NULL) ON COMMIT DROP",
+                estimated boolean NOT NULL, flow bigint NOT NULL) ON COMMIT DROP",
             "CREATE TEMP TABLE trade_diff (LIKE trade_staging, replaces int) ON COMMIT DROP",
             "CREATE TEMP TABLE trade_touched (year int NOT NULL, product text COLLATE \"C\" NOT NULL) ON COMMIT DROP",
         ] {
@@ -274,14 +280,17 @@ impl Store {
     /// Lists the records of a year (current, or as stored at `read_time`), by exporter,
     /// importer and product.
     pub async fn list_trade_records(&self, q: &RecordQuery) -> Result<RecordPage, Error> {
-        const KEYS: [Key; 3] = [
-            Key::asc("exporter", KeyType::Text),
-            Key::asc("importer", KeyType::Text),
-            Key::asc("product", KeyType::Text),
-        ];
+        // The flow number orders as (year, exporter, importer, product): a year, or a year and
+        // exporter, is one range of the primary key, walked in its order.
+        const KEYS: [Key; 1] = [Key::asc("flow", KeyType::Int)];
         let pager = self.pager(&q.fingerprint, &q.page_token, KEYS.to_vec(), q.page_size)?;
-        let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM trade_records WHERE year = ");
-        qb.push_bind(q.year);
+        let (first, last) = flow_range(q.year, q.exporter.as_deref());
+        let mut qb = QueryBuilder::<Postgres>::new("SELECT * FROM trade_records WHERE flow BETWEEN ");
+        qb.push_bind(first)
+            .push(" AND ")
+            .push_bind(last)
+            .push(" AND year = ")
+            .push_bind(q.year);
         match q.read_time {
             None => {
                 qb.push(" AND valid_to IS NULL");
@@ -324,13 +333,7 @@ impl Store {
                 valid_from: r.valid_from,
             })
             .collect();
-        let (records, next_page_token) = pager.finish(records, |r| {
-            vec![
-                SortValue::Text(r.record.exporter.clone()),
-                SortValue::Text(r.record.importer.clone()),
-                SortValue::Text(r.record.product.clone()),
-            ]
-        });
+        let (records, next_page_token) = pager.finish(records, |r| vec![SortValue::Int(r.record.flow())]);
         Ok(RecordPage {
             records,
             next_page_token,

@@ -11,18 +11,19 @@ use super::{Store, db_error};
 use crate::domain::{
     Error,
     dependency::{World, YearData},
-    trade::{Dominated, dominated},
+    trade::{Dominated, dominated, flow_range},
 };
 
 /// The versions valid at `$4` of the flows of the years `$2..=$3` of the products `importer`
 /// (`$1`) imported in `$3` (only `$5`, when not NULL): its imports by supplier (`M`), its
-/// exports (`X`) and the world statistics of each product-year (`W`).
+/// exports (`X`) and the world statistics of each product-year (`W`). `$6..=$7` are the flows
+/// of those years, `$8..=$7` those of the year `$3` ([`flow_range`]): ranges of the primary key.
 const DEPENDENCY_DATA_AT: &str = "WITH r AS (
     SELECT year, exporter, importer, product, value_usd FROM trade_records
-    WHERE year BETWEEN $2 AND $3 AND valid_from <= $4 AND (valid_to IS NULL OR valid_to > $4)
+    WHERE flow BETWEEN $6 AND $7 AND year BETWEEN $2 AND $3 AND valid_from <= $4 AND (valid_to IS NULL OR valid_to > $4)
       AND ($5::text[] IS NULL OR product = ANY($5))
       AND product IN (SELECT product FROM trade_records
-                      WHERE importer = $1 AND year = $3 AND value_usd > 0
+                      WHERE flow BETWEEN $8 AND $7 AND importer = $1 AND year = $3 AND value_usd > 0
                         AND valid_from <= $4 AND (valid_to IS NULL OR valid_to > $4))
 ), by_exporter AS (
     SELECT year, product, exporter, sum(value_usd::float8) AS v FROM r GROUP BY 1, 2, 3
@@ -55,6 +56,9 @@ impl Store {
             .bind(*years.end())
             .bind(at)
             .bind(products)
+            .bind(flow_range(*years.start(), None).0)
+            .bind(flow_range(*years.end(), None).1)
+            .bind(flow_range(*years.end(), None).0)
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
@@ -87,13 +91,15 @@ impl Store {
     ) -> Result<Vec<Dominated>, Error> {
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT product, exporter, value_usd FROM trade_records
-             WHERE importer = $1 AND year = $2 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)
+             WHERE flow BETWEEN $5 AND $6 AND importer = $1 AND year = $2 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)
                AND ($4::text[] IS NULL OR product = ANY($4))",
         )
         .bind(importer)
         .bind(year)
         .bind(at)
         .bind(products)
+        .bind(flow_range(year, None).0)
+        .bind(flow_range(year, None).1)
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
