@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
-use time::OffsetDateTime;
 
 use super::{
     ChangeKind, Store, WriteCtx, db_error,
@@ -24,7 +23,8 @@ const AGREEMENTS: Collection = Collection::Agreements;
 
 #[derive(sqlx::FromRow)]
 pub struct AgreementRow {
-    id: String,
+    #[sqlx(flatten)]
+    stamps: super::resource::StampRow,
     title: String,
     title_ko: String,
     kind: String,
@@ -33,43 +33,25 @@ pub struct AgreementRow {
     description: String,
     source: String,
     labels: Json<BTreeMap<String, String>>,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-    delete_time: Option<OffsetDateTime>,
-    expire_time: Option<OffsetDateTime>,
-    revision: i64,
-}
-
-fn corrupt(what: &str, id: &str) -> Error {
-    Error::Internal(format!("stored agreement {id} has an invalid {what}"))
 }
 
 impl TryFrom<AgreementRow> for TradeAgreement {
     type Error = Error;
     fn try_from(r: AgreementRow) -> Result<Self, Error> {
-        let id = r.id;
-        let parties = r
-            .parties
-            .into_iter()
-            .map(|p| Id::try_from(p).map_err(|_| corrupt("party", &id)))
-            .collect::<Result<_, _>>()?;
+        let (id, stamps, c) = r.stamps.read("agreement")?;
         Ok(TradeAgreement {
             spec: AgreementSpec {
                 title: r.title,
                 title_ko: r.title_ko,
-                kind: AgreementKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &id))?,
-                parties,
+                kind: c.value(&r.kind, AgreementKind::parse, "kind")?,
+                parties: c.ids(r.parties, "party")?,
                 events: r.events.0,
                 description: r.description,
                 source: r.source,
                 labels: r.labels.0,
             },
-            create_time: r.create_time,
-            update_time: r.update_time,
-            delete_time: r.delete_time,
-            expire_time: r.expire_time,
-            revision: r.revision,
-            id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
+            stamps,
+            id,
         })
     }
 }

@@ -11,7 +11,7 @@ use super::{
     lock, request_hash,
 };
 use crate::domain::{
-    Collection, Error, Id, Reason,
+    Collection, Error, Id, Reason, Stored,
     check_in::CheckIn,
     enums::{Confidence, GoalState, Outcome, Pillar},
     goal::{FIELDS, GoalPatch, GoalSpec, Milestone, PolicyGoal, Risk, Target},
@@ -22,7 +22,8 @@ const GOALS: Collection = Collection::PolicyGoals;
 
 #[derive(sqlx::FromRow)]
 pub struct GoalRow {
-    id: String,
+    #[sqlx(flatten)]
+    stamps: super::resource::StampRow,
     parent_id: Option<String>,
     ancestors: Vec<String>,
     title: String,
@@ -46,76 +47,48 @@ pub struct GoalRow {
     risks: Json<Vec<Risk>>,
     source: String,
     labels: Json<BTreeMap<String, String>>,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-    delete_time: Option<OffsetDateTime>,
-    expire_time: Option<OffsetDateTime>,
-    revision: i64,
     /// Read raw, parsed once into its stored form (an unreadable value is recomputed).
     progress: Option<Json<Box<serde_json::value::RawValue>>>,
     latest_check_in: Option<Json<CheckIn>>,
 }
 
-fn corrupt(what: &str, id: &str) -> Error {
-    Error::Internal(format!("stored goal {id} has an invalid {what}"))
-}
-
-fn ids(v: Vec<String>, what: &str, id: &str) -> Result<Vec<Id>, Error> {
-    v.into_iter()
-        .map(|s| Id::try_from(s).map_err(|_| corrupt(what, id)))
-        .collect()
-}
-
 impl TryFrom<GoalRow> for PolicyGoal {
     type Error = Error;
     fn try_from(r: GoalRow) -> Result<Self, Error> {
-        let id = r.id;
+        let (id, stamps, c) = r.stamps.read("goal")?;
         let targets = r.targets.0.len();
         Ok(PolicyGoal {
             spec: GoalSpec {
                 title: r.title,
                 title_ko: r.title_ko,
-                pillar: Some(Pillar::parse(&r.pillar).ok_or_else(|| corrupt("pillar", &id))?),
-                parent: r
-                    .parent_id
-                    .map(|p| Id::try_from(p).map_err(|_| corrupt("parent", &id)))
-                    .transpose()?,
+                pillar: Some(c.value(&r.pillar, Pillar::parse, "pillar")?),
+                parent: c.id(r.parent_id, "parent")?,
                 description: r.description,
                 description_ko: r.description_ko,
                 sectors: r.sectors,
                 regions: r.regions,
                 lead_organization: r.lead_organization,
-                confidence: r
-                    .confidence
-                    .map(|c| Confidence::parse(&c).ok_or_else(|| corrupt("confidence", &id)))
-                    .transpose()?,
+                confidence: c.optional(r.confidence.as_deref(), Confidence::parse, "confidence")?,
                 confidence_note: r.confidence_note,
                 targets: r.targets.0,
                 milestones: r.milestones.0,
-                linked_partners: ids(r.linked_partners, "linked partner", &id)?,
+                linked_partners: c.ids(r.linked_partners, "linked partner")?,
                 contributing_organizations: r.contributing_organizations,
-                contributes_to: ids(r.contributes_to, "contributes_to goal", &id)?,
-                product_sets: ids(r.product_sets, "product set", &id)?,
+                contributes_to: c.ids(r.contributes_to, "contributes_to goal")?,
+                product_sets: c.ids(r.product_sets, "product set")?,
                 risks: r.risks.0,
                 source: r.source,
                 labels: r.labels.0,
             },
-            state: GoalState::parse(&r.state).ok_or_else(|| corrupt("state", &id))?,
-            outcome: r
-                .outcome
-                .map(|o| Outcome::parse(&o).ok_or_else(|| corrupt("outcome", &id)))
-                .transpose()?,
-            ancestors: ids(r.ancestors, "ancestor", &id)?,
-            create_time: r.create_time,
-            update_time: r.update_time,
-            delete_time: r.delete_time,
-            expire_time: r.expire_time,
-            revision: r.revision,
+            state: c.value(&r.state, GoalState::parse, "state")?,
+            outcome: c.optional(r.outcome.as_deref(), Outcome::parse, "outcome")?,
+            ancestors: c.ids(r.ancestors, "ancestor")?,
+            stamps,
             progress: super::measurements::progress_from_json(r.progress.as_ref().map(|p| p.0.get()), targets),
             risk_register: Vec::new(),
             dependent_products: Vec::new(),
             latest_check_in: r.latest_check_in.map(|c| c.0),
-            id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
+            id,
         })
     }
 }
@@ -173,7 +146,7 @@ impl Resource for PolicyGoal {
 
     /// Product sets of its own, or risks that may link some.
     fn has_detail(&self) -> bool {
-        self.delete_time.is_none() && !(self.spec.product_sets.is_empty() && self.risk_register.is_empty())
+        self.stamps.delete_time.is_none() && !(self.spec.product_sets.is_empty() && self.risk_register.is_empty())
     }
 }
 
@@ -537,7 +510,7 @@ async fn insert_goals(
         .fetch_all(&mut **tx)
         .await
         .map_err(db_error)?;
-    let mut inserted: HashMap<String, GoalRow> = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let mut inserted: HashMap<String, GoalRow> = rows.into_iter().map(|r| (r.stamps.id().to_owned(), r)).collect();
     let mut created = Vec::with_capacity(goals.len());
     for (i, (id, _, _)) in goals.iter().enumerate() {
         let Some(row) = inserted.remove(id.as_str()) else {

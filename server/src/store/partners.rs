@@ -14,11 +14,12 @@ use super::{
     Change, ChangeKind, Store, WriteCtx, append_changes, db_error,
     page::Key,
     resource::{
-        Begun, Intent, Kind, Meta, Resource, create_instead, ensure_inserted, lock_for, read, read_back, set_deleted,
+        Begun, Columns, Intent, Kind, Meta, Resource, create_instead, ensure_inserted, lock_for, read, read_back,
+        set_deleted,
     },
 };
 use crate::domain::{
-    Collection, Error, Id, Reason,
+    Collection, Error, Id, Reason, Stored,
     enums::{PartnerKind, Priority},
     list::{KeyType, SortValue},
     partner::{self, Engagement, FlowSpec, PartnerExports, PartnerPatch, PartnerSpec, TradeFlow, TradePartner},
@@ -45,7 +46,8 @@ const SELECT_PARTNER: &str = "SELECT trade_partners.*,
 
 #[derive(sqlx::FromRow)]
 pub struct PartnerRow {
-    id: String,
+    #[sqlx(flatten)]
+    stamps: super::resource::StampRow,
     kind: String,
     display_name: String,
     display_name_ko: String,
@@ -56,11 +58,6 @@ pub struct PartnerRow {
     risks: Json<Vec<crate::domain::goal::Risk>>,
     source: String,
     labels: Json<BTreeMap<String, String>>,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-    delete_time: Option<OffsetDateTime>,
-    expire_time: Option<OffsetDateTime>,
-    revision: i64,
     members: Vec<String>,
     memberships: Vec<String>,
     linked_goals: Vec<String>,
@@ -68,48 +65,31 @@ pub struct PartnerRow {
     risk_register: Vec<String>,
 }
 
-fn corrupt(what: &str, id: &str) -> Error {
-    Error::Internal(format!("stored partner {id} has an invalid {what}"))
-}
-
-fn ids(v: Vec<String>, what: &str, id: &str) -> Result<Vec<Id>, Error> {
-    v.into_iter()
-        .map(|s| Id::try_from(s).map_err(|_| corrupt(what, id)))
-        .collect()
-}
-
 impl TryFrom<PartnerRow> for TradePartner {
     type Error = Error;
     fn try_from(r: PartnerRow) -> Result<Self, Error> {
-        let id = r.id;
+        let (id, stamps, c) = r.stamps.read("partner")?;
         Ok(TradePartner {
             spec: PartnerSpec {
-                kind: PartnerKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &id))?,
+                kind: c.value(&r.kind, PartnerKind::parse, "kind")?,
                 display_name: r.display_name,
                 display_name_ko: r.display_name_ko,
                 description_ko: r.description_ko,
                 region: r.region,
-                members: ids(r.members, "member", &id)?,
-                priority: r
-                    .priority
-                    .map(|p| Priority::parse(&p).ok_or_else(|| corrupt("priority", &id)))
-                    .transpose()?,
+                members: c.ids(r.members, "member")?,
+                priority: c.optional(r.priority.as_deref(), Priority::parse, "priority")?,
                 engagements: r.engagements.0,
                 risks: r.risks.0,
                 source: r.source,
                 labels: r.labels.0,
             },
-            memberships: ids(r.memberships, "membership", &id)?,
-            linked_goals: ids(r.linked_goals, "linked goal", &id)?,
-            trade_agreements: ids(r.trade_agreements, "agreement", &id)?,
-            risk_register: ids(r.risk_register, "linking risk", &id)?,
+            memberships: c.ids(r.memberships, "membership")?,
+            linked_goals: c.ids(r.linked_goals, "linked goal")?,
+            trade_agreements: c.ids(r.trade_agreements, "agreement")?,
+            risk_register: c.ids(r.risk_register, "linking risk")?,
             dependent_products: Vec::new(),
-            create_time: r.create_time,
-            update_time: r.update_time,
-            delete_time: r.delete_time,
-            expire_time: r.expire_time,
-            revision: r.revision,
-            id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
+            stamps,
+            id,
         })
     }
 }
@@ -148,7 +128,7 @@ impl Resource for TradePartner {
 
     /// Risks that may link product sets.
     fn has_detail(&self) -> bool {
-        self.delete_time.is_none() && !self.risk_register.is_empty()
+        self.stamps.delete_time.is_none() && !self.risk_register.is_empty()
     }
 }
 
@@ -270,7 +250,7 @@ pub(super) async fn lock_live_partners(
         .await?
         .into_iter()
         .map(|(id, kind)| {
-            let kind = PartnerKind::parse(&kind).ok_or_else(|| corrupt("kind", id.as_str()))?;
+            let kind = Columns::new("partner", id.as_str()).value(&kind, PartnerKind::parse, "kind")?;
             Ok((id, kind))
         })
         .collect()
@@ -903,7 +883,7 @@ impl Store {
         .await
         .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
-        let id = |s: String| Id::try_from(s.clone()).map_err(|_| corrupt("id", &s));
+        let id = |s: String| Id::try_from(s.clone()).map_err(|_| Columns::new("partner", &s).corrupt("id"));
         let mut out = YearExports {
             countries: Vec::new(),
             groups: Vec::new(),
@@ -945,7 +925,8 @@ impl TryFrom<FlowRow> for TradeFlow {
     type Error = Error;
     fn try_from(r: FlowRow) -> Result<Self, Error> {
         Ok(TradeFlow {
-            partner: Id::try_from(r.partner_id.clone()).map_err(|_| corrupt("flow partner", &r.partner_id))?,
+            partner: Id::try_from(r.partner_id.clone())
+                .map_err(|_| Columns::new("partner", &r.partner_id).corrupt("flow partner"))?,
             year: r.year,
             exports_usd: r.exports_usd,
             imports_usd: r.imports_usd,

@@ -23,22 +23,18 @@ const SETS: Collection = Collection::ProductSets;
 
 #[derive(sqlx::FromRow)]
 pub struct ProductSetRow {
-    id: String,
+    #[sqlx(flatten)]
+    stamps: super::resource::StampRow,
     display_name: String,
     description: String,
     products: Vec<String>,
     labels: Json<BTreeMap<String, String>>,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-    delete_time: Option<OffsetDateTime>,
-    expire_time: Option<OffsetDateTime>,
-    revision: i64,
 }
 
 impl TryFrom<ProductSetRow> for ProductSet {
     type Error = Error;
     fn try_from(r: ProductSetRow) -> Result<Self, Error> {
-        let id = Id::try_from(r.id).map_err(|e| Error::Internal(format!("stored product set: {e}")))?;
+        let (id, stamps, _) = r.stamps.read("product set")?;
         Ok(ProductSet {
             id,
             spec: ProductSetSpec {
@@ -47,11 +43,7 @@ impl TryFrom<ProductSetRow> for ProductSet {
                 products: r.products,
                 labels: r.labels.0,
             },
-            create_time: r.create_time,
-            update_time: r.update_time,
-            delete_time: r.delete_time,
-            expire_time: r.expire_time,
-            revision: r.revision,
+            stamps,
         })
     }
 }
@@ -206,7 +198,7 @@ impl Store {
             return Ok(set);
         };
         check_etag(etag, &current.etag(), || current.name())?;
-        if current.delete_time.is_some() {
+        if current.stamps.delete_time.is_some() {
             return Err(resource_deleted(
                 current.name(),
                 "is deleted; undelete it before updating",
@@ -248,7 +240,7 @@ impl Store {
             };
         };
         check_etag(etag, &current.etag(), || current.name())?;
-        if current.delete_time.is_some() {
+        if current.stamps.delete_time.is_some() {
             return Err(resource_deleted(current.name(), "is already deleted"));
         }
         let mut changes = Vec::new();
@@ -272,7 +264,7 @@ impl Store {
             .await?
             .ok_or_else(|| not_found::<ProductSet>(id))?;
         check_etag(etag, &current.etag(), || current.name())?;
-        if current.delete_time.is_none() {
+        if current.stamps.delete_time.is_none() {
             return Err(Error::AlreadyExists {
                 resource_type: SETS.resource_type(),
                 name: current.name(),
@@ -294,7 +286,7 @@ impl Store {
                 .await?
                 .ok_or_else(|| not_found::<ProductSet>(id))?,
         };
-        if set.delete_time.is_some() {
+        if set.stamps.delete_time.is_some() {
             return Err(resource_deleted(set.name(), "is deleted"));
         }
         Ok(set.spec.products)

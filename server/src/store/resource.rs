@@ -15,7 +15,7 @@ use super::{
     db_error, page,
 };
 use crate::domain::{
-    Collection, Error, Id,
+    Collection, Error, Id, Stamps,
     list::{FieldDef, SortValue},
 };
 
@@ -38,6 +38,89 @@ pub struct Kind {
     pub lock_then_read: bool,
 }
 
+/// The columns of every resource table: the id and the [`Stamps`] (`#[sqlx(flatten)]` in each
+/// resource's row).
+#[derive(sqlx::FromRow)]
+pub struct StampRow {
+    id: String,
+    create_time: OffsetDateTime,
+    update_time: OffsetDateTime,
+    delete_time: Option<OffsetDateTime>,
+    expire_time: Option<OffsetDateTime>,
+    revision: i64,
+}
+
+impl StampRow {
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The id and stamps of a stored `what` (`goal`), and a reader of its other columns.
+    pub(crate) fn read(self, what: &'static str) -> Result<(Id, Stamps, Columns), Error> {
+        let columns = Columns { what, id: self.id };
+        let id = Id::try_from(columns.id.clone()).map_err(|_| columns.corrupt("id"))?;
+        let stamps = Stamps {
+            create_time: self.create_time,
+            update_time: self.update_time,
+            delete_time: self.delete_time,
+            expire_time: self.expire_time,
+            revision: self.revision,
+        };
+        Ok((id, stamps, columns))
+    }
+}
+
+/// Reads the stored columns of one row: an unreadable value is INTERNAL, naming the row.
+#[derive(Debug)]
+pub(crate) struct Columns {
+    what: &'static str,
+    id: String,
+}
+
+impl Columns {
+    /// The columns of the stored `what` `id`.
+    pub(crate) fn new(what: &'static str, id: &str) -> Columns {
+        Columns {
+            what,
+            id: id.to_owned(),
+        }
+    }
+
+    pub(crate) fn corrupt(&self, column: &str) -> Error {
+        Error::Internal(format!("stored {} {} has an invalid {column}", self.what, self.id))
+    }
+
+    /// Stored ids (links, members).
+    pub(crate) fn ids(&self, v: Vec<String>, column: &str) -> Result<Vec<Id>, Error> {
+        v.into_iter()
+            .map(|s| Id::try_from(s).map_err(|_| self.corrupt(column)))
+            .collect()
+    }
+
+    /// A stored optional id.
+    pub(crate) fn id(&self, v: Option<String>, column: &str) -> Result<Option<Id>, Error> {
+        v.map(|s| Id::try_from(s).map_err(|_| self.corrupt(column))).transpose()
+    }
+
+    /// A stored enum value.
+    pub(crate) fn value<T>(&self, raw: &str, parse: fn(&str) -> Option<T>, column: &str) -> Result<T, Error> {
+        parse(raw).ok_or_else(|| self.corrupt(column))
+    }
+
+    /// A stored optional enum value: NULL, or `''`, is none.
+    pub(crate) fn optional<T>(
+        &self,
+        raw: Option<&str>,
+        parse: fn(&str) -> Option<T>,
+        column: &str,
+    ) -> Result<Option<T>, Error> {
+        match raw {
+            None | Some("") => Ok(None),
+            Some(raw) => self.value(raw, parse, column).map(Some),
+        }
+    }
+}
+
 /// What every stored resource has: its id, revision and lifetime.
 #[derive(Debug, Clone, Copy)]
 pub struct Meta<'a> {
@@ -55,9 +138,9 @@ macro_rules! stored_fields {
         fn meta(&self) -> Meta<'_> {
             Meta {
                 id: &self.id,
-                revision: self.revision,
-                create_time: self.create_time,
-                delete_time: self.delete_time,
+                revision: self.stamps.revision,
+                create_time: self.stamps.create_time,
+                delete_time: self.stamps.delete_time,
             }
         }
 

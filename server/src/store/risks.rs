@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
-use time::OffsetDateTime;
 
 use super::{
     Change, ChangeKind, Store, WriteCtx, db_error,
@@ -16,7 +15,7 @@ use super::{
     },
 };
 use crate::domain::{
-    Collection, Error, Id,
+    Collection, Error, Id, Stored,
     enums::{RiskCategory, RiskState},
     list::SortValue,
     risk::{self, RiskEntry, RiskPatch, RiskSpec},
@@ -26,7 +25,8 @@ const RISKS: Collection = Collection::Risks;
 
 #[derive(sqlx::FromRow)]
 pub struct RiskRow {
-    id: String,
+    #[sqlx(flatten)]
+    stamps: super::resource::StampRow,
     title: String,
     title_ko: String,
     category: String,
@@ -41,15 +41,6 @@ pub struct RiskRow {
     goals: Vec<String>,
     partners: Vec<String>,
     product_sets: Vec<String>,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-    delete_time: Option<OffsetDateTime>,
-    expire_time: Option<OffsetDateTime>,
-    revision: i64,
-}
-
-fn corrupt(what: &str, id: &str) -> Error {
-    Error::Internal(format!("stored risk {id} has an invalid {what}"))
 }
 
 /// Risk ids read for the register of `target`.
@@ -59,48 +50,30 @@ fn ids_of(v: Vec<String>, target: &str) -> Result<Vec<Id>, Error> {
         .collect()
 }
 
-fn ids(v: Vec<String>, what: &str, id: &str) -> Result<Vec<Id>, Error> {
-    v.into_iter()
-        .map(|s| Id::try_from(s).map_err(|_| corrupt(what, id)))
-        .collect()
-}
-
-/// `''` is unspecified; anything else must be a value of the enum.
-fn optional<T>(raw: &str, parse: fn(&str) -> Option<T>, what: &str, id: &str) -> Result<Option<T>, Error> {
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    parse(raw).map(Some).ok_or_else(|| corrupt(what, id))
-}
-
 impl TryFrom<RiskRow> for RiskEntry {
     type Error = Error;
     fn try_from(r: RiskRow) -> Result<Self, Error> {
-        let id = r.id;
-        let score = |n: i32, what: &str| u8::try_from(n).map_err(|_| corrupt(what, &id));
+        let (id, stamps, c) = r.stamps.read("risk")?;
+        let score = |n: i32, what: &str| u8::try_from(n).map_err(|_| c.corrupt(what));
         Ok(RiskEntry {
             spec: RiskSpec {
                 title: r.title,
                 title_ko: r.title_ko,
-                category: optional(&r.category, RiskCategory::parse, "category", &id)?,
+                category: c.optional(Some(&r.category), RiskCategory::parse, "category")?,
                 description: r.description,
                 likelihood: score(r.likelihood, "likelihood")?,
                 impact: score(r.impact, "impact")?,
                 owner_organization: r.owner_organization,
                 mitigation: r.mitigation,
-                state: optional(&r.state, RiskState::parse, "state", &id)?,
+                state: c.optional(Some(&r.state), RiskState::parse, "state")?,
                 source: r.source,
                 labels: r.labels.0,
-                goals: ids(r.goals, "goal", &id)?,
-                partners: ids(r.partners, "partner", &id)?,
-                product_sets: ids(r.product_sets, "product set", &id)?,
+                goals: c.ids(r.goals, "goal")?,
+                partners: c.ids(r.partners, "partner")?,
+                product_sets: c.ids(r.product_sets, "product set")?,
             },
-            create_time: r.create_time,
-            update_time: r.update_time,
-            delete_time: r.delete_time,
-            expire_time: r.expire_time,
-            revision: r.revision,
-            id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
+            stamps,
+            id,
         })
     }
 }

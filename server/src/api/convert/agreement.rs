@@ -29,12 +29,12 @@ impl TradeAgreement {
             description: s.description.clone(),
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            create_time: Some(timestamp(self.create_time)),
-            update_time: Some(timestamp(self.update_time)),
-            delete_time: self.delete_time.map(timestamp),
-            expire_time: self.expire_time.map(timestamp),
+            create_time: Some(timestamp(self.stamps.create_time)),
+            update_time: Some(timestamp(self.stamps.update_time)),
+            delete_time: self.stamps.delete_time.map(timestamp),
+            expire_time: self.stamps.expire_time.map(timestamp),
             etag: crate::store::Resource::etag(self),
-            revision: self.revision,
+            revision: self.stamps.revision,
         }
     }
 }

@@ -446,12 +446,12 @@ impl PolicyGoal {
             product_sets: s.product_sets.iter().map(|p| Collection::ProductSets.name(p)).collect(),
             dependent_products: self.dependent_products.iter().map(|d| d.to_proto()).collect(),
             latest_check_in: self.latest_check_in.as_ref().map(|c| Box::new(c.to_proto())),
-            create_time: Some(timestamp(self.create_time)),
-            update_time: Some(timestamp(self.update_time)),
-            delete_time: self.delete_time.map(timestamp),
-            expire_time: self.expire_time.map(timestamp),
+            create_time: Some(timestamp(self.stamps.create_time)),
+            update_time: Some(timestamp(self.stamps.update_time)),
+            delete_time: self.stamps.delete_time.map(timestamp),
+            expire_time: self.stamps.expire_time.map(timestamp),
             etag: self.etag(),
-            revision: self.revision,
+            revision: self.stamps.revision,
         }
     }
 }

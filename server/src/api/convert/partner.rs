@@ -37,12 +37,12 @@ impl TradePartner {
             dependent_products: self.dependent_products.iter().map(|d| d.to_proto()).collect(),
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            create_time: Some(timestamp(self.create_time)),
-            update_time: Some(timestamp(self.update_time)),
-            delete_time: self.delete_time.map(timestamp),
-            expire_time: self.expire_time.map(timestamp),
+            create_time: Some(timestamp(self.stamps.create_time)),
+            update_time: Some(timestamp(self.stamps.update_time)),
+            delete_time: self.stamps.delete_time.map(timestamp),
+            expire_time: self.stamps.expire_time.map(timestamp),
             etag: self.etag(),
-            revision: self.revision,
+            revision: self.stamps.revision,
             // The deprecated inline agreements stay empty (see `trade_agreements`).
             ..Default::default()
         }
