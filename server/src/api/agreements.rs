@@ -54,7 +54,7 @@ resource::resource_service! {
             return Err(Error::InvalidArgument(v.into_vec()).into());
         };
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
-        let created = self.store.create_agreement(&id, spec, &ctx).await?;
+        let created = self.store.create_resource::<TradeAgreement>(&id, spec, &ctx).await?;
         Ok(Response::new(created.to_proto()))
     }
 }

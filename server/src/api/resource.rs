@@ -140,9 +140,9 @@ api_resource!(ProductSet {
     patch: ProductSetPatch,
     spec: ProductSetSpec,
     create_spec: super::convert::product_set::create_spec,
-    store: delete_product_set,
-    undelete_product_set,
-    update_product_set,
+    store: delete_resource,
+    undelete_resource,
+    update_resource,
 });
 
 api_resource!(TradePartner {
@@ -150,9 +150,9 @@ api_resource!(TradePartner {
     patch: PartnerPatch,
     spec: PartnerSpec,
     create_spec: super::convert::partner::create_spec,
-    store: delete_partner,
-    undelete_partner,
-    update_partner,
+    store: delete_resource,
+    undelete_resource,
+    update_resource,
 });
 
 api_resource!(TradeAgreement {
@@ -160,9 +160,9 @@ api_resource!(TradeAgreement {
     patch: AgreementPatch,
     spec: AgreementSpec,
     create_spec: super::convert::agreement::create_spec,
-    store: delete_agreement,
-    undelete_agreement,
-    update_agreement,
+    store: delete_resource,
+    undelete_resource,
+    update_resource,
 });
 
 api_resource!(RiskEntry {
@@ -170,9 +170,9 @@ api_resource!(RiskEntry {
     patch: RiskPatch,
     spec: RiskSpec,
     create_spec: super::convert::risk::create_spec,
-    store: delete_risk,
-    undelete_risk,
-    update_risk,
+    store: delete_resource,
+    undelete_resource,
+    update_resource,
 });
 
 /// The Update of a resource (AIP-134): the masked fields become a typed patch that the store

@@ -56,7 +56,7 @@ resource::resource_service! {
             return Err(Error::InvalidArgument(v.into_vec()).into());
         };
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
-        let risk = self.store.create_risk(&id, spec, &ctx).await?;
+        let risk = self.store.create_resource::<RiskEntry>(&id, spec, &ctx).await?;
         Ok(Response::new(risk.to_proto()))
     }
 }

@@ -7,14 +7,12 @@ use std::collections::BTreeMap;
 use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
 
 use super::{
-    ChangeKind, Store, WriteCtx, db_error,
-    resource::{
-        Begun, Intent, Kind, Meta, Resource, create_instead, ensure_inserted, lock_for, read_back, set_deleted,
-    },
+    Change, Store, WriteCtx, db_error,
+    resource::{Kind, Meta, Resource, Writable, ensure_inserted, read_back},
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
-    agreement::{self, AgreementEvent, AgreementPatch, AgreementSpec, KOREA, TradeAgreement},
+    agreement::{self, AgreementEvent, AgreementSpec, KOREA, TradeAgreement},
     enums::{AgreementKind, AgreementState},
     list::SortValue,
 };
@@ -72,10 +70,6 @@ impl Resource for TradeAgreement {
     super::resource::stored_fields!();
 }
 
-fn not_found(id: &Id) -> Error {
-    super::resource::not_found::<TradeAgreement>(id)
-}
-
 const INSERT: &str = "INSERT INTO agreements (id, title, title_ko, kind, parties, events, status, description, source,
         labels, create_time, update_time)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), now())
@@ -128,29 +122,11 @@ async fn partners_following_up(tx: &mut Transaction<'static, Postgres>, id: &Id)
     .map_err(db_error)
 }
 
-impl Store {
-    /// Creates an agreement. With a request id, a retry returns the original agreement.
-    pub async fn create_agreement(
-        &self,
-        id: &Id,
-        spec: AgreementSpec,
-        ctx: &WriteCtx,
-    ) -> Result<TradeAgreement, Error> {
-        const METHOD: &str = "CreateTradeAgreement";
-        let mut tx = match self.begin_create(METHOD, id, &spec, ctx).await? {
-            Begun::Write(tx) => tx,
-            Begun::Replayed(original) => return Ok(original),
-        };
-        let created = Self::insert_agreement(&mut tx, id, &spec).await?;
-        Self::commit_created(tx, &created, METHOD, ctx).await?;
-        Ok(created)
-    }
+impl Writable for TradeAgreement {
+    const CREATE: &'static str = "CreateTradeAgreement";
+    const FIELD: &'static str = "trade_agreement";
 
-    async fn insert_agreement(
-        tx: &mut Transaction<'static, Postgres>,
-        id: &Id,
-        spec: &AgreementSpec,
-    ) -> Result<TradeAgreement, Error> {
+    async fn insert(tx: &mut Transaction<'static, Postgres>, id: &Id, spec: &AgreementSpec) -> Result<Self, Error> {
         check_parties(tx, spec).await?;
         let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT), id, spec)
             .fetch_optional(&mut **tx)
@@ -160,94 +136,56 @@ impl Store {
         read_back::<TradeAgreement>(tx, id).await
     }
 
-    /// Updates an agreement: applies `patch` (the masked fields, each valid) to the stored
-    /// agreement and checks the result. With `create_spec` (allow_missing), a missing
-    /// agreement is created.
-    pub async fn update_agreement(
-        &self,
-        id: &Id,
-        etag: &str,
-        mask: Vec<String>,
-        patch: Result<AgreementPatch, Error>,
-        create_spec: Option<Result<AgreementSpec, Error>>,
-        ctx: &WriteCtx,
-    ) -> Result<TradeAgreement, Error> {
-        let mut tx = self.begin().await?;
-        let Some(current) = lock_for::<TradeAgreement>(&mut tx, id, etag, Intent::Update).await? else {
-            let spec = create_instead::<TradeAgreement, _>(id, etag, create_spec)?;
-            let created = Self::insert_agreement(&mut tx, id, &spec).await?;
-            Self::commit(tx, &[created.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
-            return Ok(created);
-        };
-        let mut spec = current.spec.clone();
-        spec.apply(patch?).map_err(|e| e.within("trade_agreement"))?;
-        if spec == current.spec {
-            tx.rollback().await.map_err(db_error)?;
-            return Ok(current);
-        }
+    async fn rewrite(
+        tx: &mut Transaction<'static, Postgres>,
+        current: &Self,
+        spec: &AgreementSpec,
+    ) -> Result<(), Error> {
         if spec.parties != current.spec.parties {
-            check_parties(&mut tx, &spec).await?;
+            check_parties(tx, spec).await?;
         }
-        bind_columns::<(String,)>(sqlx::query_as(UPDATE), id, &spec)
-            .fetch_one(&mut *tx)
+        bind_columns::<(String,)>(sqlx::query_as(UPDATE), &current.id, spec)
+            .fetch_one(&mut **tx)
             .await
             .map_err(db_error)?;
-        let updated = read_back::<TradeAgreement>(&mut tx, id).await?;
-        Self::commit(tx, &[updated.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
-        Ok(updated)
+        Ok(())
     }
 
-    /// Soft-deletes an agreement. Live partners' engagements that follow it up make this
+    /// Live partners' engagements that follow up the agreement make a delete
     /// FAILED_PRECONDITION (`LINKED_BY_PARTNERS`), unless `force`, which removes their
     /// references (each changed partner gets a new revision in the change log).
-    pub async fn delete_agreement(
-        &self,
-        id: &Id,
-        etag: &str,
+    async fn release<'a, 'c>(
+        _store: &'a Store,
+        tx: &'a mut Transaction<'static, Postgres>,
+        current: &'a Self,
         force: bool,
-        allow_missing: bool,
-        ctx: &WriteCtx,
-    ) -> Result<Option<TradeAgreement>, Error> {
-        let mut tx = self.begin().await?;
-        let Some(current) = lock_for::<TradeAgreement>(&mut tx, id, etag, Intent::Delete).await? else {
-            return if allow_missing { Ok(None) } else { Err(not_found(id)) };
-        };
-        let mut changes = Vec::new();
-        let following = partners_following_up(&mut tx, id).await?;
-        if !following.is_empty() {
-            if !force {
-                let list = super::name_list(Collection::TradePartners, following.iter().map(String::as_str));
-                return Err(Error::failed_precondition(
-                    Reason::LinkedByPartners,
-                    format!(
-                        "{} is followed up by engagements of live partners ({list}); remove those references first or set force",
-                        current.name()
-                    ),
-                    Some(current.name()),
-                ));
-            }
-            changes.extend(super::partners::unlink_agreement_from_engagements(&mut tx, id, ctx).await?);
+        ctx: &'c WriteCtx,
+    ) -> Result<Vec<Change<'c>>, Error> {
+        let following = partners_following_up(tx, &current.id).await?;
+        if following.is_empty() {
+            return Ok(Vec::new());
         }
-        set_deleted::<TradeAgreement>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
-        let deleted = read_back::<TradeAgreement>(&mut tx, id).await?;
-        changes.push(deleted.change(ChangeKind::Deleted, vec![], ctx)?);
-        Self::commit(tx, &changes, ctx).await?;
-        Ok(Some(deleted))
+        if !force {
+            let list = super::name_list(Collection::TradePartners, following.iter().map(String::as_str));
+            return Err(Error::failed_precondition(
+                Reason::LinkedByPartners,
+                format!(
+                    "{} is followed up by engagements of live partners ({list}); remove those references first or set force",
+                    current.name()
+                ),
+                Some(current.name()),
+            ));
+        }
+        super::partners::unlink_agreement_from_engagements(tx, &current.id, ctx).await
     }
 
-    /// Restores a soft-deleted agreement; its parties must still be live.
-    pub async fn undelete_agreement(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<TradeAgreement, Error> {
-        let mut tx = self.begin().await?;
-        let current = lock_for::<TradeAgreement>(&mut tx, id, etag, Intent::Undelete)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        check_parties(&mut tx, &current.spec).await?;
-        set_deleted::<TradeAgreement>(&mut tx, &[id.as_str()], None).await?;
-        let restored = read_back::<TradeAgreement>(&mut tx, id).await?;
-        Self::commit(tx, &[restored.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
-        Ok(restored)
+    /// Its parties must still be live.
+    async fn relink(tx: &mut Transaction<'static, Postgres>, current: &Self) -> Result<(), Error> {
+        check_parties(tx, &current.spec).await
     }
+}
 
+impl Store {
     /// Purges soft-deleted agreements past their expire time that no engagement references.
     pub(super) async fn purge_expired_agreements(&self) -> Result<u64, Error> {
         self.purge_in_batches(

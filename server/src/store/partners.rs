@@ -13,16 +13,13 @@ use time::OffsetDateTime;
 use super::{
     Change, ChangeKind, Store, WriteCtx, append_changes, db_error,
     page::Key,
-    resource::{
-        Begun, Columns, Intent, Kind, Meta, Resource, create_instead, ensure_inserted, lock_for, read, read_back,
-        set_deleted,
-    },
+    resource::{Columns, Kind, Meta, Resource, Writable, ensure_inserted, read, read_back},
 };
 use crate::domain::{
-    Collection, Error, Id, Reason, Stored,
+    Collection, Error, Id, Reason,
     enums::{PartnerKind, Priority},
     list::{KeyType, SortValue},
-    partner::{self, Engagement, FlowSpec, PartnerExports, PartnerPatch, PartnerSpec, TradeFlow, TradePartner},
+    partner::{self, Engagement, FlowSpec, PartnerExports, PartnerSpec, TradeFlow, TradePartner},
 };
 
 const PARTNERS: Collection = Collection::TradePartners;
@@ -484,24 +481,11 @@ const UPDATE_PARTNER: &str = "UPDATE trade_partners SET display_name = $2, displ
      WHERE id = $1
      RETURNING id";
 
-impl Store {
-    /// Creates a partner. With a request id, a retry returns the original partner.
-    pub async fn create_partner(&self, id: &Id, spec: PartnerSpec, ctx: &WriteCtx) -> Result<TradePartner, Error> {
-        const METHOD: &str = "CreateTradePartner";
-        let mut tx = match self.begin_create(METHOD, id, &spec, ctx).await? {
-            Begun::Write(tx) => tx,
-            Begun::Replayed(original) => return Ok(original),
-        };
-        let partner = Self::insert_partner(&mut tx, id, &spec).await?;
-        Self::commit_created(tx, &partner, METHOD, ctx).await?;
-        Ok(partner)
-    }
+impl Writable for TradePartner {
+    const CREATE: &'static str = "CreateTradePartner";
+    const FIELD: &'static str = "trade_partner";
 
-    async fn insert_partner(
-        tx: &mut Transaction<'static, Postgres>,
-        id: &Id,
-        spec: &PartnerSpec,
-    ) -> Result<TradePartner, Error> {
+    async fn insert(tx: &mut Transaction<'static, Postgres>, id: &Id, spec: &PartnerSpec) -> Result<Self, Error> {
         check_references(tx, id, spec, "trade_partner").await?;
         let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT_PARTNER), id, spec)
             .bind(spec.kind.as_str())
@@ -513,60 +497,33 @@ impl Store {
         read_back::<TradePartner>(tx, id).await
     }
 
-    /// Updates a partner: applies `patch` (the masked fields, each valid) to the stored partner
-    /// and checks the result. With `create_spec` (allow_missing), a missing partner is created.
-    pub async fn update_partner(
-        &self,
-        id: &Id,
-        etag: &str,
-        mask: Vec<String>,
-        patch: Result<PartnerPatch, Error>,
-        create_spec: Option<Result<PartnerSpec, Error>>,
-        ctx: &WriteCtx,
-    ) -> Result<TradePartner, Error> {
-        let mut tx = self.begin().await?;
-        let Some(current) = lock_for::<TradePartner>(&mut tx, id, etag, Intent::Update).await? else {
-            let spec = create_instead::<TradePartner, _>(id, etag, create_spec)?;
-            let partner = Self::insert_partner(&mut tx, id, &spec).await?;
-            Self::commit(tx, &[partner.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
-            return Ok(partner);
-        };
-        let spec = current.patched(patch?).map_err(|e| e.within("trade_partner"))?;
-        if spec == current.spec {
-            tx.rollback().await.map_err(db_error)?;
-            return Ok(current);
-        }
+    async fn rewrite(tx: &mut Transaction<'static, Postgres>, current: &Self, spec: &PartnerSpec) -> Result<(), Error> {
+        let id = &current.id;
         if spec.members != current.spec.members || spec.engagements != current.spec.engagements {
-            check_references(&mut tx, id, &spec, "trade_partner").await?;
+            check_references(tx, id, spec, "trade_partner").await?;
         }
-        bind_columns::<(String,)>(sqlx::query_as(UPDATE_PARTNER), id, &spec)
-            .fetch_one(&mut *tx)
+        bind_columns::<(String,)>(sqlx::query_as(UPDATE_PARTNER), id, spec)
+            .fetch_one(&mut **tx)
             .await
             .map_err(db_error)?;
         if spec.members != current.spec.members {
-            set_members(&mut tx, id, &spec.members).await?;
+            set_members(tx, id, &spec.members).await?;
         }
-        let partner = read_back::<TradePartner>(&mut tx, id).await?;
-        Self::commit(tx, &[partner.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
-        Ok(partner)
+        Ok(())
     }
 
-    /// Soft-deletes a partner. Live goals linking it, live groups listing it as a member and
-    /// live agreements naming it as a party make this FAILED_PRECONDITION, unless `force`,
+    /// Live goals linking the partner, live groups listing it as a member and live
+    /// agreements naming it as a party make a delete FAILED_PRECONDITION, unless `force`,
     /// which removes those links and memberships (each changed goal and group gets a new
     /// revision in the change log); agreements keep naming it.
-    pub async fn delete_partner(
-        &self,
-        id: &Id,
-        etag: &str,
+    async fn release<'a, 'c>(
+        store: &'a Store,
+        tx: &'a mut Transaction<'static, Postgres>,
+        current: &'a Self,
         force: bool,
-        allow_missing: bool,
-        ctx: &WriteCtx,
-    ) -> Result<Option<TradePartner>, Error> {
-        let mut tx = self.begin().await?;
-        let Some(current) = lock_for::<TradePartner>(&mut tx, id, etag, Intent::Delete).await? else {
-            return if allow_missing { Ok(None) } else { Err(not_found(id)) };
-        };
+        ctx: &'c WriteCtx,
+    ) -> Result<Vec<Change<'c>>, Error> {
+        let id = &current.id;
         let refusals = [
             (
                 &current.linked_goals,
@@ -609,45 +566,41 @@ impl Store {
         }
         let mut changes = Vec::new();
         if force {
-            changes.extend(self.unlink_partner_from_goals(&mut tx, id, ctx).await?);
-            changes.extend(
-                super::risks::unlink_from_risks(&mut tx, super::risks::Link::Partners, &[id.as_str()], ctx).await?,
-            );
+            changes.extend(store.unlink_partner_from_goals(tx, id, ctx).await?);
+            changes
+                .extend(super::risks::unlink_from_risks(tx, super::risks::Link::Partners, &[id.as_str()], ctx).await?);
             for group in &current.memberships {
                 sqlx::query("DELETE FROM partner_members WHERE group_id = $1 AND member_id = $2")
                     .bind(group.as_str())
                     .bind(id.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(db_error)?;
                 sqlx::query("UPDATE trade_partners SET update_time = now(), revision = revision + 1 WHERE id = $1")
                     .bind(group.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(db_error)?;
-                if let Some(g) = read::<TradePartner>(&mut tx, group).await? {
+                if let Some(g) = read::<TradePartner>(tx, group).await? {
                     changes.push(g.change(ChangeKind::Updated, vec!["members".into()], ctx)?);
                 }
             }
         }
-        set_deleted::<TradePartner>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
-        let partner = read_back::<TradePartner>(&mut tx, id).await?;
-        changes.push(partner.change(ChangeKind::Deleted, vec![], ctx)?);
-        Self::commit(tx, &changes, ctx).await?;
-        Ok(Some(partner))
+        Ok(changes)
     }
 
-    /// Restores a soft-deleted partner; its members must still be live.
-    pub async fn undelete_partner(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<TradePartner, Error> {
-        let mut tx = self.begin().await?;
-        let current = lock_for::<TradePartner>(&mut tx, id, etag, Intent::Undelete)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        lock_live_partners(&mut tx, &current.spec.members, "members").await?;
-        set_deleted::<TradePartner>(&mut tx, &[id.as_str()], None).await?;
-        let partner = read_back::<TradePartner>(&mut tx, id).await?;
-        Self::commit(tx, &[partner.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
-        Ok(partner)
+    /// Its members must still be live.
+    async fn relink(tx: &mut Transaction<'static, Postgres>, current: &Self) -> Result<(), Error> {
+        lock_live_partners(tx, &current.spec.members, "members")
+            .await
+            .map(|_| ())
+    }
+}
+
+impl Store {
+    /// Creates a partner. With a request id, a retry returns the original partner.
+    pub async fn create_partner(&self, id: &Id, spec: PartnerSpec, ctx: &WriteCtx) -> Result<TradePartner, Error> {
+        self.create_resource(id, spec, ctx).await
     }
 
     /// Purges soft-deleted partners past their expire time that nothing references any more

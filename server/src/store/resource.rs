@@ -15,7 +15,7 @@ use super::{
     db_error, page,
 };
 use crate::domain::{
-    Collection, Error, Id, Stamps,
+    Collection, Error, Id, Spec, Stamps, Stored,
     list::{FieldDef, SortValue},
 };
 
@@ -611,5 +611,142 @@ impl Store {
         let response = change.snapshot.clone().unwrap_or(serde_json::Value::Null);
         super::append_changes_answering(&mut tx, &[change], method, ctx, &response).await?;
         Self::finish(tx, ctx).await
+    }
+}
+
+/// A resource with the standard writes (create, update with a typed patch, soft delete,
+/// undelete): the sequence of each is written once in [`Store::create_resource`] and its
+/// siblings; what is a resource's own (its columns, the links it checks, who refers to it) is
+/// a hook here.
+pub trait Writable: Resource + Stored {
+    /// The create method, under which the request id of a create is claimed.
+    const CREATE: &'static str;
+    /// The request field holding the resource: the prefix of an update's violations.
+    const FIELD: &'static str;
+    /// Whether a soft delete logs its own change before those of [`Writable::release`].
+    const DELETED_FIRST: bool = false;
+
+    /// Inserts a new resource (ALREADY_EXISTS when its id is taken), checking what it links,
+    /// and reads it back.
+    fn insert<'a>(
+        tx: &'a mut Transaction<'static, Postgres>,
+        id: &'a Id,
+        spec: &'a Self::Spec,
+    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a;
+
+    /// Writes `spec`, a changed spec of `current`, checking the links that changed.
+    fn rewrite<'a>(
+        tx: &'a mut Transaction<'static, Postgres>,
+        current: &'a Self,
+        spec: &'a Self::Spec,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+
+    /// Before a soft delete: refuses (FAILED_PRECONDITION) while live resources refer to
+    /// `current`, or with `force` removes those references and returns their changes. By
+    /// default nothing refers to it.
+    fn release<'a, 'c>(
+        _store: &'a Store,
+        _tx: &'a mut Transaction<'static, Postgres>,
+        _current: &'a Self,
+        _force: bool,
+        _ctx: &'c WriteCtx,
+    ) -> impl Future<Output = Result<Vec<Change<'c>>, Error>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// Before an undelete: checks that what `current` links is still live.
+    fn relink<'a>(
+        tx: &'a mut Transaction<'static, Postgres>,
+        current: &'a Self,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+}
+
+/// The patch of a [`Writable`] resource.
+pub type PatchOf<R> = <<R as Stored>::Spec as Spec>::Patch;
+
+impl Store {
+    /// Creates a resource. With a request id, a retry returns the original resource.
+    pub async fn create_resource<R: Writable>(&self, id: &Id, spec: R::Spec, ctx: &WriteCtx) -> Result<R, Error> {
+        let mut tx = match self.begin_create(R::CREATE, id, &spec, ctx).await? {
+            Begun::Write(tx) => tx,
+            Begun::Replayed(original) => return Ok(original),
+        };
+        let created = R::insert(&mut tx, id, &spec).await?;
+        Self::commit_created(tx, &created, R::CREATE, ctx).await?;
+        Ok(created)
+    }
+
+    /// Updates a resource: applies `patch` (the masked fields, each valid, or their
+    /// violations, reported once the resource is locked and its etag and state checked) to
+    /// the stored resource and checks the result; an update that changes nothing writes
+    /// nothing. With `create_spec` (allow_missing), a missing resource is created.
+    pub async fn update_resource<R: Writable>(
+        &self,
+        id: &Id,
+        etag: &str,
+        mask: Vec<String>,
+        patch: Result<PatchOf<R>, Error>,
+        create_spec: Option<Result<R::Spec, Error>>,
+        ctx: &WriteCtx,
+    ) -> Result<R, Error> {
+        let mut tx = self.begin().await?;
+        let Some(current) = lock_for::<R>(&mut tx, id, etag, Intent::Update).await? else {
+            let spec = create_instead::<R, _>(id, etag, create_spec)?;
+            let created = R::insert(&mut tx, id, &spec).await?;
+            Self::commit(tx, &[created.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
+            return Ok(created);
+        };
+        let spec = current.patched(patch?).map_err(|e| e.within(R::FIELD))?;
+        if &spec == current.spec() {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(current);
+        }
+        R::rewrite(&mut tx, &current, &spec).await?;
+        let updated = read_back::<R>(&mut tx, id).await?;
+        Self::commit(tx, &[updated.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
+        Ok(updated)
+    }
+
+    /// Soft-deletes a resource (see [`Writable::release`] for what refers to it and `force`).
+    pub async fn delete_resource<R: Writable>(
+        &self,
+        id: &Id,
+        etag: &str,
+        force: bool,
+        allow_missing: bool,
+        ctx: &WriteCtx,
+    ) -> Result<Option<R>, Error> {
+        let mut tx = self.begin().await?;
+        let Some(current) = lock_for::<R>(&mut tx, id, etag, Intent::Delete).await? else {
+            return if allow_missing {
+                Ok(None)
+            } else {
+                Err(not_found::<R>(id))
+            };
+        };
+        let mut changes = R::release(self, &mut tx, &current, force, ctx).await?;
+        set_deleted::<R>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
+        let deleted = read_back::<R>(&mut tx, id).await?;
+        let change = deleted.change(ChangeKind::Deleted, vec![], ctx)?;
+        if R::DELETED_FIRST {
+            changes.insert(0, change);
+        } else {
+            changes.push(change);
+        }
+        Self::commit(tx, &changes, ctx).await?;
+        Ok(Some(deleted))
+    }
+
+    /// Restores a soft-deleted resource; what it links must still be live.
+    pub async fn undelete_resource<R: Writable>(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<R, Error> {
+        let mut tx = self.begin().await?;
+        let current = lock_for::<R>(&mut tx, id, etag, Intent::Undelete)
+            .await?
+            .ok_or_else(|| not_found::<R>(id))?;
+        R::relink(&mut tx, &current).await?;
+        set_deleted::<R>(&mut tx, &[id.as_str()], None).await?;
+        let restored = read_back::<R>(&mut tx, id).await?;
+        Self::commit(tx, &[restored.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
+        Ok(restored)
     }
 }

@@ -10,15 +10,13 @@ use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::
 use super::{
     Change, ChangeKind, Store, WriteCtx, db_error,
     partners::{lock_live_goals, lock_live_partners, lock_live_product_sets},
-    resource::{
-        Begun, Intent, Kind, Meta, Resource, create_instead, ensure_inserted, lock_for, read_back, set_deleted,
-    },
+    resource::{Kind, Meta, Resource, Writable, ensure_inserted, read_back},
 };
 use crate::domain::{
-    Collection, Error, Id, Stored,
+    Collection, Error, Id,
     enums::{RiskCategory, RiskState},
     list::SortValue,
-    risk::{self, RiskEntry, RiskPatch, RiskSpec},
+    risk::{self, RiskEntry, RiskSpec},
 };
 
 const RISKS: Collection = Collection::Risks;
@@ -92,10 +90,6 @@ impl Resource for RiskEntry {
     type Row = RiskRow;
 
     super::resource::stored_fields!();
-}
-
-fn not_found(id: &Id) -> Error {
-    super::resource::not_found::<RiskEntry>(id)
 }
 
 /// Locks the goals, partners and product sets a risk links and checks they are live.
@@ -223,6 +217,40 @@ pub(super) async fn unlink_from_risks<'a>(
         .collect()
 }
 
+impl Writable for RiskEntry {
+    const CREATE: &'static str = "CreateRiskEntry";
+    const FIELD: &'static str = "risk";
+
+    async fn insert(tx: &mut Transaction<'static, Postgres>, id: &Id, spec: &RiskSpec) -> Result<Self, Error> {
+        check_links(tx, spec, "risk").await?;
+        let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT_RISK), id, spec)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        ensure_inserted::<RiskEntry>(inserted, id)?;
+        read_back::<RiskEntry>(tx, id).await
+    }
+
+    async fn rewrite(tx: &mut Transaction<'static, Postgres>, current: &Self, spec: &RiskSpec) -> Result<(), Error> {
+        if spec.goals != current.spec.goals
+            || spec.partners != current.spec.partners
+            || spec.product_sets != current.spec.product_sets
+        {
+            check_links(tx, spec, "risk").await?;
+        }
+        bind_columns::<(String,)>(sqlx::query_as(UPDATE_RISK), &current.id, spec)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// The goals, partners and product sets it links must still be live.
+    async fn relink(tx: &mut Transaction<'static, Postgres>, current: &Self) -> Result<(), Error> {
+        check_links(tx, &current.spec, "risk").await
+    }
+}
+
 impl Store {
     /// The live risks linking each of `ids` through `link`, by id (the `risk_register` of
     /// goals and partners).
@@ -249,105 +277,6 @@ impl Store {
         rows.into_iter()
             .map(|(target, risks)| Ok((target.clone(), ids_of(risks, &target)?)))
             .collect()
-    }
-
-    /// Creates a risk. With a request id, a retry returns the original risk.
-    pub async fn create_risk(&self, id: &Id, spec: RiskSpec, ctx: &WriteCtx) -> Result<RiskEntry, Error> {
-        const METHOD: &str = "CreateRiskEntry";
-        let mut tx = match self.begin_create(METHOD, id, &spec, ctx).await? {
-            Begun::Write(tx) => tx,
-            Begun::Replayed(original) => return Ok(original),
-        };
-        let risk = Self::insert_risk(&mut tx, id, &spec).await?;
-        Self::commit_created(tx, &risk, METHOD, ctx).await?;
-        Ok(risk)
-    }
-
-    async fn insert_risk(
-        tx: &mut Transaction<'static, Postgres>,
-        id: &Id,
-        spec: &RiskSpec,
-    ) -> Result<RiskEntry, Error> {
-        check_links(tx, spec, "risk").await?;
-        let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT_RISK), id, spec)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        ensure_inserted::<RiskEntry>(inserted, id)?;
-        read_back::<RiskEntry>(tx, id).await
-    }
-
-    /// Updates a risk: applies `patch` to the stored risk; links must be live. With
-    /// `create_spec` (allow_missing), a missing risk is created.
-    pub async fn update_risk(
-        &self,
-        id: &Id,
-        etag: &str,
-        mask: Vec<String>,
-        patch: Result<RiskPatch, Error>,
-        create_spec: Option<Result<RiskSpec, Error>>,
-        ctx: &WriteCtx,
-    ) -> Result<RiskEntry, Error> {
-        let mut tx = self.begin().await?;
-        let Some(current) = lock_for::<RiskEntry>(&mut tx, id, etag, Intent::Update).await? else {
-            let spec = create_instead::<RiskEntry, _>(id, etag, create_spec)?;
-            let risk = Self::insert_risk(&mut tx, id, &spec).await?;
-            Self::commit(tx, &[risk.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
-            return Ok(risk);
-        };
-        let spec = current.patched(patch?).map_err(|e| e.within("risk"))?;
-        if spec == current.spec {
-            tx.rollback().await.map_err(db_error)?;
-            return Ok(current);
-        }
-        if spec.goals != current.spec.goals
-            || spec.partners != current.spec.partners
-            || spec.product_sets != current.spec.product_sets
-        {
-            check_links(&mut tx, &spec, "risk").await?;
-        }
-        bind_columns::<(String,)>(sqlx::query_as(UPDATE_RISK), id, &spec)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let risk = read_back::<RiskEntry>(&mut tx, id).await?;
-        Self::commit(tx, &[risk.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
-        Ok(risk)
-    }
-
-    /// Soft-deletes a risk. Nothing refers to a risk, so `force` changes nothing.
-    pub async fn delete_risk(
-        &self,
-        id: &Id,
-        etag: &str,
-        _force: bool,
-        allow_missing: bool,
-        ctx: &WriteCtx,
-    ) -> Result<Option<RiskEntry>, Error> {
-        let mut tx = self.begin().await?;
-        if lock_for::<RiskEntry>(&mut tx, id, etag, Intent::Delete)
-            .await?
-            .is_none()
-        {
-            return if allow_missing { Ok(None) } else { Err(not_found(id)) };
-        }
-        set_deleted::<RiskEntry>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
-        let risk = read_back::<RiskEntry>(&mut tx, id).await?;
-        Self::commit(tx, &[risk.change(ChangeKind::Deleted, vec![], ctx)?], ctx).await?;
-        Ok(Some(risk))
-    }
-
-    /// Restores a soft-deleted risk; the goals and partners it links must still be live.
-    pub async fn undelete_risk(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<RiskEntry, Error> {
-        let mut tx = self.begin().await?;
-        let current = lock_for::<RiskEntry>(&mut tx, id, etag, Intent::Undelete)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        check_links(&mut tx, &current.spec, "risk").await?;
-        set_deleted::<RiskEntry>(&mut tx, &[id.as_str()], None).await?;
-        let risk = read_back::<RiskEntry>(&mut tx, id).await?;
-        Self::commit(tx, &[risk.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
-        Ok(risk)
     }
 
     /// Purges soft-deleted risks past their expire time.
