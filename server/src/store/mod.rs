@@ -31,7 +31,7 @@ use time::OffsetDateTime;
 pub use changes::{ChangeQuery, ChangeRecord, NOTIFY_CHANNEL};
 pub use measurements::{MEASUREMENT_TYPE, MeasurementPage, MeasurementQuery};
 pub use partners::{FLOW_TYPE, FlowPage, YearExports};
-pub use resource::{Page, Resource};
+pub use resource::{Page, Resource, Writable};
 pub use tokens::{TOKEN_TYPE, TokenRecord};
 
 use crate::domain::{Actor, Error, Reason, list::PageTokens};

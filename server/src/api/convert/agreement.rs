@@ -130,6 +130,6 @@ fn field(v: &mut Violations, f: &str, a: &pb::TradeAgreement, name: &str) -> Opt
 }
 
 /// The spec of an agreement created by an update with `allow_missing` (the whole message).
-pub fn create_spec(field: &str, a: &pb::TradeAgreement, _id: &Id) -> Result<AgreementSpec, Error> {
+pub fn create_spec(field: &str, a: &pb::TradeAgreement, _id: &Id, _id_field: &str) -> Result<AgreementSpec, Error> {
     AgreementSpec::from_proto(field, a)
 }

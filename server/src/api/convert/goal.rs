@@ -457,7 +457,7 @@ impl PolicyGoal {
 }
 
 /// The spec of a goal created by an update with `allow_missing` (the whole message).
-pub fn create_spec(field: &str, g: &pb::PolicyGoal, _id: &Id) -> Result<GoalSpec, Error> {
+pub fn create_spec(field: &str, g: &pb::PolicyGoal, _id: &Id, _id_field: &str) -> Result<GoalSpec, Error> {
     GoalSpec::from_proto(field, g)
 }
 

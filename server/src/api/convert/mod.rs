@@ -9,6 +9,11 @@ macro_rules! patchable {
     ($msg:ty => $field:ident, $patch:ident, $spec:ident, $fields:expr, $rule_inputs:expr) => {
         impl super::Patchable for $msg {
             type Field = $field;
+            type Spec = $spec;
+
+            fn spec(&self, prefix: &str) -> Result<$spec, Error> {
+                $spec::from_proto(prefix, self)
+            }
 
             fn field(&self, v: &mut Violations, path: &str, name: &str) -> Option<$field> {
                 field(v, path, self, name)
@@ -77,6 +82,10 @@ pub fn from_timestamp(field: &str, t: &prost_types::Timestamp) -> Result<time::O
 pub(crate) trait Patchable {
     /// The domain's typed form of one field and its new value.
     type Field;
+    /// The domain's spec of the resource.
+    type Spec;
+    /// Every writable field, validated (a create); violation paths are `{prefix}.{field}`.
+    fn spec(&self, prefix: &str) -> Result<Self::Spec, Error>;
     /// Converts and validates the writable top-level field `name` (`path` names it in the
     /// request, for violations).
     fn field(&self, v: &mut Violations, path: &str, name: &str) -> Option<Self::Field>;

@@ -195,10 +195,10 @@ fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Optio
 
 /// The spec of a partner created by an update with `allow_missing` (the whole message), its
 /// id checked against its kind (countries are ISO codes).
-pub fn create_spec(field: &str, p: &pb::TradePartner, id: &Id) -> Result<PartnerSpec, Error> {
+pub fn create_spec(field: &str, p: &pb::TradePartner, id: &Id, id_field: &str) -> Result<PartnerSpec, Error> {
     let spec = PartnerSpec::from_proto(field, p)?;
     let mut v = Violations::new();
-    crate::domain::partner::check_id(&mut v, &format!("{field}.name"), id, spec.kind);
+    crate::domain::partner::check_id(&mut v, id_field, id, spec.kind);
     v.finish(|| spec.named_in_korean(id))
 }
 

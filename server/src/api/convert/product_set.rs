@@ -62,7 +62,12 @@ fn field(v: &mut Violations, f: &str, p: &pb::ProductSet, name: &str) -> Option<
 
 /// Whether a writable field of a request set holds a non-default value.
 /// The spec of a product set created by an update with `allow_missing` (the whole message).
-pub fn create_spec(field: &str, p: &pb::ProductSet, _id: &crate::domain::Id) -> Result<ProductSetSpec, Error> {
+pub fn create_spec(
+    field: &str,
+    p: &pb::ProductSet,
+    _id: &crate::domain::Id,
+    _id_field: &str,
+) -> Result<ProductSetSpec, Error> {
     ProductSetSpec::from_proto(field, p)
 }
 

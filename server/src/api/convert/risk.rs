@@ -116,6 +116,6 @@ fn field(v: &mut Violations, f: &str, r: &pb::RiskEntry, name: &str) -> Option<R
 patchable!(pb::RiskEntry => RiskField, RiskPatch, RiskSpec, FIELDS, RULE_INPUTS);
 
 /// The spec of a risk created by an update with `allow_missing` (the whole message).
-pub fn create_spec(field: &str, r: &pb::RiskEntry, _id: &Id) -> Result<RiskSpec, Error> {
+pub fn create_spec(field: &str, r: &pb::RiskEntry, _id: &Id, _id_field: &str) -> Result<RiskSpec, Error> {
     RiskSpec::from_proto(field, r)
 }
