@@ -3,19 +3,12 @@
 use registry_proto::v1::{self as pb, trade_agreement_service_server::TradeAgreementService};
 
 use super::resource;
-use crate::{domain::agreement::TradeAgreement, store::Store};
+use crate::domain::agreement::TradeAgreement;
 
-/// The TradeAgreementService implementation.
-#[derive(Debug, Clone)]
-pub struct AgreementsApi {
-    store: Store,
-}
-
-impl AgreementsApi {
-    pub fn new(store: Store) -> Self {
-        AgreementsApi { store }
-    }
-}
+service_api!(
+    /// The TradeAgreementService implementation.
+    AgreementsApi
+);
 
 resource::resource_service! {
     impl TradeAgreementService for AgreementsApi {

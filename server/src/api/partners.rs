@@ -6,13 +6,10 @@ use tonic::{Request, Response, Status};
 
 use super::{all, resource, write_ctx};
 use crate::domain::partner::TradePartner;
-use crate::{
-    domain::{
-        Collection, Error, Id, Violations,
-        list::{self, PageTokens},
-        partner::{self, FlowSpec},
-    },
-    store::Store,
+use crate::domain::{
+    Collection, Error, Id, Violations,
+    list::{self, PageTokens},
+    partner::{self, FlowSpec},
 };
 
 const PARTNERS: Collection = Collection::TradePartners;
@@ -22,17 +19,10 @@ pub const DEFAULT_DEPENDENCY_THRESHOLD: f64 = 0.2;
 /// Default number of partners `top_n_share` covers.
 pub const DEFAULT_TOP_N: i32 = 5;
 
-/// The TradePartnerService implementation.
-#[derive(Debug, Clone)]
-pub struct PartnersApi {
-    store: Store,
-}
-
-impl PartnersApi {
-    pub fn new(store: Store) -> Self {
-        PartnersApi { store }
-    }
-}
+service_api!(
+    /// The TradePartnerService implementation.
+    PartnersApi
+);
 
 fn invalid(v: Violations) -> Status {
     Error::InvalidArgument(v.into_vec()).into()

@@ -3,19 +3,12 @@
 use registry_proto::v1::{self as pb, risk_register_service_server::RiskRegisterService};
 
 use super::resource;
-use crate::{domain::risk::RiskEntry, store::Store};
+use crate::domain::risk::RiskEntry;
 
-/// The RiskRegisterService implementation.
-#[derive(Debug, Clone)]
-pub struct RisksApi {
-    store: Store,
-}
-
-impl RisksApi {
-    pub fn new(store: Store) -> Self {
-        RisksApi { store }
-    }
-}
+service_api!(
+    /// The RiskRegisterService implementation.
+    RisksApi
+);
 
 resource::resource_service! {
     impl RiskRegisterService for RisksApi {
