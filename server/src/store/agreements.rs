@@ -8,7 +8,7 @@ use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::
 
 use super::{
     Change, Store, WriteCtx, db_error,
-    resource::{Kind, Meta, Resource, Writable, ensure_inserted, read_back},
+    resource::{Kind, Meta, Resource, Writable},
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
@@ -99,15 +99,6 @@ fn bind_columns<'q, O>(
         .bind(Json(&spec.labels))
 }
 
-/// Locks the parties of an agreement and checks they are live (`tradePartners/kr` need not
-/// be recorded: Korea is implied).
-async fn check_parties(tx: &mut Transaction<'static, Postgres>, spec: &AgreementSpec) -> Result<(), Error> {
-    let named: Vec<Id> = spec.parties.iter().filter(|p| p.as_str() != KOREA).cloned().collect();
-    super::partners::lock_live_partners(tx, &named, "trade_agreement.parties")
-        .await
-        .map(|_| ())
-}
-
 /// Live partners with an engagement that follows up the agreement `id` (at most 5, by id).
 async fn partners_following_up(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Vec<String>, Error> {
     sqlx::query_scalar(
@@ -126,29 +117,31 @@ impl Writable for TradeAgreement {
     const CREATE: &'static str = "CreateTradeAgreement";
     const FIELD: &'static str = "trade_agreement";
 
-    async fn insert(tx: &mut Transaction<'static, Postgres>, id: &Id, spec: &AgreementSpec) -> Result<Self, Error> {
-        check_parties(tx, spec).await?;
-        let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT), id, spec)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        ensure_inserted::<TradeAgreement>(inserted, id)?;
-        read_back::<TradeAgreement>(tx, id).await
+    const INSERT: &'static str = INSERT;
+    const UPDATE: &'static str = UPDATE;
+
+    fn bind<'q, O>(
+        q: QueryAs<'q, Postgres, O, PgArguments>,
+        id: &'q Id,
+        spec: &'q AgreementSpec,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        bind_columns(q, id, spec)
     }
 
-    async fn rewrite(
+    /// Its parties (`tradePartners/kr` need not be recorded: Korea is implied).
+    async fn check_links(
         tx: &mut Transaction<'static, Postgres>,
-        current: &Self,
+        _id: &Id,
         spec: &AgreementSpec,
+        current: Option<&Self>,
     ) -> Result<(), Error> {
-        if spec.parties != current.spec.parties {
-            check_parties(tx, spec).await?;
+        if current.is_some_and(|c| c.spec.parties == spec.parties) {
+            return Ok(());
         }
-        bind_columns::<(String,)>(sqlx::query_as(UPDATE), &current.id, spec)
-            .fetch_one(&mut **tx)
+        let named: Vec<Id> = spec.parties.iter().filter(|p| p.as_str() != KOREA).cloned().collect();
+        super::partners::lock_live_partners(tx, &named, "trade_agreement.parties")
             .await
-            .map_err(db_error)?;
-        Ok(())
+            .map(|_| ())
     }
 
     /// Live partners' engagements that follow up the agreement make a delete
@@ -177,11 +170,6 @@ impl Writable for TradeAgreement {
             ));
         }
         super::partners::unlink_agreement_from_engagements(tx, &current.id, ctx).await
-    }
-
-    /// Its parties must still be live.
-    async fn relink(tx: &mut Transaction<'static, Postgres>, current: &Self) -> Result<(), Error> {
-        check_parties(tx, &current.spec).await
     }
 }
 

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::{
     Change, ChangeKind, Store, WriteCtx, append_changes, db_error,
     page::Key,
-    resource::{Columns, Kind, Meta, Resource, Writable, ensure_inserted, read, read_back},
+    resource::{Columns, Kind, Meta, Resource, Writable, read},
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
@@ -456,7 +456,7 @@ const INSERT_PARTNER: &str = "INSERT INTO trade_partners (id, display_name, disp
      ON CONFLICT (id) DO NOTHING
      RETURNING id";
 
-/// Binds the stored columns of a partner, `$1…$10` of [`INSERT_PARTNER`] and
+/// Binds the stored columns of a partner, `$1…$11` of [`INSERT_PARTNER`] and
 /// [`UPDATE_PARTNER`].
 fn bind_columns<'q, O>(
     q: QueryAs<'q, Postgres, O, PgArguments>,
@@ -473,10 +473,11 @@ fn bind_columns<'q, O>(
         .bind(&spec.source)
         .bind(Json(&spec.labels))
         .bind(&spec.description_ko)
+        .bind(spec.kind.as_str())
 }
 
 const UPDATE_PARTNER: &str = "UPDATE trade_partners SET display_name = $2, display_name_ko = $3, region = $4,
-        priority = $5, engagements = $6, risks = $7, source = $8, labels = $9, description_ko = $10,
+        priority = $5, engagements = $6, risks = $7, source = $8, labels = $9, description_ko = $10, kind = $11,
         update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING id";
@@ -485,31 +486,41 @@ impl Writable for TradePartner {
     const CREATE: &'static str = "CreateTradePartner";
     const FIELD: &'static str = "trade_partner";
 
-    async fn insert(tx: &mut Transaction<'static, Postgres>, id: &Id, spec: &PartnerSpec) -> Result<Self, Error> {
-        check_references(tx, id, spec, "trade_partner").await?;
-        let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT_PARTNER), id, spec)
-            .bind(spec.kind.as_str())
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        ensure_inserted::<TradePartner>(inserted, id)?;
-        set_members(tx, id, &spec.members).await?;
-        read_back::<TradePartner>(tx, id).await
+    const INSERT: &'static str = INSERT_PARTNER;
+    const UPDATE: &'static str = UPDATE_PARTNER;
+
+    fn bind<'q, O>(
+        q: QueryAs<'q, Postgres, O, PgArguments>,
+        id: &'q Id,
+        spec: &'q PartnerSpec,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        bind_columns(q, id, spec)
     }
 
-    async fn rewrite(tx: &mut Transaction<'static, Postgres>, current: &Self, spec: &PartnerSpec) -> Result<(), Error> {
-        let id = &current.id;
-        if spec.members != current.spec.members || spec.engagements != current.spec.engagements {
-            check_references(tx, id, spec, "trade_partner").await?;
+    /// Its members and what its engagements name.
+    async fn check_links(
+        tx: &mut Transaction<'static, Postgres>,
+        id: &Id,
+        spec: &PartnerSpec,
+        current: Option<&Self>,
+    ) -> Result<(), Error> {
+        if current.is_some_and(|c| c.spec.members == spec.members && c.spec.engagements == spec.engagements) {
+            return Ok(());
         }
-        bind_columns::<(String,)>(sqlx::query_as(UPDATE_PARTNER), id, spec)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        if spec.members != current.spec.members {
-            set_members(tx, id, &spec.members).await?;
+        check_references(tx, id, spec, "trade_partner").await
+    }
+
+    /// Its member list.
+    async fn write_beside(
+        tx: &mut Transaction<'static, Postgres>,
+        id: &Id,
+        spec: &PartnerSpec,
+        current: Option<&Self>,
+    ) -> Result<(), Error> {
+        if current.is_some_and(|c| c.spec.members == spec.members) {
+            return Ok(());
         }
-        Ok(())
+        set_members(tx, id, &spec.members).await
     }
 
     /// Live goals linking the partner, live groups listing it as a member and live

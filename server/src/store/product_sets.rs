@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::{
     Change, Store, WriteCtx, db_error,
-    resource::{Kind, Meta, Resource, Writable, ensure_inserted, not_found, read_back},
+    resource::{Kind, Meta, Resource, Writable, not_found},
     resource_deleted,
     risks::{Link, risks_linking, unlink_from_risks},
 };
@@ -128,25 +128,15 @@ impl Writable for ProductSet {
     const FIELD: &'static str = "product_set";
     const DELETED_FIRST: bool = true;
 
-    async fn insert(tx: &mut Transaction<'static, Postgres>, id: &Id, spec: &ProductSetSpec) -> Result<Self, Error> {
-        let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT), id, spec)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        ensure_inserted::<ProductSet>(inserted, id)?;
-        read_back::<ProductSet>(tx, id).await
-    }
+    const INSERT: &'static str = INSERT;
+    const UPDATE: &'static str = UPDATE;
 
-    async fn rewrite(
-        tx: &mut Transaction<'static, Postgres>,
-        current: &Self,
-        spec: &ProductSetSpec,
-    ) -> Result<(), Error> {
-        bind_columns::<(String,)>(sqlx::query_as(UPDATE), &current.id, spec)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        Ok(())
+    fn bind<'q, O>(
+        q: QueryAs<'q, Postgres, O, PgArguments>,
+        id: &'q Id,
+        spec: &'q ProductSetSpec,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        bind_columns(q, id, spec)
     }
 
     /// A set that live risks or goals link is refused (FAILED_PRECONDITION) unless `force`,
@@ -166,11 +156,6 @@ impl Writable for ProductSet {
         let mut changes = unlink_from_risks(tx, Link::ProductSets, &[id.as_str()], ctx).await?;
         changes.extend(super::goals::unlink_product_set_from_goals(tx, id, ctx).await?);
         Ok(changes)
-    }
-
-    /// A set links nothing.
-    async fn relink(_tx: &mut Transaction<'static, Postgres>, _current: &Self) -> Result<(), Error> {
-        Ok(())
     }
 }
 

@@ -6,7 +6,11 @@
 use std::{collections::HashMap, future::Future, sync::Arc};
 
 use serde::{Serialize, de::DeserializeOwned};
-use sqlx::{FromRow, Postgres, QueryBuilder, Transaction, postgres::PgRow};
+use sqlx::{
+    FromRow, Postgres, QueryBuilder, Transaction,
+    postgres::{PgArguments, PgRow},
+    query::QueryAs,
+};
 use time::OffsetDateTime;
 
 use super::{
@@ -626,20 +630,42 @@ pub trait Writable: Resource + Stored {
     /// Whether a soft delete logs its own change before those of [`Writable::release`].
     const DELETED_FIRST: bool = false;
 
-    /// Inserts a new resource (ALREADY_EXISTS when its id is taken), checking what it links,
-    /// and reads it back.
-    fn insert<'a>(
-        tx: &'a mut Transaction<'static, Postgres>,
-        id: &'a Id,
-        spec: &'a Self::Spec,
-    ) -> impl Future<Output = Result<Self, Error>> + Send + 'a;
+    /// `INSERT … VALUES ($1, …) ON CONFLICT (id) DO NOTHING RETURNING id`: the row of a new
+    /// resource, its columns bound by [`Writable::bind`].
+    const INSERT: &'static str;
+    /// `UPDATE … SET … WHERE id = $1 RETURNING id`: the row of a changed resource, binding the
+    /// same columns.
+    const UPDATE: &'static str;
 
-    /// Writes `spec`, a changed spec of `current`, checking the links that changed.
-    fn rewrite<'a>(
-        tx: &'a mut Transaction<'static, Postgres>,
-        current: &'a Self,
-        spec: &'a Self::Spec,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+    /// Binds the stored columns of the row: `$1` the id, then the spec's.
+    fn bind<'q, O>(
+        q: QueryAs<'q, Postgres, O, PgArguments>,
+        id: &'q Id,
+        spec: &'q Self::Spec,
+    ) -> QueryAs<'q, Postgres, O, PgArguments>;
+
+    /// Locks what `spec` links and checks it is live: all of it for a new (or restored)
+    /// resource, where `current` is `None`; for an update of `current`, what changed. By
+    /// default it links nothing.
+    fn check_links<'a>(
+        _tx: &'a mut Transaction<'static, Postgres>,
+        _id: &'a Id,
+        _spec: &'a Self::Spec,
+        _current: Option<&'a Self>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        async { Ok(()) }
+    }
+
+    /// Writes what is stored beside the row (partners: their member list), after it; as
+    /// [`Writable::check_links`], everything when `current` is `None`.
+    fn write_beside<'a>(
+        _tx: &'a mut Transaction<'static, Postgres>,
+        _id: &'a Id,
+        _spec: &'a Self::Spec,
+        _current: Option<&'a Self>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        async { Ok(()) }
+    }
 
     /// Before a soft delete: refuses (FAILED_PRECONDITION) while live resources refer to
     /// `current`, or with `force` removes those references and returns their changes. By
@@ -654,11 +680,42 @@ pub trait Writable: Resource + Stored {
         async { Ok(Vec::new()) }
     }
 
-    /// Before an undelete: checks that what `current` links is still live.
+    /// Before an undelete: checks that what `current` links is still live (by default, as
+    /// for a new resource).
     fn relink<'a>(
         tx: &'a mut Transaction<'static, Postgres>,
         current: &'a Self,
-    ) -> impl Future<Output = Result<(), Error>> + Send + 'a;
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        Self::check_links(tx, current.id(), current.spec(), None)
+    }
+}
+
+/// Inserts the row of a new resource (ALREADY_EXISTS when its id is taken), checking what it
+/// links, and reads it back.
+async fn insert<R: Writable>(tx: &mut Transaction<'static, Postgres>, id: &Id, spec: &R::Spec) -> Result<R, Error> {
+    R::check_links(tx, id, spec, None).await?;
+    let inserted: Option<(String,)> = R::bind(sqlx::query_as(R::INSERT), id, spec)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    ensure_inserted::<R>(inserted, id)?;
+    R::write_beside(tx, id, spec, None).await?;
+    read_back::<R>(tx, id).await
+}
+
+/// Writes `spec`, a changed spec of `current`, checking the links that changed.
+async fn rewrite<R: Writable>(
+    tx: &mut Transaction<'static, Postgres>,
+    current: &R,
+    spec: &R::Spec,
+) -> Result<(), Error> {
+    let id = current.id();
+    R::check_links(tx, id, spec, Some(current)).await?;
+    R::bind::<(String,)>(sqlx::query_as(R::UPDATE), id, spec)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    R::write_beside(tx, id, spec, Some(current)).await
 }
 
 /// The patch of a [`Writable`] resource.
@@ -671,7 +728,7 @@ impl Store {
             Begun::Write(tx) => tx,
             Begun::Replayed(original) => return Ok(original),
         };
-        let created = R::insert(&mut tx, id, &spec).await?;
+        let created = insert::<R>(&mut tx, id, &spec).await?;
         Self::commit_created(tx, &created, R::CREATE, ctx).await?;
         Ok(created)
     }
@@ -692,7 +749,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let Some(current) = lock_for::<R>(&mut tx, id, etag, Intent::Update).await? else {
             let spec = create_instead::<R, _>(id, etag, create_spec)?;
-            let created = R::insert(&mut tx, id, &spec).await?;
+            let created = insert::<R>(&mut tx, id, &spec).await?;
             Self::commit(tx, &[created.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
             return Ok(created);
         };
@@ -701,7 +758,7 @@ impl Store {
             tx.rollback().await.map_err(db_error)?;
             return Ok(current);
         }
-        R::rewrite(&mut tx, &current, &spec).await?;
+        rewrite(&mut tx, &current, &spec).await?;
         let updated = read_back::<R>(&mut tx, id).await?;
         Self::commit(tx, &[updated.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
         Ok(updated)

@@ -10,7 +10,7 @@ use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::
 use super::{
     Change, ChangeKind, Store, WriteCtx, db_error,
     partners::{lock_live_goals, lock_live_partners, lock_live_product_sets},
-    resource::{Kind, Meta, Resource, Writable, ensure_inserted, read_back},
+    resource::{Kind, Meta, Resource, Writable},
 };
 use crate::domain::{
     Collection, Error, Id,
@@ -90,20 +90,6 @@ impl Resource for RiskEntry {
     type Row = RiskRow;
 
     super::resource::stored_fields!();
-}
-
-/// Locks the goals, partners and product sets a risk links and checks they are live.
-async fn check_links(tx: &mut Transaction<'static, Postgres>, spec: &RiskSpec, prefix: &str) -> Result<(), Error> {
-    let mut goals = spec.goals.clone();
-    goals.sort();
-    lock_live_goals(tx, &goals, &format!("{prefix}.goals")).await?;
-    let mut partners = spec.partners.clone();
-    partners.sort();
-    lock_live_partners(tx, &partners, &format!("{prefix}.partners")).await?;
-    let mut sets = spec.product_sets.clone();
-    sets.sort();
-    lock_live_product_sets(tx, &sets, &format!("{prefix}.product_sets")).await?;
-    Ok(())
 }
 
 const INSERT_RISK: &str = "INSERT INTO risks (id, title, title_ko, category, description, likelihood, impact,
@@ -221,33 +207,38 @@ impl Writable for RiskEntry {
     const CREATE: &'static str = "CreateRiskEntry";
     const FIELD: &'static str = "risk";
 
-    async fn insert(tx: &mut Transaction<'static, Postgres>, id: &Id, spec: &RiskSpec) -> Result<Self, Error> {
-        check_links(tx, spec, "risk").await?;
-        let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT_RISK), id, spec)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        ensure_inserted::<RiskEntry>(inserted, id)?;
-        read_back::<RiskEntry>(tx, id).await
+    const INSERT: &'static str = INSERT_RISK;
+    const UPDATE: &'static str = UPDATE_RISK;
+
+    fn bind<'q, O>(
+        q: QueryAs<'q, Postgres, O, PgArguments>,
+        id: &'q Id,
+        spec: &'q RiskSpec,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        bind_columns(q, id, spec)
     }
 
-    async fn rewrite(tx: &mut Transaction<'static, Postgres>, current: &Self, spec: &RiskSpec) -> Result<(), Error> {
-        if spec.goals != current.spec.goals
-            || spec.partners != current.spec.partners
-            || spec.product_sets != current.spec.product_sets
-        {
-            check_links(tx, spec, "risk").await?;
+    /// The goals, partners and product sets it links.
+    async fn check_links(
+        tx: &mut Transaction<'static, Postgres>,
+        _id: &Id,
+        spec: &RiskSpec,
+        current: Option<&Self>,
+    ) -> Result<(), Error> {
+        if current.is_some_and(|c| {
+            c.spec.goals == spec.goals && c.spec.partners == spec.partners && c.spec.product_sets == spec.product_sets
+        }) {
+            return Ok(());
         }
-        bind_columns::<(String,)>(sqlx::query_as(UPDATE_RISK), &current.id, spec)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db_error)?;
+        let sorted = |ids: &[Id]| {
+            let mut ids = ids.to_vec();
+            ids.sort();
+            ids
+        };
+        lock_live_goals(tx, &sorted(&spec.goals), "risk.goals").await?;
+        lock_live_partners(tx, &sorted(&spec.partners), "risk.partners").await?;
+        lock_live_product_sets(tx, &sorted(&spec.product_sets), "risk.product_sets").await?;
         Ok(())
-    }
-
-    /// The goals, partners and product sets it links must still be live.
-    async fn relink(tx: &mut Transaction<'static, Postgres>, current: &Self) -> Result<(), Error> {
-        check_links(tx, &current.spec, "risk").await
     }
 }
 
