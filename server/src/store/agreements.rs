@@ -81,24 +81,6 @@ const UPDATE: &str = "UPDATE agreements SET title = $2, title_ko = $3, kind = $4
      WHERE id = $1
      RETURNING id";
 
-/// Binds the stored columns of an agreement, `$1…$10` of [`INSERT`] and [`UPDATE`].
-fn bind_columns<'q, O>(
-    q: QueryAs<'q, Postgres, O, PgArguments>,
-    id: &'q Id,
-    spec: &'q AgreementSpec,
-) -> QueryAs<'q, Postgres, O, PgArguments> {
-    q.bind(id.as_str())
-        .bind(&spec.title)
-        .bind(&spec.title_ko)
-        .bind(spec.kind.as_str())
-        .bind(spec.parties.iter().map(Id::as_str).collect::<Vec<_>>())
-        .bind(Json(&spec.events))
-        .bind(spec.status().map(AgreementState::as_str))
-        .bind(&spec.description)
-        .bind(&spec.source)
-        .bind(Json(&spec.labels))
-}
-
 /// Live partners with an engagement that follows up the agreement `id` (at most 5, by id).
 async fn partners_following_up(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Vec<String>, Error> {
     sqlx::query_scalar(
@@ -120,12 +102,22 @@ impl Writable for TradeAgreement {
     const INSERT: &'static str = INSERT;
     const UPDATE: &'static str = UPDATE;
 
+    /// Binds the stored columns of an agreement, `$1…$10` of [`INSERT`] and [`UPDATE`].
     fn bind<'q, O>(
         q: QueryAs<'q, Postgres, O, PgArguments>,
         id: &'q Id,
         spec: &'q AgreementSpec,
     ) -> QueryAs<'q, Postgres, O, PgArguments> {
-        bind_columns(q, id, spec)
+        q.bind(id.as_str())
+            .bind(&spec.title)
+            .bind(&spec.title_ko)
+            .bind(spec.kind.as_str())
+            .bind(spec.parties.iter().map(Id::as_str).collect::<Vec<_>>())
+            .bind(Json(&spec.events))
+            .bind(spec.status().map(AgreementState::as_str))
+            .bind(&spec.description)
+            .bind(&spec.source)
+            .bind(Json(&spec.labels))
     }
 
     /// Its parties (`tradePartners/kr` need not be recorded: Korea is implied).
@@ -159,15 +151,17 @@ impl Writable for TradeAgreement {
             return Ok(Vec::new());
         }
         if !force {
-            let list = super::name_list(Collection::TradePartners, following.iter().map(String::as_str));
-            return Err(Error::failed_precondition(
+            let what = "is followed up by engagements of live partners";
+            let following = following.iter().map(String::as_str);
+            let fix = "remove those references first";
+            super::refuse_linked(
+                current.name(),
                 Reason::LinkedByPartners,
-                format!(
-                    "{} is followed up by engagements of live partners ({list}); remove those references first or set force",
-                    current.name()
-                ),
-                Some(current.name()),
-            ));
+                what,
+                Collection::TradePartners,
+                following,
+                fix,
+            )?;
         }
         super::partners::unlink_agreement_from_engagements(tx, &current.id, ctx).await
     }

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::{Postgres, Transaction, types::Json};
 use time::OffsetDateTime;
 
-use super::resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, set_deleted};
+use super::resource::{Begun, Intent, Kind, Meta, Resource, create_instead, lock_for};
 use super::{
     Change, ChangeKind, Claim, GOAL_TREE_LOCK, Store, WriteCtx, append_changes_answering, claim_request, db_error,
-    lock, request_hash,
+    lock, refuse_linked, request_hash,
 };
 use crate::domain::{
     Collection, Error, Id, Reason, Stored,
@@ -607,24 +607,13 @@ impl Store {
         initial_state: GoalState,
         ctx: &WriteCtx,
     ) -> Result<PolicyGoal, Error> {
-        let spec_json = serde_json::to_vec(&(&spec, initial_state)).unwrap_or_default();
-        let hash = request_hash(&[id.as_str().as_bytes(), &spec_json]);
-        let mut tx = self.begin().await?;
-        if let Claim::Replay(resp) = claim_request(&mut tx, "CreatePolicyGoal", ctx, &hash).await? {
-            return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
-        }
-        let goal = insert_goal(&mut tx, id, spec, initial_state).await?;
-        let snap = snapshot(&goal)?;
-        let change = Change {
-            resource_type: GOALS.resource_type(),
-            name: goal.name(),
-            kind: ChangeKind::Created,
-            mask: vec![],
-            snapshot: Some(snap.clone()),
-            ctx,
+        const METHOD: &str = "CreatePolicyGoal";
+        let mut tx = match self.begin_create(METHOD, id, &(&spec, initial_state), ctx).await? {
+            Begun::Write(tx) => tx,
+            Begun::Replayed(original) => return Ok(original),
         };
-        append_changes_answering(&mut tx, &[change], "CreatePolicyGoal", ctx, &snap).await?;
-        Self::finish(tx, ctx).await?;
+        let goal = insert_goal(&mut tx, id, spec, initial_state).await?;
+        Self::commit_created(tx, &goal, METHOD, ctx).await?;
         Ok(goal)
     }
 
@@ -759,42 +748,38 @@ impl Store {
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-        if !children.is_empty() && !force {
-            return Err(Error::failed_precondition(
-                Reason::HasLiveChildren,
-                format!(
-                    "{} has live child goals ({}); delete them first or set force",
-                    current.name(),
-                    super::name_list(GOALS, children.iter().map(String::as_str))
-                ),
-                Some(current.name()),
-            ));
-        }
         if !force {
+            let children = children.iter().map(String::as_str);
+            refuse_linked(
+                current.name(),
+                Reason::HasLiveChildren,
+                "has live child goals",
+                GOALS,
+                children,
+                "delete them first",
+            )?;
             let engaging = super::partners::partners_engaging_goals(&mut tx, &[id.as_str()]).await?;
-            if !engaging.is_empty() {
-                return Err(Error::failed_precondition(
-                    Reason::LinkedByPartners,
-                    format!(
-                        "{} is linked by engagements of live partners ({}); unlink it first or set force",
-                        current.name(),
-                        super::name_list(Collection::TradePartners, engaging.iter().map(String::as_str))
-                    ),
-                    Some(current.name()),
-                ));
-            }
+            let engaging = engaging.iter().map(String::as_str);
+            let what = "is linked by engagements of live partners";
+            refuse_linked(
+                current.name(),
+                Reason::LinkedByPartners,
+                what,
+                Collection::TradePartners,
+                engaging,
+                "unlink it first",
+            )?;
             let risks = super::risks::risks_linking(&mut tx, super::risks::Link::Goals, &[id.as_str()]).await?;
-            if !risks.is_empty() {
-                return Err(Error::failed_precondition(
-                    Reason::LinkedByRisks,
-                    format!(
-                        "{} is linked by live risks ({}); unlink it from them first or set force",
-                        current.name(),
-                        super::name_list(Collection::Risks, risks.iter().map(String::as_str))
-                    ),
-                    Some(current.name()),
-                ));
-            }
+            let risks = risks.iter().map(String::as_str);
+            let fix = "unlink it from them first";
+            refuse_linked(
+                current.name(),
+                Reason::LinkedByRisks,
+                "is linked by live risks",
+                Collection::Risks,
+                risks,
+                fix,
+            )?;
             let contributors: Vec<String> = sqlx::query_scalar(
                 "SELECT id FROM policy_goals WHERE $1 = ANY(contributes_to) AND delete_time IS NULL ORDER BY id LIMIT 5",
             )
@@ -874,12 +859,7 @@ impl Store {
         super::partners::lock_live_partners(&mut tx, &current.spec.linked_partners, "linked_partners").await?;
         check_contributions(&mut tx, id, &current.spec.contributes_to, "contributes_to").await?;
         super::partners::lock_live_product_sets(&mut tx, &current.spec.product_sets, "product_sets").await?;
-        set_deleted::<PolicyGoal>(&mut tx, &[id.as_str()], None).await?;
-        let goal = super::resource::read::<PolicyGoal>(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        Self::commit(tx, &[goal.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
-        Ok(goal)
+        Self::restore(tx, id, ctx).await
     }
 
     /// Moves a goal through its lifecycle.

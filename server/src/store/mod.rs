@@ -339,6 +339,29 @@ fn name_list<'a>(c: crate::domain::Collection, ids: impl IntoIterator<Item = &'a
         .join(", ")
 }
 
+/// What a delete of `name` is refused for while live resources refer to it: FAILED_PRECONDITION
+/// `reason`, "`{name} {what} ({the first five of ids}); {fix} or set force`". Nothing when
+/// `ids` is empty.
+fn refuse_linked<'a>(
+    name: String,
+    reason: Reason,
+    what: &str,
+    c: crate::domain::Collection,
+    ids: impl IntoIterator<Item = &'a str>,
+    fix: &str,
+) -> Result<(), Error> {
+    let ids: Vec<&str> = ids.into_iter().take(5).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let list = name_list(c, ids);
+    Err(Error::failed_precondition(
+        reason,
+        format!("{name} {what} ({list}); {fix} or set force"),
+        Some(name),
+    ))
+}
+
 /// FAILED_PRECONDITION `RESOURCE_DELETED`: "`{name} {what}`".
 fn resource_deleted(name: String, what: &str) -> Error {
     Error::failed_precondition(Reason::ResourceDeleted, format!("{name} {what}"), Some(name))

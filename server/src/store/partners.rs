@@ -271,27 +271,46 @@ pub(super) async fn lock_live_product_sets(
     lock_live(tx, Collection::ProductSets, wanted, field).await.map(drop)
 }
 
-/// Replaces the goal ↔ partner link rows of a goal.
-pub(super) async fn set_goal_links(
+/// Replaces the rows of `owner` in a link table: `delete` (`$1` the owner) removes them,
+/// `insert` (`$1` the owner, `$2` the ids in order) adds `ids`.
+async fn replace_rows(
     tx: &mut Transaction<'static, Postgres>,
-    goal: &Id,
-    partners: &[Id],
+    delete: &'static str,
+    insert: &'static str,
+    owner: &Id,
+    ids: &[Id],
 ) -> Result<(), Error> {
-    sqlx::query("DELETE FROM goal_partner_links WHERE goal_id = $1")
-        .bind(goal.as_str())
+    sqlx::query(delete)
+        .bind(owner.as_str())
         .execute(&mut **tx)
         .await
         .map_err(db_error)?;
-    if !partners.is_empty() {
-        let keys: Vec<&str> = partners.iter().map(Id::as_str).collect();
-        sqlx::query("INSERT INTO goal_partner_links (goal_id, partner_id) SELECT $1, unnest($2::text[])")
-            .bind(goal.as_str())
+    if !ids.is_empty() {
+        let keys: Vec<&str> = ids.iter().map(Id::as_str).collect();
+        sqlx::query(insert)
+            .bind(owner.as_str())
             .bind(&keys)
             .execute(&mut **tx)
             .await
             .map_err(db_error)?;
     }
     Ok(())
+}
+
+/// Replaces the goal ↔ partner link rows of a goal.
+pub(super) async fn set_goal_links(
+    tx: &mut Transaction<'static, Postgres>,
+    goal: &Id,
+    partners: &[Id],
+) -> Result<(), Error> {
+    replace_rows(
+        tx,
+        "DELETE FROM goal_partner_links WHERE goal_id = $1",
+        "INSERT INTO goal_partner_links (goal_id, partner_id) SELECT $1, unnest($2::text[])",
+        goal,
+        partners,
+    )
+    .await
 }
 
 /// Checks what a partner spec references: members (live countries, not the partner itself)
@@ -375,25 +394,17 @@ pub(super) async fn unlink_agreement_from_engagements<'a>(
     Ok(changes)
 }
 
+/// Replaces the member list of a group, in order.
 async fn set_members(tx: &mut Transaction<'static, Postgres>, id: &Id, members: &[Id]) -> Result<(), Error> {
-    sqlx::query("DELETE FROM partner_members WHERE group_id = $1")
-        .bind(id.as_str())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    if !members.is_empty() {
-        let keys: Vec<&str> = members.iter().map(Id::as_str).collect();
-        sqlx::query(
-            "INSERT INTO partner_members (group_id, member_id, position)
-             SELECT $1, m, ord::int FROM unnest($2::text[]) WITH ORDINALITY AS t(m, ord)",
-        )
-        .bind(id.as_str())
-        .bind(&keys)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    }
-    Ok(())
+    replace_rows(
+        tx,
+        "DELETE FROM partner_members WHERE group_id = $1",
+        "INSERT INTO partner_members (group_id, member_id, position)
+         SELECT $1, m, ord::int FROM unnest($2::text[]) WITH ORDINALITY AS t(m, ord)",
+        id,
+        members,
+    )
+    .await
 }
 
 /// Live partners with an engagement that links one of `goals` (at most 5, by id).
@@ -456,26 +467,6 @@ const INSERT_PARTNER: &str = "INSERT INTO trade_partners (id, display_name, disp
      ON CONFLICT (id) DO NOTHING
      RETURNING id";
 
-/// Binds the stored columns of a partner, `$1…$11` of [`INSERT_PARTNER`] and
-/// [`UPDATE_PARTNER`].
-fn bind_columns<'q, O>(
-    q: QueryAs<'q, Postgres, O, PgArguments>,
-    id: &'q Id,
-    spec: &'q PartnerSpec,
-) -> QueryAs<'q, Postgres, O, PgArguments> {
-    q.bind(id.as_str())
-        .bind(&spec.display_name)
-        .bind(&spec.display_name_ko)
-        .bind(&spec.region)
-        .bind(spec.priority.map(Priority::as_str))
-        .bind(Json(&spec.engagements))
-        .bind(Json(&spec.risks))
-        .bind(&spec.source)
-        .bind(Json(&spec.labels))
-        .bind(&spec.description_ko)
-        .bind(spec.kind.as_str())
-}
-
 const UPDATE_PARTNER: &str = "UPDATE trade_partners SET display_name = $2, display_name_ko = $3, region = $4,
         priority = $5, engagements = $6, risks = $7, source = $8, labels = $9, description_ko = $10, kind = $11,
         update_time = now(), revision = revision + 1
@@ -489,12 +480,24 @@ impl Writable for TradePartner {
     const INSERT: &'static str = INSERT_PARTNER;
     const UPDATE: &'static str = UPDATE_PARTNER;
 
+    /// Binds the stored columns of a partner, `$1…$11` of [`INSERT_PARTNER`] and
+    /// [`UPDATE_PARTNER`].
     fn bind<'q, O>(
         q: QueryAs<'q, Postgres, O, PgArguments>,
         id: &'q Id,
         spec: &'q PartnerSpec,
     ) -> QueryAs<'q, Postgres, O, PgArguments> {
-        bind_columns(q, id, spec)
+        q.bind(id.as_str())
+            .bind(&spec.display_name)
+            .bind(&spec.display_name_ko)
+            .bind(&spec.region)
+            .bind(spec.priority.map(Priority::as_str))
+            .bind(Json(&spec.engagements))
+            .bind(Json(&spec.risks))
+            .bind(&spec.source)
+            .bind(Json(&spec.labels))
+            .bind(&spec.description_ko)
+            .bind(spec.kind.as_str())
     }
 
     /// Its members and what its engagements name.
@@ -566,13 +569,8 @@ impl Writable for TradePartner {
             "is linked by live risks",
             "unlink it from them first",
         )]) {
-            if !force && !ids.is_empty() {
-                let list = super::name_list(c, ids.iter().take(5).map(Id::as_str));
-                return Err(Error::failed_precondition(
-                    reason,
-                    format!("{} {what} ({list}); {fix} or set force", current.name()),
-                    Some(current.name()),
-                ));
+            if !force {
+                super::refuse_linked(current.name(), reason, what, c, ids.iter().map(Id::as_str), fix)?;
             }
         }
         let mut changes = Vec::new();

@@ -7,7 +7,7 @@ use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::
 use time::OffsetDateTime;
 
 use super::{
-    Change, Store, WriteCtx, db_error,
+    Change, Store, WriteCtx, db_error, refuse_linked,
     resource::{Kind, Meta, Resource, Writable, not_found},
     resource_deleted,
     risks::{Link, risks_linking, unlink_from_risks},
@@ -74,34 +74,20 @@ const UPDATE: &str = "UPDATE product_sets SET display_name = $2, description = $
      WHERE id = $1
      RETURNING id";
 
-/// Binds `$1…$5` of [`INSERT`] and [`UPDATE`].
-fn bind_columns<'q, O>(
-    q: QueryAs<'q, Postgres, O, PgArguments>,
-    id: &'q Id,
-    spec: &'q ProductSetSpec,
-) -> QueryAs<'q, Postgres, O, PgArguments> {
-    q.bind(id.as_str())
-        .bind(&spec.display_name)
-        .bind(&spec.description)
-        .bind(&spec.products)
-        .bind(Json(&spec.labels))
-}
-
 /// FAILED_PRECONDITION when live risks (`LINKED_BY_RISKS`) or goals (`LINKED_BY_GOALS`) link
 /// `set`.
 async fn refuse_if_linked(tx: &mut Transaction<'static, Postgres>, set: &ProductSet) -> Result<(), Error> {
     let risks = risks_linking(tx, Link::ProductSets, &[set.id.as_str()]).await?;
-    if !risks.is_empty() {
-        return Err(Error::failed_precondition(
-            Reason::LinkedByRisks,
-            format!(
-                "{} is linked by live risks ({}); unlink it from them first or set force",
-                set.name(),
-                super::name_list(Collection::Risks, risks.iter().map(String::as_str))
-            ),
-            Some(set.name()),
-        ));
-    }
+    let unlink = "unlink it from them first";
+    let risks = risks.iter().map(String::as_str);
+    refuse_linked(
+        set.name(),
+        Reason::LinkedByRisks,
+        "is linked by live risks",
+        Collection::Risks,
+        risks,
+        unlink,
+    )?;
     let goals: Vec<String> = sqlx::query_scalar(
         "SELECT id FROM policy_goals WHERE product_sets @> ARRAY[$1] AND delete_time IS NULL ORDER BY id LIMIT 5",
     )
@@ -109,18 +95,15 @@ async fn refuse_if_linked(tx: &mut Transaction<'static, Postgres>, set: &Product
     .fetch_all(&mut **tx)
     .await
     .map_err(db_error)?;
-    if !goals.is_empty() {
-        return Err(Error::failed_precondition(
-            Reason::LinkedByGoals,
-            format!(
-                "{} is linked by live goals ({}); unlink it from them first or set force",
-                set.name(),
-                super::name_list(Collection::PolicyGoals, goals.iter().map(String::as_str))
-            ),
-            Some(set.name()),
-        ));
-    }
-    Ok(())
+    let goals = goals.iter().map(String::as_str);
+    refuse_linked(
+        set.name(),
+        Reason::LinkedByGoals,
+        "is linked by live goals",
+        Collection::PolicyGoals,
+        goals,
+        unlink,
+    )
 }
 
 impl Writable for ProductSet {
@@ -131,12 +114,17 @@ impl Writable for ProductSet {
     const INSERT: &'static str = INSERT;
     const UPDATE: &'static str = UPDATE;
 
+    /// Binds `$1…$5` of [`INSERT`] and [`UPDATE`].
     fn bind<'q, O>(
         q: QueryAs<'q, Postgres, O, PgArguments>,
         id: &'q Id,
         spec: &'q ProductSetSpec,
     ) -> QueryAs<'q, Postgres, O, PgArguments> {
-        bind_columns(q, id, spec)
+        q.bind(id.as_str())
+            .bind(&spec.display_name)
+            .bind(&spec.description)
+            .bind(&spec.products)
+            .bind(Json(&spec.labels))
     }
 
     /// A set that live risks or goals link is refused (FAILED_PRECONDITION) unless `force`,

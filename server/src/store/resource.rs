@@ -801,6 +801,16 @@ impl Store {
             .await?
             .ok_or_else(|| not_found::<R>(id))?;
         R::relink(&mut tx, &current).await?;
+        Self::restore(tx, id, ctx).await
+    }
+
+    /// The end of an undelete: restores the soft-deleted `id`, whose row `tx` holds and whose
+    /// links it has checked, logs the change and commits.
+    pub(crate) async fn restore<R: Resource>(
+        mut tx: Transaction<'static, Postgres>,
+        id: &Id,
+        ctx: &WriteCtx,
+    ) -> Result<R, Error> {
         set_deleted::<R>(&mut tx, &[id.as_str()], None).await?;
         let restored = read_back::<R>(&mut tx, id).await?;
         Self::commit(tx, &[restored.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;

@@ -104,30 +104,6 @@ const UPDATE_RISK: &str = "UPDATE risks SET title = $2, title_ko = $3, category 
      WHERE id = $1
      RETURNING id";
 
-/// Binds the stored columns of a risk, `$1…$14` of [`INSERT_RISK`] and [`UPDATE_RISK`].
-fn bind_columns<'q, O>(
-    q: QueryAs<'q, Postgres, O, PgArguments>,
-    id: &'q Id,
-    spec: &'q RiskSpec,
-) -> QueryAs<'q, Postgres, O, PgArguments> {
-    let keys = |v: &'q [Id]| v.iter().map(Id::as_str).collect::<Vec<&'q str>>();
-    q.bind(id.as_str())
-        .bind(&spec.title)
-        .bind(&spec.title_ko)
-        .bind(spec.category.map(RiskCategory::as_str).unwrap_or_default())
-        .bind(&spec.description)
-        .bind(i32::from(spec.likelihood))
-        .bind(i32::from(spec.impact))
-        .bind(&spec.owner_organization)
-        .bind(&spec.mitigation)
-        .bind(spec.state.map(RiskState::as_str).unwrap_or_default())
-        .bind(&spec.source)
-        .bind(Json(&spec.labels))
-        .bind(keys(&spec.goals))
-        .bind(keys(&spec.partners))
-        .bind(keys(&spec.product_sets))
-}
-
 /// Which links of a risk: to goals, partners or product sets (the column of the `risks`
 /// table).
 #[derive(Debug, Clone, Copy)]
@@ -210,12 +186,28 @@ impl Writable for RiskEntry {
     const INSERT: &'static str = INSERT_RISK;
     const UPDATE: &'static str = UPDATE_RISK;
 
+    /// Binds the stored columns of a risk, `$1…$14` of [`INSERT_RISK`] and [`UPDATE_RISK`].
     fn bind<'q, O>(
         q: QueryAs<'q, Postgres, O, PgArguments>,
         id: &'q Id,
         spec: &'q RiskSpec,
     ) -> QueryAs<'q, Postgres, O, PgArguments> {
-        bind_columns(q, id, spec)
+        let keys = |v: &'q [Id]| v.iter().map(Id::as_str).collect::<Vec<&'q str>>();
+        q.bind(id.as_str())
+            .bind(&spec.title)
+            .bind(&spec.title_ko)
+            .bind(spec.category.map(RiskCategory::as_str).unwrap_or_default())
+            .bind(&spec.description)
+            .bind(i32::from(spec.likelihood))
+            .bind(i32::from(spec.impact))
+            .bind(&spec.owner_organization)
+            .bind(&spec.mitigation)
+            .bind(spec.state.map(RiskState::as_str).unwrap_or_default())
+            .bind(&spec.source)
+            .bind(Json(&spec.labels))
+            .bind(keys(&spec.goals))
+            .bind(keys(&spec.partners))
+            .bind(keys(&spec.product_sets))
     }
 
     /// The goals, partners and product sets it links.
