@@ -709,14 +709,7 @@ impl Store {
             Some(Some(_)) => return Err(super::resource_deleted(PARTNERS.name(partner), "is deleted")),
             Some(None) => {}
         }
-        let current: Option<FlowRow> =
-            sqlx::query_as("SELECT * FROM trade_flows WHERE partner_id = $1 AND year = $2 FOR UPDATE")
-                .bind(partner.as_str())
-                .bind(year)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        let current = current.map(TradeFlow::try_from).transpose()?;
+        let current = lock_flow(&mut tx, partner, year).await?;
         let kind = match &current {
             None if !allow_missing => return Err(flow_not_found(partner, year)),
             None if !etag.is_empty() => return Err(Error::etag_mismatch(&partner::flow_name(partner, year))),
@@ -784,14 +777,7 @@ impl Store {
         ctx: &WriteCtx,
     ) -> Result<(), Error> {
         let mut tx = self.begin().await?;
-        let current: Option<FlowRow> =
-            sqlx::query_as("SELECT * FROM trade_flows WHERE partner_id = $1 AND year = $2 FOR UPDATE")
-                .bind(partner.as_str())
-                .bind(year)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        let Some(current) = current.map(TradeFlow::try_from).transpose()? else {
+        let Some(current) = lock_flow(&mut tx, partner, year).await? else {
             return if allow_missing {
                 Ok(())
             } else {
@@ -868,6 +854,22 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Locks the flow of `partner` in `year` (`FOR UPDATE`) and reads it.
+async fn lock_flow(
+    tx: &mut Transaction<'static, Postgres>,
+    partner: &Id,
+    year: i32,
+) -> Result<Option<TradeFlow>, Error> {
+    let row: Option<FlowRow> =
+        sqlx::query_as("SELECT * FROM trade_flows WHERE partner_id = $1 AND year = $2 FOR UPDATE")
+            .bind(partner.as_str())
+            .bind(year)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    row.map(TradeFlow::try_from).transpose()
 }
 
 #[derive(sqlx::FromRow)]
