@@ -598,5 +598,5 @@ async fn goals_stored_before_check_ins_migrate_and_take_check_ins() {
     assert_eq!(ci.author, "system", "an empty author is the caller");
     let g: PolicyGoal = store.get(&id).await.unwrap();
     assert_eq!(g.latest_check_in, Some(ci));
-    assert_eq!(g.revision, 1);
+    assert_eq!(g.stamps.revision, 1);
 }

@@ -191,7 +191,10 @@ fn arb_filter(goals: &[PolicyGoal]) -> impl Strategy<Value = Expr> + use<> {
         .map(|g| g.id.clone())
         .chain([id("nope")])
         .collect();
-    let mut times: Vec<OffsetDateTime> = goals.iter().flat_map(|g| [g.create_time, g.update_time]).collect();
+    let mut times: Vec<OffsetDateTime> = goals
+        .iter()
+        .flat_map(|g| [g.stamps.create_time, g.stamps.update_time])
+        .collect();
     let more: Vec<OffsetDateTime> = times.iter().map(|t| *t + time::Duration::microseconds(1)).collect();
     times.extend(more);
     let text_pivots = vec!["A", "M", "Semiconductor", "a", "z", "반", "50%", "", "MOTIE", "org_1"];
@@ -389,7 +392,7 @@ async fn sql_selects_exactly_what_the_evaluator_selects() {
         .batch_get::<PolicyGoal>(&all.iter().map(|s| id(s)).collect::<Vec<_>>(), false)
         .await
         .unwrap();
-    assert!(truth.iter().any(|g| g.delete_time.is_some()));
+    assert!(truth.iter().any(|g| g.stamps.delete_time.is_some()));
     assert!(truth.iter().any(|g| g.state == GoalState::Closed));
     // The data set reaches every progress state.
     for s in ProgressState::ALL {
@@ -419,7 +422,7 @@ async fn sql_selects_exactly_what_the_evaluator_selects() {
 
         let want: BTreeSet<String> = truth
             .iter()
-            .filter(|g| (show_deleted || g.delete_time.is_none()) && filter::matches(&expr, g))
+            .filter(|g| (show_deleted || g.stamps.delete_time.is_none()) && filter::matches(&expr, g))
             .map(|g| g.id.as_str().to_owned())
             .collect();
         let (got, total) = walk(&store, Some(expr), &text, order_by, show_deleted, page_size).await;

@@ -13,22 +13,15 @@ use crate::{
         list::{self, PageTokens},
         measurement::{self, MeasurementSpec},
     },
-    store::{MeasurementQuery, Store},
+    store::MeasurementQuery,
 };
 
 const GOALS: Collection = Collection::PolicyGoals;
 
-/// The PolicyGoalService implementation.
-#[derive(Debug, Clone)]
-pub struct GoalsApi {
-    store: Store,
-}
-
-impl GoalsApi {
-    pub fn new(store: Store) -> Self {
-        GoalsApi { store }
-    }
-}
+service_api!(
+    /// The PolicyGoalService implementation.
+    GoalsApi
+);
 
 /// The state a goal is created in: UNSPECIFIED (not stated) unless the request says PLANNED,
 /// ACTIVE or ON_HOLD.

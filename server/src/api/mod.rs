@@ -1,6 +1,23 @@
 //! gRPC services: decode the request into domain types, call the store, encode the answer.
 //! This is the only layer that sees tonic.
 
+/// Declares a service implementation: a struct holding the store.
+macro_rules! service_api {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone)]
+        pub struct $name {
+            store: $crate::store::Store,
+        }
+
+        impl $name {
+            pub fn new(store: $crate::store::Store) -> Self {
+                $name { store }
+            }
+        }
+    };
+}
+
 pub mod admin;
 pub mod agreements;
 pub mod changes;

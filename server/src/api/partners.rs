@@ -6,13 +6,10 @@ use tonic::{Request, Response, Status};
 
 use super::{all, resource, write_ctx};
 use crate::domain::partner::TradePartner;
-use crate::{
-    domain::{
-        Collection, Error, Id, Violations,
-        list::{self, PageTokens},
-        partner::{self, FlowSpec, PartnerSpec},
-    },
-    store::Store,
+use crate::domain::{
+    Collection, Error, Id, Violations,
+    list::{self, PageTokens},
+    partner::{self, FlowSpec},
 };
 
 const PARTNERS: Collection = Collection::TradePartners;
@@ -22,30 +19,13 @@ pub const DEFAULT_DEPENDENCY_THRESHOLD: f64 = 0.2;
 /// Default number of partners `top_n_share` covers.
 pub const DEFAULT_TOP_N: i32 = 5;
 
-/// The TradePartnerService implementation.
-#[derive(Debug, Clone)]
-pub struct PartnersApi {
-    store: Store,
-}
-
-impl PartnersApi {
-    pub fn new(store: Store) -> Self {
-        PartnersApi { store }
-    }
-}
+service_api!(
+    /// The TradePartnerService implementation.
+    PartnersApi
+);
 
 fn invalid(v: Violations) -> Status {
     Error::InvalidArgument(v.into_vec()).into()
-}
-
-/// A partner spec with its id checked against its kind (countries are ISO codes).
-fn spec_for(v: &mut Violations, id: Option<&Id>, id_field: &str, p: &pb::TradePartner) -> Option<PartnerSpec> {
-    let spec = all(v, PartnerSpec::from_proto("trade_partner", p))?;
-    if let Some(id) = id {
-        partner::check_id(v, id_field, id, spec.kind);
-        return Some(spec.named_in_korean(id));
-    }
-    Some(spec)
 }
 
 resource::resource_service! {
@@ -57,31 +37,9 @@ resource::resource_service! {
         update_trade_partner(UpdateTradePartnerRequest) { trade_partner };
         delete_trade_partner(DeleteTradePartnerRequest);
         undelete_trade_partner(UndeleteTradePartnerRequest);
+        create create_trade_partner(CreateTradePartnerRequest) { trade_partner_id };
     }
 
-    async fn create_trade_partner(
-        &self,
-        mut request: Request<pb::CreateTradePartnerRequest>,
-    ) -> Result<Response<pb::TradePartner>, Status> {
-        normalize_text("CreateTradePartnerRequest", request.get_mut());
-        let r = request.get_ref();
-        let mut v = Violations::new();
-        let id = all(&mut v, Id::parse("trade_partner_id", &r.trade_partner_id));
-        let request_id = all(&mut v, crate::domain::request_id(&r.request_id));
-        let spec = match &r.trade_partner {
-            Some(p) => spec_for(&mut v, id.as_ref(), "trade_partner_id", p),
-            None => {
-                v.add("trade_partner", "is required");
-                None
-            }
-        };
-        let (Some(id), Some(spec), true) = (id, spec, v.is_empty()) else {
-            return Err(invalid(v));
-        };
-        let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
-        let partner = self.store.create_partner(&id, spec, &ctx).await?;
-        Ok(Response::new(partner.to_proto()))
-    }
 
     async fn get_trade_flow(
         &self,

@@ -8,6 +8,7 @@ use tonic::{Request, Status};
 
 use super::ListFields;
 use crate::{
+    domain::Stored,
     domain::{
         Error, Id, Violations,
         agreement::{AgreementPatch, AgreementSpec, TradeAgreement},
@@ -17,7 +18,7 @@ use crate::{
         product_set::{ProductSet, ProductSetPatch, ProductSetSpec},
         risk::{RiskEntry, RiskPatch, RiskSpec},
     },
-    store::{Resource, Store, WriteCtx, cache::ReadMode},
+    store::{Resource, Store, Writable, WriteCtx, cache::ReadMode},
 };
 
 /// A resource served over the API: its proto message.
@@ -106,8 +107,8 @@ macro_rules! api_resource {
                 $patch(fields)
             }
 
-            fn create_spec(msg: &pb::$res, id: &Id) -> Result<$spec, Error> {
-                $create(Self::FIELD, msg, id)
+            fn create_spec(msg: &pb::$res, id: &Id, id_field: &str) -> Result<$spec, Error> {
+                $create(<Self as Updatable>::FIELD, msg, id, id_field)
             }
 
             fn update<'a>(
@@ -140,9 +141,9 @@ api_resource!(ProductSet {
     patch: ProductSetPatch,
     spec: ProductSetSpec,
     create_spec: super::convert::product_set::create_spec,
-    store: delete_product_set,
-    undelete_product_set,
-    update_product_set,
+    store: delete_resource,
+    undelete_resource,
+    update_resource,
 });
 
 api_resource!(TradePartner {
@@ -150,9 +151,9 @@ api_resource!(TradePartner {
     patch: PartnerPatch,
     spec: PartnerSpec,
     create_spec: super::convert::partner::create_spec,
-    store: delete_partner,
-    undelete_partner,
-    update_partner,
+    store: delete_resource,
+    undelete_resource,
+    update_resource,
 });
 
 api_resource!(TradeAgreement {
@@ -160,9 +161,9 @@ api_resource!(TradeAgreement {
     patch: AgreementPatch,
     spec: AgreementSpec,
     create_spec: super::convert::agreement::create_spec,
-    store: delete_agreement,
-    undelete_agreement,
-    update_agreement,
+    store: delete_resource,
+    undelete_resource,
+    update_resource,
 });
 
 api_resource!(RiskEntry {
@@ -170,9 +171,9 @@ api_resource!(RiskEntry {
     patch: RiskPatch,
     spec: RiskSpec,
     create_spec: super::convert::risk::create_spec,
-    store: delete_risk,
-    undelete_risk,
-    update_risk,
+    store: delete_resource,
+    undelete_resource,
+    update_resource,
 });
 
 /// The Update of a resource (AIP-134): the masked fields become a typed patch that the store
@@ -192,8 +193,9 @@ pub(crate) trait Updatable: ApiResource {
     /// means its populated fields.
     const MESSAGE: &'static str;
     fn patch(fields: Vec<<Self::Msg as super::convert::Patchable>::Field>) -> Self::Patch;
-    /// The spec of a resource created by an upsert, `id` checked against it.
-    fn create_spec(msg: &Self::Msg, id: &Id) -> Result<Self::Spec, Error>;
+    /// The spec of a resource created from `msg` under `id` (an upsert, or a Create), `id`
+    /// checked against it (violations at `id_field`).
+    fn create_spec(msg: &Self::Msg, id: &Id, id_field: &str) -> Result<Self::Spec, Error>;
     #[allow(clippy::too_many_arguments)]
     fn update<'a>(
         store: &'a Store,
@@ -241,7 +243,9 @@ pub(crate) async fn update<R: Updatable, T>(
     // Checked by the store after the lock, the etag and the deleted state, as AIP-134 orders
     // the errors of an update (NOT_FOUND, ABORTED and FAILED_PRECONDITION come first).
     let patch = super::convert::patch(R::FIELD, msg, &paths).map(R::patch);
-    let create = r.allow_missing.then(|| R::create_spec(msg, &id));
+    let create = r
+        .allow_missing
+        .then(|| R::create_spec(msg, &id, &format!("{}.name", R::FIELD)));
     let ctx = super::write_ctx(request, None, r.validate_only);
     let updated = R::update(
         store,
@@ -254,6 +258,46 @@ pub(crate) async fn update<R: Updatable, T>(
     )
     .await?;
     Ok(store.completed(updated).await?.to_proto())
+}
+
+/// The fields of a Create request.
+pub(crate) struct CreateFields<'a, M> {
+    /// The request field of the resource id (`risk_id`) and its value.
+    pub id_field: &'static str,
+    pub id: &'a str,
+    pub request_id: &'a str,
+    pub resource: Option<&'a M>,
+    pub validate_only: bool,
+}
+
+/// Create: the id, the request id and the resource message, every violation at once; a retry
+/// with the same request id answers the original resource.
+pub(crate) async fn create<R, T>(
+    store: &Store,
+    request: &Request<T>,
+    r: CreateFields<'_, R::Msg>,
+) -> Result<R::Proto, Status>
+where
+    R: Updatable<Spec = <R as Stored>::Spec> + Writable,
+    R::Msg: super::convert::Patchable<Spec = <R as Stored>::Spec>,
+{
+    let mut v = Violations::new();
+    let id = super::all(&mut v, Id::parse(r.id_field, r.id));
+    let request_id = super::all(&mut v, crate::domain::request_id(r.request_id));
+    let spec = match (r.resource, &id) {
+        (Some(msg), Some(id)) => super::all(&mut v, R::create_spec(msg, id, r.id_field)),
+        (Some(msg), None) => super::all(&mut v, super::convert::Patchable::spec(msg, <R as Updatable>::FIELD)),
+        (None, _) => {
+            v.add(<R as Updatable>::FIELD, "is required");
+            None
+        }
+    };
+    let (Some(id), Some(spec), true) = (id, spec, v.is_empty()) else {
+        return Err(Error::InvalidArgument(v.into_vec()).into());
+    };
+    let ctx = super::write_ctx(request, request_id.flatten(), r.validate_only);
+    let created = store.create_resource::<R>(&id, spec, &ctx).await?;
+    Ok(created.to_proto())
 }
 
 /// A resource's service: its standard methods (Get, List, BatchGet, Update, Delete,
@@ -284,6 +328,7 @@ macro_rules! resource_service {
             $update:ident($update_req:ident) { $field:ident };
             $delete:ident($delete_req:ident);
             $undelete:ident($undelete_req:ident);
+            $(create $create:ident($create_req:ident) { $id_field:ident };)?
         }
         $($rest:tt)*
     ) => {
@@ -366,6 +411,25 @@ macro_rules! resource_service {
                         .await?;
                 Ok(tonic::Response::new(item))
             }
+
+            $(
+            async fn $create(
+                &self,
+                mut request: tonic::Request<pb::$create_req>,
+            ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
+                registry_proto::annotations::normalize_text(stringify!($create_req), request.get_mut());
+                let r = request.get_ref();
+                let fields = $crate::api::resource::CreateFields {
+                    id_field: stringify!($id_field),
+                    id: &r.$id_field,
+                    request_id: &r.request_id,
+                    resource: r.$field.as_ref(),
+                    validate_only: r.validate_only,
+                };
+                let item = $crate::api::resource::create::<$res, _>(&self.store, &request, fields).await?;
+                Ok(tonic::Response::new(item))
+            }
+            )?
 
             $($rest)*
         }

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::{
     Collection, Id, Violations,
@@ -119,15 +118,8 @@ pub struct TradeAgreement {
     pub id: Id,
     #[serde(flatten)]
     pub spec: AgreementSpec,
-    #[serde(with = "time::serde::rfc3339")]
-    pub create_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub update_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub delete_time: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub expire_time: Option<OffsetDateTime>,
-    pub revision: i64,
+    #[serde(flatten)]
+    pub stamps: super::Stamps,
 }
 
 impl TradeAgreement {
@@ -140,9 +132,7 @@ impl TradeAgreement {
         match field {
             "title" => SortValue::Text(self.spec.title.clone()),
             "kind" => SortValue::Text(self.spec.kind.as_str().to_owned()),
-            "create_time" => SortValue::time(self.create_time),
-            "update_time" => SortValue::time(self.update_time),
-            _ => SortValue::Text(self.id.as_str().to_owned()),
+            _ => self.stamps.sort_value(&self.id, field),
         }
     }
 }

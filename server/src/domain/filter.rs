@@ -926,8 +926,8 @@ fn cmp_goal(g: &PolicyGoal, field: &str, key: Option<&str>, op: Op, value: &Valu
             (Op::Ne, Value::Name(_, want)) => s.parent.as_ref() != want.as_ref(),
             _ => false,
         },
-        "create_time" => cmp_time(g.create_time, op, value),
-        "update_time" => cmp_time(g.update_time, op, value),
+        "create_time" => cmp_time(g.stamps.create_time, op, value),
+        "update_time" => cmp_time(g.stamps.update_time, op, value),
         // `risks:"risks/{risk}"` reads the risk register (live entries linking the goal),
         // which a goal alone does not hold: not evaluated here, and left out of the
         // comparisons with the SQL (see `arb_cmp`).
@@ -1426,11 +1426,13 @@ mod tests {
             state: GoalState::Active,
             outcome: None,
             ancestors: vec![],
-            create_time: t,
-            update_time: t,
-            delete_time: None,
-            expire_time: None,
-            revision: 1,
+            stamps: crate::domain::Stamps {
+                create_time: t,
+                update_time: t,
+                delete_time: None,
+                expire_time: None,
+                revision: 1,
+            },
             progress: [ProgressState::OffTrack, ProgressState::NoData]
                 .into_iter()
                 .map(|state| crate::domain::progress::Progress {

@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::{
-    Collection, Error, Id, Violations,
+    Collection, Id, Violations,
     enums::{
         CheckInConfidence, Comparator, Confidence, Direction, GoalState, MilestoneState, Outcome, Pillar,
         ProgressState, RiskCategory, RiskSeverity,
@@ -147,15 +146,6 @@ impl GoalSpec {
     }
 }
 
-impl PolicyGoal {
-    /// The spec this goal has after `patch` (the goal itself is unchanged).
-    pub fn patched(&self, patch: GoalPatch) -> Result<GoalSpec, Error> {
-        let mut spec = self.spec.clone();
-        spec.apply(patch)?;
-        Ok(spec)
-    }
-}
-
 /// A stored goal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyGoal {
@@ -166,15 +156,8 @@ pub struct PolicyGoal {
     pub outcome: Option<Outcome>,
     /// Ancestor ids, root first.
     pub ancestors: Vec<Id>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub create_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub update_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub delete_time: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub expire_time: Option<OffsetDateTime>,
-    pub revision: i64,
+    #[serde(flatten)]
+    pub stamps: super::Stamps,
     /// Output only: the computed progress of each target, in the order of `spec.targets`
     /// (attached by the store on every read; not part of snapshots). Empty when not computed.
     #[serde(skip)]
@@ -200,7 +183,7 @@ impl PolicyGoal {
     }
 
     pub fn etag(&self) -> String {
-        super::etag(self.id.as_str(), self.revision, self.create_time)
+        self.stamps.etag(&self.id)
     }
 }
 
@@ -294,12 +277,10 @@ impl PolicyGoal {
         use super::list::SortValue::Text;
         match field {
             "title" => Text(self.spec.title.clone()),
-            "create_time" => super::list::SortValue::time(self.create_time),
-            "update_time" => super::list::SortValue::time(self.update_time),
             "pillar" => Text(self.spec.pillar.map(Pillar::as_str).unwrap_or_default().to_owned()),
             "state" => Text(self.state.as_str().to_owned()),
             "lead_organization" => Text(self.spec.lead_organization.clone()),
-            _ => Text(self.id.as_str().to_owned()),
+            _ => self.stamps.sort_value(&self.id, field),
         }
     }
 }

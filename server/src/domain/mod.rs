@@ -18,6 +18,13 @@ macro_rules! patch_fields {
         #[derive(Debug, Clone, Default, PartialEq)]
         pub struct $patch(pub Vec<$field>);
 
+        impl $crate::domain::Spec for $spec {
+            type Patch = $patch;
+            fn apply_patch(&mut self, patch: $patch) -> Result<(), $crate::domain::Error> {
+                self.apply(patch)
+            }
+        }
+
         impl $spec {
             /// A spec from a patch of every field (a create).
             pub fn new(patch: $patch) -> Result<$spec, $crate::domain::Error> {
@@ -92,6 +99,81 @@ impl Actor {
         Actor { id: "system".into() }
     }
 }
+
+/// The lifetime and revision of a stored top-level resource (goals, partners, …): one struct
+/// flattened into each, so its JSON (snapshots, stored answers) keeps these fields at the top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stamps {
+    #[serde(with = "time::serde::rfc3339")]
+    pub create_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub update_time: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub delete_time: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expire_time: Option<OffsetDateTime>,
+    pub revision: i64,
+}
+
+impl Stamps {
+    /// The etag of resource `id` at these stamps.
+    pub fn etag(&self, id: &Id) -> String {
+        etag(id.as_str(), self.revision, self.create_time)
+    }
+
+    /// The cursor value of `create_time` or `update_time`, else of the id: what every
+    /// resource's `sort_value` ends with.
+    pub fn sort_value(&self, id: &Id, field: &str) -> list::SortValue {
+        match field {
+            "create_time" => list::SortValue::time(self.create_time),
+            "update_time" => list::SortValue::time(self.update_time),
+            _ => list::SortValue::Text(id.as_str().to_owned()),
+        }
+    }
+}
+
+/// A resource's spec: its writable fields, which a typed patch sets (see `patch_fields!`).
+pub trait Spec: Clone + PartialEq + serde::Serialize + Send + Sync + 'static {
+    type Patch: Send + 'static;
+    /// Writes the patch's fields and checks the rules across fields.
+    fn apply_patch(&mut self, patch: Self::Patch) -> Result<(), Error>;
+}
+
+/// A stored resource made of a spec, an id and [`Stamps`].
+pub trait Stored {
+    type Spec: Spec;
+    fn spec(&self) -> &Self::Spec;
+    fn stamps(&self) -> &Stamps;
+
+    /// The spec this resource has after `patch` (the resource itself is unchanged).
+    fn patched(&self, patch: <Self::Spec as Spec>::Patch) -> Result<Self::Spec, Error> {
+        let mut spec = self.spec().clone();
+        spec.apply_patch(patch)?;
+        Ok(spec)
+    }
+}
+
+/// Implements [`Stored`] for resources with `spec` and `stamps` fields.
+macro_rules! stored {
+    ($($res:ty => $spec:ty),+ $(,)?) => {$(
+        impl $crate::domain::Stored for $res {
+            type Spec = $spec;
+            fn spec(&self) -> &$spec {
+                &self.spec
+            }
+            fn stamps(&self) -> &$crate::domain::Stamps {
+                &self.stamps
+            }
+        }
+    )+};
+}
+
+stored!(
+    agreement::TradeAgreement => agreement::AgreementSpec,
+    goal::PolicyGoal => goal::GoalSpec,
+    product_set::ProductSet => product_set::ProductSetSpec,
+    risk::RiskEntry => risk::RiskSpec,
+);
 
 /// The opaque etag of a resource version. It changes with every revision and differs between
 /// a resource and a later one re-created under the same name.

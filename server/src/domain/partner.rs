@@ -105,9 +105,17 @@ impl PartnerSpec {
     }
 }
 
-impl TradePartner {
+impl super::Stored for TradePartner {
+    type Spec = PartnerSpec;
+    fn spec(&self) -> &PartnerSpec {
+        &self.spec
+    }
+    fn stamps(&self) -> &super::Stamps {
+        &self.stamps
+    }
+
     /// The spec this partner has after `patch`; its kind cannot change.
-    pub fn patched(&self, patch: PartnerPatch) -> Result<PartnerSpec, Error> {
+    fn patched(&self, patch: PartnerPatch) -> Result<PartnerSpec, Error> {
         let mut spec = self.spec.clone();
         spec.apply(patch)?;
         let spec = spec.named_in_korean(&self.id);
@@ -147,15 +155,8 @@ pub struct TradePartner {
     /// only, see `store::dependents`; not part of snapshots).
     #[serde(skip)]
     pub dependent_products: Vec<super::dependency::DependentProduct>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub create_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub update_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub delete_time: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub expire_time: Option<OffsetDateTime>,
-    pub revision: i64,
+    #[serde(flatten)]
+    pub stamps: super::Stamps,
 }
 
 impl TradePartner {
@@ -164,7 +165,7 @@ impl TradePartner {
     }
 
     pub fn etag(&self) -> String {
-        super::etag(self.id.as_str(), self.revision, self.create_time)
+        self.stamps.etag(&self.id)
     }
 
     /// The value of an orderable field, for a page-token cursor.
@@ -174,9 +175,7 @@ impl TradePartner {
             "kind" => SortValue::Text(self.spec.kind.as_str().to_owned()),
             "region" => SortValue::Text(self.spec.region.clone()),
             "priority" => SortValue::Text(priority_sort_key(self.spec.priority).to_owned()),
-            "create_time" => SortValue::time(self.create_time),
-            "update_time" => SortValue::time(self.update_time),
-            _ => SortValue::Text(self.id.as_str().to_owned()),
+            _ => self.stamps.sort_value(&self.id, field),
         }
     }
 }

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::{
     Collection, Error, Id, Violations,
@@ -95,15 +94,8 @@ pub struct ProductSet {
     pub id: Id,
     #[serde(flatten)]
     pub spec: ProductSetSpec,
-    #[serde(with = "time::serde::rfc3339")]
-    pub create_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub update_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub delete_time: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub expire_time: Option<OffsetDateTime>,
-    pub revision: i64,
+    #[serde(flatten)]
+    pub stamps: super::Stamps,
 }
 
 impl ProductSet {
@@ -112,16 +104,14 @@ impl ProductSet {
     }
 
     pub fn etag(&self) -> String {
-        super::etag(self.id.as_str(), self.revision, self.create_time)
+        self.stamps.etag(&self.id)
     }
 
     /// The value of an orderable field, for a page-token cursor.
     pub fn sort_value(&self, field: &str) -> SortValue {
         match field {
             "display_name" => SortValue::Text(self.spec.display_name.clone()),
-            "create_time" => SortValue::time(self.create_time),
-            "update_time" => SortValue::time(self.update_time),
-            _ => SortValue::Text(self.id.as_str().to_owned()),
+            _ => self.stamps.sort_value(&self.id, field),
         }
     }
 }

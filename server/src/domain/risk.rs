@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 
 use super::{
     Collection, Id, Violations,
@@ -87,27 +86,13 @@ pub struct RiskEntry {
     pub id: Id,
     #[serde(flatten)]
     pub spec: RiskSpec,
-    #[serde(with = "time::serde::rfc3339")]
-    pub create_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub update_time: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub delete_time: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub expire_time: Option<OffsetDateTime>,
-    pub revision: i64,
+    #[serde(flatten)]
+    pub stamps: super::Stamps,
 }
 
 impl RiskEntry {
     pub fn name(&self) -> String {
         Collection::Risks.name(&self.id)
-    }
-
-    /// The spec this risk has after `patch`.
-    pub fn patched(&self, patch: RiskPatch) -> Result<RiskSpec, super::Error> {
-        let mut spec = self.spec.clone();
-        spec.apply(patch)?;
-        Ok(spec)
     }
 
     /// The value of an orderable field, for a page-token cursor.
@@ -120,9 +105,7 @@ impl RiskEntry {
             "likelihood" => SortValue::Int(i64::from(s.likelihood)),
             "impact" => SortValue::Int(i64::from(s.impact)),
             "owner_organization" => SortValue::Text(s.owner_organization.clone()),
-            "create_time" => SortValue::time(self.create_time),
-            "update_time" => SortValue::time(self.update_time),
-            _ => SortValue::Text(self.id.as_str().to_owned()),
+            _ => self.stamps.sort_value(&self.id, field),
         }
     }
 }

@@ -5,17 +5,14 @@
 use std::collections::BTreeMap;
 
 use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
-use time::OffsetDateTime;
 
 use super::{
-    ChangeKind, Store, WriteCtx, db_error,
-    resource::{
-        Begun, Intent, Kind, Meta, Resource, create_instead, ensure_inserted, lock_for, read_back, set_deleted,
-    },
+    Change, Store, WriteCtx, db_error,
+    resource::{Kind, Meta, Resource, Writable},
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
-    agreement::{self, AgreementEvent, AgreementPatch, AgreementSpec, KOREA, TradeAgreement},
+    agreement::{self, AgreementEvent, AgreementSpec, KOREA, TradeAgreement},
     enums::{AgreementKind, AgreementState},
     list::SortValue,
 };
@@ -24,7 +21,8 @@ const AGREEMENTS: Collection = Collection::Agreements;
 
 #[derive(sqlx::FromRow)]
 pub struct AgreementRow {
-    id: String,
+    #[sqlx(flatten)]
+    stamps: super::resource::StampRow,
     title: String,
     title_ko: String,
     kind: String,
@@ -33,43 +31,25 @@ pub struct AgreementRow {
     description: String,
     source: String,
     labels: Json<BTreeMap<String, String>>,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-    delete_time: Option<OffsetDateTime>,
-    expire_time: Option<OffsetDateTime>,
-    revision: i64,
-}
-
-fn corrupt(what: &str, id: &str) -> Error {
-    Error::Internal(format!("stored agreement {id} has an invalid {what}"))
 }
 
 impl TryFrom<AgreementRow> for TradeAgreement {
     type Error = Error;
     fn try_from(r: AgreementRow) -> Result<Self, Error> {
-        let id = r.id;
-        let parties = r
-            .parties
-            .into_iter()
-            .map(|p| Id::try_from(p).map_err(|_| corrupt("party", &id)))
-            .collect::<Result<_, _>>()?;
+        let (id, stamps, c) = r.stamps.read("agreement")?;
         Ok(TradeAgreement {
             spec: AgreementSpec {
                 title: r.title,
                 title_ko: r.title_ko,
-                kind: AgreementKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &id))?,
-                parties,
+                kind: c.value(&r.kind, AgreementKind::parse, "kind")?,
+                parties: c.ids(r.parties, "party")?,
                 events: r.events.0,
                 description: r.description,
                 source: r.source,
                 labels: r.labels.0,
             },
-            create_time: r.create_time,
-            update_time: r.update_time,
-            delete_time: r.delete_time,
-            expire_time: r.expire_time,
-            revision: r.revision,
-            id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
+            stamps,
+            id,
         })
     }
 }
@@ -90,10 +70,6 @@ impl Resource for TradeAgreement {
     super::resource::stored_fields!();
 }
 
-fn not_found(id: &Id) -> Error {
-    super::resource::not_found::<TradeAgreement>(id)
-}
-
 const INSERT: &str = "INSERT INTO agreements (id, title, title_ko, kind, parties, events, status, description, source,
         labels, create_time, update_time)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), now())
@@ -104,33 +80,6 @@ const UPDATE: &str = "UPDATE agreements SET title = $2, title_ko = $3, kind = $4
         status = $7, description = $8, source = $9, labels = $10, update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING id";
-
-/// Binds the stored columns of an agreement, `$1…$10` of [`INSERT`] and [`UPDATE`].
-fn bind_columns<'q, O>(
-    q: QueryAs<'q, Postgres, O, PgArguments>,
-    id: &'q Id,
-    spec: &'q AgreementSpec,
-) -> QueryAs<'q, Postgres, O, PgArguments> {
-    q.bind(id.as_str())
-        .bind(&spec.title)
-        .bind(&spec.title_ko)
-        .bind(spec.kind.as_str())
-        .bind(spec.parties.iter().map(Id::as_str).collect::<Vec<_>>())
-        .bind(Json(&spec.events))
-        .bind(spec.status().map(AgreementState::as_str))
-        .bind(&spec.description)
-        .bind(&spec.source)
-        .bind(Json(&spec.labels))
-}
-
-/// Locks the parties of an agreement and checks they are live (`tradePartners/kr` need not
-/// be recorded: Korea is implied).
-async fn check_parties(tx: &mut Transaction<'static, Postgres>, spec: &AgreementSpec) -> Result<(), Error> {
-    let named: Vec<Id> = spec.parties.iter().filter(|p| p.as_str() != KOREA).cloned().collect();
-    super::partners::lock_live_partners(tx, &named, "trade_agreement.parties")
-        .await
-        .map(|_| ())
-}
 
 /// Live partners with an engagement that follows up the agreement `id` (at most 5, by id).
 async fn partners_following_up(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Vec<String>, Error> {
@@ -146,126 +95,79 @@ async fn partners_following_up(tx: &mut Transaction<'static, Postgres>, id: &Id)
     .map_err(db_error)
 }
 
-impl Store {
-    /// Creates an agreement. With a request id, a retry returns the original agreement.
-    pub async fn create_agreement(
-        &self,
-        id: &Id,
-        spec: AgreementSpec,
-        ctx: &WriteCtx,
-    ) -> Result<TradeAgreement, Error> {
-        const METHOD: &str = "CreateTradeAgreement";
-        let mut tx = match self.begin_create(METHOD, id, &spec, ctx).await? {
-            Begun::Write(tx) => tx,
-            Begun::Replayed(original) => return Ok(original),
-        };
-        let created = Self::insert_agreement(&mut tx, id, &spec).await?;
-        Self::commit_created(tx, &created, METHOD, ctx).await?;
-        Ok(created)
+impl Writable for TradeAgreement {
+    const CREATE: &'static str = "CreateTradeAgreement";
+    const FIELD: &'static str = "trade_agreement";
+
+    const INSERT: &'static str = INSERT;
+    const UPDATE: &'static str = UPDATE;
+
+    /// Binds the stored columns of an agreement, `$1…$10` of [`INSERT`] and [`UPDATE`].
+    fn bind<'q, O>(
+        q: QueryAs<'q, Postgres, O, PgArguments>,
+        id: &'q Id,
+        spec: &'q AgreementSpec,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        q.bind(id.as_str())
+            .bind(&spec.title)
+            .bind(&spec.title_ko)
+            .bind(spec.kind.as_str())
+            .bind(spec.parties.iter().map(Id::as_str).collect::<Vec<_>>())
+            .bind(Json(&spec.events))
+            .bind(spec.status().map(AgreementState::as_str))
+            .bind(&spec.description)
+            .bind(&spec.source)
+            .bind(Json(&spec.labels))
     }
 
-    async fn insert_agreement(
+    /// Its parties (`tradePartners/kr` need not be recorded: Korea is implied).
+    async fn check_links(
         tx: &mut Transaction<'static, Postgres>,
-        id: &Id,
+        _id: &Id,
         spec: &AgreementSpec,
-    ) -> Result<TradeAgreement, Error> {
-        check_parties(tx, spec).await?;
-        let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT), id, spec)
-            .fetch_optional(&mut **tx)
+        current: Option<&Self>,
+    ) -> Result<(), Error> {
+        if current.is_some_and(|c| c.spec.parties == spec.parties) {
+            return Ok(());
+        }
+        let named: Vec<Id> = spec.parties.iter().filter(|p| p.as_str() != KOREA).cloned().collect();
+        super::partners::lock_live_partners(tx, &named, "trade_agreement.parties")
             .await
-            .map_err(db_error)?;
-        ensure_inserted::<TradeAgreement>(inserted, id)?;
-        read_back::<TradeAgreement>(tx, id).await
+            .map(|_| ())
     }
 
-    /// Updates an agreement: applies `patch` (the masked fields, each valid) to the stored
-    /// agreement and checks the result. With `create_spec` (allow_missing), a missing
-    /// agreement is created.
-    pub async fn update_agreement(
-        &self,
-        id: &Id,
-        etag: &str,
-        mask: Vec<String>,
-        patch: Result<AgreementPatch, Error>,
-        create_spec: Option<Result<AgreementSpec, Error>>,
-        ctx: &WriteCtx,
-    ) -> Result<TradeAgreement, Error> {
-        let mut tx = self.begin().await?;
-        let Some(current) = lock_for::<TradeAgreement>(&mut tx, id, etag, Intent::Update).await? else {
-            let spec = create_instead::<TradeAgreement, _>(id, etag, create_spec)?;
-            let created = Self::insert_agreement(&mut tx, id, &spec).await?;
-            Self::commit(tx, &[created.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
-            return Ok(created);
-        };
-        let mut spec = current.spec.clone();
-        spec.apply(patch?).map_err(|e| e.within("trade_agreement"))?;
-        if spec == current.spec {
-            tx.rollback().await.map_err(db_error)?;
-            return Ok(current);
-        }
-        if spec.parties != current.spec.parties {
-            check_parties(&mut tx, &spec).await?;
-        }
-        bind_columns::<(String,)>(sqlx::query_as(UPDATE), id, &spec)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let updated = read_back::<TradeAgreement>(&mut tx, id).await?;
-        Self::commit(tx, &[updated.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
-        Ok(updated)
-    }
-
-    /// Soft-deletes an agreement. Live partners' engagements that follow it up make this
+    /// Live partners' engagements that follow up the agreement make a delete
     /// FAILED_PRECONDITION (`LINKED_BY_PARTNERS`), unless `force`, which removes their
     /// references (each changed partner gets a new revision in the change log).
-    pub async fn delete_agreement(
-        &self,
-        id: &Id,
-        etag: &str,
+    async fn release<'a, 'c>(
+        _store: &'a Store,
+        tx: &'a mut Transaction<'static, Postgres>,
+        current: &'a Self,
         force: bool,
-        allow_missing: bool,
-        ctx: &WriteCtx,
-    ) -> Result<Option<TradeAgreement>, Error> {
-        let mut tx = self.begin().await?;
-        let Some(current) = lock_for::<TradeAgreement>(&mut tx, id, etag, Intent::Delete).await? else {
-            return if allow_missing { Ok(None) } else { Err(not_found(id)) };
-        };
-        let mut changes = Vec::new();
-        let following = partners_following_up(&mut tx, id).await?;
-        if !following.is_empty() {
-            if !force {
-                let list = super::name_list(Collection::TradePartners, following.iter().map(String::as_str));
-                return Err(Error::failed_precondition(
-                    Reason::LinkedByPartners,
-                    format!(
-                        "{} is followed up by engagements of live partners ({list}); remove those references first or set force",
-                        current.name()
-                    ),
-                    Some(current.name()),
-                ));
-            }
-            changes.extend(super::partners::unlink_agreement_from_engagements(&mut tx, id, ctx).await?);
+        ctx: &'c WriteCtx,
+    ) -> Result<Vec<Change<'c>>, Error> {
+        let following = partners_following_up(tx, &current.id).await?;
+        if following.is_empty() {
+            return Ok(Vec::new());
         }
-        set_deleted::<TradeAgreement>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
-        let deleted = read_back::<TradeAgreement>(&mut tx, id).await?;
-        changes.push(deleted.change(ChangeKind::Deleted, vec![], ctx)?);
-        Self::commit(tx, &changes, ctx).await?;
-        Ok(Some(deleted))
+        if !force {
+            let what = "is followed up by engagements of live partners";
+            let following = following.iter().map(String::as_str);
+            let fix = "remove those references first";
+            super::refuse_linked(
+                current.name(),
+                Reason::LinkedByPartners,
+                what,
+                Collection::TradePartners,
+                following,
+                fix,
+            )?;
+        }
+        super::partners::unlink_agreement_from_engagements(tx, &current.id, ctx).await
     }
+}
 
-    /// Restores a soft-deleted agreement; its parties must still be live.
-    pub async fn undelete_agreement(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<TradeAgreement, Error> {
-        let mut tx = self.begin().await?;
-        let current = lock_for::<TradeAgreement>(&mut tx, id, etag, Intent::Undelete)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        check_parties(&mut tx, &current.spec).await?;
-        set_deleted::<TradeAgreement>(&mut tx, &[id.as_str()], None).await?;
-        let restored = read_back::<TradeAgreement>(&mut tx, id).await?;
-        Self::commit(tx, &[restored.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
-        Ok(restored)
-    }
-
+impl Store {
     /// Purges soft-deleted agreements past their expire time that no engagement references.
     pub(super) async fn purge_expired_agreements(&self) -> Result<u64, Error> {
         self.purge_in_batches(

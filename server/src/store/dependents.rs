@@ -148,7 +148,7 @@ impl Store {
     /// The dependent products behind a goal: those of its own product sets and of the
     /// product sets of the live risks linking it.
     pub(super) async fn goal_dependents(&self, goal: &PolicyGoal) -> Result<Vec<DependentProduct>, Error> {
-        if goal.delete_time.is_some() {
+        if goal.stamps.delete_time.is_some() {
             return Ok(Vec::new());
         }
         let mut sources: Vec<Source> = goal
@@ -167,7 +167,7 @@ impl Store {
     /// risks linking it whose top supplier is the partner (a country) or one of its member
     /// countries (a bloc, forum or group).
     pub(super) async fn partner_dependents(&self, partner: &TradePartner) -> Result<Vec<DependentProduct>, Error> {
-        if partner.delete_time.is_some() || partner.risk_register.is_empty() {
+        if partner.stamps.delete_time.is_some() || partner.risk_register.is_empty() {
             return Ok(Vec::new());
         }
         let codes: Vec<String> = if partner.spec.kind == PartnerKind::Country {

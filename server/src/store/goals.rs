@@ -5,13 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::{Postgres, Transaction, types::Json};
 use time::OffsetDateTime;
 
-use super::resource::{Intent, Kind, Meta, Resource, create_instead, lock_for, set_deleted};
+use super::resource::{Begun, Intent, Kind, Meta, Resource, create_instead, lock_for};
 use super::{
     Change, ChangeKind, Claim, GOAL_TREE_LOCK, Store, WriteCtx, append_changes_answering, claim_request, db_error,
-    lock, request_hash,
+    lock, refuse_linked, request_hash,
 };
 use crate::domain::{
-    Collection, Error, Id, Reason,
+    Collection, Error, Id, Reason, Stored,
     check_in::CheckIn,
     enums::{Confidence, GoalState, Outcome, Pillar},
     goal::{FIELDS, GoalPatch, GoalSpec, Milestone, PolicyGoal, Risk, Target},
@@ -22,7 +22,8 @@ const GOALS: Collection = Collection::PolicyGoals;
 
 #[derive(sqlx::FromRow)]
 pub struct GoalRow {
-    id: String,
+    #[sqlx(flatten)]
+    stamps: super::resource::StampRow,
     parent_id: Option<String>,
     ancestors: Vec<String>,
     title: String,
@@ -46,76 +47,48 @@ pub struct GoalRow {
     risks: Json<Vec<Risk>>,
     source: String,
     labels: Json<BTreeMap<String, String>>,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-    delete_time: Option<OffsetDateTime>,
-    expire_time: Option<OffsetDateTime>,
-    revision: i64,
     /// Read raw, parsed once into its stored form (an unreadable value is recomputed).
     progress: Option<Json<Box<serde_json::value::RawValue>>>,
     latest_check_in: Option<Json<CheckIn>>,
 }
 
-fn corrupt(what: &str, id: &str) -> Error {
-    Error::Internal(format!("stored goal {id} has an invalid {what}"))
-}
-
-fn ids(v: Vec<String>, what: &str, id: &str) -> Result<Vec<Id>, Error> {
-    v.into_iter()
-        .map(|s| Id::try_from(s).map_err(|_| corrupt(what, id)))
-        .collect()
-}
-
 impl TryFrom<GoalRow> for PolicyGoal {
     type Error = Error;
     fn try_from(r: GoalRow) -> Result<Self, Error> {
-        let id = r.id;
+        let (id, stamps, c) = r.stamps.read("goal")?;
         let targets = r.targets.0.len();
         Ok(PolicyGoal {
             spec: GoalSpec {
                 title: r.title,
                 title_ko: r.title_ko,
-                pillar: Some(Pillar::parse(&r.pillar).ok_or_else(|| corrupt("pillar", &id))?),
-                parent: r
-                    .parent_id
-                    .map(|p| Id::try_from(p).map_err(|_| corrupt("parent", &id)))
-                    .transpose()?,
+                pillar: Some(c.value(&r.pillar, Pillar::parse, "pillar")?),
+                parent: c.id(r.parent_id, "parent")?,
                 description: r.description,
                 description_ko: r.description_ko,
                 sectors: r.sectors,
                 regions: r.regions,
                 lead_organization: r.lead_organization,
-                confidence: r
-                    .confidence
-                    .map(|c| Confidence::parse(&c).ok_or_else(|| corrupt("confidence", &id)))
-                    .transpose()?,
+                confidence: c.optional(r.confidence.as_deref(), Confidence::parse, "confidence")?,
                 confidence_note: r.confidence_note,
                 targets: r.targets.0,
                 milestones: r.milestones.0,
-                linked_partners: ids(r.linked_partners, "linked partner", &id)?,
+                linked_partners: c.ids(r.linked_partners, "linked partner")?,
                 contributing_organizations: r.contributing_organizations,
-                contributes_to: ids(r.contributes_to, "contributes_to goal", &id)?,
-                product_sets: ids(r.product_sets, "product set", &id)?,
+                contributes_to: c.ids(r.contributes_to, "contributes_to goal")?,
+                product_sets: c.ids(r.product_sets, "product set")?,
                 risks: r.risks.0,
                 source: r.source,
                 labels: r.labels.0,
             },
-            state: GoalState::parse(&r.state).ok_or_else(|| corrupt("state", &id))?,
-            outcome: r
-                .outcome
-                .map(|o| Outcome::parse(&o).ok_or_else(|| corrupt("outcome", &id)))
-                .transpose()?,
-            ancestors: ids(r.ancestors, "ancestor", &id)?,
-            create_time: r.create_time,
-            update_time: r.update_time,
-            delete_time: r.delete_time,
-            expire_time: r.expire_time,
-            revision: r.revision,
+            state: c.value(&r.state, GoalState::parse, "state")?,
+            outcome: c.optional(r.outcome.as_deref(), Outcome::parse, "outcome")?,
+            ancestors: c.ids(r.ancestors, "ancestor")?,
+            stamps,
             progress: super::measurements::progress_from_json(r.progress.as_ref().map(|p| p.0.get()), targets),
             risk_register: Vec::new(),
             dependent_products: Vec::new(),
             latest_check_in: r.latest_check_in.map(|c| c.0),
-            id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
+            id,
         })
     }
 }
@@ -173,7 +146,7 @@ impl Resource for PolicyGoal {
 
     /// Product sets of its own, or risks that may link some.
     fn has_detail(&self) -> bool {
-        self.delete_time.is_none() && !(self.spec.product_sets.is_empty() && self.risk_register.is_empty())
+        self.stamps.delete_time.is_none() && !(self.spec.product_sets.is_empty() && self.risk_register.is_empty())
     }
 }
 
@@ -537,7 +510,7 @@ async fn insert_goals(
         .fetch_all(&mut **tx)
         .await
         .map_err(db_error)?;
-    let mut inserted: HashMap<String, GoalRow> = rows.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let mut inserted: HashMap<String, GoalRow> = rows.into_iter().map(|r| (r.stamps.id().to_owned(), r)).collect();
     let mut created = Vec::with_capacity(goals.len());
     for (i, (id, _, _)) in goals.iter().enumerate() {
         let Some(row) = inserted.remove(id.as_str()) else {
@@ -634,24 +607,13 @@ impl Store {
         initial_state: GoalState,
         ctx: &WriteCtx,
     ) -> Result<PolicyGoal, Error> {
-        let spec_json = serde_json::to_vec(&(&spec, initial_state)).unwrap_or_default();
-        let hash = request_hash(&[id.as_str().as_bytes(), &spec_json]);
-        let mut tx = self.begin().await?;
-        if let Claim::Replay(resp) = claim_request(&mut tx, "CreatePolicyGoal", ctx, &hash).await? {
-            return serde_json::from_value(resp).map_err(|e| Error::Internal(format!("stored response: {e}")));
-        }
-        let goal = insert_goal(&mut tx, id, spec, initial_state).await?;
-        let snap = snapshot(&goal)?;
-        let change = Change {
-            resource_type: GOALS.resource_type(),
-            name: goal.name(),
-            kind: ChangeKind::Created,
-            mask: vec![],
-            snapshot: Some(snap.clone()),
-            ctx,
+        const METHOD: &str = "CreatePolicyGoal";
+        let mut tx = match self.begin_create(METHOD, id, &(&spec, initial_state), ctx).await? {
+            Begun::Write(tx) => tx,
+            Begun::Replayed(original) => return Ok(original),
         };
-        append_changes_answering(&mut tx, &[change], "CreatePolicyGoal", ctx, &snap).await?;
-        Self::finish(tx, ctx).await?;
+        let goal = insert_goal(&mut tx, id, spec, initial_state).await?;
+        Self::commit_created(tx, &goal, METHOD, ctx).await?;
         Ok(goal)
     }
 
@@ -786,42 +748,38 @@ impl Store {
         .fetch_all(&mut *tx)
         .await
         .map_err(db_error)?;
-        if !children.is_empty() && !force {
-            return Err(Error::failed_precondition(
-                Reason::HasLiveChildren,
-                format!(
-                    "{} has live child goals ({}); delete them first or set force",
-                    current.name(),
-                    super::name_list(GOALS, children.iter().map(String::as_str))
-                ),
-                Some(current.name()),
-            ));
-        }
         if !force {
+            let children = children.iter().map(String::as_str);
+            refuse_linked(
+                current.name(),
+                Reason::HasLiveChildren,
+                "has live child goals",
+                GOALS,
+                children,
+                "delete them first",
+            )?;
             let engaging = super::partners::partners_engaging_goals(&mut tx, &[id.as_str()]).await?;
-            if !engaging.is_empty() {
-                return Err(Error::failed_precondition(
-                    Reason::LinkedByPartners,
-                    format!(
-                        "{} is linked by engagements of live partners ({}); unlink it first or set force",
-                        current.name(),
-                        super::name_list(Collection::TradePartners, engaging.iter().map(String::as_str))
-                    ),
-                    Some(current.name()),
-                ));
-            }
+            let engaging = engaging.iter().map(String::as_str);
+            let what = "is linked by engagements of live partners";
+            refuse_linked(
+                current.name(),
+                Reason::LinkedByPartners,
+                what,
+                Collection::TradePartners,
+                engaging,
+                "unlink it first",
+            )?;
             let risks = super::risks::risks_linking(&mut tx, super::risks::Link::Goals, &[id.as_str()]).await?;
-            if !risks.is_empty() {
-                return Err(Error::failed_precondition(
-                    Reason::LinkedByRisks,
-                    format!(
-                        "{} is linked by live risks ({}); unlink it from them first or set force",
-                        current.name(),
-                        super::name_list(Collection::Risks, risks.iter().map(String::as_str))
-                    ),
-                    Some(current.name()),
-                ));
-            }
+            let risks = risks.iter().map(String::as_str);
+            let fix = "unlink it from them first";
+            refuse_linked(
+                current.name(),
+                Reason::LinkedByRisks,
+                "is linked by live risks",
+                Collection::Risks,
+                risks,
+                fix,
+            )?;
             let contributors: Vec<String> = sqlx::query_scalar(
                 "SELECT id FROM policy_goals WHERE $1 = ANY(contributes_to) AND delete_time IS NULL ORDER BY id LIMIT 5",
             )
@@ -901,12 +859,7 @@ impl Store {
         super::partners::lock_live_partners(&mut tx, &current.spec.linked_partners, "linked_partners").await?;
         check_contributions(&mut tx, id, &current.spec.contributes_to, "contributes_to").await?;
         super::partners::lock_live_product_sets(&mut tx, &current.spec.product_sets, "product_sets").await?;
-        set_deleted::<PolicyGoal>(&mut tx, &[id.as_str()], None).await?;
-        let goal = super::resource::read::<PolicyGoal>(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        Self::commit(tx, &[goal.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
-        Ok(goal)
+        Self::restore(tx, id, ctx).await
     }
 
     /// Moves a goal through its lifecycle.

@@ -31,7 +31,7 @@ use time::OffsetDateTime;
 pub use changes::{ChangeQuery, ChangeRecord, NOTIFY_CHANNEL};
 pub use measurements::{MEASUREMENT_TYPE, MeasurementPage, MeasurementQuery};
 pub use partners::{FLOW_TYPE, FlowPage, YearExports};
-pub use resource::{Page, Resource};
+pub use resource::{Page, Resource, Writable};
 pub use tokens::{TOKEN_TYPE, TokenRecord};
 
 use crate::domain::{Actor, Error, Reason, list::PageTokens};
@@ -337,6 +337,29 @@ fn name_list<'a>(c: crate::domain::Collection, ids: impl IntoIterator<Item = &'a
         .map(|id| format!("{}/{id}", c.prefix()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// What a delete of `name` is refused for while live resources refer to it: FAILED_PRECONDITION
+/// `reason`, "`{name} {what} ({the first five of ids}); {fix} or set force`". Nothing when
+/// `ids` is empty.
+fn refuse_linked<'a>(
+    name: String,
+    reason: Reason,
+    what: &str,
+    c: crate::domain::Collection,
+    ids: impl IntoIterator<Item = &'a str>,
+    fix: &str,
+) -> Result<(), Error> {
+    let ids: Vec<&str> = ids.into_iter().take(5).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let list = name_list(c, ids);
+    Err(Error::failed_precondition(
+        reason,
+        format!("{name} {what} ({list}); {fix} or set force"),
+        Some(name),
+    ))
 }
 
 /// FAILED_PRECONDITION `RESOURCE_DELETED`: "`{name} {what}`".

@@ -13,15 +13,13 @@ use time::OffsetDateTime;
 use super::{
     Change, ChangeKind, Store, WriteCtx, append_changes, db_error,
     page::Key,
-    resource::{
-        Begun, Intent, Kind, Meta, Resource, create_instead, ensure_inserted, lock_for, read, read_back, set_deleted,
-    },
+    resource::{Columns, Kind, Meta, Resource, Writable, read},
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
     enums::{PartnerKind, Priority},
     list::{KeyType, SortValue},
-    partner::{self, Engagement, FlowSpec, PartnerExports, PartnerPatch, PartnerSpec, TradeFlow, TradePartner},
+    partner::{self, Engagement, FlowSpec, PartnerExports, PartnerSpec, TradeFlow, TradePartner},
 };
 
 const PARTNERS: Collection = Collection::TradePartners;
@@ -45,7 +43,8 @@ const SELECT_PARTNER: &str = "SELECT trade_partners.*,
 
 #[derive(sqlx::FromRow)]
 pub struct PartnerRow {
-    id: String,
+    #[sqlx(flatten)]
+    stamps: super::resource::StampRow,
     kind: String,
     display_name: String,
     display_name_ko: String,
@@ -56,11 +55,6 @@ pub struct PartnerRow {
     risks: Json<Vec<crate::domain::goal::Risk>>,
     source: String,
     labels: Json<BTreeMap<String, String>>,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-    delete_time: Option<OffsetDateTime>,
-    expire_time: Option<OffsetDateTime>,
-    revision: i64,
     members: Vec<String>,
     memberships: Vec<String>,
     linked_goals: Vec<String>,
@@ -68,48 +62,31 @@ pub struct PartnerRow {
     risk_register: Vec<String>,
 }
 
-fn corrupt(what: &str, id: &str) -> Error {
-    Error::Internal(format!("stored partner {id} has an invalid {what}"))
-}
-
-fn ids(v: Vec<String>, what: &str, id: &str) -> Result<Vec<Id>, Error> {
-    v.into_iter()
-        .map(|s| Id::try_from(s).map_err(|_| corrupt(what, id)))
-        .collect()
-}
-
 impl TryFrom<PartnerRow> for TradePartner {
     type Error = Error;
     fn try_from(r: PartnerRow) -> Result<Self, Error> {
-        let id = r.id;
+        let (id, stamps, c) = r.stamps.read("partner")?;
         Ok(TradePartner {
             spec: PartnerSpec {
-                kind: PartnerKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &id))?,
+                kind: c.value(&r.kind, PartnerKind::parse, "kind")?,
                 display_name: r.display_name,
                 display_name_ko: r.display_name_ko,
                 description_ko: r.description_ko,
                 region: r.region,
-                members: ids(r.members, "member", &id)?,
-                priority: r
-                    .priority
-                    .map(|p| Priority::parse(&p).ok_or_else(|| corrupt("priority", &id)))
-                    .transpose()?,
+                members: c.ids(r.members, "member")?,
+                priority: c.optional(r.priority.as_deref(), Priority::parse, "priority")?,
                 engagements: r.engagements.0,
                 risks: r.risks.0,
                 source: r.source,
                 labels: r.labels.0,
             },
-            memberships: ids(r.memberships, "membership", &id)?,
-            linked_goals: ids(r.linked_goals, "linked goal", &id)?,
-            trade_agreements: ids(r.trade_agreements, "agreement", &id)?,
-            risk_register: ids(r.risk_register, "linking risk", &id)?,
+            memberships: c.ids(r.memberships, "membership")?,
+            linked_goals: c.ids(r.linked_goals, "linked goal")?,
+            trade_agreements: c.ids(r.trade_agreements, "agreement")?,
+            risk_register: c.ids(r.risk_register, "linking risk")?,
             dependent_products: Vec::new(),
-            create_time: r.create_time,
-            update_time: r.update_time,
-            delete_time: r.delete_time,
-            expire_time: r.expire_time,
-            revision: r.revision,
-            id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
+            stamps,
+            id,
         })
     }
 }
@@ -148,7 +125,7 @@ impl Resource for TradePartner {
 
     /// Risks that may link product sets.
     fn has_detail(&self) -> bool {
-        self.delete_time.is_none() && !self.risk_register.is_empty()
+        self.stamps.delete_time.is_none() && !self.risk_register.is_empty()
     }
 }
 
@@ -270,7 +247,7 @@ pub(super) async fn lock_live_partners(
         .await?
         .into_iter()
         .map(|(id, kind)| {
-            let kind = PartnerKind::parse(&kind).ok_or_else(|| corrupt("kind", id.as_str()))?;
+            let kind = Columns::new("partner", id.as_str()).value(&kind, PartnerKind::parse, "kind")?;
             Ok((id, kind))
         })
         .collect()
@@ -294,27 +271,46 @@ pub(super) async fn lock_live_product_sets(
     lock_live(tx, Collection::ProductSets, wanted, field).await.map(drop)
 }
 
-/// Replaces the goal ↔ partner link rows of a goal.
-pub(super) async fn set_goal_links(
+/// Replaces the rows of `owner` in a link table: `delete` (`$1` the owner) removes them,
+/// `insert` (`$1` the owner, `$2` the ids in order) adds `ids`.
+async fn replace_rows(
     tx: &mut Transaction<'static, Postgres>,
-    goal: &Id,
-    partners: &[Id],
+    delete: &'static str,
+    insert: &'static str,
+    owner: &Id,
+    ids: &[Id],
 ) -> Result<(), Error> {
-    sqlx::query("DELETE FROM goal_partner_links WHERE goal_id = $1")
-        .bind(goal.as_str())
+    sqlx::query(delete)
+        .bind(owner.as_str())
         .execute(&mut **tx)
         .await
         .map_err(db_error)?;
-    if !partners.is_empty() {
-        let keys: Vec<&str> = partners.iter().map(Id::as_str).collect();
-        sqlx::query("INSERT INTO goal_partner_links (goal_id, partner_id) SELECT $1, unnest($2::text[])")
-            .bind(goal.as_str())
+    if !ids.is_empty() {
+        let keys: Vec<&str> = ids.iter().map(Id::as_str).collect();
+        sqlx::query(insert)
+            .bind(owner.as_str())
             .bind(&keys)
             .execute(&mut **tx)
             .await
             .map_err(db_error)?;
     }
     Ok(())
+}
+
+/// Replaces the goal ↔ partner link rows of a goal.
+pub(super) async fn set_goal_links(
+    tx: &mut Transaction<'static, Postgres>,
+    goal: &Id,
+    partners: &[Id],
+) -> Result<(), Error> {
+    replace_rows(
+        tx,
+        "DELETE FROM goal_partner_links WHERE goal_id = $1",
+        "INSERT INTO goal_partner_links (goal_id, partner_id) SELECT $1, unnest($2::text[])",
+        goal,
+        partners,
+    )
+    .await
 }
 
 /// Checks what a partner spec references: members (live countries, not the partner itself)
@@ -398,25 +394,17 @@ pub(super) async fn unlink_agreement_from_engagements<'a>(
     Ok(changes)
 }
 
+/// Replaces the member list of a group, in order.
 async fn set_members(tx: &mut Transaction<'static, Postgres>, id: &Id, members: &[Id]) -> Result<(), Error> {
-    sqlx::query("DELETE FROM partner_members WHERE group_id = $1")
-        .bind(id.as_str())
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    if !members.is_empty() {
-        let keys: Vec<&str> = members.iter().map(Id::as_str).collect();
-        sqlx::query(
-            "INSERT INTO partner_members (group_id, member_id, position)
-             SELECT $1, m, ord::int FROM unnest($2::text[]) WITH ORDINALITY AS t(m, ord)",
-        )
-        .bind(id.as_str())
-        .bind(&keys)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-    }
-    Ok(())
+    replace_rows(
+        tx,
+        "DELETE FROM partner_members WHERE group_id = $1",
+        "INSERT INTO partner_members (group_id, member_id, position)
+         SELECT $1, m, ord::int FROM unnest($2::text[]) WITH ORDINALITY AS t(m, ord)",
+        id,
+        members,
+    )
+    .await
 }
 
 /// Live partners with an engagement that links one of `goals` (at most 5, by id).
@@ -479,114 +467,77 @@ const INSERT_PARTNER: &str = "INSERT INTO trade_partners (id, display_name, disp
      ON CONFLICT (id) DO NOTHING
      RETURNING id";
 
-/// Binds the stored columns of a partner, `$1…$10` of [`INSERT_PARTNER`] and
-/// [`UPDATE_PARTNER`].
-fn bind_columns<'q, O>(
-    q: QueryAs<'q, Postgres, O, PgArguments>,
-    id: &'q Id,
-    spec: &'q PartnerSpec,
-) -> QueryAs<'q, Postgres, O, PgArguments> {
-    q.bind(id.as_str())
-        .bind(&spec.display_name)
-        .bind(&spec.display_name_ko)
-        .bind(&spec.region)
-        .bind(spec.priority.map(Priority::as_str))
-        .bind(Json(&spec.engagements))
-        .bind(Json(&spec.risks))
-        .bind(&spec.source)
-        .bind(Json(&spec.labels))
-        .bind(&spec.description_ko)
-}
-
 const UPDATE_PARTNER: &str = "UPDATE trade_partners SET display_name = $2, display_name_ko = $3, region = $4,
-        priority = $5, engagements = $6, risks = $7, source = $8, labels = $9, description_ko = $10,
+        priority = $5, engagements = $6, risks = $7, source = $8, labels = $9, description_ko = $10, kind = $11,
         update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING id";
 
-impl Store {
-    /// Creates a partner. With a request id, a retry returns the original partner.
-    pub async fn create_partner(&self, id: &Id, spec: PartnerSpec, ctx: &WriteCtx) -> Result<TradePartner, Error> {
-        const METHOD: &str = "CreateTradePartner";
-        let mut tx = match self.begin_create(METHOD, id, &spec, ctx).await? {
-            Begun::Write(tx) => tx,
-            Begun::Replayed(original) => return Ok(original),
-        };
-        let partner = Self::insert_partner(&mut tx, id, &spec).await?;
-        Self::commit_created(tx, &partner, METHOD, ctx).await?;
-        Ok(partner)
+impl Writable for TradePartner {
+    const CREATE: &'static str = "CreateTradePartner";
+    const FIELD: &'static str = "trade_partner";
+
+    const INSERT: &'static str = INSERT_PARTNER;
+    const UPDATE: &'static str = UPDATE_PARTNER;
+
+    /// Binds the stored columns of a partner, `$1…$11` of [`INSERT_PARTNER`] and
+    /// [`UPDATE_PARTNER`].
+    fn bind<'q, O>(
+        q: QueryAs<'q, Postgres, O, PgArguments>,
+        id: &'q Id,
+        spec: &'q PartnerSpec,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        q.bind(id.as_str())
+            .bind(&spec.display_name)
+            .bind(&spec.display_name_ko)
+            .bind(&spec.region)
+            .bind(spec.priority.map(Priority::as_str))
+            .bind(Json(&spec.engagements))
+            .bind(Json(&spec.risks))
+            .bind(&spec.source)
+            .bind(Json(&spec.labels))
+            .bind(&spec.description_ko)
+            .bind(spec.kind.as_str())
     }
 
-    async fn insert_partner(
+    /// Its members and what its engagements name.
+    async fn check_links(
         tx: &mut Transaction<'static, Postgres>,
         id: &Id,
         spec: &PartnerSpec,
-    ) -> Result<TradePartner, Error> {
-        check_references(tx, id, spec, "trade_partner").await?;
-        let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT_PARTNER), id, spec)
-            .bind(spec.kind.as_str())
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        ensure_inserted::<TradePartner>(inserted, id)?;
-        set_members(tx, id, &spec.members).await?;
-        read_back::<TradePartner>(tx, id).await
+        current: Option<&Self>,
+    ) -> Result<(), Error> {
+        if current.is_some_and(|c| c.spec.members == spec.members && c.spec.engagements == spec.engagements) {
+            return Ok(());
+        }
+        check_references(tx, id, spec, "trade_partner").await
     }
 
-    /// Updates a partner: applies `patch` (the masked fields, each valid) to the stored partner
-    /// and checks the result. With `create_spec` (allow_missing), a missing partner is created.
-    pub async fn update_partner(
-        &self,
+    /// Its member list.
+    async fn write_beside(
+        tx: &mut Transaction<'static, Postgres>,
         id: &Id,
-        etag: &str,
-        mask: Vec<String>,
-        patch: Result<PartnerPatch, Error>,
-        create_spec: Option<Result<PartnerSpec, Error>>,
-        ctx: &WriteCtx,
-    ) -> Result<TradePartner, Error> {
-        let mut tx = self.begin().await?;
-        let Some(current) = lock_for::<TradePartner>(&mut tx, id, etag, Intent::Update).await? else {
-            let spec = create_instead::<TradePartner, _>(id, etag, create_spec)?;
-            let partner = Self::insert_partner(&mut tx, id, &spec).await?;
-            Self::commit(tx, &[partner.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
-            return Ok(partner);
-        };
-        let spec = current.patched(patch?).map_err(|e| e.within("trade_partner"))?;
-        if spec == current.spec {
-            tx.rollback().await.map_err(db_error)?;
-            return Ok(current);
+        spec: &PartnerSpec,
+        current: Option<&Self>,
+    ) -> Result<(), Error> {
+        if current.is_some_and(|c| c.spec.members == spec.members) {
+            return Ok(());
         }
-        if spec.members != current.spec.members || spec.engagements != current.spec.engagements {
-            check_references(&mut tx, id, &spec, "trade_partner").await?;
-        }
-        bind_columns::<(String,)>(sqlx::query_as(UPDATE_PARTNER), id, &spec)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        if spec.members != current.spec.members {
-            set_members(&mut tx, id, &spec.members).await?;
-        }
-        let partner = read_back::<TradePartner>(&mut tx, id).await?;
-        Self::commit(tx, &[partner.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
-        Ok(partner)
+        set_members(tx, id, &spec.members).await
     }
 
-    /// Soft-deletes a partner. Live goals linking it, live groups listing it as a member and
-    /// live agreements naming it as a party make this FAILED_PRECONDITION, unless `force`,
+    /// Live goals linking the partner, live groups listing it as a member and live
+    /// agreements naming it as a party make a delete FAILED_PRECONDITION, unless `force`,
     /// which removes those links and memberships (each changed goal and group gets a new
     /// revision in the change log); agreements keep naming it.
-    pub async fn delete_partner(
-        &self,
-        id: &Id,
-        etag: &str,
+    async fn release<'a, 'c>(
+        store: &'a Store,
+        tx: &'a mut Transaction<'static, Postgres>,
+        current: &'a Self,
         force: bool,
-        allow_missing: bool,
-        ctx: &WriteCtx,
-    ) -> Result<Option<TradePartner>, Error> {
-        let mut tx = self.begin().await?;
-        let Some(current) = lock_for::<TradePartner>(&mut tx, id, etag, Intent::Delete).await? else {
-            return if allow_missing { Ok(None) } else { Err(not_found(id)) };
-        };
+        ctx: &'c WriteCtx,
+    ) -> Result<Vec<Change<'c>>, Error> {
+        let id = &current.id;
         let refusals = [
             (
                 &current.linked_goals,
@@ -618,56 +569,47 @@ impl Store {
             "is linked by live risks",
             "unlink it from them first",
         )]) {
-            if !force && !ids.is_empty() {
-                let list = super::name_list(c, ids.iter().take(5).map(Id::as_str));
-                return Err(Error::failed_precondition(
-                    reason,
-                    format!("{} {what} ({list}); {fix} or set force", current.name()),
-                    Some(current.name()),
-                ));
+            if !force {
+                super::refuse_linked(current.name(), reason, what, c, ids.iter().map(Id::as_str), fix)?;
             }
         }
         let mut changes = Vec::new();
         if force {
-            changes.extend(self.unlink_partner_from_goals(&mut tx, id, ctx).await?);
-            changes.extend(
-                super::risks::unlink_from_risks(&mut tx, super::risks::Link::Partners, &[id.as_str()], ctx).await?,
-            );
+            changes.extend(store.unlink_partner_from_goals(tx, id, ctx).await?);
+            changes
+                .extend(super::risks::unlink_from_risks(tx, super::risks::Link::Partners, &[id.as_str()], ctx).await?);
             for group in &current.memberships {
                 sqlx::query("DELETE FROM partner_members WHERE group_id = $1 AND member_id = $2")
                     .bind(group.as_str())
                     .bind(id.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(db_error)?;
                 sqlx::query("UPDATE trade_partners SET update_time = now(), revision = revision + 1 WHERE id = $1")
                     .bind(group.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await
                     .map_err(db_error)?;
-                if let Some(g) = read::<TradePartner>(&mut tx, group).await? {
+                if let Some(g) = read::<TradePartner>(tx, group).await? {
                     changes.push(g.change(ChangeKind::Updated, vec!["members".into()], ctx)?);
                 }
             }
         }
-        set_deleted::<TradePartner>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
-        let partner = read_back::<TradePartner>(&mut tx, id).await?;
-        changes.push(partner.change(ChangeKind::Deleted, vec![], ctx)?);
-        Self::commit(tx, &changes, ctx).await?;
-        Ok(Some(partner))
+        Ok(changes)
     }
 
-    /// Restores a soft-deleted partner; its members must still be live.
-    pub async fn undelete_partner(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<TradePartner, Error> {
-        let mut tx = self.begin().await?;
-        let current = lock_for::<TradePartner>(&mut tx, id, etag, Intent::Undelete)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        lock_live_partners(&mut tx, &current.spec.members, "members").await?;
-        set_deleted::<TradePartner>(&mut tx, &[id.as_str()], None).await?;
-        let partner = read_back::<TradePartner>(&mut tx, id).await?;
-        Self::commit(tx, &[partner.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
-        Ok(partner)
+    /// Its members must still be live.
+    async fn relink(tx: &mut Transaction<'static, Postgres>, current: &Self) -> Result<(), Error> {
+        lock_live_partners(tx, &current.spec.members, "members")
+            .await
+            .map(|_| ())
+    }
+}
+
+impl Store {
+    /// Creates a partner. With a request id, a retry returns the original partner.
+    pub async fn create_partner(&self, id: &Id, spec: PartnerSpec, ctx: &WriteCtx) -> Result<TradePartner, Error> {
+        self.create_resource(id, spec, ctx).await
     }
 
     /// Purges soft-deleted partners past their expire time that nothing references any more
@@ -767,14 +709,7 @@ impl Store {
             Some(Some(_)) => return Err(super::resource_deleted(PARTNERS.name(partner), "is deleted")),
             Some(None) => {}
         }
-        let current: Option<FlowRow> =
-            sqlx::query_as("SELECT * FROM trade_flows WHERE partner_id = $1 AND year = $2 FOR UPDATE")
-                .bind(partner.as_str())
-                .bind(year)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        let current = current.map(TradeFlow::try_from).transpose()?;
+        let current = lock_flow(&mut tx, partner, year).await?;
         let kind = match &current {
             None if !allow_missing => return Err(flow_not_found(partner, year)),
             None if !etag.is_empty() => return Err(Error::etag_mismatch(&partner::flow_name(partner, year))),
@@ -842,14 +777,7 @@ impl Store {
         ctx: &WriteCtx,
     ) -> Result<(), Error> {
         let mut tx = self.begin().await?;
-        let current: Option<FlowRow> =
-            sqlx::query_as("SELECT * FROM trade_flows WHERE partner_id = $1 AND year = $2 FOR UPDATE")
-                .bind(partner.as_str())
-                .bind(year)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        let Some(current) = current.map(TradeFlow::try_from).transpose()? else {
+        let Some(current) = lock_flow(&mut tx, partner, year).await? else {
             return if allow_missing {
                 Ok(())
             } else {
@@ -903,7 +831,7 @@ impl Store {
         .await
         .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
-        let id = |s: String| Id::try_from(s.clone()).map_err(|_| corrupt("id", &s));
+        let id = |s: String| Id::try_from(s.clone()).map_err(|_| Columns::new("partner", &s).corrupt("id"));
         let mut out = YearExports {
             countries: Vec::new(),
             groups: Vec::new(),
@@ -928,6 +856,22 @@ impl Store {
     }
 }
 
+/// Locks the flow of `partner` in `year` (`FOR UPDATE`) and reads it.
+async fn lock_flow(
+    tx: &mut Transaction<'static, Postgres>,
+    partner: &Id,
+    year: i32,
+) -> Result<Option<TradeFlow>, Error> {
+    let row: Option<FlowRow> =
+        sqlx::query_as("SELECT * FROM trade_flows WHERE partner_id = $1 AND year = $2 FOR UPDATE")
+            .bind(partner.as_str())
+            .bind(year)
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    row.map(TradeFlow::try_from).transpose()
+}
+
 #[derive(sqlx::FromRow)]
 struct FlowRow {
     partner_id: String,
@@ -945,7 +889,8 @@ impl TryFrom<FlowRow> for TradeFlow {
     type Error = Error;
     fn try_from(r: FlowRow) -> Result<Self, Error> {
         Ok(TradeFlow {
-            partner: Id::try_from(r.partner_id.clone()).map_err(|_| corrupt("flow partner", &r.partner_id))?,
+            partner: Id::try_from(r.partner_id.clone())
+                .map_err(|_| Columns::new("partner", &r.partner_id).corrupt("flow partner"))?,
             year: r.year,
             exports_usd: r.exports_usd,
             imports_usd: r.imports_usd,

@@ -6,7 +6,11 @@
 use std::{collections::HashMap, future::Future, sync::Arc};
 
 use serde::{Serialize, de::DeserializeOwned};
-use sqlx::{FromRow, Postgres, QueryBuilder, Transaction, postgres::PgRow};
+use sqlx::{
+    FromRow, Postgres, QueryBuilder, Transaction,
+    postgres::{PgArguments, PgRow},
+    query::QueryAs,
+};
 use time::OffsetDateTime;
 
 use super::{
@@ -15,7 +19,7 @@ use super::{
     db_error, page,
 };
 use crate::domain::{
-    Collection, Error, Id,
+    Collection, Error, Id, Spec, Stamps, Stored,
     list::{FieldDef, SortValue},
 };
 
@@ -38,6 +42,89 @@ pub struct Kind {
     pub lock_then_read: bool,
 }
 
+/// The columns of every resource table: the id and the [`Stamps`] (`#[sqlx(flatten)]` in each
+/// resource's row).
+#[derive(sqlx::FromRow)]
+pub struct StampRow {
+    id: String,
+    create_time: OffsetDateTime,
+    update_time: OffsetDateTime,
+    delete_time: Option<OffsetDateTime>,
+    expire_time: Option<OffsetDateTime>,
+    revision: i64,
+}
+
+impl StampRow {
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The id and stamps of a stored `what` (`goal`), and a reader of its other columns.
+    pub(crate) fn read(self, what: &'static str) -> Result<(Id, Stamps, Columns), Error> {
+        let columns = Columns { what, id: self.id };
+        let id = Id::try_from(columns.id.clone()).map_err(|_| columns.corrupt("id"))?;
+        let stamps = Stamps {
+            create_time: self.create_time,
+            update_time: self.update_time,
+            delete_time: self.delete_time,
+            expire_time: self.expire_time,
+            revision: self.revision,
+        };
+        Ok((id, stamps, columns))
+    }
+}
+
+/// Reads the stored columns of one row: an unreadable value is INTERNAL, naming the row.
+#[derive(Debug)]
+pub(crate) struct Columns {
+    what: &'static str,
+    id: String,
+}
+
+impl Columns {
+    /// The columns of the stored `what` `id`.
+    pub(crate) fn new(what: &'static str, id: &str) -> Columns {
+        Columns {
+            what,
+            id: id.to_owned(),
+        }
+    }
+
+    pub(crate) fn corrupt(&self, column: &str) -> Error {
+        Error::Internal(format!("stored {} {} has an invalid {column}", self.what, self.id))
+    }
+
+    /// Stored ids (links, members).
+    pub(crate) fn ids(&self, v: Vec<String>, column: &str) -> Result<Vec<Id>, Error> {
+        v.into_iter()
+            .map(|s| Id::try_from(s).map_err(|_| self.corrupt(column)))
+            .collect()
+    }
+
+    /// A stored optional id.
+    pub(crate) fn id(&self, v: Option<String>, column: &str) -> Result<Option<Id>, Error> {
+        v.map(|s| Id::try_from(s).map_err(|_| self.corrupt(column))).transpose()
+    }
+
+    /// A stored enum value.
+    pub(crate) fn value<T>(&self, raw: &str, parse: fn(&str) -> Option<T>, column: &str) -> Result<T, Error> {
+        parse(raw).ok_or_else(|| self.corrupt(column))
+    }
+
+    /// A stored optional enum value: NULL, or `''`, is none.
+    pub(crate) fn optional<T>(
+        &self,
+        raw: Option<&str>,
+        parse: fn(&str) -> Option<T>,
+        column: &str,
+    ) -> Result<Option<T>, Error> {
+        match raw {
+            None | Some("") => Ok(None),
+            Some(raw) => self.value(raw, parse, column).map(Some),
+        }
+    }
+}
+
 /// What every stored resource has: its id, revision and lifetime.
 #[derive(Debug, Clone, Copy)]
 pub struct Meta<'a> {
@@ -55,9 +142,9 @@ macro_rules! stored_fields {
         fn meta(&self) -> Meta<'_> {
             Meta {
                 id: &self.id,
-                revision: self.revision,
-                create_time: self.create_time,
-                delete_time: self.delete_time,
+                revision: self.stamps.revision,
+                create_time: self.stamps.create_time,
+                delete_time: self.stamps.delete_time,
             }
         }
 
@@ -528,5 +615,205 @@ impl Store {
         let response = change.snapshot.clone().unwrap_or(serde_json::Value::Null);
         super::append_changes_answering(&mut tx, &[change], method, ctx, &response).await?;
         Self::finish(tx, ctx).await
+    }
+}
+
+/// A resource with the standard writes (create, update with a typed patch, soft delete,
+/// undelete): the sequence of each is written once in [`Store::create_resource`] and its
+/// siblings; what is a resource's own (its columns, the links it checks, who refers to it) is
+/// a hook here.
+pub trait Writable: Resource + Stored {
+    /// The create method, under which the request id of a create is claimed.
+    const CREATE: &'static str;
+    /// The request field holding the resource: the prefix of an update's violations.
+    const FIELD: &'static str;
+    /// Whether a soft delete logs its own change before those of [`Writable::release`].
+    const DELETED_FIRST: bool = false;
+
+    /// `INSERT … VALUES ($1, …) ON CONFLICT (id) DO NOTHING RETURNING id`: the row of a new
+    /// resource, its columns bound by [`Writable::bind`].
+    const INSERT: &'static str;
+    /// `UPDATE … SET … WHERE id = $1 RETURNING id`: the row of a changed resource, binding the
+    /// same columns.
+    const UPDATE: &'static str;
+
+    /// Binds the stored columns of the row: `$1` the id, then the spec's.
+    fn bind<'q, O>(
+        q: QueryAs<'q, Postgres, O, PgArguments>,
+        id: &'q Id,
+        spec: &'q Self::Spec,
+    ) -> QueryAs<'q, Postgres, O, PgArguments>;
+
+    /// Locks what `spec` links and checks it is live: all of it for a new (or restored)
+    /// resource, where `current` is `None`; for an update of `current`, what changed. By
+    /// default it links nothing.
+    fn check_links<'a>(
+        _tx: &'a mut Transaction<'static, Postgres>,
+        _id: &'a Id,
+        _spec: &'a Self::Spec,
+        _current: Option<&'a Self>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        async { Ok(()) }
+    }
+
+    /// Writes what is stored beside the row (partners: their member list), after it; as
+    /// [`Writable::check_links`], everything when `current` is `None`.
+    fn write_beside<'a>(
+        _tx: &'a mut Transaction<'static, Postgres>,
+        _id: &'a Id,
+        _spec: &'a Self::Spec,
+        _current: Option<&'a Self>,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        async { Ok(()) }
+    }
+
+    /// Before a soft delete: refuses (FAILED_PRECONDITION) while live resources refer to
+    /// `current`, or with `force` removes those references and returns their changes. By
+    /// default nothing refers to it.
+    fn release<'a, 'c>(
+        _store: &'a Store,
+        _tx: &'a mut Transaction<'static, Postgres>,
+        _current: &'a Self,
+        _force: bool,
+        _ctx: &'c WriteCtx,
+    ) -> impl Future<Output = Result<Vec<Change<'c>>, Error>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// Before an undelete: checks that what `current` links is still live (by default, as
+    /// for a new resource).
+    fn relink<'a>(
+        tx: &'a mut Transaction<'static, Postgres>,
+        current: &'a Self,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'a {
+        Self::check_links(tx, current.id(), current.spec(), None)
+    }
+}
+
+/// Inserts the row of a new resource (ALREADY_EXISTS when its id is taken), checking what it
+/// links, and reads it back.
+async fn insert<R: Writable>(tx: &mut Transaction<'static, Postgres>, id: &Id, spec: &R::Spec) -> Result<R, Error> {
+    R::check_links(tx, id, spec, None).await?;
+    let inserted: Option<(String,)> = R::bind(sqlx::query_as(R::INSERT), id, spec)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    ensure_inserted::<R>(inserted, id)?;
+    R::write_beside(tx, id, spec, None).await?;
+    read_back::<R>(tx, id).await
+}
+
+/// Writes `spec`, a changed spec of `current`, checking the links that changed.
+async fn rewrite<R: Writable>(
+    tx: &mut Transaction<'static, Postgres>,
+    current: &R,
+    spec: &R::Spec,
+) -> Result<(), Error> {
+    let id = current.id();
+    R::check_links(tx, id, spec, Some(current)).await?;
+    R::bind::<(String,)>(sqlx::query_as(R::UPDATE), id, spec)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_error)?;
+    R::write_beside(tx, id, spec, Some(current)).await
+}
+
+/// The patch of a [`Writable`] resource.
+pub type PatchOf<R> = <<R as Stored>::Spec as Spec>::Patch;
+
+impl Store {
+    /// Creates a resource. With a request id, a retry returns the original resource.
+    pub async fn create_resource<R: Writable>(&self, id: &Id, spec: R::Spec, ctx: &WriteCtx) -> Result<R, Error> {
+        let mut tx = match self.begin_create(R::CREATE, id, &spec, ctx).await? {
+            Begun::Write(tx) => tx,
+            Begun::Replayed(original) => return Ok(original),
+        };
+        let created = insert::<R>(&mut tx, id, &spec).await?;
+        Self::commit_created(tx, &created, R::CREATE, ctx).await?;
+        Ok(created)
+    }
+
+    /// Updates a resource: applies `patch` (the masked fields, each valid, or their
+    /// violations, reported once the resource is locked and its etag and state checked) to
+    /// the stored resource and checks the result; an update that changes nothing writes
+    /// nothing. With `create_spec` (allow_missing), a missing resource is created.
+    pub async fn update_resource<R: Writable>(
+        &self,
+        id: &Id,
+        etag: &str,
+        mask: Vec<String>,
+        patch: Result<PatchOf<R>, Error>,
+        create_spec: Option<Result<R::Spec, Error>>,
+        ctx: &WriteCtx,
+    ) -> Result<R, Error> {
+        let mut tx = self.begin().await?;
+        let Some(current) = lock_for::<R>(&mut tx, id, etag, Intent::Update).await? else {
+            let spec = create_instead::<R, _>(id, etag, create_spec)?;
+            let created = insert::<R>(&mut tx, id, &spec).await?;
+            Self::commit(tx, &[created.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
+            return Ok(created);
+        };
+        let spec = current.patched(patch?).map_err(|e| e.within(R::FIELD))?;
+        if &spec == current.spec() {
+            tx.rollback().await.map_err(db_error)?;
+            return Ok(current);
+        }
+        rewrite(&mut tx, &current, &spec).await?;
+        let updated = read_back::<R>(&mut tx, id).await?;
+        Self::commit(tx, &[updated.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
+        Ok(updated)
+    }
+
+    /// Soft-deletes a resource (see [`Writable::release`] for what refers to it and `force`).
+    pub async fn delete_resource<R: Writable>(
+        &self,
+        id: &Id,
+        etag: &str,
+        force: bool,
+        allow_missing: bool,
+        ctx: &WriteCtx,
+    ) -> Result<Option<R>, Error> {
+        let mut tx = self.begin().await?;
+        let Some(current) = lock_for::<R>(&mut tx, id, etag, Intent::Delete).await? else {
+            return if allow_missing {
+                Ok(None)
+            } else {
+                Err(not_found::<R>(id))
+            };
+        };
+        let mut changes = R::release(self, &mut tx, &current, force, ctx).await?;
+        set_deleted::<R>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
+        let deleted = read_back::<R>(&mut tx, id).await?;
+        let change = deleted.change(ChangeKind::Deleted, vec![], ctx)?;
+        if R::DELETED_FIRST {
+            changes.insert(0, change);
+        } else {
+            changes.push(change);
+        }
+        Self::commit(tx, &changes, ctx).await?;
+        Ok(Some(deleted))
+    }
+
+    /// Restores a soft-deleted resource; what it links must still be live.
+    pub async fn undelete_resource<R: Writable>(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<R, Error> {
+        let mut tx = self.begin().await?;
+        let current = lock_for::<R>(&mut tx, id, etag, Intent::Undelete)
+            .await?
+            .ok_or_else(|| not_found::<R>(id))?;
+        R::relink(&mut tx, &current).await?;
+        Self::restore(tx, id, ctx).await
+    }
+
+    /// The end of an undelete: restores the soft-deleted `id`, whose row `tx` holds and whose
+    /// links it has checked, logs the change and commits.
+    pub(crate) async fn restore<R: Resource>(
+        mut tx: Transaction<'static, Postgres>,
+        id: &Id,
+        ctx: &WriteCtx,
+    ) -> Result<R, Error> {
+        set_deleted::<R>(&mut tx, &[id.as_str()], None).await?;
+        let restored = read_back::<R>(&mut tx, id).await?;
+        Self::commit(tx, &[restored.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
+        Ok(restored)
     }
 }

@@ -6,27 +6,25 @@
 use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
-use time::OffsetDateTime;
 
 use super::{
     Change, ChangeKind, Store, WriteCtx, db_error,
     partners::{lock_live_goals, lock_live_partners, lock_live_product_sets},
-    resource::{
-        Begun, Intent, Kind, Meta, Resource, create_instead, ensure_inserted, lock_for, read_back, set_deleted,
-    },
+    resource::{Kind, Meta, Resource, Writable},
 };
 use crate::domain::{
     Collection, Error, Id,
     enums::{RiskCategory, RiskState},
     list::SortValue,
-    risk::{self, RiskEntry, RiskPatch, RiskSpec},
+    risk::{self, RiskEntry, RiskSpec},
 };
 
 const RISKS: Collection = Collection::Risks;
 
 #[derive(sqlx::FromRow)]
 pub struct RiskRow {
-    id: String,
+    #[sqlx(flatten)]
+    stamps: super::resource::StampRow,
     title: String,
     title_ko: String,
     category: String,
@@ -41,15 +39,6 @@ pub struct RiskRow {
     goals: Vec<String>,
     partners: Vec<String>,
     product_sets: Vec<String>,
-    create_time: OffsetDateTime,
-    update_time: OffsetDateTime,
-    delete_time: Option<OffsetDateTime>,
-    expire_time: Option<OffsetDateTime>,
-    revision: i64,
-}
-
-fn corrupt(what: &str, id: &str) -> Error {
-    Error::Internal(format!("stored risk {id} has an invalid {what}"))
 }
 
 /// Risk ids read for the register of `target`.
@@ -59,48 +48,30 @@ fn ids_of(v: Vec<String>, target: &str) -> Result<Vec<Id>, Error> {
         .collect()
 }
 
-fn ids(v: Vec<String>, what: &str, id: &str) -> Result<Vec<Id>, Error> {
-    v.into_iter()
-        .map(|s| Id::try_from(s).map_err(|_| corrupt(what, id)))
-        .collect()
-}
-
-/// `''` is unspecified; anything else must be a value of the enum.
-fn optional<T>(raw: &str, parse: fn(&str) -> Option<T>, what: &str, id: &str) -> Result<Option<T>, Error> {
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    parse(raw).map(Some).ok_or_else(|| corrupt(what, id))
-}
-
 impl TryFrom<RiskRow> for RiskEntry {
     type Error = Error;
     fn try_from(r: RiskRow) -> Result<Self, Error> {
-        let id = r.id;
-        let score = |n: i32, what: &str| u8::try_from(n).map_err(|_| corrupt(what, &id));
+        let (id, stamps, c) = r.stamps.read("risk")?;
+        let score = |n: i32, what: &str| u8::try_from(n).map_err(|_| c.corrupt(what));
         Ok(RiskEntry {
             spec: RiskSpec {
                 title: r.title,
                 title_ko: r.title_ko,
-                category: optional(&r.category, RiskCategory::parse, "category", &id)?,
+                category: c.optional(Some(&r.category), RiskCategory::parse, "category")?,
                 description: r.description,
                 likelihood: score(r.likelihood, "likelihood")?,
                 impact: score(r.impact, "impact")?,
                 owner_organization: r.owner_organization,
                 mitigation: r.mitigation,
-                state: optional(&r.state, RiskState::parse, "state", &id)?,
+                state: c.optional(Some(&r.state), RiskState::parse, "state")?,
                 source: r.source,
                 labels: r.labels.0,
-                goals: ids(r.goals, "goal", &id)?,
-                partners: ids(r.partners, "partner", &id)?,
-                product_sets: ids(r.product_sets, "product set", &id)?,
+                goals: c.ids(r.goals, "goal")?,
+                partners: c.ids(r.partners, "partner")?,
+                product_sets: c.ids(r.product_sets, "product set")?,
             },
-            create_time: r.create_time,
-            update_time: r.update_time,
-            delete_time: r.delete_time,
-            expire_time: r.expire_time,
-            revision: r.revision,
-            id: Id::try_from(id.clone()).map_err(|_| corrupt("id", &id))?,
+            stamps,
+            id,
         })
     }
 }
@@ -121,24 +92,6 @@ impl Resource for RiskEntry {
     super::resource::stored_fields!();
 }
 
-fn not_found(id: &Id) -> Error {
-    super::resource::not_found::<RiskEntry>(id)
-}
-
-/// Locks the goals, partners and product sets a risk links and checks they are live.
-async fn check_links(tx: &mut Transaction<'static, Postgres>, spec: &RiskSpec, prefix: &str) -> Result<(), Error> {
-    let mut goals = spec.goals.clone();
-    goals.sort();
-    lock_live_goals(tx, &goals, &format!("{prefix}.goals")).await?;
-    let mut partners = spec.partners.clone();
-    partners.sort();
-    lock_live_partners(tx, &partners, &format!("{prefix}.partners")).await?;
-    let mut sets = spec.product_sets.clone();
-    sets.sort();
-    lock_live_product_sets(tx, &sets, &format!("{prefix}.product_sets")).await?;
-    Ok(())
-}
-
 const INSERT_RISK: &str = "INSERT INTO risks (id, title, title_ko, category, description, likelihood, impact,
         owner_organization, mitigation, state, source, labels, goals, partners, product_sets, create_time, update_time)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), now())
@@ -150,30 +103,6 @@ const UPDATE_RISK: &str = "UPDATE risks SET title = $2, title_ko = $3, category 
         labels = $12, goals = $13, partners = $14, product_sets = $15, update_time = now(), revision = revision + 1
      WHERE id = $1
      RETURNING id";
-
-/// Binds the stored columns of a risk, `$1…$14` of [`INSERT_RISK`] and [`UPDATE_RISK`].
-fn bind_columns<'q, O>(
-    q: QueryAs<'q, Postgres, O, PgArguments>,
-    id: &'q Id,
-    spec: &'q RiskSpec,
-) -> QueryAs<'q, Postgres, O, PgArguments> {
-    let keys = |v: &'q [Id]| v.iter().map(Id::as_str).collect::<Vec<&'q str>>();
-    q.bind(id.as_str())
-        .bind(&spec.title)
-        .bind(&spec.title_ko)
-        .bind(spec.category.map(RiskCategory::as_str).unwrap_or_default())
-        .bind(&spec.description)
-        .bind(i32::from(spec.likelihood))
-        .bind(i32::from(spec.impact))
-        .bind(&spec.owner_organization)
-        .bind(&spec.mitigation)
-        .bind(spec.state.map(RiskState::as_str).unwrap_or_default())
-        .bind(&spec.source)
-        .bind(Json(&spec.labels))
-        .bind(keys(&spec.goals))
-        .bind(keys(&spec.partners))
-        .bind(keys(&spec.product_sets))
-}
 
 /// Which links of a risk: to goals, partners or product sets (the column of the `risks`
 /// table).
@@ -250,6 +179,61 @@ pub(super) async fn unlink_from_risks<'a>(
         .collect()
 }
 
+impl Writable for RiskEntry {
+    const CREATE: &'static str = "CreateRiskEntry";
+    const FIELD: &'static str = "risk";
+
+    const INSERT: &'static str = INSERT_RISK;
+    const UPDATE: &'static str = UPDATE_RISK;
+
+    /// Binds the stored columns of a risk, `$1…$14` of [`INSERT_RISK`] and [`UPDATE_RISK`].
+    fn bind<'q, O>(
+        q: QueryAs<'q, Postgres, O, PgArguments>,
+        id: &'q Id,
+        spec: &'q RiskSpec,
+    ) -> QueryAs<'q, Postgres, O, PgArguments> {
+        let keys = |v: &'q [Id]| v.iter().map(Id::as_str).collect::<Vec<&'q str>>();
+        q.bind(id.as_str())
+            .bind(&spec.title)
+            .bind(&spec.title_ko)
+            .bind(spec.category.map(RiskCategory::as_str).unwrap_or_default())
+            .bind(&spec.description)
+            .bind(i32::from(spec.likelihood))
+            .bind(i32::from(spec.impact))
+            .bind(&spec.owner_organization)
+            .bind(&spec.mitigation)
+            .bind(spec.state.map(RiskState::as_str).unwrap_or_default())
+            .bind(&spec.source)
+            .bind(Json(&spec.labels))
+            .bind(keys(&spec.goals))
+            .bind(keys(&spec.partners))
+            .bind(keys(&spec.product_sets))
+    }
+
+    /// The goals, partners and product sets it links.
+    async fn check_links(
+        tx: &mut Transaction<'static, Postgres>,
+        _id: &Id,
+        spec: &RiskSpec,
+        current: Option<&Self>,
+    ) -> Result<(), Error> {
+        if current.is_some_and(|c| {
+            c.spec.goals == spec.goals && c.spec.partners == spec.partners && c.spec.product_sets == spec.product_sets
+        }) {
+            return Ok(());
+        }
+        let sorted = |ids: &[Id]| {
+            let mut ids = ids.to_vec();
+            ids.sort();
+            ids
+        };
+        lock_live_goals(tx, &sorted(&spec.goals), "risk.goals").await?;
+        lock_live_partners(tx, &sorted(&spec.partners), "risk.partners").await?;
+        lock_live_product_sets(tx, &sorted(&spec.product_sets), "risk.product_sets").await?;
+        Ok(())
+    }
+}
+
 impl Store {
     /// The live risks linking each of `ids` through `link`, by id (the `risk_register` of
     /// goals and partners).
@@ -276,105 +260,6 @@ impl Store {
         rows.into_iter()
             .map(|(target, risks)| Ok((target.clone(), ids_of(risks, &target)?)))
             .collect()
-    }
-
-    /// Creates a risk. With a request id, a retry returns the original risk.
-    pub async fn create_risk(&self, id: &Id, spec: RiskSpec, ctx: &WriteCtx) -> Result<RiskEntry, Error> {
-        const METHOD: &str = "CreateRiskEntry";
-        let mut tx = match self.begin_create(METHOD, id, &spec, ctx).await? {
-            Begun::Write(tx) => tx,
-            Begun::Replayed(original) => return Ok(original),
-        };
-        let risk = Self::insert_risk(&mut tx, id, &spec).await?;
-        Self::commit_created(tx, &risk, METHOD, ctx).await?;
-        Ok(risk)
-    }
-
-    async fn insert_risk(
-        tx: &mut Transaction<'static, Postgres>,
-        id: &Id,
-        spec: &RiskSpec,
-    ) -> Result<RiskEntry, Error> {
-        check_links(tx, spec, "risk").await?;
-        let inserted: Option<(String,)> = bind_columns(sqlx::query_as(INSERT_RISK), id, spec)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db_error)?;
-        ensure_inserted::<RiskEntry>(inserted, id)?;
-        read_back::<RiskEntry>(tx, id).await
-    }
-
-    /// Updates a risk: applies `patch` to the stored risk; links must be live. With
-    /// `create_spec` (allow_missing), a missing risk is created.
-    pub async fn update_risk(
-        &self,
-        id: &Id,
-        etag: &str,
-        mask: Vec<String>,
-        patch: Result<RiskPatch, Error>,
-        create_spec: Option<Result<RiskSpec, Error>>,
-        ctx: &WriteCtx,
-    ) -> Result<RiskEntry, Error> {
-        let mut tx = self.begin().await?;
-        let Some(current) = lock_for::<RiskEntry>(&mut tx, id, etag, Intent::Update).await? else {
-            let spec = create_instead::<RiskEntry, _>(id, etag, create_spec)?;
-            let risk = Self::insert_risk(&mut tx, id, &spec).await?;
-            Self::commit(tx, &[risk.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
-            return Ok(risk);
-        };
-        let spec = current.patched(patch?).map_err(|e| e.within("risk"))?;
-        if spec == current.spec {
-            tx.rollback().await.map_err(db_error)?;
-            return Ok(current);
-        }
-        if spec.goals != current.spec.goals
-            || spec.partners != current.spec.partners
-            || spec.product_sets != current.spec.product_sets
-        {
-            check_links(&mut tx, &spec, "risk").await?;
-        }
-        bind_columns::<(String,)>(sqlx::query_as(UPDATE_RISK), id, &spec)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let risk = read_back::<RiskEntry>(&mut tx, id).await?;
-        Self::commit(tx, &[risk.change(ChangeKind::Updated, mask, ctx)?], ctx).await?;
-        Ok(risk)
-    }
-
-    /// Soft-deletes a risk. Nothing refers to a risk, so `force` changes nothing.
-    pub async fn delete_risk(
-        &self,
-        id: &Id,
-        etag: &str,
-        _force: bool,
-        allow_missing: bool,
-        ctx: &WriteCtx,
-    ) -> Result<Option<RiskEntry>, Error> {
-        let mut tx = self.begin().await?;
-        if lock_for::<RiskEntry>(&mut tx, id, etag, Intent::Delete)
-            .await?
-            .is_none()
-        {
-            return if allow_missing { Ok(None) } else { Err(not_found(id)) };
-        }
-        set_deleted::<RiskEntry>(&mut tx, &[id.as_str()], Some(self.opts.soft_delete_retention)).await?;
-        let risk = read_back::<RiskEntry>(&mut tx, id).await?;
-        Self::commit(tx, &[risk.change(ChangeKind::Deleted, vec![], ctx)?], ctx).await?;
-        Ok(Some(risk))
-    }
-
-    /// Restores a soft-deleted risk; the goals and partners it links must still be live.
-    pub async fn undelete_risk(&self, id: &Id, etag: &str, ctx: &WriteCtx) -> Result<RiskEntry, Error> {
-        let mut tx = self.begin().await?;
-        let current = lock_for::<RiskEntry>(&mut tx, id, etag, Intent::Undelete)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        check_links(&mut tx, &current.spec, "risk").await?;
-        set_deleted::<RiskEntry>(&mut tx, &[id.as_str()], None).await?;
-        let risk = read_back::<RiskEntry>(&mut tx, id).await?;
-        Self::commit(tx, &[risk.change(ChangeKind::Undeleted, vec![], ctx)?], ctx).await?;
-        Ok(risk)
     }
 
     /// Purges soft-deleted risks past their expire time.

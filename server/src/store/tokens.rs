@@ -66,7 +66,17 @@ impl Store {
     ) -> Result<(TokenRecord, String), Error> {
         let new = token::generate();
         let rec = self
-            .insert_token(&new.id, &new.secret, role, description, expire_time, &ctx.actor.id, ctx)
+            .insert_token(
+                &NewToken {
+                    id: &new.id,
+                    secret: &new.secret,
+                    role,
+                    description,
+                    expire_time,
+                    creator: &ctx.actor.id,
+                },
+                ctx,
+            )
             .await?
             .ok_or_else(|| Error::Internal("token id collision".into()))?;
         Ok((rec, new.secret))
@@ -90,24 +100,24 @@ impl Store {
             validate_only: false,
         };
         Ok(self
-            .insert_token(id, secret, role, description, expire_time, "bootstrap", &ctx)
+            .insert_token(
+                &NewToken {
+                    id,
+                    secret,
+                    role,
+                    description,
+                    expire_time,
+                    creator: "bootstrap",
+                },
+                &ctx,
+            )
             .await?
             .is_some())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn insert_token(
-        &self,
-        id: &str,
-        secret: &str,
-        role: Role,
-        description: &str,
-        expire_time: Option<OffsetDateTime>,
-        creator: &str,
-        ctx: &WriteCtx,
-    ) -> Result<Option<TokenRecord>, Error> {
+    async fn insert_token(&self, new: &NewToken<'_>, ctx: &WriteCtx) -> Result<Option<TokenRecord>, Error> {
         let mut tx = self.begin().await?;
-        let rec = insert(&mut tx, id, secret, role, description, expire_time, creator).await?;
+        let rec = insert(&mut tx, new).await?;
         if let Some(r) = &rec {
             append_changes(&mut tx, &[change(r, ChangeKind::Created, ctx)]).await?;
         }
@@ -146,12 +156,14 @@ impl Store {
         let new = token::generate();
         let successor = insert(
             &mut tx,
-            &new.id,
-            &new.secret,
-            role,
-            &old.description,
-            expire_time,
-            &ctx.actor.id,
+            &NewToken {
+                id: &new.id,
+                secret: &new.secret,
+                role,
+                description: &old.description,
+                expire_time,
+                creator: &ctx.actor.id,
+            },
         )
         .await?
         .ok_or_else(|| Error::Internal("token id collision".into()))?;
@@ -243,26 +255,28 @@ fn not_found(id: &str) -> Error {
     }
 }
 
-/// Inserts a token unless its id exists (`None` then).
-async fn insert(
-    tx: &mut Transaction<'static, Postgres>,
-    id: &str,
-    secret: &str,
+/// A token to store: its id, secret (stored hashed), role, description, expiry and creator.
+struct NewToken<'a> {
+    id: &'a str,
+    secret: &'a str,
     role: Role,
-    description: &str,
+    description: &'a str,
     expire_time: Option<OffsetDateTime>,
-    creator: &str,
-) -> Result<Option<TokenRecord>, Error> {
+    creator: &'a str,
+}
+
+/// Inserts a token unless its id exists (`None` then).
+async fn insert(tx: &mut Transaction<'static, Postgres>, t: &NewToken<'_>) -> Result<Option<TokenRecord>, Error> {
     sqlx::query_as(
         "INSERT INTO api_tokens (id, secret_hash, role, description, creator, expire_time)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING *",
     )
-    .bind(id)
-    .bind(token::hash(secret))
-    .bind(role.as_str())
-    .bind(description)
-    .bind(creator)
-    .bind(expire_time)
+    .bind(t.id)
+    .bind(token::hash(t.secret))
+    .bind(t.role.as_str())
+    .bind(t.description)
+    .bind(t.creator)
+    .bind(t.expire_time)
     .fetch_optional(&mut **tx)
     .await
     .map_err(db_error)

@@ -2,7 +2,7 @@
 
 use registry_proto::v1 as pb;
 
-use super::{enums::enum_field, goal::items, timestamp};
+use super::{LONG_TEXT, OPTIONAL_TITLE, SHORT_TEXT, Stamped, TITLE, enums::enum_field, goal::items, labels, text};
 use crate::domain::{
     Collection, Error, Id, Violations,
     agreement::{
@@ -29,13 +29,9 @@ impl TradeAgreement {
             description: s.description.clone(),
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            create_time: Some(timestamp(self.create_time)),
-            update_time: Some(timestamp(self.update_time)),
-            delete_time: self.delete_time.map(timestamp),
-            expire_time: self.expire_time.map(timestamp),
-            etag: crate::store::Resource::etag(self),
-            revision: self.revision,
+            ..Default::default()
         }
+        .stamped(crate::store::Resource::etag(self), &self.stamps)
     }
 }
 
@@ -88,16 +84,9 @@ patchable!(pb::TradeAgreement => AgreementField, AgreementPatch, AgreementSpec, 
 
 /// One writable field of `a`, validated (`f` is its path in the request).
 fn field(v: &mut Violations, f: &str, a: &pb::TradeAgreement, name: &str) -> Option<AgreementField> {
-    let before = v.len();
-    let value = match name {
-        "title" => {
-            check::text(v, f, &a.title, true, check::MAX_TITLE, false);
-            AgreementField::Title(a.title.clone())
-        }
-        "title_ko" => {
-            check::text(v, f, &a.title_ko, false, check::MAX_TITLE, false);
-            AgreementField::TitleKo(a.title_ko.clone())
-        }
+    Some(match name {
+        "title" => AgreementField::Title(text(v, f, &a.title, TITLE)),
+        "title_ko" => AgreementField::TitleKo(text(v, f, &a.title_ko, OPTIONAL_TITLE)),
         "kind" => AgreementField::Kind(enum_field(
             v,
             f,
@@ -111,25 +100,14 @@ fn field(v: &mut Violations, f: &str, a: &pb::TradeAgreement, name: &str) -> Opt
             AgreementField::Parties(parties)
         }
         "events" => AgreementField::Events(items(v, f, &a.events, MAX_EVENTS, AgreementEvent::from_proto)),
-        "description" => {
-            check::text(v, f, &a.description, false, check::MAX_LONG_TEXT, true);
-            AgreementField::Description(a.description.clone())
-        }
-        "source" => {
-            check::text(v, f, &a.source, false, check::MAX_SHORT_TEXT, false);
-            AgreementField::Source(a.source.clone())
-        }
-        "labels" => {
-            let labels = a.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            check::labels(v, f, &labels);
-            AgreementField::Labels(labels)
-        }
+        "description" => AgreementField::Description(text(v, f, &a.description, LONG_TEXT)),
+        "source" => AgreementField::Source(text(v, f, &a.source, SHORT_TEXT)),
+        "labels" => AgreementField::Labels(labels(v, f, &a.labels)),
         _ => return None,
-    };
-    (v.len() == before).then_some(value)
+    })
 }
 
 /// The spec of an agreement created by an update with `allow_missing` (the whole message).
-pub fn create_spec(field: &str, a: &pb::TradeAgreement, _id: &Id) -> Result<AgreementSpec, Error> {
+pub fn create_spec(field: &str, a: &pb::TradeAgreement, _id: &Id, _id_field: &str) -> Result<AgreementSpec, Error> {
     AgreementSpec::from_proto(field, a)
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use registry_proto::v1 as pb;
 
-use super::{enums::enum_field, timestamp};
+use super::{LONG_TEXT, OPTIONAL_TITLE, SHORT_TEXT, Stamped, TITLE, enums::enum_field, labels, text, timestamp};
 use crate::domain::{
     Collection, Error, Id, Violations, check,
     enums::{Comparator, Confidence, Direction, MilestoneState, Outcome, Pillar, RiskCategory, RiskSeverity},
@@ -99,27 +99,14 @@ patchable!(pb::PolicyGoal => GoalField, GoalPatch, GoalSpec, FIELDS, RULE_INPUTS
 
 /// One writable field of `g`, validated (`f` is its path in the request).
 fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<GoalField> {
-    let before = v.len();
-    let value = match name {
-        "title" => {
-            check::text(v, f, &g.title, true, check::MAX_TITLE, false);
-            GoalField::Title(g.title.clone())
-        }
-        "title_ko" => {
-            check::text(v, f, &g.title_ko, false, check::MAX_TITLE, false);
-            GoalField::TitleKo(g.title_ko.clone())
-        }
+    Some(match name {
+        "title" => GoalField::Title(text(v, f, &g.title, TITLE)),
+        "title_ko" => GoalField::TitleKo(text(v, f, &g.title_ko, OPTIONAL_TITLE)),
         "pillar" => GoalField::Pillar(enum_field(v, f, g.pillar, Pillar::from_proto, false, Pillar::expected)),
         "parent" if g.parent.is_empty() => GoalField::Parent(None),
         "parent" => GoalField::Parent(Some(v.take(Collection::PolicyGoals.parse_name(f, &g.parent))?)),
-        "description" => {
-            check::text(v, f, &g.description, false, check::MAX_LONG_TEXT, true);
-            GoalField::Description(g.description.clone())
-        }
-        "description_ko" => {
-            check::text(v, f, &g.description_ko, false, check::MAX_LONG_TEXT, true);
-            GoalField::DescriptionKo(g.description_ko.clone())
-        }
+        "description" => GoalField::Description(text(v, f, &g.description, LONG_TEXT)),
+        "description_ko" => GoalField::DescriptionKo(text(v, f, &g.description_ko, LONG_TEXT)),
         "sectors" => {
             check::string_list(v, f, &g.sectors, 50, 100);
             for (i, s) in g.sectors.iter().enumerate() {
@@ -133,10 +120,7 @@ fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<
             check::string_list(v, f, &g.regions, 50, 100);
             GoalField::Regions(g.regions.clone())
         }
-        "lead_organization" => {
-            check::text(v, f, &g.lead_organization, false, check::MAX_TITLE, false);
-            GoalField::LeadOrganization(g.lead_organization.clone())
-        }
+        "lead_organization" => GoalField::LeadOrganization(text(v, f, &g.lead_organization, OPTIONAL_TITLE)),
         "confidence" => GoalField::Confidence(enum_field(
             v,
             f,
@@ -145,10 +129,7 @@ fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<
             false,
             Confidence::expected,
         )),
-        "confidence_note" => {
-            check::text(v, f, &g.confidence_note, false, check::MAX_LONG_TEXT, true);
-            GoalField::ConfidenceNote(g.confidence_note.clone())
-        }
+        "confidence_note" => GoalField::ConfidenceNote(text(v, f, &g.confidence_note, LONG_TEXT)),
         "targets" => GoalField::Targets(targets(v, f, &g.targets)),
         "milestones" => GoalField::Milestones(milestones(v, f, &g.milestones)),
         "linked_partners" => GoalField::LinkedPartners(crate::domain::partner::names(
@@ -177,18 +158,10 @@ fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<
             check::MAX_LIST_ITEMS,
         )),
         "risks" => GoalField::Risks(items(v, f, &g.risks, 50, Risk::from_proto)),
-        "source" => {
-            check::text(v, f, &g.source, false, check::MAX_SHORT_TEXT, false);
-            GoalField::Source(g.source.clone())
-        }
-        "labels" => {
-            let labels = g.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            check::labels(v, f, &labels);
-            GoalField::Labels(labels)
-        }
+        "source" => GoalField::Source(text(v, f, &g.source, SHORT_TEXT)),
+        "labels" => GoalField::Labels(labels(v, f, &g.labels)),
         _ => return None,
-    };
-    (v.len() == before).then_some(value)
+    })
 }
 
 /// Validates a list of sub-records, each with `parse`, at most `max` of them.
@@ -446,18 +419,14 @@ impl PolicyGoal {
             product_sets: s.product_sets.iter().map(|p| Collection::ProductSets.name(p)).collect(),
             dependent_products: self.dependent_products.iter().map(|d| d.to_proto()).collect(),
             latest_check_in: self.latest_check_in.as_ref().map(|c| Box::new(c.to_proto())),
-            create_time: Some(timestamp(self.create_time)),
-            update_time: Some(timestamp(self.update_time)),
-            delete_time: self.delete_time.map(timestamp),
-            expire_time: self.expire_time.map(timestamp),
-            etag: self.etag(),
-            revision: self.revision,
+            ..Default::default()
         }
+        .stamped(crate::store::Resource::etag(self), &self.stamps)
     }
 }
 
 /// The spec of a goal created by an update with `allow_missing` (the whole message).
-pub fn create_spec(field: &str, g: &pb::PolicyGoal, _id: &Id) -> Result<GoalSpec, Error> {
+pub fn create_spec(field: &str, g: &pb::PolicyGoal, _id: &Id, _id_field: &str) -> Result<GoalSpec, Error> {
     GoalSpec::from_proto(field, g)
 }
 

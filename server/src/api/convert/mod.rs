@@ -9,9 +9,16 @@ macro_rules! patchable {
     ($msg:ty => $field:ident, $patch:ident, $spec:ident, $fields:expr, $rule_inputs:expr) => {
         impl super::Patchable for $msg {
             type Field = $field;
+            type Spec = $spec;
+
+            fn spec(&self, prefix: &str) -> Result<$spec, Error> {
+                $spec::from_proto(prefix, self)
+            }
 
             fn field(&self, v: &mut Violations, path: &str, name: &str) -> Option<$field> {
-                field(v, path, self, name)
+                let before = v.len();
+                let value = field(v, path, self, name)?;
+                (v.len() == before).then_some(value)
             }
 
             fn labels(&self) -> &std::collections::HashMap<String, String> {
@@ -43,13 +50,91 @@ pub mod partner;
 pub mod product_set;
 pub mod risk;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::domain::{
     Error, Violations, check,
     list::FieldDef,
     mask::{self, MaskPath},
 };
+
+/// How a text field is checked (see [`check::text`]): whether it is required, its longest, and
+/// whether it may span lines.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TextRule {
+    required: bool,
+    max: usize,
+    multiline: bool,
+}
+
+/// A required one-line title.
+pub(crate) const TITLE: TextRule = TextRule {
+    required: true,
+    max: check::MAX_TITLE,
+    multiline: false,
+};
+/// An optional one-line title or name.
+pub(crate) const OPTIONAL_TITLE: TextRule = TextRule {
+    required: false,
+    ..TITLE
+};
+/// An optional description or note.
+pub(crate) const LONG_TEXT: TextRule = TextRule {
+    required: false,
+    max: check::MAX_LONG_TEXT,
+    multiline: true,
+};
+/// An optional source or reference.
+pub(crate) const SHORT_TEXT: TextRule = TextRule {
+    required: false,
+    max: check::MAX_SHORT_TEXT,
+    multiline: false,
+};
+
+/// A text field's value, checked by `rule`.
+pub(crate) fn text(v: &mut Violations, f: &str, value: &str, rule: TextRule) -> String {
+    check::text(v, f, value, rule.required, rule.max, rule.multiline);
+    value.to_owned()
+}
+
+/// A resource's labels, checked.
+pub(crate) fn labels(v: &mut Violations, f: &str, raw: &HashMap<String, String>) -> BTreeMap<String, String> {
+    let labels = raw.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    check::labels(v, f, &labels);
+    labels
+}
+
+/// The output-only fields every stored resource's message has (name aside), set from its
+/// stamps.
+pub(crate) trait Stamped: Sized {
+    fn stamped(self, etag: String, stamps: &crate::domain::Stamps) -> Self;
+}
+
+macro_rules! stamped {
+    ($($msg:ty),+ $(,)?) => {$(
+        impl Stamped for $msg {
+            fn stamped(self, etag: String, s: &crate::domain::Stamps) -> Self {
+                Self {
+                    create_time: Some(timestamp(s.create_time)),
+                    update_time: Some(timestamp(s.update_time)),
+                    delete_time: s.delete_time.map(timestamp),
+                    expire_time: s.expire_time.map(timestamp),
+                    etag,
+                    revision: s.revision,
+                    ..self
+                }
+            }
+        }
+    )+};
+}
+
+stamped!(
+    registry_proto::v1::PolicyGoal,
+    registry_proto::v1::TradePartner,
+    registry_proto::v1::TradeAgreement,
+    registry_proto::v1::RiskEntry,
+    registry_proto::v1::ProductSet,
+);
 
 /// A proto timestamp from a time.
 pub fn timestamp(t: time::OffsetDateTime) -> prost_types::Timestamp {
@@ -77,6 +162,10 @@ pub fn from_timestamp(field: &str, t: &prost_types::Timestamp) -> Result<time::O
 pub(crate) trait Patchable {
     /// The domain's typed form of one field and its new value.
     type Field;
+    /// The domain's spec of the resource.
+    type Spec;
+    /// Every writable field, validated (a create); violation paths are `{prefix}.{field}`.
+    fn spec(&self, prefix: &str) -> Result<Self::Spec, Error>;
     /// Converts and validates the writable top-level field `name` (`path` names it in the
     /// request, for violations).
     fn field(&self, v: &mut Violations, path: &str, name: &str) -> Option<Self::Field>;

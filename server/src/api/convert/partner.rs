@@ -2,7 +2,9 @@
 
 use registry_proto::v1 as pb;
 
-use super::{enums::enum_field, goal::items, timestamp};
+use super::{
+    LONG_TEXT, OPTIONAL_TITLE, SHORT_TEXT, Stamped, TITLE, enums::enum_field, goal::items, labels, text, timestamp,
+};
 use crate::domain::{
     Collection, Error, Id, Violations, check,
     enums::{EngagementKind, EngagementState, PartnerKind, Priority},
@@ -37,15 +39,10 @@ impl TradePartner {
             dependent_products: self.dependent_products.iter().map(|d| d.to_proto()).collect(),
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            create_time: Some(timestamp(self.create_time)),
-            update_time: Some(timestamp(self.update_time)),
-            delete_time: self.delete_time.map(timestamp),
-            expire_time: self.expire_time.map(timestamp),
-            etag: self.etag(),
-            revision: self.revision,
             // The deprecated inline agreements stay empty (see `trade_agreements`).
             ..Default::default()
         }
+        .stamped(self.etag(), &self.stamps)
     }
 }
 
@@ -134,8 +131,7 @@ patchable!(pb::TradePartner => PartnerField, PartnerPatch, PartnerSpec, FIELDS, 
 
 /// One writable field of `p`, validated (`f` is its path in the request).
 fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Option<PartnerField> {
-    let before = v.len();
-    let value = match name {
+    Some(match name {
         "kind" => PartnerField::Kind(enum_field(
             v,
             f,
@@ -144,18 +140,9 @@ fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Optio
             true,
             PartnerKind::expected,
         )?),
-        "display_name" => {
-            check::text(v, f, &p.display_name, true, check::MAX_TITLE, false);
-            PartnerField::DisplayName(p.display_name.clone())
-        }
-        "display_name_ko" => {
-            check::text(v, f, &p.display_name_ko, false, check::MAX_TITLE, false);
-            PartnerField::DisplayNameKo(p.display_name_ko.clone())
-        }
-        "description_ko" => {
-            check::text(v, f, &p.description_ko, false, check::MAX_LONG_TEXT, true);
-            PartnerField::DescriptionKo(p.description_ko.clone())
-        }
+        "display_name" => PartnerField::DisplayName(text(v, f, &p.display_name, TITLE)),
+        "display_name_ko" => PartnerField::DisplayNameKo(text(v, f, &p.display_name_ko, OPTIONAL_TITLE)),
+        "description_ko" => PartnerField::DescriptionKo(text(v, f, &p.description_ko, LONG_TEXT)),
         "region" => {
             if !p.region.is_empty() && !check::is_slug(&p.region) {
                 v.add(f, "is a lowercase slug such as east-asia or southeast-asia");
@@ -179,26 +166,18 @@ fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Optio
             Engagement::from_proto,
         )),
         "risks" => PartnerField::Risks(items(v, f, &p.risks, 50, Risk::from_proto)),
-        "source" => {
-            check::text(v, f, &p.source, false, check::MAX_SHORT_TEXT, false);
-            PartnerField::Source(p.source.clone())
-        }
-        "labels" => {
-            let labels = p.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            check::labels(v, f, &labels);
-            PartnerField::Labels(labels)
-        }
+        "source" => PartnerField::Source(text(v, f, &p.source, SHORT_TEXT)),
+        "labels" => PartnerField::Labels(labels(v, f, &p.labels)),
         _ => return None,
-    };
-    (v.len() == before).then_some(value)
+    })
 }
 
 /// The spec of a partner created by an update with `allow_missing` (the whole message), its
 /// id checked against its kind (countries are ISO codes).
-pub fn create_spec(field: &str, p: &pb::TradePartner, id: &Id) -> Result<PartnerSpec, Error> {
+pub fn create_spec(field: &str, p: &pb::TradePartner, id: &Id, id_field: &str) -> Result<PartnerSpec, Error> {
     let spec = PartnerSpec::from_proto(field, p)?;
     let mut v = Violations::new();
-    crate::domain::partner::check_id(&mut v, &format!("{field}.name"), id, spec.kind);
+    crate::domain::partner::check_id(&mut v, id_field, id, spec.kind);
     v.finish(|| spec.named_in_korean(id))
 }
 

@@ -2,7 +2,7 @@
 
 use registry_proto::v1 as pb;
 
-use super::timestamp;
+use super::{LONG_TEXT, Stamped, TITLE, labels, text, timestamp};
 use crate::domain::{
     Collection, Error, Violations, check,
     dependency::{Dependency, DependentProduct},
@@ -22,13 +22,9 @@ impl ProductSet {
             description: s.description.clone(),
             products: s.products.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            create_time: Some(timestamp(self.create_time)),
-            update_time: Some(timestamp(self.update_time)),
-            delete_time: self.delete_time.map(timestamp),
-            expire_time: self.expire_time.map(timestamp),
-            etag: self.etag(),
-            revision: self.revision,
+            ..Default::default()
         }
+        .stamped(crate::store::Resource::etag(self), &self.stamps)
     }
 }
 
@@ -36,33 +32,26 @@ patchable!(pb::ProductSet => ProductSetField, ProductSetPatch, ProductSetSpec, F
 
 /// One writable field of `p`, validated (`f` is its path in the request).
 fn field(v: &mut Violations, f: &str, p: &pb::ProductSet, name: &str) -> Option<ProductSetField> {
-    let before = v.len();
-    let value = match name {
-        "display_name" => {
-            check::text(v, f, &p.display_name, true, check::MAX_TITLE, false);
-            ProductSetField::DisplayName(p.display_name.clone())
-        }
-        "description" => {
-            check::text(v, f, &p.description, false, check::MAX_LONG_TEXT, true);
-            ProductSetField::Description(p.description.clone())
-        }
+    Some(match name {
+        "display_name" => ProductSetField::DisplayName(text(v, f, &p.display_name, TITLE)),
+        "description" => ProductSetField::Description(text(v, f, &p.description, LONG_TEXT)),
         "products" => {
             crate::domain::product_set::check_products(v, f, &p.products, MAX_PRODUCTS);
             ProductSetField::Products(p.products.clone())
         }
-        "labels" => {
-            let labels = p.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            check::labels(v, f, &labels);
-            ProductSetField::Labels(labels)
-        }
+        "labels" => ProductSetField::Labels(labels(v, f, &p.labels)),
         _ => return None,
-    };
-    (v.len() == before).then_some(value)
+    })
 }
 
 /// Whether a writable field of a request set holds a non-default value.
 /// The spec of a product set created by an update with `allow_missing` (the whole message).
-pub fn create_spec(field: &str, p: &pb::ProductSet, _id: &crate::domain::Id) -> Result<ProductSetSpec, Error> {
+pub fn create_spec(
+    field: &str,
+    p: &pb::ProductSet,
+    _id: &crate::domain::Id,
+    _id_field: &str,
+) -> Result<ProductSetSpec, Error> {
     ProductSetSpec::from_proto(field, p)
 }
 

@@ -2,7 +2,7 @@
 
 use registry_proto::v1 as pb;
 
-use super::{enums::enum_field, timestamp};
+use super::{LONG_TEXT, OPTIONAL_TITLE, SHORT_TEXT, Stamped, TITLE, enums::enum_field, labels, text};
 use crate::domain::{
     Collection, Error, Id, Violations, check,
     enums::{RiskCategory, RiskState},
@@ -30,13 +30,9 @@ impl RiskEntry {
             goals: names(&s.goals, Collection::PolicyGoals),
             partners: names(&s.partners, Collection::TradePartners),
             product_sets: names(&s.product_sets, Collection::ProductSets),
-            create_time: Some(timestamp(self.create_time)),
-            update_time: Some(timestamp(self.update_time)),
-            delete_time: self.delete_time.map(timestamp),
-            expire_time: self.expire_time.map(timestamp),
-            etag: crate::store::Resource::etag(self),
-            revision: self.revision,
+            ..Default::default()
         }
+        .stamped(crate::store::Resource::etag(self), &self.stamps)
     }
 }
 
@@ -56,14 +52,9 @@ fn score(v: &mut Violations, f: &str, raw: i32) -> u8 {
 
 /// One writable field of `r`, validated (`f` is its path in the request).
 fn field(v: &mut Violations, f: &str, r: &pb::RiskEntry, name: &str) -> Option<RiskField> {
-    let before = v.len();
-    let text = |v: &mut Violations, value: &str, required: bool, max: usize, multiline: bool| {
-        check::text(v, f, value, required, max, multiline);
-        value.to_owned()
-    };
-    let value = match name {
-        "title" => RiskField::Title(text(v, &r.title, true, check::MAX_TITLE, false)),
-        "title_ko" => RiskField::TitleKo(text(v, &r.title_ko, false, check::MAX_TITLE, false)),
+    Some(match name {
+        "title" => RiskField::Title(text(v, f, &r.title, TITLE)),
+        "title_ko" => RiskField::TitleKo(text(v, f, &r.title_ko, OPTIONAL_TITLE)),
         "category" => RiskField::Category(enum_field(
             v,
             f,
@@ -72,13 +63,11 @@ fn field(v: &mut Violations, f: &str, r: &pb::RiskEntry, name: &str) -> Option<R
             true,
             RiskCategory::expected,
         )),
-        "description" => RiskField::Description(text(v, &r.description, false, check::MAX_LONG_TEXT, true)),
+        "description" => RiskField::Description(text(v, f, &r.description, LONG_TEXT)),
         "likelihood" => RiskField::Likelihood(score(v, f, r.likelihood)),
         "impact" => RiskField::Impact(score(v, f, r.impact)),
-        "owner_organization" => {
-            RiskField::OwnerOrganization(text(v, &r.owner_organization, false, check::MAX_TITLE, false))
-        }
-        "mitigation" => RiskField::Mitigation(text(v, &r.mitigation, false, check::MAX_LONG_TEXT, true)),
+        "owner_organization" => RiskField::OwnerOrganization(text(v, f, &r.owner_organization, OPTIONAL_TITLE)),
+        "mitigation" => RiskField::Mitigation(text(v, f, &r.mitigation, LONG_TEXT)),
         "state" => RiskField::State(enum_field(
             v,
             f,
@@ -87,12 +76,8 @@ fn field(v: &mut Violations, f: &str, r: &pb::RiskEntry, name: &str) -> Option<R
             false,
             RiskState::expected,
         )),
-        "source" => RiskField::Source(text(v, &r.source, false, check::MAX_SHORT_TEXT, false)),
-        "labels" => {
-            let labels = r.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            check::labels(v, f, &labels);
-            RiskField::Labels(labels)
-        }
+        "source" => RiskField::Source(text(v, f, &r.source, SHORT_TEXT)),
+        "labels" => RiskField::Labels(labels(v, f, &r.labels)),
         "goals" => RiskField::Goals(names(v, f, &r.goals, Collection::PolicyGoals, check::MAX_LIST_ITEMS)),
         "partners" => RiskField::Partners(names(
             v,
@@ -109,13 +94,12 @@ fn field(v: &mut Violations, f: &str, r: &pb::RiskEntry, name: &str) -> Option<R
             check::MAX_LIST_ITEMS,
         )),
         _ => return None,
-    };
-    (v.len() == before).then_some(value)
+    })
 }
 
 patchable!(pb::RiskEntry => RiskField, RiskPatch, RiskSpec, FIELDS, RULE_INPUTS);
 
 /// The spec of a risk created by an update with `allow_missing` (the whole message).
-pub fn create_spec(field: &str, r: &pb::RiskEntry, _id: &Id) -> Result<RiskSpec, Error> {
+pub fn create_spec(field: &str, r: &pb::RiskEntry, _id: &Id, _id_field: &str) -> Result<RiskSpec, Error> {
     RiskSpec::from_proto(field, r)
 }
