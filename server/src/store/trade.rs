@@ -81,7 +81,9 @@ FROM trade_diff d
 WHERE t.flow = d.flow AND t.revision = d.replaces";
 
 /// Inserts the new versions and the new flows (in the order of the primary key, so that its
-/// B-tree is written page after page), notes the product-years touched and counts them.
+/// B-tree is written page after page), notes the product-years touched, each with whether it
+/// had records before this load (world statistics: every product-year with records has
+/// them), and counts them.
 const INSERT: &str = "WITH ins AS (
     INSERT INTO trade_records (flow, year, exporter, importer, product, revision, hs_edition, value_usd, quantity_kg,
                                source, estimated, valid_from)
@@ -89,7 +91,10 @@ const INSERT: &str = "WITH ins AS (
            source, estimated, now()
     FROM trade_diff ORDER BY flow
 ), touched AS (
-    INSERT INTO trade_touched SELECT DISTINCT year, product FROM trade_diff
+    INSERT INTO trade_touched
+    SELECT y.year, y.product,
+           EXISTS (SELECT 1 FROM trade_product_stats p WHERE p.year = y.year AND p.product = y.product)
+    FROM (SELECT DISTINCT year, product FROM trade_diff) y
     RETURNING 1
 )
 SELECT count(*) FROM touched";
@@ -97,13 +102,18 @@ SELECT count(*) FROM touched";
 /// Recomputes, from the current records of the touched product-years, their world
 /// statistics and the statistics of every country importing them (the same sums as the
 /// migration that created `trade_country_stats`). Records are never removed, so every row
-/// of a touched product-year is rewritten. The largest supplier (ties: the first code) is the
+/// of a touched product-year is rewritten. The current records of a product-year new in this
+/// load are all new, so they are read from the load's own rows; only product-years that had
+/// records before are read from the stored records. The largest supplier (ties: the first code) is the
 /// maximum of [value, −code] (the code's two bytes as a number), an aggregate that needs no
 /// sort of each group's rows, and turns back into the code's letters.
 const RECOMPUTE_STATS: &str = "WITH cur AS MATERIALIZED (
     SELECT t.year, t.product, t.exporter, t.importer, t.value_usd
-    FROM trade_records t JOIN trade_touched a ON a.year = t.year AND a.product = t.product
+    FROM trade_records t JOIN trade_touched a ON a.year = t.year AND a.product = t.product AND a.known
     WHERE t.valid_to IS NULL
+    UNION ALL
+    SELECT d.year, d.product, d.exporter, d.importer, d.value_usd
+    FROM trade_diff d JOIN trade_touched a ON a.year = d.year AND a.product = d.product AND NOT a.known
 ), imp AS MATERIALIZED (
     SELECT importer AS country, year, product,
            least(sum(value_usd), 9223372036854775807)::bigint AS import_value_usd,
@@ -270,7 +280,8 @@ impl Store {
                 hs_edition text NOT NULL, value_usd bigint NOT NULL, quantity_kg bigint, source text NOT NULL,
                 estimated boolean NOT NULL, flow bigint NOT NULL) ON COMMIT DROP",
             "CREATE TEMP TABLE trade_diff (LIKE trade_staging, replaces int) ON COMMIT DROP",
-            "CREATE TEMP TABLE trade_touched (year int NOT NULL, product text COLLATE \"C\" NOT NULL) ON COMMIT DROP",
+            "CREATE TEMP TABLE trade_touched (year int NOT NULL, product text COLLATE \"C\" NOT NULL, known boolean NOT NULL)
+                ON COMMIT DROP",
         ] {
             sqlx::query(sql).execute(&mut *tx).await.map_err(db_error)?;
         }
