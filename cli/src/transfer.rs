@@ -294,17 +294,53 @@ pub fn read_files(paths: &[PathBuf]) -> CliResult<Vec<(PathBuf, String, DataFile
     Ok(files)
 }
 
+/// One value per kind of a data file, in the order of import (and of a data file's
+/// sections): product sets, partners, agreements, trade flows, goals, risks, check-ins.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct PerKind<T> {
+    pub product_sets: T,
+    pub partners: T,
+    pub agreements: T,
+    pub trade_flows: T,
+    pub goals: T,
+    pub risks: T,
+    pub check_ins: T,
+}
+
+impl<T> PerKind<T> {
+    /// Each kind's section name and value, in order.
+    pub fn sections(&self) -> [(&'static str, &T); 7] {
+        [
+            (ProductSets::SECTION, &self.product_sets),
+            (Partners::SECTION, &self.partners),
+            (Agreements::SECTION, &self.agreements),
+            (Flows::SECTION, &self.trade_flows),
+            (Goals::SECTION, &self.goals),
+            (Risks::SECTION, &self.risks),
+            (CheckIns::SECTION, &self.check_ins),
+        ]
+    }
+}
+
+/// Exports every kind to `dir` (`{section}.yaml` each); the records written, by kind.
+pub async fn export_all(client: &RegistryClient, dir: &Path) -> CliResult<PerKind<usize>> {
+    Ok(PerKind {
+        product_sets: export::<ProductSets>(client, dir).await?,
+        partners: export::<Partners>(client, dir).await?,
+        agreements: export::<Agreements>(client, dir).await?,
+        trade_flows: export::<Flows>(client, dir).await?,
+        goals: export::<Goals>(client, dir).await?,
+        risks: export::<Risks>(client, dir).await?,
+        check_ins: export::<CheckIns>(client, dir).await?,
+    })
+}
+
 /// Counts of one import, by kind.
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct ImportReport {
     pub dry_run: bool,
-    pub product_sets: Summary,
-    pub partners: Summary,
-    pub agreements: Summary,
-    pub trade_flows: Summary,
-    pub goals: Summary,
-    pub risks: Summary,
-    pub check_ins: Summary,
+    #[serde(flatten)]
+    pub kinds: PerKind<Summary>,
     pub total: Summary,
 }
 
@@ -363,14 +399,7 @@ pub async fn import_all(
     let goals = import::<Goals>(client, goals, opts, &mut earlier).await?;
     let risks = import::<Risks>(client, risks, opts, &mut earlier).await?;
     let check_ins = import::<CheckIns>(client, check_ins, opts, &mut earlier).await?;
-    let kinds = [product_sets, partners, agreements, trade_flows, goals, risks, check_ins];
-    let total = Summary {
-        created: kinds.iter().map(|k| k.created).sum(),
-        updated: kinds.iter().map(|k| k.updated).sum(),
-        unchanged: kinds.iter().map(|k| k.unchanged).sum(),
-    };
-    Ok(ImportReport {
-        dry_run: opts.dry_run,
+    let kinds = PerKind {
         product_sets,
         partners,
         agreements,
@@ -378,6 +407,15 @@ pub async fn import_all(
         goals,
         risks,
         check_ins,
+    };
+    let total = kinds.sections().iter().fold(Summary::default(), |t, (_, k)| Summary {
+        created: t.created + k.created,
+        updated: t.updated + k.updated,
+        unchanged: t.unchanged + k.unchanged,
+    });
+    Ok(ImportReport {
+        dry_run: opts.dry_run,
+        kinds,
         total,
     })
 }
