@@ -4,7 +4,7 @@
 
 use registry_e2e::TestApp;
 
-use crate::commands::{ctl, fails, json, ok, write};
+use crate::support::{ctl, fails, json, ok, words, write};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_in_commands_and_an_export_import_round_trip() {
@@ -47,15 +47,7 @@ async fn check_in_commands_and_an_export_import_round_trip() {
     assert_eq!(c["author"], "MOTIE");
     let table = ok(ctl(
         &app,
-        &[
-            "goals",
-            "check-in",
-            "ax",
-            "--confidence",
-            "on-track",
-            "--date",
-            "2025-12-31",
-        ],
+        &words("goals check-in ax --confidence on-track --date 2025-12-31"),
     ));
     assert!(table.contains("ON_TRACK"), "{table}");
     let err = fails(ctl(&app, &["goals", "check-in", "ax", "--confidence", "fine"]), 2);

@@ -1,92 +1,12 @@
 //! `registryctl` driven as a process against a real registryd (in-process, port 0, fresh
 //! database per test; see registry-e2e).
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+use std::process::Command;
 
 use registry_e2e::{TestApp, pb};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_registryctl");
-
-fn seeds_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds")
-}
-
-/// Runs registryctl against `endpoint` with `token` (no ambient REGISTRY_* variables).
-fn run_with(endpoint: &str, token: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    for var in [
-        "REGISTRY_ENDPOINT",
-        "REGISTRY_TOKEN",
-        "REGISTRY_TOKEN_FILE",
-        "REGISTRY_CA_CERT",
-        "COLUMNS",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("REGISTRY_ENDPOINT", endpoint);
-    if let Some(t) = token {
-        cmd.env("REGISTRY_TOKEN", t);
-    }
-    cmd.args(args).output().expect("run registryctl")
-}
-
-fn endpoint(app: &TestApp) -> String {
-    format!("http://{}", app.addr)
-}
-
-pub(crate) fn ctl(app: &TestApp, args: &[&str]) -> Output {
-    run_with(&endpoint(app), Some(&app.admin_token), args)
-}
-
-pub(crate) fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-#[track_caller]
-pub(crate) fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "registryctl failed ({:?}):\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
-
-#[track_caller]
-pub(crate) fn fails(o: Output, code: i32) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "expected exit {code}:\nstdout: {}\nstderr: {}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stderr(&o)
-}
-
-pub(crate) fn json(o: Output) -> Value {
-    serde_json::from_str(&ok(o)).expect("valid JSON")
-}
-
-fn yaml(o: Output) -> Value {
-    serde_norway::from_str(&ok(o)).expect("valid YAML")
-}
-
-pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use crate::support::{BIN, ctl, endpoint, fails, json, ok, run_with, seeds_dir, words, write, yaml};
 
 async fn goal_count(app: &TestApp) -> usize {
     use futures::TryStreamExt;
@@ -239,17 +159,7 @@ async fn goals_create_get_list_update_in_every_format() {
     assert_eq!(after["revision"], 2);
     let after = json(ctl(
         &app,
-        &[
-            "goals",
-            "update",
-            "industrial-resurgence",
-            "--remove-label",
-            "team",
-            "--clear",
-            "sectors",
-            "-o",
-            "json",
-        ],
+        &words("goals update industrial-resurgence --remove-label team --clear sectors -o json"),
     ));
     assert!(after["labels"].get("team").is_none(), "{after}");
     assert!(after.get("sectors").is_none(), "{after}");
@@ -309,16 +219,7 @@ async fn goals_state_delete_undelete_tree_and_history() {
     let app = TestApp::spawn().await;
     ok(ctl(
         &app,
-        &[
-            "-q",
-            "goals",
-            "create",
-            "root",
-            "--title",
-            "Root",
-            "--pillar",
-            "TRADE_NATIONAL_INTEREST",
-        ],
+        &words("-q goals create root --title Root --pillar TRADE_NATIONAL_INTEREST"),
     ));
     ok(ctl(
         &app,
@@ -331,19 +232,7 @@ async fn goals_state_delete_undelete_tree_and_history() {
 
     let g = json(ctl(&app, &["goals", "state", "child", "ACTIVE", "-o", "json"]));
     assert_eq!(g["state"], "ACTIVE");
-    let g = json(ctl(
-        &app,
-        &[
-            "goals",
-            "state",
-            "child",
-            "closed",
-            "--outcome",
-            "achieved",
-            "-o",
-            "json",
-        ],
-    ));
+    let g = json(ctl(&app, &words("goals state child closed --outcome achieved -o json")));
     assert_eq!(
         (g["state"].as_str(), g["outcome"].as_str()),
         (Some("CLOSED"), Some("ACHIEVED"))
@@ -409,15 +298,7 @@ async fn goals_state_delete_undelete_tree_and_history() {
     assert_eq!(h[0]["policy_goal"]["title"], "Child");
     let h = yaml(ctl(
         &app,
-        &[
-            "history",
-            "policyGoals/root",
-            "-o",
-            "yaml",
-            "--newest-first",
-            "--limit",
-            "1",
-        ],
+        &words("history policyGoals/root -o yaml --newest-first --limit 1"),
     ));
     assert_eq!(h[0]["kind"], "UNDELETED");
     let table = ok(ctl(&app, &["history", "root"]));
@@ -463,29 +344,12 @@ async fn errors_have_distinct_exit_codes_and_list_every_violation() {
     // Conflict.
     ok(ctl(
         &app,
-        &[
-            "-q",
-            "goals",
-            "create",
-            "dup",
-            "--title",
-            "D",
-            "--pillar",
-            "INDUSTRIAL_RESURGENCE",
-        ],
+        &words("-q goals create dup --title D --pillar INDUSTRIAL_RESURGENCE"),
     ));
     fails(
         ctl(
             &app,
-            &[
-                "goals",
-                "create",
-                "dup",
-                "--title",
-                "D",
-                "--pillar",
-                "INDUSTRIAL_RESURGENCE",
-            ],
+            &words("goals create dup --title D --pillar INDUSTRIAL_RESURGENCE"),
         ),
         4,
     );
@@ -495,16 +359,7 @@ async fn errors_have_distinct_exit_codes_and_list_every_violation() {
     fails(run_with(&ep, Some("rgy_abcdefabcdef_nope"), &["goals", "list"]), 5);
     let viewer = json(ctl(
         &app,
-        &[
-            "tokens",
-            "create",
-            "--role",
-            "viewer",
-            "--description",
-            "ro",
-            "-o",
-            "json",
-        ],
+        &words("tokens create --role viewer --description ro -o json"),
     ));
     let secret = viewer["secret"].as_str().unwrap();
     ok(run_with(&ep, Some(secret), &["goals", "list"]));
@@ -550,18 +405,7 @@ async fn tokens_health_watch_completions_and_token_file() {
     // Tokens.
     let created = json(ctl(
         &app,
-        &[
-            "tokens",
-            "create",
-            "--role",
-            "EDITOR",
-            "--description",
-            "ci",
-            "--expires-in-days",
-            "7",
-            "-o",
-            "json",
-        ],
+        &words("tokens create --role EDITOR --description ci --expires-in-days 7 -o json"),
     ));
     let name = created["token"]["name"].as_str().unwrap().to_owned();
     let secret = created["secret"].as_str().unwrap().to_owned();
@@ -578,33 +422,11 @@ async fn tokens_health_watch_completions_and_token_file() {
     let list = ok(ctl(&app, &["tokens", "list"]));
     assert!(list.contains(&name) && list.contains("EDITOR"), "{list}");
     // Without --expires-in-days a token expires (in 90 days) unless --no-expiry says not.
-    let default = json(ctl(
-        &app,
-        &[
-            "tokens",
-            "create",
-            "--role",
-            "viewer",
-            "--description",
-            "d",
-            "-o",
-            "json",
-        ],
-    ));
+    let default = json(ctl(&app, &words("tokens create --role viewer --description d -o json")));
     assert!(default["token"]["expire_time"].is_string(), "{default}");
     let forever = json(ctl(
         &app,
-        &[
-            "tokens",
-            "create",
-            "--role",
-            "viewer",
-            "--description",
-            "f",
-            "--no-expiry",
-            "-o",
-            "json",
-        ],
+        &words("tokens create --role viewer --description f --no-expiry -o json"),
     ));
     assert!(forever["token"]["expire_time"].is_null(), "{forever}");
     // Rotation: a successor with the same role, the old one revoked after the grace period
@@ -657,19 +479,7 @@ async fn tokens_health_watch_completions_and_token_file() {
     let active = json(ctl(&app, &["tokens", "list", "-o", "json"]));
     assert!(!active.as_array().unwrap().iter().any(|t| t["name"] == name.as_str()));
     // Tokens need ADMIN.
-    let viewer = json(ctl(
-        &app,
-        &[
-            "tokens",
-            "create",
-            "--role",
-            "viewer",
-            "--description",
-            "v",
-            "-o",
-            "json",
-        ],
-    ));
+    let viewer = json(ctl(&app, &words("tokens create --role viewer --description v -o json")));
     fails(run_with(&ep, viewer["secret"].as_str(), &["tokens", "list"]), 5);
 
     // Health (no token needed).
@@ -797,16 +607,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     // A change in the registry is undone by the next import (1 updated).
     ok(ctl(
         &app,
-        &[
-            "-q",
-            "goals",
-            "update",
-            "embedded-ai",
-            "--title",
-            "Changed",
-            "--label",
-            "x=y",
-        ],
+        &words("-q goals update embedded-ai --title Changed --label x=y"),
     ));
     ok(ctl(&app, &["-q", "goals", "state", "medium-sized-companies", "ACTIVE"]));
     let out = ok(ctl(&app, &["import", seeds]));
@@ -995,15 +796,7 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     // create: flags, and -f with the seed schema.
     let out = ok(ctl(
         &app,
-        &[
-            "partners",
-            "create",
-            "kr",
-            "--kind",
-            "COUNTRY",
-            "--display-name",
-            "Korea",
-        ],
+        &words("partners create kr --kind COUNTRY --display-name Korea"),
     ));
     assert!(out.contains("tradePartners/kr"), "{out}");
     let file = write(
@@ -1095,37 +888,11 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     // Flows: set, list by partner and by year, in every format.
     ok(ctl(
         &app,
-        &[
-            "-q",
-            "partners",
-            "flows",
-            "set",
-            "de",
-            "2024",
-            "--exports",
-            "300",
-            "--imports",
-            "10",
-        ],
+        &words("-q partners flows set de 2024 --exports 300 --imports 10"),
     ));
     let set = json(ctl(
         &app,
-        &[
-            "partners",
-            "flows",
-            "set",
-            "kr",
-            "2024",
-            "--exports",
-            "100",
-            "--imports",
-            "5",
-            "--source",
-            "test",
-            "--estimated",
-            "-o",
-            "json",
-        ],
+        &words("partners flows set kr 2024 --exports 100 --imports 5 --source test --estimated -o json"),
     ));
     assert_eq!(set["name"], "tradePartners/kr/tradeFlows/2024");
     assert_eq!(set["estimated"], true);
@@ -1140,17 +907,7 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     // Concentration: shares, HHI, top-N, group shares, dependency flags.
     let c = json(ctl(
         &app,
-        &[
-            "concentration",
-            "--year",
-            "2024",
-            "--top-n",
-            "1",
-            "--threshold",
-            "0.5",
-            "-o",
-            "json",
-        ],
+        &words("concentration --year 2024 --top-n 1 --threshold 0.5 -o json"),
     ));
     assert_eq!(c["total_exports_usd"], 400);
     assert_eq!(c["shares"][0]["partner"], "de");
@@ -1198,21 +955,9 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     ok(ctl(&app, &["-q", "import", seeds_dir().to_str().unwrap()]));
     let m = json(ctl(
         &app,
-        &[
-            "goals",
-            "record",
-            "manufacturing-ax",
-            "--metric",
-            "ai-factories",
-            "--value",
-            "100",
-            "--observed-at",
-            "2025-01-01T00:00:00Z",
-            "--source",
-            "test",
-            "-o",
-            "json",
-        ],
+        &words(
+            "goals record manufacturing-ax --metric ai-factories --value 100 --observed-at 2025-01-01T00:00:00Z --source test -o json",
+        ),
     ));
     assert!(
         m["name"]
@@ -1236,30 +981,11 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     assert!(table.contains("+30% of the baseline by 2030"), "{table}");
     let table = ok(ctl(
         &app,
-        &[
-            "goals",
-            "record",
-            "manufacturing-ax",
-            "--metric",
-            "ai-factories",
-            "--value",
-            "120",
-        ],
+        &words("goals record manufacturing-ax --metric ai-factories --value 120"),
     ));
     assert!(table.contains("120"), "{table}");
     let err = fails(
-        ctl(
-            &app,
-            &[
-                "goals",
-                "record",
-                "manufacturing-ax",
-                "--metric",
-                "nope",
-                "--value",
-                "1",
-            ],
-        ),
+        ctl(&app, &words("goals record manufacturing-ax --metric nope --value 1")),
         1,
     );
     assert!(err.contains("error:"), "{err}");
@@ -1270,17 +996,7 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     fails(
         ctl(
             &app,
-            &[
-                "goals",
-                "record",
-                "manufacturing-ax",
-                "--metric",
-                "x",
-                "--value",
-                "1",
-                "--observed-at",
-                "yesterday",
-            ],
+            &words("goals record manufacturing-ax --metric x --value 1 --observed-at yesterday"),
         ),
         2,
     );
@@ -1364,15 +1080,7 @@ async fn product_sets_trade_import_dependencies_and_dominated() {
 
     let deps = json(ctl(
         &app,
-        &[
-            "dependencies",
-            "--year",
-            "2023",
-            "--set",
-            "critical-minerals",
-            "-o",
-            "json",
-        ],
+        &words("dependencies --year 2023 --set critical-minerals -o json"),
     ));
     let products: Vec<&str> = deps
         .as_array()
@@ -1403,16 +1111,7 @@ async fn agreements_create_update_with_events_list_and_delete() {
     let app = TestApp::spawn().await;
     ok(ctl(
         &app,
-        &[
-            "-q",
-            "partners",
-            "create",
-            "cl",
-            "--kind",
-            "COUNTRY",
-            "--display-name",
-            "Chile",
-        ],
+        &words("-q partners create cl --kind COUNTRY --display-name Chile"),
     ));
     // From flags: parties by id, Korea implied; no event, so the status is unknown.
     let created = json(ctl(
@@ -1465,17 +1164,7 @@ async fn agreements_create_update_with_events_list_and_delete() {
     let err = fails(
         ctl(
             &app,
-            &[
-                "agreements",
-                "create",
-                "kr-jp",
-                "--title",
-                "Korea-Japan",
-                "--kind",
-                "FTA",
-                "--party",
-                "jp",
-            ],
+            &words("agreements create kr-jp --title Korea-Japan --kind FTA --party jp"),
         ),
         1,
     );

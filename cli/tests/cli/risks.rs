@@ -2,7 +2,7 @@
 
 use registry_e2e::TestApp;
 
-use crate::commands::{ctl, fails, json, ok, write};
+use crate::support::{ctl, fails, json, ok, words, write};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn risks_standard_commands_and_import_export() {
@@ -148,29 +148,13 @@ async fn risks_link_product_sets_and_goals_and_partners_show_the_dependent_produ
     // As stored before the load: nothing; a time that is not RFC 3339 is a usage error.
     let before = json(ctl(
         &app,
-        &[
-            "dependencies",
-            "--year",
-            "2023",
-            "--read-time",
-            "2020-01-01T00:00:00Z",
-            "-o",
-            "json",
-        ],
+        &words("dependencies --year 2023 --read-time 2020-01-01T00:00:00Z -o json"),
     ));
     assert_eq!(before, serde_json::json!([]));
     fails(
         ctl(
             &app,
-            &[
-                "dominated",
-                "--supplier",
-                "CN",
-                "--year",
-                "2023",
-                "--read-time",
-                "yesterday",
-            ],
+            &words("dominated --supplier CN --year 2023 --read-time yesterday"),
         ),
         2,
     );
