@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod flags;
 pub mod kind;
 pub mod output;
 pub mod plain;

@@ -16,39 +16,21 @@ use super::{
     Ctx,
     resource::{self, StandardCmd},
 };
+use crate::flags::{KindFlags, flag_table};
 use crate::{
     error::{CliError, CliResult, Context},
-    kind::ProductSets,
     output::{self, join},
-    plain::PlainFlags,
     product_sets::ProductSetShape,
-    records::parse_label,
 };
 
-#[derive(Debug, Subcommand)]
-pub enum ProductSetsCmd {
-    #[command(flatten)]
-    Standard(StandardCmd<ProductSetFlags>),
-}
+pub type ProductSetsCmd = StandardCmd<ProductSetFlags>;
 
 /// Fields settable by flag (display_name and description by the proto's descriptor).
-#[derive(Debug, Args, Default, Serialize)]
-pub struct ProductSetFlags {
-    #[command(flatten)]
-    #[serde(flatten)]
-    pub plain: PlainFlags<ProductSetShape>,
-    /// An HS 6-digit product code (repeat; replaces the list).
-    #[arg(long = "product", value_name = "HS6")]
-    pub products: Vec<String>,
-    /// A label KEY=VALUE (repeat).
-    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
-    pub labels: Vec<(String, String)>,
-}
+pub type ProductSetFlags = KindFlags<ProductSetShape, ProductSetTable>;
 
-pub async fn product_sets(ctx: &Ctx, cmd: ProductSetsCmd) -> CliResult {
-    match cmd {
-        ProductSetsCmd::Standard(c) => resource::run::<ProductSets, _>(ctx, c).await,
-    }
+flag_table! {
+    /// The product set's flags besides the plain fields.
+    ProductSetTable: [] [many products "product" "HS6" "An HS 6-digit product code (repeat; replaces the list)"]
 }
 
 #[derive(Debug, Subcommand)]
