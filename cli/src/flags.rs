@@ -48,14 +48,14 @@ impl Flag {
     }
 }
 
-/// A [`FlagTable`], one line a flag: `Name: [lead flags] [flags]`, each flag
+/// [`FlagTable`]s, one line a flag: `Name: [lead flags] [flags]` each, each flag
 /// `one|many field "long" "VALUE" "help"` (help without a final period, as clap shows it).
 macro_rules! flag_table {
-    (
+    ($(
         $(#[$doc:meta])*
         $name:ident: [$($lmode:ident $lfield:ident $llong:literal $lvalue:literal $lhelp:literal),* $(,)?]
         [$($mode:ident $field:ident $long:literal $value:literal $help:literal),* $(,)?]
-    ) => {
+    )*) => {$(
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name;
@@ -66,7 +66,7 @@ macro_rules! flag_table {
             const FLAGS: &'static [$crate::flags::Flag] =
                 &[$($crate::flags::Flag::$mode(stringify!($field), $long, $value, $help)),*];
         }
-    };
+    )*};
 }
 pub(crate) use flag_table;
 

@@ -11,9 +11,9 @@ use super::{
     Ctx,
     resource::{self, StandardCmd},
 };
-use crate::flags::{KindFlags, flag_table};
 use crate::{
     error::{CliError, CliResult, Context},
+    flags::{KindFlags, flag_table},
     kind::{Goals, fmt_number, state_of},
     output::{self, Format, emit, kv_table},
     records::{

@@ -1,12 +1,11 @@
 //! The commands, each on a connected [`RegistryClient`].
 
-pub mod agreements;
 pub mod data;
 pub mod feed;
 pub mod goals;
+pub mod kinds;
 pub mod partners;
 pub mod resource;
-pub mod risks;
 pub mod tokens;
 pub mod trade;
 

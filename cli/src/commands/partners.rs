@@ -9,9 +9,9 @@ use super::{
     Ctx,
     resource::{self, StandardCmd},
 };
-use crate::flags::{KindFlags, flag_table};
 use crate::{
     error::{CliError, CliResult, Context},
+    flags::{KindFlags, flag_table},
     kind::Partners,
     output::{self, emit, join, kv_table},
     records::{FlowRecord, FlowView, PartnerShape, partner_id, partner_name},

@@ -1,4 +1,4 @@
-//! `registryctl product-sets …`, `registryctl trade import`, `registryctl dependencies` and
+//! `registryctl trade import`, `registryctl dependencies` and
 //! `registryctl dominated`: product-level trade and the import-dependency analysis.
 
 use std::{io::IsTerminal, path::PathBuf};
@@ -12,26 +12,11 @@ use registry_client::{
 };
 use serde::Serialize;
 
-use super::{
-    Ctx,
-    resource::{self, StandardCmd},
-};
-use crate::flags::{KindFlags, flag_table};
+use super::{Ctx, resource};
 use crate::{
     error::{CliError, CliResult, Context},
     output::{self, join},
-    product_sets::ProductSetShape,
 };
-
-pub type ProductSetsCmd = StandardCmd<ProductSetFlags>;
-
-/// Fields settable by flag (display_name and description by the proto's descriptor).
-pub type ProductSetFlags = KindFlags<ProductSetShape, ProductSetTable>;
-
-flag_table! {
-    /// The product set's flags besides the plain fields.
-    ProductSetTable: [] [many products "product" "HS6" "An HS 6-digit product code (repeat; replaces the list)"]
-}
 
 #[derive(Debug, Subcommand)]
 pub enum TradeCmd {
