@@ -204,13 +204,27 @@ pub fn fmt_number(v: f64) -> String {
     }
 }
 
-/// A goal's or partner's own risks, "category: title" one per line.
-fn risk_lines<S: Shape>(risks: &[Plain<S>]) -> String {
-    lines(
-        risks
-            .iter()
-            .map(|k| format!("{}: {}", k.text("category"), k.text("title"))),
-    )
+/// The rows of a goal's or partner's risks: its own ("category: title", one per line), the
+/// entries of the register that link it, the dependent products behind them; and its labels.
+fn risk_rows<S: Shape>(
+    risks: &[Plain<S>],
+    register: &[String],
+    products: &[DependentProductView],
+    l: &std::collections::BTreeMap<String, String>,
+) -> [(&'static str, String); 4] {
+    [
+        (
+            "risks",
+            lines(
+                risks
+                    .iter()
+                    .map(|k| format!("{}: {}", k.text("category"), k.text("title"))),
+            ),
+        ),
+        ("risk_register", join(register)),
+        ("dependent_products", dependent(products)),
+        ("labels", labels(l)),
+    ]
 }
 
 fn labels(l: &std::collections::BTreeMap<String, String>) -> String {
@@ -392,7 +406,7 @@ impl Kind for Goals {
             Some(o) => format!("{} ({o})", r.state.as_deref().unwrap_or_default()),
             None => stated(r.state.as_deref().unwrap_or_default()).to_owned(),
         };
-        vec![
+        let mut rows = vec![
             ("name", view.name.clone()),
             ("pillar", r.pillar.clone().unwrap_or_default()),
             ("parent", r.parent.clone().unwrap_or_default()),
@@ -410,11 +424,14 @@ impl Kind for Goals {
             ("milestones", lines(milestones)),
             ("linked_partners", join(&r.linked_partners)),
             ("product_sets", join(&r.product_sets)),
-            ("risk_register", join(&view.risk_register)),
-            ("dependent_products", dependent(&view.dependent_products)),
-            ("risks", risk_lines(&r.risks)),
-            ("labels", labels(&r.labels)),
-        ]
+        ];
+        rows.extend(risk_rows(
+            &r.risks,
+            &view.risk_register,
+            &view.dependent_products,
+            &r.labels,
+        ));
+        rows
     }
 
     fn wanted_state(r: &GoalRecord) -> Result<Option<(i32, i32)>, String> {
@@ -521,19 +538,22 @@ impl Kind for Partners {
                 stated(&state)
             )
         });
-        vec![
+        let mut rows = vec![
             ("name", view.name.clone()),
             ("kind", r.kind.clone()),
             ("members", join(&r.members)),
             ("memberships", join(&view.memberships)),
             ("trade_agreements", join(&view.trade_agreements)),
             ("engagements", lines(engagements)),
-            ("risks", risk_lines(&r.risks)),
             ("linked_goals", join(&view.linked_goals)),
-            ("risk_register", join(&view.risk_register)),
-            ("dependent_products", dependent(&view.dependent_products)),
-            ("labels", labels(&r.labels)),
-        ]
+        ];
+        rows.extend(risk_rows(
+            &r.risks,
+            &view.risk_register,
+            &view.dependent_products,
+            &r.labels,
+        ));
+        rows
     }
 }
 

@@ -88,7 +88,67 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-/// The words of a command line (for arguments without spaces): `words("goals get ax")`.
+/// The words of a command line, split at spaces; `'…'` quotes a word with spaces:
+/// `words("goals update ax --title 'Industrial resurgence'")`.
 pub(crate) fn words(line: &str) -> Vec<&str> {
-    line.split_whitespace().collect()
+    let mut out = Vec::new();
+    let mut rest = line.trim_start();
+    while !rest.is_empty() {
+        let (word, after) = match rest.strip_prefix('\'') {
+            Some(quoted) => {
+                let end = quoted.find('\'').expect("a closing quote");
+                (&quoted[..end], &quoted[end + 1..])
+            }
+            None => rest.split_at(rest.find(char::is_whitespace).unwrap_or(rest.len())),
+        };
+        out.push(word);
+        rest = after.trim_start();
+    }
+    out
+}
+
+/// A fresh test app, and a temporary directory holding the data file `name` with `text`.
+pub(crate) async fn app_with_file(name: &str, text: &str) -> (TestApp, tempfile::TempDir, PathBuf) {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), name, text);
+    (app, dir, file)
+}
+
+/// Exports `app` into a new directory and asserts that each of `files` is as in `before`.
+#[track_caller]
+pub(crate) fn assert_exports_the_same(app: &TestApp, before: &Path, files: &[&str]) {
+    let after = tempfile::tempdir().unwrap();
+    ok(ctl(app, &["-q", "export", after.path().to_str().unwrap()]));
+    for f in files {
+        assert_eq!(
+            std::fs::read_to_string(before.join(f)).unwrap(),
+            std::fs::read_to_string(after.path().join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+/// Asserts that a line of `table` holds both `key` and `value`.
+#[track_caller]
+pub(crate) fn assert_row(table: &str, key: &str, value: &str) {
+    assert!(
+        table.lines().any(|l| l.contains(key) && l.contains(value)),
+        "no row {key} … {value} in\n{table}"
+    );
+}
+
+/// The string `key` of each item of a JSON list.
+#[track_caller]
+pub(crate) fn each<'a>(list: &'a Value, key: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[key].as_str().unwrap())
+        .collect()
+}
+
+/// Runs the command line `line` (see [`words`]) as the admin of `app`.
+pub(crate) fn run(app: &TestApp, line: &str) -> Output {
+    ctl(app, &words(line))
 }
