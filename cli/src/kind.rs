@@ -381,8 +381,8 @@ impl Kind for Goals {
             v.stamp.update_time.clone().unwrap_or_default(),
         ]
     }
-    fn rows(view: &GoalView) -> Vec<(&'static str, String)> {
-        let r = &view.record;
+    fn rows(v: &GoalView) -> Vec<(&'static str, String)> {
+        let r = &v.record;
         let target = |t: &crate::records::TargetRecord| {
             format!(
                 "{}: {} {} {} by {}",
@@ -393,7 +393,7 @@ impl Kind for Goals {
                 t.target_year
             )
         };
-        let targets = r.targets.iter().enumerate().map(|(i, t)| match view.progress.get(i) {
+        let targets = r.targets.iter().enumerate().map(|(i, t)| match v.progress.get(i) {
             Some(p) if p.state.is_empty() => format!("{} ({})", target(t), t.direction),
             Some(p) => format!("{} ({}) — {}", target(t), t.direction, p.state),
             None => target(t),
@@ -407,14 +407,14 @@ impl Kind for Goals {
             None => stated(r.state.as_deref().unwrap_or_default()).to_owned(),
         };
         let mut rows = vec![
-            ("name", view.name.clone()),
+            ("name", v.name.clone()),
             ("pillar", r.pillar.clone().unwrap_or_default()),
             ("parent", r.parent.clone().unwrap_or_default()),
-            ("ancestors", join(&view.ancestors)),
+            ("ancestors", join(&v.ancestors)),
             ("state", state),
             (
                 "stated confidence",
-                view.latest_check_in
+                v.latest_check_in
                     .as_ref()
                     .map_or_else(|| "none (no check-in)".to_owned(), |c| c.summary()),
             ),
@@ -425,12 +425,7 @@ impl Kind for Goals {
             ("linked_partners", join(&r.linked_partners)),
             ("product_sets", join(&r.product_sets)),
         ];
-        rows.extend(risk_rows(
-            &r.risks,
-            &view.risk_register,
-            &view.dependent_products,
-            &r.labels,
-        ));
+        rows.extend(risk_rows(&r.risks, &v.risk_register, &v.dependent_products, &r.labels));
         rows
     }
 
@@ -517,8 +512,8 @@ impl Kind for Partners {
             v.stamp.update_time.clone().unwrap_or_default(),
         ]
     }
-    fn rows(view: &PartnerView) -> Vec<(&'static str, String)> {
-        let r = &view.record;
+    fn rows(v: &PartnerView) -> Vec<(&'static str, String)> {
+        let r = &v.record;
         let engagements = r.engagements.iter().map(|e| {
             let f = &e.fields;
             let date = Some(f.text("date"))
@@ -539,20 +534,15 @@ impl Kind for Partners {
             )
         });
         let mut rows = vec![
-            ("name", view.name.clone()),
+            ("name", v.name.clone()),
             ("kind", r.kind.clone()),
             ("members", join(&r.members)),
-            ("memberships", join(&view.memberships)),
-            ("trade_agreements", join(&view.trade_agreements)),
+            ("memberships", join(&v.memberships)),
+            ("trade_agreements", join(&v.trade_agreements)),
             ("engagements", lines(engagements)),
-            ("linked_goals", join(&view.linked_goals)),
+            ("linked_goals", join(&v.linked_goals)),
         ];
-        rows.extend(risk_rows(
-            &r.risks,
-            &view.risk_register,
-            &view.dependent_products,
-            &r.labels,
-        ));
+        rows.extend(risk_rows(&r.risks, &v.risk_register, &v.dependent_products, &r.labels));
         rows
     }
 }
