@@ -625,8 +625,8 @@ pub async fn import(ctx: &Ctx, size: usize) -> anyhow::Result<ImportRun> {
     let again = started.elapsed();
     let _ = std::fs::remove_dir_all(&dir);
     let error = match (first, second) {
-        (Ok(a), Ok(b)) if a.goals.created == size && b.goals.unchanged == size => None,
-        (Ok(a), Ok(b)) => Some(format!("first run: {}; second run: {}", a.goals, b.goals)),
+        (Ok(a), Ok(b)) if a.kinds.goals.created == size && b.kinds.goals.unchanged == size => None,
+        (Ok(a), Ok(b)) => Some(format!("first run: {}; second run: {}", a.kinds.goals, b.kinds.goals)),
         (Err(e), _) | (_, Err(e)) => Some(e),
     };
     Ok(ImportRun {

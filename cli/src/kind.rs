@@ -58,7 +58,11 @@ pub trait Kind: Sized + 'static {
     fn pb_name(p: &Self::Pb) -> &str;
     fn etag(p: &Self::Pb) -> &str;
     fn set_etag(p: &mut Self::Pb, etag: String);
-    fn deleted(p: &Self::Pb) -> bool;
+    /// When it was soft-deleted (none: live).
+    fn delete_time(p: &Self::Pb) -> Option<&Timestamp>;
+    fn deleted(p: &Self::Pb) -> bool {
+        Self::delete_time(p).is_some()
+    }
 
     fn view(p: &Self::Pb) -> Self::View;
     fn stamp(v: &Self::View) -> &Stamp;
@@ -200,22 +204,69 @@ pub fn fmt_number(v: f64) -> String {
     }
 }
 
+/// The rows of a goal's or partner's risks: its own ("category: title", one per line), the
+/// entries of the register that link it, the dependent products behind them; and its labels.
+fn risk_rows<S: Shape>(
+    risks: &[Plain<S>],
+    register: &[String],
+    products: &[DependentProductView],
+    l: &std::collections::BTreeMap<String, String>,
+) -> [(&'static str, String); 4] {
+    [
+        (
+            "risks",
+            lines(
+                risks
+                    .iter()
+                    .map(|k| format!("{}: {}", k.text("category"), k.text("title"))),
+            ),
+        ),
+        ("risk_register", join(register)),
+        ("dependent_products", dependent(products)),
+        ("labels", labels(l)),
+    ]
+}
+
 fn labels(l: &std::collections::BTreeMap<String, String>) -> String {
     l.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
 }
 
-/// What every kind's `impl Kind` says the same way: its types, and the fields every
-/// resource has (`name`, `etag`, `delete_time`; `id` in its record).
-macro_rules! common {
-    ($pb:ty, $record:ty, $shape:ty, $view:ty, $list:path) => {
-        type Pb = $pb;
+/// Policy goals.
+pub struct Goals;
+/// Trade partners.
+pub struct Partners;
+/// Product sets (named HS 6-digit product lists).
+pub struct ProductSets;
+/// Agreements (`agreements/{agreement}`).
+pub struct Agreements;
+/// Entries of the risk register.
+pub struct Risks;
+
+/// What every kind's `impl Kind` says the same way, from one line per kind: its names, its
+/// types (proto message, record, shape, view, List request) and the requests of its standard
+/// methods (`Create { id field, resource field }`, `Update { resource field }`, `Delete`,
+/// `Undelete`), the output-only keys of its files and the columns of its table; the fields
+/// every resource has (`name`, `etag`, `delete_time`; `id` in its
+/// record) are read the same way for all.
+macro_rules! standard {
+    (
+        $noun:literal $plural:literal $collection:literal: $pb:ident, $record:ty, $shape:ty, $view:ty, $list:ident;
+        $create_req:ident { $id_field:ident, $field:ident }, $update_req:ident { $update_field:ident }, $delete_req:ident, $undelete_req:ident
+        output_only [$($output_only:literal),*]; columns [$($column:literal),*];
+    ) => {
+        const OUTPUT_ONLY: &'static [&'static str] = &[$($output_only),*];
+        const COLUMNS: &'static [&'static str] = &[$($column),*];
+        const NOUN: &'static str = $noun;
+        const PLURAL: &'static str = $plural;
+        const COLLECTION: &'static str = $collection;
+        type Pb = pb::$pb;
         type Shape = $shape;
         type Record = $record;
         type View = $view;
-        type List = $list;
+        type List = pb::$list;
 
-        fn list_request(filter: String, order_by: String, page_size: i32, show_deleted: bool) -> $list {
-            $list {
+        fn list_request(filter: String, order_by: String, page_size: i32, show_deleted: bool) -> pb::$list {
+            pb::$list {
                 page_size,
                 page_token: String::new(),
                 filter,
@@ -223,10 +274,10 @@ macro_rules! common {
                 show_deleted,
             }
         }
-        fn to_pb(r: &$record) -> Result<$pb, Vec<String>> {
+        fn to_pb(r: &$record) -> Result<pb::$pb, Vec<String>> {
             r.to_pb()
         }
-        fn from_pb(p: &$pb) -> $record {
+        fn from_pb(p: &pb::$pb) -> $record {
             <$record>::from_pb(p)
         }
         fn record_id(r: &$record) -> &str {
@@ -235,19 +286,19 @@ macro_rules! common {
         fn set_record_id(r: &mut $record, id: String) {
             r.id = id;
         }
-        fn pb_name(p: &$pb) -> &str {
+        fn pb_name(p: &pb::$pb) -> &str {
             &p.name
         }
-        fn etag(p: &$pb) -> &str {
+        fn etag(p: &pb::$pb) -> &str {
             &p.etag
         }
-        fn set_etag(p: &mut $pb, etag: String) {
+        fn set_etag(p: &mut pb::$pb, etag: String) {
             p.etag = etag;
         }
-        fn deleted(p: &$pb) -> bool {
-            p.delete_time.is_some()
+        fn delete_time(p: &pb::$pb) -> Option<&Timestamp> {
+            p.delete_time.as_ref()
         }
-        fn view(p: &$pb) -> $view {
+        fn view(p: &pb::$pb) -> $view {
             <$view>::new(p)
         }
         fn stamp(v: &$view) -> &Stamp {
@@ -256,34 +307,18 @@ macro_rules! common {
         fn plain(v: &$view) -> &Plain<$shape> {
             &v.record.fields
         }
-    };
-}
 
-/// A kind's RPCs: the client methods and request types of its standard methods.
-macro_rules! rpcs {
-    (
-        $pb:ty,
-        $get:ident,
-        $get_at:ident,
-        $create:ident($create_req:ident, $id_field:ident, $field:ident),
-        $update:ident($update_req:ident, $update_field:ident),
-        $delete:ident($delete_req:ident),
-        $undelete:ident($undelete_req:ident) $(,)?
-    ) => {
-        async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<$pb> {
-            match read_time {
-                Some(t) => c.$get_at(name, t).await,
-                None => c.$get(name).await,
-            }
+        async fn get(c: &RegistryClient, name: String, read_time: Option<Timestamp>) -> ApiResult<pb::$pb> {
+            c.get(name, read_time).await
         }
         async fn create(
             c: &RegistryClient,
             id: String,
-            p: $pb,
+            p: pb::$pb,
             request_id: String,
             validate_only: bool,
-        ) -> ApiResult<$pb> {
-            c.$create(pb::$create_req {
+        ) -> ApiResult<pb::$pb> {
+            c.call(pb::$create_req {
                 $id_field: id,
                 $field: Some(p),
                 request_id,
@@ -293,12 +328,12 @@ macro_rules! rpcs {
         }
         async fn update(
             c: &RegistryClient,
-            p: $pb,
+            p: pb::$pb,
             paths: Vec<String>,
             allow_missing: bool,
             validate_only: bool,
-        ) -> ApiResult<$pb> {
-            c.$update(pb::$update_req {
+        ) -> ApiResult<pb::$pb> {
+            c.call(pb::$update_req {
                 $update_field: Some(p),
                 update_mask: mask(paths),
                 allow_missing,
@@ -306,8 +341,8 @@ macro_rules! rpcs {
             })
             .await
         }
-        async fn delete(c: &RegistryClient, name: String, etag: String, o: DeleteOpts) -> ApiResult<$pb> {
-            c.$delete(pb::$delete_req {
+        async fn delete(c: &RegistryClient, name: String, etag: String, o: DeleteOpts) -> ApiResult<pb::$pb> {
+            c.call(pb::$delete_req {
                 name,
                 etag,
                 force: o.force,
@@ -316,8 +351,8 @@ macro_rules! rpcs {
             })
             .await
         }
-        async fn undelete(c: &RegistryClient, name: String, etag: String, validate_only: bool) -> ApiResult<$pb> {
-            c.$undelete(pb::$undelete_req {
+        async fn undelete(c: &RegistryClient, name: String, etag: String, validate_only: bool) -> ApiResult<pb::$pb> {
+            c.call(pb::$undelete_req {
                 name,
                 etag,
                 validate_only,
@@ -327,30 +362,14 @@ macro_rules! rpcs {
     };
 }
 
-/// Policy goals.
-pub struct Goals;
-
 impl Kind for Goals {
-    const NOUN: &'static str = "goal";
-    const PLURAL: &'static str = "goals";
-    const COLLECTION: &'static str = "policyGoals/";
-    const OUTPUT_ONLY: &'static [&'static str] = &[
-        "ancestors",
-        "progress",
-        "risk_register",
-        "dependent_products",
-        "latest_check_in",
-    ];
+    standard! {
+        "goal" "goals" "policyGoals/": PolicyGoal, GoalRecord, GoalShape, GoalView, ListPolicyGoalsRequest;
+        CreatePolicyGoalRequest { policy_goal_id, policy_goal }, UpdatePolicyGoalRequest { policy_goal }, DeletePolicyGoalRequest, UndeletePolicyGoalRequest
+        output_only ["ancestors", "progress", "risk_register", "dependent_products", "latest_check_in"]; columns ["ID", "TITLE", "PILLAR", "STATE", "PARENT", "UPDATED"];
+    }
     const NOT_IN_MASK: &'static [&'static str] = &["id", "state", "outcome"];
-    const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "PILLAR", "STATE", "PARENT", "UPDATED"];
 
-    common!(
-        pb::PolicyGoal,
-        GoalRecord,
-        GoalShape,
-        GoalView,
-        pb::ListPolicyGoalsRequest
-    );
     fn row(v: &GoalView) -> Vec<String> {
         let r = &v.record;
         vec![
@@ -362,8 +381,8 @@ impl Kind for Goals {
             v.stamp.update_time.clone().unwrap_or_default(),
         ]
     }
-    fn rows(view: &GoalView) -> Vec<(&'static str, String)> {
-        let r = &view.record;
+    fn rows(v: &GoalView) -> Vec<(&'static str, String)> {
+        let r = &v.record;
         let target = |t: &crate::records::TargetRecord| {
             format!(
                 "{}: {} {} {} by {}",
@@ -374,7 +393,7 @@ impl Kind for Goals {
                 t.target_year
             )
         };
-        let targets = r.targets.iter().enumerate().map(|(i, t)| match view.progress.get(i) {
+        let targets = r.targets.iter().enumerate().map(|(i, t)| match v.progress.get(i) {
             Some(p) if p.state.is_empty() => format!("{} ({})", target(t), t.direction),
             Some(p) => format!("{} ({}) — {}", target(t), t.direction, p.state),
             None => target(t),
@@ -387,15 +406,15 @@ impl Kind for Goals {
             Some(o) => format!("{} ({o})", r.state.as_deref().unwrap_or_default()),
             None => stated(r.state.as_deref().unwrap_or_default()).to_owned(),
         };
-        vec![
-            ("name", view.name.clone()),
+        let mut rows = vec![
+            ("name", v.name.clone()),
             ("pillar", r.pillar.clone().unwrap_or_default()),
             ("parent", r.parent.clone().unwrap_or_default()),
-            ("ancestors", join(&view.ancestors)),
+            ("ancestors", join(&v.ancestors)),
             ("state", state),
             (
                 "stated confidence",
-                view.latest_check_in
+                v.latest_check_in
                     .as_ref()
                     .map_or_else(|| "none (no check-in)".to_owned(), |c| c.summary()),
             ),
@@ -405,29 +424,10 @@ impl Kind for Goals {
             ("milestones", lines(milestones)),
             ("linked_partners", join(&r.linked_partners)),
             ("product_sets", join(&r.product_sets)),
-            ("risk_register", join(&view.risk_register)),
-            ("dependent_products", dependent(&view.dependent_products)),
-            (
-                "risks",
-                lines(
-                    r.risks
-                        .iter()
-                        .map(|k| format!("{}: {}", k.text("category"), k.text("title"))),
-                ),
-            ),
-            ("labels", labels(&r.labels)),
-        ]
+        ];
+        rows.extend(risk_rows(&r.risks, &v.risk_register, &v.dependent_products, &r.labels));
+        rows
     }
-
-    rpcs!(
-        pb::PolicyGoal,
-        get_policy_goal,
-        get_policy_goal_at,
-        create_policy_goal(CreatePolicyGoalRequest, policy_goal_id, policy_goal),
-        update_policy_goal(UpdatePolicyGoalRequest, policy_goal),
-        delete_policy_goal(DeletePolicyGoalRequest),
-        undelete_policy_goal(UndeletePolicyGoalRequest),
-    );
 
     fn wanted_state(r: &GoalRecord) -> Result<Option<(i32, i32)>, String> {
         let Some(s) = r.state.as_deref() else {
@@ -495,29 +495,13 @@ pub fn stated(state: &str) -> &str {
     if state.is_empty() { "UNSPECIFIED" } else { state }
 }
 
-/// Trade partners.
-pub struct Partners;
-
 impl Kind for Partners {
-    const NOUN: &'static str = "partner";
-    const PLURAL: &'static str = "partners";
-    const COLLECTION: &'static str = "tradePartners/";
-    const OUTPUT_ONLY: &'static [&'static str] = &[
-        "memberships",
-        "linked_goals",
-        "trade_agreements",
-        "risk_register",
-        "dependent_products",
-    ];
-    const COLUMNS: &'static [&'static str] = &["ID", "KIND", "NAME", "MEMBERS", "LINKED GOALS", "UPDATED"];
+    standard! {
+        "partner" "partners" "tradePartners/": TradePartner, PartnerRecord, PartnerShape, PartnerView, ListTradePartnersRequest;
+        CreateTradePartnerRequest { trade_partner_id, trade_partner }, UpdateTradePartnerRequest { trade_partner }, DeleteTradePartnerRequest, UndeleteTradePartnerRequest
+        output_only ["memberships", "linked_goals", "trade_agreements", "risk_register", "dependent_products"]; columns ["ID", "KIND", "NAME", "MEMBERS", "LINKED GOALS", "UPDATED"];
+    }
 
-    common!(
-        pb::TradePartner,
-        PartnerRecord,
-        PartnerShape,
-        PartnerView,
-        pb::ListTradePartnersRequest
-    );
     fn row(v: &PartnerView) -> Vec<String> {
         vec![
             v.record.id.clone(),
@@ -528,8 +512,8 @@ impl Kind for Partners {
             v.stamp.update_time.clone().unwrap_or_default(),
         ]
     }
-    fn rows(view: &PartnerView) -> Vec<(&'static str, String)> {
-        let r = &view.record;
+    fn rows(v: &PartnerView) -> Vec<(&'static str, String)> {
+        let r = &v.record;
         let engagements = r.engagements.iter().map(|e| {
             let f = &e.fields;
             let date = Some(f.text("date"))
@@ -549,56 +533,27 @@ impl Kind for Partners {
                 stated(&state)
             )
         });
-        vec![
-            ("name", view.name.clone()),
+        let mut rows = vec![
+            ("name", v.name.clone()),
             ("kind", r.kind.clone()),
             ("members", join(&r.members)),
-            ("memberships", join(&view.memberships)),
-            ("trade_agreements", join(&view.trade_agreements)),
+            ("memberships", join(&v.memberships)),
+            ("trade_agreements", join(&v.trade_agreements)),
             ("engagements", lines(engagements)),
-            (
-                "risks",
-                lines(
-                    r.risks
-                        .iter()
-                        .map(|k| format!("{}: {}", k.text("category"), k.text("title"))),
-                ),
-            ),
-            ("linked_goals", join(&view.linked_goals)),
-            ("risk_register", join(&view.risk_register)),
-            ("dependent_products", dependent(&view.dependent_products)),
-            ("labels", labels(&r.labels)),
-        ]
+            ("linked_goals", join(&v.linked_goals)),
+        ];
+        rows.extend(risk_rows(&r.risks, &v.risk_register, &v.dependent_products, &r.labels));
+        rows
     }
-
-    rpcs!(
-        pb::TradePartner,
-        get_trade_partner,
-        get_trade_partner_at,
-        create_trade_partner(CreateTradePartnerRequest, trade_partner_id, trade_partner),
-        update_trade_partner(UpdateTradePartnerRequest, trade_partner),
-        delete_trade_partner(DeleteTradePartnerRequest),
-        undelete_trade_partner(UndeleteTradePartnerRequest),
-    );
 }
 
-/// Product sets (named HS 6-digit product lists).
-pub struct ProductSets;
-
 impl Kind for ProductSets {
-    const NOUN: &'static str = "product set";
-    const PLURAL: &'static str = "product_sets";
-    const COLLECTION: &'static str = "productSets/";
-    const OUTPUT_ONLY: &'static [&'static str] = &[];
-    const COLUMNS: &'static [&'static str] = &["ID", "NAME", "PRODUCTS", "UPDATED"];
+    standard! {
+        "product set" "product_sets" "productSets/": ProductSet, ProductSetRecord, ProductSetShape, ProductSetView, ListProductSetsRequest;
+        CreateProductSetRequest { product_set_id, product_set }, UpdateProductSetRequest { product_set }, DeleteProductSetRequest, UndeleteProductSetRequest
+        output_only []; columns ["ID", "NAME", "PRODUCTS", "UPDATED"];
+    }
 
-    common!(
-        pb::ProductSet,
-        ProductSetRecord,
-        ProductSetShape,
-        ProductSetView,
-        pb::ListProductSetsRequest
-    );
     fn row(v: &ProductSetView) -> Vec<String> {
         vec![
             with_deleted(v.record.id.clone(), &v.stamp),
@@ -614,35 +569,15 @@ impl Kind for ProductSets {
             ("labels", labels(&view.record.labels)),
         ]
     }
-
-    rpcs!(
-        pb::ProductSet,
-        get_product_set,
-        get_product_set_at,
-        create_product_set(CreateProductSetRequest, product_set_id, product_set),
-        update_product_set(UpdateProductSetRequest, product_set),
-        delete_product_set(DeleteProductSetRequest),
-        undelete_product_set(UndeleteProductSetRequest),
-    );
 }
 
-/// Agreements (`agreements/{agreement}`).
-pub struct Agreements;
-
 impl Kind for Agreements {
-    const NOUN: &'static str = "agreement";
-    const PLURAL: &'static str = "agreements";
-    const COLLECTION: &'static str = "agreements/";
-    const OUTPUT_ONLY: &'static [&'static str] = &["status"];
-    const COLUMNS: &'static [&'static str] = &["ID", "TITLE", "KIND", "PARTIES", "STATUS", "UPDATED"];
+    standard! {
+        "agreement" "agreements" "agreements/": TradeAgreement, AgreementRecord, AgreementShape, AgreementView, ListTradeAgreementsRequest;
+        CreateTradeAgreementRequest { trade_agreement_id, trade_agreement }, UpdateTradeAgreementRequest { trade_agreement }, DeleteTradeAgreementRequest, UndeleteTradeAgreementRequest
+        output_only ["status"]; columns ["ID", "TITLE", "KIND", "PARTIES", "STATUS", "UPDATED"];
+    }
 
-    common!(
-        pb::TradeAgreement,
-        AgreementRecord,
-        AgreementShape,
-        AgreementView,
-        pb::ListTradeAgreementsRequest
-    );
     fn row(v: &AgreementView) -> Vec<String> {
         vec![
             v.record.id.clone(),
@@ -670,35 +605,15 @@ impl Kind for Agreements {
             ("labels", labels(&r.labels)),
         ]
     }
-
-    rpcs!(
-        pb::TradeAgreement,
-        get_trade_agreement,
-        get_trade_agreement_at,
-        create_trade_agreement(CreateTradeAgreementRequest, trade_agreement_id, trade_agreement),
-        update_trade_agreement(UpdateTradeAgreementRequest, trade_agreement),
-        delete_trade_agreement(DeleteTradeAgreementRequest),
-        undelete_trade_agreement(UndeleteTradeAgreementRequest),
-    );
 }
 
-/// Entries of the risk register.
-pub struct Risks;
-
 impl Kind for Risks {
-    const NOUN: &'static str = "risk";
-    const PLURAL: &'static str = "risks";
-    const COLLECTION: &'static str = "risks/";
-    const OUTPUT_ONLY: &'static [&'static str] = &[];
-    const COLUMNS: &'static [&'static str] = &["ID", "CATEGORY", "TITLE", "STATE", "GOALS", "PARTNERS", "UPDATED"];
+    standard! {
+        "risk" "risks" "risks/": RiskEntry, RiskEntryRecord, RiskEntryShape, RiskEntryView, ListRiskEntriesRequest;
+        CreateRiskEntryRequest { risk_id, risk }, UpdateRiskEntryRequest { risk }, DeleteRiskEntryRequest, UndeleteRiskEntryRequest
+        output_only []; columns ["ID", "CATEGORY", "TITLE", "STATE", "GOALS", "PARTNERS", "UPDATED"];
+    }
 
-    common!(
-        pb::RiskEntry,
-        RiskEntryRecord,
-        RiskEntryShape,
-        RiskEntryView,
-        pb::ListRiskEntriesRequest
-    );
     fn row(v: &RiskEntryView) -> Vec<String> {
         let r = &v.record;
         vec![
@@ -721,16 +636,6 @@ impl Kind for Risks {
             ("labels", labels(&r.labels)),
         ]
     }
-
-    rpcs!(
-        pb::RiskEntry,
-        get_risk_entry,
-        get_risk_entry_at,
-        create_risk_entry(CreateRiskEntryRequest, risk_id, risk),
-        update_risk_entry(UpdateRiskEntryRequest, risk),
-        delete_risk_entry(DeleteRiskEntryRequest),
-        undelete_risk_entry(UndeleteRiskEntryRequest),
-    );
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod flags;
 pub mod kind;
 pub mod output;
 pub mod plain;
@@ -73,7 +74,7 @@ pub enum Command {
     Partners(commands::partners::PartnersCmd),
     /// Product sets: named lists of HS 6-digit products (e.g. critical minerals).
     #[command(subcommand)]
-    ProductSets(commands::trade::ProductSetsCmd),
+    ProductSets(commands::kinds::ProductSetsCmd),
     /// Product-level trade records (BACI, UN Comtrade).
     #[command(subcommand)]
     Trade(commands::trade::TradeCmd),
@@ -83,10 +84,10 @@ pub enum Command {
     Dominated(commands::trade::DominatedArgs),
     /// Agreements between Korea and its partners: parties, kind, dated events, status.
     #[command(subcommand)]
-    Agreements(commands::agreements::AgreementsCmd),
+    Agreements(commands::kinds::AgreementsCmd),
     /// The risk register: risks linked to the goals and partners they threaten.
     #[command(subcommand)]
-    Risks(commands::risks::RisksCmd),
+    Risks(commands::kinds::RisksCmd),
     /// Export concentration of a year: shares, HHI, top-N share, group shares, dependency risks.
     Concentration(commands::partners::ConcentrationArgs),
     /// The change history of one resource (`policyGoals/x`, or a goal id).

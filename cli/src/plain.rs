@@ -424,6 +424,13 @@ fn comment(f: &FieldDescriptor) -> String {
 /// (and an enum's values). Serialized as a map of the flags given, by field name.
 pub struct PlainFlags<S>(Plain<S>);
 
+impl<S> PlainFlags<S> {
+    /// The fields given, with their values.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Json)> {
+        self.0.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
 impl<S> Default for PlainFlags<S> {
     fn default() -> Self {
         PlainFlags(Plain::default())

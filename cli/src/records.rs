@@ -853,6 +853,11 @@ pub fn parse_check_in_time(field: &str, s: &str) -> Result<registry_client::pros
 }
 
 impl CheckInRecord {
+    /// The record of a stored check-in, and its etag (none: never updated).
+    pub fn stored(c: &pb::CheckIn) -> (CheckInRecord, String) {
+        (CheckInRecord::from_pb(c), String::new())
+    }
+
     /// The record with its goal as an id and its key set.
     pub fn keyed(mut self) -> CheckInRecord {
         self.goal = goal_id(&self.goal).to_owned();
@@ -1128,6 +1133,11 @@ pub struct FlowRecord {
 }
 
 impl FlowRecord {
+    /// The record of a stored flow, and its etag.
+    pub fn stored(f: &pb::TradeFlow) -> (FlowRecord, String) {
+        (FlowRecord::from_pb(f), f.etag.clone())
+    }
+
     /// The record with its partner as an id and its key set.
     pub fn keyed(mut self) -> FlowRecord {
         self.partner = partner_id(&self.partner).to_owned();

@@ -294,17 +294,53 @@ pub fn read_files(paths: &[PathBuf]) -> CliResult<Vec<(PathBuf, String, DataFile
     Ok(files)
 }
 
+/// One value per kind of a data file, in the order of import (and of a data file's
+/// sections): product sets, partners, agreements, trade flows, goals, risks, check-ins.
+#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct PerKind<T> {
+    pub product_sets: T,
+    pub partners: T,
+    pub agreements: T,
+    pub trade_flows: T,
+    pub goals: T,
+    pub risks: T,
+    pub check_ins: T,
+}
+
+impl<T> PerKind<T> {
+    /// Each kind's section name and value, in order.
+    pub fn sections(&self) -> [(&'static str, &T); 7] {
+        [
+            (ProductSets::SECTION, &self.product_sets),
+            (Partners::SECTION, &self.partners),
+            (Agreements::SECTION, &self.agreements),
+            (Flows::SECTION, &self.trade_flows),
+            (Goals::SECTION, &self.goals),
+            (Risks::SECTION, &self.risks),
+            (CheckIns::SECTION, &self.check_ins),
+        ]
+    }
+}
+
+/// Exports every kind to `dir` (`{section}.yaml` each); the records written, by kind.
+pub async fn export_all(client: &RegistryClient, dir: &Path) -> CliResult<PerKind<usize>> {
+    Ok(PerKind {
+        product_sets: export::<ProductSets>(client, dir).await?,
+        partners: export::<Partners>(client, dir).await?,
+        agreements: export::<Agreements>(client, dir).await?,
+        trade_flows: export::<Flows>(client, dir).await?,
+        goals: export::<Goals>(client, dir).await?,
+        risks: export::<Risks>(client, dir).await?,
+        check_ins: export::<CheckIns>(client, dir).await?,
+    })
+}
+
 /// Counts of one import, by kind.
 #[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct ImportReport {
     pub dry_run: bool,
-    pub product_sets: Summary,
-    pub partners: Summary,
-    pub agreements: Summary,
-    pub trade_flows: Summary,
-    pub goals: Summary,
-    pub risks: Summary,
-    pub check_ins: Summary,
+    #[serde(flatten)]
+    pub kinds: PerKind<Summary>,
     pub total: Summary,
 }
 
@@ -363,14 +399,7 @@ pub async fn import_all(
     let goals = import::<Goals>(client, goals, opts, &mut earlier).await?;
     let risks = import::<Risks>(client, risks, opts, &mut earlier).await?;
     let check_ins = import::<CheckIns>(client, check_ins, opts, &mut earlier).await?;
-    let kinds = [product_sets, partners, agreements, trade_flows, goals, risks, check_ins];
-    let total = Summary {
-        created: kinds.iter().map(|k| k.created).sum(),
-        updated: kinds.iter().map(|k| k.updated).sum(),
-        unchanged: kinds.iter().map(|k| k.unchanged).sum(),
-    };
-    Ok(ImportReport {
-        dry_run: opts.dry_run,
+    let kinds = PerKind {
         product_sets,
         partners,
         agreements,
@@ -378,6 +407,15 @@ pub async fn import_all(
         goals,
         risks,
         check_ins,
+    };
+    let total = kinds.sections().iter().fold(Summary::default(), |t, (_, k)| Summary {
+        created: t.created + k.created,
+        updated: t.updated + k.updated,
+        unchanged: t.unchanged + k.unchanged,
+    });
+    Ok(ImportReport {
+        dry_run: opts.dry_run,
+        kinds,
         total,
     })
 }
@@ -926,9 +964,13 @@ fn goal_to_create(
     Ok(goal)
 }
 
-/// The parts of a [`Resource`] that its [`Kind`] already says: section, noun, id, name.
+/// The parts of a [`Resource`] that its [`Kind`] already says: section, noun, id, name; and,
+/// as listed, the standard ones: `check` (the local checks of its conversion), `same` (equal
+/// in canonical form), `stored` (every stored one), `validate` and `apply` (a [`write`] of
+/// the record; `validate(trim)` first lets `trim` drop the references a dry run cannot check
+/// yet, or skip the server's check by returning false).
 macro_rules! from_kind {
-    ($section:ident: $record:ty) => {
+    ($section:ident: $record:ty $(; $($standard:ident $(($trim:expr))?),*)?) => {
         const SECTION: &'static str = <Self as Kind>::PLURAL;
         const NOUN: &'static str = <Self as Kind>::NOUN;
         type Record = $record;
@@ -944,6 +986,51 @@ macro_rules! from_kind {
         }
         fn name(id: &str) -> String {
             <Self as Kind>::name_of(id)
+        }
+        $($(from_kind!(@$standard $record $(, $trim)?);)*)?
+    };
+    (@check $record:ty) => {
+        fn check(r: &$record) -> Result<(), Vec<String>> {
+            r.to_pb().map(drop)
+        }
+    };
+    (@same $record:ty) => {
+        fn same(file: &$record, stored: &$record) -> bool {
+            file.canonical() == *stored
+        }
+    };
+    (@stored $record:ty) => {
+        async fn stored(
+            client: &RegistryClient,
+            _wanted: Option<&[String]>,
+        ) -> Result<HashMap<String, Stored<$record>>, ApiError> {
+            stored_all::<Self>(client).await
+        }
+    };
+    (@validate $record:ty) => {
+        from_kind!(@validate $record, |_: &mut _, _: &ValidateCtx<'_, $record>| true);
+    };
+    (@validate $record:ty, $trim:expr) => {
+        async fn validate(
+            client: &RegistryClient,
+            r: &$record,
+            stored: Option<&Stored<$record>>,
+            ctx: &ValidateCtx<'_, $record>,
+        ) -> Result<(), ApiError> {
+            let mut resource = r.to_pb().map_err(invalid)?;
+            if !$trim(&mut resource, ctx) {
+                return Ok(());
+            }
+            write::<Self>(client, Self::id(r), resource, stored, true).await
+        }
+    };
+    (@apply $record:ty) => {
+        async fn apply(
+            client: &RegistryClient,
+            r: &$record,
+            stored: Option<&Stored<$record>>,
+        ) -> Result<(), ApiError> {
+            write::<Self>(client, Self::id(r), r.to_pb().map_err(invalid)?, stored, false).await
         }
     };
 }
@@ -1101,7 +1188,7 @@ impl Resource for Goals {
 }
 
 impl Resource for Partners {
-    from_kind!(partners: PartnerRecord);
+    from_kind!(partners: PartnerRecord; stored, validate(without_unwritten_members), apply);
 
     fn deps(r: &PartnerRecord) -> Vec<String> {
         r.members.iter().map(|m| partner_id(m).to_owned()).collect()
@@ -1125,36 +1212,6 @@ impl Resource for Partners {
         f == *stored
     }
 
-    async fn stored(
-        client: &RegistryClient,
-        _wanted: Option<&[String]>,
-    ) -> Result<HashMap<String, Stored<PartnerRecord>>, ApiError> {
-        stored_all::<Partners>(client).await
-    }
-
-    async fn validate(
-        client: &RegistryClient,
-        r: &PartnerRecord,
-        stored: Option<&Stored<PartnerRecord>>,
-        ctx: &ValidateCtx<'_, PartnerRecord>,
-    ) -> Result<(), ApiError> {
-        let mut partner = r.to_pb().map_err(invalid)?;
-        let id = partner_id(&r.id).to_owned();
-        // Members this import creates or restores first do not exist yet.
-        partner
-            .members
-            .retain(|m| !ctx.pending.contains(partner_id(m)) && !ctx.earlier.contains(m));
-        write::<Partners>(client, &id, partner, stored, true).await
-    }
-
-    async fn apply(
-        client: &RegistryClient,
-        r: &PartnerRecord,
-        stored: Option<&Stored<PartnerRecord>>,
-    ) -> Result<(), ApiError> {
-        write::<Partners>(client, partner_id(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
-    }
-
     fn export_order(records: Vec<PartnerRecord>) -> Vec<PartnerRecord> {
         // By id, each record after its members (depth first).
         let mut by_id: BTreeMap<String, PartnerRecord> = records.into_iter().map(|r| (r.id.clone(), r)).collect();
@@ -1176,139 +1233,106 @@ impl Resource for Partners {
     }
 }
 
+/// Members this import creates or restores first do not exist yet.
+fn without_unwritten_members(partner: &mut pb::TradePartner, ctx: &ValidateCtx<'_, PartnerRecord>) -> bool {
+    partner
+        .members
+        .retain(|m| !ctx.pending.contains(partner_id(m)) && !ctx.earlier.contains(m));
+    true
+}
+
 impl Resource for Agreements {
-    from_kind!(agreements: AgreementRecord);
+    from_kind!(agreements: AgreementRecord; check, same, stored, validate(without_unwritten_parties), apply);
+}
 
-    fn check(r: &AgreementRecord) -> Result<(), Vec<String>> {
-        r.to_pb().map(|_| ())
-    }
-
-    fn same(file: &AgreementRecord, stored: &AgreementRecord) -> bool {
-        file.canonical() == *stored
-    }
-
-    async fn stored(
-        client: &RegistryClient,
-        _wanted: Option<&[String]>,
-    ) -> Result<HashMap<String, Stored<AgreementRecord>>, ApiError> {
-        stored_all::<Agreements>(client).await
-    }
-
-    async fn validate(
-        client: &RegistryClient,
-        r: &AgreementRecord,
-        stored: Option<&Stored<AgreementRecord>>,
-        ctx: &ValidateCtx<'_, AgreementRecord>,
-    ) -> Result<(), ApiError> {
-        let mut agreement = r.to_pb().map_err(invalid)?;
-        // Parties this (dry-run) import would create do not exist yet.
-        let before = agreement.parties.len();
-        agreement.parties.retain(|p| !ctx.earlier.contains(p));
-        if agreement.parties.len() < before && !agreement.parties.iter().any(|p| partner_id(p) != crate::records::KOREA)
-        {
-            // Nothing left for the server to check the parties against.
-            return Ok(());
-        }
-        write::<Agreements>(client, agreement_id(&r.id), agreement, stored, true).await
-    }
-
-    async fn apply(
-        client: &RegistryClient,
-        r: &AgreementRecord,
-        stored: Option<&Stored<AgreementRecord>>,
-    ) -> Result<(), ApiError> {
-        write::<Agreements>(client, agreement_id(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
-    }
+/// Parties this (dry-run) import would create do not exist yet; with none but Korea left,
+/// there is nothing for the server to check the parties against.
+fn without_unwritten_parties(agreement: &mut pb::TradeAgreement, ctx: &ValidateCtx<'_, AgreementRecord>) -> bool {
+    let before = agreement.parties.len();
+    agreement.parties.retain(|p| !ctx.earlier.contains(p));
+    agreement.parties.len() == before || agreement.parties.iter().any(|p| partner_id(p) != crate::records::KOREA)
 }
 
 /// Product sets (before the goals and risks that link them).
 impl Resource for ProductSets {
-    from_kind!(product_sets: ProductSetRecord);
-
-    fn check(r: &ProductSetRecord) -> Result<(), Vec<String>> {
-        r.to_pb().map(drop)
-    }
-
-    fn same(file: &ProductSetRecord, stored: &ProductSetRecord) -> bool {
-        file.canonical() == *stored
-    }
-
-    async fn stored(
-        client: &RegistryClient,
-        _wanted: Option<&[String]>,
-    ) -> Result<HashMap<String, Stored<ProductSetRecord>>, ApiError> {
-        stored_all::<ProductSets>(client).await
-    }
-
-    async fn validate(
-        client: &RegistryClient,
-        r: &ProductSetRecord,
-        stored: Option<&Stored<ProductSetRecord>>,
-        _ctx: &ValidateCtx<'_, ProductSetRecord>,
-    ) -> Result<(), ApiError> {
-        Self::apply_or_validate(client, r, stored, true).await
-    }
-
-    async fn apply(
-        client: &RegistryClient,
-        r: &ProductSetRecord,
-        stored: Option<&Stored<ProductSetRecord>>,
-    ) -> Result<(), ApiError> {
-        Self::apply_or_validate(client, r, stored, false).await
-    }
-}
-
-impl ProductSets {
-    async fn apply_or_validate(
-        client: &RegistryClient,
-        r: &ProductSetRecord,
-        stored: Option<&Stored<ProductSetRecord>>,
-        validate_only: bool,
-    ) -> Result<(), ApiError> {
-        let set = r.to_pb().map_err(invalid)?;
-        write::<ProductSets>(client, Self::id_of(&r.id), set, stored, validate_only).await
-    }
+    from_kind!(product_sets: ProductSetRecord; check, same, stored, validate, apply);
 }
 
 /// Entries of the risk register (after the goals, partners and product sets they link).
 impl Resource for Risks {
-    from_kind!(risks: RiskEntryRecord);
+    from_kind!(risks: RiskEntryRecord; check, same, stored, validate(without_unwritten_links), apply);
+}
 
-    fn check(r: &RiskEntryRecord) -> Result<(), Vec<String>> {
-        r.to_pb().map(drop)
+/// Goals, partners and product sets this (dry-run) import would create do not exist yet.
+fn without_unwritten_links(risk: &mut pb::RiskEntry, ctx: &ValidateCtx<'_, RiskEntryRecord>) -> bool {
+    risk.goals.retain(|g| !ctx.earlier.contains(g));
+    risk.partners.retain(|p| !ctx.earlier.contains(p));
+    risk.product_sets.retain(|p| !ctx.earlier.contains(p));
+    true
+}
+
+/// The parts of a [`Resource`] that a child kind keyed `parent/id` (trade flows, check-ins)
+/// says the same way: its section and noun, its key as the id, its name
+/// `{parent's name}/{collection}/{id}`, and its stored records (every one that `$all` lists,
+/// none soft-deleted).
+macro_rules! keyed {
+    ($section:ident $noun:literal: $record:ident, $parent_name:ident, $collection:literal, $all:expr) => {
+        const SECTION: &'static str = stringify!($section);
+        const NOUN: &'static str = $noun;
+        type Record = $record;
+
+        fn take(file: &mut DataFile) -> Vec<$record> {
+            std::mem::take(&mut file.$section)
+                .into_iter()
+                .map($record::keyed)
+                .collect()
+        }
+        fn put(file: &mut DataFile, records: Vec<$record>) {
+            file.$section = records;
+        }
+        fn id(r: &$record) -> &str {
+            &r.key
+        }
+        fn name(key: &str) -> String {
+            match key.split_once('/') {
+                Some((parent, id)) => format!("{}/{}/{id}", $parent_name(parent), $collection),
+                None => key.to_owned(),
+            }
+        }
+        async fn stored(
+            client: &RegistryClient,
+            _wanted: Option<&[String]>,
+        ) -> Result<HashMap<String, Stored<$record>>, ApiError> {
+            client
+                .pages($all)
+                .map_ok(|p| {
+                    let (record, etag) = $record::stored(&p);
+                    let stored = Stored {
+                        record: record.clone(),
+                        etag,
+                        deleted: false,
+                    };
+                    (record.key, stored)
+                })
+                .try_collect()
+                .await
+        }
+    };
+}
+
+fn flows_of_every_partner() -> pb::ListTradeFlowsRequest {
+    pb::ListTradeFlowsRequest {
+        parent: format!("{PARTNERS}-"),
+        page_size: 1000,
+        ..Default::default()
     }
+}
 
-    fn same(file: &RiskEntryRecord, stored: &RiskEntryRecord) -> bool {
-        file.canonical() == *stored
-    }
-
-    async fn stored(
-        client: &RegistryClient,
-        _wanted: Option<&[String]>,
-    ) -> Result<HashMap<String, Stored<RiskEntryRecord>>, ApiError> {
-        stored_all::<Risks>(client).await
-    }
-
-    async fn validate(
-        client: &RegistryClient,
-        r: &RiskEntryRecord,
-        stored: Option<&Stored<RiskEntryRecord>>,
-        ctx: &ValidateCtx<'_, RiskEntryRecord>,
-    ) -> Result<(), ApiError> {
-        let mut risk = r.to_pb().map_err(invalid)?;
-        // Goals, partners and product sets this (dry-run) import would create do not exist yet.
-        risk.goals.retain(|g| !ctx.earlier.contains(g));
-        risk.partners.retain(|p| !ctx.earlier.contains(p));
-        risk.product_sets.retain(|p| !ctx.earlier.contains(p));
-        write::<Risks>(client, Risks::id_of(&r.id), risk, stored, true).await
-    }
-
-    async fn apply(
-        client: &RegistryClient,
-        r: &RiskEntryRecord,
-        stored: Option<&Stored<RiskEntryRecord>>,
-    ) -> Result<(), ApiError> {
-        write::<Risks>(client, Risks::id_of(&r.id), r.to_pb().map_err(invalid)?, stored, false).await
+fn check_ins_of_every_goal() -> pb::ListCheckInsRequest {
+    pb::ListCheckInsRequest {
+        parent: format!("{}-", crate::records::GOALS),
+        page_size: 1000,
+        ..Default::default()
     }
 }
 
@@ -1326,31 +1350,7 @@ fn flow_request(r: &FlowRecord, etag: &str, validate_only: bool) -> pb::UpdateTr
 }
 
 impl Resource for Flows {
-    const SECTION: &'static str = "trade_flows";
-    const NOUN: &'static str = "trade flow";
-    type Record = FlowRecord;
-
-    fn take(file: &mut DataFile) -> Vec<FlowRecord> {
-        std::mem::take(&mut file.trade_flows)
-            .into_iter()
-            .map(FlowRecord::keyed)
-            .collect()
-    }
-
-    fn put(file: &mut DataFile, records: Vec<FlowRecord>) {
-        file.trade_flows = records;
-    }
-
-    fn id(r: &FlowRecord) -> &str {
-        &r.key
-    }
-
-    fn name(id: &str) -> String {
-        match id.split_once('/') {
-            Some((partner, year)) => format!("{}/tradeFlows/{year}", partner_name(partner)),
-            None => id.to_owned(),
-        }
-    }
+    keyed!(trade_flows "trade flow": FlowRecord, partner_name, "tradeFlows", flows_of_every_partner());
 
     fn check(r: &FlowRecord) -> Result<(), Vec<String>> {
         r.check()
@@ -1358,34 +1358,6 @@ impl Resource for Flows {
 
     fn same(file: &FlowRecord, stored: &FlowRecord) -> bool {
         file == stored
-    }
-
-    async fn stored(
-        client: &RegistryClient,
-        _wanted: Option<&[String]>,
-    ) -> Result<HashMap<String, Stored<FlowRecord>>, ApiError> {
-        let flows: Vec<pb::TradeFlow> = client
-            .list_trade_flows(pb::ListTradeFlowsRequest {
-                parent: format!("{PARTNERS}-"),
-                page_size: 1000,
-                ..Default::default()
-            })
-            .try_collect()
-            .await?;
-        Ok(flows
-            .into_iter()
-            .map(|f| {
-                let record = FlowRecord::from_pb(&f);
-                (
-                    record.key.clone(),
-                    Stored {
-                        record,
-                        etag: f.etag,
-                        deleted: false,
-                    },
-                )
-            })
-            .collect())
     }
 
     async fn validate(
@@ -1423,35 +1395,7 @@ impl Resource for Flows {
 pub struct CheckIns;
 
 impl Resource for CheckIns {
-    const SECTION: &'static str = "check_ins";
-    const NOUN: &'static str = "check-in";
-    type Record = CheckInRecord;
-
-    fn take(file: &mut DataFile) -> Vec<CheckInRecord> {
-        std::mem::take(&mut file.check_ins)
-            .into_iter()
-            .map(CheckInRecord::keyed)
-            .collect()
-    }
-
-    fn put(file: &mut DataFile, records: Vec<CheckInRecord>) {
-        file.check_ins = records;
-    }
-
-    fn id(r: &CheckInRecord) -> &str {
-        &r.key
-    }
-
-    fn name(key: &str) -> String {
-        match key.split_once('/') {
-            Some((goal, id)) => format!("{}/checkIns/{id}", goal_name(goal)),
-            None => key.to_owned(),
-        }
-    }
-
-    fn deps(_: &CheckInRecord) -> Vec<String> {
-        Vec::new()
-    }
+    keyed!(check_ins "check-in": CheckInRecord, goal_name, "checkIns", check_ins_of_every_goal());
 
     fn check(r: &CheckInRecord) -> Result<(), Vec<String>> {
         r.to_pb().map(drop)
@@ -1459,32 +1403,6 @@ impl Resource for CheckIns {
 
     fn same(file: &CheckInRecord, stored: &CheckInRecord) -> bool {
         file.same(stored)
-    }
-
-    async fn stored(
-        client: &RegistryClient,
-        _wanted: Option<&[String]>,
-    ) -> Result<HashMap<String, Stored<CheckInRecord>>, ApiError> {
-        let all: Vec<pb::CheckIn> = client
-            .list_check_ins(pb::ListCheckInsRequest {
-                parent: format!("{}-", crate::records::GOALS),
-                page_size: 1000,
-                ..Default::default()
-            })
-            .try_collect()
-            .await?;
-        Ok(all
-            .iter()
-            .map(|c| {
-                let record = CheckInRecord::from_pb(c);
-                let stored = Stored {
-                    record: record.clone(),
-                    etag: String::new(),
-                    deleted: false,
-                };
-                (record.key, stored)
-            })
-            .collect())
     }
 
     async fn validate(

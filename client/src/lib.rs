@@ -32,16 +32,13 @@
 //! # Ok(()) }
 //! ```
 
-mod agreements;
-mod check_ins;
 mod consistency;
 mod error;
 mod health;
-mod measurements;
 mod pages;
 mod partners;
+mod resource;
 mod retry;
-mod risks;
 mod trace;
 mod trade;
 pub mod trade_files;
@@ -70,6 +67,7 @@ pub use registry_proto::annotations;
 pub use registry_proto::prost_types;
 /// Generated protobuf types of `motie.registry.v1`.
 pub use registry_proto::v1 as pb;
+pub use resource::{Call, Resource};
 pub use retry::RetryPolicy;
 pub use trace::{TRACEPARENT, is_valid_traceparent, new_traceparent};
 pub use trade::{IMPORT_CHUNK, SLICE_ROWS};
@@ -293,16 +291,17 @@ pub(crate) fn with_request_id<R>(mut req: R, field: impl FnOnce(&mut R) -> &mut 
 }
 
 impl RegistryClient {
-    /// A read, or a create carrying a request id: retried on UNAVAILABLE under the client's
-    /// policy (the server answers a repeated request id with the original response).
-    pub(crate) async fn read<S, Req, Resp, F, Fut>(&self, svc: &S, call: F, req: Req) -> Result<Resp>
+    /// Sends one call. A read, or a create carrying a request id (`retried`), is retried on
+    /// UNAVAILABLE under the client's policy (the server answers a repeated request id with
+    /// the original response); other writes go once.
+    pub(crate) async fn send<S, Req, Resp, F, Fut>(&self, svc: &S, retried: bool, call: F, req: Req) -> Result<Resp>
     where
         S: Clone,
         Req: Clone,
         F: Fn(S, Req) -> Fut,
         Fut: std::future::Future<Output = std::result::Result<tonic::Response<Resp>, tonic::Status>>,
     {
-        page(self.retry.run(true, || call(svc.clone(), req.clone())).await)
+        page(self.retry.run(retried, || call(svc.clone(), req.clone())).await)
     }
 }
 
@@ -412,11 +411,6 @@ impl RegistryClient {
         Ok(client)
     }
 
-    /// Creates an API token (ADMIN). The secret is in the response only.
-    pub async fn create_token(&self, req: pb::CreateTokenRequest) -> Result<pb::CreateTokenResponse> {
-        page(self.admin.clone().create_token(req).await)
-    }
-
     /// Lists API tokens (ADMIN): one page; [`RegistryClient::pages`] walks them all.
     pub async fn list_tokens(&self, req: pb::ListTokensRequest) -> Result<pb::ListTokensResponse> {
         self.page(req).await
@@ -424,12 +418,7 @@ impl RegistryClient {
 
     /// Revokes an API token (ADMIN); it is rejected from then on.
     pub async fn revoke_token(&self, name: impl Into<String>) -> Result<pb::Token> {
-        page(
-            self.admin
-                .clone()
-                .revoke_token(pb::RevokeTokenRequest { name: name.into() })
-                .await,
-        )
+        self.call(pb::RevokeTokenRequest { name: name.into() }).await
     }
 
     /// Rotates an API token (ADMIN): creates its successor (secret in the response only) and
@@ -443,75 +432,11 @@ impl RegistryClient {
             .map(prost_types::Duration::try_from)
             .transpose()
             .map_err(|_| Error::Transport("the grace period is too long".into()))?;
-        page(
-            self.admin
-                .clone()
-                .rotate_token(pb::RotateTokenRequest {
-                    name: name.into(),
-                    grace_period,
-                })
-                .await,
-        )
-    }
-
-    /// Creates a goal. Set `request_id` to make retries safe.
-    pub async fn create_policy_goal(&self, req: pb::CreatePolicyGoalRequest) -> Result<pb::PolicyGoal> {
-        self.read(
-            &self.goals,
-            |mut c, r| async move { c.create_policy_goal(r).await },
-            with_request_id(req, |r| &mut r.request_id),
-        )
+        self.call(pb::RotateTokenRequest {
+            name: name.into(),
+            grace_period,
+        })
         .await
-    }
-
-    /// Gets a goal by name (`policyGoals/{goal}`).
-    pub async fn get_policy_goal(&self, name: impl Into<String>) -> Result<pb::PolicyGoal> {
-        self.read(
-            &self.goals,
-            |mut c, r| async move { c.get_policy_goal(r).await },
-            pb::GetPolicyGoalRequest {
-                name: name.into(),
-                read_time: None,
-            },
-        )
-        .await
-    }
-
-    /// Gets up to 1000 goals by name, in order; NOT_FOUND if any is missing.
-    pub async fn batch_get_policy_goals<I, S>(&self, names: I) -> Result<Vec<pb::PolicyGoal>>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.batch_get_goals(names, false).await
-    }
-
-    /// Gets the goals among up to 1000 names that exist (soft-deleted ones too), in the
-    /// order asked; missing names are left out.
-    pub async fn batch_get_existing_policy_goals<I, S>(&self, names: I) -> Result<Vec<pb::PolicyGoal>>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.batch_get_goals(names, true).await
-    }
-
-    async fn batch_get_goals<I, S>(&self, names: I, allow_missing: bool) -> Result<Vec<pb::PolicyGoal>>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let req = pb::BatchGetPolicyGoalsRequest {
-            names: names.into_iter().map(Into::into).collect(),
-            allow_missing,
-        };
-        self.read(
-            &self.goals,
-            |mut c, r| async move { c.batch_get_policy_goals(r).await },
-            req,
-        )
-        .await
-        .map(|r| r.policy_goals)
     }
 
     /// Creates up to 1000 goals in one transaction, all or nothing (a parent may be created
@@ -521,50 +446,7 @@ impl RegistryClient {
         &self,
         req: pb::BatchCreatePolicyGoalsRequest,
     ) -> Result<Vec<pb::PolicyGoal>> {
-        self.read(
-            &self.goals,
-            |mut c, r| async move { c.batch_create_policy_goals(r).await },
-            with_request_id(req, |r| &mut r.request_id),
-        )
-        .await
-        .map(|r| r.policy_goals)
-    }
-
-    /// Updates a goal (set `policy_goal.etag` for optimistic concurrency).
-    pub async fn update_policy_goal(&self, req: pb::UpdatePolicyGoalRequest) -> Result<pb::PolicyGoal> {
-        page(self.goals.clone().update_policy_goal(req).await)
-    }
-
-    /// Soft-deletes a goal.
-    pub async fn delete_policy_goal(&self, req: pb::DeletePolicyGoalRequest) -> Result<pb::PolicyGoal> {
-        page(self.goals.clone().delete_policy_goal(req).await)
-    }
-
-    /// Restores a soft-deleted goal.
-    pub async fn undelete_policy_goal(&self, req: pb::UndeletePolicyGoalRequest) -> Result<pb::PolicyGoal> {
-        page(self.goals.clone().undelete_policy_goal(req).await)
-    }
-
-    /// Moves a goal through its lifecycle.
-    pub async fn change_policy_goal_state(&self, req: pb::ChangePolicyGoalStateRequest) -> Result<pb::PolicyGoal> {
-        page(self.goals.clone().change_policy_goal_state(req).await)
-    }
-
-    /// Gets a goal as it was at `read_time` (from the change history).
-    pub async fn get_policy_goal_at(
-        &self,
-        name: impl Into<String>,
-        read_time: prost_types::Timestamp,
-    ) -> Result<pb::PolicyGoal> {
-        self.read(
-            &self.goals,
-            |mut c, r| async move { c.get_policy_goal(r).await },
-            pb::GetPolicyGoalRequest {
-                name: name.into(),
-                read_time: Some(read_time),
-            },
-        )
-        .await
+        self.call(req).await.map(|r| r.policy_goals)
     }
 
     /// Opens one raw WatchChanges stream (no reconnection); see [`RegistryClient::watch_changes`].

@@ -60,7 +60,7 @@ macro_rules! listed {
             type Response = pb::$resp;
             type Item = pb::$item;
             fn fetch(self, client: &RegistryClient) -> impl Future<Output = Result<pb::$resp>> + Send {
-                client.read(&client.$svc, |mut c, r| async move { c.$rpc(r).await }, self)
+                client.send(&client.$svc, true, |mut c, r| async move { c.$rpc(r).await }, self)
             }
             fn set_page_token(&mut self, token: String) {
                 self.page_token = token;

@@ -1,8 +1,9 @@
-//! Product sets, bulk trade records and the import-dependency analysis.
+//! Bulk trade records. Product sets are written by the tables of `resource.rs`, the
+//! import-dependency analysis lists in `pages.rs`.
 
 use futures::{StreamExt, stream};
 
-use crate::{RegistryClient, Result, page, pb, with_request_id};
+use crate::{RegistryClient, Result, page, pb};
 
 /// Records per slice of [`RegistryClient::import_trade_file`]: one transaction each, well
 /// within the server's request deadline.
@@ -13,77 +14,6 @@ pub const SLICE_ROWS: usize = 250_000;
 pub const IMPORT_CHUNK: usize = 10_000;
 
 impl RegistryClient {
-    /// Creates a product set.
-    pub async fn create_product_set(&self, req: pb::CreateProductSetRequest) -> Result<pb::ProductSet> {
-        self.read(
-            &self.trade,
-            |mut c, r| async move { c.create_product_set(r).await },
-            with_request_id(req, |r| &mut r.request_id),
-        )
-        .await
-    }
-
-    /// Gets a product set by name (`productSets/{id}`).
-    pub async fn get_product_set(&self, name: impl Into<String>) -> Result<pb::ProductSet> {
-        self.get_product_set_req(name.into(), None).await
-    }
-
-    /// Gets a product set as it was at `read_time` (from the change history).
-    pub async fn get_product_set_at(
-        &self,
-        name: impl Into<String>,
-        read_time: prost_types::Timestamp,
-    ) -> Result<pb::ProductSet> {
-        self.get_product_set_req(name.into(), Some(read_time)).await
-    }
-
-    async fn get_product_set_req(
-        &self,
-        name: String,
-        read_time: Option<prost_types::Timestamp>,
-    ) -> Result<pb::ProductSet> {
-        self.read(
-            &self.trade,
-            |mut c, r| async move { c.get_product_set(r).await },
-            pb::GetProductSetRequest { name, read_time },
-        )
-        .await
-    }
-
-    /// Gets up to 1000 product sets by name, in order; NOT_FOUND if any is missing.
-    pub async fn batch_get_product_sets<I, S>(&self, names: I) -> Result<Vec<pb::ProductSet>>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let req = pb::BatchGetProductSetsRequest {
-            names: names.into_iter().map(Into::into).collect(),
-            allow_missing: false,
-        };
-        self.read(
-            &self.trade,
-            |mut c, r| async move { c.batch_get_product_sets(r).await },
-            req,
-        )
-        .await
-        .map(|r| r.product_sets)
-    }
-
-    /// Updates a product set (set `product_set.etag` for optimistic concurrency).
-    pub async fn update_product_set(&self, req: pb::UpdateProductSetRequest) -> Result<pb::ProductSet> {
-        page(self.trade.clone().update_product_set(req).await)
-    }
-
-    /// Soft-deletes a product set.
-    pub async fn delete_product_set(&self, req: pb::DeleteProductSetRequest) -> Result<pb::ProductSet> {
-        page(self.trade.clone().delete_product_set(req).await)
-    }
-
-    /// Restores a soft-deleted product set.
-    pub async fn undelete_product_set(&self, req: pb::UndeleteProductSetRequest) -> Result<pb::ProductSet> {
-        page(self.trade.clone().undelete_product_set(req).await)
-    }
-
     /// Loads `records` as one slice (one server transaction: all or nothing), streamed in
     /// chunks of [`IMPORT_CHUNK`]. `progress` is called with the number of records of each
     /// chunk as it is handed to the stream. Not retried: run it again (a re-load changes

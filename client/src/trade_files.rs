@@ -261,6 +261,30 @@ impl Reader {
         }
     }
 
+    /// Reads every record after the header, counting the lines: `each` gets the line number
+    /// and the record; a line that cannot be read is reported and passed over.
+    fn each_record<I: Read>(
+        &mut self,
+        csv: &mut csv::Reader<I>,
+        mut each: impl FnMut(&mut Self, u64, &csv::StringRecord),
+    ) {
+        let mut row = csv::StringRecord::new();
+        let mut line = 1;
+        loop {
+            line += 1;
+            match csv.read_record(&mut row) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    self.bad(line, format!("cannot read the line: {e}"));
+                    continue;
+                }
+            }
+            self.out.report.lines += 1;
+            each(self, line, &row);
+        }
+    }
+
     fn finish(mut self) -> Parsed {
         self.out.report.records = self.out.records.len() as u64;
         self.out
@@ -289,19 +313,7 @@ fn read_baci(file: &str, input: impl Read) -> Parsed {
             return r.finish();
         }
     };
-    let mut row = csv::StringRecord::new();
-    let mut line = 1;
-    loop {
-        line += 1;
-        match csv.read_record(&mut row) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                r.bad(line, format!("cannot read the line: {e}"));
-                continue;
-            }
-        }
-        r.out.report.lines += 1;
+    r.each_record(&mut csv, |r, line, row| {
         let get = |i: usize| row.get(cols[i]).unwrap_or("");
         let country = |i: usize, what: &str| -> Result<Option<&'static str>, String> {
             let t = get(i);
@@ -355,7 +367,7 @@ fn read_baci(file: &str, input: impl Read) -> Parsed {
                 false,
             ),
         }
-    }
+    });
     r.finish()
 }
 
@@ -407,19 +419,7 @@ fn read_comtrade(file: &str, input: impl Read) -> Parsed {
     .into_iter()
     .filter_map(|(c, totals)| optional_column(&header, c).map(|i| (i, totals)))
     .collect();
-    let mut row = csv::StringRecord::new();
-    let mut line = 1;
-    loop {
-        line += 1;
-        match csv.read_record(&mut row) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                r.bad(line, format!("cannot read the line: {e}"));
-                continue;
-            }
-        }
-        r.out.report.lines += 1;
+    r.each_record(&mut csv, |r, line, row| {
         let get = |i: usize| row.get(i).unwrap_or("");
         let parsed = (|| {
             let year = year(get(cols[0]))?;
@@ -496,7 +496,7 @@ fn read_comtrade(file: &str, input: impl Read) -> Parsed {
             Ok(ComtradeLine::Other) => r.out.report.skipped_other += 1,
             Ok(ComtradeLine::Keep(rec, from_export)) => r.keep(line, rec, from_export),
         }
-    }
+    });
     r.finish()
 }
 

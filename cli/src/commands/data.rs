@@ -8,9 +8,8 @@ use serde::Serialize;
 use super::Ctx;
 use crate::{
     error::{CliError, CliResult},
-    kind::{Agreements, Goals, Partners, ProductSets, Risks},
     output::{Format, emit, kv_table, render},
-    transfer::{self, CheckIns, Flows, ImportOptions, Resource},
+    transfer::{self, ImportOptions, PerKind},
 };
 
 #[derive(Debug, Args)]
@@ -56,45 +55,25 @@ pub async fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
 #[derive(Debug, Serialize)]
 struct ExportReport {
     dir: String,
-    product_sets: usize,
-    partners: usize,
-    agreements: usize,
-    trade_flows: usize,
-    goals: usize,
-    risks: usize,
-    check_ins: usize,
+    #[serde(flatten)]
+    kinds: PerKind<usize>,
 }
 
 pub async fn export(ctx: &Ctx, a: ExportArgs) -> CliResult {
     std::fs::create_dir_all(&a.dir).map_err(|e| CliError::other(format!("{}: {e}", a.dir.display())))?;
-    let product_sets = transfer::export::<ProductSets>(&ctx.client, &a.dir).await?;
-    let partners = transfer::export::<Partners>(&ctx.client, &a.dir).await?;
-    let agreements = transfer::export::<Agreements>(&ctx.client, &a.dir).await?;
-    let trade_flows = transfer::export::<Flows>(&ctx.client, &a.dir).await?;
-    let goals = transfer::export::<Goals>(&ctx.client, &a.dir).await?;
-    let risks = transfer::export::<Risks>(&ctx.client, &a.dir).await?;
-    let check_ins = transfer::export::<CheckIns>(&ctx.client, &a.dir).await?;
     let report = ExportReport {
         dir: a.dir.display().to_string(),
-        product_sets,
-        partners,
-        agreements,
-        trade_flows,
-        goals,
-        risks,
-        check_ins,
+        kinds: transfer::export_all(&ctx.client, &a.dir).await?,
     };
-    let row = |section: &str, n: usize| format!("{n} written to {section}.yaml");
     emit(ctx.format, &report, || {
-        kv_table(&[
-            ("directory", report.dir.clone()),
-            (ProductSets::SECTION, row(ProductSets::SECTION, product_sets)),
-            (Partners::SECTION, row(Partners::SECTION, partners)),
-            (Agreements::SECTION, row(Agreements::SECTION, agreements)),
-            (Flows::SECTION, row(Flows::SECTION, trade_flows)),
-            (Goals::SECTION, row(Goals::SECTION, goals)),
-            (Risks::SECTION, row(Risks::SECTION, risks)),
-            (CheckIns::SECTION, row(CheckIns::SECTION, check_ins)),
-        ])
+        let mut rows = vec![("directory", report.dir.clone())];
+        rows.extend(
+            report
+                .kinds
+                .sections()
+                .into_iter()
+                .map(|(section, n)| (section, format!("{n} written to {section}.yaml"))),
+        );
+        kv_table(&rows)
     })
 }

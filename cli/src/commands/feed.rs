@@ -82,6 +82,15 @@ pub struct ChangeView {
 
 impl ChangeView {
     fn new(c: &pb::Change) -> ChangeView {
+        use pb::change::Snapshot;
+        let (mut policy_goal, mut trade_partner, mut trade_agreement, mut risk) = (None, None, None, None);
+        match &c.snapshot {
+            Some(Snapshot::PolicyGoal(g)) => policy_goal = Some(GoalView::new(g)),
+            Some(Snapshot::TradePartner(t)) => trade_partner = Some(PartnerView::new(t)),
+            Some(Snapshot::TradeAgreement(a)) => trade_agreement = Some(AgreementView::new(a)),
+            Some(Snapshot::Risk(r)) => risk = Some(RiskEntryView::new(r)),
+            _ => {}
+        }
         ChangeView {
             sequence: c.sequence,
             resource_type: c.resource_type.clone(),
@@ -91,22 +100,10 @@ impl ChangeView {
             request_id: c.request_id.clone(),
             change_time: ts(c.change_time.as_ref()),
             update_mask: c.update_mask.as_ref().map(|m| m.paths.clone()).unwrap_or_default(),
-            policy_goal: match &c.snapshot {
-                Some(pb::change::Snapshot::PolicyGoal(g)) => Some(GoalView::new(g)),
-                _ => None,
-            },
-            trade_partner: match &c.snapshot {
-                Some(pb::change::Snapshot::TradePartner(t)) => Some(PartnerView::new(t)),
-                _ => None,
-            },
-            trade_agreement: match &c.snapshot {
-                Some(pb::change::Snapshot::TradeAgreement(a)) => Some(AgreementView::new(a)),
-                _ => None,
-            },
-            risk: match &c.snapshot {
-                Some(pb::change::Snapshot::Risk(r)) => Some(RiskEntryView::new(r)),
-                _ => None,
-            },
+            policy_goal,
+            trade_partner,
+            trade_agreement,
+            risk,
         }
     }
 }

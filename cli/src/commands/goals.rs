@@ -13,12 +13,11 @@ use super::{
 };
 use crate::{
     error::{CliError, CliResult, Context},
+    flags::{KindFlags, flag_table},
     kind::{Goals, fmt_number, state_of},
     output::{self, Format, emit, kv_table},
-    plain::PlainFlags,
     records::{
         self, CheckInRecord, CheckInView, GoalShape, enum_name, goal_id, goal_name, parse_check_in_time, parse_enum,
-        parse_label,
     },
     usage,
 };
@@ -120,32 +119,18 @@ pub struct ProgressArgs {
 
 /// Fields settable by flag (targets, milestones and risks go through -f). The plain fields
 /// (title, description, confidence, …) are flags by the proto's descriptor.
-#[derive(Debug, Args, Default, Serialize)]
-pub struct GoalFlags {
-    #[command(flatten)]
-    #[serde(flatten)]
-    pub plain: PlainFlags<GoalShape>,
-    /// INDUSTRIAL_RESURGENCE, TRADE_NATIONAL_INTEREST or SUSTAINABLE_GROWTH_PARTNERSHIP.
-    #[arg(long)]
-    pub pillar: Option<String>,
-    /// Parent goal id.
-    #[arg(long)]
-    pub parent: Option<String>,
-    /// A sector slug (repeat; replaces the list).
-    #[arg(long = "sector", value_name = "SECTOR")]
-    pub sectors: Vec<String>,
-    /// A region (repeat; replaces the list).
-    #[arg(long = "region", value_name = "REGION")]
-    pub regions: Vec<String>,
-    /// A linked trade partner id (repeat; replaces the list).
-    #[arg(long = "linked-partner", value_name = "PARTNER")]
-    pub linked_partners: Vec<String>,
-    /// A product set the goal concerns, by id (repeat; replaces the list).
-    #[arg(long = "product-set", value_name = "SET")]
-    pub product_sets: Vec<String>,
-    /// A label KEY=VALUE (repeat).
-    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
-    pub labels: Vec<(String, String)>,
+pub type GoalFlags = KindFlags<GoalShape, GoalTable>;
+
+flag_table! {
+    /// The goal's flags besides the plain fields.
+    GoalTable: [] [
+        one pillar "pillar" "PILLAR" "INDUSTRIAL_RESURGENCE, TRADE_NATIONAL_INTEREST or SUSTAINABLE_GROWTH_PARTNERSHIP",
+        one parent "parent" "PARENT" "Parent goal id",
+        many sectors "sector" "SECTOR" "A sector slug (repeat; replaces the list)",
+        many regions "region" "REGION" "A region (repeat; replaces the list)",
+        many linked_partners "linked-partner" "PARTNER" "A linked trade partner id (repeat; replaces the list)",
+        many product_sets "product-set" "SET" "A product set the goal concerns, by id (repeat; replaces the list)",
+    ]
 }
 
 #[derive(Debug, Args)]

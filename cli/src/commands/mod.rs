@@ -1,12 +1,11 @@
 //! The commands, each on a connected [`RegistryClient`].
 
-pub mod agreements;
 pub mod data;
 pub mod feed;
 pub mod goals;
+pub mod kinds;
 pub mod partners;
 pub mod resource;
-pub mod risks;
 pub mod tokens;
 pub mod trade;
 
@@ -15,6 +14,7 @@ use registry_client::RegistryClient;
 use crate::{
     Cli, Command, Global,
     error::{CliError, CliResult, Context},
+    kind::{Agreements, ProductSets, Risks},
     output::Format,
 };
 
@@ -73,14 +73,14 @@ pub async fn run(cli: Cli) -> CliResult {
     match command {
         Command::Goals(c) => goals::run(&ctx, c).await,
         Command::Partners(c) => partners::run(&ctx, c).await,
-        Command::Agreements(c) => agreements::run(&ctx, c).await,
-        Command::Risks(c) => risks::run(&ctx, c).await,
+        Command::Agreements(c) => resource::run::<Agreements, _>(&ctx, c).await,
+        Command::Risks(c) => resource::run::<Risks, _>(&ctx, c).await,
+        Command::ProductSets(c) => resource::run::<ProductSets, _>(&ctx, c).await,
         Command::Concentration(a) => partners::concentration(&ctx, a).await,
         Command::History(a) => feed::history(&ctx, a).await,
         Command::Watch(a) => feed::watch(&ctx, a).await,
         Command::Tokens(c) => tokens::run(&ctx, c).await,
         Command::Health(a) => feed::health(&ctx, a).await,
-        Command::ProductSets(c) => trade::product_sets(&ctx, c).await,
         Command::Trade(c) => trade::trade(&ctx, c).await,
         Command::Dependencies(a) => trade::dependencies(&ctx, a).await,
         Command::Dominated(a) => trade::dominated(&ctx, a).await,

@@ -11,10 +11,10 @@ use super::{
 };
 use crate::{
     error::{CliError, CliResult, Context},
+    flags::{KindFlags, flag_table},
     kind::Partners,
     output::{self, emit, join, kv_table},
-    plain::PlainFlags,
-    records::{FlowRecord, FlowView, PartnerShape, parse_label, partner_id, partner_name},
+    records::{FlowRecord, FlowView, PartnerShape, partner_id, partner_name},
     usage,
 };
 
@@ -28,20 +28,12 @@ pub enum PartnersCmd {
 
 /// Fields settable by flag (agreements, engagements and risks go through -f). The plain
 /// fields (display_name, region, priority, …) are flags by the proto's descriptor.
-#[derive(Debug, Args, Default, Serialize)]
-pub struct PartnerFlags {
-    /// COUNTRY, ECONOMIC_BLOC, FORUM or GROUP (immutable after create).
-    #[arg(long)]
-    pub kind: Option<String>,
-    #[command(flatten)]
-    #[serde(flatten)]
-    pub plain: PlainFlags<PartnerShape>,
-    /// A member partner id (repeat; replaces the list).
-    #[arg(long = "member", value_name = "PARTNER")]
-    pub members: Vec<String>,
-    /// A label KEY=VALUE (repeat).
-    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
-    pub labels: Vec<(String, String)>,
+pub type PartnerFlags = KindFlags<PartnerShape, PartnerTable>;
+
+flag_table! {
+    /// The partner's flags besides the plain fields.
+    PartnerTable: [one kind "kind" "KIND" "COUNTRY, ECONOMIC_BLOC, FORUM or GROUP (immutable after create)"]
+        [many members "member" "PARTNER" "A member partner id (repeat; replaces the list)"]
 }
 
 #[derive(Debug, Args)]

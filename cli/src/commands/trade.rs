@@ -1,4 +1,4 @@
-//! `registryctl product-sets …`, `registryctl trade import`, `registryctl dependencies` and
+//! `registryctl trade import`, `registryctl dependencies` and
 //! `registryctl dominated`: product-level trade and the import-dependency analysis.
 
 use std::{io::IsTerminal, path::PathBuf};
@@ -12,44 +12,11 @@ use registry_client::{
 };
 use serde::Serialize;
 
-use super::{
-    Ctx,
-    resource::{self, StandardCmd},
-};
+use super::{Ctx, resource};
 use crate::{
     error::{CliError, CliResult, Context},
-    kind::ProductSets,
     output::{self, join},
-    plain::PlainFlags,
-    product_sets::ProductSetShape,
-    records::parse_label,
 };
-
-#[derive(Debug, Subcommand)]
-pub enum ProductSetsCmd {
-    #[command(flatten)]
-    Standard(StandardCmd<ProductSetFlags>),
-}
-
-/// Fields settable by flag (display_name and description by the proto's descriptor).
-#[derive(Debug, Args, Default, Serialize)]
-pub struct ProductSetFlags {
-    #[command(flatten)]
-    #[serde(flatten)]
-    pub plain: PlainFlags<ProductSetShape>,
-    /// An HS 6-digit product code (repeat; replaces the list).
-    #[arg(long = "product", value_name = "HS6")]
-    pub products: Vec<String>,
-    /// A label KEY=VALUE (repeat).
-    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_label)]
-    pub labels: Vec<(String, String)>,
-}
-
-pub async fn product_sets(ctx: &Ctx, cmd: ProductSetsCmd) -> CliResult {
-    match cmd {
-        ProductSetsCmd::Standard(c) => resource::run::<ProductSets, _>(ctx, c).await,
-    }
-}
 
 #[derive(Debug, Subcommand)]
 pub enum TradeCmd {

@@ -22,6 +22,7 @@ use registry_client::{Error as ApiError, RegistryClient, pb, prost_types::Timest
 use crate::{
     commands::Ctx,
     error::{CliError, CliResult, Context},
+    kind::{Goals, Kind, Partners},
 };
 
 #[derive(Debug, Args)]
@@ -82,50 +83,26 @@ fn is_before_or_at(t: Option<&Timestamp>, limit: &Timestamp) -> bool {
     t.is_some_and(|t| (t.seconds, t.nanos) <= (limit.seconds, limit.nanos))
 }
 
-/// What reading a goal or a partner as of a time needs.
-trait Versioned {
-    fn name(&self) -> &str;
-    fn delete_time(&self) -> Option<&Timestamp>;
-}
-
-impl Versioned for pb::PolicyGoal {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn delete_time(&self) -> Option<&Timestamp> {
-        self.delete_time.as_ref()
-    }
-}
-
-impl Versioned for pb::TradePartner {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn delete_time(&self) -> Option<&Timestamp> {
-        self.delete_time.as_ref()
-    }
-}
-
-/// The `listed` resources that were live at `at` (when given), each as it stood then (read
-/// with `get_at`); without `at`, the live ones as listed.
-async fn as_they_were<T, F, Fut>(listed: Vec<T>, at: Option<Timestamp>, get_at: F) -> CliResult<Vec<T>>
-where
-    T: Versioned,
-    F: Fn(String, Timestamp) -> Fut,
-    Fut: std::future::Future<Output = Result<T, ApiError>>,
-{
+/// The resources of kind `K` that were live at `at` (when given), each as it stood then
+/// (read with a `read_time`), ordered by name; without `at`, the live ones.
+async fn as_they_were<K: Kind>(client: &RegistryClient, at: Option<Timestamp>) -> CliResult<Vec<K::Pb>> {
+    let listed: Vec<K::Pb> = client
+        .pages(K::list_request(String::new(), "name".into(), 1000, at.is_some()))
+        .try_collect()
+        .await
+        .context(format!("listing {}", K::PLURAL))?;
     let mut out = Vec::with_capacity(listed.len());
     for item in listed {
         let item = match at {
-            Some(t) => match get_at(item.name().to_owned(), t).await {
+            Some(t) => match K::get(client, K::pb_name(&item).to_owned(), Some(t)).await {
                 Ok(then) => then,
                 // Created after `at`.
                 Err(ApiError::NotFound { .. }) => continue,
-                Err(e) => return Err(e).context(format!("reading {} at {t}", item.name())),
+                Err(e) => return Err(e).context(format!("reading {} at {t}", K::pb_name(&item))),
             },
             None => item,
         };
-        if item.delete_time().is_none() || at.is_some_and(|t| !is_before_or_at(item.delete_time(), &t)) {
+        if K::delete_time(&item).is_none() || at.is_some_and(|t| !is_before_or_at(K::delete_time(&item), &t)) {
             out.push(item);
         }
     }
@@ -138,18 +115,8 @@ pub async fn gather(client: &RegistryClient, as_of: Option<Timestamp>) -> CliRes
     let as_of = as_of.unwrap_or_else(|| Timestamp::from(std::time::SystemTime::now()));
 
     // Goals: soft-deleted ones too when reading the past (they may have been live then).
-    let listed: Vec<pb::PolicyGoal> = client
-        .list_policy_goals(pb::ListPolicyGoalsRequest {
-            page_size: 1000,
-            show_deleted: historical,
-            order_by: "name".into(),
-            ..Default::default()
-        })
-        .try_collect()
-        .await
-        .context("listing goals")?;
     let at = historical.then_some(as_of);
-    let goals = as_they_were(listed, at, |n, t| client.get_policy_goal_at(n, t)).await?;
+    let goals = as_they_were::<Goals>(client, at).await?;
 
     let mut measurements = BTreeMap::new();
     for g in goals.iter().filter(|g| !g.targets.is_empty()) {
@@ -173,17 +140,7 @@ pub async fn gather(client: &RegistryClient, as_of: Option<Timestamp>) -> CliRes
         measurements.insert(g.name.clone(), known);
     }
 
-    let listed: Vec<pb::TradePartner> = client
-        .list_trade_partners(pb::ListTradePartnersRequest {
-            page_size: 1000,
-            show_deleted: historical,
-            order_by: "name".into(),
-            ..Default::default()
-        })
-        .try_collect()
-        .await
-        .context("listing partners")?;
-    let partners = as_they_were(listed, at, |n, t| client.get_trade_partner_at(n, t)).await?;
+    let partners = as_they_were::<Partners>(client, at).await?;
 
     // The latest year with exports recorded (by `as_of`).
     let flows: Vec<pb::TradeFlow> = client

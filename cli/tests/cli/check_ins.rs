@@ -4,17 +4,15 @@
 
 use registry_e2e::TestApp;
 
-use crate::commands::{ctl, fails, json, ok, write};
+use crate::support::{app_with_file, assert_row, ctl, each, fails, json, ok, run, words, write};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_in_commands_and_an_export_import_round_trip() {
-    let app = TestApp::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = write(
-        dir.path(),
+    let (app, dir, data) = app_with_file(
         "goals.yaml",
         "goals:\n- id: ax\n  title: Manufacturing AX\n  pillar: INDUSTRIAL_RESURGENCE\n",
-    );
+    )
+    .await;
     ok(ctl(&app, &["-q", "import", data.to_str().unwrap()]));
 
     // No check-in yet: said so beside the computed progress.
@@ -23,40 +21,15 @@ async fn check_in_commands_and_an_export_import_round_trip() {
 
     let c = json(ctl(
         &app,
-        &[
-            "goals",
-            "check-in",
-            "ax",
-            "--confidence",
-            "at-risk",
-            "--note",
-            "supply chain delays",
-            "--author",
-            "MOTIE",
-            "--date",
-            "2026-03-31",
-            "--id",
-            "q1",
-            "-o",
-            "json",
-        ],
+        &words(
+            "goals check-in ax --confidence at-risk --note 'supply chain delays' --author MOTIE --date 2026-03-31 --id q1 -o json",
+        ),
     ));
     assert_eq!(c["name"], "policyGoals/ax/checkIns/q1");
     assert_eq!(c["confidence"], "AT_RISK");
     assert_eq!(c["check_in_time"], "2026-03-31T00:00:00Z");
     assert_eq!(c["author"], "MOTIE");
-    let table = ok(ctl(
-        &app,
-        &[
-            "goals",
-            "check-in",
-            "ax",
-            "--confidence",
-            "on-track",
-            "--date",
-            "2025-12-31",
-        ],
-    ));
+    let table = ok(run(&app, "goals check-in ax --confidence on-track --date 2025-12-31"));
     assert!(table.contains("ON_TRACK"), "{table}");
     let err = fails(ctl(&app, &["goals", "check-in", "ax", "--confidence", "fine"]), 2);
     assert!(err.contains("on-track, at-risk, off-track"), "{err}");
@@ -73,12 +46,7 @@ async fn check_in_commands_and_an_export_import_round_trip() {
 
     // Newest first, in every format.
     let listed = json(ctl(&app, &["goals", "check-ins", "ax", "-o", "json"]));
-    let ids: Vec<&str> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = each(&listed, "id");
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[0], "q1");
     let yaml: serde_json::Value =
@@ -87,18 +55,7 @@ async fn check_in_commands_and_an_export_import_round_trip() {
     let table = ok(ctl(&app, &["goals", "check-ins", "ax"]));
     let at_risk = table.find("AT_RISK").unwrap();
     assert!(at_risk < table.find("ON_TRACK").unwrap(), "{table}");
-    let filtered = json(ctl(
-        &app,
-        &[
-            "goals",
-            "check-ins",
-            "ax",
-            "--filter",
-            "confidence = ON_TRACK",
-            "-o",
-            "json",
-        ],
-    ));
+    let filtered = json(run(&app, "goals check-ins ax --filter 'confidence = ON_TRACK' -o json"));
     assert_eq!(filtered.as_array().unwrap().len(), 1);
 
     // The goal shows its latest stated confidence.
@@ -111,12 +68,7 @@ async fn check_in_commands_and_an_export_import_round_trip() {
     assert_eq!(g["latest_check_in"]["confidence"], "AT_RISK");
     assert_eq!(g["latest_check_in"]["name"], "policyGoals/ax/checkIns/q1");
     let table = ok(ctl(&app, &["goals", "get", "ax"]));
-    assert!(
-        table
-            .lines()
-            .any(|l| l.contains("stated confidence") && l.contains("AT_RISK on 2026-03-31")),
-        "{table}"
-    );
+    assert_row(&table, "stated confidence", "AT_RISK on 2026-03-31");
 
     // A goal read with its check-in goes back through update as it is (output only).
     let yaml = ok(ctl(&app, &["goals", "get", "ax", "-o", "yaml"]));

@@ -1,92 +1,14 @@
 //! `registryctl` driven as a process against a real registryd (in-process, port 0, fresh
 //! database per test; see registry-e2e).
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+use std::process::Command;
 
 use registry_e2e::{TestApp, pb};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_registryctl");
-
-fn seeds_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds")
-}
-
-/// Runs registryctl against `endpoint` with `token` (no ambient REGISTRY_* variables).
-fn run_with(endpoint: &str, token: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    for var in [
-        "REGISTRY_ENDPOINT",
-        "REGISTRY_TOKEN",
-        "REGISTRY_TOKEN_FILE",
-        "REGISTRY_CA_CERT",
-        "COLUMNS",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("REGISTRY_ENDPOINT", endpoint);
-    if let Some(t) = token {
-        cmd.env("REGISTRY_TOKEN", t);
-    }
-    cmd.args(args).output().expect("run registryctl")
-}
-
-fn endpoint(app: &TestApp) -> String {
-    format!("http://{}", app.addr)
-}
-
-pub(crate) fn ctl(app: &TestApp, args: &[&str]) -> Output {
-    run_with(&endpoint(app), Some(&app.admin_token), args)
-}
-
-pub(crate) fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-#[track_caller]
-pub(crate) fn ok(o: Output) -> String {
-    assert!(
-        o.status.success(),
-        "registryctl failed ({:?}):\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o)
-}
-
-#[track_caller]
-pub(crate) fn fails(o: Output, code: i32) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "expected exit {code}:\nstdout: {}\nstderr: {}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stderr(&o)
-}
-
-pub(crate) fn json(o: Output) -> Value {
-    serde_json::from_str(&ok(o)).expect("valid JSON")
-}
-
-fn yaml(o: Output) -> Value {
-    serde_norway::from_str(&ok(o)).expect("valid YAML")
-}
-
-pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+use crate::support::{
+    BIN, assert_exports_the_same, ctl, each, endpoint, fails, json, ok, run, run_with, seeds_dir, words, write, yaml,
+};
 
 async fn goal_count(app: &TestApp) -> usize {
     use futures::TryStreamExt;
@@ -108,19 +30,9 @@ async fn goals_create_get_list_update_in_every_format() {
 
     let out = ok(ctl(
         &app,
-        &[
-            "goals",
-            "create",
-            "industrial-resurgence",
-            "--title",
-            "Industrial resurgence",
-            "--pillar",
-            "industrial_resurgence",
-            "--sector",
-            "semiconductors",
-            "--label",
-            "team=ax",
-        ],
+        &words(
+            "goals create industrial-resurgence --title 'Industrial resurgence' --pillar industrial_resurgence --sector semiconductors --label team=ax",
+        ),
     ));
     assert!(out.contains("policyGoals/industrial-resurgence"), "{out}");
     assert!(out.contains("Industrial resurgence"), "{out}");
@@ -192,44 +104,20 @@ async fn goals_create_get_list_update_in_every_format() {
     assert_eq!(all.as_array().unwrap().len(), 7);
     let some = yaml(ctl(&app, &["goals", "list", "-o", "yaml", "--limit", "3"]));
     assert_eq!(some.as_array().unwrap().len(), 3);
-    let filtered = json(ctl(
+    let filtered = json(run(
         &app,
-        &[
-            "goals",
-            "list",
-            "-o",
-            "json",
-            "--filter",
-            "pillar = SUSTAINABLE_GROWTH_PARTNERSHIP",
-            "--order-by",
-            "title desc",
-        ],
+        "goals list -o json --filter 'pillar = SUSTAINABLE_GROWTH_PARTNERSHIP' --order-by 'title desc'",
     ));
-    let titles: Vec<&str> = filtered
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["title"].as_str().unwrap())
-        .collect();
+    let titles: Vec<&str> = each(&filtered, "title");
     assert_eq!(titles, ["Extra 4", "Extra 3", "Extra 2", "Extra 1", "Extra 0"]);
     let err = fails(ctl(&app, &["goals", "list", "--filter", "owner = x"]), 1);
     assert!(err.contains("filter"), "{err}");
 
     // update: only the given fields.
     let before = json(ctl(&app, &["goals", "get", "industrial-resurgence", "-o", "json"]));
-    let after = json(ctl(
+    let after = json(run(
         &app,
-        &[
-            "goals",
-            "update",
-            "industrial-resurgence",
-            "--description",
-            "New words",
-            "--label",
-            "stage=one",
-            "-o",
-            "json",
-        ],
+        "goals update industrial-resurgence --description 'New words' --label stage=one -o json",
     ));
     assert_eq!(after["description"], "New words");
     assert_eq!(after["title"], "Industrial resurgence");
@@ -237,19 +125,9 @@ async fn goals_create_get_list_update_in_every_format() {
     assert_eq!(after["labels"]["team"], "ax");
     assert_eq!(after["labels"]["stage"], "one");
     assert_eq!(after["revision"], 2);
-    let after = json(ctl(
+    let after = json(run(
         &app,
-        &[
-            "goals",
-            "update",
-            "industrial-resurgence",
-            "--remove-label",
-            "team",
-            "--clear",
-            "sectors",
-            "-o",
-            "json",
-        ],
+        "goals update industrial-resurgence --remove-label team --clear sectors -o json",
     ));
     assert!(after["labels"].get("team").is_none(), "{after}");
     assert!(after.get("sectors").is_none(), "{after}");
@@ -307,18 +185,9 @@ async fn goals_create_get_list_update_in_every_format() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn goals_state_delete_undelete_tree_and_history() {
     let app = TestApp::spawn().await;
-    ok(ctl(
+    ok(run(
         &app,
-        &[
-            "-q",
-            "goals",
-            "create",
-            "root",
-            "--title",
-            "Root",
-            "--pillar",
-            "TRADE_NATIONAL_INTEREST",
-        ],
+        "-q goals create root --title Root --pillar TRADE_NATIONAL_INTEREST",
     ));
     ok(ctl(
         &app,
@@ -331,19 +200,7 @@ async fn goals_state_delete_undelete_tree_and_history() {
 
     let g = json(ctl(&app, &["goals", "state", "child", "ACTIVE", "-o", "json"]));
     assert_eq!(g["state"], "ACTIVE");
-    let g = json(ctl(
-        &app,
-        &[
-            "goals",
-            "state",
-            "child",
-            "closed",
-            "--outcome",
-            "achieved",
-            "-o",
-            "json",
-        ],
-    ));
+    let g = json(run(&app, "goals state child closed --outcome achieved -o json"));
     assert_eq!(
         (g["state"].as_str(), g["outcome"].as_str()),
         (Some("CLOSED"), Some("ACHIEVED"))
@@ -398,27 +255,11 @@ async fn goals_state_delete_undelete_tree_and_history() {
 
     // History of one goal, every format.
     let h = json(ctl(&app, &["history", "child", "-o", "json"]));
-    let kinds: Vec<&str> = h
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["kind"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> = each(&h, "kind");
     assert_eq!(kinds, ["CREATED", "UPDATED", "UPDATED", "DELETED"]);
     assert_eq!(h[0]["actor"], app.admin_token_id.as_str());
     assert_eq!(h[0]["policy_goal"]["title"], "Child");
-    let h = yaml(ctl(
-        &app,
-        &[
-            "history",
-            "policyGoals/root",
-            "-o",
-            "yaml",
-            "--newest-first",
-            "--limit",
-            "1",
-        ],
-    ));
+    let h = yaml(run(&app, "history policyGoals/root -o yaml --newest-first --limit 1"));
     assert_eq!(h[0]["kind"], "UNDELETED");
     let table = ok(ctl(&app, &["history", "root"]));
     assert!(table.contains("CREATED") && table.contains("UNDELETED"), "{table}");
@@ -461,51 +302,19 @@ async fn errors_have_distinct_exit_codes_and_list_every_violation() {
     assert!(lines.iter().any(|l| l.starts_with("  - policy_goal.pillar:")), "{err}");
 
     // Conflict.
-    ok(ctl(
+    ok(run(
         &app,
-        &[
-            "-q",
-            "goals",
-            "create",
-            "dup",
-            "--title",
-            "D",
-            "--pillar",
-            "INDUSTRIAL_RESURGENCE",
-        ],
+        "-q goals create dup --title D --pillar INDUSTRIAL_RESURGENCE",
     ));
     fails(
-        ctl(
-            &app,
-            &[
-                "goals",
-                "create",
-                "dup",
-                "--title",
-                "D",
-                "--pillar",
-                "INDUSTRIAL_RESURGENCE",
-            ],
-        ),
+        run(&app, "goals create dup --title D --pillar INDUSTRIAL_RESURGENCE"),
         4,
     );
 
     // Auth: no token, bad token, too small a role.
     fails(run_with(&ep, None, &["goals", "list"]), 5);
     fails(run_with(&ep, Some("rgy_abcdefabcdef_nope"), &["goals", "list"]), 5);
-    let viewer = json(ctl(
-        &app,
-        &[
-            "tokens",
-            "create",
-            "--role",
-            "viewer",
-            "--description",
-            "ro",
-            "-o",
-            "json",
-        ],
-    ));
+    let viewer = json(run(&app, "tokens create --role viewer --description ro -o json"));
     let secret = viewer["secret"].as_str().unwrap();
     ok(run_with(&ep, Some(secret), &["goals", "list"]));
     let err = fails(
@@ -548,20 +357,9 @@ async fn tokens_health_watch_completions_and_token_file() {
     let ep = endpoint(&app);
 
     // Tokens.
-    let created = json(ctl(
+    let created = json(run(
         &app,
-        &[
-            "tokens",
-            "create",
-            "--role",
-            "EDITOR",
-            "--description",
-            "ci",
-            "--expires-in-days",
-            "7",
-            "-o",
-            "json",
-        ],
+        "tokens create --role EDITOR --description ci --expires-in-days 7 -o json",
     ));
     let name = created["token"]["name"].as_str().unwrap().to_owned();
     let secret = created["secret"].as_str().unwrap().to_owned();
@@ -578,33 +376,11 @@ async fn tokens_health_watch_completions_and_token_file() {
     let list = ok(ctl(&app, &["tokens", "list"]));
     assert!(list.contains(&name) && list.contains("EDITOR"), "{list}");
     // Without --expires-in-days a token expires (in 90 days) unless --no-expiry says not.
-    let default = json(ctl(
-        &app,
-        &[
-            "tokens",
-            "create",
-            "--role",
-            "viewer",
-            "--description",
-            "d",
-            "-o",
-            "json",
-        ],
-    ));
+    let default = json(run(&app, "tokens create --role viewer --description d -o json"));
     assert!(default["token"]["expire_time"].is_string(), "{default}");
-    let forever = json(ctl(
+    let forever = json(run(
         &app,
-        &[
-            "tokens",
-            "create",
-            "--role",
-            "viewer",
-            "--description",
-            "f",
-            "--no-expiry",
-            "-o",
-            "json",
-        ],
+        "tokens create --role viewer --description f --no-expiry -o json",
     ));
     assert!(forever["token"]["expire_time"].is_null(), "{forever}");
     // Rotation: a successor with the same role, the old one revoked after the grace period
@@ -657,19 +433,7 @@ async fn tokens_health_watch_completions_and_token_file() {
     let active = json(ctl(&app, &["tokens", "list", "-o", "json"]));
     assert!(!active.as_array().unwrap().iter().any(|t| t["name"] == name.as_str()));
     // Tokens need ADMIN.
-    let viewer = json(ctl(
-        &app,
-        &[
-            "tokens",
-            "create",
-            "--role",
-            "viewer",
-            "--description",
-            "v",
-            "-o",
-            "json",
-        ],
-    ));
+    let viewer = json(run(&app, "tokens create --role viewer --description v -o json"));
     fails(run_with(&ep, viewer["secret"].as_str(), &["tokens", "list"]), 5);
 
     // Health (no token needed).
@@ -795,19 +559,7 @@ async fn seeds_import_idempotently_and_round_trip_through_export() {
     assert_eq!(us["linked_goals"][0], "trade-national-interest");
 
     // A change in the registry is undone by the next import (1 updated).
-    ok(ctl(
-        &app,
-        &[
-            "-q",
-            "goals",
-            "update",
-            "embedded-ai",
-            "--title",
-            "Changed",
-            "--label",
-            "x=y",
-        ],
-    ));
+    ok(run(&app, "-q goals update embedded-ai --title Changed --label x=y"));
     ok(ctl(&app, &["-q", "goals", "state", "medium-sized-companies", "ACTIVE"]));
     let out = ok(ctl(&app, &["import", seeds]));
     assert_eq!(
@@ -993,18 +745,7 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     let dir = tempfile::tempdir().unwrap();
 
     // create: flags, and -f with the seed schema.
-    let out = ok(ctl(
-        &app,
-        &[
-            "partners",
-            "create",
-            "kr",
-            "--kind",
-            "COUNTRY",
-            "--display-name",
-            "Korea",
-        ],
-    ));
+    let out = ok(run(&app, "partners create kr --kind COUNTRY --display-name Korea"));
     assert!(out.contains("tradePartners/kr"), "{out}");
     let file = write(
         dir.path(),
@@ -1034,26 +775,9 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
         &app,
         &["partners", "list", "-o", "json", "--order-by", "display_name"],
     ));
-    let ids: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = each(&list, "id");
     assert_eq!(ids, ["eu", "de", "kr"]);
-    let list = yaml(ctl(
-        &app,
-        &[
-            "partners",
-            "list",
-            "-o",
-            "yaml",
-            "--filter",
-            "kind = COUNTRY",
-            "--limit",
-            "1",
-        ],
-    ));
+    let list = yaml(run(&app, "partners list -o yaml --filter 'kind = COUNTRY' --limit 1"));
     assert_eq!(list.as_array().unwrap().len(), 1);
     let table = ok(ctl(&app, &["partners", "list"]));
     assert!(table.contains("Germany") && table.contains("Korea"), "{table}");
@@ -1093,39 +817,10 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     assert!(err.contains("kind"), "{err}");
 
     // Flows: set, list by partner and by year, in every format.
-    ok(ctl(
+    ok(run(&app, "-q partners flows set de 2024 --exports 300 --imports 10"));
+    let set = json(run(
         &app,
-        &[
-            "-q",
-            "partners",
-            "flows",
-            "set",
-            "de",
-            "2024",
-            "--exports",
-            "300",
-            "--imports",
-            "10",
-        ],
-    ));
-    let set = json(ctl(
-        &app,
-        &[
-            "partners",
-            "flows",
-            "set",
-            "kr",
-            "2024",
-            "--exports",
-            "100",
-            "--imports",
-            "5",
-            "--source",
-            "test",
-            "--estimated",
-            "-o",
-            "json",
-        ],
+        "partners flows set kr 2024 --exports 100 --imports 5 --source test --estimated -o json",
     ));
     assert_eq!(set["name"], "tradePartners/kr/tradeFlows/2024");
     assert_eq!(set["estimated"], true);
@@ -1138,20 +833,7 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     fails(ctl(&app, &["partners", "flows"]), 2);
 
     // Concentration: shares, HHI, top-N, group shares, dependency flags.
-    let c = json(ctl(
-        &app,
-        &[
-            "concentration",
-            "--year",
-            "2024",
-            "--top-n",
-            "1",
-            "--threshold",
-            "0.5",
-            "-o",
-            "json",
-        ],
-    ));
+    let c = json(run(&app, "concentration --year 2024 --top-n 1 --threshold 0.5 -o json"));
     assert_eq!(c["total_exports_usd"], 400);
     assert_eq!(c["shares"][0]["partner"], "de");
     assert_eq!(c["shares"][0]["dependency_risk"], true);
@@ -1175,15 +857,7 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     );
     let out = ok(ctl(&fresh, &["import", d1.path().to_str().unwrap()]));
     assert_eq!(out.trim(), "5 created, 0 updated, 0 unchanged");
-    let d2 = tempfile::tempdir().unwrap();
-    ok(ctl(&fresh, &["-q", "export", d2.path().to_str().unwrap()]));
-    for f in ["partners.yaml", "trade_flows.yaml"] {
-        assert_eq!(
-            std::fs::read_to_string(d1.path().join(f)).unwrap(),
-            std::fs::read_to_string(d2.path().join(f)).unwrap(),
-            "{f}"
-        );
-    }
+    assert_exports_the_same(&fresh, d1.path(), &["partners.yaml", "trade_flows.yaml"]);
 
     // delete: refused while a group lists it, --force removes it; undelete.
     let err = fails(ctl(&app, &["partners", "delete", "de"]), 1);
@@ -1198,21 +872,9 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
     ok(ctl(&app, &["-q", "import", seeds_dir().to_str().unwrap()]));
     let m = json(ctl(
         &app,
-        &[
-            "goals",
-            "record",
-            "manufacturing-ax",
-            "--metric",
-            "ai-factories",
-            "--value",
-            "100",
-            "--observed-at",
-            "2025-01-01T00:00:00Z",
-            "--source",
-            "test",
-            "-o",
-            "json",
-        ],
+        &words(
+            "goals record manufacturing-ax --metric ai-factories --value 100 --observed-at 2025-01-01T00:00:00Z --source test -o json",
+        ),
     ));
     assert!(
         m["name"]
@@ -1234,53 +896,21 @@ async fn partners_flows_concentration_and_progress_in_every_format() {
         "{table}"
     );
     assert!(table.contains("+30% of the baseline by 2030"), "{table}");
-    let table = ok(ctl(
+    let table = ok(run(
         &app,
-        &[
-            "goals",
-            "record",
-            "manufacturing-ax",
-            "--metric",
-            "ai-factories",
-            "--value",
-            "120",
-        ],
+        "goals record manufacturing-ax --metric ai-factories --value 120",
     ));
     assert!(table.contains("120"), "{table}");
-    let err = fails(
-        ctl(
-            &app,
-            &[
-                "goals",
-                "record",
-                "manufacturing-ax",
-                "--metric",
-                "nope",
-                "--value",
-                "1",
-            ],
-        ),
-        1,
-    );
+    let err = fails(run(&app, "goals record manufacturing-ax --metric nope --value 1"), 1);
     assert!(err.contains("error:"), "{err}");
     fails(
         ctl(&app, &["goals", "record", "nope", "--metric", "x", "--value", "1"]),
         3,
     );
     fails(
-        ctl(
+        run(
             &app,
-            &[
-                "goals",
-                "record",
-                "manufacturing-ax",
-                "--metric",
-                "x",
-                "--value",
-                "1",
-                "--observed-at",
-                "yesterday",
-            ],
+            "goals record manufacturing-ax --metric x --value 1 --observed-at yesterday",
         ),
         2,
     );
@@ -1292,17 +922,9 @@ async fn product_sets_trade_import_dependencies_and_dominated() {
     let dir = tempfile::tempdir().unwrap();
     ok(ctl(
         &app,
-        &[
-            "product-sets",
-            "create",
-            "critical-minerals",
-            "--display-name",
-            "Critical minerals",
-            "--product",
-            "811292",
-            "--product",
-            "028530",
-        ],
+        &words(
+            "product-sets create critical-minerals --display-name 'Critical minerals' --product 811292 --product 028530",
+        ),
     ));
     let set = json(ctl(&app, &["product-sets", "get", "critical-minerals", "-o", "json"]));
     assert_eq!(set["products"], serde_json::json!(["811292", "028530"]));
@@ -1362,24 +984,8 @@ async fn product_sets_trade_import_dependencies_and_dominated() {
         (Some(0), Some(12))
     );
 
-    let deps = json(ctl(
-        &app,
-        &[
-            "dependencies",
-            "--year",
-            "2023",
-            "--set",
-            "critical-minerals",
-            "-o",
-            "json",
-        ],
-    ));
-    let products: Vec<&str> = deps
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["product"].as_str().unwrap())
-        .collect();
+    let deps = json(run(&app, "dependencies --year 2023 --set critical-minerals -o json"));
+    let products: Vec<&str> = each(&deps, "product");
     assert_eq!(products, ["028530", "811292"]);
     let cobalt = &deps[1];
     assert_eq!(cobalt["top_supplier"], "CN");
@@ -1401,35 +1007,11 @@ async fn product_sets_trade_import_dependencies_and_dominated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agreements_create_update_with_events_list_and_delete() {
     let app = TestApp::spawn().await;
-    ok(ctl(
-        &app,
-        &[
-            "-q",
-            "partners",
-            "create",
-            "cl",
-            "--kind",
-            "COUNTRY",
-            "--display-name",
-            "Chile",
-        ],
-    ));
+    ok(run(&app, "-q partners create cl --kind COUNTRY --display-name Chile"));
     // From flags: parties by id, Korea implied; no event, so the status is unknown.
-    let created = json(ctl(
+    let created = json(run(
         &app,
-        &[
-            "-o",
-            "json",
-            "agreements",
-            "create",
-            "kr-cl-fta",
-            "--title",
-            "Korea-Chile FTA",
-            "--kind",
-            "fta",
-            "--party",
-            "cl",
-        ],
+        "-o json agreements create kr-cl-fta --title 'Korea-Chile FTA' --kind fta --party cl",
     ));
     assert_eq!(created["name"], "agreements/kr-cl-fta");
     assert_eq!(created["kind"], "FTA");
@@ -1463,19 +1045,9 @@ async fn agreements_create_update_with_events_list_and_delete() {
     assert!(table.contains("kr-cl-fta") && table.contains("IN_FORCE"), "{table}");
     // A party that does not exist: exit 1 (failed precondition), nothing stored.
     let err = fails(
-        ctl(
+        run(
             &app,
-            &[
-                "agreements",
-                "create",
-                "kr-jp",
-                "--title",
-                "Korea-Japan",
-                "--kind",
-                "FTA",
-                "--party",
-                "jp",
-            ],
+            "agreements create kr-jp --title Korea-Japan --kind FTA --party jp",
         ),
         1,
     );

@@ -3,33 +3,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
-
 use registry_e2e::TestApp;
+
+use crate::support::{ctl, ok, stderr, stdout, words};
 
 /// Runs registryctl as the admin of `app`, stdout piped; returns (exit code, stdout, stderr).
 fn registryctl(app: &TestApp, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_registryctl"))
-        .env_remove("COLUMNS")
-        .env_remove("REGISTRY_TOKEN_FILE")
-        .env("REGISTRY_ENDPOINT", format!("http://{}", app.addr))
-        .env("REGISTRY_TOKEN", &app.admin_token)
-        .args(args)
-        .output()
-        .expect("run registryctl");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code(), text(&out.stdout), text(&out.stderr))
+    let out = ctl(app, args);
+    (out.status.code(), stdout(&out), stderr(&out))
 }
 
 #[track_caller]
 fn succeeds(app: &TestApp, args: &[&str]) -> String {
-    let (code, stdout, stderr) = registryctl(app, args);
-    assert_eq!(
-        code,
-        Some(0),
-        "registryctl {args:?}\nstdout: {stdout}\nstderr: {stderr}"
-    );
-    stdout
+    ok(ctl(app, args))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,15 +33,7 @@ async fn record_takes_metric_and_value_as_positional_arguments() {
 
     let m: serde_json::Value = serde_json::from_str(&succeeds(
         &app,
-        &[
-            "-o",
-            "json",
-            "goals",
-            "record",
-            "manufacturing-ax",
-            "ai-factories",
-            "120",
-        ],
+        &words("-o json goals record manufacturing-ax ai-factories 120"),
     ))
     .unwrap();
     assert_eq!(m["metric"], "ai-factories");
@@ -64,16 +42,7 @@ async fn record_takes_metric_and_value_as_positional_arguments() {
     // The flags still work, and the two forms do not mix into nonsense.
     succeeds(
         &app,
-        &[
-            "-q",
-            "goals",
-            "record",
-            "manufacturing-ax",
-            "--metric",
-            "ai-factories",
-            "--value",
-            "130",
-        ],
+        &words("-q goals record manufacturing-ax --metric ai-factories --value 130"),
     );
     let (code, _, stderr) = registryctl(&app, &["goals", "record", "manufacturing-ax", "ai-factories"]);
     assert_eq!(code, Some(2), "{stderr}");

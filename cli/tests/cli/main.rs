@@ -10,3 +10,4 @@ mod first_use;
 mod report;
 mod risks;
 mod seeds;
+mod support;

@@ -1,37 +1,16 @@
 //! `registryctl report`: the HTML briefing, parsed, for the seeds plus recorded measurements
 //! and trade flows; and `--as-of`, which must not show what changed after that time.
 
-use std::{collections::HashMap, path::Path, process::Command};
+use std::{collections::HashMap, path::Path};
 
 use registry_client::prost_types::Timestamp;
 use registry_e2e::{TestApp, pb};
 use scraper::{Html, Selector};
 
-const BIN: &str = env!("CARGO_BIN_EXE_registryctl");
+use crate::support::{ctl, ok, seeds_dir};
 
 fn seeds() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../seeds")
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Runs registryctl against `app` as its admin; panics unless it succeeds.
-fn ctl(app: &TestApp, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .env_remove("REGISTRY_TOKEN_FILE")
-        .env_remove("REGISTRY_CA_CERT")
-        .env("REGISTRY_ENDPOINT", format!("http://{}", app.addr))
-        .env("REGISTRY_TOKEN", &app.admin_token)
-        .args(args)
-        .output()
-        .expect("run registryctl");
-    assert!(
-        out.status.success(),
-        "registryctl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8")
+    seeds_dir().to_string_lossy().into_owned()
 }
 
 /// The report written to a file, parsed.
@@ -40,7 +19,7 @@ fn report(app: &TestApp, dir: &Path, extra: &[&str]) -> Html {
     let file_arg = file.to_string_lossy().into_owned();
     let mut args = vec!["report", "--out", file_arg.as_str()];
     args.extend_from_slice(extra);
-    ctl(app, &args);
+    ok(ctl(app, &args));
     let text = std::fs::read_to_string(&file).expect("the report file");
     let doc = Html::parse_document(&text);
     assert!(doc.errors.is_empty(), "HTML parse errors: {:?}", doc.errors);
@@ -96,7 +75,7 @@ fn target_charts(doc: &Html) -> HashMap<(String, String), (usize, usize)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_has_every_chart_and_is_self_contained() {
     let app = TestApp::spawn().await;
-    ctl(&app, &["import", "-q", &seeds()]);
+    ok(ctl(&app, &["import", "-q", &seeds()]));
     let goals: Vec<pb::PolicyGoal> =
         futures::TryStreamExt::try_collect(app.client.list_policy_goals(pb::ListPolicyGoalsRequest::default()))
             .await
@@ -191,7 +170,7 @@ async fn report_has_every_chart_and_is_self_contained() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_as_of_t1_shows_nothing_changed_after_t1() {
     let app = TestApp::spawn().await;
-    ctl(&app, &["import", "-q", &seeds()]);
+    ok(ctl(&app, &["import", "-q", &seeds()]));
     let goal = "policyGoals/manufacturing-ax";
     let recorded = record(&app, goal, "ai-factories", 10.0, day(2025, 3, 31)).await;
     let before = app.client.get_policy_goal(goal).await.unwrap();

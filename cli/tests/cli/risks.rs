@@ -1,21 +1,36 @@
 //! `registryctl risks …` and the `risks:` section of data files, against a real registryd.
 
+use std::process::Output;
+
 use registry_e2e::TestApp;
 
-use crate::commands::{ctl, fails, json, ok, write};
+use crate::support::{app_with_file, assert_exports_the_same, assert_row, ctl, fails, json, ok, run, words, write};
+
+/// `risks create minerals` (China's monopoly on key minerals) with the `more` flags.
+fn create_minerals(app: &TestApp, more: &str) -> Output {
+    let mut args = vec![
+        "risks",
+        "create",
+        "minerals",
+        "--title",
+        "China's monopoly on key minerals",
+        "--category",
+        "CRITICAL_MINERAL_CONCENTRATION",
+    ];
+    args.extend(words(more));
+    ctl(app, &args)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn risks_standard_commands_and_import_export() {
-    let app = TestApp::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = write(
-        dir.path(),
+    let (app, _dir, data) = app_with_file(
         "data.yaml",
         "partners:\n- id: us\n  kind: COUNTRY\n  display_name: United States\n\
          goals:\n- id: trade\n  title: Trade\n  pillar: TRADE_NATIONAL_INTEREST\n\
          risks:\n- id: us-protectionism\n  title: US protectionism\n  category: PROTECTIONISM\n  \
          goals: [trade]\n  partners: [us]\n  labels:\n    link: judgement\n",
-    );
+    )
+    .await;
     let out = ok(ctl(&app, &["import", data.to_str().unwrap()]));
     assert_eq!(out.trim(), "3 created, 0 updated, 0 unchanged");
     let out = ok(ctl(&app, &["import", data.to_str().unwrap()]));
@@ -30,12 +45,7 @@ async fn risks_standard_commands_and_import_export() {
     let us = json(ctl(&app, &["partners", "get", "us", "-o", "json"]));
     assert_eq!(us["risk_register"][0], "us-protectionism");
     let trade = ok(ctl(&app, &["goals", "get", "trade"]));
-    assert!(
-        trade
-            .lines()
-            .any(|l| l.contains("risk_register") && l.contains("us-protectionism")),
-        "{trade}"
-    );
+    assert_row(&trade, "risk_register", "us-protectionism");
     let table = ok(ctl(&app, &["risks", "list"]));
     assert!(
         table.contains("us-protectionism") && table.contains("PROTECTIONISM"),
@@ -43,21 +53,7 @@ async fn risks_standard_commands_and_import_export() {
     );
 
     // Flags: plain fields from the descriptor, links by id.
-    ok(ctl(
-        &app,
-        &[
-            "-q",
-            "risks",
-            "create",
-            "minerals",
-            "--title",
-            "China's monopoly on key minerals",
-            "--category",
-            "CRITICAL_MINERAL_CONCENTRATION",
-            "--likelihood",
-            "3",
-        ],
-    ));
+    ok(create_minerals(&app, "-q --likelihood 3"));
     let updated = json(ctl(
         &app,
         &[
@@ -109,22 +105,18 @@ async fn risks_standard_commands_and_import_export() {
     let fresh = TestApp::spawn().await;
     let out = ok(ctl(&fresh, &["import", d1.path().to_str().unwrap()]));
     assert_eq!(out.trim(), "4 created, 0 updated, 0 unchanged");
-    let d2 = tempfile::tempdir().unwrap();
-    ok(ctl(&fresh, &["-q", "export", d2.path().to_str().unwrap()]));
-    assert_eq!(f1, std::fs::read_to_string(d2.path().join("risks.yaml")).unwrap());
+    assert_exports_the_same(&fresh, d1.path(), &["risks.yaml"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn risks_link_product_sets_and_goals_and_partners_show_the_dependent_products() {
-    let app = TestApp::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
-    let data = write(
-        dir.path(),
+    let (app, dir, data) = app_with_file(
         "data.yaml",
         "product_sets:\n- id: critical-minerals\n  display_name: Critical minerals\n  products: ['811292', '260500']\n\
          partners:\n- id: cn\n  kind: COUNTRY\n  display_name: China\n\
          goals:\n- id: supply\n  title: Supply chains\n  pillar: TRADE_NATIONAL_INTEREST\n",
-    );
+    )
+    .await;
     let out = ok(ctl(&app, &["import", data.to_str().unwrap()]));
     assert_eq!(out.trim(), "3 created, 0 updated, 0 unchanged");
     // Eleven importers buy unwrought cobalt (811292) mostly from China (BACI 156), a little
@@ -146,62 +138,23 @@ async fn risks_link_product_sets_and_goals_and_partners_show_the_dependent_produ
     ));
 
     // As stored before the load: nothing; a time that is not RFC 3339 is a usage error.
-    let before = json(ctl(
+    let before = json(run(
         &app,
-        &[
-            "dependencies",
-            "--year",
-            "2023",
-            "--read-time",
-            "2020-01-01T00:00:00Z",
-            "-o",
-            "json",
-        ],
+        "dependencies --year 2023 --read-time 2020-01-01T00:00:00Z -o json",
     ));
     assert_eq!(before, serde_json::json!([]));
     fails(
-        ctl(
-            &app,
-            &[
-                "dominated",
-                "--supplier",
-                "CN",
-                "--year",
-                "2023",
-                "--read-time",
-                "yesterday",
-            ],
-        ),
+        run(&app, "dominated --supplier CN --year 2023 --read-time yesterday"),
         2,
     );
 
-    let created = json(ctl(
+    let created = json(create_minerals(
         &app,
-        &[
-            "risks",
-            "create",
-            "minerals",
-            "--title",
-            "China's monopoly on key minerals",
-            "--category",
-            "CRITICAL_MINERAL_CONCENTRATION",
-            "--product-set",
-            "critical-minerals",
-            "--goal",
-            "supply",
-            "--partner",
-            "cn",
-            "-o",
-            "json",
-        ],
+        "--product-set critical-minerals --goal supply --partner cn -o json",
     ));
     assert_eq!(created["product_sets"][0], "critical-minerals");
     let goal = ok(ctl(&app, &["goals", "get", "supply"]));
-    assert!(
-        goal.lines()
-            .any(|l| l.contains("dependent_products") && l.contains("811292 2023: CN 90.0%")),
-        "{goal}"
-    );
+    assert_row(&goal, "dependent_products", "811292 2023: CN 90.0%");
     let cn = json(ctl(&app, &["partners", "get", "cn", "-o", "json"]));
     assert_eq!(cn["dependent_products"][0]["product"], "811292");
     assert_eq!(cn["dependent_products"][0]["risks"][0], "minerals");
@@ -217,13 +170,5 @@ async fn risks_link_product_sets_and_goals_and_partners_show_the_dependent_produ
     let fresh = TestApp::spawn().await;
     let out = ok(ctl(&fresh, &["import", d1.path().to_str().unwrap()]));
     assert_eq!(out.trim(), "4 created, 0 updated, 0 unchanged");
-    let d2 = tempfile::tempdir().unwrap();
-    ok(ctl(&fresh, &["-q", "export", d2.path().to_str().unwrap()]));
-    for f in ["product_sets.yaml", "risks.yaml"] {
-        assert_eq!(
-            std::fs::read_to_string(d1.path().join(f)).unwrap(),
-            std::fs::read_to_string(d2.path().join(f)).unwrap(),
-            "{f}"
-        );
-    }
+    assert_exports_the_same(&fresh, d1.path(), &["product_sets.yaml", "risks.yaml"]);
 }
