@@ -46,9 +46,12 @@ impl RegistryClient {
     }
 
     /// Loads a file's records in slices of at most `slice_rows` (each one
-    /// [`RegistryClient::import_trade_records`] stream, one transaction), one after the other.
-    /// Returns the answers of the slices stored; on an error, the slices stored before it and
-    /// the error (loading the file again completes it: stored flows come back unchanged).
+    /// [`RegistryClient::import_trade_records`] stream, one transaction). Two slices are in
+    /// flight at a time: the server stages one while it merges the other (merges take turns;
+    /// a file gives each flow once, so their order does not change what is stored). Returns
+    /// the answers of the slices stored, in file order; on an error, no further slice starts,
+    /// the one in flight finishes, and the answers of the slices stored come back with the
+    /// first error (loading the file again completes it: stored flows come back unchanged).
     pub async fn import_trade_file(
         &self,
         file: &str,
@@ -58,25 +61,37 @@ impl RegistryClient {
         progress: impl Fn(u64) + Clone + Send + Sync + 'static,
     ) -> std::result::Result<Vec<pb::ImportTradeRecordsResponse>, (Vec<pb::ImportTradeRecordsResponse>, crate::Error)>
     {
+        /// Slices in flight at a time.
+        const IN_FLIGHT: usize = 2;
         let slice_rows = slice_rows.max(1);
         let slices = records.len().div_ceil(slice_rows).max(1);
-        let mut done = Vec::with_capacity(slices);
         let mut records = records.into_iter().peekable();
-        for i in 1..=slices {
+        let mut next = (1..=slices).map(move |i| {
             let slice: Vec<pb::TradeRecord> = records.by_ref().take(slice_rows).collect();
             let name = if slices == 1 {
                 file.to_owned()
             } else {
                 format!("{file} (slice {i} of {slices})")
             };
-            match self
-                .import_trade_records(name, slice, validate_only, progress.clone())
-                .await
-            {
+            self.import_trade_records(name, slice, validate_only, progress.clone())
+        });
+        let mut in_flight = futures::stream::FuturesOrdered::new();
+        in_flight.extend(next.by_ref().take(IN_FLIGHT));
+        let (mut done, mut failed) = (Vec::with_capacity(slices), None);
+        while let Some(answer) = in_flight.next().await {
+            match answer {
                 Ok(r) => done.push(r),
-                Err(e) => return Err((done, e)),
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            }
+            if failed.is_none() {
+                in_flight.extend(next.next());
             }
         }
-        Ok(done)
+        match failed {
+            None => Ok(done),
+            Some(e) => Err((done, e)),
+        }
     }
 }

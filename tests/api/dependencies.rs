@@ -703,3 +703,83 @@ async fn summed_figures_follow_ties_zero_values_and_revisions() {
     assert_eq!((again.inserted, again.revised, again.unchanged), (0, 0, 2));
     assert_eq!(dependency().await, d);
 }
+
+/// A file loads in slices, two in flight at a time: every slice answers in file order and
+/// the stored records and sums are those of the whole file. A slice refused stops the load:
+/// no later slice starts, the slices answered before it stay stored, and loading the
+/// corrected file again completes it without storing anything twice.
+#[tokio::test]
+async fn files_load_in_slices_and_a_refused_slice_stops_the_load() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    let exporters = ["CN", "US", "JP", "DE", "AU"];
+    let records: Vec<pb::TradeRecord> = (0..20)
+        .flat_map(|p| {
+            exporters.iter().enumerate().map(move |(i, e)| pb::TradeRecord {
+                year: 2023,
+                exporter: (*e).into(),
+                importer: "KR".into(),
+                product: format!("{:06}", 260_000 + p),
+                value_usd: 1000 * (i as i64 + 1) + p,
+                ..Default::default()
+            })
+        })
+        .collect();
+    let total = |rs: &[pb::ImportTradeRecordsResponse], f: fn(&pb::ImportTradeRecordsResponse) -> i64| {
+        rs.iter().map(f).sum::<i64>()
+    };
+
+    // Slice 3 of 7 (records 30..45) holds a bad record: slices 1 and 2 are stored, nothing
+    // after the refused one.
+    let mut bad = records.clone();
+    bad[33].product = "26".into();
+    let (stored, err) = c.import_trade_file("f.csv", bad, 15, false, |_| {}).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+    let names: Vec<&str> = stored.iter().map(|r| r.slice.as_str()).collect();
+    assert!(
+        names.starts_with(&["f.csv (slice 1 of 7)"]) && !names.iter().any(|n| n.contains("slice 3")),
+        "{names:?}"
+    );
+    let listed = || {
+        c.list_trade_records(pb::ListTradeRecordsRequest {
+            year: 2023,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .map_ok(|r| (r.product, r.exporter))
+        .try_collect::<Vec<_>>()
+    };
+    let after_error = listed().await.unwrap();
+    assert_eq!(after_error.len() as i64, total(&stored, |r| r.inserted));
+    assert!(after_error.len() < records.len());
+
+    // The whole file: slices answer in order, each flow stored once, the sums of every product.
+    let answers = c
+        .import_trade_file("f.csv", records.clone(), 15, false, |_| {})
+        .await
+        .unwrap();
+    let names: Vec<String> = answers.iter().map(|r| r.slice.clone()).collect();
+    let expected_names: Vec<String> = (1..=7).map(|i| format!("f.csv (slice {i} of 7)")).collect();
+    assert_eq!(names, expected_names);
+    assert_eq!(total(&answers, |r| r.received), records.len() as i64);
+    assert_eq!(
+        total(&answers, |r| r.inserted) + after_error.len() as i64,
+        records.len() as i64
+    );
+    assert_eq!(total(&answers, |r| r.unchanged), after_error.len() as i64);
+    assert_eq!(listed().await.unwrap().len(), records.len());
+    let deps = c
+        .list_import_dependencies_page(pb::ListImportDependenciesRequest {
+            year: 2023,
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .dependencies;
+    assert_eq!(deps.len(), 20);
+    for d in &deps {
+        // Five suppliers of values 1000..5000 (+p): AU, the fifth, is the top.
+        assert_eq!((d.top_supplier.as_str(), d.supplier_count), ("AU", 5), "{d:?}");
+    }
+}
