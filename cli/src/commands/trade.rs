@@ -119,7 +119,7 @@ async fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
                 let stored: i64 = stored.iter().map(|r| r.received).sum();
                 return Err(CliError::Api {
                     context: format!(
-                        "loading {name}: the slice that failed stored nothing; {stored} record(s) of earlier \
+                        "loading {name}: the slice that failed stored nothing; {stored} record(s) of other \
                          slices are stored (loading the file again completes it)"
                     ),
                     error,
