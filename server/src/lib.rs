@@ -21,8 +21,8 @@ use std::{future::Future, net::SocketAddr, time::Duration};
 
 use registry_proto::v1::{
     admin_service_server::AdminServiceServer, change_feed_service_server::ChangeFeedServiceServer,
-    policy_goal_service_server::PolicyGoalServiceServer, risk_register_service_server::RiskRegisterServiceServer,
-    trade_analysis_service_server::TradeAnalysisServiceServer, trade_partner_service_server::TradePartnerServiceServer,
+    risk_register_service_server::RiskRegisterServiceServer, trade_analysis_service_server::TradeAnalysisServiceServer,
+    trade_partner_service_server::TradePartnerServiceServer,
 };
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
@@ -158,8 +158,7 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let goals = PolicyGoalServiceServer::new(api::goals::GoalsApi::new(store.clone()))
-        .max_decoding_message_size(opts.max_request_bytes);
+    let goals = api::goals::GoalsServer::new(store.clone(), opts.max_request_bytes);
     let partners = TradePartnerServiceServer::new(api::partners::PartnersApi::new(store.clone()))
         .max_decoding_message_size(opts.max_request_bytes);
     let trade = TradeAnalysisServiceServer::new(api::trade::TradeApi::new(store.clone()))

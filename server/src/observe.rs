@@ -180,7 +180,7 @@ impl Metrics {
             describe_gauge!(CACHE_ENTRIES, "Resources and tokens held by the read cache.");
             describe_gauge!(
                 CACHE_BYTES,
-                "Memory the read cache holds, in bytes (estimated: three times the values' JSON size)."
+                "Memory the read cache holds, in bytes (estimated: four times the values' JSON size: the values and their encoded answers)."
             );
         });
         m

@@ -428,3 +428,99 @@ async fn audit_history_and_time_travel() {
         Err(Error::InvalidArgument { .. })
     ));
 }
+
+/// Feed readers do not pause writers: while a write is in flight (its change-log locks held,
+/// its sequence number drawn), a ListChanges waits for it — a page never shows history past a
+/// change that may still commit — and other writes go on meanwhile. (Before, a reader took
+/// the change-log lock exclusively; queued behind the write in flight, it held up every write
+/// that came after it until that write ended.)
+#[tokio::test]
+async fn feed_readers_do_not_pause_writers() {
+    let app = TestApp::spawn().await;
+    app.client
+        .create_policy_goal(create("before", goal("Before", pb::Pillar::IndustrialResurgence)))
+        .await
+        .unwrap();
+    // A write in flight: the locks every writer takes, then its sequence number.
+    let mut writer = app.pool().begin().await.unwrap();
+    sqlx::query(registry_server::store::CHANGE_LOG_WRITER_LOCKS)
+        .execute(&mut *writer)
+        .await
+        .unwrap();
+    let drawn: i64 = sqlx::query_scalar("SELECT nextval('change_log_sequence')")
+        .fetch_one(&mut *writer)
+        .await
+        .unwrap();
+    let reader = {
+        let client = app.client.clone();
+        tokio::spawn(async move {
+            client
+                .list_changes(pb::ListChangesRequest::default())
+                .map_ok(|c| (c.sequence, c.resource_name))
+                .try_collect::<Vec<_>>()
+                .await
+        })
+    };
+    // Until a feed reader (this ListChanges, or the server's change-feed tailer) waits for
+    // the write in flight.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)")
+                .fetch_one(app.pool())
+                .await
+                .unwrap();
+        if waiting {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no feed reader waited for the write in flight"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Writes go on while readers wait.
+    for i in 0..3 {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            app.client.create_policy_goal(create(
+                &format!("during-{i}"),
+                goal("During", pb::Pillar::IndustrialResurgence),
+            )),
+        )
+        .await
+        .expect("a write was held up by a waiting feed reader")
+        .unwrap();
+    }
+    // The reader still waits: it cannot answer past the write in flight.
+    assert!(
+        !reader.is_finished(),
+        "ListChanges answered while a write before it was in flight"
+    );
+    writer.rollback().await.unwrap();
+    let page = tokio::time::timeout(Duration::from_secs(20), reader)
+        .await
+        .expect("ListChanges waits only for the write in flight")
+        .unwrap()
+        .unwrap();
+    assert!(page.iter().any(|(_, n)| n == "policyGoals/before"), "{page:?}");
+    assert!(page.iter().all(|(s, _)| *s != drawn), "{page:?}");
+    // Everything committed meanwhile is in the feed, in order.
+    let after: Vec<(i64, String)> = app
+        .client
+        .list_changes(pb::ListChangesRequest::default())
+        .map_ok(|c| (c.sequence, c.resource_name))
+        .try_collect()
+        .await
+        .unwrap();
+    let during: Vec<&str> = after
+        .iter()
+        .map(|(_, n)| n.as_str())
+        .filter(|n| n.starts_with("policyGoals/during-"))
+        .collect();
+    assert_eq!(
+        during,
+        ["policyGoals/during-0", "policyGoals/during-1", "policyGoals/during-2"]
+    );
+    assert!(after.windows(2).all(|w| w[0].0 < w[1].0), "{after:?}");
+}

@@ -1258,3 +1258,53 @@ async fn contributions_link_goals_across_the_tree() {
     assert_eq!(after.revision, created.revision + 1);
     assert!(ids(r#"contributes_to:"policyGoals/regional""#).await.is_empty());
 }
+
+/// Get and BatchGet answer a cached goal with the encoded answer the cache keeps next to it:
+/// the same message as the write's answer, on the first read (which fills the cache) and on
+/// later ones (from the cache), and a new one after a change.
+#[tokio::test]
+async fn cached_answers_are_the_goal_as_written() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    let mut g = goal("Cached", pb::Pillar::IndustrialResurgence);
+    g.sectors = vec!["semiconductors".into(), "automotive".into()];
+    g.targets = vec![ai_factories_target()];
+    g.labels = [("team", "ax"), ("owner", "motie"), ("phase", "one")]
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    let created = c.create_policy_goal(create("cached", g)).await.unwrap();
+    c.create_policy_goal(create("other", goal("Other", pb::Pillar::IndustrialResurgence)))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(c.get_policy_goal("policyGoals/cached").await.unwrap(), created);
+        let got = c
+            .batch_get_policy_goals(["policyGoals/cached", "policyGoals/other", "policyGoals/cached"])
+            .await
+            .unwrap();
+        assert_eq!(got[0], created);
+        assert_eq!(got[2], created);
+        assert_eq!(got[1].name, "policyGoals/other");
+    }
+    let updated = c
+        .update_policy_goal(masked(
+            pb::PolicyGoal {
+                name: "policyGoals/cached".into(),
+                title: "Cached, renamed".into(),
+                etag: created.etag.clone(),
+                ..Default::default()
+            },
+            &["title"],
+        ))
+        .await
+        .unwrap();
+    assert_ne!(updated, created);
+    for _ in 0..2 {
+        assert_eq!(c.get_policy_goal("policyGoals/cached").await.unwrap(), updated);
+        assert_eq!(
+            c.batch_get_policy_goals(["policyGoals/cached"]).await.unwrap(),
+            std::slice::from_ref(&updated)
+        );
+    }
+}

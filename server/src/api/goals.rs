@@ -13,7 +13,7 @@ use crate::{
         list::{self, PageTokens},
         measurement::{self, MeasurementSpec},
     },
-    store::MeasurementQuery,
+    store::{MeasurementQuery, Store},
 };
 
 const GOALS: Collection = Collection::PolicyGoals;
@@ -301,5 +301,116 @@ resource::resource_service! {
             measurements: page.measurements.iter().map(|m| m.to_proto()).collect(),
             next_page_token: page.next_page_token,
         }))
+    }
+}
+
+/// The PolicyGoalService as served: the generated server, except that GetPolicyGoal and
+/// BatchGetPolicyGoals answer with the encoded goals the read cache keeps next to its values
+/// ([`resource::Encoded`]), so a cached goal is converted and encoded once, not on every
+/// read. Same requests, answers, metadata and message-size limits as the generated methods
+/// (the calls go through the same `tonic::server::Grpc`, with the same codec for requests).
+#[derive(Debug, Clone)]
+pub struct GoalsServer {
+    inner: pb::policy_goal_service_server::PolicyGoalServiceServer<GoalsApi>,
+    store: std::sync::Arc<Store>,
+    max_decoding_message_size: usize,
+}
+
+impl GoalsServer {
+    pub fn new(store: Store, max_decoding_message_size: usize) -> Self {
+        GoalsServer {
+            inner: pb::policy_goal_service_server::PolicyGoalServiceServer::new(GoalsApi::new(store.clone()))
+                .max_decoding_message_size(max_decoding_message_size),
+            store: std::sync::Arc::new(store),
+            max_decoding_message_size,
+        }
+    }
+}
+
+impl tonic::server::NamedService for GoalsServer {
+    const NAME: &'static str = pb::policy_goal_service_server::SERVICE_NAME;
+}
+
+const GET_PATH: &str = "/motie.registry.v1.PolicyGoalService/GetPolicyGoal";
+const BATCH_GET_PATH: &str = "/motie.registry.v1.PolicyGoalService/BatchGetPolicyGoals";
+/// The field number of `BatchGetPolicyGoalsResponse.policy_goals`.
+const BATCH_GET_FIELD: u32 = 1;
+
+type BoxFuture<T, E> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send + 'static>>;
+
+/// GetPolicyGoal, answered encoded.
+struct GetGoal(std::sync::Arc<Store>);
+
+impl tonic::server::UnaryService<pb::GetPolicyGoalRequest> for GetGoal {
+    type Response = resource::Encoded;
+    type Future = BoxFuture<Response<resource::Encoded>, Status>;
+
+    fn call(&mut self, request: Request<pb::GetPolicyGoalRequest>) -> Self::Future {
+        let store = self.0.clone();
+        Box::pin(async move {
+            let r = request.get_ref();
+            let mode = super::read_mode(&request);
+            let answer = resource::get_encoded::<PolicyGoal>(&store, &r.name, r.read_time.as_ref(), mode).await?;
+            Ok(Response::new(answer))
+        })
+    }
+}
+
+/// BatchGetPolicyGoals, answered encoded.
+struct BatchGetGoals(std::sync::Arc<Store>);
+
+impl tonic::server::UnaryService<pb::BatchGetPolicyGoalsRequest> for BatchGetGoals {
+    type Response = resource::Encoded;
+    type Future = BoxFuture<Response<resource::Encoded>, Status>;
+
+    fn call(&mut self, request: Request<pb::BatchGetPolicyGoalsRequest>) -> Self::Future {
+        let store = self.0.clone();
+        Box::pin(async move {
+            let r = request.get_ref();
+            let mode = super::read_mode(&request);
+            let answer =
+                resource::batch_get_encoded::<PolicyGoal>(&store, &r.names, r.allow_missing, mode, BATCH_GET_FIELD)
+                    .await?;
+            Ok(Response::new(answer))
+        })
+    }
+}
+
+impl<B> tower::Service<http::Request<B>> for GoalsServer
+where
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        use tonic::server::Grpc;
+        use tonic_prost::ProstCodec;
+        let max = Some(self.max_decoding_message_size);
+        match req.uri().path() {
+            GET_PATH => {
+                let svc = GetGoal(self.store.clone());
+                Box::pin(async move {
+                    let codec = ProstCodec::<resource::Encoded, pb::GetPolicyGoalRequest>::default();
+                    let mut grpc = Grpc::new(codec).apply_max_message_size_config(max, None);
+                    Ok(grpc.unary(svc, req).await)
+                })
+            }
+            BATCH_GET_PATH => {
+                let svc = BatchGetGoals(self.store.clone());
+                Box::pin(async move {
+                    let codec = ProstCodec::<resource::Encoded, pb::BatchGetPolicyGoalsRequest>::default();
+                    let mut grpc = Grpc::new(codec).apply_max_message_size_config(max, None);
+                    Ok(grpc.unary(svc, req).await)
+                })
+            }
+            _ => self.inner.call(req),
+        }
     }
 }

@@ -3,6 +3,8 @@
 
 use std::future::Future;
 
+use bytes::{BufMut, Bytes, BytesMut};
+
 use registry_proto::v1 as pb;
 use tonic::{Request, Status};
 
@@ -18,7 +20,10 @@ use crate::{
         product_set::{ProductSet, ProductSetPatch, ProductSetSpec},
         risk::{RiskEntry, RiskPatch, RiskSpec},
     },
-    store::{Resource, Store, Writable, WriteCtx, cache::ReadMode},
+    store::{
+        Resource, Store, Writable, WriteCtx,
+        cache::{Encoding, ReadMode},
+    },
 };
 
 /// A resource served over the API: its proto message.
@@ -505,6 +510,116 @@ pub(crate) async fn get<R: ApiResource>(
             .ok_or_else(|| super::not_found_at(c, &id))?
             .to_proto()),
     }
+}
+
+/// A message already encoded: the answer of a Get or BatchGet built from the encoded
+/// answers the read cache keeps with its values ([`Encoding`]), so a cache hit is neither
+/// converted nor encoded again. Its bytes are exactly the encoding of the proto message it
+/// stands for; it is only ever encoded (answers), never decoded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Encoded(pub Bytes);
+
+impl prost::Message for Encoded {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        buf.put_slice(&self.0);
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        prost::encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn clear(&mut self) {
+        self.0 = Bytes::new();
+    }
+}
+
+/// The encoded proto message of `item`: from its cache entry's slot (filled here the first
+/// time), or encoded now when it is not cached.
+fn encode<R: ApiResource>(item: &R, slot: Option<&Encoding>) -> Bytes
+where
+    R::Proto: prost::Message,
+{
+    use prost::Message;
+    match slot {
+        Some(slot) => slot.get_or_init(|| item.to_proto().encode_to_vec().into()).clone(),
+        None => item.to_proto().encode_to_vec().into(),
+    }
+}
+
+/// [`get`], encoded: the same answer, from the encoded form the read cache keeps when the
+/// resource is cached and has no detail.
+pub(crate) async fn get_encoded<R: ApiResource>(
+    store: &Store,
+    name: &str,
+    read_time: Option<&prost_types::Timestamp>,
+    mode: ReadMode,
+) -> Result<Encoded, Status>
+where
+    R::Proto: prost::Message,
+{
+    use prost::Message;
+    let c = R::KIND.collection;
+    let (id, read_time) = super::get_target(c, name, read_time)?;
+    let proto = match read_time {
+        None => {
+            let (item, slot) = store.get_cached_encoded::<R>(&id, mode).await?;
+            if !item.has_detail() {
+                return Ok(Encoded(encode(&*item, slot.as_ref())));
+            }
+            // As `get`: the detail is added to a copy, and that answer is not kept.
+            let mut item = (*item).clone();
+            R::detail(store, &mut item).await?;
+            item.to_proto()
+        }
+        Some(t) => store
+            .get_at::<R>(&id, t)
+            .await?
+            .ok_or_else(|| super::not_found_at(c, &id))?
+            .to_proto(),
+    };
+    Ok(Encoded(proto.encode_to_vec().into()))
+}
+
+/// [`batch_get`], encoded as the BatchGet response whose repeated field `field` (its
+/// number) holds the resources: each resource's encoded answer as the read cache keeps it.
+pub(crate) async fn batch_get_encoded<R: ApiResource>(
+    store: &Store,
+    names: &[String],
+    allow_missing: bool,
+    mode: ReadMode,
+    field: u32,
+) -> Result<Encoded, Status>
+where
+    R::Proto: prost::Message,
+{
+    use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+    let ids = super::batch_ids(R::KIND.collection, names)?;
+    let items = store.batch_get_cached_encoded::<R>(&ids, allow_missing, mode).await?;
+    let parts: Vec<Bytes> = items
+        .iter()
+        .map(|(item, slot)| encode(&**item, slot.as_ref()))
+        .collect();
+    let len = parts
+        .iter()
+        .map(|p| key_len(field) + encoded_len_varint(p.len() as u64) + p.len())
+        .sum();
+    let mut buf = BytesMut::with_capacity(len);
+    for p in &parts {
+        encode_key(field, WireType::LengthDelimited, &mut buf);
+        encode_varint(p.len() as u64, &mut buf);
+        buf.put_slice(p);
+    }
+    Ok(Encoded(buf.freeze()))
 }
 
 /// One page of a List answer.

@@ -29,7 +29,7 @@ use std::{
     future::Future,
     hash::{Hash, Hasher},
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc, Mutex, OnceLock, PoisonError,
         atomic::{AtomicI64, AtomicU64, Ordering::SeqCst},
     },
     time::{Duration, Instant},
@@ -115,9 +115,17 @@ pub struct Stamp {
 #[derive(Clone)]
 struct Entry {
     value: Arc<dyn Any + Send + Sync>,
+    /// The value's encoded answer, derived from it once by the API layer (see [`Encoding`]).
+    encoded: Encoding,
     stamp: Stamp,
     weight: u32,
 }
+
+/// The slot of a cached value's encoded answer (the bytes of its API message): filled once,
+/// by the first read that needs it, from the value alone, and kept in the value's entry, so it
+/// is invalidated with the value and never outlives it. The store does not know what the
+/// bytes are; the API layer does.
+pub type Encoding = Arc<OnceLock<bytes::Bytes>>;
 
 /// The read cache of one replica (see the module documentation).
 pub struct ReadCache {
@@ -226,6 +234,11 @@ impl ReadCache {
 
     /// The cached value of `name`, if it is current.
     pub fn get<T: Any + Send + Sync>(&self, name: &str) -> Option<Arc<T>> {
+        self.get_encoded(name).map(|(v, _)| v)
+    }
+
+    /// The cached value of `name` and the slot of its encoded answer, if it is current.
+    pub fn get_encoded<T: Any + Send + Sync>(&self, name: &str) -> Option<(Arc<T>, Encoding)> {
         if self.opts.max_entries == 0 || !self.fresh() {
             return None;
         }
@@ -233,20 +246,36 @@ impl ReadCache {
         if !self.unchanged(&e.stamp) {
             return None;
         }
-        e.value.downcast::<T>().ok()
+        Some((e.value.downcast::<T>().ok()?, e.encoded))
     }
 
     /// Caches `value` (about `size` bytes), read under `stamp`; nothing if something
-    /// changed since the stamp.
-    pub fn insert<T: Any + Send + Sync>(&self, name: String, value: Arc<T>, size: usize, stamp: Stamp) {
+    /// changed since the stamp. The slot of its encoded answer, when it was cached.
+    pub fn insert<T: Any + Send + Sync>(
+        &self,
+        name: String,
+        value: Arc<T>,
+        size: usize,
+        stamp: Stamp,
+    ) -> Option<Encoding> {
         if self.opts.max_entries == 0 || !self.unchanged(&stamp) {
-            return;
+            return None;
         }
         let weight = u32::try_from(size).unwrap_or(u32::MAX);
         if u64::from(weight) > self.opts.max_bytes {
-            return;
+            return None;
         }
-        self.entries.insert(name, Entry { value, stamp, weight });
+        let encoded = Encoding::default();
+        self.entries.insert(
+            name,
+            Entry {
+                value,
+                encoded: encoded.clone(),
+                stamp,
+                weight,
+            },
+        );
+        Some(encoded)
     }
 
     /// Applies one change: `name` of `resource_type` changed.
@@ -344,12 +373,13 @@ pub(crate) fn record_writes<'a>(sequence: i64, changed: impl Iterator<Item = (&'
     });
 }
 
-/// The memory a cached value takes, estimated as three times its JSON form (counted
-/// without building it): allocated strings, vectors and maps, the entry and the allocator's
-/// overhead. An estimate: under the bench's `get` the server's RSS grew by about 4 KB per
-/// cached goal.
+/// The memory a cached value takes, estimated as four times its JSON form (counted
+/// without building it): three for the value (allocated strings, vectors and maps, the entry
+/// and the allocator's overhead; under the bench's `get` the server's RSS grew by about 4 KB
+/// per cached goal) and one for its encoded answer ([`Encoding`]; protobuf is smaller than
+/// JSON).
 pub(crate) fn memory_size<T: serde::Serialize>(value: &T) -> usize {
-    3 * json_size(value)
+    4 * json_size(value)
 }
 
 fn json_size<T: serde::Serialize>(value: &T) -> usize {

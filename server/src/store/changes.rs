@@ -47,21 +47,64 @@ pub struct ChangeQuery {
 }
 
 impl Store {
-    /// The settled point of the log: every sequence at or below it has been drawn by a
-    /// transaction that has since ended (committed and visible, or rolled back), so no change
-    /// can appear at or below it later. Writers hold the change-log lock shared from drawing
-    /// their sequence numbers until they end; taking it exclusively here waits only for the
-    /// writes in flight, then the sequence's last value is read. (Numbers drawn by a rolled
-    /// back transaction are never used: sequences may have holes, never late arrivals.)
+    /// The highest sequence that can no longer appear later: every number at or below it
+    /// was drawn by a transaction that has since ended (committed and visible, or rolled
+    /// back), so no change can appear at or below it later. (Numbers drawn by a rolled back
+    /// transaction are never used: sequences may have holes, never late arrivals.)
+    ///
+    /// Writers hold a lock of their own from before they draw their numbers until they end
+    /// ([`super::append_changes`]). This reads the sequence's last value, then waits for the
+    /// writers whose locks are held at that point, each on its own lock: it pauses no writer
+    /// (a writer that starts meanwhile takes a lock of its own, which nobody waits for), and
+    /// a writer that drew a number at or below the value had its lock before. A writer of an
+    /// earlier version of the registry (holding only the change-log lock, shared) is waited
+    /// for the old way: by taking the change-log lock exclusively.
     pub async fn settled_sequence(&self) -> Result<i64, Error> {
-        sqlx::query_scalar(
-            "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))
-             SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END FROM l, change_log_sequence s",
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let last: i64 =
+            sqlx::query_scalar("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM change_log_sequence")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        let (writers, legacy): (Vec<i64>, bool) = sqlx::query_as(
+            "SELECT
+               coalesce((SELECT array_agg(w.objid::bigint) FROM pg_locks w
+                         WHERE w.locktype = 'advisory' AND w.objsubid = 2 AND w.classid = $1::bigint::oid
+                           AND w.granted AND w.pid IS DISTINCT FROM pg_backend_pid()), '{}'),
+               EXISTS (SELECT 1 FROM pg_locks g
+                       WHERE g.locktype = 'advisory' AND g.objsubid = 1 AND g.granted
+                         AND g.classid = ($2 >> 32)::oid AND g.objid = ($2 & 4294967295)::oid
+                         AND NOT EXISTS (SELECT 1 FROM pg_locks w
+                                         WHERE w.pid = g.pid AND w.locktype = 'advisory' AND w.objsubid = 2
+                                           AND w.classid = $1::bigint::oid AND w.granted))",
         )
+        .bind(i64::from(super::CHANGE_LOG_WRITER_CLASS))
         .bind(super::CHANGE_LOG_LOCK)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *conn)
         .await
-        .map_err(db_error)
+        .map_err(db_error)?;
+        if legacy {
+            return sqlx::query_scalar(
+                "WITH l AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))
+                 SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END FROM l, change_log_sequence s",
+            )
+            .bind(super::CHANGE_LOG_LOCK)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db_error);
+        }
+        if !writers.is_empty() {
+            // Shared, each in turn, released when the statement ends: only the writer that
+            // holds the lock waits for nobody; no later writer uses its key.
+            let keys: Vec<i32> = writers.into_iter().filter_map(|k| i32::try_from(k).ok()).collect();
+            sqlx::query("SELECT count(pg_advisory_xact_lock_shared($1, k)) FROM unnest($2::int[]) AS k")
+                .bind(super::CHANGE_LOG_WRITER_CLASS)
+                .bind(keys)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        }
+        Ok(last)
     }
 
     /// The highest sequence in the log (0 when empty); committed changes may still appear

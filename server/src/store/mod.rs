@@ -42,6 +42,26 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// Advisory-lock keys. The change-log lock serialises sequence assignment with commit order
 /// (migration 20261201200001 takes it by its value, 125779852197889).
 const CHANGE_LOG_LOCK: i64 = 0x7265_6769_0001;
+/// The class of the writers' own change-log locks (two-key advisory locks `(class, key)`,
+/// apart from the one-key locks above): each writer holds `(class, its transaction id mod
+/// 2^31-1)` exclusively from before it draws sequence numbers until it ends (see
+/// [`Store::settled_sequence`]).
+const CHANGE_LOG_WRITER_CLASS: i32 = 0x7265_6769;
+
+/// The locks a writer takes before drawing change-log sequence numbers (one row): its own
+/// lock, then the change-log lock shared (which replicas of earlier versions wait for).
+macro_rules! writer_locks {
+    () => {
+        "SELECT pg_advisory_xact_lock(1919248233, (pg_current_xact_id()::text::bigint % 2147483647)::int), \
+         pg_advisory_xact_lock_shared(125779852197889)"
+    };
+}
+
+/// [`writer_locks`], for tests that stand for a write in flight: run it in a transaction,
+/// then draw a number with `SELECT nextval('change_log_sequence')`.
+pub const CHANGE_LOG_WRITER_LOCKS: &str = writer_locks!();
+
+const _: () = assert!(CHANGE_LOG_WRITER_CLASS == 1_919_248_233 && CHANGE_LOG_LOCK == 125_779_852_197_889);
 /// Goal-tree lock: shared by operations that hang a goal under a parent, exclusive for those
 /// that move or cascade over subtrees.
 const GOAL_TREE_LOCK: i64 = 0x7265_6769_0002;
@@ -387,12 +407,15 @@ async fn lock(tx: &mut Transaction<'static, Postgres>, key: i64, shared: bool) -
     Ok(())
 }
 
-/// Appends change-log rows. Call it last in a transaction. It takes the change-log lock
-/// *shared* before drawing sequence numbers and holds it until the transaction ends, so
-/// concurrent writers commit in parallel (sharing WAL flushes), while a reader that takes the
-/// lock exclusively ([`Store::settled_sequence`]) knows that every sequence drawn before it
-/// got the lock belongs to a transaction that has ended. Readers never look past that point,
-/// so a transaction that commits late cannot be skipped.
+/// Appends change-log rows. Call it last in a transaction. Before drawing sequence numbers
+/// it takes a lock of its own (exclusive, keyed by its transaction) and the change-log lock
+/// *shared*, and holds both until the transaction ends, so concurrent writers commit in
+/// parallel (sharing WAL flushes), while a reader ([`Store::settled_sequence`]) that reads the
+/// sequence's last value and then waits for the writers' own locks it saw held knows that
+/// every sequence drawn before it read the value belongs to a transaction that has ended.
+/// Readers never look past that point, so a transaction that commits late cannot be skipped;
+/// and since a reader waits only for locks of writers already in flight, it never pauses the
+/// writers that come after it.
 pub(crate) async fn append_changes(
     tx: &mut Transaction<'static, Postgres>,
     changes: &[Change<'_>],
@@ -440,19 +463,18 @@ async fn append(
         masks.push(c.mask.join(","));
         snapshots.push(c.snapshot.clone().unwrap_or(serde_json::Value::Null));
     }
-    let sequences: Vec<i64> = sqlx::query_scalar(
-        "WITH r AS (UPDATE request_ids SET response = $11
-                    WHERE $9::text IS NOT NULL AND actor = $12 AND method = $9 AND request_id = $10),
-              l AS MATERIALIZED (SELECT pg_advisory_xact_lock_shared($1)),
+    let sequences: Vec<i64> = sqlx::query_scalar(concat!(
+        r#"WITH r AS (UPDATE request_ids SET response = $10
+                    WHERE $8::text IS NOT NULL AND actor = $11 AND method = $8 AND request_id = $9),
+              l AS MATERIALIZED ("#, writer_locks!(), r#"),
               n AS MATERIALIZED (SELECT pg_notify('registry_changes', ''))
          INSERT INTO change_log (sequence, resource_type, resource_name, change_kind, actor, request_id, update_mask, snapshot)
          SELECT nextval('change_log_sequence'), t, n, k, a, r, CASE WHEN m = '' THEN '{}'::text[] ELSE string_to_array(m, ',') END, NULLIF(s, 'null'::jsonb)
-         FROM l, n, unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[])
+         FROM l, n, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[])
               WITH ORDINALITY AS u(t, n, k, a, r, m, s, ord)
          ORDER BY ord
-         RETURNING sequence",
-    )
-    .bind(CHANGE_LOG_LOCK)
+         RETURNING sequence"#
+    ))
     .bind(&types)
     .bind(&names)
     .bind(&kinds)

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use super::{
     Change, ChangeKind, ListQuery, Store, WriteCtx,
-    cache::{Depends, ReadMode, memory_size},
+    cache::{Depends, Encoding, ReadMode, memory_size},
     db_error, page,
 };
 use crate::domain::{
@@ -290,20 +290,30 @@ impl Store {
     /// [`Store::get`] through the read cache: a current cached value (with `mode`
     /// [`ReadMode::Cached`]), else the database's answer, which then fills the cache.
     pub async fn get_cached<R: Resource>(&self, id: &Id, mode: ReadMode) -> Result<Arc<R>, Error> {
+        self.get_cached_encoded::<R>(id, mode).await.map(|(item, _)| item)
+    }
+
+    /// [`Store::get_cached`], with the slot of the value's encoded answer when the value is
+    /// (now) in the cache.
+    pub async fn get_cached_encoded<R: Resource>(
+        &self,
+        id: &Id,
+        mode: ReadMode,
+    ) -> Result<(Arc<R>, Option<Encoding>), Error> {
         let Some(cache) = self.cache.as_deref() else {
-            return self.get::<R>(id).await.map(Arc::new);
+            return Ok((Arc::new(self.get::<R>(id).await?), None));
         };
         let name = R::KIND.collection.name(id);
         if mode == ReadMode::Cached
-            && let Some(hit) = cache.get::<R>(&name)
+            && let Some((hit, encoded)) = cache.get_encoded::<R>(&name)
         {
-            return Ok(hit);
+            return Ok((hit, Some(encoded)));
         }
         let kind = cache.kind(R::KIND.collection.resource_type(), R::DEPENDS);
         let stamp = cache.stamp(&kind, &name);
         let item = Arc::new(self.get::<R>(id).await?);
-        cache.insert(name, item.clone(), memory_size(&*item), stamp);
-        Ok(item)
+        let encoded = cache.insert(name, item.clone(), memory_size(&*item), stamp);
+        Ok((item, encoded))
     }
 
     /// [`Store::batch_get`] through the read cache: the current cached values, the others
@@ -314,12 +324,24 @@ impl Store {
         allow_missing: bool,
         mode: ReadMode,
     ) -> Result<Vec<Arc<R>>, Error> {
+        let items = self.batch_get_cached_encoded::<R>(wanted, allow_missing, mode).await?;
+        Ok(items.into_iter().map(|(item, _)| item).collect())
+    }
+
+    /// [`Store::batch_get_cached`], each value with the slot of its encoded answer when it is
+    /// (now) in the cache.
+    pub async fn batch_get_cached_encoded<R: Resource + Clone>(
+        &self,
+        wanted: &[Id],
+        allow_missing: bool,
+        mode: ReadMode,
+    ) -> Result<Vec<(Arc<R>, Option<Encoding>)>, Error> {
         let Some(cache) = self.cache.as_deref() else {
             let items = self.batch_get::<R>(wanted, allow_missing).await?;
-            return Ok(items.into_iter().map(Arc::new).collect());
+            return Ok(items.into_iter().map(|item| (Arc::new(item), None)).collect());
         };
         let c = R::KIND.collection;
-        let mut found: HashMap<&Id, Arc<R>> = HashMap::with_capacity(wanted.len());
+        let mut found: HashMap<&Id, (Arc<R>, Option<Encoding>)> = HashMap::with_capacity(wanted.len());
         // The names to read from the database, with the epochs taken before the read.
         let mut stamps: HashMap<Id, (String, super::cache::Stamp)> = HashMap::new();
         let kind = cache.kind(c.resource_type(), R::DEPENDS);
@@ -328,9 +350,9 @@ impl Store {
                 continue;
             }
             let name = c.name(id);
-            match cache.get::<R>(&name).filter(|_| mode == ReadMode::Cached) {
-                Some(hit) => {
-                    found.insert(id, hit);
+            match cache.get_encoded::<R>(&name).filter(|_| mode == ReadMode::Cached) {
+                Some((hit, encoded)) => {
+                    found.insert(id, (hit, Some(encoded)));
                 }
                 None => {
                     let stamp = cache.stamp(&kind, &name);
@@ -338,15 +360,15 @@ impl Store {
                 }
             }
         }
-        let mut fetched: HashMap<Id, Arc<R>> = HashMap::with_capacity(stamps.len());
+        let mut fetched: HashMap<Id, (Arc<R>, Option<Encoding>)> = HashMap::with_capacity(stamps.len());
         if !stamps.is_empty() {
             let ids: Vec<Id> = stamps.keys().cloned().collect();
             for item in self.batch_get::<R>(&ids, true).await? {
                 let item = Arc::new(item);
-                if let Some((name, stamp)) = stamps.remove(item.id()) {
-                    cache.insert(name, item.clone(), memory_size(&*item), stamp);
-                }
-                fetched.insert(item.id().clone(), item);
+                let encoded = stamps
+                    .remove(item.id())
+                    .and_then(|(name, stamp)| cache.insert(name, item.clone(), memory_size(&*item), stamp));
+                fetched.insert(item.id().clone(), (item, encoded));
             }
         }
         let mut out = Vec::with_capacity(wanted.len());
