@@ -99,34 +99,57 @@ const INSERT: &str = "WITH ins AS (
 )
 SELECT count(*) FROM touched";
 
-/// Recomputes, from the current records of the touched product-years, their world
-/// statistics and the statistics of every country importing them (the same sums as the
-/// migration that created `trade_country_stats`). Records are never removed, so every row
-/// of a touched product-year is rewritten. The current records of a product-year new in this
-/// load are all new, so they are read from the load's own rows; only product-years that had
-/// records before are read from the stored records. The largest supplier (ties: the first code) is the
-/// maximum of [value, −code] (the code's two bytes as a number), an aggregate that needs no
-/// sort of each group's rows, and turns back into the code's letters.
-const RECOMPUTE_STATS: &str = "WITH cur AS MATERIALIZED (
-    SELECT t.year, t.product, t.exporter, t.importer, t.value_usd
-    FROM trade_records t JOIN trade_touched a ON a.year = t.year AND a.product = t.product AND a.known
-    WHERE t.valid_to IS NULL
-    UNION ALL
-    SELECT d.year, d.product, d.exporter, d.importer, d.value_usd
-    FROM trade_diff d JOIN trade_touched a ON a.year = d.year AND a.product = d.product AND NOT a.known
-), imp AS MATERIALIZED (
-    SELECT importer AS country, year, product,
-           least(sum(value_usd), 9223372036854775807)::bigint AS import_value_usd,
+/// The sums of an importer's imports of a product-year over its suppliers, from rows of
+/// `exporter`, `value_usd` grouped by (country, year, product): total, HHI, the largest
+/// supplier as the maximum of [value, −code] (the code's two bytes as a number: ties go to the
+/// first code; an aggregate that needs no sort of each group's rows), its value, how many.
+macro_rules! import_sums {
+    () => {
+        "least(sum(value_usd), 9223372036854775807)::bigint AS import_value_usd,
            CASE WHEN sum(value_usd) > 0
                 THEN sum(value_usd::float8 * value_usd::float8) / sum(value_usd::float8) ^ 2 ELSE 0 END AS import_hhi,
            max(ARRAY[value_usd, -(ascii(exporter) * 256 + ascii(substr(exporter, 2)))])
                FILTER (WHERE value_usd > 0) AS top,
            max(value_usd) AS top_value_usd,
-           count(*) FILTER (WHERE value_usd > 0)::int AS supplier_count
-    FROM cur GROUP BY 1, 2, 3
+           count(*) FILTER (WHERE value_usd > 0)::int AS supplier_count"
+    };
+}
+
+/// The sums of the staged rows, by importer and by exporter of each product-year, computed
+/// before the load waits for its turn to merge (so while another load merges). For a
+/// product-year new in this load every current record is a staged row, and these are its sums.
+const SLICE_SUMS: [&str; 2] = [
+    concat!(
+        "CREATE TEMP TABLE trade_slice_imp ON COMMIT DROP AS
+         SELECT importer AS country, year, product, ",
+        import_sums!(),
+        " FROM trade_staging GROUP BY 1, 2, 3"
+    ),
+    "CREATE TEMP TABLE trade_slice_exp ON COMMIT DROP AS
+     SELECT exporter AS country, year, product, sum(value_usd) AS value_usd FROM trade_staging GROUP BY 1, 2, 3",
+];
+
+/// Recomputes the world statistics of the touched product-years and the statistics of every
+/// country importing them (the same sums as the migration that created
+/// `trade_country_stats`). Records are never removed, so every row of a touched product-year
+/// is rewritten. Product-years that had records before this load are summed from the stored
+/// current records; those new in it take the sums of the staged rows ([`SLICE_SUMS`]).
+const RECOMPUTE_STATS: &str = concat!(
+    "WITH cur AS MATERIALIZED (
+    SELECT t.year, t.product, t.exporter, t.importer, t.value_usd
+    FROM trade_records t JOIN trade_touched a ON a.year = t.year AND a.product = t.product AND a.known
+    WHERE t.valid_to IS NULL
+), imp AS MATERIALIZED (
+    SELECT importer AS country, year, product, ",
+    import_sums!(),
+    " FROM cur GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT s.* FROM trade_slice_imp s JOIN trade_touched a ON a.year = s.year AND a.product = s.product AND NOT a.known
 ), exp AS MATERIALIZED (
     SELECT exporter AS country, year, product, sum(value_usd) AS value_usd
     FROM cur GROUP BY 1, 2, 3
+    UNION ALL
+    SELECT s.* FROM trade_slice_exp s JOIN trade_touched a ON a.year = s.year AND a.product = s.product AND NOT a.known
 ), world AS (
     INSERT INTO trade_product_stats (year, product, world_export_hhi, importer_count, exporter_count, world_value_usd)
     SELECT e.year, e.product,
@@ -147,7 +170,8 @@ SELECT i.country, i.year, i.product, i.import_value_usd, i.import_hhi,
 FROM imp i LEFT JOIN exp e ON e.country = i.country AND e.year = i.year AND e.product = i.product
 ON CONFLICT (country, year, product) DO UPDATE SET import_value_usd = excluded.import_value_usd,
     import_hhi = excluded.import_hhi, top_supplier = excluded.top_supplier, top_value_usd = excluded.top_value_usd,
-    supplier_count = excluded.supplier_count, export_value_usd = excluded.export_value_usd";
+    supplier_count = excluded.supplier_count, export_value_usd = excluded.export_value_usd"
+);
 
 impl TradeLoad {
     /// Stages the chunks of records sent on `chunks` until it closes, in one COPY: PostgreSQL
@@ -179,10 +203,13 @@ impl TradeLoad {
     pub async fn finish(mut self, validate_only: bool) -> Result<LoadCounts, Error> {
         // The joins and aggregates of a slice (up to 250,000 rows) fit in memory with this.
         self.execute("SET LOCAL work_mem = '64MB'").await?;
-        lock(&mut self.tx, TRADE_LOAD_LOCK, false).await?;
         // Temporary tables are never analysed on their own: without this the planner guesses
         // the staged rows' count and may sort every stored record to join them.
         self.execute("ANALYZE trade_staging").await?;
+        for sql in SLICE_SUMS {
+            self.execute(sql).await?;
+        }
+        lock(&mut self.tx, TRADE_LOAD_LOCK, false).await?;
         let (inserted, revised): (i64, i64) = sqlx::query_as(DIFF).fetch_one(&mut *self.tx).await.map_err(db_error)?;
         if revised > 0 {
             // Analysed, so that closing a few changed versions looks them up by key instead
