@@ -118,7 +118,9 @@ macro_rules! import_sums {
 /// The sums of the staged rows, by importer and by exporter of each product-year, computed
 /// before the load waits for its turn to merge (so while another load merges). For a
 /// product-year new in this load every current record is a staged row, and these are its sums.
-const SLICE_SUMS: [&str; 2] = [
+/// Both are analysed (temporary tables never are on their own): with the planner guessing
+/// their size, the merge sorted them to join them instead of hashing.
+const SLICE_SUMS: [&str; 4] = [
     concat!(
         "CREATE TEMP TABLE trade_slice_imp ON COMMIT DROP AS
          SELECT importer AS country, year, product, ",
@@ -127,6 +129,8 @@ const SLICE_SUMS: [&str; 2] = [
     ),
     "CREATE TEMP TABLE trade_slice_exp ON COMMIT DROP AS
      SELECT exporter AS country, year, product, sum(value_usd) AS value_usd FROM trade_staging GROUP BY 1, 2, 3",
+    "ANALYZE trade_slice_imp",
+    "ANALYZE trade_slice_exp",
 ];
 
 /// Recomputes the world statistics of the touched product-years and the statistics of every
