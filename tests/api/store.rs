@@ -186,6 +186,9 @@ async fn change_sequences_follow_commit_order() {
     assert_eq!(seqs.last().unwrap() - seqs.first().unwrap(), 39);
 }
 
+/// A goal of a batch create: id, spec, initial state.
+type NewGoal = (Id, GoalSpec, GoalState);
+
 /// What the database's CHECK constraints and `ON CONFLICT` refuse in a batch insert, which
 /// the API cannot send (a duplicate id in one batch, an empty title, a CLOSED goal without an
 /// outcome), a `validate_only` batch refuses the same way without inserting.
@@ -202,7 +205,7 @@ async fn validate_only_batch_create_refuses_what_the_insert_refuses() {
         title: String::new(),
         ..spec("A", None)
     };
-    let cases: Vec<(&str, Vec<(Id, GoalSpec, GoalState)>)> = vec![
+    let cases: Vec<(&str, Vec<NewGoal>)> = vec![
         (
             "duplicate id",
             vec![
