@@ -1013,6 +1013,230 @@ async fn batch_create_is_ordered_atomic_and_idempotent() {
     assert_eq!(goal_changes(&app).await, 5, "failed batches leave no change record");
 }
 
+/// `validate_only` of a batch create checks ids, parents and references with reads instead of
+/// inserting and rolling back: every case the INSERT used to catch answers exactly as the
+/// real create does, and a validation writes nothing (no goal, link or change record).
+#[tokio::test]
+async fn validate_only_batch_create_answers_like_the_create() {
+    let app = TestApp::spawn().await;
+    let c = &app.client;
+    c.create_policy_goal(create("old", goal("Old", pb::Pillar::TradeNationalInterest)))
+        .await
+        .unwrap();
+    c.create_policy_goal(create("gone", goal("Gone", pb::Pillar::TradeNationalInterest)))
+        .await
+        .unwrap();
+    c.delete_policy_goal(pb::DeletePolicyGoalRequest {
+        name: "policyGoals/gone".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for id in ["us", "jp"] {
+        c.create_trade_partner(registry_e2e::create_partner(
+            id,
+            registry_e2e::partner(pb::trade_partner::Kind::Country, id),
+        ))
+        .await
+        .unwrap();
+    }
+    c.delete_trade_partner(pb::DeleteTradePartnerRequest {
+        name: "tradePartners/jp".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    for id in ["chips", "old-chips"] {
+        c.create_product_set(pb::CreateProductSetRequest {
+            product_set_id: id.into(),
+            product_set: Some(pb::ProductSet {
+                display_name: id.into(),
+                products: vec!["854231".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    c.delete_product_set(pb::DeleteProductSetRequest {
+        name: "productSets/old-chips".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let written = || async {
+        let links: i64 = sqlx::query_scalar("SELECT count(*) FROM goal_partner_links")
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+        (goal_count(&app).await, goal_changes(&app).await, links)
+    };
+    let before = written().await;
+    let root = |id: &str| create(id, goal(id, pb::Pillar::IndustrialResurgence));
+    let with = |id: &str, f: fn(&mut pb::PolicyGoal)| {
+        let mut g = goal(id, pb::Pillar::IndustrialResurgence);
+        f(&mut g);
+        create(id, g)
+    };
+    let cases: Vec<(&str, Vec<pb::CreatePolicyGoalRequest>)> = vec![
+        ("id already stored", vec![root("n1"), root("old")]),
+        ("id of a deleted goal", vec![root("n1"), root("gone")]),
+        ("duplicate id in the batch", vec![root("n1"), root("n1")]),
+        ("missing parent", vec![root("n1"), child("n2", "nowhere")]),
+        ("parent later in the batch", vec![child("n2", "n3"), root("n3")]),
+        ("deleted parent", vec![root("n1"), child("n2", "gone")]),
+        ("own parent", vec![child("n1", "n1")]),
+        (
+            "pillar other than the parent's",
+            vec![with("n1", |g| {
+                g.parent = "policyGoals/old".into();
+            })],
+        ),
+        (
+            "missing linked partner",
+            vec![
+                root("n1"),
+                with("n2", |g| {
+                    g.linked_partners = vec!["tradePartners/us".into(), "tradePartners/nowhere".into()];
+                }),
+            ],
+        ),
+        (
+            "deleted linked partner",
+            vec![with("n1", |g| {
+                g.linked_partners = vec!["tradePartners/jp".into()];
+            })],
+        ),
+        (
+            "missing product set",
+            vec![with("n1", |g| {
+                g.product_sets = vec!["productSets/nowhere".into()];
+            })],
+        ),
+        (
+            "deleted product set",
+            vec![with("n1", |g| {
+                g.product_sets = vec!["productSets/old-chips".into()];
+            })],
+        ),
+        (
+            "contribution to a missing goal",
+            vec![with("n1", |g| {
+                g.contributes_to = vec!["policyGoals/nowhere".into()];
+            })],
+        ),
+        (
+            "contribution to a deleted goal",
+            vec![with("n1", |g| {
+                g.contributes_to = vec!["policyGoals/gone".into()];
+            })],
+        ),
+        (
+            "contribution to a goal later in the batch",
+            vec![
+                with("n1", |g| {
+                    g.contributes_to = vec!["policyGoals/n2".into()];
+                }),
+                root("n2"),
+            ],
+        ),
+        (
+            "contribution to itself",
+            vec![with("n1", |g| {
+                g.contributes_to = vec!["policyGoals/n1".into()];
+            })],
+        ),
+        // The first problem of the batch is the one answered, checked in the same order.
+        (
+            "missing partner before a stored id",
+            vec![
+                root("old"),
+                with("n2", |g| {
+                    g.linked_partners = vec!["tradePartners/nowhere".into()];
+                }),
+            ],
+        ),
+    ];
+    for (case, creates) in cases {
+        let checked = c
+            .batch_create_policy_goals(pb::BatchCreatePolicyGoalsRequest {
+                validate_only: true,
+                ..batch(creates.clone())
+            })
+            .await;
+        assert!(checked.is_err(), "{case}: validated {checked:?}");
+        assert_eq!(written().await, before, "{case}: a validation wrote");
+        let real = c.batch_create_policy_goals(batch(creates)).await;
+        assert_eq!(format!("{checked:?}"), format!("{real:?}"), "{case}");
+        assert_eq!(written().await, before, "{case}: a refused batch wrote");
+    }
+
+    // A valid batch: the validation answers the goals the create returns (but for the
+    // create and update times and the etag), and writes nothing.
+    let mut full = goal("Full", pb::Pillar::Unspecified);
+    full.parent = "policyGoals/old".into();
+    full.targets.push(ai_factories_target());
+    full.linked_partners = vec!["tradePartners/us".into()];
+    full.product_sets = vec!["productSets/chips".into()];
+    full.contributes_to = vec!["policyGoals/v1".into(), "policyGoals/old".into()];
+    full.labels.insert("team".into(), "ax".into());
+    full.sectors = vec!["semiconductors".into()];
+    full.state = pb::policy_goal::State::Active.into();
+    let creates = vec![root("v1"), child("v2", "v1"), child("v3", "v2"), create("v4", full)];
+    let strip = |goals: Vec<pb::PolicyGoal>| {
+        goals
+            .into_iter()
+            .map(|g| pb::PolicyGoal {
+                create_time: None,
+                update_time: None,
+                etag: String::new(),
+                ..g
+            })
+            .collect::<Vec<_>>()
+    };
+    let checked = c
+        .batch_create_policy_goals(pb::BatchCreatePolicyGoalsRequest {
+            validate_only: true,
+            ..batch(creates.clone())
+        })
+        .await
+        .unwrap();
+    assert!(
+        checked
+            .iter()
+            .all(|g| g.create_time.is_some() && g.create_time == g.update_time)
+    );
+    assert_eq!(written().await, before, "a validation wrote");
+    let created = c.batch_create_policy_goals(batch(creates.clone())).await.unwrap();
+    assert_eq!(strip(checked), strip(created.clone()));
+    assert!(created[3].targets[0].progress.is_some());
+    assert_eq!(created[2].ancestors, ["policyGoals/v1", "policyGoals/v2"]);
+    // Now stored: the same validation is refused like the create.
+    let again = c
+        .batch_create_policy_goals(pb::BatchCreatePolicyGoalsRequest {
+            validate_only: true,
+            ..batch(creates.clone())
+        })
+        .await;
+    assert!(matches!(&again, Err(Error::AlreadyExists { resource_name: Some(n), .. }) if n == "policyGoals/v1"));
+    assert_eq!(
+        format!("{again:?}"),
+        format!("{:?}", c.batch_create_policy_goals(batch(creates)).await)
+    );
+
+    // The single create's validation goes the same way.
+    let mut one = create("old", goal("Old", pb::Pillar::TradeNationalInterest));
+    one.validate_only = true;
+    assert!(matches!(
+        c.create_policy_goal(one).await,
+        Err(Error::AlreadyExists { .. })
+    ));
+    let mut one = child("n9", "gone");
+    one.validate_only = true;
+    assert_eq!(precondition(c.create_policy_goal(one).await), "PARENT_DELETED");
+}
+
 /// `description_ko` (added through the resource layer) is written on create, changed by a
 /// masked update, found by `search`, kept in history, and checked like other long text.
 #[tokio::test]

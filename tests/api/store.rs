@@ -185,3 +185,76 @@ async fn change_sequences_follow_commit_order() {
     // when no write rolls back.
     assert_eq!(seqs.last().unwrap() - seqs.first().unwrap(), 39);
 }
+
+/// A goal of a batch create: id, spec, initial state.
+type NewGoal = (Id, GoalSpec, GoalState);
+
+/// What the database's CHECK constraints and `ON CONFLICT` refuse in a batch insert, which
+/// the API cannot send (a duplicate id in one batch, an empty title, a CLOSED goal without an
+/// outcome), a `validate_only` batch refuses the same way without inserting.
+#[tokio::test]
+async fn validate_only_batch_create_refuses_what_the_insert_refuses() {
+    let db = TestDb::create().await;
+    let pool = db.pool.clone();
+    let store = Store::from_pool(pool.clone(), StoreOptions::default()).await.unwrap();
+    let validate = WriteCtx {
+        validate_only: true,
+        ..ctx(None)
+    };
+    let untitled = GoalSpec {
+        title: String::new(),
+        ..spec("A", None)
+    };
+    let cases: Vec<(&str, Vec<NewGoal>)> = vec![
+        (
+            "duplicate id",
+            vec![
+                (id("a"), spec("A", None), GoalState::Planned),
+                (id("b"), spec("B", Some("a")), GoalState::Planned),
+                (id("a"), spec("A again", None), GoalState::Planned),
+            ],
+        ),
+        (
+            "empty title",
+            vec![
+                (id("a"), spec("A", None), GoalState::Planned),
+                (id("b"), untitled, GoalState::Planned),
+            ],
+        ),
+        (
+            "closed without an outcome",
+            vec![(id("a"), spec("A", None), GoalState::Closed)],
+        ),
+        (
+            "its own parent",
+            vec![(id("a"), spec("A", Some("a")), GoalState::Planned)],
+        ),
+    ];
+    for (case, goals) in cases {
+        let checked = store.create_goals(goals.clone(), &validate).await;
+        let real = store.create_goals(goals, &ctx(None)).await;
+        assert!(real.is_err(), "{case}: created {real:?}");
+        assert_eq!(format!("{checked:?}"), format!("{real:?}"), "{case}");
+        assert_eq!(count(&pool, "SELECT count(*) FROM policy_goals").await, 0, "{case}");
+        assert_eq!(count(&pool, "SELECT count(*) FROM change_log").await, 0, "{case}");
+    }
+    // A valid batch validates to the goals the insert returns (but for their times).
+    let goals = vec![
+        (id("a"), spec("A", None), GoalState::Planned),
+        (id("b"), spec("B", Some("a")), GoalState::Active),
+    ];
+    let checked = store.create_goals(goals.clone(), &validate).await.unwrap();
+    assert_eq!(count(&pool, "SELECT count(*) FROM policy_goals").await, 0);
+    let created = store.create_goals(goals, &ctx(None)).await.unwrap();
+    let untimed = |goals: Vec<PolicyGoal>| {
+        goals
+            .into_iter()
+            .map(|mut g| {
+                g.stamps.create_time = time::OffsetDateTime::UNIX_EPOCH;
+                g.stamps.update_time = time::OffsetDateTime::UNIX_EPOCH;
+                g
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(untimed(checked), untimed(created));
+}

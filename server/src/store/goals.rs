@@ -387,8 +387,9 @@ async fn insert_goal(
     id: &Id,
     spec: GoalSpec,
     state: GoalState,
+    validate_only: bool,
 ) -> Result<PolicyGoal, Error> {
-    let mut goals = insert_goals(tx, vec![(id.clone(), spec, state)], false).await?;
+    let mut goals = insert_goals(tx, vec![(id.clone(), spec, state)], false, validate_only).await?;
     goals
         .pop()
         .ok_or_else(|| Error::Internal("an insert returned no goal".into()))
@@ -398,10 +399,14 @@ async fn insert_goal(
 /// and the goals they contribute to (stored, or created earlier in `goals`) and their partners
 /// are locked and checked in one query each, the goals written in one INSERT and their partner
 /// links in one more. With `indexed`, a refusal names its goal: `requests[i].policy_goal.…`.
+///
+/// With `validate_only` nothing is written: every check is made with reads (see
+/// [`would_insert`]), and the goals returned are those the INSERT would have returned.
 async fn insert_goals(
     tx: &mut Transaction<'static, Postgres>,
     goals: Vec<NewGoal>,
     indexed: bool,
+    validate_only: bool,
 ) -> Result<Vec<PolicyGoal>, Error> {
     let at = |i: usize, e: Error| {
         if indexed {
@@ -496,6 +501,9 @@ async fn insert_goals(
         at,
     )
     .await?;
+    if validate_only {
+        return would_insert(tx, goals, resolved, at).await;
+    }
     // A new goal has no measurements (they go with a purged goal).
     let columns: Vec<GoalColumns> = goals
         .iter()
@@ -542,6 +550,84 @@ async fn insert_goals(
     Ok(created)
 }
 
+/// The validation of [`insert_goals`] after its reads (parents, partners, product sets, goals
+/// contributed to), without the INSERT and its 27 indexes: what the INSERT would refuse is
+/// refused the same way, read instead of written.
+///
+/// - The table's CHECK constraints that the types do not already guarantee (a non-empty
+///   title, a parent other than the goal itself, no CLOSED state without an outcome; the id,
+///   pillar, state and progress states are valid by construction) are evaluated for every row
+///   first, as the INSERT does before its conflict check, with [`db_error`]'s answer to a
+///   violated check.
+/// - `ON CONFLICT (id) DO NOTHING` skips a goal whose id is stored (live or soft-deleted) or
+///   taken earlier in the batch: the first such goal is ALREADY_EXISTS.
+/// - The foreign keys (the parent, the partner links) hold: the parents and partners were
+///   checked (and locked) above, and the index rows the INSERT would add are within the
+///   B-tree size limit by the field length limits.
+///
+/// The goals returned are those the INSERT would have returned: created and updated at the
+/// transaction's `now()`, revision 1, with no measurement and no check-in yet.
+async fn would_insert(
+    tx: &mut Transaction<'static, Postgres>,
+    goals: Vec<NewGoal>,
+    resolved: Vec<(Vec<String>, Pillar)>,
+    at: impl Fn(usize, Error) -> Error,
+) -> Result<Vec<PolicyGoal>, Error> {
+    let refused_by_check = || Error::invalid("", "a value was refused by a database check");
+    if goals.iter().any(|(id, spec, state)| {
+        spec.title.is_empty() || spec.parent.as_ref() == Some(id) || *state == GoalState::Closed
+    }) {
+        return Err(refused_by_check());
+    }
+    let ids: Vec<&str> = goals.iter().map(|(id, _, _)| id.as_str()).collect();
+    let (now, taken): (OffsetDateTime, Vec<String>) =
+        sqlx::query_as("SELECT now(), ARRAY(SELECT id FROM policy_goals WHERE id = ANY($1))")
+            .bind(&ids)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    let mut seen: std::collections::HashSet<&str> = taken.iter().map(String::as_str).collect();
+    for (i, id) in ids.iter().enumerate() {
+        if !seen.insert(id) {
+            return Err(at(
+                i,
+                Error::AlreadyExists {
+                    resource_type: GOALS.resource_type(),
+                    name: GOALS.name(&goals[i].0),
+                },
+            ));
+        }
+    }
+    let stamps = crate::domain::Stamps {
+        create_time: now,
+        update_time: now,
+        delete_time: None,
+        expire_time: None,
+        revision: 1,
+    };
+    goals
+        .into_iter()
+        .zip(resolved)
+        .map(|((id, mut spec, state), (ancestors, pillar))| {
+            let (progress, _) = super::measurements::unmeasured_progress(&id, &spec.targets);
+            spec.pillar = Some(pillar);
+            let ancestors = super::resource::Columns::new("goal", id.as_str()).ids(ancestors, "ancestor")?;
+            Ok(PolicyGoal {
+                spec,
+                state,
+                outcome: None,
+                ancestors,
+                stamps,
+                progress,
+                risk_register: Vec::new(),
+                dependent_products: Vec::new(),
+                latest_check_in: None,
+                id,
+            })
+        })
+        .collect()
+}
+
 /// Removes the product set `set` from the links of every live goal (a forced delete of the
 /// set); returns the change records of the goals that changed.
 pub(super) async fn unlink_product_set_from_goals<'a>(
@@ -579,7 +665,7 @@ impl Store {
             self.attach_progress(&mut goals, None).await?;
             return Ok(goals);
         }
-        let created = insert_goals(&mut tx, goals, true).await?;
+        let created = insert_goals(&mut tx, goals, true, ctx.validate_only).await?;
         let snaps = created.iter().map(snapshot).collect::<Result<Vec<_>, _>>()?;
         let changes: Vec<Change> = created
             .iter()
@@ -612,7 +698,7 @@ impl Store {
             Begun::Write(tx) => tx,
             Begun::Replayed(original) => return Ok(original),
         };
-        let goal = insert_goal(&mut tx, id, spec, initial_state).await?;
+        let goal = insert_goal(&mut tx, id, spec, initial_state, ctx.validate_only).await?;
         Self::commit_created(tx, &goal, METHOD, ctx).await?;
         Ok(goal)
     }
@@ -632,7 +718,7 @@ impl Store {
         let mut tx = self.begin().await?;
         let Some(current) = lock_for::<PolicyGoal>(&mut tx, id, etag, Intent::Update).await? else {
             let spec = create_instead::<PolicyGoal, _>(id, etag, create_spec)?;
-            let goal = insert_goal(&mut tx, id, spec, GoalState::Unspecified).await?;
+            let goal = insert_goal(&mut tx, id, spec, GoalState::Unspecified, ctx.validate_only).await?;
             Self::commit(tx, &[goal.change(ChangeKind::Created, vec![], ctx)?], ctx).await?;
             return Ok(goal);
         };
