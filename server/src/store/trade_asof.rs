@@ -50,15 +50,17 @@ impl Store {
         products: Option<&[String]>,
         at: OffsetDateTime,
     ) -> Result<BTreeMap<String, BTreeMap<i32, YearData>>, Error> {
+        let (first, _) = flow_range(*years.start(), None);
+        let (last_year_first, last) = flow_range(*years.end(), None);
         let rows: Vec<Row> = sqlx::query_as(DEPENDENCY_DATA_AT)
             .bind(importer)
             .bind(*years.start())
             .bind(*years.end())
             .bind(at)
             .bind(products)
-            .bind(flow_range(*years.start(), None).0)
-            .bind(flow_range(*years.end(), None).1)
-            .bind(flow_range(*years.end(), None).0)
+            .bind(first)
+            .bind(last)
+            .bind(last_year_first)
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
@@ -89,6 +91,7 @@ impl Store {
         products: Option<&[String]>,
         at: OffsetDateTime,
     ) -> Result<Vec<Dominated>, Error> {
+        let (first, last) = flow_range(year, None);
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT product, exporter, value_usd FROM trade_records
              WHERE flow BETWEEN $5 AND $6 AND importer = $1 AND year = $2 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)
@@ -98,8 +101,8 @@ impl Store {
         .bind(year)
         .bind(at)
         .bind(products)
-        .bind(flow_range(year, None).0)
-        .bind(flow_range(year, None).1)
+        .bind(first)
+        .bind(last)
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
