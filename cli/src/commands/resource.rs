@@ -4,11 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_norway::{Mapping, Value};
 
-use super::{Ctx, feed};
+use super::{Ctx, feed, page_size};
 use crate::{
     error::{CliError, CliResult, Context},
     kind::{DeleteOpts, Kind},
@@ -155,19 +154,13 @@ pub struct HistoryArgs {
 }
 
 pub async fn list<K: Kind>(ctx: &Ctx, a: ListArgs) -> CliResult {
-    let page_size = a.limit.map_or(1000, |l| l.clamp(1, 1000)) as i32;
     let req = K::list_request(
         a.filter.unwrap_or_default(),
         a.order_by.unwrap_or_default(),
-        page_size,
+        page_size(a.limit),
         a.show_deleted,
     );
-    let stream = ctx.client.pages(req);
-    let found: Vec<K::Pb> = match a.limit {
-        Some(l) => stream.take(l).try_collect().await,
-        None => stream.try_collect().await,
-    }
-    .context(format!("listing {}", K::PLURAL))?;
+    let found = ctx.list_all(req, a.limit, format!("listing {}", K::PLURAL)).await?;
     let views: Vec<K::View> = found.iter().map(K::view).collect();
     output::emit_list(ctx.format, &views, K::COLUMNS, K::row)
 }
