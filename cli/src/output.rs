@@ -114,6 +114,20 @@ pub fn emit_list<T: Serialize>(
     })
 }
 
+/// What a listed item shows in a table: the header, and the row of each item (json and yaml
+/// print the items themselves).
+pub trait Columns: Serialize {
+    /// The header of the table.
+    const COLUMNS: &'static [&'static str];
+    /// One row, a cell per column.
+    fn row(&self) -> Vec<String>;
+}
+
+/// Prints a list of [`Columns`] items: a table, or JSON/YAML.
+pub fn print_list<T: Columns>(format: Format, items: &[T]) -> CliResult {
+    emit_list(format, items, T::COLUMNS, T::row)
+}
+
 /// Joins a list for a table cell.
 pub fn join(items: &[String]) -> String {
     items.join(", ")

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     plain::{Plain, Shape},
-    records::{Stamp, is_slug},
+    records::{Stamp, Stamped, check_id},
 };
 
 /// `productSets/`.
@@ -45,9 +45,7 @@ impl ProductSetRecord {
     /// The protobuf set (name set); ids and product codes checked locally.
     pub fn to_pb(&self) -> Result<pb::ProductSet, Vec<String>> {
         let mut problems = Vec::new();
-        if !is_slug(id_of(&self.id)) {
-            problems.push(format!("id: {:?} is not a valid id ([a-z][a-z0-9-]{{0,62}})", self.id));
-        }
+        check_id(&mut problems, id_of(&self.id), &self.id);
         for p in &self.products {
             if p.len() != 6 || !p.bytes().all(|b| b.is_ascii_digit()) {
                 problems.push(format!(
@@ -102,11 +100,7 @@ impl ProductSetView {
         ProductSetView {
             name: s.name.clone(),
             record: ProductSetRecord::from_pb(s),
-            stamp: Stamp::new(
-                &s.etag,
-                s.revision,
-                [&s.create_time, &s.update_time, &s.delete_time, &s.expire_time],
-            ),
+            stamp: s.stamp(),
         }
     }
 }

@@ -451,6 +451,13 @@ impl Problems {
     }
 }
 
+/// Adds a problem to `problems` unless `id` (the record's, `given` as written) is a slug.
+pub fn check_id(problems: &mut Vec<String>, id: &str, given: &str) {
+    if !is_slug(id) {
+        problems.push(format!("id: {given:?} is not a valid id ([a-z][a-z0-9-]{{0,62}})"));
+    }
+}
+
 /// True for `[a-z][a-z0-9-]{0,62}`.
 pub fn is_slug(s: &str) -> bool {
     let b = s.as_bytes();
@@ -466,9 +473,7 @@ impl GoalRecord {
     /// the server checks the rest.
     pub fn to_pb(&self) -> Result<pb::PolicyGoal, Vec<String>> {
         let mut p = Problems::default();
-        if !is_slug(&self.id) {
-            p.0.push(format!("id: {:?} is not a valid id ([a-z][a-z0-9-]{{0,62}})", self.id));
-        }
+        check_id(&mut p.0, &self.id, &self.id);
         let pillar = p
             .take(opt(self.pillar.as_deref(), |v| parse_enum::<pb::Pillar>("pillar", v)))
             .unwrap_or(0);
@@ -773,6 +778,31 @@ impl Stamp {
     }
 }
 
+/// A resource message: it has the fields the server stamps on every resource.
+pub trait Stamped {
+    /// Its [`Stamp`].
+    fn stamp(&self) -> Stamp;
+}
+
+macro_rules! stamped {
+    ($($pb:ty),* $(,)?) => {$(
+        impl Stamped for $pb {
+            fn stamp(&self) -> Stamp {
+                let times = [&self.create_time, &self.update_time, &self.delete_time, &self.expire_time];
+                Stamp::new(&self.etag, self.revision, times)
+            }
+        }
+    )*};
+}
+
+stamped!(
+    pb::PolicyGoal,
+    pb::TradePartner,
+    pb::TradeAgreement,
+    pb::RiskEntry,
+    pb::ProductSet
+);
+
 /// RFC 3339 text of a timestamp.
 pub fn ts(t: Option<&registry_client::prost_types::Timestamp>) -> Option<String> {
     t.map(ToString::to_string)
@@ -804,11 +834,7 @@ impl GoalView {
                     })
                 })
                 .collect(),
-            stamp: Stamp::new(
-                &g.etag,
-                g.revision,
-                [&g.create_time, &g.update_time, &g.delete_time, &g.expire_time],
-            ),
+            stamp: g.stamp(),
         }
     }
 }
@@ -1029,9 +1055,7 @@ impl AgreementRecord {
     /// The protobuf agreement (name set). Checks ids and enum names locally.
     pub fn to_pb(&self) -> Result<pb::TradeAgreement, Vec<String>> {
         let mut p = Problems::default();
-        if !is_slug(agreement_id(&self.id)) {
-            p.0.push(format!("id: {:?} is not a valid id ([a-z][a-z0-9-]{{0,62}})", self.id));
-        }
+        check_id(&mut p.0, agreement_id(&self.id), &self.id);
         let events = elements(&mut p, "events", &self.events);
         let agreement = pb::TradeAgreement {
             name: format!("{AGREEMENTS}{}", agreement_id(&self.id)),
@@ -1087,11 +1111,7 @@ impl AgreementView {
             name: a.name.clone(),
             record: AgreementRecord::from_pb(a),
             status: enum_name::<pb::trade_agreement::Status>(a.status).unwrap_or_else(|| "UNKNOWN".to_owned()),
-            stamp: Stamp::new(
-                &a.etag,
-                a.revision,
-                [&a.create_time, &a.update_time, &a.delete_time, &a.expire_time],
-            ),
+            stamp: a.stamp(),
         }
     }
 }
@@ -1199,9 +1219,7 @@ impl PartnerRecord {
     /// The protobuf partner (name set). Checks ids and enum names locally.
     pub fn to_pb(&self) -> Result<pb::TradePartner, Vec<String>> {
         let mut p = Problems::default();
-        if !is_slug(&self.id) {
-            p.0.push(format!("id: {:?} is not a valid id ([a-z][a-z0-9-]{{0,62}})", self.id));
-        }
+        check_id(&mut p.0, &self.id, &self.id);
         let kind = if self.kind.is_empty() {
             0
         } else {
@@ -1313,11 +1331,7 @@ impl PartnerView {
             trade_agreements: t.trade_agreements.iter().map(|a| agreement_id(a).to_owned()).collect(),
             risk_register: risk_ids(&t.risk_register),
             dependent_products: t.dependent_products.iter().map(DependentProductView::new).collect(),
-            stamp: Stamp::new(
-                &t.etag,
-                t.revision,
-                [&t.create_time, &t.update_time, &t.delete_time, &t.expire_time],
-            ),
+            stamp: t.stamp(),
         }
     }
 }
@@ -1403,9 +1417,7 @@ impl RiskEntryRecord {
     /// The protobuf risk (name set). Checks the id and enum names locally.
     pub fn to_pb(&self) -> Result<pb::RiskEntry, Vec<String>> {
         let mut p = Problems::default();
-        if !is_slug(&self.id) {
-            p.0.push(format!("id: {:?} is not a valid id ([a-z][a-z0-9-]{{0,62}})", self.id));
-        }
+        check_id(&mut p.0, &self.id, &self.id);
         let risk = pb::RiskEntry {
             name: format!("{RISKS}{}", self.id.strip_prefix(RISKS).unwrap_or(&self.id)),
             goals: self.goals.iter().map(|g| goal_name(g)).collect(),
@@ -1462,11 +1474,7 @@ impl RiskEntryView {
         RiskEntryView {
             name: r.name.clone(),
             record: RiskEntryRecord::from_pb(r),
-            stamp: Stamp::new(
-                &r.etag,
-                r.revision,
-                [&r.create_time, &r.update_time, &r.delete_time, &r.expire_time],
-            ),
+            stamp: r.stamp(),
         }
     }
 }

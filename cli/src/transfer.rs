@@ -117,12 +117,12 @@ pub trait Resource {
         client: &RegistryClient,
         wanted: Option<&[String]>,
     ) -> Result<HashMap<String, Stored<Self::Record>>, ApiError>;
-    /// Validates the write with `validate_only`. `pending` holds the ids of this kind that
-    /// the import will create or undelete before this record.
+    /// Validates the write with `validate_only`. `ctx.pending` holds the ids of this kind that
+    /// the import will create or undelete before this record; the stored record, if any, is
+    /// [`ValidateCtx::stored_of`].
     async fn validate(
         client: &RegistryClient,
         r: &Self::Record,
-        stored: Option<&Stored<Self::Record>>,
         ctx: &ValidateCtx<'_, Self::Record>,
     ) -> Result<(), ApiError>;
     /// Writes the record.
@@ -164,6 +164,13 @@ pub struct ValidateCtx<'a, R> {
     /// Resource names of other kinds that this import creates but has not written (a dry
     /// run): references to them cannot be checked by the server yet.
     pub earlier: &'a HashSet<String>,
+}
+
+impl<R> ValidateCtx<'_, R> {
+    /// The stored record with `id` (soft-deleted too), if any.
+    pub fn stored_of(&self, id: &str) -> Option<&Stored<R>> {
+        self.stored.get(id)
+    }
 }
 
 /// Counts of one import.
@@ -577,7 +584,7 @@ pub async fn import<K: Resource>(
     let checked = futures::stream::iter(singles.iter().map(|&i| async move {
         let item = &items_ref[i];
         let id = K::id(&item.record);
-        let r = K::validate(client, &item.record, stored_ref.get(id), ctx).await;
+        let r = K::validate(client, &item.record, ctx).await;
         bar_ref.inc(1);
         r.map_err(|e| api_record_error(&item.origin, K::NOUN, id, &e))
     }))
@@ -1011,17 +1018,12 @@ macro_rules! from_kind {
         from_kind!(@validate $record, |_: &mut _, _: &ValidateCtx<'_, $record>| true);
     };
     (@validate $record:ty, $trim:expr) => {
-        async fn validate(
-            client: &RegistryClient,
-            r: &$record,
-            stored: Option<&Stored<$record>>,
-            ctx: &ValidateCtx<'_, $record>,
-        ) -> Result<(), ApiError> {
+        async fn validate(client: &RegistryClient, r: &$record, ctx: &ValidateCtx<'_, $record>) -> Result<(), ApiError> {
             let mut resource = r.to_pb().map_err(invalid)?;
             if !$trim(&mut resource, ctx) {
                 return Ok(());
             }
-            write::<Self>(client, Self::id(r), resource, stored, true).await
+            write::<Self>(client, Self::id(r), resource, ctx.stored_of(Self::id(r)), true).await
         }
     };
     (@apply $record:ty) => {
@@ -1112,7 +1114,6 @@ impl Resource for Goals {
     async fn validate(
         client: &RegistryClient,
         r: &GoalRecord,
-        stored: Option<&Stored<GoalRecord>>,
         ctx: &ValidateCtx<'_, GoalRecord>,
     ) -> Result<(), ApiError> {
         // Partners this (dry-run) import would create do not exist yet; a parent that this
@@ -1120,6 +1121,7 @@ impl Resource for Goals {
         // of the pillar the parent chain leads to.
         let goal = goal_to_create(r, Some(ctx), &HashSet::new())?;
         let id = goal_id(&r.id).to_owned();
+        let stored = ctx.stored_of(&id);
         if let (Some(want), Some(s)) = (r.state.as_deref(), stored)
             && let Ok(want) = parse_enum::<pb::policy_goal::State>("state", want)
             && want == pb::policy_goal::State::Planned as i32
@@ -1363,14 +1365,13 @@ impl Resource for Flows {
     async fn validate(
         client: &RegistryClient,
         r: &FlowRecord,
-        stored: Option<&Stored<FlowRecord>>,
         ctx: &ValidateCtx<'_, FlowRecord>,
     ) -> Result<(), ApiError> {
         // The partner is created by this (dry-run) import: the local checks are all there is.
         if ctx.earlier.contains(&partner_name(&r.partner)) {
             return Ok(());
         }
-        let etag = stored.map(|s| s.etag.as_str()).unwrap_or_default();
+        let etag = ctx.stored_of(Self::id(r)).map(|s| s.etag.as_str()).unwrap_or_default();
         client.update_trade_flow(flow_request(r, etag, true)).await?;
         Ok(())
     }
@@ -1408,10 +1409,9 @@ impl Resource for CheckIns {
     async fn validate(
         client: &RegistryClient,
         r: &CheckInRecord,
-        stored: Option<&Stored<CheckInRecord>>,
         ctx: &ValidateCtx<'_, CheckInRecord>,
     ) -> Result<(), ApiError> {
-        if stored.is_some() {
+        if ctx.stored_of(Self::id(r)).is_some() {
             return Err(ApiError::FailedPrecondition {
                 message: format!(
                     "{} is recorded with other content; check-ins are append-only: record a new one \

@@ -1,14 +1,14 @@
 //! `history`, `watch` and `health`.
 
 use clap::Args;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use registry_client::{HealthStatus, WatchEvent, WatchOptions, pb, prost_types};
 use serde::Serialize;
 
-use super::Ctx;
+use super::{Ctx, page_size};
 use crate::{
     error::{CliError, CliResult, Context, exit},
-    output::{self, Format, emit},
+    output::{self, Columns, Format, emit},
     records::{AgreementView, GoalView, PartnerView, RiskEntryView, enum_name, goal_name, ts},
 };
 
@@ -118,40 +118,37 @@ pub async fn history(ctx: &Ctx, a: HistoryArgs) -> CliResult {
 
 /// Prints the change history of the resource `name`.
 pub async fn history_of(ctx: &Ctx, name: String, a: HistoryOpts) -> CliResult {
-    let stream = ctx.client.list_changes(pb::ListChangesRequest {
-        page_size: a.limit.map_or(1000, |l| l.clamp(1, 1000)) as i32,
+    let req = pb::ListChangesRequest {
+        page_size: page_size(a.limit),
         resource_name: name.clone(),
         newest_first: a.newest_first,
         ..Default::default()
-    });
-    let changes: Vec<pb::Change> = match a.limit {
-        Some(l) => stream.take(l).try_collect().await,
-        None => stream.try_collect().await,
+    };
+    let what = format!("reading the history of {name}");
+    ctx.print_all(req, a.limit, what, |c| ChangeView::new(&c)).await
+}
+
+impl Columns for ChangeView {
+    const COLUMNS: &[&str] = &["SEQ", "TIME", "KIND", "ACTOR", "FIELDS", "REVISION"];
+
+    fn row(&self) -> Vec<String> {
+        let revision = self
+            .policy_goal
+            .as_ref()
+            .map(|g| &g.stamp)
+            .or(self.trade_partner.as_ref().map(|t| &t.stamp))
+            .or(self.trade_agreement.as_ref().map(|a| &a.stamp))
+            .or(self.risk.as_ref().map(|r| &r.stamp))
+            .map(|s| s.revision.to_string());
+        vec![
+            self.sequence.to_string(),
+            self.change_time.clone().unwrap_or_default(),
+            self.kind.clone(),
+            self.actor.clone(),
+            self.update_mask.join(", "),
+            revision.unwrap_or_default(),
+        ]
     }
-    .context(format!("reading the history of {name}"))?;
-    let views: Vec<ChangeView> = changes.iter().map(ChangeView::new).collect();
-    output::emit_list(
-        ctx.format,
-        &views,
-        &["SEQ", "TIME", "KIND", "ACTOR", "FIELDS", "REVISION"],
-        |v| {
-            vec![
-                v.sequence.to_string(),
-                v.change_time.clone().unwrap_or_default(),
-                v.kind.clone(),
-                v.actor.clone(),
-                v.update_mask.join(", "),
-                v.policy_goal
-                    .as_ref()
-                    .map(|g| &g.stamp)
-                    .or(v.trade_partner.as_ref().map(|t| &t.stamp))
-                    .or(v.trade_agreement.as_ref().map(|a| &a.stamp))
-                    .or(v.risk.as_ref().map(|r| &r.stamp))
-                    .map(|s| s.revision.to_string())
-                    .unwrap_or_default(),
-            ]
-        },
-    )
 }
 
 fn resource_type(t: &str) -> String {

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use clap::{Args, Subcommand};
-use futures::TryStreamExt;
 use registry_client::pb;
 use serde::Serialize;
 
@@ -15,7 +14,7 @@ use crate::{
     error::{CliError, CliResult, Context},
     flags::{KindFlags, flag_table},
     kind::{Goals, fmt_number, state_of},
-    output::{self, Format, emit, kv_table},
+    output::{self, Columns, Format, emit, kv_table},
     records::{
         self, CheckInRecord, CheckInView, GoalShape, enum_name, goal_id, goal_name, parse_check_in_time, parse_enum,
     },
@@ -206,16 +205,12 @@ struct TreeNode {
 }
 
 async fn tree(ctx: &Ctx, a: TreeArgs) -> CliResult {
-    let goals: Vec<pb::PolicyGoal> = ctx
-        .client
-        .list_policy_goals(pb::ListPolicyGoalsRequest {
-            page_size: 1000,
-            show_deleted: a.show_deleted,
-            ..Default::default()
-        })
-        .try_collect()
-        .await
-        .context("listing goals")?;
+    let req = pb::ListPolicyGoalsRequest {
+        page_size: 1000,
+        show_deleted: a.show_deleted,
+        ..Default::default()
+    };
+    let goals = ctx.list_all(req, None, "listing goals").await?;
     let mut by_parent: BTreeMap<String, Vec<&pb::PolicyGoal>> = BTreeMap::new();
     for g in &goals {
         by_parent.entry(goal_id(&g.parent).to_owned()).or_default().push(g);
@@ -431,21 +426,23 @@ async fn progress(ctx: &Ctx, a: ProgressArgs) -> CliResult {
             .map_or_else(|| "none (no check-in)".to_owned(), |c| CheckInView::new(c).summary());
         println!("stated confidence: {stated}");
     }
-    output::emit_list(
-        ctx.format,
-        &views,
-        &["METRIC", "TARGET", "STATE", "LATEST", "COMPLETE", "WHY"],
-        |v| {
-            vec![
-                v.metric.clone(),
-                format!("{} by {}", v.target, v.target_year),
-                v.state.clone(),
-                v.latest_value.map(fmt_number).unwrap_or_default(),
-                v.percent_complete.map(|p| format!("{p:.1}%")).unwrap_or_default(),
-                v.explanation.clone(),
-            ]
-        },
-    )
+    output::print_list(ctx.format, &views)
+}
+
+impl Columns for TargetProgressView {
+    const COLUMNS: &[&str] = &["METRIC", "TARGET", "STATE", "LATEST", "COMPLETE", "WHY"];
+
+    fn row(&self) -> Vec<String> {
+        let percent = self.percent_complete.map(|p| format!("{p:.1}%"));
+        vec![
+            self.metric.clone(),
+            format!("{} by {}", self.target, self.target_year),
+            self.state.clone(),
+            self.latest_value.map(fmt_number).unwrap_or_default(),
+            percent.unwrap_or_default(),
+            self.explanation.clone(),
+        ]
+    }
 }
 
 async fn check_in(ctx: &Ctx, a: CheckInArgs) -> CliResult {
@@ -497,38 +494,29 @@ fn check_in_rows(v: &CheckInView) -> Vec<(&'static str, String)> {
 
 async fn check_ins(ctx: &Ctx, a: CheckInsArgs) -> CliResult {
     let name = goal_name(&a.goal);
-    let read_time = match a.read_time.as_deref() {
-        Some(t) => Some(
-            t.parse()
-                .map_err(|_| CliError::usage(format!("--read-time {t:?} is not an RFC 3339 time")))?,
-        ),
-        None => None,
+    let req = pb::ListCheckInsRequest {
+        parent: name.clone(),
+        page_size: 1000,
+        filter: a.filter.unwrap_or_default(),
+        read_time: resource::read_time(a.read_time.as_deref())?,
+        ..Default::default()
     };
-    let found: Vec<pb::CheckIn> = ctx
-        .client
-        .list_check_ins(pb::ListCheckInsRequest {
-            parent: name.clone(),
-            page_size: 1000,
-            filter: a.filter.unwrap_or_default(),
-            read_time,
-            ..Default::default()
-        })
-        .try_collect()
-        .await
-        .context(format!("listing the check-ins of {name}"))?;
-    let views: Vec<CheckInView> = found.iter().map(CheckInView::new).collect();
-    output::emit_list(
-        ctx.format,
-        &views,
-        &["ID", "TIME", "CONFIDENCE", "AUTHOR", "NOTE"],
-        |v| {
-            vec![
-                v.record.id.clone(),
-                v.record.check_in_time.clone(),
-                v.record.confidence.clone(),
-                v.record.author.clone(),
-                output::truncate(&v.record.note, 60),
-            ]
-        },
-    )
+    let what = format!("listing the check-ins of {name}");
+    ctx.print_all(req, None, what, |c| CheckInView::new(&c)).await
+}
+
+impl Columns for CheckInView {
+    const COLUMNS: &[&str] = &["ID", "TIME", "CONFIDENCE", "AUTHOR", "NOTE"];
+
+    fn row(&self) -> Vec<String> {
+        let r = &self.record;
+        let note = output::truncate(&r.note, 60);
+        vec![
+            r.id.clone(),
+            r.check_in_time.clone(),
+            r.confidence.clone(),
+            r.author.clone(),
+            note,
+        ]
+    }
 }

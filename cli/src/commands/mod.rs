@@ -9,13 +9,14 @@ pub mod resource;
 pub mod tokens;
 pub mod trade;
 
-use registry_client::RegistryClient;
+use futures::{StreamExt, TryStreamExt};
+use registry_client::{Listed, RegistryClient};
 
 use crate::{
     Cli, Command, Global,
     error::{CliError, CliResult, Context},
     kind::{Agreements, ProductSets, Risks},
-    output::Format,
+    output::{self, Columns, Format},
 };
 
 /// What every command gets.
@@ -32,6 +33,40 @@ impl Ctx {
             eprintln!("{}", msg.as_ref());
         }
     }
+
+    /// Every item `req` lists (the first `limit` only, when given), page after page; an
+    /// error says it happened while doing `what`.
+    pub async fn list_all<R: Listed>(
+        &self,
+        req: R,
+        limit: Option<usize>,
+        what: impl Into<String>,
+    ) -> CliResult<Vec<R::Item>> {
+        let stream = self.client.pages(req);
+        match limit {
+            Some(l) => stream.take(l).try_collect().await,
+            None => stream.try_collect().await,
+        }
+        .context(what)
+    }
+
+    /// Lists as [`Ctx::list_all`] does and prints each item as the view `view` makes of it.
+    pub async fn print_all<R: Listed, V: Columns>(
+        &self,
+        req: R,
+        limit: Option<usize>,
+        what: impl Into<String>,
+        view: impl Fn(R::Item) -> V,
+    ) -> CliResult {
+        let items = self.list_all(req, limit, what).await?;
+        let views: Vec<V> = items.into_iter().map(view).collect();
+        output::print_list(self.format, &views)
+    }
+}
+
+/// The page size of a listing of at most `limit` items.
+pub fn page_size(limit: Option<usize>) -> i32 {
+    limit.map_or(1000, |l| l.clamp(1, 1000)) as i32
 }
 
 fn read_token(g: &Global) -> CliResult<Option<String>> {

@@ -1,7 +1,6 @@
 //! `registryctl partners …` and `registryctl concentration`.
 
 use clap::{Args, Subcommand};
-use futures::TryStreamExt;
 use registry_client::pb;
 use serde::Serialize;
 
@@ -13,7 +12,7 @@ use crate::{
     error::{CliError, CliResult, Context},
     flags::{KindFlags, flag_table},
     kind::Partners,
-    output::{self, emit, join, kv_table},
+    output::{self, Columns, emit, join, kv_table},
     records::{FlowRecord, FlowView, PartnerShape, partner_id, partner_name},
     usage,
 };
@@ -119,33 +118,31 @@ async fn flows(ctx: &Ctx, partner: Option<String>, year: Option<i32>) -> CliResu
         return usage("give a PARTNER, or --year for every partner's flows of that year");
     }
     let parent = partner.as_deref().map_or_else(|| partner_name("-"), partner_name);
-    let flows: Vec<pb::TradeFlow> = ctx
-        .client
-        .list_trade_flows(pb::ListTradeFlowsRequest {
-            parent: parent.clone(),
-            year: year.unwrap_or(0),
-            page_size: 1000,
-            page_token: String::new(),
-        })
-        .try_collect()
-        .await
-        .context(format!("listing the trade flows of {parent}"))?;
-    let views: Vec<FlowView> = flows.iter().map(FlowView::new).collect();
-    output::emit_list(
-        ctx.format,
-        &views,
-        &["PARTNER", "YEAR", "EXPORTS USD", "IMPORTS USD", "ESTIMATED", "SOURCE"],
-        |v| {
-            vec![
-                v.record.partner.clone(),
-                v.record.year.to_string(),
-                usd(v.record.exports_usd),
-                usd(v.record.imports_usd),
-                if v.record.estimated { "yes" } else { "" }.to_owned(),
-                v.record.source.clone(),
-            ]
-        },
-    )
+    let req = pb::ListTradeFlowsRequest {
+        parent: parent.clone(),
+        year: year.unwrap_or(0),
+        page_size: 1000,
+        page_token: String::new(),
+    };
+    let what = format!("listing the trade flows of {parent}");
+    ctx.print_all(req, None, what, |f| FlowView::new(&f)).await
+}
+
+impl Columns for FlowView {
+    const COLUMNS: &[&str] = &["PARTNER", "YEAR", "EXPORTS USD", "IMPORTS USD", "ESTIMATED", "SOURCE"];
+
+    fn row(&self) -> Vec<String> {
+        let r = &self.record;
+        let estimated = if r.estimated { "yes" } else { "" };
+        vec![
+            r.partner.clone(),
+            r.year.to_string(),
+            usd(r.exports_usd),
+            usd(r.imports_usd),
+            estimated.to_owned(),
+            r.source.clone(),
+        ]
+    }
 }
 
 async fn flow_set(ctx: &Ctx, a: FlowSetArgs) -> CliResult {
@@ -238,16 +235,14 @@ fn pct(v: f64) -> String {
 
 /// The latest year for which any partner has a trade flow.
 async fn latest_year(ctx: &Ctx) -> CliResult<i32> {
-    let flows: Vec<pb::TradeFlow> = ctx
-        .client
-        .list_trade_flows(pb::ListTradeFlowsRequest {
-            parent: partner_name("-"),
-            page_size: 1000,
-            ..Default::default()
-        })
-        .try_collect()
-        .await
-        .context("finding the latest year with trade flows")?;
+    let req = pb::ListTradeFlowsRequest {
+        parent: partner_name("-"),
+        page_size: 1000,
+        ..Default::default()
+    };
+    let flows = ctx
+        .list_all(req, None, "finding the latest year with trade flows")
+        .await?;
     flows
         .iter()
         .map(|f| f.year)

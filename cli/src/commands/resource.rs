@@ -1,14 +1,16 @@
 //! The commands every kind of resource has (`list`, `get`, `create`, `update`, `delete`,
 //! `undelete`, `history`), written once over [`Kind`].
 
-use std::path::{Path, PathBuf};
+use std::{
+    marker::PhantomData,
+    path::{Path, PathBuf},
+};
 
 use clap::{Args, Subcommand};
-use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde_norway::{Mapping, Value};
 
-use super::{Ctx, feed};
+use super::{Ctx, feed, page_size};
 use crate::{
     error::{CliError, CliResult, Context},
     kind::{DeleteOpts, Kind},
@@ -77,13 +79,8 @@ pub struct GetArgs {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs<F: Args> {
-    /// The new id (or `id:` in the file).
-    pub id: Option<String>,
-    /// A YAML or JSON file with one record (the schema of `seeds/`); flags override its fields.
-    #[arg(short = 'f', long = "file")]
-    pub file: Option<PathBuf>,
     #[command(flatten)]
-    pub fields: F,
+    pub input: RecordInput<F, CreateHelp>,
     /// Idempotency key; a retry with the same key returns the original.
     #[arg(long)]
     pub request_id: Option<String>,
@@ -94,29 +91,93 @@ pub struct CreateArgs<F: Args> {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs<F: Args> {
-    /// The id (or `id:` in the file).
-    pub id: Option<String>,
-    /// A YAML or JSON file with the fields to set (e.g. edited `get -o yaml` output; its
-    /// `etag` is honoured, output-only fields are ignored). Flags override it.
-    #[arg(short = 'f', long = "file")]
-    pub file: Option<PathBuf>,
     #[command(flatten)]
-    pub fields: F,
+    pub input: RecordInput<F, UpdateHelp>,
     /// Remove a label (repeat).
     #[arg(long = "remove-label", value_name = "KEY")]
     pub remove_labels: Vec<String>,
     /// Clear a field (repeat), e.g. `--clear sectors --clear description`.
     #[arg(long = "clear", value_name = "FIELD")]
     pub clear: Vec<String>,
-    /// Only update if it still has this etag (else exit 4).
-    #[arg(long)]
+    #[command(flatten)]
+    pub write: WriteOpts<UpdateHelp>,
+}
+
+/// What `create` and `update` make the record of: an id, a file and the field flags `F`
+/// (see [`RecordInput::read`]); their help is `H`'s.
+#[derive(Debug, Args)]
+pub struct RecordInput<F: Args, H: InputHelp> {
+    #[arg(help = H::ID)]
+    pub id: Option<String>,
+    #[arg(short = 'f', long = "file", help = H::FILE)]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub fields: F,
+    #[arg(skip)]
+    help: PhantomData<H>,
+}
+
+/// The help lines of [`RecordInput`]'s id and file in one command.
+pub trait InputHelp: std::fmt::Debug + 'static {
+    const ID: &'static str;
+    const FILE: &'static str;
+}
+
+/// `create`'s.
+#[derive(Debug)]
+pub struct CreateHelp;
+
+impl InputHelp for CreateHelp {
+    const ID: &'static str = "The new id (or `id:` in the file)";
+    const FILE: &'static str =
+        "A YAML or JSON file with one record (the schema of `seeds/`); flags override its fields";
+}
+
+impl InputHelp for UpdateHelp {
+    const ID: &'static str = "The id (or `id:` in the file)";
+    const FILE: &'static str = "A YAML or JSON file with the fields to set (e.g. edited `get -o yaml` output; its \
+        `etag` is honoured, output-only fields are ignored). Flags override it";
+}
+
+/// The options an update and a delete request share: the etag precondition, what to do when
+/// the resource does not exist, and a dry run; their help is `H`'s.
+#[derive(Debug, Args)]
+pub struct WriteOpts<H: WriteHelp> {
+    #[arg(long, help = H::ETAG)]
     pub etag: Option<String>,
-    /// Create it if it does not exist.
-    #[arg(long)]
+    #[arg(long, help = H::ALLOW_MISSING)]
     pub allow_missing: bool,
-    /// Check only; store nothing.
-    #[arg(long)]
+    #[arg(long, help = H::VALIDATE_ONLY)]
     pub validate_only: bool,
+    #[arg(skip)]
+    help: PhantomData<H>,
+}
+
+/// The help lines of [`WriteOpts`]' flags in one command (`None`: no help line).
+pub trait WriteHelp: std::fmt::Debug + 'static {
+    const ETAG: Option<&'static str>;
+    const ALLOW_MISSING: &'static str;
+    const VALIDATE_ONLY: Option<&'static str>;
+}
+
+/// `update`'s (also for [`InputHelp`]).
+#[derive(Debug)]
+pub struct UpdateHelp;
+
+impl WriteHelp for UpdateHelp {
+    const ETAG: Option<&'static str> = Some("Only update if it still has this etag (else exit 4)");
+    const ALLOW_MISSING: &'static str = "Create it if it does not exist";
+    const VALIDATE_ONLY: Option<&'static str> = Some("Check only; store nothing");
+}
+
+/// `delete`'s.
+#[derive(Debug)]
+pub struct DeleteHelp;
+
+impl WriteHelp for DeleteHelp {
+    const ETAG: Option<&'static str> = None;
+    const ALLOW_MISSING: &'static str = "Succeed when it does not exist";
+    const VALIDATE_ONLY: Option<&'static str> = None;
 }
 
 #[derive(Debug, Args)]
@@ -127,13 +188,8 @@ pub struct DeleteArgs {
     /// and the groups that list it.
     #[arg(long)]
     pub force: bool,
-    #[arg(long)]
-    pub etag: Option<String>,
-    /// Succeed when it does not exist.
-    #[arg(long)]
-    pub allow_missing: bool,
-    #[arg(long)]
-    pub validate_only: bool,
+    #[command(flatten)]
+    pub write: WriteOpts<DeleteHelp>,
 }
 
 #[derive(Debug, Args)]
@@ -155,19 +211,13 @@ pub struct HistoryArgs {
 }
 
 pub async fn list<K: Kind>(ctx: &Ctx, a: ListArgs) -> CliResult {
-    let page_size = a.limit.map_or(1000, |l| l.clamp(1, 1000)) as i32;
     let req = K::list_request(
         a.filter.unwrap_or_default(),
         a.order_by.unwrap_or_default(),
-        page_size,
+        page_size(a.limit),
         a.show_deleted,
     );
-    let stream = ctx.client.pages(req);
-    let found: Vec<K::Pb> = match a.limit {
-        Some(l) => stream.take(l).try_collect().await,
-        None => stream.try_collect().await,
-    }
-    .context(format!("listing {}", K::PLURAL))?;
+    let found = ctx.list_all(req, a.limit, format!("listing {}", K::PLURAL)).await?;
     let views: Vec<K::View> = found.iter().map(K::view).collect();
     output::emit_list(ctx.format, &views, K::COLUMNS, K::row)
 }
@@ -336,14 +386,44 @@ async fn settle<K: Kind>(ctx: &Ctx, name: &str, wanted: Option<(i32, i32)>, writ
     }
 }
 
+/// A record read from [`RecordInput`].
+struct Input<R> {
+    record: R,
+    id: String,
+    /// Update-mask paths: the file's keys (but [`Kind::NOT_IN_MASK`]), then the flags'.
+    mask: Vec<String>,
+    /// The file's etag.
+    etag: Option<String>,
+}
+
+impl<F: Args + Serialize, H: InputHelp> RecordInput<F, H> {
+    /// The record: the file's (or an empty one) with the id and the flags set.
+    fn read<K: Kind>(self) -> CliResult<Input<K::Record>> {
+        let (mut record, mut mask, etag) = match &self.file {
+            Some(p) => {
+                let f = read_record_file::<K>(p)?;
+                let mask: Vec<String> = f
+                    .keys
+                    .into_iter()
+                    .filter(|k| !K::NOT_IN_MASK.contains(&k.as_str()))
+                    .collect();
+                (f.record, mask, f.etag)
+            }
+            None => (K::Record::default(), Vec::new(), None),
+        };
+        let id = resolve_id::<K>(self.id, K::record_id(&record))?;
+        K::set_record_id(&mut record, id.clone());
+        for p in apply_flags::<K, F>(&mut record, &self.fields)? {
+            if !mask.contains(&p) {
+                mask.push(p);
+            }
+        }
+        Ok(Input { record, id, mask, etag })
+    }
+}
+
 pub async fn create<K: Kind, F: Args + Serialize>(ctx: &Ctx, a: CreateArgs<F>) -> CliResult {
-    let mut record = match &a.file {
-        Some(p) => read_record_file::<K>(p)?.record,
-        None => K::Record::default(),
-    };
-    let id = resolve_id::<K>(a.id, K::record_id(&record))?;
-    K::set_record_id(&mut record, id.clone());
-    apply_flags::<K, F>(&mut record, &a.fields)?;
+    let Input { record, id, .. } = a.input.read::<K>()?;
     let wanted = K::wanted_state(&record).map_err(CliError::other)?;
     let resource = record_to_pb::<K>(&record)?;
     let name = K::name_of(&id);
@@ -361,26 +441,13 @@ pub async fn create<K: Kind, F: Args + Serialize>(ctx: &Ctx, a: CreateArgs<F>) -
 }
 
 pub async fn update<K: Kind, F: Args + Serialize>(ctx: &Ctx, a: UpdateArgs<F>) -> CliResult {
-    let (mut record, mut mask, file_etag) = match &a.file {
-        Some(p) => {
-            let f = read_record_file::<K>(p)?;
-            let mask: Vec<String> = f
-                .keys
-                .into_iter()
-                .filter(|k| !K::NOT_IN_MASK.contains(&k.as_str()))
-                .collect();
-            (f.record, mask, f.etag)
-        }
-        None => (K::Record::default(), Vec::new(), None),
-    };
-    let id = resolve_id::<K>(a.id, K::record_id(&record))?;
-    K::set_record_id(&mut record, id.clone());
+    let Input {
+        mut record,
+        id,
+        mut mask,
+        etag: file_etag,
+    } = a.input.read::<K>()?;
     let name = K::name_of(&id);
-    for p in apply_flags::<K, F>(&mut record, &a.fields)? {
-        if !mask.contains(&p) {
-            mask.push(p);
-        }
-    }
     if !a.remove_labels.is_empty() {
         let mut labels = as_mapping(&record)?;
         if let Some(Value::Mapping(l)) = labels.get_mut("labels") {
@@ -407,17 +474,18 @@ pub async fn update<K: Kind, F: Args + Serialize>(ctx: &Ctx, a: UpdateArgs<F>) -
         return usage("nothing to update: give fields as flags or in -f FILE");
     }
     let mut resource = record_to_pb::<K>(&record)?;
-    K::set_etag(&mut resource, a.etag.or(file_etag).unwrap_or_default());
+    let w = a.write;
+    K::set_etag(&mut resource, w.etag.or(file_etag).unwrap_or_default());
     let updated = if mask.is_empty() {
         K::get(&ctx.client, name.clone(), None)
             .await
             .context(format!("getting {name}"))?
     } else {
-        K::update(&ctx.client, resource, mask, a.allow_missing, a.validate_only)
+        K::update(&ctx.client, resource, mask, w.allow_missing, w.validate_only)
             .await
             .context(format!("updating {name}"))?
     };
-    if a.validate_only {
+    if w.validate_only {
         ctx.note(format!("the update of {name} is valid (nothing stored)"));
         return Ok(());
     }
@@ -429,15 +497,16 @@ pub async fn update<K: Kind, F: Args + Serialize>(ctx: &Ctx, a: UpdateArgs<F>) -
 
 pub async fn delete<K: Kind>(ctx: &Ctx, a: DeleteArgs) -> CliResult {
     let name = K::name_of(&a.id);
+    let w = a.write;
     let opts = DeleteOpts {
         force: a.force,
-        allow_missing: a.allow_missing,
-        validate_only: a.validate_only,
+        allow_missing: w.allow_missing,
+        validate_only: w.validate_only,
     };
-    let p = K::delete(&ctx.client, name.clone(), a.etag.unwrap_or_default(), opts)
+    let p = K::delete(&ctx.client, name.clone(), w.etag.unwrap_or_default(), opts)
         .await
         .context(format!("deleting {name}"))?;
-    if a.validate_only {
+    if w.validate_only {
         ctx.note(format!("{name} can be deleted (nothing changed)"));
         return Ok(());
     }

@@ -3,14 +3,13 @@
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
-use futures::TryStreamExt;
 use registry_client::{pb, prost_types};
 use serde::Serialize;
 
 use super::Ctx;
 use crate::{
     error::{CliError, CliResult, Context},
-    output::{self, emit, kv_table},
+    output::{Columns, emit, kv_table},
     records::{enum_name, parse_enum, ts},
 };
 
@@ -107,6 +106,31 @@ impl TokenView {
     }
 }
 
+impl Columns for TokenView {
+    const COLUMNS: &[&str] = &[
+        "NAME",
+        "ROLE",
+        "DESCRIPTION",
+        "CREATED",
+        "EXPIRES",
+        "REVOKED",
+        "LAST USED",
+    ];
+
+    fn row(&self) -> Vec<String> {
+        let mut row = vec![self.name.clone(), self.role.clone(), self.description.clone()];
+        for time in [
+            &self.create_time,
+            &self.expire_time,
+            &self.revoke_time,
+            &self.last_use_time,
+        ] {
+            row.push(time.clone().unwrap_or_default());
+        }
+        row
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Created {
     token: TokenView,
@@ -157,41 +181,12 @@ pub async fn run(ctx: &Ctx, cmd: TokensCmd) -> CliResult {
             })
         }
         TokensCmd::List(a) => {
-            let tokens: Vec<TokenView> = ctx
-                .client
-                .pages(pb::ListTokensRequest {
-                    page_size: 1000,
-                    page_token: String::new(),
-                    show_inactive: a.all,
-                })
-                .map_ok(|t| TokenView::new(&t))
-                .try_collect()
-                .await
-                .context("listing tokens")?;
-            output::emit_list(
-                ctx.format,
-                &tokens,
-                &[
-                    "NAME",
-                    "ROLE",
-                    "DESCRIPTION",
-                    "CREATED",
-                    "EXPIRES",
-                    "REVOKED",
-                    "LAST USED",
-                ],
-                |v| {
-                    vec![
-                        v.name.clone(),
-                        v.role.clone(),
-                        v.description.clone(),
-                        v.create_time.clone().unwrap_or_default(),
-                        v.expire_time.clone().unwrap_or_default(),
-                        v.revoke_time.clone().unwrap_or_default(),
-                        v.last_use_time.clone().unwrap_or_default(),
-                    ]
-                },
-            )
+            let req = pb::ListTokensRequest {
+                page_size: 1000,
+                page_token: String::new(),
+                show_inactive: a.all,
+            };
+            ctx.print_all(req, None, "listing tokens", |t| TokenView::new(&t)).await
         }
         TokensCmd::Rotate { id, grace_hours } => {
             let name = token_name(&id);

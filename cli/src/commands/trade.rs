@@ -4,7 +4,6 @@
 use std::{io::IsTerminal, path::PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
-use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use registry_client::{
     SLICE_ROWS, pb,
@@ -14,8 +13,8 @@ use serde::Serialize;
 
 use super::{Ctx, resource};
 use crate::{
-    error::{CliError, CliResult, Context},
-    output::{self, join},
+    error::{CliError, CliResult},
+    output::{self, Columns, join},
 };
 
 #[derive(Debug, Subcommand)]
@@ -144,36 +143,38 @@ async fn import(ctx: &Ctx, a: ImportArgs) -> CliResult {
     if a.validate_only {
         ctx.note("the files are valid (nothing stored)");
     }
-    output::emit_list(
-        ctx.format,
-        &summaries,
-        &[
-            "FILE",
-            "LINES",
-            "RECORDS",
-            "WORLD",
-            "AGGREGATES",
-            "OTHER",
-            "MIRRORS",
-            "NEW",
-            "REVISED",
-            "UNCHANGED",
-        ],
-        |s| {
-            vec![
-                s.file.clone(),
-                s.lines.to_string(),
-                s.records.to_string(),
-                s.skipped_world.to_string(),
-                s.skipped_aggregates.to_string(),
-                s.skipped_other.to_string(),
-                s.mirror_duplicates.to_string(),
-                s.inserted.to_string(),
-                s.revised.to_string(),
-                s.unchanged.to_string(),
-            ]
-        },
-    )
+    output::print_list(ctx.format, &summaries)
+}
+
+impl Columns for ImportSummary {
+    const COLUMNS: &[&str] = &[
+        "FILE",
+        "LINES",
+        "RECORDS",
+        "WORLD",
+        "AGGREGATES",
+        "OTHER",
+        "MIRRORS",
+        "NEW",
+        "REVISED",
+        "UNCHANGED",
+    ];
+
+    fn row(&self) -> Vec<String> {
+        let counts = [
+            self.lines,
+            self.records,
+            self.skipped_world,
+            self.skipped_aggregates,
+            self.skipped_other,
+            self.mirror_duplicates,
+        ];
+        let written = [self.inserted, self.revised, self.unchanged];
+        let mut row = vec![self.file.clone()];
+        row.extend(counts.iter().map(u64::to_string));
+        row.extend(written.iter().map(i64::to_string));
+        row
+    }
 }
 
 #[derive(Debug, Args)]
@@ -248,66 +249,62 @@ pub async fn dependencies(ctx: &Ctx, a: DependenciesArgs) -> CliResult {
         read_time: resource::read_time(a.read_time.as_deref())?,
         ..Default::default()
     };
-    let deps: Vec<pb::ImportDependency> =
-        ctx.client
-            .list_import_dependencies(req)
-            .try_collect()
-            .await
-            .context(format!(
-                "listing the import dependencies of {} in {}",
-                a.importer, a.year
-            ))?;
-    let views: Vec<DependencyView> = deps
-        .into_iter()
-        .map(|d| DependencyView {
-            product: d.product,
-            year: d.year,
-            import_hhi: d.import_hhi,
-            top_supplier: d.top_supplier,
-            top_supplier_share: d.top_supplier_share,
-            supplier_count: d.supplier_count,
-            world_export_hhi: d.world_export_hhi,
-            import_export_ratio: d.import_export_ratio,
-            concentrated_imports: d.concentrated_imports,
-            concentrated_world_exports: d.concentrated_world_exports,
-            non_substitutable: d.non_substitutable,
-            persistent: d.persistent,
-            dependent: d.dependent,
-            unknown: d.unknown,
-            explanation: d.explanation,
-        })
-        .collect();
-    output::emit_list(
-        ctx.format,
-        &views,
-        &[
-            "PRODUCT",
-            "IMPORT HHI",
-            "TOP SUPPLIER",
-            "SHARE",
-            "WORLD HHI",
-            "IMP/EXP",
-            "DEPENDENT",
-            "UNKNOWN",
-        ],
-        |v| {
-            vec![
-                v.product.clone(),
-                format!("{:.3}", v.import_hhi),
-                v.top_supplier.clone(),
-                format!("{:.1}%", v.top_supplier_share * 100.0),
-                v.world_export_hhi
-                    .map_or_else(|| "unknown".to_owned(), |h| format!("{h:.3}")),
-                if v.import_export_ratio >= 9999.0 {
-                    "no exports".to_owned()
-                } else {
-                    format!("{:.2}", v.import_export_ratio)
-                },
-                yes(v.dependent),
-                join(&v.unknown),
-            ]
-        },
-    )
+    let what = format!("listing the import dependencies of {} in {}", a.importer, a.year);
+    let view = |d: pb::ImportDependency| DependencyView {
+        product: d.product,
+        year: d.year,
+        import_hhi: d.import_hhi,
+        top_supplier: d.top_supplier,
+        top_supplier_share: d.top_supplier_share,
+        supplier_count: d.supplier_count,
+        world_export_hhi: d.world_export_hhi,
+        import_export_ratio: d.import_export_ratio,
+        concentrated_imports: d.concentrated_imports,
+        concentrated_world_exports: d.concentrated_world_exports,
+        non_substitutable: d.non_substitutable,
+        persistent: d.persistent,
+        dependent: d.dependent,
+        unknown: d.unknown,
+        explanation: d.explanation,
+    };
+    ctx.print_all(req, None, what, view).await
+}
+
+impl Columns for DependencyView {
+    const COLUMNS: &[&str] = &[
+        "PRODUCT",
+        "IMPORT HHI",
+        "TOP SUPPLIER",
+        "SHARE",
+        "WORLD HHI",
+        "IMP/EXP",
+        "DEPENDENT",
+        "UNKNOWN",
+    ];
+
+    fn row(&self) -> Vec<String> {
+        let world_hhi = self.world_export_hhi.map(|h| format!("{h:.3}"));
+        let ratio = if self.import_export_ratio >= 9999.0 {
+            "no exports".to_owned()
+        } else {
+            format!("{:.2}", self.import_export_ratio)
+        };
+        vec![
+            self.product.clone(),
+            format!("{:.3}", self.import_hhi),
+            self.top_supplier.clone(),
+            pct(self.top_supplier_share),
+            world_hhi.unwrap_or_else(|| "unknown".to_owned()),
+            ratio,
+            yes(self.dependent),
+            join(&self.unknown),
+        ]
+    }
+}
+
+/// 0.25 → `25.0%`.
+fn pct(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
 }
 
 #[derive(Debug, Args)]
@@ -353,46 +350,36 @@ pub async fn dominated(ctx: &Ctx, a: DominatedArgs) -> CliResult {
         read_time: resource::read_time(a.read_time.as_deref())?,
         ..Default::default()
     };
-    let found: Vec<pb::DominatedProduct> =
-        ctx.client
-            .list_dominated_products(req)
-            .try_collect()
-            .await
-            .context(format!(
-                "listing the products {} dominates for {} in {}",
-                a.supplier, a.importer, a.year
-            ))?;
-    let views: Vec<DominatedView> = found
-        .into_iter()
-        .map(|d| DominatedView {
-            product: d.product,
-            supplier: d.supplier,
-            share: d.share,
-            supplier_value_usd: d.supplier_value_usd,
-            import_value_usd: d.import_value_usd,
-            supplier_count: d.supplier_count,
-        })
-        .collect();
-    output::emit_list(
-        ctx.format,
-        &views,
-        &[
-            "PRODUCT",
-            "SUPPLIER",
-            "SHARE",
-            "FROM SUPPLIER USD",
-            "ALL IMPORTS USD",
-            "SUPPLIERS",
-        ],
-        |v| {
-            vec![
-                v.product.clone(),
-                v.supplier.clone(),
-                format!("{:.1}%", v.share * 100.0),
-                v.supplier_value_usd.to_string(),
-                v.import_value_usd.to_string(),
-                v.supplier_count.to_string(),
-            ]
-        },
-    )
+    let what = format!(
+        "listing the products {} dominates for {} in {}",
+        a.supplier, a.importer, a.year
+    );
+    let view = |d: pb::DominatedProduct| DominatedView {
+        product: d.product,
+        supplier: d.supplier,
+        share: d.share,
+        supplier_value_usd: d.supplier_value_usd,
+        import_value_usd: d.import_value_usd,
+        supplier_count: d.supplier_count,
+    };
+    ctx.print_all(req, None, what, view).await
+}
+
+impl Columns for DominatedView {
+    const COLUMNS: &[&str] = &[
+        "PRODUCT",
+        "SUPPLIER",
+        "SHARE",
+        "FROM SUPPLIER USD",
+        "ALL IMPORTS USD",
+        "SUPPLIERS",
+    ];
+
+    fn row(&self) -> Vec<String> {
+        let values = [self.supplier_value_usd, self.import_value_usd];
+        let mut row = vec![self.product.clone(), self.supplier.clone(), pct(self.share)];
+        row.extend(values.iter().map(i64::to_string));
+        row.push(self.supplier_count.to_string());
+        row
+    }
 }
