@@ -62,7 +62,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::CreateTokenResponse>, Status> {
         let r = request.get_ref();
         let mut v = Violations::new();
-        let role = enum_field(&mut v, "role", r.role, Role::from_proto, true, Role::expected);
+        let role = enum_field::<Role>(&mut v, "role", r.role, true);
         check::text(&mut v, "description", &r.description, true, check::MAX_TITLE, false);
         let expire_time = r
             .expire_time

@@ -57,7 +57,8 @@ pub(crate) async fn create(
     Ok(store.create_check_in(&goal, id, spec, &ctx).await?.to_proto())
 }
 
-pub(crate) async fn get(store: &Store, r: &pb::GetCheckInRequest) -> Result<pb::CheckIn, Status> {
+pub(crate) async fn get(store: &Store, request: Request<pb::GetCheckInRequest>) -> Result<pb::CheckIn, Status> {
+    let r = request.get_ref();
     let mut v = Violations::new();
     let name = all(&mut v, check_in::parse_name("name", &r.name));
     let at = read_time(&mut v, r.read_time.as_ref());
@@ -67,7 +68,11 @@ pub(crate) async fn get(store: &Store, r: &pb::GetCheckInRequest) -> Result<pb::
     Ok(store.get_check_in(&goal, &id, at).await?.to_proto())
 }
 
-pub(crate) async fn list(store: &Store, r: &pb::ListCheckInsRequest) -> Result<pb::ListCheckInsResponse, Status> {
+pub(crate) async fn list(
+    store: &Store,
+    request: Request<pb::ListCheckInsRequest>,
+) -> Result<pb::ListCheckInsResponse, Status> {
+    let r = request.get_ref();
     let mut v = Violations::new();
     let goal = all(&mut v, check_in::parse_parent("parent", &r.parent));
     let at = read_time(&mut v, r.read_time.as_ref());
@@ -104,8 +109,9 @@ pub(crate) async fn list(store: &Store, r: &pb::ListCheckInsRequest) -> Result<p
 
 pub(crate) async fn batch_get(
     store: &Store,
-    r: &pb::BatchGetCheckInsRequest,
+    request: Request<pb::BatchGetCheckInsRequest>,
 ) -> Result<pb::BatchGetCheckInsResponse, Status> {
+    let r = request.get_ref();
     let mut v = Violations::new();
     let parent = all(&mut v, check_in::parse_parent("parent", &r.parent));
     if r.names.is_empty() || r.names.len() > MAX_PAGE_SIZE {

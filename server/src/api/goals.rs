@@ -4,7 +4,7 @@ use registry_proto::annotations::normalize_text;
 use registry_proto::v1::{self as pb, policy_goal_service_server::PolicyGoalService};
 use tonic::{Request, Response, Status};
 
-use super::{all, convert::enums::enum_field, resource, write_ctx};
+use super::{all, check_ins, convert::enums::enum_field, resource, write_ctx};
 use crate::{
     domain::{
         Collection, Error, Id, Violations,
@@ -26,14 +26,7 @@ service_api!(
 /// The state a goal is created in: UNSPECIFIED (not stated) unless the request says PLANNED,
 /// ACTIVE or ON_HOLD.
 fn initial_state(v: &mut Violations, g: &pb::PolicyGoal) -> GoalState {
-    let state = enum_field(
-        v,
-        "policy_goal.state",
-        g.state,
-        GoalState::from_proto,
-        false,
-        GoalState::expected,
-    );
+    let state = enum_field::<GoalState>(v, "policy_goal.state", g.state, false);
     if state == Some(GoalState::Closed) {
         v.add(
             "policy_goal.state",
@@ -76,13 +69,13 @@ fn parse_create(v: &mut Violations, r: &pb::CreatePolicyGoalRequest) -> Option<N
 
 resource::resource_service! {
     impl PolicyGoalService for GoalsApi {
-        resource PolicyGoal;
-        get_policy_goal(GetPolicyGoalRequest);
-        list_policy_goals(ListPolicyGoalsRequest) -> ListPolicyGoalsResponse { policy_goals };
-        batch_get_policy_goals(BatchGetPolicyGoalsRequest) -> BatchGetPolicyGoalsResponse { policy_goals };
-        update_policy_goal(UpdatePolicyGoalRequest) { policy_goal };
-        delete_policy_goal(DeletePolicyGoalRequest);
-        undelete_policy_goal(UndeletePolicyGoalRequest);
+        resource PolicyGoal / PolicyGoals { policy_goal / policy_goals };
+        calls check_ins {
+            create_check_in(CreateCheckInRequest) -> CheckIn = create;
+            get_check_in(GetCheckInRequest) -> CheckIn = get;
+            list_check_ins(ListCheckInsRequest) -> ListCheckInsResponse = list;
+            batch_get_check_ins(BatchGetCheckInsRequest) -> BatchGetCheckInsResponse = batch_get;
+        }
     }
 
     async fn create_policy_goal(
@@ -155,22 +148,8 @@ resource::resource_service! {
         let r = request.get_ref();
         let mut v = Violations::new();
         let id = all(&mut v, GOALS.parse_name("name", &r.name));
-        let state = enum_field(
-            &mut v,
-            "state",
-            r.state,
-            GoalState::from_proto,
-            true,
-            GoalState::expected,
-        );
-        let outcome = enum_field(
-            &mut v,
-            "outcome",
-            r.outcome,
-            Outcome::from_proto,
-            false,
-            Outcome::expected,
-        );
+        let state = enum_field::<GoalState>(&mut v, "state", r.state, true);
+        let outcome = enum_field::<Outcome>(&mut v, "outcome", r.outcome, false);
         match (state, outcome) {
             (Some(GoalState::Closed), None) if r.outcome == 0 => v.add(
                 "outcome",
@@ -215,37 +194,6 @@ resource::resource_service! {
         let ctx = write_ctx(&request, request_id.flatten(), false);
         let m = self.store.record_measurement(&goal, spec, &ctx).await?;
         Ok(Response::new(m.to_proto()))
-    }
-
-    async fn create_check_in(
-        &self,
-        request: Request<pb::CreateCheckInRequest>,
-    ) -> Result<Response<pb::CheckIn>, Status> {
-        super::check_ins::create(&self.store, request).await.map(Response::new)
-    }
-
-    async fn get_check_in(&self, request: Request<pb::GetCheckInRequest>) -> Result<Response<pb::CheckIn>, Status> {
-        super::check_ins::get(&self.store, request.get_ref())
-            .await
-            .map(Response::new)
-    }
-
-    async fn list_check_ins(
-        &self,
-        request: Request<pb::ListCheckInsRequest>,
-    ) -> Result<Response<pb::ListCheckInsResponse>, Status> {
-        super::check_ins::list(&self.store, request.get_ref())
-            .await
-            .map(Response::new)
-    }
-
-    async fn batch_get_check_ins(
-        &self,
-        request: Request<pb::BatchGetCheckInsRequest>,
-    ) -> Result<Response<pb::BatchGetCheckInsResponse>, Status> {
-        super::check_ins::batch_get(&self.store, request.get_ref())
-            .await
-            .map(Response::new)
     }
 
     async fn list_measurements(

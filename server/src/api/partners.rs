@@ -30,14 +30,8 @@ fn invalid(v: Violations) -> Status {
 
 resource::resource_service! {
     impl TradePartnerService for PartnersApi {
-        resource TradePartner;
-        get_trade_partner(GetTradePartnerRequest);
-        list_trade_partners(ListTradePartnersRequest) -> ListTradePartnersResponse { trade_partners };
-        batch_get_trade_partners(BatchGetTradePartnersRequest) -> BatchGetTradePartnersResponse { trade_partners };
-        update_trade_partner(UpdateTradePartnerRequest) { trade_partner };
-        delete_trade_partner(DeleteTradePartnerRequest);
-        undelete_trade_partner(UndeleteTradePartnerRequest);
-        create create_trade_partner(CreateTradePartnerRequest) { trade_partner_id };
+        resource TradePartner / TradePartners { trade_partner / trade_partners };
+        create;
     }
 
 
@@ -186,7 +180,7 @@ resource::resource_service! {
             top_n,
             dependency_threshold: threshold,
             group_shares,
-            excluded_partners: data.excluded.iter().map(|id| PARTNERS.name(id)).collect(),
+            excluded_partners: PARTNERS.names(&data.excluded),
         }))
     }
 }

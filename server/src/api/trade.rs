@@ -34,13 +34,7 @@ impl TradeApi {
 
 resource::resource_service! {
     impl TradeAnalysisService for TradeApi {
-        resource ProductSet;
-        get_product_set(GetProductSetRequest);
-        list_product_sets(ListProductSetsRequest) -> ListProductSetsResponse { product_sets };
-        batch_get_product_sets(BatchGetProductSetsRequest) -> BatchGetProductSetsResponse { product_sets };
-        update_product_set(UpdateProductSetRequest) { product_set };
-        delete_product_set(DeleteProductSetRequest);
-        undelete_product_set(UndeleteProductSetRequest);
+        resource ProductSet / ProductSets { product_set / product_sets };
     }
 
     async fn create_product_set(

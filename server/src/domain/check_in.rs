@@ -78,8 +78,8 @@ pub fn parse_name(field: &str, name: &str) -> Result<(Id, Id), Error> {
         Error::invalid(
             field,
             format!(
-                "{:?} must be of the form policyGoals/{{goal}}/checkIns/{{check_in}}",
-                name.chars().take(120).collect::<String>()
+                "{} must be of the form policyGoals/{{goal}}/checkIns/{{check_in}}",
+                crate::domain::shown(name, 120)
             ),
         )
     };
@@ -121,8 +121,8 @@ pub const DEFAULT_ORDER: &str = "check_in_time desc, create_time desc";
 /// through an Update (there is none); `Write` says what a create takes.
 pub const FIELDS: &[FieldDef] = &[
     FieldDef::filter("check_in_time", FieldKind::Timestamp, Col::Time("check_in_time")).orderable(),
-    FieldDef::filter("confidence", CheckInConfidence::FIELD_KIND, Col::Enum("confidence")).orderable(),
-    FieldDef::filter("author", FieldKind::Text, Col::Text("author")).orderable(),
+    FieldDef::enumeration("confidence", CheckInConfidence::FIELD_KIND).orderable(),
+    FieldDef::text("author").orderable(),
     FieldDef::filter(
         "goal",
         FieldKind::Reference(Collection::PolicyGoals),

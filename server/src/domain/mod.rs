@@ -60,6 +60,33 @@ macro_rules! patch_fields {
     };
 }
 
+/// The field list of a soft-deletable resource (see `list::FieldDef`): its filterable and
+/// orderable fields, then the ones every such resource has (labels, `search` over the given
+/// text columns, the stamps, its name), its other fields, and the soft-delete and version
+/// outputs.
+macro_rules! resource_fields {
+    ([$($own:expr),* $(,)?], search [$($column:literal),* $(,)?], [$($rest:expr),* $(,)?] $(,)?) => {
+        &[
+            $($own,)*
+            $crate::domain::list::common::LABELS,
+            $crate::domain::list::common::search(&[$($column),*]),
+            $crate::domain::list::common::CREATE_TIME,
+            $crate::domain::list::common::UPDATE_TIME,
+            $crate::domain::list::common::NAME,
+            $($rest,)*
+            $crate::domain::list::common::DELETE_TIME,
+            $crate::domain::list::common::EXPIRE_TIME,
+            $crate::domain::list::common::ETAG,
+            $crate::domain::list::common::REVISION,
+        ]
+    };
+}
+
+/// At most the first `max` characters of client text, quoted, for an error message.
+pub fn shown(s: &str, max: usize) -> String {
+    format!("{:?}", s.chars().take(max).collect::<String>())
+}
+
 pub mod agreement;
 pub mod check;
 pub mod check_in;

@@ -19,8 +19,8 @@ impl Id {
             Err(Error::invalid(
                 field,
                 format!(
-                    "{:?} is not a valid id: use 1-63 characters of lowercase letters, digits and single hyphens, starting with a letter",
-                    s.chars().take(80).collect::<String>()
+                    "{} is not a valid id: use 1-63 characters of lowercase letters, digits and single hyphens, starting with a letter",
+                    crate::domain::shown(s, 80)
                 ),
             ))
         }
@@ -101,13 +101,18 @@ impl Collection {
             Some((p, id)) if p == self.prefix() => Id::parse(field, id),
             _ => Err(Error::invalid(
                 field,
-                format!("{:?} {expected}", name.chars().take(80).collect::<String>()),
+                format!("{} {expected}", crate::domain::shown(name, 80)),
             )),
         }
     }
 
     pub fn name(self, id: &Id) -> String {
         format!("{}/{}", self.prefix(), id)
+    }
+
+    /// The names of `ids`, in order.
+    pub fn names(self, ids: &[Id]) -> Vec<String> {
+        ids.iter().map(|id| self.name(id)).collect()
     }
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Collection, Error, Id, Violations,
-    list::{Col, FieldDef, FieldKind, SortValue, common},
+    list::{FieldDef, SortValue},
 };
 
 /// At most this many products in a set.
@@ -16,6 +16,14 @@ pub const MAX_PRODUCTS: usize = 10_000;
 /// Whether `code` is an HS 6-digit product code written as 6 digits (`028530`).
 pub fn is_hs6(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Why `code` is not an HS 6-digit code.
+pub fn not_hs6(code: &str) -> String {
+    format!(
+        "{} is not an HS 6-digit code: write 6 digits, with leading zeros (e.g. 028530)",
+        crate::domain::shown(code, 20)
+    )
 }
 
 /// Checks a list of HS6 codes: each 6 digits, unique, at most `max`.
@@ -30,13 +38,7 @@ pub fn check_products(v: &mut Violations, field: &str, products: &[String], max:
     let mut seen = HashSet::new();
     for (i, p) in products.iter().enumerate() {
         if !is_hs6(p) {
-            v.add(
-                format!("{field}[{i}]"),
-                format!(
-                    "{:?} is not an HS 6-digit code: write 6 digits, with leading zeros (e.g. 028530)",
-                    p.chars().take(20).collect::<String>()
-                ),
-            );
+            v.add(format!("{field}[{i}]"), not_hs6(p));
         } else if !seen.insert(p.as_str()) {
             v.add(format!("{field}[{i}]"), format!("duplicate {p:?}"));
         }
@@ -52,8 +54,8 @@ pub fn country(field: &str, code: &str) -> Result<String, Error> {
         Err(Error::invalid(
             field,
             format!(
-                "{:?} is not an ISO 3166-1 alpha-2 country code (e.g. KR, CN, US)",
-                code.chars().take(20).collect::<String>()
+                "{} is not an ISO 3166-1 alpha-2 country code (e.g. KR, CN, US)",
+                crate::domain::shown(code, 20)
             ),
         ))
     }
@@ -117,20 +119,16 @@ impl ProductSet {
 }
 
 /// The fields of a product set: how each is written and which can be filtered and ordered.
-pub const FIELDS: &[FieldDef] = &[
-    FieldDef::filter("display_name", FieldKind::Text, Col::Text("display_name")).orderable(),
-    FieldDef::filter("products", FieldKind::Strings, Col::Array("products")),
-    common::LABELS,
-    common::search(&["display_name", "description"]),
-    common::CREATE_TIME,
-    common::UPDATE_TIME,
-    common::NAME,
-    FieldDef::plain("description"),
-    common::DELETE_TIME,
-    common::EXPIRE_TIME,
-    common::ETAG,
-    common::REVISION,
-];
+pub const FIELDS: &[FieldDef] = resource_fields!(
+    [
+        FieldDef::text("display_name").orderable(),
+        FieldDef::strings("products"),
+    ],
+    search ["display_name", "description"],
+    [
+        FieldDef::plain("description"),
+    ],
+);
 
 #[cfg(test)]
 mod tests {

@@ -359,6 +359,11 @@ mod tests {
         compute(t, e.as_ref(), Some(&l)).state
     }
 
+    /// The state of `t` for each latest measurement `(value, time)`, without an earliest one.
+    fn states(t: &Target, cases: &[(f64, OffsetDateTime)]) -> Vec<ProgressState> {
+        cases.iter().map(|&(v, at)| state(t, None, obs(v, at))).collect()
+    }
+
     #[test]
     fn no_data() {
         let p = compute(&increase(), None, None);
@@ -476,27 +481,16 @@ mod tests {
 
     #[test]
     fn stay_above_and_below() {
+        let (during, after) = (datetime!(2026-06-01 0:00 UTC), datetime!(2027-01-01 0:00 UTC));
         let t = target(Direction::StayAbove, Comparator::AtLeast, 50.0, 2026);
         assert_eq!(
-            state(&t, None, obs(60.0, datetime!(2026-06-01 0:00 UTC))),
-            ProgressState::OnTrack
-        );
-        assert_eq!(
-            state(&t, None, obs(60.0, datetime!(2027-01-01 0:00 UTC))),
-            ProgressState::Achieved
-        );
-        assert_eq!(
-            state(&t, None, obs(40.0, datetime!(2026-06-01 0:00 UTC))),
-            ProgressState::OffTrack
+            states(&t, &[(60.0, during), (60.0, after), (40.0, during)]),
+            [ProgressState::OnTrack, ProgressState::Achieved, ProgressState::OffTrack]
         );
         let t = target(Direction::StayBelow, Comparator::LessThan, 5.0, 2026);
         assert_eq!(
-            state(&t, None, obs(4.0, datetime!(2026-06-01 0:00 UTC))),
-            ProgressState::OnTrack
-        );
-        assert_eq!(
-            state(&t, None, obs(5.0, datetime!(2026-06-01 0:00 UTC))),
-            ProgressState::OffTrack
+            states(&t, &[(4.0, during), (5.0, during)]),
+            [ProgressState::OnTrack, ProgressState::OffTrack]
         );
     }
 
@@ -584,18 +578,13 @@ mod tests {
     fn a_relative_decrease_mirrors_the_comparator() {
         let mut t = target(Direction::DecreaseBy, Comparator::AtLeast, 10.0, 2029);
         t.baseline_value = Some(50.0);
-        assert_eq!(
-            state(&t, None, obs(40.0, datetime!(2026-01-01 0:00 UTC))),
-            ProgressState::Achieved
-        );
-        assert_ne!(
-            state(&t, None, obs(41.0, datetime!(2026-01-01 0:00 UTC))),
-            ProgressState::Achieved
-        );
-        assert_eq!(
-            state(&t, None, obs(45.0, datetime!(2030-06-01 0:00 UTC))),
-            ProgressState::OffTrack
-        );
+        let (during, after) = (datetime!(2026-01-01 0:00 UTC), datetime!(2030-06-01 0:00 UTC));
+        let [at_most, one_short, late] = states(&t, &[(40.0, during), (41.0, during), (45.0, after)])[..] else {
+            panic!("three cases, three states")
+        };
+        assert_eq!(at_most, ProgressState::Achieved);
+        assert_ne!(one_short, ProgressState::Achieved);
+        assert_eq!(late, ProgressState::OffTrack);
     }
 
     /// Without a baseline a relative target has no progress, whatever was measured.

@@ -354,9 +354,7 @@ impl Store {
                 qb.push(" AND ").push(col).push(" = ").push_bind(v.clone());
             }
         }
-        pager.push_after(&mut qb)?;
-        pager.push_order_limit(&mut qb);
-        let rows: Vec<RecordRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows: Vec<RecordRow> = pager.fetch(qb).await?;
         let records: Vec<StoredRecord> = rows
             .into_iter()
             .map(|r| StoredRecord {
