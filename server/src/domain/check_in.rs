@@ -74,22 +74,9 @@ pub fn parse_parent(field: &str, parent: &str) -> Result<Option<Id>, Error> {
 
 /// Parses `policyGoals/{goal}/checkIns/{check_in}` into the goal and the check-in id.
 pub fn parse_name(field: &str, name: &str) -> Result<(Id, Id), Error> {
-    let invalid = || {
-        Error::invalid(
-            field,
-            format!(
-                "{} must be of the form policyGoals/{{goal}}/checkIns/{{check_in}}",
-                crate::domain::shown(name, 120)
-            ),
-        )
-    };
-    let mut parts = name.split('/');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("policyGoals"), Some(goal), Some("checkIns"), Some(id), None) => {
-            Ok((Id::parse(field, goal)?, Id::parse(field, id)?))
-        }
-        _ => Err(invalid()),
-    }
+    let form = "policyGoals/{goal}/checkIns/{check_in}";
+    let (goal, id) = Collection::PolicyGoals.parse_child_name(field, name, "checkIns", form, 120)?;
+    Ok((goal, Id::parse(field, id)?))
 }
 
 /// A new server-chosen check-in id: `c` and 32 lowercase hex digits.

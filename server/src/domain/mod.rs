@@ -87,6 +87,12 @@ pub fn shown(s: &str, max: usize) -> String {
     format!("{:?}", s.chars().take(max).collect::<String>())
 }
 
+/// INVALID_ARGUMENT for the client's `value` (its first `max` characters, quoted) and `why`
+/// it is refused.
+pub fn invalid_value(field: &str, value: &str, max: usize, why: &str) -> Error {
+    Error::invalid(field, format!("{} {why}", shown(value, max)))
+}
+
 pub mod agreement;
 pub mod check;
 pub mod check_in;

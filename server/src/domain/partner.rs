@@ -317,22 +317,9 @@ pub fn flow_name(partner: &Id, year: i32) -> String {
 
 /// Parses `tradePartners/{partner}/tradeFlows/{year}`.
 pub fn parse_flow_name(field: &str, name: &str) -> Result<(Id, i32), Error> {
-    let bad = || {
-        Error::invalid(
-            field,
-            format!(
-                "{} must be of the form tradePartners/{{partner}}/tradeFlows/{{year}}",
-                crate::domain::shown(name, 80)
-            ),
-        )
-    };
-    let mut parts = name.split('/');
-    let (Some("tradePartners"), Some(partner), Some("tradeFlows"), Some(year), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    let id = Id::parse(field, partner)?;
+    let form = "tradePartners/{partner}/tradeFlows/{year}";
+    let bad = || super::names::not_of_form(field, name, form, 80);
+    let (id, year) = PARTNERS.parse_child_name(field, name, "tradeFlows", form, 80)?;
     if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }

@@ -51,13 +51,8 @@ pub fn country(field: &str, code: &str) -> Result<String, Error> {
     if upper.len() == 2 && rust_iso3166::from_alpha2(&upper).is_some() {
         Ok(upper)
     } else {
-        Err(Error::invalid(
-            field,
-            format!(
-                "{} is not an ISO 3166-1 alpha-2 country code (e.g. KR, CN, US)",
-                crate::domain::shown(code, 20)
-            ),
-        ))
+        let why = "is not an ISO 3166-1 alpha-2 country code (e.g. KR, CN, US)";
+        Err(crate::domain::invalid_value(field, code, 20, why))
     }
 }
 

@@ -343,16 +343,17 @@ mod tests {
         Observation { value, time }
     }
 
+    /// `t` with a baseline of `value` at `date` (year, month, day; 0 for not stated).
+    fn from_baseline(mut t: Target, value: f64, (year, month, day): (i32, u8, u8)) -> Target {
+        t.baseline_value = Some(value);
+        t.baseline_date = Some(Date { year, month, day });
+        t
+    }
+
     fn increase() -> Target {
         // 0 -> 100 over 2020-01-01 .. 2030-01-01 (end of 2029): 10 points a year.
-        let mut t = target(Direction::IncreaseTo, Comparator::AtLeast, 100.0, 2029);
-        t.baseline_value = Some(0.0);
-        t.baseline_date = Some(Date {
-            year: 2020,
-            month: 0,
-            day: 0,
-        });
-        t
+        let t = target(Direction::IncreaseTo, Comparator::AtLeast, 100.0, 2029);
+        from_baseline(t, 0.0, (2020, 0, 0))
     }
 
     fn state(t: &Target, e: Option<Observation>, l: Observation) -> ProgressState {
@@ -386,11 +387,16 @@ mod tests {
             secs(at),
         );
         assert!((half - 0.5).abs() < 0.001, "{half}");
-        assert_eq!(state(&t, None, obs(50.0, at)), ProgressState::OnTrack);
-        assert_eq!(state(&t, None, obs(41.0, at)), ProgressState::OnTrack);
-        assert_eq!(state(&t, None, obs(35.0, at)), ProgressState::AtRisk);
-        assert_eq!(state(&t, None, obs(20.0, at)), ProgressState::OffTrack);
-        assert_eq!(state(&t, None, obs(100.0, at)), ProgressState::Achieved);
+        assert_eq!(
+            states(&t, &[(50.0, at), (41.0, at), (35.0, at), (20.0, at), (100.0, at)]),
+            [
+                ProgressState::OnTrack,
+                ProgressState::OnTrack,
+                ProgressState::AtRisk,
+                ProgressState::OffTrack,
+                ProgressState::Achieved
+            ]
+        );
         let p = compute(&t, None, Some(&obs(35.0, at)));
         assert_eq!(p.percent_complete, Some(35.0));
         assert!(p.explanation.starts_with("AT_RISK: trajectory"), "{}", p.explanation);
@@ -401,8 +407,10 @@ mod tests {
     fn deadline_passed() {
         let t = increase();
         let after = datetime!(2030-01-01 0:00 UTC);
-        assert_eq!(state(&t, None, obs(99.0, after)), ProgressState::OffTrack);
-        assert_eq!(state(&t, None, obs(100.0, after)), ProgressState::Achieved);
+        assert_eq!(
+            states(&t, &[(99.0, after), (100.0, after)]),
+            [ProgressState::OffTrack, ProgressState::Achieved]
+        );
         let p = compute(&t, None, Some(&obs(99.0, after)));
         assert!(p.explanation.contains("deadline passed"), "{}", p.explanation);
     }
@@ -422,19 +430,19 @@ mod tests {
 
     #[test]
     fn decrease_uses_the_signed_distance() {
-        let mut t = target(Direction::DecreaseTo, Comparator::AtMost, 40.0, 2029);
-        t.baseline_value = Some(100.0);
-        t.baseline_date = Some(Date {
-            year: 2020,
-            month: 1,
-            day: 1,
-        });
+        let t = target(Direction::DecreaseTo, Comparator::AtMost, 40.0, 2029);
+        let t = from_baseline(t, 100.0, (2020, 1, 1));
         let at = datetime!(2025-01-01 0:00 UTC);
         // 60 to go; about half expected (70); 80 covers a third.
-        assert_eq!(state(&t, None, obs(70.0, at)), ProgressState::OnTrack);
-        assert_eq!(state(&t, None, obs(80.0, at)), ProgressState::AtRisk);
-        assert_eq!(state(&t, None, obs(110.0, at)), ProgressState::OffTrack);
-        assert_eq!(state(&t, None, obs(40.0, at)), ProgressState::Achieved);
+        assert_eq!(
+            states(&t, &[(70.0, at), (80.0, at), (110.0, at), (40.0, at)]),
+            [
+                ProgressState::OnTrack,
+                ProgressState::AtRisk,
+                ProgressState::OffTrack,
+                ProgressState::Achieved
+            ]
+        );
         let p = compute(&t, None, Some(&obs(70.0, at)));
         assert!((p.percent_complete.unwrap_or_default() - 50.0).abs() < 1e-9);
     }
@@ -463,9 +471,10 @@ mod tests {
         }];
         let at = datetime!(2022-01-01 0:00 UTC);
         // Linear alone would expect 20%; the interim expects 80%.
-        assert_eq!(state(&t, None, obs(30.0, at)), ProgressState::OffTrack);
-        assert_eq!(state(&t, None, obs(60.0, at)), ProgressState::AtRisk);
-        assert_eq!(state(&t, None, obs(75.0, at)), ProgressState::OnTrack);
+        assert_eq!(
+            states(&t, &[(30.0, at), (60.0, at), (75.0, at)]),
+            [ProgressState::OffTrack, ProgressState::AtRisk, ProgressState::OnTrack]
+        );
         let p = compute(&t, None, Some(&obs(75.0, at)));
         assert!(p.explanation.contains("1 interim target"), "{}", p.explanation);
     }
