@@ -293,17 +293,16 @@ resource::resource_service! {
         ]);
         let after = self.store.product_cursor(&fingerprint, &r.page_token)?;
         let products = products.as_deref();
+        let query = crate::store::trade::Dominance {
+            importer: &importer,
+            supplier: &supplier,
+            year: r.year,
+            min_share,
+            products,
+        };
         let found = match read_time {
-            None => {
-                self.store
-                    .dominated_products(&importer, &supplier, r.year, min_share, products)
-                    .await?
-            }
-            Some(at) => {
-                self.store
-                    .dominated_products_at(&importer, &supplier, r.year, min_share, products, at)
-                    .await?
-            }
+            None => self.store.dominated_products(&query).await?,
+            Some(at) => self.store.dominated_products_at(&query, at).await?,
         };
         let mut rest = found
             .iter()

@@ -384,10 +384,19 @@ pub(super) async fn unlink_agreement_from_engagements<'a>(
     .fetch_all(&mut **tx)
     .await
     .map_err(db_error)?;
+    engagements_changed(tx, changed, ctx).await
+}
+
+/// The changes of the partners (by id) whose engagements an UPDATE changed.
+async fn engagements_changed<'a>(
+    tx: &mut Transaction<'static, Postgres>,
+    changed: Vec<String>,
+    ctx: &'a WriteCtx,
+) -> Result<Vec<Change<'a>>, Error> {
     let mut changes = Vec::with_capacity(changed.len());
-    for pid in changed {
-        let pid = Id::try_from(pid).map_err(|_| Error::Internal("stored partner id is invalid".into()))?;
-        if let Some(partner) = read::<TradePartner>(tx, &pid).await? {
+    for id in changed {
+        let id = Id::try_from(id).map_err(|_| Error::Internal("stored partner id is invalid".into()))?;
+        if let Some(partner) = read::<TradePartner>(tx, &id).await? {
             changes.push(partner.change(ChangeKind::Updated, vec!["engagements".into()], ctx)?);
         }
     }
@@ -450,15 +459,7 @@ pub(super) async fn unlink_goals_from_engagements<'a>(
     .fetch_all(&mut **tx)
     .await
     .map_err(db_error)?;
-    let mut changes = Vec::with_capacity(changed.len());
-    for id in changed {
-        let id = Id::try_from(id).map_err(|_| Error::Internal("stored partner id is invalid".into()))?;
-        let Some(partner) = read::<TradePartner>(tx, &id).await? else {
-            continue;
-        };
-        changes.push(partner.change(ChangeKind::Updated, vec!["engagements".into()], ctx)?);
-    }
-    Ok(changes)
+    engagements_changed(tx, changed, ctx).await
 }
 
 impl Writable for TradePartner {
