@@ -258,9 +258,7 @@ impl ChangeFeedService for ChangesApi {
         if r.after_sequence.is_some_and(|s| s < 0) {
             v.add("after_sequence", "must not be negative");
         }
-        if !v.is_empty() {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        }
+        v.finish(|| ())?;
         if !admin && (r.resource_types.iter().any(|t| t == TOKEN_TYPE) || r.name_prefix.starts_with("tokens/")) {
             return Err(tokens_are_admin_business());
         }
@@ -436,9 +434,7 @@ impl ChangeFeedService for ChangesApi {
                 v.add(field, "must be at most 300 characters without NUL");
             }
         }
-        let (Some(page_size), true) = (page_size, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let page_size = v.values(page_size)?;
         let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         let fingerprint = PageTokens::fingerprint(&[
             "changes",

@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 use super::{all, check_ins, convert::enums::enum_field, resource, write_ctx};
 use crate::{
     domain::{
-        Collection, Error, Id, Violations,
+        Collection, Id, Violations,
         enums::{GoalState, Outcome},
         goal::{GoalSpec, PolicyGoal},
         list::{self, PageTokens},
@@ -87,9 +87,7 @@ resource::resource_service! {
         let mut v = Violations::new();
         let request_id = all(&mut v, crate::domain::request_id(&r.request_id));
         let parsed = parse_create(&mut v, r);
-        let (Some(new), true) = (parsed, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let new = v.values(parsed)?;
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
         let goal = self.store.create_goal(&new.id, new.spec, new.state, &ctx).await?;
         Ok(Response::new(self.store.completed(goal).await?.to_proto()))
@@ -130,9 +128,7 @@ resource::resource_service! {
                 v.add(format!("requests[{i}].{}", f.field), f.description);
             }
         }
-        if !v.is_empty() {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        }
+        v.finish(|| ())?;
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
         let mut created = self.store.create_goals(goals, &ctx).await?;
         self.store.attach_progress(&mut created, None).await?;
@@ -158,9 +154,7 @@ resource::resource_service! {
             (Some(s), Some(_)) if s != GoalState::Closed => v.add("outcome", "is only set when closing a goal"),
             _ => {}
         }
-        let (Some(id), Some(state), true) = (id, state, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (id, state) = v.values((id, state))?;
         let ctx = write_ctx(&request, None, false);
         let goal = self.store.change_goal_state(&id, state, outcome, &r.etag, &ctx).await?;
         Ok(Response::new(self.store.completed(goal).await?.to_proto()))
@@ -188,9 +182,7 @@ resource::resource_service! {
                 None
             }
         };
-        let (Some(goal), Some(spec), true) = (goal, spec, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (goal, spec) = v.values((goal, spec))?;
         let ctx = write_ctx(&request, request_id.flatten(), false);
         let m = self.store.record_measurement(&goal, spec, &ctx).await?;
         Ok(Response::new(m.to_proto()))
@@ -218,9 +210,7 @@ resource::resource_service! {
         {
             v.add("end_time", "must not be before start_time");
         }
-        let (Some(goal), Some(page_size), Some(metric), true) = (goal, page_size, metric, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (goal, page_size, metric) = v.values((goal, page_size, metric))?;
         let ts = |t: &Option<prost_types::Timestamp>| {
             t.as_ref()
                 .map(|t| format!("{}.{}", t.seconds, t.nanos))

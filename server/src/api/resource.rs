@@ -242,9 +242,7 @@ pub(crate) async fn update<R: Updatable, T>(
         r.update_mask.map(|m| m.paths.as_slice()),
         |f| populated.iter().any(|p| p == f),
     ));
-    let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
-        return Err(Error::InvalidArgument(v.into_vec()).into());
-    };
+    let (id, paths) = v.values((id, paths))?;
     // Checked by the store after the lock, the etag and the deleted state, as AIP-134 orders
     // the errors of an update (NOT_FOUND, ABORTED and FAILED_PRECONDITION come first).
     let patch = super::convert::patch(R::FIELD, msg, &paths).map(R::patch);
@@ -297,9 +295,7 @@ where
             None
         }
     };
-    let (Some(id), Some(spec), true) = (id, spec, v.is_empty()) else {
-        return Err(Error::InvalidArgument(v.into_vec()).into());
-    };
+    let (id, spec) = v.values((id, spec))?;
     let ctx = super::write_ctx(request, request_id.flatten(), r.validate_only);
     let created = store.create_resource::<R>(&id, spec, &ctx).await?;
     Ok(created.to_proto())

@@ -53,9 +53,7 @@ resource::resource_service! {
                 None
             }
         };
-        let (Some(id), Some(spec), true) = (id, spec, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (id, spec) = v.values((id, spec))?;
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
         let set = self.store.create_product_set(&id, spec, &ctx).await?;
         Ok(Response::new(set.to_proto()))
@@ -94,16 +92,14 @@ resource::resource_service! {
                         break;
                     }
                 }
-                if !v.is_empty() {
-                    return Err(Status::from(Error::InvalidArgument(v.into_vec())));
-                }
+                v.finish(|| ())?;
                 seen += msg.records.len();
                 if chunks.send(records).await.is_err() {
                     // The load failed; its error is the answer.
                     break;
                 }
             }
-            Ok((slice, validate_only))
+            Ok::<_, Status>((slice, validate_only))
         };
         let (received, stored) = tokio::join!(receive, load.stage(staged));
         let (slice, validate_only) = received?;
@@ -140,9 +136,7 @@ resource::resource_service! {
         }
         let page_size = all(&mut v, list::page_size(r.page_size));
         let read_time = read_time(&mut v, r.read_time.as_ref());
-        let (Some(page_size), true) = (page_size, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let page_size = v.values(page_size)?;
         let read_text = r
             .read_time
             .map(|t| format!("{}.{}", t.seconds, t.nanos))
@@ -208,9 +202,7 @@ resource::resource_service! {
         }
         let read_time = read_time(&mut v, r.read_time.as_ref());
         let products = self.products(&mut v, &r.product_set, &r.products, read_time).await?;
-        let (Some(importer), Some(page_size), true) = (importer, page_size, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (importer, page_size) = v.values((importer, page_size))?;
         let fingerprint = PageTokens::fingerprint(&[
             "importDependencies",
             &importer,

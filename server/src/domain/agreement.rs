@@ -156,12 +156,7 @@ pub const FIELDS: &[FieldDef] = resource_fields!(
         .written(super::list::Write::None),
     ],
     search ["title", "title_ko", "description", "source"],
-    [
-        FieldDef::plain("title_ko"),
-        FieldDef::plain("events"),
-        FieldDef::plain("description"),
-        FieldDef::plain("source"),
-    ],
+    plain ["title_ko", "events", "description", "source"],
 );
 
 #[cfg(test)]

@@ -65,6 +65,10 @@ macro_rules! patch_fields {
 /// text columns, the stamps, its name), its other fields, and the soft-delete and version
 /// outputs.
 macro_rules! resource_fields {
+    // Other fields that are all plain: their names.
+    ($own:tt, search $search:tt, plain [$($plain:literal),* $(,)?] $(,)?) => {
+        resource_fields!($own, search $search, [$($crate::domain::list::FieldDef::plain($plain)),*])
+    };
     ([$($own:expr),* $(,)?], search [$($column:literal),* $(,)?], [$($rest:expr),* $(,)?] $(,)?) => {
         &[
             $($own,)*

@@ -1,7 +1,7 @@
 //! Product sets (`productSets/{id}`): named lists of HS 6-digit products, and the checks of
 //! HS codes and ISO country codes that product-level trade shares.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,21 +28,13 @@ pub fn not_hs6(code: &str) -> String {
 
 /// Checks a list of HS6 codes: each 6 digits, unique, at most `max`.
 pub fn check_products(v: &mut Violations, field: &str, products: &[String], max: usize) {
-    if products.len() > max {
-        v.add(
-            field,
-            format!("must have at most {max} products (got {})", products.len()),
-        );
-        return;
-    }
-    let mut seen = HashSet::new();
-    for (i, p) in products.iter().enumerate() {
+    let item = |v: &mut Violations, f: &str, p: &str| {
         if !is_hs6(p) {
-            v.add(format!("{field}[{i}]"), not_hs6(p));
-        } else if !seen.insert(p.as_str()) {
-            v.add(format!("{field}[{i}]"), format!("duplicate {p:?}"));
+            v.add(f, not_hs6(p));
         }
-    }
+        is_hs6(p)
+    };
+    super::check::list(v, field, products, (max, "products"), item, "duplicate");
 }
 
 /// Parses an ISO 3166-1 alpha-2 country code (any case) into its upper-case form.
@@ -120,9 +112,7 @@ pub const FIELDS: &[FieldDef] = resource_fields!(
         FieldDef::strings("products"),
     ],
     search ["display_name", "description"],
-    [
-        FieldDef::plain("description"),
-    ],
+    plain ["description"],
 );
 
 #[cfg(test)]

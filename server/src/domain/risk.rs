@@ -125,10 +125,5 @@ pub const FIELDS: &[FieldDef] = resource_fields!(
         FieldDef::names("product_sets", Collection::ProductSets),
     ],
     search ["title", "title_ko", "description", "mitigation", "source"],
-    [
-        FieldDef::plain("title_ko"),
-        FieldDef::plain("description"),
-        FieldDef::plain("mitigation"),
-        FieldDef::plain("source"),
-    ],
+    plain ["title_ko", "description", "mitigation", "source"],
 );
