@@ -10,7 +10,7 @@ use std::{
     net::IpAddr,
     num::NonZeroU32,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, LazyLock},
     task::{Context, Poll},
     time::Duration,
 };
@@ -29,131 +29,18 @@ use crate::{
     },
 };
 
-/// Minimum role of every RPC, by gRPC path. Every method of every registry service must be
-/// listed (a test checks it against the descriptor set).
-pub const METHOD_ROLES: &[(&str, Role)] = &[
-    ("/motie.registry.v1.PolicyGoalService/CreatePolicyGoal", Role::Editor),
-    (
-        "/motie.registry.v1.TradePartnerService/CreateTradePartner",
-        Role::Editor,
-    ),
-    ("/motie.registry.v1.TradePartnerService/GetTradePartner", Role::Viewer),
-    (
-        "/motie.registry.v1.TradeAgreementService/CreateTradeAgreement",
-        Role::Editor,
-    ),
-    (
-        "/motie.registry.v1.TradeAgreementService/GetTradeAgreement",
-        Role::Viewer,
-    ),
-    (
-        "/motie.registry.v1.TradeAgreementService/ListTradeAgreements",
-        Role::Viewer,
-    ),
-    (
-        "/motie.registry.v1.TradeAgreementService/BatchGetTradeAgreements",
-        Role::Viewer,
-    ),
-    (
-        "/motie.registry.v1.TradeAgreementService/UpdateTradeAgreement",
-        Role::Editor,
-    ),
-    (
-        "/motie.registry.v1.TradeAgreementService/DeleteTradeAgreement",
-        Role::Editor,
-    ),
-    (
-        "/motie.registry.v1.TradeAgreementService/UndeleteTradeAgreement",
-        Role::Editor,
-    ),
-    ("/motie.registry.v1.TradePartnerService/ListTradePartners", Role::Viewer),
-    (
-        "/motie.registry.v1.TradePartnerService/BatchGetTradePartners",
-        Role::Viewer,
-    ),
-    (
-        "/motie.registry.v1.TradePartnerService/UpdateTradePartner",
-        Role::Editor,
-    ),
-    (
-        "/motie.registry.v1.TradePartnerService/DeleteTradePartner",
-        Role::Editor,
-    ),
-    (
-        "/motie.registry.v1.TradePartnerService/UndeleteTradePartner",
-        Role::Editor,
-    ),
-    ("/motie.registry.v1.TradePartnerService/GetTradeFlow", Role::Viewer),
-    ("/motie.registry.v1.TradePartnerService/ListTradeFlows", Role::Viewer),
-    ("/motie.registry.v1.TradePartnerService/UpdateTradeFlow", Role::Editor),
-    ("/motie.registry.v1.TradePartnerService/DeleteTradeFlow", Role::Editor),
-    (
-        "/motie.registry.v1.TradePartnerService/GetExportConcentration",
-        Role::Viewer,
-    ),
-    ("/motie.registry.v1.PolicyGoalService/GetPolicyGoal", Role::Viewer),
-    ("/motie.registry.v1.PolicyGoalService/ListPolicyGoals", Role::Viewer),
-    ("/motie.registry.v1.PolicyGoalService/BatchGetPolicyGoals", Role::Viewer),
-    (
-        "/motie.registry.v1.PolicyGoalService/BatchCreatePolicyGoals",
-        Role::Editor,
-    ),
-    ("/motie.registry.v1.PolicyGoalService/UpdatePolicyGoal", Role::Editor),
-    ("/motie.registry.v1.PolicyGoalService/DeletePolicyGoal", Role::Editor),
-    ("/motie.registry.v1.PolicyGoalService/UndeletePolicyGoal", Role::Editor),
-    (
-        "/motie.registry.v1.PolicyGoalService/ChangePolicyGoalState",
-        Role::Editor,
-    ),
-    ("/motie.registry.v1.PolicyGoalService/RecordMeasurement", Role::Editor),
-    ("/motie.registry.v1.PolicyGoalService/ListMeasurements", Role::Viewer),
-    ("/motie.registry.v1.PolicyGoalService/CreateCheckIn", Role::Editor),
-    ("/motie.registry.v1.PolicyGoalService/GetCheckIn", Role::Viewer),
-    ("/motie.registry.v1.PolicyGoalService/ListCheckIns", Role::Viewer),
-    ("/motie.registry.v1.PolicyGoalService/BatchGetCheckIns", Role::Viewer),
-    ("/motie.registry.v1.RiskRegisterService/CreateRiskEntry", Role::Editor),
-    ("/motie.registry.v1.RiskRegisterService/GetRiskEntry", Role::Viewer),
-    ("/motie.registry.v1.RiskRegisterService/ListRiskEntries", Role::Viewer),
-    (
-        "/motie.registry.v1.RiskRegisterService/BatchGetRiskEntries",
-        Role::Viewer,
-    ),
-    ("/motie.registry.v1.RiskRegisterService/UpdateRiskEntry", Role::Editor),
-    ("/motie.registry.v1.RiskRegisterService/DeleteRiskEntry", Role::Editor),
-    ("/motie.registry.v1.RiskRegisterService/UndeleteRiskEntry", Role::Editor),
-    ("/motie.registry.v1.ChangeFeedService/WatchChanges", Role::Viewer),
-    ("/motie.registry.v1.ChangeFeedService/ListChanges", Role::Viewer),
-    ("/motie.registry.v1.AdminService/CreateToken", Role::Admin),
-    ("/motie.registry.v1.AdminService/ListTokens", Role::Admin),
-    ("/motie.registry.v1.AdminService/RevokeToken", Role::Admin),
-    ("/motie.registry.v1.AdminService/RotateToken", Role::Admin),
-    ("/motie.registry.v1.TradeAnalysisService/CreateProductSet", Role::Editor),
-    ("/motie.registry.v1.TradeAnalysisService/GetProductSet", Role::Viewer),
-    ("/motie.registry.v1.TradeAnalysisService/ListProductSets", Role::Viewer),
-    (
-        "/motie.registry.v1.TradeAnalysisService/BatchGetProductSets",
-        Role::Viewer,
-    ),
-    ("/motie.registry.v1.TradeAnalysisService/UpdateProductSet", Role::Editor),
-    ("/motie.registry.v1.TradeAnalysisService/DeleteProductSet", Role::Editor),
-    (
-        "/motie.registry.v1.TradeAnalysisService/UndeleteProductSet",
-        Role::Editor,
-    ),
-    (
-        "/motie.registry.v1.TradeAnalysisService/ImportTradeRecords",
-        Role::Editor,
-    ),
-    ("/motie.registry.v1.TradeAnalysisService/ListTradeRecords", Role::Viewer),
-    (
-        "/motie.registry.v1.TradeAnalysisService/ListImportDependencies",
-        Role::Viewer,
-    ),
-    (
-        "/motie.registry.v1.TradeAnalysisService/ListDominatedProducts",
-        Role::Viewer,
-    ),
-];
+/// Minimum role of every RPC, by gRPC path: the `min_role` option each method of the
+/// registry's services carries in the protos (a test checks that every method has one). A
+/// method without it is not listed, and so refused.
+pub static METHOD_ROLES: LazyLock<Vec<(String, Role)>> = LazyLock::new(|| {
+    registry_proto::annotations::methods()
+        .into_iter()
+        .filter_map(|path| {
+            let role = registry_proto::annotations::method_min_role(&path)?;
+            Some((path, Role::from_proto(role as i32).ok()??))
+        })
+        .collect()
+});
 
 /// Paths open without a token.
 pub const OPEN_PREFIXES: &[&str] = &[
@@ -164,7 +51,7 @@ pub const OPEN_PREFIXES: &[&str] = &[
 
 /// The minimum role of a path; `None` for a path not in the table (refused).
 pub fn required_role(path: &str) -> Option<Role> {
-    METHOD_ROLES.iter().find(|(p, _)| *p == path).map(|(_, r)| *r)
+    METHOD_ROLES.iter().find(|(p, _)| p == path).map(|(_, r)| *r)
 }
 
 /// The authenticated caller, put into request extensions.
@@ -631,7 +518,7 @@ mod tests {
                 }
             }
         }
-        let table: BTreeSet<String> = METHOD_ROLES.iter().map(|(p, _)| (*p).to_owned()).collect();
+        let table: BTreeSet<String> = METHOD_ROLES.iter().map(|(p, _)| p.clone()).collect();
         assert_eq!(methods, table);
         assert_eq!(table.len(), METHOD_ROLES.len(), "no duplicates");
     }

@@ -91,7 +91,7 @@ fn request_id(headers: &HeaderMap) -> String {
 pub fn method_labels(path: &str) -> (&'static str, &'static str) {
     auth::METHOD_ROLES
         .iter()
-        .map(|(p, _)| *p)
+        .map(|(p, _)| p.as_str())
         .chain(OPEN_METHODS.iter().copied())
         .find(|p| *p == path)
         .and_then(|p| p.strip_prefix('/')?.split_once('/'))

@@ -98,7 +98,7 @@ async fn auth_matrix_every_rpc_every_credential() {
         creds.push(("role", format!("Bearer {secret}"), Some(role)));
     }
     let mut checked = 0;
-    for (method, need) in METHOD_ROLES {
+    for (method, need) in METHOD_ROLES.iter() {
         for (label, header, role) in &creds {
             let (code, reason) = raw_call_reason(&app, method, (!header.is_empty()).then_some(header.as_str())).await;
             match role {

@@ -62,7 +62,7 @@ impl AdminService for AdminApi {
     ) -> Result<Response<pb::CreateTokenResponse>, Status> {
         let r = request.get_ref();
         let mut v = Violations::new();
-        let role = enum_field(&mut v, "role", r.role, Role::from_proto, true, Role::expected);
+        let role = enum_field::<Role>(&mut v, "role", r.role, true);
         check::text(&mut v, "description", &r.description, true, check::MAX_TITLE, false);
         let expire_time = r
             .expire_time
@@ -74,9 +74,7 @@ impl AdminService for AdminApi {
         if expire_time.is_some() && r.no_expiry {
             v.add("no_expiry", "must not be set together with expire_time");
         }
-        let (Some(role), true) = (role, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let role = v.values(role)?;
         let expire_time = expire_time.or_else(|| (!r.no_expiry).then(default_expiry));
         let ctx = write_ctx(&request, None, false);
         let (rec, secret) = self.store.create_token(role, &r.description, expire_time, &ctx).await?;
@@ -130,9 +128,7 @@ impl AdminService for AdminApi {
                 ok.then(|| Duration::new(d.seconds.unsigned_abs(), d.nanos.unsigned_abs()))
             }
         };
-        let (Some(id), Some(grace), true) = (id, grace, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (id, grace) = v.values((id, grace))?;
         let ctx = write_ctx(&request, None, false);
         let (rec, secret, old) = self.store.rotate_token(id, grace, Some(default_expiry()), &ctx).await?;
         self.auth.evict(&old.id);

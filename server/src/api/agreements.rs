@@ -12,14 +12,8 @@ service_api!(
 
 resource::resource_service! {
     impl TradeAgreementService for AgreementsApi {
-        resource TradeAgreement;
-        get_trade_agreement(GetTradeAgreementRequest);
-        list_trade_agreements(ListTradeAgreementsRequest) -> ListTradeAgreementsResponse { trade_agreements };
-        batch_get_trade_agreements(BatchGetTradeAgreementsRequest) -> BatchGetTradeAgreementsResponse { trade_agreements };
-        update_trade_agreement(UpdateTradeAgreementRequest) { trade_agreement };
-        delete_trade_agreement(DeleteTradeAgreementRequest);
-        undelete_trade_agreement(UndeleteTradeAgreementRequest);
-        create create_trade_agreement(CreateTradeAgreementRequest) { trade_agreement_id };
+        resource TradeAgreement / TradeAgreements { trade_agreement / trade_agreements };
+        create;
     }
 
 }

@@ -154,40 +154,33 @@ pub fn change_to_proto(r: &ChangeRecord) -> pb::Change {
         .find(|(_, s)| *s == r.change_kind)
         .map_or(0, |(k, _)| *k as i32);
     let snapshot = r.snapshot.as_ref().and_then(|s| {
-        if r.resource_type == Collection::PolicyGoals.resource_type() {
-            serde_json::from_value::<PolicyGoal>(s.clone())
-                .ok()
-                .map(|g| pb::change::Snapshot::PolicyGoal(g.to_proto()))
-        } else if r.resource_type == Collection::TradePartners.resource_type() {
-            serde_json::from_value::<crate::domain::partner::TradePartner>(s.clone())
-                .ok()
-                .map(|p| pb::change::Snapshot::TradePartner(p.to_proto()))
-        } else if r.resource_type == Collection::Agreements.resource_type() {
-            serde_json::from_value::<crate::domain::agreement::TradeAgreement>(s.clone())
-                .ok()
-                .map(|a| pb::change::Snapshot::TradeAgreement(a.to_proto()))
-        } else if r.resource_type == Collection::Risks.resource_type() {
-            serde_json::from_value::<crate::domain::risk::RiskEntry>(s.clone())
-                .ok()
-                .map(|k| pb::change::Snapshot::Risk(k.to_proto()))
-        } else if r.resource_type == Collection::CheckIns.resource_type() {
-            serde_json::from_value::<crate::domain::check_in::CheckIn>(s.clone())
-                .ok()
-                .map(|c| pb::change::Snapshot::CheckIn(c.to_proto()))
-        } else if r.resource_type == crate::store::FLOW_TYPE {
-            serde_json::from_value::<crate::domain::partner::TradeFlow>(s.clone())
-                .ok()
-                .map(|f| pb::change::Snapshot::TradeFlow(f.to_proto()))
-        } else if r.resource_type == crate::store::MEASUREMENT_TYPE {
-            serde_json::from_value::<crate::domain::measurement::Measurement>(s.clone())
-                .ok()
-                .map(|m| pb::change::Snapshot::Measurement(m.to_proto()))
-        } else if r.resource_type == Collection::ProductSets.resource_type() {
-            serde_json::from_value::<crate::domain::product_set::ProductSet>(s.clone())
-                .ok()
-                .map(|p| pb::change::Snapshot::ProductSet(p.to_proto()))
-        } else {
-            None
+        /// Decodes the snapshot as a `T` and wraps its proto form.
+        fn decode<T: serde::de::DeserializeOwned, P>(
+            s: &serde_json::Value,
+            to_proto: fn(&T) -> P,
+            wrap: fn(P) -> pb::change::Snapshot,
+        ) -> Option<pb::change::Snapshot> {
+            serde_json::from_value::<T>(s.clone()).ok().map(|t| wrap(to_proto(&t)))
+        }
+        use crate::domain::{
+            agreement::TradeAgreement, check_in::CheckIn, measurement::Measurement, partner, product_set::ProductSet,
+            risk::RiskEntry,
+        };
+        use pb::change::Snapshot;
+        match r.resource_type.as_str() {
+            t if t == Collection::PolicyGoals.resource_type() => decode(s, PolicyGoal::to_proto, Snapshot::PolicyGoal),
+            t if t == Collection::TradePartners.resource_type() => {
+                decode(s, partner::TradePartner::to_proto, Snapshot::TradePartner)
+            }
+            t if t == Collection::Agreements.resource_type() => {
+                decode(s, TradeAgreement::to_proto, Snapshot::TradeAgreement)
+            }
+            t if t == Collection::Risks.resource_type() => decode(s, RiskEntry::to_proto, Snapshot::Risk),
+            t if t == Collection::CheckIns.resource_type() => decode(s, CheckIn::to_proto, Snapshot::CheckIn),
+            t if t == crate::store::FLOW_TYPE => decode(s, partner::TradeFlow::to_proto, Snapshot::TradeFlow),
+            t if t == crate::store::MEASUREMENT_TYPE => decode(s, Measurement::to_proto, Snapshot::Measurement),
+            t if t == Collection::ProductSets.resource_type() => decode(s, ProductSet::to_proto, Snapshot::ProductSet),
+            _ => None,
         }
     });
     pb::Change {
@@ -265,9 +258,7 @@ impl ChangeFeedService for ChangesApi {
         if r.after_sequence.is_some_and(|s| s < 0) {
             v.add("after_sequence", "must not be negative");
         }
-        if !v.is_empty() {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        }
+        v.finish(|| ())?;
         if !admin && (r.resource_types.iter().any(|t| t == TOKEN_TYPE) || r.name_prefix.starts_with("tokens/")) {
             return Err(tokens_are_admin_business());
         }
@@ -443,9 +434,7 @@ impl ChangeFeedService for ChangesApi {
                 v.add(field, "must be at most 300 characters without NUL");
             }
         }
-        let (Some(page_size), true) = (page_size, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let page_size = v.values(page_size)?;
         let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         let fingerprint = PageTokens::fingerprint(&[
             "changes",

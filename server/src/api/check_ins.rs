@@ -10,7 +10,7 @@ use tonic::{Request, Status};
 use super::{ListFields, all, from_timestamp, write_ctx};
 use crate::{
     domain::{
-        Collection, Error, Id, Violations,
+        Collection, Id, Violations,
         check_in::{self, CheckInSpec},
         list::MAX_PAGE_SIZE,
     },
@@ -50,24 +50,25 @@ pub(crate) async fn create(
             None
         }
     };
-    let (Some(goal), Some(id), Some(spec), true) = (goal, id, spec, v.is_empty()) else {
-        return Err(Error::InvalidArgument(v.into_vec()).into());
-    };
+    let (goal, id, spec) = v.values((goal, id, spec))?;
     let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
     Ok(store.create_check_in(&goal, id, spec, &ctx).await?.to_proto())
 }
 
-pub(crate) async fn get(store: &Store, r: &pb::GetCheckInRequest) -> Result<pb::CheckIn, Status> {
+pub(crate) async fn get(store: &Store, request: Request<pb::GetCheckInRequest>) -> Result<pb::CheckIn, Status> {
+    let r = request.get_ref();
     let mut v = Violations::new();
     let name = all(&mut v, check_in::parse_name("name", &r.name));
     let at = read_time(&mut v, r.read_time.as_ref());
-    let (Some((goal, id)), true) = (name, v.is_empty()) else {
-        return Err(Error::InvalidArgument(v.into_vec()).into());
-    };
+    let (goal, id) = v.values(name)?;
     Ok(store.get_check_in(&goal, &id, at).await?.to_proto())
 }
 
-pub(crate) async fn list(store: &Store, r: &pb::ListCheckInsRequest) -> Result<pb::ListCheckInsResponse, Status> {
+pub(crate) async fn list(
+    store: &Store,
+    request: Request<pb::ListCheckInsRequest>,
+) -> Result<pb::ListCheckInsResponse, Status> {
+    let r = request.get_ref();
     let mut v = Violations::new();
     let goal = all(&mut v, check_in::parse_parent("parent", &r.parent));
     let at = read_time(&mut v, r.read_time.as_ref());
@@ -91,9 +92,7 @@ pub(crate) async fn list(store: &Store, r: &pb::ListCheckInsRequest) -> Result<p
         show_deleted: false,
     };
     let query = all(&mut v, super::list_query(&scope, check_in::FIELDS, fields));
-    let (Some(goal), Some(query), true) = (goal, query, v.is_empty()) else {
-        return Err(Error::InvalidArgument(v.into_vec()).into());
-    };
+    let (goal, query) = v.values((goal, query))?;
     let page = store.list_check_ins(goal.as_ref(), at, query).await?;
     Ok(pb::ListCheckInsResponse {
         check_ins: page.items.iter().map(|c| c.to_proto()).collect(),
@@ -104,8 +103,9 @@ pub(crate) async fn list(store: &Store, r: &pb::ListCheckInsRequest) -> Result<p
 
 pub(crate) async fn batch_get(
     store: &Store,
-    r: &pb::BatchGetCheckInsRequest,
+    request: Request<pb::BatchGetCheckInsRequest>,
 ) -> Result<pb::BatchGetCheckInsResponse, Status> {
+    let r = request.get_ref();
     let mut v = Violations::new();
     let parent = all(&mut v, check_in::parse_parent("parent", &r.parent));
     if r.names.is_empty() || r.names.len() > MAX_PAGE_SIZE {
@@ -124,9 +124,7 @@ pub(crate) async fn batch_get(
         }
         wanted.push((goal, id));
     }
-    if !v.is_empty() {
-        return Err(Error::InvalidArgument(v.into_vec()).into());
-    }
+    v.finish(|| ())?;
     let found = store.batch_get_check_ins(&wanted, r.allow_missing).await?;
     Ok(pb::BatchGetCheckInsResponse {
         check_ins: found.iter().map(|c| c.to_proto()).collect(),

@@ -4,10 +4,10 @@ use registry_proto::annotations::normalize_text;
 use registry_proto::v1::{self as pb, policy_goal_service_server::PolicyGoalService};
 use tonic::{Request, Response, Status};
 
-use super::{all, convert::enums::enum_field, resource, write_ctx};
+use super::{all, check_ins, convert::enums::enum_field, resource, write_ctx};
 use crate::{
     domain::{
-        Collection, Error, Id, Violations,
+        Collection, Id, Violations,
         enums::{GoalState, Outcome},
         goal::{GoalSpec, PolicyGoal},
         list::{self, PageTokens},
@@ -26,14 +26,7 @@ service_api!(
 /// The state a goal is created in: UNSPECIFIED (not stated) unless the request says PLANNED,
 /// ACTIVE or ON_HOLD.
 fn initial_state(v: &mut Violations, g: &pb::PolicyGoal) -> GoalState {
-    let state = enum_field(
-        v,
-        "policy_goal.state",
-        g.state,
-        GoalState::from_proto,
-        false,
-        GoalState::expected,
-    );
+    let state = enum_field::<GoalState>(v, "policy_goal.state", g.state, false);
     if state == Some(GoalState::Closed) {
         v.add(
             "policy_goal.state",
@@ -76,13 +69,13 @@ fn parse_create(v: &mut Violations, r: &pb::CreatePolicyGoalRequest) -> Option<N
 
 resource::resource_service! {
     impl PolicyGoalService for GoalsApi {
-        resource PolicyGoal;
-        get_policy_goal(GetPolicyGoalRequest);
-        list_policy_goals(ListPolicyGoalsRequest) -> ListPolicyGoalsResponse { policy_goals };
-        batch_get_policy_goals(BatchGetPolicyGoalsRequest) -> BatchGetPolicyGoalsResponse { policy_goals };
-        update_policy_goal(UpdatePolicyGoalRequest) { policy_goal };
-        delete_policy_goal(DeletePolicyGoalRequest);
-        undelete_policy_goal(UndeletePolicyGoalRequest);
+        resource PolicyGoal / PolicyGoals { policy_goal / policy_goals };
+        calls check_ins {
+            create_check_in(CreateCheckInRequest) -> CheckIn = create;
+            get_check_in(GetCheckInRequest) -> CheckIn = get;
+            list_check_ins(ListCheckInsRequest) -> ListCheckInsResponse = list;
+            batch_get_check_ins(BatchGetCheckInsRequest) -> BatchGetCheckInsResponse = batch_get;
+        }
     }
 
     async fn create_policy_goal(
@@ -94,9 +87,7 @@ resource::resource_service! {
         let mut v = Violations::new();
         let request_id = all(&mut v, crate::domain::request_id(&r.request_id));
         let parsed = parse_create(&mut v, r);
-        let (Some(new), true) = (parsed, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let new = v.values(parsed)?;
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
         let goal = self.store.create_goal(&new.id, new.spec, new.state, &ctx).await?;
         Ok(Response::new(self.store.completed(goal).await?.to_proto()))
@@ -137,9 +128,7 @@ resource::resource_service! {
                 v.add(format!("requests[{i}].{}", f.field), f.description);
             }
         }
-        if !v.is_empty() {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        }
+        v.finish(|| ())?;
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
         let mut created = self.store.create_goals(goals, &ctx).await?;
         self.store.attach_progress(&mut created, None).await?;
@@ -155,22 +144,8 @@ resource::resource_service! {
         let r = request.get_ref();
         let mut v = Violations::new();
         let id = all(&mut v, GOALS.parse_name("name", &r.name));
-        let state = enum_field(
-            &mut v,
-            "state",
-            r.state,
-            GoalState::from_proto,
-            true,
-            GoalState::expected,
-        );
-        let outcome = enum_field(
-            &mut v,
-            "outcome",
-            r.outcome,
-            Outcome::from_proto,
-            false,
-            Outcome::expected,
-        );
+        let state = enum_field::<GoalState>(&mut v, "state", r.state, true);
+        let outcome = enum_field::<Outcome>(&mut v, "outcome", r.outcome, false);
         match (state, outcome) {
             (Some(GoalState::Closed), None) if r.outcome == 0 => v.add(
                 "outcome",
@@ -179,9 +154,7 @@ resource::resource_service! {
             (Some(s), Some(_)) if s != GoalState::Closed => v.add("outcome", "is only set when closing a goal"),
             _ => {}
         }
-        let (Some(id), Some(state), true) = (id, state, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (id, state) = v.values((id, state))?;
         let ctx = write_ctx(&request, None, false);
         let goal = self.store.change_goal_state(&id, state, outcome, &r.etag, &ctx).await?;
         Ok(Response::new(self.store.completed(goal).await?.to_proto()))
@@ -209,43 +182,10 @@ resource::resource_service! {
                 None
             }
         };
-        let (Some(goal), Some(spec), true) = (goal, spec, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (goal, spec) = v.values((goal, spec))?;
         let ctx = write_ctx(&request, request_id.flatten(), false);
         let m = self.store.record_measurement(&goal, spec, &ctx).await?;
         Ok(Response::new(m.to_proto()))
-    }
-
-    async fn create_check_in(
-        &self,
-        request: Request<pb::CreateCheckInRequest>,
-    ) -> Result<Response<pb::CheckIn>, Status> {
-        super::check_ins::create(&self.store, request).await.map(Response::new)
-    }
-
-    async fn get_check_in(&self, request: Request<pb::GetCheckInRequest>) -> Result<Response<pb::CheckIn>, Status> {
-        super::check_ins::get(&self.store, request.get_ref())
-            .await
-            .map(Response::new)
-    }
-
-    async fn list_check_ins(
-        &self,
-        request: Request<pb::ListCheckInsRequest>,
-    ) -> Result<Response<pb::ListCheckInsResponse>, Status> {
-        super::check_ins::list(&self.store, request.get_ref())
-            .await
-            .map(Response::new)
-    }
-
-    async fn batch_get_check_ins(
-        &self,
-        request: Request<pb::BatchGetCheckInsRequest>,
-    ) -> Result<Response<pb::BatchGetCheckInsResponse>, Status> {
-        super::check_ins::batch_get(&self.store, request.get_ref())
-            .await
-            .map(Response::new)
     }
 
     async fn list_measurements(
@@ -270,9 +210,7 @@ resource::resource_service! {
         {
             v.add("end_time", "must not be before start_time");
         }
-        let (Some(goal), Some(page_size), Some(metric), true) = (goal, page_size, metric, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (goal, page_size, metric) = v.values((goal, page_size, metric))?;
         let ts = |t: &Option<prost_types::Timestamp>| {
             t.as_ref()
                 .map(|t| format!("{}.{}", t.seconds, t.nanos))

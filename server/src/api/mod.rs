@@ -122,9 +122,7 @@ pub(crate) fn list_query(
     let page_size = all(&mut v, list::page_size(r.page_size));
     let order = all(&mut v, list::parse_order_by(defs, r.order_by));
     let filter = all(&mut v, filter::parse(defs, r.filter));
-    let (Some(page_size), Some(order), Some(filter), true) = (page_size, order, filter, v.is_empty()) else {
-        return Err(Error::InvalidArgument(v.into_vec()));
-    };
+    let (page_size, order, filter) = v.values((page_size, order, filter))?;
     let order_text: Vec<String> = order
         .iter()
         .map(|k| format!("{}{}", k.field, if k.desc { " desc" } else { "" }))

@@ -24,20 +24,10 @@ service_api!(
     PartnersApi
 );
 
-fn invalid(v: Violations) -> Status {
-    Error::InvalidArgument(v.into_vec()).into()
-}
-
 resource::resource_service! {
     impl TradePartnerService for PartnersApi {
-        resource TradePartner;
-        get_trade_partner(GetTradePartnerRequest);
-        list_trade_partners(ListTradePartnersRequest) -> ListTradePartnersResponse { trade_partners };
-        batch_get_trade_partners(BatchGetTradePartnersRequest) -> BatchGetTradePartnersResponse { trade_partners };
-        update_trade_partner(UpdateTradePartnerRequest) { trade_partner };
-        delete_trade_partner(DeleteTradePartnerRequest);
-        undelete_trade_partner(UndeleteTradePartnerRequest);
-        create create_trade_partner(CreateTradePartnerRequest) { trade_partner_id };
+        resource TradePartner / TradePartners { trade_partner / trade_partners };
+        create;
     }
 
 
@@ -65,9 +55,7 @@ resource::resource_service! {
         if r.year != 0 {
             crate::domain::check::year(&mut v, "year", r.year);
         }
-        let (Some(partner), Some(page_size), true) = (partner, page_size, v.is_empty()) else {
-            return Err(invalid(v));
-        };
+        let (partner, page_size) = v.values((partner, page_size))?;
         let fingerprint = PageTokens::fingerprint(&["flows", &r.parent, &r.year.to_string()]);
         let page = self
             .store
@@ -103,9 +91,7 @@ resource::resource_service! {
                 "is output only and must match the year in the name (or be 0)",
             );
         }
-        let (Some((id, year)), Some(spec), true) = (name, spec, v.is_empty()) else {
-            return Err(invalid(v));
-        };
+        let ((id, year), spec) = v.values((name, spec))?;
         let ctx = write_ctx(&request, None, r.validate_only);
         let flow = self
             .store
@@ -142,9 +128,7 @@ resource::resource_service! {
         if !(threshold.is_finite() && threshold > 0.0 && threshold < 1.0) {
             v.add("dependency_threshold", "must be a share strictly between 0 and 1");
         }
-        if !v.is_empty() {
-            return Err(invalid(v));
-        }
+        v.finish(|| ())?;
         let data = self.store.year_exports(r.year).await?;
         let c = partner::concentration(data.countries, top_n as usize);
         let share_of = |id: &Id| c.shares.iter().find(|(p, _)| &p.partner == id);
@@ -186,7 +170,7 @@ resource::resource_service! {
             top_n,
             dependency_threshold: threshold,
             group_shares,
-            excluded_partners: data.excluded.iter().map(|id| PARTNERS.name(id)).collect(),
+            excluded_partners: PARTNERS.names(&data.excluded),
         }))
     }
 }

@@ -242,9 +242,7 @@ pub(crate) async fn update<R: Updatable, T>(
         r.update_mask.map(|m| m.paths.as_slice()),
         |f| populated.iter().any(|p| p == f),
     ));
-    let (Some(id), Some(paths), true) = (id, paths, v.is_empty()) else {
-        return Err(Error::InvalidArgument(v.into_vec()).into());
-    };
+    let (id, paths) = v.values((id, paths))?;
     // Checked by the store after the lock, the etag and the deleted state, as AIP-134 orders
     // the errors of an update (NOT_FOUND, ABORTED and FAILED_PRECONDITION come first).
     let patch = super::convert::patch(R::FIELD, msg, &paths).map(R::patch);
@@ -297,144 +295,147 @@ where
             None
         }
     };
-    let (Some(id), Some(spec), true) = (id, spec, v.is_empty()) else {
-        return Err(Error::InvalidArgument(v.into_vec()).into());
-    };
+    let (id, spec) = v.values((id, spec))?;
     let ctx = super::write_ctx(request, request_id.flatten(), r.validate_only);
     let created = store.create_resource::<R>(&id, spec, &ctx).await?;
     Ok(created.to_proto())
 }
 
 /// A resource's service: its standard methods (Get, List, BatchGet, Update, Delete,
-/// Undelete), each one call into this module, then the service's own methods as written.
-/// The service struct has a `store: Store` field.
+/// Undelete and, with `create;`, Create), each one call into this module, then the service's
+/// own methods as written. The method and message names come from the resource's name and its
+/// plural (`get_risk_entry(GetRiskEntryRequest)`, `list_risk_entries(ListRiskEntriesRequest)`);
+/// `{ risk / risks }` are the fields that hold one and a page of them (`risk_id` the id of a
+/// Create). `calls` lists methods that are one call of a function of `module` with the store
+/// and the request. The service struct has a `store: Store` field.
 ///
 /// ```ignore
 /// resource_service! {
-///     impl PolicyGoalService for GoalsApi {
-///         resource PolicyGoal;
-///         get_policy_goal(GetPolicyGoalRequest);
-///         list_policy_goals(ListPolicyGoalsRequest) -> ListPolicyGoalsResponse { policy_goals };
-///         batch_get_policy_goals(BatchGetPolicyGoalsRequest) -> BatchGetPolicyGoalsResponse { policy_goals };
-///         update_policy_goal(UpdatePolicyGoalRequest) { policy_goal };
-///         delete_policy_goal(DeletePolicyGoalRequest);
-///         undelete_policy_goal(UndeletePolicyGoalRequest);
+///     impl RiskRegisterService for RisksApi {
+///         resource RiskEntry / RiskEntries { risk / risks };
+///         create;
 ///     }
-///     async fn create_policy_goal(…) { … }
+///     async fn other_method(…) { … }
 /// }
 /// ```
 macro_rules! resource_service {
     (
         impl $service:ident for $api:ident {
-            resource $res:ident;
-            $get:ident($get_req:ident);
-            $list:ident($list_req:ident) -> $list_resp:ident { $items:ident };
-            $bget:ident($bget_req:ident) -> $bget_resp:ident { $bitems:ident };
-            $update:ident($update_req:ident) { $field:ident };
-            $delete:ident($delete_req:ident);
-            $undelete:ident($undelete_req:ident);
-            $(create $create:ident($create_req:ident) { $id_field:ident };)?
+            resource $res:ident / $plural:ident { $field:ident / $items:ident };
+            create;
+            $(calls $module:ident { $($method:ident($req:ident) -> $resp:ident = $function:ident;)* })?
+        }
+        $($rest:tt)*
+    ) => {
+        pastey::paste! {
+            $crate::api::resource::resource_service! {
+                impl $service for $api {
+                    resource $res / $plural { $field / $items };
+                    $(calls $module { $($method($req) -> $resp = $function;)* })?
+                }
+
+                async fn [<create_ $res:snake>](
+                    &self,
+                    mut request: tonic::Request<pb::[<Create $res Request>]>,
+                ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
+                    registry_proto::annotations::normalize_text(stringify!([<Create $res Request>]), request.get_mut());
+                    let r = request.get_ref();
+                    let fields = $crate::api::resource::CreateFields {
+                        id_field: stringify!([<$field _id>]),
+                        id: &r.[<$field _id>],
+                        request_id: &r.request_id,
+                        resource: r.$field.as_ref(),
+                        validate_only: r.validate_only,
+                    };
+                    let item = $crate::api::resource::create::<$res, _>(&self.store, &request, fields).await?;
+                    Ok(tonic::Response::new(item))
+                }
+
+                $($rest)*
+            }
+        }
+    };
+    (
+        impl $service:ident for $api:ident {
+            resource $res:ident / $plural:ident { $field:ident / $items:ident };
+            $(calls $module:ident { $($method:ident($req:ident) -> $resp:ident = $function:ident;)* })?
+        }
+        $($rest:tt)*
+    ) => {
+        pastey::paste! {
+            $crate::api::resource::resource_service! {
+                @methods $service for $api (store, request) {
+                    [<get_ $res:snake>]([<Get $res Request>]) -> $res {
+                        let r = request.get_ref();
+                        let mode = $crate::api::read_mode(&request);
+                        $crate::api::resource::get::<$res>(store, &r.name, r.read_time.as_ref(), mode).await
+                    }
+                    [<list_ $plural:snake>]([<List $plural Request>]) -> [<List $plural Response>] {
+                        let page = $crate::api::resource::list::<$res>(store, $crate::api::list_fields!(request.get_ref()));
+                        page.await.map(|page| pb::[<List $plural Response>] {
+                            $items: page.items,
+                            next_page_token: page.next_page_token,
+                            total_size: page.total_size,
+                        })
+                    }
+                    [<batch_get_ $plural:snake>]([<BatchGet $plural Request>]) -> [<BatchGet $plural Response>] {
+                        let (r, mode) = (request.get_ref(), $crate::api::read_mode(&request));
+                        let $items = $crate::api::resource::batch_get::<$res>(store, &r.names, r.allow_missing, mode);
+                        Ok(pb::[<BatchGet $plural Response>] { $items: $items.await? })
+                    }
+                    [<update_ $res:snake>]([<Update $res Request>]) -> $res {
+                        let mut request = request;
+                        registry_proto::annotations::normalize_text(stringify!([<Update $res Request>]), request.get_mut());
+                        let r = request.get_ref();
+                        let fields = $crate::api::resource::UpdateFields {
+                            resource: r.$field.as_ref(),
+                            update_mask: r.update_mask.as_ref(),
+                            allow_missing: r.allow_missing,
+                            validate_only: r.validate_only,
+                        };
+                        $crate::api::resource::update::<$res, _>(store, &request, fields).await
+                    }
+                    [<delete_ $res:snake>]([<Delete $res Request>]) -> $res {
+                        let r = request.get_ref();
+                        $crate::api::resource::delete::<$res, _>(store, &request, $crate::api::resource::DeleteFields {
+                            name: &r.name,
+                            etag: &r.etag,
+                            force: r.force,
+                            allow_missing: r.allow_missing,
+                            validate_only: r.validate_only,
+                        })
+                        .await
+                    }
+                    [<undelete_ $res:snake>]([<Undelete $res Request>]) -> $res {
+                        let r = request.get_ref();
+                        $crate::api::resource::undelete::<$res, _>(store, &request, &r.name, &r.etag, r.validate_only).await
+                    }
+                    $($($method($req) -> $resp { $module::$function(store, request).await })*)?
+                }
+                $($rest)*
+            }
+        }
+    };
+    // One method a line above: its body, with `$store` the service's store and `$request` the
+    // request, gives the answer's message or the error.
+    (
+        @methods $service:ident for $api:ident ($store:ident, $request:ident) {
+            $($method:ident($req:ident) -> $resp:ident $body:block)*
         }
         $($rest:tt)*
     ) => {
         #[tonic::async_trait]
         impl $service for $api {
-            async fn $get(
-                &self,
-                request: tonic::Request<pb::$get_req>,
-            ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
-                let r = request.get_ref();
-                let mode = $crate::api::read_mode(&request);
-                let item = $crate::api::resource::get::<$res>(&self.store, &r.name, r.read_time.as_ref(), mode).await?;
-                Ok(tonic::Response::new(item))
-            }
-
-            async fn $list(
-                &self,
-                request: tonic::Request<pb::$list_req>,
-            ) -> Result<tonic::Response<pb::$list_resp>, tonic::Status> {
-                let r = request.get_ref();
-                let page =
-                    $crate::api::resource::list::<$res>(&self.store, $crate::api::list_fields!(r)).await?;
-                Ok(tonic::Response::new(pb::$list_resp {
-                    $items: page.items,
-                    next_page_token: page.next_page_token,
-                    total_size: page.total_size,
-                }))
-            }
-
-            async fn $bget(
-                &self,
-                request: tonic::Request<pb::$bget_req>,
-            ) -> Result<tonic::Response<pb::$bget_resp>, tonic::Status> {
-                let r = request.get_ref();
-                let mode = $crate::api::read_mode(&request);
-                let $bitems =
-                    $crate::api::resource::batch_get::<$res>(&self.store, &r.names, r.allow_missing, mode).await?;
-                Ok(tonic::Response::new(pb::$bget_resp { $bitems }))
-            }
-
-            async fn $update(
-                &self,
-                mut request: tonic::Request<pb::$update_req>,
-            ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
-                registry_proto::annotations::normalize_text(stringify!($update_req), request.get_mut());
-                let r = request.get_ref();
-                let fields = $crate::api::resource::UpdateFields {
-                    resource: r.$field.as_ref(),
-                    update_mask: r.update_mask.as_ref(),
-                    allow_missing: r.allow_missing,
-                    validate_only: r.validate_only,
-                };
-                let item = $crate::api::resource::update::<$res, _>(&self.store, &request, fields).await?;
-                Ok(tonic::Response::new(item))
-            }
-
-            async fn $delete(
-                &self,
-                request: tonic::Request<pb::$delete_req>,
-            ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
-                let r = request.get_ref();
-                let fields = $crate::api::resource::DeleteFields {
-                    name: &r.name,
-                    etag: &r.etag,
-                    force: r.force,
-                    allow_missing: r.allow_missing,
-                    validate_only: r.validate_only,
-                };
-                let item = $crate::api::resource::delete::<$res, _>(&self.store, &request, fields).await?;
-                Ok(tonic::Response::new(item))
-            }
-
-            async fn $undelete(
-                &self,
-                request: tonic::Request<pb::$undelete_req>,
-            ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
-                let r = request.get_ref();
-                let item =
-                    $crate::api::resource::undelete::<$res, _>(&self.store, &request, &r.name, &r.etag, r.validate_only)
-                        .await?;
-                Ok(tonic::Response::new(item))
-            }
-
             $(
-            async fn $create(
+            async fn $method(
                 &self,
-                mut request: tonic::Request<pb::$create_req>,
-            ) -> Result<tonic::Response<pb::$res>, tonic::Status> {
-                registry_proto::annotations::normalize_text(stringify!($create_req), request.get_mut());
-                let r = request.get_ref();
-                let fields = $crate::api::resource::CreateFields {
-                    id_field: stringify!($id_field),
-                    id: &r.$id_field,
-                    request_id: &r.request_id,
-                    resource: r.$field.as_ref(),
-                    validate_only: r.validate_only,
-                };
-                let item = $crate::api::resource::create::<$res, _>(&self.store, &request, fields).await?;
-                Ok(tonic::Response::new(item))
+                $request: tonic::Request<pb::$req>,
+            ) -> Result<tonic::Response<pb::$resp>, tonic::Status> {
+                let $store = &self.store;
+                let answer: Result<pb::$resp, tonic::Status> = $body;
+                answer.map(tonic::Response::new)
             }
-            )?
+            )*
 
             $($rest)*
         }

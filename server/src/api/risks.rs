@@ -12,14 +12,8 @@ service_api!(
 
 resource::resource_service! {
     impl RiskRegisterService for RisksApi {
-        resource RiskEntry;
-        get_risk_entry(GetRiskEntryRequest);
-        list_risk_entries(ListRiskEntriesRequest) -> ListRiskEntriesResponse { risks };
-        batch_get_risk_entries(BatchGetRiskEntriesRequest) -> BatchGetRiskEntriesResponse { risks };
-        update_risk_entry(UpdateRiskEntryRequest) { risk };
-        delete_risk_entry(DeleteRiskEntryRequest);
-        undelete_risk_entry(UndeleteRiskEntryRequest);
-        create create_risk_entry(CreateRiskEntryRequest) { risk_id };
+        resource RiskEntry / RiskEntries { risk / risks };
+        create;
     }
 
 }

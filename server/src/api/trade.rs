@@ -34,13 +34,7 @@ impl TradeApi {
 
 resource::resource_service! {
     impl TradeAnalysisService for TradeApi {
-        resource ProductSet;
-        get_product_set(GetProductSetRequest);
-        list_product_sets(ListProductSetsRequest) -> ListProductSetsResponse { product_sets };
-        batch_get_product_sets(BatchGetProductSetsRequest) -> BatchGetProductSetsResponse { product_sets };
-        update_product_set(UpdateProductSetRequest) { product_set };
-        delete_product_set(DeleteProductSetRequest);
-        undelete_product_set(UndeleteProductSetRequest);
+        resource ProductSet / ProductSets { product_set / product_sets };
     }
 
     async fn create_product_set(
@@ -59,9 +53,7 @@ resource::resource_service! {
                 None
             }
         };
-        let (Some(id), Some(spec), true) = (id, spec, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (id, spec) = v.values((id, spec))?;
         let ctx = write_ctx(&request, request_id.flatten(), r.validate_only);
         let set = self.store.create_product_set(&id, spec, &ctx).await?;
         Ok(Response::new(set.to_proto()))
@@ -100,16 +92,14 @@ resource::resource_service! {
                         break;
                     }
                 }
-                if !v.is_empty() {
-                    return Err(Status::from(Error::InvalidArgument(v.into_vec())));
-                }
+                v.finish(|| ())?;
                 seen += msg.records.len();
                 if chunks.send(records).await.is_err() {
                     // The load failed; its error is the answer.
                     break;
                 }
             }
-            Ok((slice, validate_only))
+            Ok::<_, Status>((slice, validate_only))
         };
         let (received, stored) = tokio::join!(receive, load.stage(staged));
         let (slice, validate_only) = received?;
@@ -146,9 +136,7 @@ resource::resource_service! {
         }
         let page_size = all(&mut v, list::page_size(r.page_size));
         let read_time = read_time(&mut v, r.read_time.as_ref());
-        let (Some(page_size), true) = (page_size, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let page_size = v.values(page_size)?;
         let read_text = r
             .read_time
             .map(|t| format!("{}.{}", t.seconds, t.nanos))
@@ -214,9 +202,7 @@ resource::resource_service! {
         }
         let read_time = read_time(&mut v, r.read_time.as_ref());
         let products = self.products(&mut v, &r.product_set, &r.products, read_time).await?;
-        let (Some(importer), Some(page_size), true) = (importer, page_size, v.is_empty()) else {
-            return Err(Error::InvalidArgument(v.into_vec()).into());
-        };
+        let (importer, page_size) = v.values((importer, page_size))?;
         let fingerprint = PageTokens::fingerprint(&[
             "importDependencies",
             &importer,
@@ -299,17 +285,16 @@ resource::resource_service! {
         ]);
         let after = self.store.product_cursor(&fingerprint, &r.page_token)?;
         let products = products.as_deref();
+        let query = crate::store::trade::Dominance {
+            importer: &importer,
+            supplier: &supplier,
+            year: r.year,
+            min_share,
+            products,
+        };
         let found = match read_time {
-            None => {
-                self.store
-                    .dominated_products(&importer, &supplier, r.year, min_share, products)
-                    .await?
-            }
-            Some(at) => {
-                self.store
-                    .dominated_products_at(&importer, &supplier, r.year, min_share, products, at)
-                    .await?
-            }
+            None => self.store.dominated_products(&query).await?,
+            Some(at) => self.store.dominated_products_at(&query, at).await?,
         };
         let mut rest = found
             .iter()

@@ -10,7 +10,7 @@ use super::{
     Collection, Id, Violations,
     enums::{AgreementEventKind, AgreementKind, AgreementState},
     goal::Date,
-    list::{Col, FieldDef, FieldKind, SortValue, common},
+    list::{Col, FieldDef, SortValue},
 };
 
 const AGREEMENTS: Collection = Collection::Agreements;
@@ -139,38 +139,25 @@ impl TradeAgreement {
 
 /// The fields of an agreement: how each is written (update masks) and which can be filtered
 /// on and ordered by.
-pub const FIELDS: &[FieldDef] = &[
-    FieldDef::filter("title", FieldKind::Text, Col::Text("title")).orderable(),
-    FieldDef::filter("kind", AgreementKind::FIELD_KIND, Col::Enum("kind")).orderable(),
-    FieldDef::filter("status", AgreementState::FIELD_KIND, Col::Enum("status")).written(super::list::Write::OutputOnly),
-    FieldDef::filter(
-        "parties",
-        FieldKind::Names(Collection::TradePartners),
-        Col::Array("parties"),
-    ),
-    FieldDef::filter(
-        "events.kind",
-        AgreementEventKind::FIELD_KIND,
-        Col::JsonArrayKey {
-            col: "events",
-            key: "kind",
-        },
-    )
-    .written(super::list::Write::None),
-    common::LABELS,
-    common::search(&["title", "title_ko", "description", "source"]),
-    common::CREATE_TIME,
-    common::UPDATE_TIME,
-    common::NAME,
-    FieldDef::plain("title_ko"),
-    FieldDef::plain("events"),
-    FieldDef::plain("description"),
-    FieldDef::plain("source"),
-    common::DELETE_TIME,
-    common::EXPIRE_TIME,
-    common::ETAG,
-    common::REVISION,
-];
+pub const FIELDS: &[FieldDef] = resource_fields!(
+    [
+        FieldDef::text("title").orderable(),
+        FieldDef::enumeration("kind", AgreementKind::FIELD_KIND).orderable(),
+        FieldDef::enumeration("status", AgreementState::FIELD_KIND).written(super::list::Write::OutputOnly),
+        FieldDef::names("parties", Collection::TradePartners),
+        FieldDef::filter(
+            "events.kind",
+            AgreementEventKind::FIELD_KIND,
+            Col::JsonArrayKey {
+                col: "events",
+                key: "kind",
+            },
+        )
+        .written(super::list::Write::None),
+    ],
+    search ["title", "title_ko", "description", "source"],
+    plain ["title_ko", "events", "description", "source"],
+);
 
 #[cfg(test)]
 mod tests {

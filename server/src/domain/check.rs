@@ -56,23 +56,37 @@ pub fn is_slug(s: &str) -> bool {
         && !s.contains("--")
 }
 
-/// Checks a list of short strings: count, each item's text, duplicates.
-pub fn string_list(v: &mut Violations, field: &str, items: &[String], max_items: usize, max_len: usize) {
-    if items.len() > max_items {
-        v.add(
-            field,
-            format!("must have at most {max_items} items (got {})", items.len()),
-        );
+/// Checks a list of strings: at most `max` (`things` in the message), each item by `item`
+/// (which records its own violations under the path given and says whether to look for the
+/// item earlier in the list), none twice (`duplicate` then its value, in the message).
+pub fn list(
+    v: &mut Violations,
+    field: &str,
+    items: &[String],
+    (max, things): (usize, &str),
+    item: impl Fn(&mut Violations, &str, &str) -> bool,
+    duplicate: &str,
+) {
+    if items.len() > max {
+        v.add(field, format!("must have at most {max} {things} (got {})", items.len()));
         return;
     }
     let mut seen = HashSet::new();
-    for (i, item) in items.iter().enumerate() {
+    for (i, value) in items.iter().enumerate() {
         let f = format!("{field}[{i}]");
-        text(v, &f, item, true, max_len, false);
-        if !seen.insert(item.as_str()) {
-            v.add(f, format!("duplicate value {item:?}"));
+        if item(v, &f, value) && !seen.insert(value.as_str()) {
+            v.add(f, format!("{duplicate} {value:?}"));
         }
     }
+}
+
+/// Checks a list of short strings: count, each item's text, duplicates.
+pub fn string_list(v: &mut Violations, field: &str, items: &[String], max_items: usize, max_len: usize) {
+    let item = |v: &mut Violations, f: &str, s: &str| {
+        text(v, f, s, true, max_len, false);
+        true
+    };
+    list(v, field, items, (max_items, "items"), item, "duplicate value");
 }
 
 /// Checks labels: keys `[a-z][a-z0-9_-]{0,62}`, values `[a-z0-9_-]{0,63}`, at most 64.

@@ -74,22 +74,9 @@ pub fn parse_parent(field: &str, parent: &str) -> Result<Option<Id>, Error> {
 
 /// Parses `policyGoals/{goal}/checkIns/{check_in}` into the goal and the check-in id.
 pub fn parse_name(field: &str, name: &str) -> Result<(Id, Id), Error> {
-    let invalid = || {
-        Error::invalid(
-            field,
-            format!(
-                "{:?} must be of the form policyGoals/{{goal}}/checkIns/{{check_in}}",
-                name.chars().take(120).collect::<String>()
-            ),
-        )
-    };
-    let mut parts = name.split('/');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("policyGoals"), Some(goal), Some("checkIns"), Some(id), None) => {
-            Ok((Id::parse(field, goal)?, Id::parse(field, id)?))
-        }
-        _ => Err(invalid()),
-    }
+    let form = "policyGoals/{goal}/checkIns/{check_in}";
+    let (goal, id) = Collection::PolicyGoals.parse_child_name(field, name, "checkIns", form, 120)?;
+    Ok((goal, Id::parse(field, id)?))
 }
 
 /// A new server-chosen check-in id: `c` and 32 lowercase hex digits.
@@ -121,8 +108,8 @@ pub const DEFAULT_ORDER: &str = "check_in_time desc, create_time desc";
 /// through an Update (there is none); `Write` says what a create takes.
 pub const FIELDS: &[FieldDef] = &[
     FieldDef::filter("check_in_time", FieldKind::Timestamp, Col::Time("check_in_time")).orderable(),
-    FieldDef::filter("confidence", CheckInConfidence::FIELD_KIND, Col::Enum("confidence")).orderable(),
-    FieldDef::filter("author", FieldKind::Text, Col::Text("author")).orderable(),
+    FieldDef::enumeration("confidence", CheckInConfidence::FIELD_KIND).orderable(),
+    FieldDef::text("author").orderable(),
     FieldDef::filter(
         "goal",
         FieldKind::Reference(Collection::PolicyGoals),

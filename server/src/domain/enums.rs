@@ -1,11 +1,52 @@
 //! Domain enums, each mirroring one proto enum without its UNSPECIFIED value. They are
 //! stored by their short name (`INDUSTRIAL_RESURGENCE`), which is also what filters accept.
 
+/// The stored name of a variant: its identifier in SCREAMING_SNAKE_CASE (`OnHold` ->
+/// `ON_HOLD`), as the proto spells the value after its prefix.
+const fn screaming_len(ident: &str) -> usize {
+    let b = ident.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < b.len() {
+        n += if i > 0 && b[i].is_ascii_uppercase() { 2 } else { 1 };
+        i += 1;
+    }
+    n
+}
+
+const fn screaming<const N: usize>(ident: &str) -> [u8; N] {
+    let b = ident.as_bytes();
+    let mut out = [0u8; N];
+    let (mut i, mut n) = (0, 0);
+    while i < b.len() {
+        if i > 0 && b[i].is_ascii_uppercase() {
+            out[n] = b'_';
+            n += 1;
+        }
+        out[n] = b[i].to_ascii_uppercase();
+        n += 1;
+        i += 1;
+    }
+    out
+}
+
+/// `screaming` as a `&'static str`, computed at compile time.
+macro_rules! screaming_str {
+    ($variant:ident) => {{
+        const BYTES: [u8; screaming_len(stringify!($variant))] = screaming(stringify!($variant));
+        const S: &str = match std::str::from_utf8(&BYTES) {
+            Ok(s) => s,
+            Err(_) => panic!("an identifier is ASCII"),
+        };
+        S
+    }};
+}
+
 macro_rules! domain_enum {
-    ($(#[$m:meta])* $name:ident, prefix $prefix:literal { $($variant:ident = $s:literal),+ $(,)? }) => {
+    ($(#[$m:meta])* $name:ident, prefix $prefix:literal { $($variant:ident),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        pub enum $name { $( #[serde(rename = $s)] $variant ),+ }
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum $name { $($variant),+ }
 
         impl $name {
             /// Every value, in proto order.
@@ -14,13 +55,13 @@ macro_rules! domain_enum {
             pub const PREFIX: &'static str = $prefix;
 
             pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $s),+ }
+                match self { $($name::$variant => screaming_str!($variant)),+ }
             }
 
             /// Accepts the short name (`ACTIVE`) or the full proto name (`STATE_ACTIVE`).
             pub fn parse(s: &str) -> Option<Self> {
                 let short = s.strip_prefix($prefix).unwrap_or(s);
-                match short { $($s => Some($name::$variant),)+ _ => None }
+                Self::ALL.iter().copied().find(|v| v.as_str() == short)
             }
 
 
@@ -52,77 +93,29 @@ macro_rules! domain_enum {
 
 domain_enum!(
     /// The three policy pillars.
-    Pillar, prefix "PILLAR_" {
-    IndustrialResurgence = "INDUSTRIAL_RESURGENCE",
-    TradeNationalInterest = "TRADE_NATIONAL_INTEREST",
-    SustainableGrowthPartnership = "SUSTAINABLE_GROWTH_PARTNERSHIP",
-});
+    Pillar, prefix "PILLAR_" { IndustrialResurgence, TradeNationalInterest, SustainableGrowthPartnership });
 
-domain_enum!(RiskCategory, prefix "RISK_CATEGORY_" {
-    Protectionism = "PROTECTIONISM",
-    CriticalMineralConcentration = "CRITICAL_MINERAL_CONCENTRATION",
-    ExportDependency = "EXPORT_DEPENDENCY",
-    ProductivityDecline = "PRODUCTIVITY_DECLINE",
-    RegionalImbalance = "REGIONAL_IMBALANCE",
-    ForeignCompetition = "FOREIGN_COMPETITION",
-    PopulationDecline = "POPULATION_DECLINE",
-    Other = "OTHER",
-});
+domain_enum!(RiskCategory, prefix "RISK_CATEGORY_" { Protectionism, CriticalMineralConcentration, ExportDependency, ProductivityDecline, RegionalImbalance, ForeignCompetition, PopulationDecline, Other });
 
 domain_enum!(
     /// Where an entry of the risk register stands.
-    RiskState, prefix "STATE_" {
-    Open = "OPEN",
-    Mitigated = "MITIGATED",
-    Closed = "CLOSED",
-});
+    RiskState, prefix "STATE_" { Open, Mitigated, Closed });
 
-domain_enum!(RiskSeverity, prefix "RISK_SEVERITY_" {
-    Low = "LOW",
-    Medium = "MEDIUM",
-    High = "HIGH",
-    Critical = "CRITICAL",
-});
+domain_enum!(RiskSeverity, prefix "RISK_SEVERITY_" { Low, Medium, High, Critical });
 
 domain_enum!(
     /// Lifecycle phase of a goal.
-    GoalState, prefix "STATE_" {
-    Unspecified = "UNSPECIFIED",
-    Planned = "PLANNED",
-    Active = "ACTIVE",
-    OnHold = "ON_HOLD",
-    Closed = "CLOSED",
-});
+    GoalState, prefix "STATE_" { Unspecified, Planned, Active, OnHold, Closed });
 
-domain_enum!(Outcome, prefix "OUTCOME_" {
-    Achieved = "ACHIEVED",
-    Partial = "PARTIAL",
-    Missed = "MISSED",
-    Dropped = "DROPPED",
-});
+domain_enum!(Outcome, prefix "OUTCOME_" { Achieved, Partial, Missed, Dropped });
 
-domain_enum!(Confidence, prefix "CONFIDENCE_" {
-    Low = "LOW",
-    Medium = "MEDIUM",
-    High = "HIGH",
-});
+domain_enum!(Confidence, prefix "CONFIDENCE_" { Low, Medium, High });
 
 domain_enum!(
     /// A check-in's stated confidence that its goal will be met.
-    CheckInConfidence, prefix "CONFIDENCE_" {
-    OnTrack = "ON_TRACK",
-    AtRisk = "AT_RISK",
-    OffTrack = "OFF_TRACK",
-});
+    CheckInConfidence, prefix "CONFIDENCE_" { OnTrack, AtRisk, OffTrack });
 
-domain_enum!(Direction, prefix "DIRECTION_" {
-    IncreaseTo = "INCREASE_TO",
-    DecreaseTo = "DECREASE_TO",
-    StayAbove = "STAY_ABOVE",
-    StayBelow = "STAY_BELOW",
-    IncreaseBy = "INCREASE_BY",
-    DecreaseBy = "DECREASE_BY",
-});
+domain_enum!(Direction, prefix "DIRECTION_" { IncreaseTo, DecreaseTo, StayAbove, StayBelow, IncreaseBy, DecreaseBy });
 
 impl Direction {
     /// INCREASE_BY / DECREASE_BY: the target is a change from the baseline.
@@ -131,33 +124,13 @@ impl Direction {
     }
 }
 
-domain_enum!(Comparator, prefix "COMPARATOR_" {
-    AtLeast = "AT_LEAST",
-    MoreThan = "MORE_THAN",
-    AtMost = "AT_MOST",
-    LessThan = "LESS_THAN",
-    Exactly = "EXACTLY",
-});
+domain_enum!(Comparator, prefix "COMPARATOR_" { AtLeast, MoreThan, AtMost, LessThan, Exactly });
 
 domain_enum!(
     /// The computed trajectory state of a target (see `domain::progress`).
-    ProgressState, prefix "STATE_" {
-    NoData = "NO_DATA",
-    OnTrack = "ON_TRACK",
-    AtRisk = "AT_RISK",
-    OffTrack = "OFF_TRACK",
-    Achieved = "ACHIEVED",
-    BaselineUnknown = "BASELINE_UNKNOWN",
-});
+    ProgressState, prefix "STATE_" { NoData, OnTrack, AtRisk, OffTrack, Achieved, BaselineUnknown });
 
-domain_enum!(MilestoneState, prefix "STATE_" {
-    Unspecified = "UNSPECIFIED",
-    Planned = "PLANNED",
-    InProgress = "IN_PROGRESS",
-    Done = "DONE",
-    Missed = "MISSED",
-    Cancelled = "CANCELLED",
-});
+domain_enum!(MilestoneState, prefix "STATE_" { Unspecified, Planned, InProgress, Done, Missed, Cancelled });
 
 impl Role {
     /// What a role may do, as a number: each role may do everything a role of lower rank
@@ -173,77 +146,29 @@ impl Role {
 
 domain_enum!(
     /// What a token may do; each role includes those of lower [`Role::rank`].
-    Role, prefix "ROLE_" {
-    Viewer = "VIEWER",
-    Editor = "EDITOR",
-    Admin = "ADMIN",
-});
+    Role, prefix "ROLE_" { Viewer, Editor, Admin });
 
 domain_enum!(
     /// What a trade partner is.
-    PartnerKind, prefix "KIND_" {
-    Country = "COUNTRY",
-    EconomicBloc = "ECONOMIC_BLOC",
-    Forum = "FORUM",
-    Group = "GROUP",
-});
+    PartnerKind, prefix "KIND_" { Country, EconomicBloc, Forum, Group });
 
-domain_enum!(Priority, prefix "PRIORITY_" {
-    Low = "LOW",
-    Medium = "MEDIUM",
-    High = "HIGH",
-    Strategic = "STRATEGIC",
-});
+domain_enum!(Priority, prefix "PRIORITY_" { Low, Medium, High, Strategic });
 
 domain_enum!(
     /// The form of a top-level agreement (`TradeAgreement.Kind`).
-    AgreementKind, prefix "KIND_" {
-    Fta = "FTA",
-    Cepa = "CEPA",
-    TariffArrangement = "TARIFF_ARRANGEMENT",
-    Mou = "MOU",
-    Framework = "FRAMEWORK",
-    Other = "OTHER",
-});
+    AgreementKind, prefix "KIND_" { Fta, Cepa, TariffArrangement, Mou, Framework, Other });
 
 domain_enum!(
     /// Where a top-level agreement stands, from its latest event (`TradeAgreement.Status`).
-    AgreementState, prefix "STATUS_" {
-    InNegotiation = "IN_NEGOTIATION",
-    Concluded = "CONCLUDED",
-    Signed = "SIGNED",
-    InForce = "IN_FORCE",
-    Suspended = "SUSPENDED",
-    Terminated = "TERMINATED",
-});
+    AgreementState, prefix "STATUS_" { InNegotiation, Concluded, Signed, InForce, Suspended, Terminated });
 
 domain_enum!(
     /// One event in an agreement's lifecycle (`AgreementEvent.Kind`).
-    AgreementEventKind, prefix "KIND_" {
-    NegotiationsLaunched = "NEGOTIATIONS_LAUNCHED",
-    Concluded = "CONCLUDED",
-    Signed = "SIGNED",
-    EnteredIntoForce = "ENTERED_INTO_FORCE",
-    Amended = "AMENDED",
-    Suspended = "SUSPENDED",
-    Terminated = "TERMINATED",
-});
+    AgreementEventKind, prefix "KIND_" { NegotiationsLaunched, Concluded, Signed, EnteredIntoForce, Amended, Suspended, Terminated });
 
-domain_enum!(EngagementKind, prefix "KIND_" {
-    Negotiation = "NEGOTIATION",
-    Summit = "SUMMIT",
-    Dialogue = "DIALOGUE",
-    MinisterialMeeting = "MINISTERIAL_MEETING",
-    Other = "OTHER",
-});
+domain_enum!(EngagementKind, prefix "KIND_" { Negotiation, Summit, Dialogue, MinisterialMeeting, Other });
 
-domain_enum!(EngagementState, prefix "STATE_" {
-    Unspecified = "UNSPECIFIED",
-    Planned = "PLANNED",
-    Ongoing = "ONGOING",
-    Concluded = "CONCLUDED",
-    Suspended = "SUSPENDED",
-});
+domain_enum!(EngagementState, prefix "STATE_" { Unspecified, Planned, Ongoing, Concluded, Suspended });
 
 impl GoalState {
     /// The lifecycle: UNSPECIFIED (not stated) -> any stated state; PLANNED -> ACTIVE | ON_HOLD | CLOSED; ACTIVE <-> ON_HOLD; ACTIVE |

@@ -295,6 +295,15 @@ impl Violations {
         self.0.is_empty()
     }
 
+    /// The values parsed beside these violations (an `Option` or a tuple of them), when all
+    /// are there and nothing was recorded; otherwise INVALID_ARGUMENT with every violation.
+    pub fn values<T: AllSome>(self, values: T) -> Result<T::Values, Error> {
+        match values.all_some() {
+            Some(values) if self.0.is_empty() => Ok(values),
+            _ => Err(Error::InvalidArgument(self.0)),
+        }
+    }
+
     /// `Ok(value)` when nothing was recorded, otherwise INVALID_ARGUMENT with every violation.
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Error> {
         if self.0.is_empty() {
@@ -314,3 +323,31 @@ impl fmt::Display for FieldViolation {
         write!(f, "{}: {}", self.field, self.description)
     }
 }
+
+/// An `Option` or a tuple of them: [`Violations::values`].
+pub trait AllSome {
+    type Values;
+    fn all_some(self) -> Option<Self::Values>;
+}
+
+impl<T> AllSome for Option<T> {
+    type Values = T;
+    fn all_some(self) -> Option<T> {
+        self
+    }
+}
+
+macro_rules! all_some {
+    ($($t:ident),+) => {
+        impl<$($t),+> AllSome for ($(Option<$t>,)+) {
+            type Values = ($($t,)+);
+            #[allow(non_snake_case)]
+            fn all_some(self) -> Option<Self::Values> {
+                let ($($t,)+) = self;
+                Some(($($t?,)+))
+            }
+        }
+    };
+}
+all_some!(A, B);
+all_some!(A, B, C);

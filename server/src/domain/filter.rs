@@ -216,7 +216,7 @@ fn quoted(s: &str) -> String {
     if s.is_empty() {
         "end of filter".to_owned()
     } else {
-        format!("{:?}", s.chars().take(60).collect::<String>())
+        crate::domain::shown(s, 60)
     }
 }
 
@@ -420,13 +420,23 @@ impl Parser<'_> {
         }
     }
 
-    fn expr(&mut self) -> Result<Expr, Error> {
-        let mut parts = vec![self.seq()?];
-        while self.peek().tok == Tok::And {
+    /// `part (sep part)*`, joined by `join`.
+    fn joined(
+        &mut self,
+        sep: Tok,
+        part: fn(&mut Self) -> Result<Expr, Error>,
+        join: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, Error> {
+        let mut parts = vec![part(self)?];
+        while self.peek().tok == sep {
             self.bump();
-            parts.push(self.seq()?);
+            parts.push(part(self)?);
         }
-        Ok(Expr::and(parts))
+        Ok(join(parts))
+    }
+
+    fn expr(&mut self) -> Result<Expr, Error> {
+        self.joined(Tok::And, Self::seq, Expr::and)
     }
 
     fn seq(&mut self) -> Result<Expr, Error> {
@@ -441,12 +451,7 @@ impl Parser<'_> {
     }
 
     fn factor(&mut self) -> Result<Expr, Error> {
-        let mut parts = vec![self.term()?];
-        while self.peek().tok == Tok::Or {
-            self.bump();
-            parts.push(self.term()?);
-        }
-        Ok(Expr::or(parts))
+        self.joined(Tok::Or, Self::term, Expr::or)
     }
 
     fn term(&mut self) -> Result<Expr, Error> {

@@ -190,8 +190,8 @@ impl PolicyGoal {
 /// The fields of a goal: how each is written (update masks) and which can be filtered on
 /// (`filter`, see `domain::filter`) and ordered by (`order_by`).
 pub const FIELDS: &[FieldDef] = &[
-    FieldDef::filter("pillar", Pillar::FIELD_KIND, Col::Enum("pillar")).orderable(),
-    FieldDef::filter("state", GoalState::FIELD_KIND, Col::Enum("state"))
+    FieldDef::enumeration("pillar", Pillar::FIELD_KIND).orderable(),
+    FieldDef::enumeration("state", GoalState::FIELD_KIND)
         .orderable()
         .written(Write::Custom("ChangePolicyGoalState")),
     FieldDef::filter(
@@ -199,30 +199,14 @@ pub const FIELDS: &[FieldDef] = &[
         FieldKind::Reference(Collection::PolicyGoals),
         Col::Reference("parent_id"),
     ),
-    FieldDef::filter("sectors", FieldKind::Strings, Col::Array("sectors")),
-    FieldDef::filter("regions", FieldKind::Strings, Col::Array("regions")),
-    FieldDef::filter(
-        "linked_partners",
-        FieldKind::Names(Collection::TradePartners),
-        Col::Array("linked_partners"),
-    ),
-    FieldDef::filter("lead_organization", FieldKind::Text, Col::Text("lead_organization")).orderable(),
-    FieldDef::filter(
-        "contributing_organizations",
-        FieldKind::Strings,
-        Col::Array("contributing_organizations"),
-    ),
-    FieldDef::filter(
-        "contributes_to",
-        FieldKind::Names(Collection::PolicyGoals),
-        Col::Array("contributes_to"),
-    ),
-    FieldDef::filter(
-        "product_sets",
-        FieldKind::Names(Collection::ProductSets),
-        Col::Array("product_sets"),
-    ),
-    FieldDef::filter("title", FieldKind::Text, Col::Text("title")).orderable(),
+    FieldDef::strings("sectors"),
+    FieldDef::strings("regions"),
+    FieldDef::names("linked_partners", Collection::TradePartners),
+    FieldDef::text("lead_organization").orderable(),
+    FieldDef::strings("contributing_organizations"),
+    FieldDef::names("contributes_to", Collection::PolicyGoals),
+    FieldDef::names("product_sets", Collection::ProductSets),
+    FieldDef::text("title").orderable(),
     common::LABELS,
     common::CREATE_TIME,
     common::UPDATE_TIME,
@@ -243,28 +227,13 @@ pub const FIELDS: &[FieldDef] = &[
     FieldDef::plain("confidence_note"),
     FieldDef::plain("targets"),
     FieldDef::plain("milestones"),
-    // The deprecated inline list is written as before; as a filter, `risks:"risks/{risk}"`
-    // finds the goals a live entry of the risk register links.
-    FieldDef::filter(
-        "risks",
-        FieldKind::Names(Collection::Risks),
-        Col::LinkedFrom {
-            table: "risks",
-            links: "goals",
-            id: "policy_goals.id",
-        },
-    ),
+    common::risks("goals", "policy_goals.id"),
     FieldDef::plain("source"),
     FieldDef::output("ancestors"),
     FieldDef::output("risk_register"),
     FieldDef::output("dependent_products"),
     FieldDef::output("latest_check_in"),
-    FieldDef::filter(
-        "latest_confidence",
-        CheckInConfidence::FIELD_KIND,
-        Col::Enum("latest_confidence"),
-    )
-    .written(Write::None),
+    FieldDef::enumeration("latest_confidence", CheckInConfidence::FIELD_KIND).written(Write::None),
     common::DELETE_TIME,
     common::EXPIRE_TIME,
     common::ETAG,

@@ -142,6 +142,26 @@ impl FieldDef {
         }
     }
 
+    /// A list of resource names stored in its own `text[]` column of ids.
+    pub const fn names(name: &'static str, of: crate::domain::Collection) -> FieldDef {
+        Self::filter(name, FieldKind::Names(of), Col::Array(name))
+    }
+
+    /// A list of strings stored in its own `text[]` column.
+    pub const fn strings(name: &'static str) -> FieldDef {
+        Self::filter(name, FieldKind::Strings, Col::Array(name))
+    }
+
+    /// Text stored in its own column.
+    pub const fn text(name: &'static str) -> FieldDef {
+        Self::filter(name, FieldKind::Text, Col::Text(name))
+    }
+
+    /// An enum (`kind` its `FIELD_KIND`) stored by its short name in its own column.
+    pub const fn enumeration(name: &'static str, kind: FieldKind) -> FieldDef {
+        Self::filter(name, kind, Col::Enum(name))
+    }
+
     /// A writable field that is neither filtered on nor ordered by.
     pub const fn plain(name: &'static str) -> FieldDef {
         FieldDef {
@@ -221,6 +241,20 @@ pub mod common {
             filterable: true,
             write: Write::None,
         }
+    }
+    /// The deprecated inline list `risks`, written as before; as a filter,
+    /// `risks:"risks/{risk}"` finds the resources (their id column `id`) that a live entry of
+    /// the risk register links in its column `links`.
+    pub const fn risks(links: &'static str, id: &'static str) -> FieldDef {
+        FieldDef::filter(
+            "risks",
+            FieldKind::Names(crate::domain::Collection::Risks),
+            Col::LinkedFrom {
+                table: "risks",
+                links,
+                id,
+            },
+        )
     }
     /// The output-only fields of every soft-deletable resource with etags and revisions.
     pub const DELETE_TIME: FieldDef = FieldDef::output("delete_time");

@@ -69,8 +69,8 @@ pub fn resolve(
             v.add(
                 &field,
                 format!(
-                    "unknown field {:?}; updatable: {}",
-                    p.chars().take(80).collect::<String>(),
+                    "unknown field {}; updatable: {}",
+                    crate::domain::shown(p, 80),
                     writable(fields).collect::<Vec<_>>().join(", ")
                 ),
             );

@@ -60,6 +60,43 @@ macro_rules! patch_fields {
     };
 }
 
+/// The field list of a soft-deletable resource (see `list::FieldDef`): its filterable and
+/// orderable fields, then the ones every such resource has (labels, `search` over the given
+/// text columns, the stamps, its name), its other fields, and the soft-delete and version
+/// outputs.
+macro_rules! resource_fields {
+    // Other fields that are all plain: their names.
+    ($own:tt, search $search:tt, plain [$($plain:literal),* $(,)?] $(,)?) => {
+        resource_fields!($own, search $search, [$($crate::domain::list::FieldDef::plain($plain)),*])
+    };
+    ([$($own:expr),* $(,)?], search [$($column:literal),* $(,)?], [$($rest:expr),* $(,)?] $(,)?) => {
+        &[
+            $($own,)*
+            $crate::domain::list::common::LABELS,
+            $crate::domain::list::common::search(&[$($column),*]),
+            $crate::domain::list::common::CREATE_TIME,
+            $crate::domain::list::common::UPDATE_TIME,
+            $crate::domain::list::common::NAME,
+            $($rest,)*
+            $crate::domain::list::common::DELETE_TIME,
+            $crate::domain::list::common::EXPIRE_TIME,
+            $crate::domain::list::common::ETAG,
+            $crate::domain::list::common::REVISION,
+        ]
+    };
+}
+
+/// At most the first `max` characters of client text, quoted, for an error message.
+pub fn shown(s: &str, max: usize) -> String {
+    format!("{:?}", s.chars().take(max).collect::<String>())
+}
+
+/// INVALID_ARGUMENT for the client's `value` (its first `max` characters, quoted) and `why`
+/// it is refused.
+pub fn invalid_value(field: &str, value: &str, max: usize, why: &str) -> Error {
+    Error::invalid(field, format!("{} {why}", shown(value, max)))
+}
+
 pub mod agreement;
 pub mod check;
 pub mod check_in;

@@ -16,13 +16,8 @@ impl Id {
         if is_slug(s) {
             Ok(Id(s.to_owned()))
         } else {
-            Err(Error::invalid(
-                field,
-                format!(
-                    "{:?} is not a valid id: use 1-63 characters of lowercase letters, digits and single hyphens, starting with a letter",
-                    s.chars().take(80).collect::<String>()
-                ),
-            ))
+            let why = "is not a valid id: use 1-63 characters of lowercase letters, digits and single hyphens, starting with a letter";
+            Err(crate::domain::invalid_value(field, s, 80, why))
         }
     }
 
@@ -67,6 +62,11 @@ pub enum Collection {
     CheckIns,
 }
 
+/// INVALID_ARGUMENT: `name` (its first `shown` characters) is not of the form `form`.
+pub fn not_of_form(field: &str, name: &str, form: &str, shown: usize) -> Error {
+    crate::domain::invalid_value(field, name, shown, &format!("must be of the form {form}"))
+}
+
 impl Collection {
     pub const fn prefix(self) -> &'static str {
         match self {
@@ -99,15 +99,36 @@ impl Collection {
         }
         match name.split_once('/') {
             Some((p, id)) if p == self.prefix() => Id::parse(field, id),
-            _ => Err(Error::invalid(
-                field,
-                format!("{:?} {expected}", name.chars().take(80).collect::<String>()),
-            )),
+            _ => Err(crate::domain::invalid_value(field, name, 80, &expected)),
+        }
+    }
+
+    /// Parses the name of a child resource, `{prefix}/{id}/{children}/{child}`, into the
+    /// parent's id and the child's segment; any other form is refused by [`not_of_form`].
+    pub fn parse_child_name<'a>(
+        self,
+        field: &str,
+        name: &'a str,
+        children: &str,
+        form: &str,
+        shown: usize,
+    ) -> Result<(Id, &'a str), Error> {
+        let mut parts = name.split('/');
+        match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(p), Some(parent), Some(c), Some(child), None) if p == self.prefix() && c == children => {
+                Ok((Id::parse(field, parent)?, child))
+            }
+            _ => Err(not_of_form(field, name, form, shown)),
         }
     }
 
     pub fn name(self, id: &Id) -> String {
         format!("{}/{}", self.prefix(), id)
+    }
+
+    /// The names of `ids`, in order.
+    pub fn names(self, ids: &[Id]) -> Vec<String> {
+        ids.iter().map(|id| self.name(id)).collect()
     }
 }
 

@@ -231,73 +231,59 @@ pub fn names(v: &mut Violations, field: &str, raw: &[String], c: Collection, max
 
 /// The fields of a partner: how each is written (update masks) and which can be filtered on
 /// and ordered by. `kind` is immutable: a mask may name it only with the current kind.
-pub const FIELDS: &[FieldDef] = &[
-    FieldDef::filter("kind", PartnerKind::FIELD_KIND, Col::Enum("kind"))
-        .orderable()
-        .written(Write::Immutable),
-    FieldDef::filter(
-        "priority",
-        Priority::FIELD_KIND,
-        Col::RankedEnum {
-            col: "priority",
-            rank: "(CASE priority WHEN 'LOW' THEN '1' WHEN 'MEDIUM' THEN '2' WHEN 'HIGH' THEN '3' WHEN 'STRATEGIC' THEN '4' ELSE '0' END)",
-        },
-    )
-    .orderable(),
-    FieldDef::filter("region", FieldKind::Text, Col::Text("region")).orderable(),
-    FieldDef::filter("display_name", FieldKind::Text, Col::Text("display_name")).orderable(),
-    FieldDef::filter(
-        "engagements.state",
-        EngagementState::FIELD_KIND,
-        Col::JsonArrayKey {
-            col: "engagements",
-            key: "state",
-        },
-    )
-    .written(Write::None),
-    FieldDef::filter(
-        "risks.category",
-        super::enums::RiskCategory::FIELD_KIND,
-        Col::JsonArrayKey {
-            col: "risks",
-            key: "category",
-        },
-    )
-    .written(Write::None),
-    FieldDef::filter("members", FieldKind::Names(Collection::TradePartners), Col::Members),
-    FieldDef::filter("member_of", FieldKind::Reference(Collection::TradePartners), Col::MemberOf)
+pub const FIELDS: &[FieldDef] = resource_fields!(
+    [
+        FieldDef::enumeration("kind", PartnerKind::FIELD_KIND)
+            .orderable()
+            .written(Write::Immutable),
+        FieldDef::filter(
+            "priority",
+            Priority::FIELD_KIND,
+            Col::RankedEnum {
+                col: "priority",
+                rank: "(CASE priority WHEN 'LOW' THEN '1' WHEN 'MEDIUM' THEN '2' WHEN 'HIGH' THEN '3' WHEN 'STRATEGIC' THEN '4' ELSE '0' END)",
+            },
+        )
+        .orderable(),
+        FieldDef::text("region").orderable(),
+        FieldDef::text("display_name").orderable(),
+        FieldDef::filter(
+            "engagements.state",
+            EngagementState::FIELD_KIND,
+            Col::JsonArrayKey {
+                col: "engagements",
+                key: "state",
+            },
+        )
         .written(Write::None),
-    common::LABELS,
-    common::search(&["display_name", "display_name_ko", "description_ko", "source"]),
-    common::CREATE_TIME,
-    common::UPDATE_TIME,
-    common::NAME,
-    FieldDef::plain("display_name_ko"),
-    FieldDef::plain("description_ko"),
-    FieldDef::output("agreements"),
-    FieldDef::output("trade_agreements"),
-    FieldDef::plain("engagements"),
-    // The deprecated inline list is written as before; as a filter, `risks:"risks/{risk}"`
-    // finds the partners a live entry of the risk register links.
-    FieldDef::filter(
-        "risks",
-        FieldKind::Names(Collection::Risks),
-        Col::LinkedFrom {
-            table: "risks",
-            links: "partners",
-            id: "trade_partners.id",
-        },
-    ),
-    FieldDef::plain("source"),
-    FieldDef::output("memberships"),
-    FieldDef::output("linked_goals"),
-    FieldDef::output("risk_register"),
-    FieldDef::output("dependent_products"),
-    common::DELETE_TIME,
-    common::EXPIRE_TIME,
-    common::ETAG,
-    common::REVISION,
-];
+        FieldDef::filter(
+            "risks.category",
+            super::enums::RiskCategory::FIELD_KIND,
+            Col::JsonArrayKey {
+                col: "risks",
+                key: "category",
+            },
+        )
+        .written(Write::None),
+        FieldDef::filter("members", FieldKind::Names(Collection::TradePartners), Col::Members),
+        FieldDef::filter("member_of", FieldKind::Reference(Collection::TradePartners), Col::MemberOf)
+            .written(Write::None),
+    ],
+    search ["display_name", "display_name_ko", "description_ko", "source"],
+    [
+        FieldDef::plain("display_name_ko"),
+        FieldDef::plain("description_ko"),
+        FieldDef::output("agreements"),
+        FieldDef::output("trade_agreements"),
+        FieldDef::plain("engagements"),
+        common::risks("partners", "trade_partners.id"),
+        FieldDef::plain("source"),
+        FieldDef::output("memberships"),
+        FieldDef::output("linked_goals"),
+        FieldDef::output("risk_register"),
+        FieldDef::output("dependent_products"),
+    ],
+);
 
 /// Trade with one partner in one year.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -331,22 +317,9 @@ pub fn flow_name(partner: &Id, year: i32) -> String {
 
 /// Parses `tradePartners/{partner}/tradeFlows/{year}`.
 pub fn parse_flow_name(field: &str, name: &str) -> Result<(Id, i32), Error> {
-    let bad = || {
-        Error::invalid(
-            field,
-            format!(
-                "{:?} must be of the form tradePartners/{{partner}}/tradeFlows/{{year}}",
-                name.chars().take(80).collect::<String>()
-            ),
-        )
-    };
-    let mut parts = name.split('/');
-    let (Some("tradePartners"), Some(partner), Some("tradeFlows"), Some(year), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
-    };
-    let id = Id::parse(field, partner)?;
+    let form = "tradePartners/{partner}/tradeFlows/{year}";
+    let bad = || super::names::not_of_form(field, name, form, 80);
+    let (id, year) = PARTNERS.parse_child_name(field, name, "tradeFlows", form, 80)?;
     if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }

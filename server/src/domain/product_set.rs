@@ -1,13 +1,13 @@
 //! Product sets (`productSets/{id}`): named lists of HS 6-digit products, and the checks of
 //! HS codes and ISO country codes that product-level trade shares.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::{
     Collection, Error, Id, Violations,
-    list::{Col, FieldDef, FieldKind, SortValue, common},
+    list::{FieldDef, SortValue},
 };
 
 /// At most this many products in a set.
@@ -18,29 +18,23 @@ pub fn is_hs6(code: &str) -> bool {
     code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// Why `code` is not an HS 6-digit code.
+pub fn not_hs6(code: &str) -> String {
+    format!(
+        "{} is not an HS 6-digit code: write 6 digits, with leading zeros (e.g. 028530)",
+        crate::domain::shown(code, 20)
+    )
+}
+
 /// Checks a list of HS6 codes: each 6 digits, unique, at most `max`.
 pub fn check_products(v: &mut Violations, field: &str, products: &[String], max: usize) {
-    if products.len() > max {
-        v.add(
-            field,
-            format!("must have at most {max} products (got {})", products.len()),
-        );
-        return;
-    }
-    let mut seen = HashSet::new();
-    for (i, p) in products.iter().enumerate() {
+    let item = |v: &mut Violations, f: &str, p: &str| {
         if !is_hs6(p) {
-            v.add(
-                format!("{field}[{i}]"),
-                format!(
-                    "{:?} is not an HS 6-digit code: write 6 digits, with leading zeros (e.g. 028530)",
-                    p.chars().take(20).collect::<String>()
-                ),
-            );
-        } else if !seen.insert(p.as_str()) {
-            v.add(format!("{field}[{i}]"), format!("duplicate {p:?}"));
+            v.add(f, not_hs6(p));
         }
-    }
+        is_hs6(p)
+    };
+    super::check::list(v, field, products, (max, "products"), item, "duplicate");
 }
 
 /// Parses an ISO 3166-1 alpha-2 country code (any case) into its upper-case form.
@@ -49,13 +43,8 @@ pub fn country(field: &str, code: &str) -> Result<String, Error> {
     if upper.len() == 2 && rust_iso3166::from_alpha2(&upper).is_some() {
         Ok(upper)
     } else {
-        Err(Error::invalid(
-            field,
-            format!(
-                "{:?} is not an ISO 3166-1 alpha-2 country code (e.g. KR, CN, US)",
-                code.chars().take(20).collect::<String>()
-            ),
-        ))
+        let why = "is not an ISO 3166-1 alpha-2 country code (e.g. KR, CN, US)";
+        Err(crate::domain::invalid_value(field, code, 20, why))
     }
 }
 
@@ -117,20 +106,14 @@ impl ProductSet {
 }
 
 /// The fields of a product set: how each is written and which can be filtered and ordered.
-pub const FIELDS: &[FieldDef] = &[
-    FieldDef::filter("display_name", FieldKind::Text, Col::Text("display_name")).orderable(),
-    FieldDef::filter("products", FieldKind::Strings, Col::Array("products")),
-    common::LABELS,
-    common::search(&["display_name", "description"]),
-    common::CREATE_TIME,
-    common::UPDATE_TIME,
-    common::NAME,
-    FieldDef::plain("description"),
-    common::DELETE_TIME,
-    common::EXPIRE_TIME,
-    common::ETAG,
-    common::REVISION,
-];
+pub const FIELDS: &[FieldDef] = resource_fields!(
+    [
+        FieldDef::text("display_name").orderable(),
+        FieldDef::strings("products"),
+    ],
+    search ["display_name", "description"],
+    plain ["description"],
+);
 
 #[cfg(test)]
 mod tests {

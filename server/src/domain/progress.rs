@@ -343,20 +343,26 @@ mod tests {
         Observation { value, time }
     }
 
+    /// `t` with a baseline of `value` at `date` (year, month, day; 0 for not stated).
+    fn from_baseline(mut t: Target, value: f64, (year, month, day): (i32, u8, u8)) -> Target {
+        t.baseline_value = Some(value);
+        t.baseline_date = Some(Date { year, month, day });
+        t
+    }
+
     fn increase() -> Target {
         // 0 -> 100 over 2020-01-01 .. 2030-01-01 (end of 2029): 10 points a year.
-        let mut t = target(Direction::IncreaseTo, Comparator::AtLeast, 100.0, 2029);
-        t.baseline_value = Some(0.0);
-        t.baseline_date = Some(Date {
-            year: 2020,
-            month: 0,
-            day: 0,
-        });
-        t
+        let t = target(Direction::IncreaseTo, Comparator::AtLeast, 100.0, 2029);
+        from_baseline(t, 0.0, (2020, 0, 0))
     }
 
     fn state(t: &Target, e: Option<Observation>, l: Observation) -> ProgressState {
         compute(t, e.as_ref(), Some(&l)).state
+    }
+
+    /// The state of `t` for each latest measurement `(value, time)`, without an earliest one.
+    fn states(t: &Target, cases: &[(f64, OffsetDateTime)]) -> Vec<ProgressState> {
+        cases.iter().map(|&(v, at)| state(t, None, obs(v, at))).collect()
     }
 
     #[test]
@@ -381,11 +387,16 @@ mod tests {
             secs(at),
         );
         assert!((half - 0.5).abs() < 0.001, "{half}");
-        assert_eq!(state(&t, None, obs(50.0, at)), ProgressState::OnTrack);
-        assert_eq!(state(&t, None, obs(41.0, at)), ProgressState::OnTrack);
-        assert_eq!(state(&t, None, obs(35.0, at)), ProgressState::AtRisk);
-        assert_eq!(state(&t, None, obs(20.0, at)), ProgressState::OffTrack);
-        assert_eq!(state(&t, None, obs(100.0, at)), ProgressState::Achieved);
+        assert_eq!(
+            states(&t, &[(50.0, at), (41.0, at), (35.0, at), (20.0, at), (100.0, at)]),
+            [
+                ProgressState::OnTrack,
+                ProgressState::OnTrack,
+                ProgressState::AtRisk,
+                ProgressState::OffTrack,
+                ProgressState::Achieved
+            ]
+        );
         let p = compute(&t, None, Some(&obs(35.0, at)));
         assert_eq!(p.percent_complete, Some(35.0));
         assert!(p.explanation.starts_with("AT_RISK: trajectory"), "{}", p.explanation);
@@ -396,8 +407,10 @@ mod tests {
     fn deadline_passed() {
         let t = increase();
         let after = datetime!(2030-01-01 0:00 UTC);
-        assert_eq!(state(&t, None, obs(99.0, after)), ProgressState::OffTrack);
-        assert_eq!(state(&t, None, obs(100.0, after)), ProgressState::Achieved);
+        assert_eq!(
+            states(&t, &[(99.0, after), (100.0, after)]),
+            [ProgressState::OffTrack, ProgressState::Achieved]
+        );
         let p = compute(&t, None, Some(&obs(99.0, after)));
         assert!(p.explanation.contains("deadline passed"), "{}", p.explanation);
     }
@@ -417,19 +430,19 @@ mod tests {
 
     #[test]
     fn decrease_uses_the_signed_distance() {
-        let mut t = target(Direction::DecreaseTo, Comparator::AtMost, 40.0, 2029);
-        t.baseline_value = Some(100.0);
-        t.baseline_date = Some(Date {
-            year: 2020,
-            month: 1,
-            day: 1,
-        });
+        let t = target(Direction::DecreaseTo, Comparator::AtMost, 40.0, 2029);
+        let t = from_baseline(t, 100.0, (2020, 1, 1));
         let at = datetime!(2025-01-01 0:00 UTC);
         // 60 to go; about half expected (70); 80 covers a third.
-        assert_eq!(state(&t, None, obs(70.0, at)), ProgressState::OnTrack);
-        assert_eq!(state(&t, None, obs(80.0, at)), ProgressState::AtRisk);
-        assert_eq!(state(&t, None, obs(110.0, at)), ProgressState::OffTrack);
-        assert_eq!(state(&t, None, obs(40.0, at)), ProgressState::Achieved);
+        assert_eq!(
+            states(&t, &[(70.0, at), (80.0, at), (110.0, at), (40.0, at)]),
+            [
+                ProgressState::OnTrack,
+                ProgressState::AtRisk,
+                ProgressState::OffTrack,
+                ProgressState::Achieved
+            ]
+        );
         let p = compute(&t, None, Some(&obs(70.0, at)));
         assert!((p.percent_complete.unwrap_or_default() - 50.0).abs() < 1e-9);
     }
@@ -458,9 +471,10 @@ mod tests {
         }];
         let at = datetime!(2022-01-01 0:00 UTC);
         // Linear alone would expect 20%; the interim expects 80%.
-        assert_eq!(state(&t, None, obs(30.0, at)), ProgressState::OffTrack);
-        assert_eq!(state(&t, None, obs(60.0, at)), ProgressState::AtRisk);
-        assert_eq!(state(&t, None, obs(75.0, at)), ProgressState::OnTrack);
+        assert_eq!(
+            states(&t, &[(30.0, at), (60.0, at), (75.0, at)]),
+            [ProgressState::OffTrack, ProgressState::AtRisk, ProgressState::OnTrack]
+        );
         let p = compute(&t, None, Some(&obs(75.0, at)));
         assert!(p.explanation.contains("1 interim target"), "{}", p.explanation);
     }
@@ -476,27 +490,16 @@ mod tests {
 
     #[test]
     fn stay_above_and_below() {
+        let (during, after) = (datetime!(2026-06-01 0:00 UTC), datetime!(2027-01-01 0:00 UTC));
         let t = target(Direction::StayAbove, Comparator::AtLeast, 50.0, 2026);
         assert_eq!(
-            state(&t, None, obs(60.0, datetime!(2026-06-01 0:00 UTC))),
-            ProgressState::OnTrack
-        );
-        assert_eq!(
-            state(&t, None, obs(60.0, datetime!(2027-01-01 0:00 UTC))),
-            ProgressState::Achieved
-        );
-        assert_eq!(
-            state(&t, None, obs(40.0, datetime!(2026-06-01 0:00 UTC))),
-            ProgressState::OffTrack
+            states(&t, &[(60.0, during), (60.0, after), (40.0, during)]),
+            [ProgressState::OnTrack, ProgressState::Achieved, ProgressState::OffTrack]
         );
         let t = target(Direction::StayBelow, Comparator::LessThan, 5.0, 2026);
         assert_eq!(
-            state(&t, None, obs(4.0, datetime!(2026-06-01 0:00 UTC))),
-            ProgressState::OnTrack
-        );
-        assert_eq!(
-            state(&t, None, obs(5.0, datetime!(2026-06-01 0:00 UTC))),
-            ProgressState::OffTrack
+            states(&t, &[(4.0, during), (5.0, during)]),
+            [ProgressState::OnTrack, ProgressState::OffTrack]
         );
     }
 
@@ -584,18 +587,13 @@ mod tests {
     fn a_relative_decrease_mirrors_the_comparator() {
         let mut t = target(Direction::DecreaseBy, Comparator::AtLeast, 10.0, 2029);
         t.baseline_value = Some(50.0);
-        assert_eq!(
-            state(&t, None, obs(40.0, datetime!(2026-01-01 0:00 UTC))),
-            ProgressState::Achieved
-        );
-        assert_ne!(
-            state(&t, None, obs(41.0, datetime!(2026-01-01 0:00 UTC))),
-            ProgressState::Achieved
-        );
-        assert_eq!(
-            state(&t, None, obs(45.0, datetime!(2030-06-01 0:00 UTC))),
-            ProgressState::OffTrack
-        );
+        let (during, after) = (datetime!(2026-01-01 0:00 UTC), datetime!(2030-06-01 0:00 UTC));
+        let [at_most, one_short, late] = states(&t, &[(40.0, during), (41.0, during), (45.0, after)])[..] else {
+            panic!("three cases, three states")
+        };
+        assert_eq!(at_most, ProgressState::Achieved);
+        assert_ne!(one_short, ProgressState::Achieved);
+        assert_eq!(late, ProgressState::OffTrack);
     }
 
     /// Without a baseline a relative target has no progress, whatever was measured.

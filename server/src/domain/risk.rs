@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Collection, Id, Violations,
     enums::{RiskCategory, RiskState},
-    list::{Col, FieldDef, FieldKind, SortValue, common},
+    list::{Col, FieldDef, FieldKind, SortValue},
 };
 
 /// The largest likelihood or impact; 0 means not assessed.
@@ -112,35 +112,18 @@ impl RiskEntry {
 
 /// The fields of a risk: how each is written (update masks) and which can be filtered on and
 /// ordered by.
-pub const FIELDS: &[FieldDef] = &[
-    FieldDef::filter("title", FieldKind::Text, Col::Text("title")).orderable(),
-    FieldDef::filter("category", RiskCategory::FIELD_KIND, Col::Enum("category")).orderable(),
-    FieldDef::filter("state", RiskState::FIELD_KIND, Col::Enum("state")).orderable(),
-    FieldDef::filter("likelihood", FieldKind::Integer, Col::Int("likelihood")).orderable(),
-    FieldDef::filter("impact", FieldKind::Integer, Col::Int("impact")).orderable(),
-    FieldDef::filter("owner_organization", FieldKind::Text, Col::Text("owner_organization")).orderable(),
-    FieldDef::filter("goals", FieldKind::Names(Collection::PolicyGoals), Col::Array("goals")),
-    FieldDef::filter(
-        "partners",
-        FieldKind::Names(Collection::TradePartners),
-        Col::Array("partners"),
-    ),
-    FieldDef::filter(
-        "product_sets",
-        FieldKind::Names(Collection::ProductSets),
-        Col::Array("product_sets"),
-    ),
-    common::LABELS,
-    common::search(&["title", "title_ko", "description", "mitigation", "source"]),
-    common::CREATE_TIME,
-    common::UPDATE_TIME,
-    common::NAME,
-    FieldDef::plain("title_ko"),
-    FieldDef::plain("description"),
-    FieldDef::plain("mitigation"),
-    FieldDef::plain("source"),
-    common::DELETE_TIME,
-    common::EXPIRE_TIME,
-    common::ETAG,
-    common::REVISION,
-];
+pub const FIELDS: &[FieldDef] = resource_fields!(
+    [
+        FieldDef::text("title").orderable(),
+        FieldDef::enumeration("category", RiskCategory::FIELD_KIND).orderable(),
+        FieldDef::enumeration("state", RiskState::FIELD_KIND).orderable(),
+        FieldDef::filter("likelihood", FieldKind::Integer, Col::Int("likelihood")).orderable(),
+        FieldDef::filter("impact", FieldKind::Integer, Col::Int("impact")).orderable(),
+        FieldDef::text("owner_organization").orderable(),
+        FieldDef::names("goals", Collection::PolicyGoals),
+        FieldDef::names("partners", Collection::TradePartners),
+        FieldDef::names("product_sets", Collection::ProductSets),
+    ],
+    search ["title", "title_ko", "description", "mitigation", "source"],
+    plain ["title_ko", "description", "mitigation", "source"],
+);

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
+use sqlx::{Postgres, Transaction, types::Json};
 
 use super::{
     Change, Store, WriteCtx, db_error,
-    resource::{Kind, Meta, Resource, Writable},
+    resource::{Meta, Writable},
 };
 use crate::domain::{
     Collection, Error, Id, Reason,
@@ -54,32 +54,7 @@ impl TryFrom<AgreementRow> for TradeAgreement {
     }
 }
 
-impl Resource for TradeAgreement {
-    const KIND: Kind = Kind {
-        collection: AGREEMENTS,
-        fields: agreement::FIELDS,
-        select: "SELECT * FROM agreements",
-        table: "agreements",
-        id: "agreements.id",
-        lock_then_read: false,
-    };
-    /// Its own row only.
-    const DEPENDS: super::cache::Depends = super::cache::Depends::On(&[]);
-    type Row = AgreementRow;
-
-    super::resource::stored_fields!();
-}
-
-const INSERT: &str = "INSERT INTO agreements (id, title, title_ko, kind, parties, events, status, description, source,
-        labels, create_time, update_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), now())
-     ON CONFLICT (id) DO NOTHING
-     RETURNING id";
-
-const UPDATE: &str = "UPDATE agreements SET title = $2, title_ko = $3, kind = $4, parties = $5, events = $6,
-        status = $7, description = $8, source = $9, labels = $10, update_time = now(), revision = revision + 1
-     WHERE id = $1
-     RETURNING id";
+super::resource::own_row_resource!(TradeAgreement: AgreementRow, AGREEMENTS, agreement::FIELDS, "agreements");
 
 /// Live partners with an engagement that follows up the agreement `id` (at most 5, by id).
 async fn partners_following_up(tx: &mut Transaction<'static, Postgres>, id: &Id) -> Result<Vec<String>, Error> {
@@ -99,26 +74,17 @@ impl Writable for TradeAgreement {
     const CREATE: &'static str = "CreateTradeAgreement";
     const FIELD: &'static str = "trade_agreement";
 
-    const INSERT: &'static str = INSERT;
-    const UPDATE: &'static str = UPDATE;
-
-    /// Binds the stored columns of an agreement, `$1…$10` of [`INSERT`] and [`UPDATE`].
-    fn bind<'q, O>(
-        q: QueryAs<'q, Postgres, O, PgArguments>,
-        id: &'q Id,
-        spec: &'q AgreementSpec,
-    ) -> QueryAs<'q, Postgres, O, PgArguments> {
-        q.bind(id.as_str())
-            .bind(&spec.title)
-            .bind(&spec.title_ko)
-            .bind(spec.kind.as_str())
-            .bind(spec.parties.iter().map(Id::as_str).collect::<Vec<_>>())
-            .bind(Json(&spec.events))
-            .bind(spec.status().map(AgreementState::as_str))
-            .bind(&spec.description)
-            .bind(&spec.source)
-            .bind(Json(&spec.labels))
-    }
+    super::resource::writable_columns!(spec: AgreementSpec {
+        title,
+        title_ko,
+        kind: spec.kind.as_str(),
+        parties: super::resource::ids(&spec.parties),
+        events: Json(&spec.events),
+        status: spec.status().map(AgreementState::as_str),
+        description,
+        source,
+        labels: Json(&spec.labels),
+    });
 
     /// Its parties (`tradePartners/kr` need not be recorded: Korea is implied).
     async fn check_links(

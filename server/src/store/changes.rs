@@ -179,11 +179,8 @@ impl Store {
         if let Some(t) = q.end_time {
             qb.push(" AND change_time < ").push_bind(t);
         }
-        pager.push_after(&mut qb)?;
-        pager.push_order_limit(&mut qb);
-        let rows: Vec<ChangeRecord> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
-        let (rows, next) = pager.finish(rows, |r| vec![SortValue::Int(r.sequence)]);
-        Ok((rows, next))
+        let rows: Vec<ChangeRecord> = pager.fetch(qb).await?;
+        Ok(pager.finish(rows, |r| vec![SortValue::Int(r.sequence)]))
     }
 
     /// A resource as it was at `at`, from the snapshot of its newest change at or before then.

@@ -97,6 +97,15 @@ fn rows_to_goals(rows: Vec<GoalRow>) -> Result<Vec<PolicyGoal>, Error> {
     rows.into_iter().map(PolicyGoal::try_from).collect()
 }
 
+/// The changes of goals an UPDATE … RETURNING * changed (the fields `mask`).
+fn updated<'a>(rows: Vec<GoalRow>, mask: &[&str], ctx: &'a WriteCtx) -> Result<Vec<Change<'a>>, Error> {
+    let mask: Vec<String> = mask.iter().map(|f| (*f).to_owned()).collect();
+    rows_to_goals(rows)?
+        .iter()
+        .map(|g| g.change(ChangeKind::Updated, mask.clone(), ctx))
+        .collect()
+}
+
 fn snapshot(goal: &PolicyGoal) -> Result<serde_json::Value, Error> {
     super::resource::snapshot(goal)
 }
@@ -645,10 +654,7 @@ pub(super) async fn unlink_product_set_from_goals<'a>(
     .fetch_all(&mut **tx)
     .await
     .map_err(db_error)?;
-    rows_to_goals(rows)?
-        .iter()
-        .map(|g| g.change(ChangeKind::Updated, vec!["product_sets".into()], ctx))
-        .collect()
+    updated(rows, &["product_sets"], ctx)
 }
 
 impl Store {
@@ -803,9 +809,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .map_err(db_error)?;
-            for d in rows_to_goals(rows)? {
-                changes.push(d.change(ChangeKind::Updated, vec!["ancestors".into(), "pillar".into()], ctx)?);
-            }
+            changes.extend(updated(rows, &["ancestors", "pillar"], ctx)?);
         }
         Self::commit(tx, &changes, ctx).await?;
         Ok(goal)
@@ -920,9 +924,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await
             .map_err(db_error)?;
-            for g in rows_to_goals(rows)? {
-                changes.push(g.change(ChangeKind::Updated, vec!["contributes_to".into()], ctx)?);
-            }
+            changes.extend(updated(rows, &["contributes_to"], ctx)?);
         }
         Self::commit(tx, &changes, ctx).await?;
         goals
@@ -1010,10 +1012,7 @@ impl Store {
         .execute(&mut **tx)
         .await
         .map_err(db_error)?;
-        rows_to_goals(rows)?
-            .iter()
-            .map(|g| g.change(ChangeKind::Updated, vec!["linked_partners".into()], ctx))
-            .collect()
+        updated(rows, &["linked_partners"], ctx)
     }
 
     /// Purges soft-deleted goals past their expire time, leaves first.

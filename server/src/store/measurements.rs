@@ -353,16 +353,11 @@ impl Store {
         if let Some(t) = q.end_time {
             qb.push(" AND observe_time < ").push_bind(t);
         }
-        pager.push_after(&mut qb)?;
-        pager.push_order_limit(&mut qb);
-        let rows: Vec<MeasurementRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
-        let measurements = rows
-            .into_iter()
-            .map(Measurement::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        let (measurements, next_page_token) = pager.finish(measurements, |m| {
-            vec![SortValue::time(m.observe_time), SortValue::Text(m.id.clone())]
-        });
+        let (measurements, next_page_token) = pager
+            .page::<MeasurementRow, Measurement>(qb, |m| {
+                vec![SortValue::time(m.observe_time), SortValue::Text(m.id.clone())]
+            })
+            .await?;
         Ok(MeasurementPage {
             measurements,
             next_page_token,

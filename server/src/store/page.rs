@@ -2,10 +2,10 @@
 //! `ORDER BY` of a list of sort keys, the "after this cursor" predicate, and the signed page
 //! token that carries the cursor from one page to the next.
 
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{FromRow, Postgres, QueryBuilder, postgres::PgRow};
 use time::OffsetDateTime;
 
-use super::Store;
+use super::{Store, db_error};
 use crate::domain::{
     Error,
     list::{Cursor, FieldDef, FieldKind, KeyType, OrderKey, SortValue},
@@ -152,6 +152,33 @@ impl Pager<'_> {
             qb.push(k.expr).push(if k.desc { " DESC" } else { " ASC" });
         }
         qb.push(" LIMIT ").push_bind(self.page_size as i64 + 1);
+    }
+
+    /// Runs `qb` (a SELECT and its WHERE clause) for this page: the rows after the cursor, in
+    /// order, one more than the page size (see [`Pager::finish`]).
+    pub async fn fetch<R>(&self, mut qb: QueryBuilder<Postgres>) -> Result<Vec<R>, Error>
+    where
+        R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        self.push_after(&mut qb)?;
+        self.push_order_limit(&mut qb);
+        qb.build_query_as().fetch_all(&self.store.pool).await.map_err(db_error)
+    }
+
+    /// [`Pager::fetch`] of rows that convert to `T`, then [`Pager::finish`]: the page and the
+    /// next page's token.
+    pub async fn page<R, T>(
+        &self,
+        qb: QueryBuilder<Postgres>,
+        values: impl Fn(&T) -> Vec<SortValue>,
+    ) -> Result<(Vec<T>, String), Error>
+    where
+        R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+        T: TryFrom<R, Error = Error>,
+    {
+        let rows = self.fetch::<R>(qb).await?;
+        let items = rows.into_iter().map(T::try_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(self.finish(items, values))
     }
 
     /// Cuts the rows to the page size and issues the next page's token (empty at the end);

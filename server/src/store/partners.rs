@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::{Postgres, QueryBuilder, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
+use sqlx::{Postgres, QueryBuilder, Transaction, types::Json};
 use time::OffsetDateTime;
 
 use super::{
@@ -384,10 +384,19 @@ pub(super) async fn unlink_agreement_from_engagements<'a>(
     .fetch_all(&mut **tx)
     .await
     .map_err(db_error)?;
+    engagements_changed(tx, changed, ctx).await
+}
+
+/// The changes of the partners (by id) whose engagements an UPDATE changed.
+async fn engagements_changed<'a>(
+    tx: &mut Transaction<'static, Postgres>,
+    changed: Vec<String>,
+    ctx: &'a WriteCtx,
+) -> Result<Vec<Change<'a>>, Error> {
     let mut changes = Vec::with_capacity(changed.len());
-    for pid in changed {
-        let pid = Id::try_from(pid).map_err(|_| Error::Internal("stored partner id is invalid".into()))?;
-        if let Some(partner) = read::<TradePartner>(tx, &pid).await? {
+    for id in changed {
+        let id = Id::try_from(id).map_err(|_| Error::Internal("stored partner id is invalid".into()))?;
+        if let Some(partner) = read::<TradePartner>(tx, &id).await? {
             changes.push(partner.change(ChangeKind::Updated, vec!["engagements".into()], ctx)?);
         }
     }
@@ -450,55 +459,25 @@ pub(super) async fn unlink_goals_from_engagements<'a>(
     .fetch_all(&mut **tx)
     .await
     .map_err(db_error)?;
-    let mut changes = Vec::with_capacity(changed.len());
-    for id in changed {
-        let id = Id::try_from(id).map_err(|_| Error::Internal("stored partner id is invalid".into()))?;
-        let Some(partner) = read::<TradePartner>(tx, &id).await? else {
-            continue;
-        };
-        changes.push(partner.change(ChangeKind::Updated, vec!["engagements".into()], ctx)?);
-    }
-    Ok(changes)
+    engagements_changed(tx, changed, ctx).await
 }
-
-const INSERT_PARTNER: &str = "INSERT INTO trade_partners (id, display_name, display_name_ko, region, priority,
-        engagements, risks, source, labels, description_ko, kind, create_time, update_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, now(), now())
-     ON CONFLICT (id) DO NOTHING
-     RETURNING id";
-
-const UPDATE_PARTNER: &str = "UPDATE trade_partners SET display_name = $2, display_name_ko = $3, region = $4,
-        priority = $5, engagements = $6, risks = $7, source = $8, labels = $9, description_ko = $10, kind = $11,
-        update_time = now(), revision = revision + 1
-     WHERE id = $1
-     RETURNING id";
 
 impl Writable for TradePartner {
     const CREATE: &'static str = "CreateTradePartner";
     const FIELD: &'static str = "trade_partner";
 
-    const INSERT: &'static str = INSERT_PARTNER;
-    const UPDATE: &'static str = UPDATE_PARTNER;
-
-    /// Binds the stored columns of a partner, `$1…$11` of [`INSERT_PARTNER`] and
-    /// [`UPDATE_PARTNER`].
-    fn bind<'q, O>(
-        q: QueryAs<'q, Postgres, O, PgArguments>,
-        id: &'q Id,
-        spec: &'q PartnerSpec,
-    ) -> QueryAs<'q, Postgres, O, PgArguments> {
-        q.bind(id.as_str())
-            .bind(&spec.display_name)
-            .bind(&spec.display_name_ko)
-            .bind(&spec.region)
-            .bind(spec.priority.map(Priority::as_str))
-            .bind(Json(&spec.engagements))
-            .bind(Json(&spec.risks))
-            .bind(&spec.source)
-            .bind(Json(&spec.labels))
-            .bind(&spec.description_ko)
-            .bind(spec.kind.as_str())
-    }
+    super::resource::writable_columns!(spec: PartnerSpec {
+        display_name,
+        display_name_ko,
+        region,
+        priority: spec.priority.map(Priority::as_str),
+        engagements: Json(&spec.engagements),
+        risks: Json(&spec.risks),
+        source,
+        labels: Json(&spec.labels),
+        description_ko,
+        kind: spec.kind.as_str(),
+    });
 
     /// Its members and what its engagements name.
     async fn check_links(
@@ -671,19 +650,14 @@ impl Store {
         if let Some(y) = year {
             qb.push(" AND year = ").push_bind(y);
         }
-        pager.push_after(&mut qb)?;
-        pager.push_order_limit(&mut qb);
-        let rows: Vec<FlowRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
-        let flows = rows
-            .into_iter()
-            .map(TradeFlow::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        let (flows, next_page_token) = pager.finish(flows, |f| {
-            vec![
-                SortValue::Text(f.partner.as_str().to_owned()),
-                SortValue::Int(i64::from(f.year)),
-            ]
-        });
+        let (flows, next_page_token) = pager
+            .page::<FlowRow, TradeFlow>(qb, |f| {
+                vec![
+                    SortValue::Text(f.partner.as_str().to_owned()),
+                    SortValue::Int(i64::from(f.year)),
+                ]
+            })
+            .await?;
         Ok(FlowPage { flows, next_page_token })
     }
 

@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
+use sqlx::{Postgres, Transaction, types::Json};
 use time::OffsetDateTime;
 
 use super::{
     Change, Store, WriteCtx, db_error, refuse_linked,
-    resource::{Kind, Meta, Resource, Writable, not_found},
+    resource::{Meta, Writable, not_found},
     resource_deleted,
     risks::{Link, risks_linking, unlink_from_risks},
 };
@@ -47,32 +47,7 @@ impl TryFrom<ProductSetRow> for ProductSet {
     }
 }
 
-impl Resource for ProductSet {
-    const KIND: Kind = Kind {
-        collection: SETS,
-        fields: product_set::FIELDS,
-        select: "SELECT * FROM product_sets",
-        table: "product_sets",
-        id: "product_sets.id",
-        lock_then_read: false,
-    };
-    /// Its own row only.
-    const DEPENDS: super::cache::Depends = super::cache::Depends::On(&[]);
-    type Row = ProductSetRow;
-
-    super::resource::stored_fields!();
-}
-
-const INSERT: &str =
-    "INSERT INTO product_sets (id, display_name, description, products, labels, create_time, update_time)
-     VALUES ($1, $2, $3, $4, $5, now(), now())
-     ON CONFLICT (id) DO NOTHING
-     RETURNING id";
-
-const UPDATE: &str = "UPDATE product_sets SET display_name = $2, description = $3, products = $4, labels = $5,
-        update_time = now(), revision = revision + 1
-     WHERE id = $1
-     RETURNING id";
+super::resource::own_row_resource!(ProductSet: ProductSetRow, SETS, product_set::FIELDS, "product_sets");
 
 /// FAILED_PRECONDITION when live risks (`LINKED_BY_RISKS`) or goals (`LINKED_BY_GOALS`) link
 /// `set`.
@@ -111,21 +86,12 @@ impl Writable for ProductSet {
     const FIELD: &'static str = "product_set";
     const DELETED_FIRST: bool = true;
 
-    const INSERT: &'static str = INSERT;
-    const UPDATE: &'static str = UPDATE;
-
-    /// Binds `$1…$5` of [`INSERT`] and [`UPDATE`].
-    fn bind<'q, O>(
-        q: QueryAs<'q, Postgres, O, PgArguments>,
-        id: &'q Id,
-        spec: &'q ProductSetSpec,
-    ) -> QueryAs<'q, Postgres, O, PgArguments> {
-        q.bind(id.as_str())
-            .bind(&spec.display_name)
-            .bind(&spec.description)
-            .bind(&spec.products)
-            .bind(Json(&spec.labels))
-    }
+    super::resource::writable_columns!(spec: ProductSetSpec {
+        display_name,
+        description,
+        products,
+        labels: Json(&spec.labels),
+    });
 
     /// A set that live risks or goals link is refused (FAILED_PRECONDITION) unless `force`,
     /// which removes it from their links (each a new revision in the change log).

@@ -155,6 +155,29 @@ macro_rules! stored_fields {
 }
 pub(crate) use stored_fields;
 
+/// The `impl Resource` of a resource that is one row of its own table and shows nothing
+/// besides it (no [`Resource::complete`] or [`Resource::detail`]).
+macro_rules! own_row_resource {
+    ($res:ty: $row:ty, $collection:expr, $fields:expr, $table:literal) => {
+        impl $crate::store::resource::Resource for $res {
+            const KIND: $crate::store::resource::Kind = $crate::store::resource::Kind {
+                collection: $collection,
+                fields: $fields,
+                select: concat!("SELECT ", $table, ".* FROM ", $table),
+                table: $table,
+                id: concat!($table, ".id"),
+                lock_then_read: false,
+            };
+            /// Its own row only.
+            const DEPENDS: $crate::store::cache::Depends = $crate::store::cache::Depends::On(&[]);
+            type Row = $row;
+
+            $crate::store::resource::stored_fields!();
+        }
+    };
+}
+pub(crate) use own_row_resource;
+
 /// A top-level resource stored in one table, soft-deletable, with etags and revisions.
 pub trait Resource:
     Sized + Send + Sync + Serialize + DeserializeOwned + TryFrom<Self::Row, Error = Error> + 'static
@@ -425,9 +448,7 @@ impl Store {
         let pager = self.pager(&q.fingerprint, &q.page_token, keys, q.page_size)?;
         let mut qb = QueryBuilder::<Postgres>::new(R::KIND.select);
         push_where::<R>(&mut qb, q);
-        pager.push_after(&mut qb)?;
-        pager.push_order_limit(&mut qb);
-        let found: Vec<R::Row> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        let found: Vec<R::Row> = pager.fetch(qb).await?;
 
         // Counted up to one past the cap, so a count costs at most that many rows.
         let mut count = QueryBuilder::<Postgres>::new("SELECT count(*) FROM (SELECT 1 FROM ");
@@ -640,6 +661,37 @@ impl Store {
     }
 }
 
+/// The ids of a list of references, as bound to a `text[]` column.
+pub fn ids(v: &[Id]) -> Vec<&str> {
+    v.iter().map(Id::as_str).collect()
+}
+
+/// A query whose parameters are being bound.
+pub type Bound<'q, O> = QueryAs<'q, Postgres, O, PgArguments>;
+
+/// The [`Writable::COLUMNS`] and [`Writable::bind`] of a resource: one line a column, the
+/// column's name and the value bound (a bare name binds the spec's member of that name).
+///
+/// ```ignore
+/// writable_columns!(spec: ProductSetSpec { display_name, products, labels: Json(&spec.labels) });
+/// ```
+macro_rules! writable_columns {
+    ($spec:ident: $ty:ty { $($column:ident $(: $value:expr)?),+ $(,)? }) => {
+        const COLUMNS: &'static [&'static str] = &[$(stringify!($column)),+];
+
+        fn bind<'q, O>(q: $crate::store::resource::Bound<'q, O>, $spec: &'q $ty) -> $crate::store::resource::Bound<'q, O> {
+            q$(.bind($crate::store::resource::writable_columns!(@value $spec, $column $(, $value)?)))+
+        }
+    };
+    (@value $spec:ident, $column:ident) => {
+        &$spec.$column
+    };
+    (@value $spec:ident, $column:ident, $value:expr) => {
+        $value
+    };
+}
+pub(crate) use writable_columns;
+
 /// A resource with the standard writes (create, update with a typed patch, soft delete,
 /// undelete): the sequence of each is written once in [`Store::create_resource`] and its
 /// siblings; what is a resource's own (its columns, the links it checks, who refers to it) is
@@ -652,19 +704,12 @@ pub trait Writable: Resource + Stored {
     /// Whether a soft delete logs its own change before those of [`Writable::release`].
     const DELETED_FIRST: bool = false;
 
-    /// `INSERT … VALUES ($1, …) ON CONFLICT (id) DO NOTHING RETURNING id`: the row of a new
-    /// resource, its columns bound by [`Writable::bind`].
-    const INSERT: &'static str;
-    /// `UPDATE … SET … WHERE id = $1 RETURNING id`: the row of a changed resource, binding the
-    /// same columns.
-    const UPDATE: &'static str;
+    /// The columns of `KIND.table` a write sets from the spec, besides `id` and the stamps,
+    /// in the order [`Writable::bind`] binds them (both from [`writable_columns!`]).
+    const COLUMNS: &'static [&'static str];
 
-    /// Binds the stored columns of the row: `$1` the id, then the spec's.
-    fn bind<'q, O>(
-        q: QueryAs<'q, Postgres, O, PgArguments>,
-        id: &'q Id,
-        spec: &'q Self::Spec,
-    ) -> QueryAs<'q, Postgres, O, PgArguments>;
+    /// Binds the spec's values of [`Writable::COLUMNS`], `$2…` (`$1` is the id).
+    fn bind<'q, O>(q: Bound<'q, O>, spec: &'q Self::Spec) -> Bound<'q, O>;
 
     /// Locks what `spec` links and checks it is live: all of it for a new (or restored)
     /// resource, where `current` is `None`; for an update of `current`, what changed. By
@@ -716,7 +761,17 @@ pub trait Writable: Resource + Stored {
 /// links, and reads it back.
 async fn insert<R: Writable>(tx: &mut Transaction<'static, Postgres>, id: &Id, spec: &R::Spec) -> Result<R, Error> {
     R::check_links(tx, id, spec, None).await?;
-    let inserted: Option<(String,)> = R::bind(sqlx::query_as(R::INSERT), id, spec)
+    let columns = R::COLUMNS.join(", ");
+    let values = (2..R::COLUMNS.len() + 2)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO {} (id, {columns}, create_time, update_time) VALUES ($1, {values}, now(), now())
+         ON CONFLICT (id) DO NOTHING RETURNING id",
+        R::KIND.table
+    );
+    let inserted: Option<(String,)> = R::bind(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), spec)
         .fetch_optional(&mut **tx)
         .await
         .map_err(db_error)?;
@@ -733,7 +788,15 @@ async fn rewrite<R: Writable>(
 ) -> Result<(), Error> {
     let id = current.id();
     R::check_links(tx, id, spec, Some(current)).await?;
-    R::bind::<(String,)>(sqlx::query_as(R::UPDATE), id, spec)
+    let set = (R::COLUMNS.iter().zip(2..))
+        .map(|(c, i)| format!("{c} = ${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE {} SET {set}, update_time = now(), revision = revision + 1 WHERE id = $1 RETURNING id",
+        R::KIND.table
+    );
+    R::bind::<(String,)>(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), spec)
         .fetch_one(&mut **tx)
         .await
         .map_err(db_error)?;

@@ -5,12 +5,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::{Postgres, Transaction, postgres::PgArguments, query::QueryAs, types::Json};
+use sqlx::{Postgres, Transaction, types::Json};
 
 use super::{
     Change, ChangeKind, Store, WriteCtx, db_error,
     partners::{lock_live_goals, lock_live_partners, lock_live_product_sets},
-    resource::{Kind, Meta, Resource, Writable},
+    resource::{Meta, Resource, Writable},
 };
 use crate::domain::{
     Collection, Error, Id,
@@ -76,33 +76,7 @@ impl TryFrom<RiskRow> for RiskEntry {
     }
 }
 
-impl Resource for RiskEntry {
-    const KIND: Kind = Kind {
-        collection: RISKS,
-        fields: risk::FIELDS,
-        select: "SELECT risks.* FROM risks",
-        table: "risks",
-        id: "risks.id",
-        lock_then_read: false,
-    };
-    /// Its own row only.
-    const DEPENDS: super::cache::Depends = super::cache::Depends::On(&[]);
-    type Row = RiskRow;
-
-    super::resource::stored_fields!();
-}
-
-const INSERT_RISK: &str = "INSERT INTO risks (id, title, title_ko, category, description, likelihood, impact,
-        owner_organization, mitigation, state, source, labels, goals, partners, product_sets, create_time, update_time)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), now())
-     ON CONFLICT (id) DO NOTHING
-     RETURNING id";
-
-const UPDATE_RISK: &str = "UPDATE risks SET title = $2, title_ko = $3, category = $4, description = $5,
-        likelihood = $6, impact = $7, owner_organization = $8, mitigation = $9, state = $10, source = $11,
-        labels = $12, goals = $13, partners = $14, product_sets = $15, update_time = now(), revision = revision + 1
-     WHERE id = $1
-     RETURNING id";
+super::resource::own_row_resource!(RiskEntry: RiskRow, RISKS, risk::FIELDS, "risks");
 
 /// Which links of a risk: to goals, partners or product sets (the column of the `risks`
 /// table).
@@ -183,32 +157,22 @@ impl Writable for RiskEntry {
     const CREATE: &'static str = "CreateRiskEntry";
     const FIELD: &'static str = "risk";
 
-    const INSERT: &'static str = INSERT_RISK;
-    const UPDATE: &'static str = UPDATE_RISK;
-
-    /// Binds the stored columns of a risk, `$1…$14` of [`INSERT_RISK`] and [`UPDATE_RISK`].
-    fn bind<'q, O>(
-        q: QueryAs<'q, Postgres, O, PgArguments>,
-        id: &'q Id,
-        spec: &'q RiskSpec,
-    ) -> QueryAs<'q, Postgres, O, PgArguments> {
-        let keys = |v: &'q [Id]| v.iter().map(Id::as_str).collect::<Vec<&'q str>>();
-        q.bind(id.as_str())
-            .bind(&spec.title)
-            .bind(&spec.title_ko)
-            .bind(spec.category.map(RiskCategory::as_str).unwrap_or_default())
-            .bind(&spec.description)
-            .bind(i32::from(spec.likelihood))
-            .bind(i32::from(spec.impact))
-            .bind(&spec.owner_organization)
-            .bind(&spec.mitigation)
-            .bind(spec.state.map(RiskState::as_str).unwrap_or_default())
-            .bind(&spec.source)
-            .bind(Json(&spec.labels))
-            .bind(keys(&spec.goals))
-            .bind(keys(&spec.partners))
-            .bind(keys(&spec.product_sets))
-    }
+    super::resource::writable_columns!(spec: RiskSpec {
+        title,
+        title_ko,
+        category: spec.category.map(RiskCategory::as_str).unwrap_or_default(),
+        description,
+        likelihood: i32::from(spec.likelihood),
+        impact: i32::from(spec.impact),
+        owner_organization,
+        mitigation,
+        state: spec.state.map(RiskState::as_str).unwrap_or_default(),
+        source,
+        labels: Json(&spec.labels),
+        goals: super::resource::ids(&spec.goals),
+        partners: super::resource::ids(&spec.partners),
+        product_sets: super::resource::ids(&spec.product_sets),
+    });
 
     /// The goals, partners and product sets it links.
     async fn check_links(

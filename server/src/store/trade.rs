@@ -301,6 +301,17 @@ fn add_products(qb: &mut QueryBuilder<Postgres>, products: Option<&[String]>) {
     }
 }
 
+/// The products `importer` bought in `year` whose top supplier is `supplier` with at least
+/// `min_share` of its imports (of `products`, or of all).
+#[derive(Debug, Clone, Copy)]
+pub struct Dominance<'a> {
+    pub importer: &'a str,
+    pub supplier: &'a str,
+    pub year: i32,
+    pub min_share: f64,
+    pub products: Option<&'a [String]>,
+}
+
 impl Store {
     /// Starts a load: a transaction with empty staging tables.
     pub async fn begin_trade_load(&self) -> Result<TradeLoad, Error> {
@@ -354,9 +365,7 @@ impl Store {
                 qb.push(" AND ").push(col).push(" = ").push_bind(v.clone());
             }
         }
-        pager.push_after(&mut qb)?;
-        pager.push_order_limit(&mut qb);
-        let rows: Vec<RecordRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows: Vec<RecordRow> = pager.fetch(qb).await?;
         let records: Vec<StoredRecord> = rows
             .into_iter()
             .map(|r| StoredRecord {
@@ -437,16 +446,15 @@ impl Store {
         Ok(out)
     }
 
-    /// The products `importer` bought in `year` whose top supplier is `supplier` with at
-    /// least `min_share` of its imports, by product.
-    pub async fn dominated_products(
-        &self,
-        importer: &str,
-        supplier: &str,
-        year: i32,
-        min_share: f64,
-        products: Option<&[String]>,
-    ) -> Result<Vec<Dominated>, Error> {
+    /// The products a [`Dominance`] query finds, by product.
+    pub async fn dominated_products(&self, q: &Dominance<'_>) -> Result<Vec<Dominated>, Error> {
+        let Dominance {
+            importer,
+            supplier,
+            year,
+            min_share,
+            products,
+        } = *q;
         let mut qb = QueryBuilder::<Postgres>::new(
             "SELECT product, top_value_usd, import_value_usd, supplier_count FROM trade_country_stats
              WHERE import_value_usd > 0 AND country = ",

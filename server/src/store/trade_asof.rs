@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use time::OffsetDateTime;
 
-use super::{Store, db_error};
+use super::{Store, db_error, trade::Dominance};
 use crate::domain::{
     Error,
     dependency::{World, YearData},
@@ -82,30 +82,22 @@ impl Store {
     }
 
     /// [`Store::dominated_products`] of the figures as stored at `at`.
-    pub async fn dominated_products_at(
-        &self,
-        importer: &str,
-        supplier: &str,
-        year: i32,
-        min_share: f64,
-        products: Option<&[String]>,
-        at: OffsetDateTime,
-    ) -> Result<Vec<Dominated>, Error> {
-        let (first, last) = flow_range(year, None);
+    pub async fn dominated_products_at(&self, q: &Dominance<'_>, at: OffsetDateTime) -> Result<Vec<Dominated>, Error> {
+        let (first, last) = flow_range(q.year, None);
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT product, exporter, value_usd FROM trade_records
              WHERE flow BETWEEN $5 AND $6 AND importer = $1 AND year = $2 AND valid_from <= $3 AND (valid_to IS NULL OR valid_to > $3)
                AND ($4::text[] IS NULL OR product = ANY($4))",
         )
-        .bind(importer)
-        .bind(year)
+        .bind(q.importer)
+        .bind(q.year)
         .bind(at)
-        .bind(products)
+        .bind(q.products)
         .bind(first)
         .bind(last)
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        Ok(dominated(rows, supplier, min_share))
+        Ok(dominated(rows, q.supplier, q.min_share))
     }
 }

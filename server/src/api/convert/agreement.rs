@@ -23,7 +23,7 @@ impl TradeAgreement {
             title: s.title.clone(),
             title_ko: s.title_ko.clone(),
             kind: s.kind.to_proto(),
-            parties: s.parties.iter().map(|p| Collection::TradePartners.name(p)).collect(),
+            parties: Collection::TradePartners.names(&s.parties),
             events: s.events.iter().map(AgreementEvent::to_proto).collect(),
             status: s.status().map_or(0, AgreementState::to_proto),
             description: s.description.clone(),
@@ -38,14 +38,7 @@ impl TradeAgreement {
 impl AgreementEvent {
     fn from_proto(v: &mut Violations, f: &str, e: &pb::AgreementEvent) -> Option<AgreementEvent> {
         let before = v.len();
-        let kind = enum_field(
-            v,
-            &format!("{f}.kind"),
-            e.kind,
-            AgreementEventKind::from_proto,
-            true,
-            AgreementEventKind::expected,
-        );
+        let kind = enum_field::<AgreementEventKind>(v, &format!("{f}.kind"), e.kind, true);
         let date = Date::from_proto(v, &format!("{f}.date"), e.date.as_ref());
         if e.date.is_none() {
             v.add(format!("{f}.date"), "is required (a year, a month or a day)");
@@ -87,14 +80,7 @@ fn field(v: &mut Violations, f: &str, a: &pb::TradeAgreement, name: &str) -> Opt
     Some(match name {
         "title" => AgreementField::Title(text(v, f, &a.title, TITLE)),
         "title_ko" => AgreementField::TitleKo(text(v, f, &a.title_ko, OPTIONAL_TITLE)),
-        "kind" => AgreementField::Kind(enum_field(
-            v,
-            f,
-            a.kind,
-            AgreementKind::from_proto,
-            true,
-            AgreementKind::expected,
-        )?),
+        "kind" => AgreementField::Kind(enum_field::<AgreementKind>(v, f, a.kind, true)?),
         "parties" => {
             let parties = names(v, f, &a.parties, Collection::TradePartners, MAX_PARTIES);
             AgreementField::Parties(parties)

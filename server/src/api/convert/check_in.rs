@@ -22,14 +22,7 @@ impl CheckInSpec {
         if check_in_time.is_some_and(|t| t > now + MAX_CLOCK_SKEW) {
             v.add(f("check_in_time"), "must not be in the future");
         }
-        let confidence = enum_field(
-            &mut v,
-            &f("confidence"),
-            c.confidence,
-            CheckInConfidence::from_proto,
-            true,
-            CheckInConfidence::expected,
-        );
+        let confidence = enum_field::<CheckInConfidence>(&mut v, &f("confidence"), c.confidence, true);
         check::text(&mut v, &f("note"), &c.note, false, check::MAX_LONG_TEXT, true);
         check::text(&mut v, &f("author"), &c.author, false, check::MAX_TITLE, false);
         check::text(&mut v, &f("source"), &c.source, false, check::MAX_SHORT_TEXT, false);

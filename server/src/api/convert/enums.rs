@@ -10,8 +10,8 @@ use crate::domain::{Violations, enums::*};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnknownValue(pub i32);
 
-macro_rules! proto_enum {
-    ($name:ident => $proto:ty { $($variant:ident),+ $(,)? }) => {
+macro_rules! proto_enums {
+    ($($name:ident => $proto:ty { $($variant:ident),+ $(,)? })+) => {$(
         impl $name {
             /// `Ok(None)` for UNSPECIFIED (0), `Err` for a value the proto does not define.
             pub fn from_proto(v: i32) -> Result<Option<Self>, UnknownValue> {
@@ -28,49 +28,73 @@ macro_rules! proto_enum {
                 match self { $($name::$variant => <$proto>::$variant as i32),+ }
             }
         }
+
+        impl ProtoEnum for $name {
+            fn from_number(v: i32) -> Result<Option<Self>, UnknownValue> {
+                Self::from_proto(v)
+            }
+            fn one_of() -> String {
+                Self::expected()
+            }
+        }
+    )+
+
+        /// The stored names (`domain::enums`, derived from the variants) are the proto's value
+        /// names without their prefix.
+        #[cfg(test)]
+        #[test]
+        fn stored_names_are_the_proto_names() {
+            $(for v in $name::ALL {
+                let proto = <$proto>::try_from(v.to_proto()).map(|p| p.as_str_name());
+                assert_eq!(proto, Ok(format!("{}{}", $name::PREFIX, v.as_str()).as_str()), "{v:?}");
+                assert_eq!(serde_json::to_value(v).ok(), Some(serde_json::Value::from(v.as_str())));
+            })+
+        }
     };
 }
 
-proto_enum!(Pillar => pb::Pillar { IndustrialResurgence, TradeNationalInterest, SustainableGrowthPartnership });
-proto_enum!(RiskCategory => pb::RiskCategory { Protectionism, CriticalMineralConcentration, ExportDependency, ProductivityDecline, RegionalImbalance, ForeignCompetition, PopulationDecline, Other });
-proto_enum!(RiskState => pb::risk_entry::State { Open, Mitigated, Closed });
-proto_enum!(RiskSeverity => pb::RiskSeverity { Low, Medium, High, Critical });
-proto_enum!(GoalState => pb::policy_goal::State { Unspecified, Planned, Active, OnHold, Closed });
-proto_enum!(Outcome => pb::policy_goal::Outcome { Achieved, Partial, Missed, Dropped });
-proto_enum!(Confidence => pb::policy_goal::Confidence { Low, Medium, High });
-proto_enum!(CheckInConfidence => pb::check_in::Confidence { OnTrack, AtRisk, OffTrack });
-proto_enum!(Direction => pb::target::Direction { IncreaseTo, DecreaseTo, StayAbove, StayBelow, IncreaseBy, DecreaseBy });
-proto_enum!(Comparator => pb::target::Comparator { AtLeast, MoreThan, AtMost, LessThan, Exactly });
-proto_enum!(ProgressState => pb::target_progress::State { NoData, OnTrack, AtRisk, OffTrack, Achieved, BaselineUnknown });
-proto_enum!(MilestoneState => pb::milestone::State { Unspecified, Planned, InProgress, Done, Missed, Cancelled });
-proto_enum!(Role => pb::Role { Viewer, Editor, Admin });
-proto_enum!(PartnerKind => pb::trade_partner::Kind { Country, EconomicBloc, Forum, Group });
-proto_enum!(Priority => pb::trade_partner::Priority { Low, Medium, High, Strategic });
-proto_enum!(AgreementKind => pb::trade_agreement::Kind { Fta, Cepa, TariffArrangement, Mou, Framework, Other });
-proto_enum!(AgreementState => pb::trade_agreement::Status { InNegotiation, Concluded, Signed, InForce, Suspended, Terminated });
-proto_enum!(AgreementEventKind => pb::agreement_event::Kind { NegotiationsLaunched, Concluded, Signed, EnteredIntoForce, Amended, Suspended, Terminated });
-proto_enum!(EngagementKind => pb::engagement::Kind { Negotiation, Summit, Dialogue, MinisterialMeeting, Other });
-proto_enum!(EngagementState => pb::engagement::State { Unspecified, Planned, Ongoing, Concluded, Suspended });
+proto_enums! {
+    Pillar => pb::Pillar { IndustrialResurgence, TradeNationalInterest, SustainableGrowthPartnership }
+    RiskCategory => pb::RiskCategory { Protectionism, CriticalMineralConcentration, ExportDependency, ProductivityDecline, RegionalImbalance, ForeignCompetition, PopulationDecline, Other }
+    RiskState => pb::risk_entry::State { Open, Mitigated, Closed }
+    RiskSeverity => pb::RiskSeverity { Low, Medium, High, Critical }
+    GoalState => pb::policy_goal::State { Unspecified, Planned, Active, OnHold, Closed }
+    Outcome => pb::policy_goal::Outcome { Achieved, Partial, Missed, Dropped }
+    Confidence => pb::policy_goal::Confidence { Low, Medium, High }
+    CheckInConfidence => pb::check_in::Confidence { OnTrack, AtRisk, OffTrack }
+    Direction => pb::target::Direction { IncreaseTo, DecreaseTo, StayAbove, StayBelow, IncreaseBy, DecreaseBy }
+    Comparator => pb::target::Comparator { AtLeast, MoreThan, AtMost, LessThan, Exactly }
+    ProgressState => pb::target_progress::State { NoData, OnTrack, AtRisk, OffTrack, Achieved, BaselineUnknown }
+    MilestoneState => pb::milestone::State { Unspecified, Planned, InProgress, Done, Missed, Cancelled }
+    Role => pb::Role { Viewer, Editor, Admin }
+    PartnerKind => pb::trade_partner::Kind { Country, EconomicBloc, Forum, Group }
+    Priority => pb::trade_partner::Priority { Low, Medium, High, Strategic }
+    AgreementKind => pb::trade_agreement::Kind { Fta, Cepa, TariffArrangement, Mou, Framework, Other }
+    AgreementState => pb::trade_agreement::Status { InNegotiation, Concluded, Signed, InForce, Suspended, Terminated }
+    AgreementEventKind => pb::agreement_event::Kind { NegotiationsLaunched, Concluded, Signed, EnteredIntoForce, Amended, Suspended, Terminated }
+    EngagementKind => pb::engagement::Kind { Negotiation, Summit, Dialogue, MinisterialMeeting, Other }
+    EngagementState => pb::engagement::State { Unspecified, Planned, Ongoing, Concluded, Suspended }
+}
+
+/// A domain enum read from its proto number (implemented by `proto_enums!`).
+pub trait ProtoEnum: Sized {
+    fn from_number(v: i32) -> Result<Option<Self>, UnknownValue>;
+    /// The values a client may set, for error messages.
+    fn one_of() -> String;
+}
 
 /// Records a violation for an enum field and returns the parsed value (None for unspecified).
-pub fn enum_field<T>(
-    v: &mut Violations,
-    field: &str,
-    raw: i32,
-    parse: impl Fn(i32) -> Result<Option<T>, UnknownValue>,
-    required: bool,
-    expected: impl Fn() -> String,
-) -> Option<T> {
-    match parse(raw) {
+pub fn enum_field<T: ProtoEnum>(v: &mut Violations, field: &str, raw: i32, required: bool) -> Option<T> {
+    match T::from_number(raw) {
         Ok(Some(x)) => Some(x),
         Ok(None) => {
             if required {
-                v.add(field, format!("is required; one of {}", expected()));
+                v.add(field, format!("is required; one of {}", T::one_of()));
             }
             None
         }
         Err(UnknownValue(_)) => {
-            v.add(field, format!("unknown value {raw}; one of {}", expected()));
+            v.add(field, format!("unknown value {raw}; one of {}", T::one_of()));
             None
         }
     }

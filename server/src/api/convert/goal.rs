@@ -52,22 +52,8 @@ impl Date {
 impl Risk {
     pub fn from_proto(v: &mut Violations, field: &str, r: &pb::Risk) -> Option<Risk> {
         let before = v.len();
-        let category = enum_field(
-            v,
-            &format!("{field}.category"),
-            r.category,
-            RiskCategory::from_proto,
-            true,
-            RiskCategory::expected,
-        );
-        let severity = enum_field(
-            v,
-            &format!("{field}.severity"),
-            r.severity,
-            RiskSeverity::from_proto,
-            false,
-            RiskSeverity::expected,
-        );
+        let category = enum_field::<RiskCategory>(v, &format!("{field}.category"), r.category, true);
+        let severity = enum_field::<RiskSeverity>(v, &format!("{field}.severity"), r.severity, false);
         check::text(v, &format!("{field}.title"), &r.title, true, check::MAX_TITLE, false);
         check::text(
             v,
@@ -102,7 +88,7 @@ fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<
     Some(match name {
         "title" => GoalField::Title(text(v, f, &g.title, TITLE)),
         "title_ko" => GoalField::TitleKo(text(v, f, &g.title_ko, OPTIONAL_TITLE)),
-        "pillar" => GoalField::Pillar(enum_field(v, f, g.pillar, Pillar::from_proto, false, Pillar::expected)),
+        "pillar" => GoalField::Pillar(enum_field::<Pillar>(v, f, g.pillar, false)),
         "parent" if g.parent.is_empty() => GoalField::Parent(None),
         "parent" => GoalField::Parent(Some(v.take(Collection::PolicyGoals.parse_name(f, &g.parent))?)),
         "description" => GoalField::Description(text(v, f, &g.description, LONG_TEXT)),
@@ -121,14 +107,7 @@ fn field(v: &mut Violations, f: &str, g: &pb::PolicyGoal, name: &str) -> Option<
             GoalField::Regions(g.regions.clone())
         }
         "lead_organization" => GoalField::LeadOrganization(text(v, f, &g.lead_organization, OPTIONAL_TITLE)),
-        "confidence" => GoalField::Confidence(enum_field(
-            v,
-            f,
-            g.confidence,
-            Confidence::from_proto,
-            false,
-            Confidence::expected,
-        )),
+        "confidence" => GoalField::Confidence(enum_field::<Confidence>(v, f, g.confidence, false)),
         "confidence_note" => GoalField::ConfidenceNote(text(v, f, &g.confidence_note, LONG_TEXT)),
         "targets" => GoalField::Targets(targets(v, f, &g.targets)),
         "milestones" => GoalField::Milestones(milestones(v, f, &g.milestones)),
@@ -205,14 +184,7 @@ fn milestones(v: &mut Violations, f: &str, raw: &[pb::Milestone]) -> Vec<Milesto
             true,
         );
         let due_date = Date::from_proto(v, &format!("{mf}.due_date"), m.due_date.as_ref());
-        let state = enum_field(
-            v,
-            &format!("{mf}.state"),
-            m.state,
-            MilestoneState::from_proto,
-            false,
-            MilestoneState::expected,
-        );
+        let state = enum_field::<MilestoneState>(v, &format!("{mf}.state"), m.state, false);
         (v.len() == before).then(|| Milestone {
             title: m.title.clone(),
             description: m.description.clone(),
@@ -244,22 +216,8 @@ fn target_from_proto(v: &mut Violations, tf: &str, t: &pb::Target) -> Option<Tar
     }
     let baseline_date = Date::from_proto(v, &format!("{tf}.baseline_date"), t.baseline_date.as_ref());
     check::finite(v, &format!("{tf}.target_value"), t.target_value);
-    let direction = enum_field(
-        v,
-        &format!("{tf}.direction"),
-        t.direction,
-        Direction::from_proto,
-        true,
-        Direction::expected,
-    );
-    let comparator = enum_field(
-        v,
-        &format!("{tf}.comparator"),
-        t.comparator,
-        Comparator::from_proto,
-        false,
-        Comparator::expected,
-    );
+    let direction = enum_field::<Direction>(v, &format!("{tf}.direction"), t.direction, true);
+    let comparator = enum_field::<Comparator>(v, &format!("{tf}.comparator"), t.comparator, false);
     check::year(v, &format!("{tf}.target_year"), t.target_year);
     if let Some(bd) = baseline_date
         && bd.year > t.target_year
@@ -414,9 +372,9 @@ impl PolicyGoal {
             risks: s.risks.iter().map(Risk::to_proto).collect(),
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            ancestors: self.ancestors.iter().map(|a| Collection::PolicyGoals.name(a)).collect(),
-            risk_register: self.risk_register.iter().map(|r| Collection::Risks.name(r)).collect(),
-            product_sets: s.product_sets.iter().map(|p| Collection::ProductSets.name(p)).collect(),
+            ancestors: Collection::PolicyGoals.names(&self.ancestors),
+            risk_register: Collection::Risks.names(&self.risk_register),
+            product_sets: Collection::ProductSets.names(&s.product_sets),
             dependent_products: self.dependent_products.iter().map(|d| d.to_proto()).collect(),
             latest_check_in: self.latest_check_in.as_ref().map(|c| Box::new(c.to_proto())),
             ..Default::default()

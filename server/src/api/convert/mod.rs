@@ -67,29 +67,29 @@ pub(crate) struct TextRule {
     multiline: bool,
 }
 
+impl TextRule {
+    /// Optional text of at most `max` characters, on one line unless `multiline`.
+    const fn optional(max: usize, multiline: bool) -> TextRule {
+        TextRule {
+            required: false,
+            max,
+            multiline,
+        }
+    }
+
+    const fn required(self) -> TextRule {
+        TextRule { required: true, ..self }
+    }
+}
+
 /// A required one-line title.
-pub(crate) const TITLE: TextRule = TextRule {
-    required: true,
-    max: check::MAX_TITLE,
-    multiline: false,
-};
+pub(crate) const TITLE: TextRule = OPTIONAL_TITLE.required();
 /// An optional one-line title or name.
-pub(crate) const OPTIONAL_TITLE: TextRule = TextRule {
-    required: false,
-    ..TITLE
-};
+pub(crate) const OPTIONAL_TITLE: TextRule = TextRule::optional(check::MAX_TITLE, false);
 /// An optional description or note.
-pub(crate) const LONG_TEXT: TextRule = TextRule {
-    required: false,
-    max: check::MAX_LONG_TEXT,
-    multiline: true,
-};
+pub(crate) const LONG_TEXT: TextRule = TextRule::optional(check::MAX_LONG_TEXT, true);
 /// An optional source or reference.
-pub(crate) const SHORT_TEXT: TextRule = TextRule {
-    required: false,
-    max: check::MAX_SHORT_TEXT,
-    multiline: false,
-};
+pub(crate) const SHORT_TEXT: TextRule = TextRule::optional(check::MAX_SHORT_TEXT, false);
 
 /// A text field's value, checked by `rule`.
 pub(crate) fn text(v: &mut Violations, f: &str, value: &str, rule: TextRule) -> String {

@@ -20,7 +20,6 @@ const PARTNERS: Collection = Collection::TradePartners;
 impl TradePartner {
     pub fn to_proto(&self) -> pb::TradePartner {
         let s = &self.spec;
-        let names = |ids: &[Id], c: Collection| ids.iter().map(|i| c.name(i)).collect::<Vec<_>>();
         pb::TradePartner {
             name: self.name(),
             kind: s.kind.to_proto(),
@@ -28,14 +27,14 @@ impl TradePartner {
             display_name_ko: s.display_name_ko.clone(),
             description_ko: s.description_ko.clone(),
             region: s.region.clone(),
-            members: names(&s.members, PARTNERS),
-            memberships: names(&self.memberships, PARTNERS),
+            members: PARTNERS.names(&s.members),
+            memberships: PARTNERS.names(&self.memberships),
             priority: s.priority.map_or(0, Priority::to_proto),
-            trade_agreements: names(&self.trade_agreements, Collection::Agreements),
+            trade_agreements: Collection::Agreements.names(&self.trade_agreements),
             engagements: s.engagements.iter().map(Engagement::to_proto).collect(),
             risks: s.risks.iter().map(Risk::to_proto).collect(),
-            linked_goals: names(&self.linked_goals, Collection::PolicyGoals),
-            risk_register: names(&self.risk_register, Collection::Risks),
+            linked_goals: Collection::PolicyGoals.names(&self.linked_goals),
+            risk_register: Collection::Risks.names(&self.risk_register),
             dependent_products: self.dependent_products.iter().map(|d| d.to_proto()).collect(),
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -50,22 +49,8 @@ impl Engagement {
     fn from_proto(v: &mut Violations, f: &str, e: &pb::Engagement) -> Option<Engagement> {
         let before = v.len();
         check::text(v, &format!("{f}.title"), &e.title, true, check::MAX_TITLE, false);
-        let kind = enum_field(
-            v,
-            &format!("{f}.kind"),
-            e.kind,
-            EngagementKind::from_proto,
-            true,
-            EngagementKind::expected,
-        );
-        let state = enum_field(
-            v,
-            &format!("{f}.state"),
-            e.state,
-            EngagementState::from_proto,
-            false,
-            EngagementState::expected,
-        );
+        let kind = enum_field::<EngagementKind>(v, &format!("{f}.kind"), e.kind, true);
+        let state = enum_field::<EngagementState>(v, &format!("{f}.state"), e.state, false);
         check::text(
             v,
             &format!("{f}.next_step"),
@@ -132,14 +117,7 @@ patchable!(pb::TradePartner => PartnerField, PartnerPatch, PartnerSpec, FIELDS, 
 /// One writable field of `p`, validated (`f` is its path in the request).
 fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Option<PartnerField> {
     Some(match name {
-        "kind" => PartnerField::Kind(enum_field(
-            v,
-            f,
-            p.kind,
-            PartnerKind::from_proto,
-            true,
-            PartnerKind::expected,
-        )?),
+        "kind" => PartnerField::Kind(enum_field::<PartnerKind>(v, f, p.kind, true)?),
         "display_name" => PartnerField::DisplayName(text(v, f, &p.display_name, TITLE)),
         "display_name_ko" => PartnerField::DisplayNameKo(text(v, f, &p.display_name_ko, OPTIONAL_TITLE)),
         "description_ko" => PartnerField::DescriptionKo(text(v, f, &p.description_ko, LONG_TEXT)),
@@ -150,14 +128,7 @@ fn field(v: &mut Violations, f: &str, p: &pb::TradePartner, name: &str) -> Optio
             PartnerField::Region(p.region.clone())
         }
         "members" => PartnerField::Members(names(v, f, &p.members, PARTNERS, MAX_MEMBERS)),
-        "priority" => PartnerField::Priority(enum_field(
-            v,
-            f,
-            p.priority,
-            Priority::from_proto,
-            false,
-            Priority::expected,
-        )),
+        "priority" => PartnerField::Priority(enum_field::<Priority>(v, f, p.priority, false)),
         "engagements" => PartnerField::Engagements(items(
             v,
             f,

@@ -65,13 +65,7 @@ pub fn trade_record(v: &mut Violations, f: &str, r: &pb::TradeRecord) -> Option<
         v.add(format!("{f}.importer"), "must differ from the exporter");
     }
     if !is_hs6(&r.product) {
-        v.add(
-            format!("{f}.product"),
-            format!(
-                "{:?} is not an HS 6-digit code: write 6 digits, with leading zeros (e.g. 028530)",
-                r.product.chars().take(20).collect::<String>()
-            ),
-        );
+        v.add(format!("{f}.product"), crate::domain::product_set::not_hs6(&r.product));
     }
     let edition_ok = r.hs_edition.is_empty()
         || (r.hs_edition.len() == 4
@@ -176,7 +170,7 @@ impl DependentProduct {
                 .iter()
                 .map(|s| Collection::ProductSets.name(s))
                 .collect(),
-            risks: self.risks.iter().map(|r| Collection::Risks.name(r)).collect(),
+            risks: Collection::Risks.names(&self.risks),
             explanation: self.explanation.clone(),
         }
     }

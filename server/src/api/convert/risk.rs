@@ -13,7 +13,6 @@ use crate::domain::{
 impl RiskEntry {
     pub fn to_proto(&self) -> pb::RiskEntry {
         let s = &self.spec;
-        let names = |ids: &[Id], c: Collection| ids.iter().map(|i| c.name(i)).collect::<Vec<_>>();
         pb::RiskEntry {
             name: self.name(),
             title: s.title.clone(),
@@ -27,9 +26,9 @@ impl RiskEntry {
             state: s.state.map_or(0, RiskState::to_proto),
             source: s.source.clone(),
             labels: s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            goals: names(&s.goals, Collection::PolicyGoals),
-            partners: names(&s.partners, Collection::TradePartners),
-            product_sets: names(&s.product_sets, Collection::ProductSets),
+            goals: Collection::PolicyGoals.names(&s.goals),
+            partners: Collection::TradePartners.names(&s.partners),
+            product_sets: Collection::ProductSets.names(&s.product_sets),
             ..Default::default()
         }
         .stamped(crate::store::Resource::etag(self), &self.stamps)
@@ -55,27 +54,13 @@ fn field(v: &mut Violations, f: &str, r: &pb::RiskEntry, name: &str) -> Option<R
     Some(match name {
         "title" => RiskField::Title(text(v, f, &r.title, TITLE)),
         "title_ko" => RiskField::TitleKo(text(v, f, &r.title_ko, OPTIONAL_TITLE)),
-        "category" => RiskField::Category(enum_field(
-            v,
-            f,
-            r.category,
-            RiskCategory::from_proto,
-            true,
-            RiskCategory::expected,
-        )),
+        "category" => RiskField::Category(enum_field::<RiskCategory>(v, f, r.category, true)),
         "description" => RiskField::Description(text(v, f, &r.description, LONG_TEXT)),
         "likelihood" => RiskField::Likelihood(score(v, f, r.likelihood)),
         "impact" => RiskField::Impact(score(v, f, r.impact)),
         "owner_organization" => RiskField::OwnerOrganization(text(v, f, &r.owner_organization, OPTIONAL_TITLE)),
         "mitigation" => RiskField::Mitigation(text(v, f, &r.mitigation, LONG_TEXT)),
-        "state" => RiskField::State(enum_field(
-            v,
-            f,
-            r.state,
-            RiskState::from_proto,
-            false,
-            RiskState::expected,
-        )),
+        "state" => RiskField::State(enum_field::<RiskState>(v, f, r.state, false)),
         "source" => RiskField::Source(text(v, f, &r.source, SHORT_TEXT)),
         "labels" => RiskField::Labels(labels(v, f, &r.labels)),
         "goals" => RiskField::Goals(names(v, f, &r.goals, Collection::PolicyGoals, check::MAX_LIST_ITEMS)),
