@@ -150,3 +150,121 @@ async fn one(send: SendRequest<Bytes>, call: &Call) -> anyhow::Result<()> {
         other => anyhow::bail!("grpc-status {other:?} after {got} bytes"),
     }
 }
+
+/// The gRPC paths and bodies the real h2load posts (see the module documentation).
+const HEALTH_PATH: &str = "/grpc.health.v1.Health/Check";
+const GET_PATH: &str = "/motie.registry.v1.PolicyGoalService/GetPolicyGoal";
+
+/// What the real `h2load` (nghttp2) measured, alternating Check and Get `rounds` times.
+#[derive(Debug, Default)]
+pub struct External {
+    /// req/s of each round: (Check, Get).
+    pub rounds: Vec<(f64, f64)>,
+    /// The command line of the Get run (token elided).
+    pub command: String,
+}
+
+impl External {
+    /// Median of the Check and of the Get rates.
+    pub fn medians(&self) -> (f64, f64) {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0)
+        };
+        (
+            median(self.rounds.iter().map(|r| r.0).collect()),
+            median(self.rounds.iter().map(|r| r.1).collect()),
+        )
+    }
+}
+
+/// Runs `program` (h2load) against `endpoint`: `requests` requests over `connections`
+/// connections × `streams` streams, Check then `GetPolicyGoal` of `goal`, `rounds` times.
+/// Each run must answer every request with HTTP 200 (the Get's grpc-status is checked by
+/// [`H2Pool::get`] before: h2load does not read trailers).
+pub async fn external(
+    program: &std::path::Path,
+    endpoint: &str,
+    token: &str,
+    goal: &str,
+    requests: u64,
+    connections: usize,
+    streams: usize,
+    rounds: usize,
+) -> anyhow::Result<External> {
+    let dir = std::env::temp_dir().join(format!("registry-bench-h2load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let health = dir.join("health.bin");
+    let get = dir.join("get.bin");
+    std::fs::write(
+        &health,
+        frame(&tonic_health::pb::HealthCheckRequest { service: String::new() }),
+    )?;
+    std::fs::write(
+        &get,
+        frame(&pb::GetPolicyGoalRequest {
+            name: goal.to_owned(),
+            ..Default::default()
+        }),
+    )?;
+    let base = endpoint.trim_end_matches('/');
+    let run = |body: &std::path::Path, path: &str, authorized: bool| {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.arg("-n")
+            .arg(requests.to_string())
+            .arg("-c")
+            .arg(connections.to_string())
+            .arg("-m")
+            .arg(streams.to_string())
+            .args(["-H", "content-type: application/grpc", "-H", "te: trailers"]);
+        if authorized {
+            cmd.arg("-H").arg(format!("authorization: Bearer {token}"));
+        }
+        cmd.arg("-d").arg(body).arg(format!("{base}{path}"));
+        cmd
+    };
+    let command = format!(
+        "{} -n {requests} -c {connections} -m {streams} -H 'content-type: application/grpc' -H 'te: trailers' \
+         -H \"authorization: Bearer $TOKEN\" -d get.bin {base}{GET_PATH}",
+        program.display()
+    );
+    let mut out = External {
+        rounds: Vec::new(),
+        command,
+    };
+    for _ in 0..rounds.max(1) {
+        let check = rate(run(&health, HEALTH_PATH, false), requests).await?;
+        let got = rate(run(&get, GET_PATH, true), requests).await?;
+        out.rounds.push((check, got));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(out)
+}
+
+/// Runs one h2load command and reads its `finished in …, N req/s` line; every request must
+/// have succeeded with a 2xx.
+async fn rate(mut cmd: tokio::process::Command, requests: u64) -> anyhow::Result<f64> {
+    let output = cmd.output().await.context("cannot run h2load")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(output.status.success(), "h2load failed: {text}");
+    let succeeded = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("requests:"))
+        .and_then(|l| l.split(',').find_map(|p| p.trim().strip_suffix(" succeeded")))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    let twoxx = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("status codes:"))
+        .and_then(|l| l.split(',').find_map(|p| p.trim().strip_suffix(" 2xx")))
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    anyhow::ensure!(
+        succeeded == Some(requests) && twoxx == Some(requests),
+        "h2load: not every request succeeded: {text}"
+    );
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("finished in"))
+        .and_then(|l| l.split(',').nth(1))
+        .and_then(|p| p.trim().strip_suffix(" req/s"))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .with_context(|| format!("h2load printed no rate: {text}"))
+}

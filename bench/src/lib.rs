@@ -86,8 +86,21 @@ pub struct Options {
     /// Trade records trade-load generates and loads (3 years x products x 70 flows).
     #[arg(long, default_value_t = 1_000_000)]
     pub trade_rows: usize,
+    /// Order of the generated trade file: `product` (each product's flows of every year
+    /// together) or `baci` (by year, exporter, importer and product, as BACI's files are).
+    #[arg(long, value_enum, default_value_t = trade::Order::Product)]
+    pub trade_order: trade::Order,
+    /// The h2load program (nghttp2-client) of the h2load-get scenario.
+    #[arg(long, default_value = "h2load")]
+    pub h2load: PathBuf,
+    /// Requests of each h2load run (Check, then Get).
+    #[arg(long, default_value_t = 100_000)]
+    pub h2load_requests: u64,
+    /// Times h2load-get alternates a Check run and a Get run (the medians are reported).
+    #[arg(long, default_value_t = 3)]
+    pub h2load_rounds: usize,
     /// WatchChanges streams of watch-fanout.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 10_000)]
     pub watchers: usize,
     /// Writes per second of the watch-fanout writer.
     #[arg(long, default_value_t = 20.0)]
@@ -147,10 +160,13 @@ pub enum Scenario {
     H2Health,
     /// GetPolicyGoal of one goal over raw HTTP/2 streams, h2load-style.
     H2Get,
+    /// The real `h2load` (nghttp2): Check, then GetPolicyGoal of one goal, alternately
+    /// (results `h2load-health` and `h2load-get`; skipped with a note when not installed).
+    H2loadGet,
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 13] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::Health,
         Scenario::DbSelect,
         Scenario::DbInsert,
@@ -164,6 +180,7 @@ impl Scenario {
         Scenario::WatchFanout,
         Scenario::H2Health,
         Scenario::H2Get,
+        Scenario::H2loadGet,
     ];
 
     pub fn name(self) -> &'static str {
@@ -183,6 +200,7 @@ impl Scenario {
             Scenario::Dependencies => "dependencies",
             Scenario::H2Health => "h2-health",
             Scenario::H2Get => "h2-get",
+            Scenario::H2loadGet => "h2load-get",
         }
     }
 
@@ -190,6 +208,8 @@ impl Scenario {
     pub fn baselines(self) -> &'static [Scenario] {
         match self {
             Scenario::Health | Scenario::DbSelect | Scenario::DbInsert | Scenario::H2Health => &[],
+            // h2load-get measures its own baseline (h2load-health) in the same run.
+            Scenario::H2loadGet => &[],
             Scenario::H2Get => &[Scenario::H2Health],
             Scenario::Get | Scenario::BatchGet | Scenario::List => &[Scenario::DbSelect],
             Scenario::Create | Scenario::Update | Scenario::Import => &[Scenario::DbInsert],
@@ -439,6 +459,56 @@ async fn run_scenarios(opts: &Options, target: &Target, report: &mut Report, say
                 ));
                 r
             }
+            Scenario::H2loadGet => {
+                let goal = format!("policyGoals/{}", dataset::goal_id(0));
+                // h2load does not read trailers: check once that the Get succeeds.
+                let h2 = h2load::H2Pool::connect(&target.endpoint, &target.token, 1).await?;
+                h2.get(&goal)?(0)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("GetPolicyGoal over h2: {e}"))?;
+                let streams = opts.concurrency.div_ceil(opts.h2_connections.max(1));
+                match h2load::external(
+                    &opts.h2load,
+                    &target.endpoint,
+                    &target.token,
+                    &goal,
+                    opts.h2load_requests,
+                    opts.h2_connections,
+                    streams,
+                    opts.h2load_rounds,
+                )
+                .await
+                {
+                    Ok(ext) => {
+                        let (check, got) = ext.medians();
+                        let rounds = ext
+                            .rounds
+                            .iter()
+                            .map(|(c, g)| format!("{c:.0}/{g:.0}"))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let n = opts.h2load_requests * ext.rounds.len() as u64;
+                        let mut health = trade::whole("h2load-health", "req/s", check, n, &[]);
+                        health.latency_mode = "h2load, median of the rounds".into();
+                        health
+                            .notes
+                            .push(format!("h2load, Check/Get req/s per round: {rounds}"));
+                        report.scenarios.push(health);
+                        let mut r = trade::whole("h2load-get", "req/s", got, n, &[]);
+                        r.latency_mode = "h2load, median of the rounds".into();
+                        r.notes.push(ext.command);
+                        r
+                    }
+                    Err(e) => {
+                        let mut r = trade::whole("h2load-get", "req/s", 0.0, 0, &[]);
+                        r.errors = 1;
+                        r.error_sample = Some(format!("{e:#}"));
+                        r.notes
+                            .push(format!("skipped: {e:#} (install nghttp2-client for h2load)"));
+                        r
+                    }
+                }
+            }
             Scenario::BatchGet => {
                 let mut r = measure(opts, target.pid, scenario, &ctx.batch_get(), true).await;
                 r.unloaded_latency = Some(unloaded(opts, &ctx.batch_get()).await);
@@ -475,11 +545,13 @@ async fn run_scenarios(opts: &Options, target: &Target, report: &mut Report, say
                 report::import_result(&run)
             }
             Scenario::WatchFanout => {
-                let f = scenarios::watch_fanout(&ctx, opts.watchers, opts.watch_write_rate, opts.duration).await?;
+                let f = scenarios::watch_fanout(&ctx, target.pid, opts.watchers, opts.watch_write_rate, opts.duration)
+                    .await?;
+                report.server.bytes_per_watcher = f.bytes_per_watcher();
                 report::fanout_result(&f, opts.watch_write_rate)
             }
             Scenario::TradeLoad => {
-                let run = trade::load(&ctx, opts.trade_rows).await?;
+                let run = trade::load(&ctx, opts.trade_rows, opts.trade_order).await?;
                 let [copy, load] = trade::load_results(&run);
                 report.scenarios.push(copy);
                 load

@@ -405,6 +405,18 @@ pub struct Fanout {
     pub error_sample: Option<String>,
     /// From the first write to the last delivery.
     pub elapsed: Duration,
+    /// The server's resident memory before the watchers' connections were opened and once
+    /// every watcher was subscribed (KiB; None without a server pid).
+    pub rss_before_kib: Option<u64>,
+    pub rss_watching_kib: Option<u64>,
+}
+
+impl Fanout {
+    /// Server memory per subscribed watcher (its connection's share included), in bytes.
+    pub fn bytes_per_watcher(&self) -> Option<f64> {
+        let (before, after) = (self.rss_before_kib?, self.rss_watching_kib?);
+        (self.connected > 0).then(|| after.saturating_sub(before) as f64 * 1024.0 / self.connected as f64)
+    }
 }
 
 /// Streams per connection the fan-out opens, one token per connection (registryd allows 32
@@ -415,7 +427,15 @@ const WATCHERS_PER_CONNECTION: usize = 32;
 /// goals at `rate` per second for `duration`. The latency of a delivery is its receipt time
 /// minus the change's `change_time` (the database clock inside the writing transaction, just
 /// before commit; same host, same clock), so it includes the commit itself.
-pub async fn watch_fanout(ctx: &Ctx, watchers: usize, rate: f64, duration: Duration) -> anyhow::Result<Fanout> {
+pub async fn watch_fanout(
+    ctx: &Ctx,
+    server_pid: Option<u32>,
+    watchers: usize,
+    rate: f64,
+    duration: Duration,
+) -> anyhow::Result<Fanout> {
+    let rss = || server_pid.and_then(crate::server::memory).map(|m| m.vm_rss_kib);
+    let rss_before_kib = rss();
     // Each connection's watchers share a VIEWER token of their own.
     let connections = watchers.div_ceil(WATCHERS_PER_CONNECTION).max(1);
     let mut clients = Vec::with_capacity(connections);
@@ -516,6 +536,7 @@ pub async fn watch_fanout(ctx: &Ctx, watchers: usize, rate: f64, duration: Durat
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(60), wait_ready).await;
+    let rss_watching_kib = rss();
 
     // One writer, open loop at `rate`.
     let writer = ctx.clients[0].clone();
@@ -572,6 +593,8 @@ pub async fn watch_fanout(ctx: &Ctx, watchers: usize, rate: f64, duration: Durat
         stream_errors: stream_errors.load(Ordering::Relaxed),
         error_sample,
         elapsed,
+        rss_before_kib,
+        rss_watching_kib,
     })
 }
 
