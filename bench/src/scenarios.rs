@@ -423,6 +423,10 @@ impl Fanout {
 /// change streams per token and 256 streams per connection by default).
 const WATCHERS_PER_CONNECTION: usize = 32;
 
+/// Watchers subscribing at once (a stream holds one of the server's request slots, 1,024 by
+/// default, until its first message).
+const WATCHERS_OPENING: usize = 256;
+
 /// `watchers` WatchChanges streams (on `watchers / 32` connections) and one writer creating
 /// goals at `rate` per second for `duration`. The latency of a delivery is its receipt time
 /// minus the change's `change_time` (the database clock inside the writing transaction, just
@@ -460,6 +464,9 @@ pub async fn watch_fanout(
     let stream_errors = Arc::new(AtomicU64::new(0));
     let sample: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<bool>(watchers.max(1));
+    // Watchers subscribe a few hundred at a time, as clients that back off do: a stream
+    // counts against the server's limit of requests in flight until its first message.
+    let opening = Arc::new(tokio::sync::Semaphore::new(WATCHERS_OPENING));
     let mut tasks = Vec::with_capacity(watchers);
     for i in 0..watchers {
         let client = clients[i % connections].clone();
@@ -474,7 +481,9 @@ pub async fn watch_fanout(
             sample.clone(),
             ready_tx.clone(),
         );
+        let opening = opening.clone();
         tasks.push(tokio::spawn(async move {
+            let mut permit = opening.acquire_owned().await.ok();
             let fail = |e: String| {
                 stream_errors.fetch_add(1, Ordering::Relaxed);
                 if let Ok(mut s) = sample.lock() {
@@ -496,6 +505,7 @@ pub async fn watch_fanout(
                         // The first message is a heartbeat sent once the watch is subscribed.
                         Some(pb::watch_changes_response::Event::Heartbeat(_)) if !announced => {
                             announced = true;
+                            permit.take();
                             let _ = ready.send(true).await;
                         }
                         Some(pb::watch_changes_response::Event::Change(c)) => {

@@ -41,6 +41,57 @@ pub struct ChangesApi {
     /// Database reads of stream catch-ups in flight (each holds a pooled connection only
     /// for one page), so that a burst of opens leaves the pool to other calls.
     catch_up: Arc<Semaphore>,
+    /// The latest changes as stream events, converted once for every watcher.
+    events: Arc<Events>,
+}
+
+/// The stream events of the latest changes, by sequence: a change is converted (its snapshot
+/// decoded and turned into its proto message) by the first watcher that sends it, and the
+/// others clone that message. With thousands of watchers the conversion was most of the
+/// server's work per delivery.
+#[derive(Debug, Default)]
+struct Events(std::sync::Mutex<std::collections::VecDeque<(i64, Arc<pb::WatchChangesResponse>)>>);
+
+/// Converted events kept (watchers more than this many changes apart convert again).
+const EVENTS_KEPT: usize = 256;
+
+impl Events {
+    fn get(&self, row: &ChangeRecord) -> pb::WatchChangesResponse {
+        let find = |q: &std::collections::VecDeque<(i64, Arc<pb::WatchChangesResponse>)>| {
+            q.iter().rev().find(|(s, _)| *s == row.sequence).map(|(_, e)| e.clone())
+        };
+        if let Some(e) = self.0.lock().ok().and_then(|q| find(&q)) {
+            return (*e).clone();
+        }
+        let event = Arc::new(change_event(row));
+        if let Ok(mut q) = self.0.lock()
+            && find(&q).is_none()
+        {
+            if q.len() >= EVENTS_KEPT {
+                q.pop_front();
+            }
+            q.push_back((row.sequence, event.clone()));
+        }
+        Arc::unwrap_or_clone(event)
+    }
+}
+
+/// A watch's message as its channel holds it: boxed, so that the channel's buffer (allocated
+/// with the channel, 32 slots at a time) holds pointers, not change events with their snapshot
+/// inline, which are over a kilobyte each: that buffer was most of a watcher's memory.
+type Boxed = Result<Box<pb::WatchChangesResponse>, Box<Status>>;
+
+/// The watch's end of its response channel.
+struct WatchTx(mpsc::Sender<Boxed>);
+
+impl WatchTx {
+    async fn send(&self, m: Result<pb::WatchChangesResponse, Status>) -> Result<(), ()> {
+        self.0.send(m.map(Box::new).map_err(Box::new)).await.map_err(|_| ())
+    }
+
+    async fn closed(&self) {
+        self.0.closed().await;
+    }
 }
 
 /// Catch-up reads of opening streams that may run at once.
@@ -54,6 +105,7 @@ impl ChangesApi {
             shutdown,
             slots,
             catch_up: Arc::new(Semaphore::new(CATCH_UP_READS)),
+            events: Arc::default(),
         }
     }
 }
@@ -295,10 +347,12 @@ impl ChangeFeedService for ChangesApi {
             prefix: r.name_prefix,
             tokens: admin,
         };
-        let (tx, out) = mpsc::channel::<Result<pb::WatchChangesResponse, Status>>(64);
+        let (tx, out) = mpsc::channel(64);
+        let tx = WatchTx(tx);
         let store = self.store.clone();
         let shutdown = self.shutdown.clone();
         let catch_up = self.catch_up.clone();
+        let events = self.events.clone();
         tokio::spawn(async move {
             let _guard = guard;
             let _slot = slot;
@@ -330,7 +384,7 @@ impl ChangeFeedService for ChangesApi {
                         TokenNews::ExpiresAt(t) => expire_time = t,
                         TokenNews::None => {}
                     }
-                    if selector.matches(&row) && tx.send(Ok(change_event(&row))).await.is_err() {
+                    if selector.matches(&row) && tx.send(Ok(events.get(&row))).await.is_err() {
                         return;
                     }
                 }
@@ -359,7 +413,7 @@ impl ChangeFeedService for ChangesApi {
                                 TokenNews::None => {}
                             }
                             if selector.matches(&row) {
-                                if tx.send(Ok(change_event(&row))).await.is_err() {
+                                if tx.send(Ok(events.get(&row))).await.is_err() {
                                     return;
                                 }
                                 tick.reset();
@@ -398,9 +452,10 @@ impl ChangeFeedService for ChangesApi {
                 }
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(
-            out,
-        ))))
+        use futures::StreamExt;
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(out).map(|m: Boxed| m.map(|m| *m).map_err(|s| *s)),
+        )))
     }
 
     async fn list_changes(
