@@ -178,8 +178,18 @@ impl External {
     }
 }
 
-/// Runs `program` (h2load) against `endpoint`: `requests` requests over `connections`
-/// connections × `streams` streams, Check then `GetPolicyGoal` of `goal`, `rounds` times.
+/// The shape of an h2load run: `requests` requests over `connections` connections ×
+/// `streams` streams, Check then Get, `rounds` times.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub requests: u64,
+    pub connections: usize,
+    pub streams: usize,
+    pub rounds: usize,
+}
+
+/// Runs `program` (h2load) against `endpoint` as `shape` says: Check, then `GetPolicyGoal`
+/// of `goal`.
 /// Each run must answer every request with HTTP 200 (the Get's grpc-status is checked by
 /// [`H2Pool::get`] before: h2load does not read trailers).
 pub async fn external(
@@ -187,11 +197,14 @@ pub async fn external(
     endpoint: &str,
     token: &str,
     goal: &str,
-    requests: u64,
-    connections: usize,
-    streams: usize,
-    rounds: usize,
+    shape: Shape,
 ) -> anyhow::Result<External> {
+    let Shape {
+        requests,
+        connections,
+        streams,
+        rounds,
+    } = shape;
     let dir = std::env::temp_dir().join(format!("registry-bench-h2load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let health = dir.join("health.bin");

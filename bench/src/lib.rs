@@ -472,10 +472,12 @@ async fn run_scenarios(opts: &Options, target: &Target, report: &mut Report, say
                     &target.endpoint,
                     &target.token,
                     &goal,
-                    opts.h2load_requests,
-                    opts.h2_connections,
-                    streams,
-                    opts.h2load_rounds,
+                    h2load::Shape {
+                        requests: opts.h2load_requests,
+                        connections: opts.h2_connections,
+                        streams,
+                        rounds: opts.h2load_rounds,
+                    },
                 )
                 .await
                 {
