@@ -254,30 +254,26 @@ pub async fn external(
     Ok(out)
 }
 
+/// The number before `suffix` in the comma-separated line of h2load's summary that starts
+/// with `line` (`requests: … 100000 succeeded, …` → `figure(text, "requests:", " succeeded")`).
+fn figure<T: std::str::FromStr>(text: &str, line: &str, suffix: &str) -> Option<T> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(line))
+        .and_then(|l| l.split(',').find_map(|p| p.trim().strip_suffix(suffix)))
+        .and_then(|n| n.trim().parse().ok())
+}
+
 /// Runs one h2load command and reads its `finished in …, N req/s` line; every request must
 /// have succeeded with a 2xx.
 async fn rate(mut cmd: tokio::process::Command, requests: u64) -> anyhow::Result<f64> {
     let output = cmd.output().await.context("cannot run h2load")?;
     let text = String::from_utf8_lossy(&output.stdout);
     anyhow::ensure!(output.status.success(), "h2load failed: {text}");
-    let succeeded = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("requests:"))
-        .and_then(|l| l.split(',').find_map(|p| p.trim().strip_suffix(" succeeded")))
-        .and_then(|n| n.trim().parse::<u64>().ok());
-    let twoxx = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("status codes:"))
-        .and_then(|l| l.split(',').find_map(|p| p.trim().strip_suffix(" 2xx")))
-        .and_then(|n| n.trim().parse::<u64>().ok());
+    let succeeded = figure::<u64>(&text, "requests:", " succeeded");
+    let twoxx = figure::<u64>(&text, "status codes:", " 2xx");
     anyhow::ensure!(
         succeeded == Some(requests) && twoxx == Some(requests),
         "h2load: not every request succeeded: {text}"
     );
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("finished in"))
-        .and_then(|l| l.split(',').nth(1))
-        .and_then(|p| p.trim().strip_suffix(" req/s"))
-        .and_then(|n| n.trim().parse::<f64>().ok())
-        .with_context(|| format!("h2load printed no rate: {text}"))
+    figure::<f64>(&text, "finished in", " req/s").with_context(|| format!("h2load printed no rate: {text}"))
 }

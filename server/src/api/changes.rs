@@ -45,9 +45,9 @@ pub struct ChangesApi {
     events: Arc<Events>,
 }
 
-/// The stream events of the latest changes, by sequence: a change is converted (its snapshot
-/// decoded and turned into its proto message) by the first watcher that sends it, and the
-/// others clone that message. With thousands of watchers the conversion was most of the
+/// The stream events of the latest live changes (from the broadcast), by sequence: a change is
+/// converted (its snapshot decoded and turned into its proto message) by the first watcher
+/// that sends it, and the others clone that message. With thousands of watchers the conversion was most of the
 /// server's work per delivery.
 #[derive(Debug, Default)]
 struct Events(std::sync::Mutex<std::collections::VecDeque<(i64, Arc<pb::WatchChangesResponse>)>>);
@@ -384,7 +384,9 @@ impl ChangeFeedService for ChangesApi {
                         TokenNews::ExpiresAt(t) => expire_time = t,
                         TokenNews::None => {}
                     }
-                    if selector.matches(&row) && tx.send(Ok(events.get(&row))).await.is_err() {
+                    // Converted here, not kept: a catch-up's older changes would push the
+                    // live ones out of `events`.
+                    if selector.matches(&row) && tx.send(Ok(change_event(&row))).await.is_err() {
                         return;
                     }
                 }

@@ -42,10 +42,15 @@ fn push_text(buf: &mut Vec<u8>, s: &str) {
     }
 }
 
-fn copy_rows(records: &[TradeRecord]) -> Vec<u8> {
+/// The records in COPY text format, each with its flow (last column), widening `flows` (the
+/// smallest and the largest flow) to cover them.
+fn copy_rows(records: &[TradeRecord], flows: &mut Option<(i64, i64)>) -> Vec<u8> {
     use std::io::Write;
     let mut buf = Vec::with_capacity(records.len() * 48);
     for r in records {
+        let flow = r.flow();
+        let (lo, hi) = flows.get_or_insert((flow, flow));
+        (*lo, *hi) = ((*lo).min(flow), (*hi).max(flow));
         // Writing to a Vec cannot fail.
         let _ = write!(buf, "{}\t{}\t{}\t{}\t", r.year, r.exporter, r.importer, r.product);
         push_text(&mut buf, &r.hs_edition);
@@ -59,20 +64,20 @@ fn copy_rows(records: &[TradeRecord]) -> Vec<u8> {
         buf.push(b'\t');
         push_text(&mut buf, &r.source);
         buf.extend_from_slice(if r.estimated { b"\tt\t" } else { b"\tf\t" });
-        let _ = writeln!(buf, "{}", r.flow());
+        let _ = writeln!(buf, "{flow}");
     }
     buf
 }
 
 /// Finds the staged flows that are new or whose figures changed (one join with the current
-/// records of the staged range of flows, `$1` to `$2`, kept in memory), inserts their versions (in the order of the primary key, so that
-/// its B-tree is written page after page) with the revision each replaces plus one, notes the
-/// replaced revisions in `trade_diff` for [`CLOSE`] (only those: a first load writes its rows
-/// once, straight from the staged rows), notes the product-years touched, each with whether it
-/// had records before this load (world statistics: every product-year with records has them),
-/// and counts new flows, revised flows and product-years. The new versions are invisible to
-/// the join (one snapshot for the whole statement), so the current versions it compares with
-/// are those before the load.
+/// records of the staged range of flows, `$1` to `$2`, kept in memory), inserts their
+/// versions (in the order of the primary key, so that its B-tree is written page after page)
+/// with the revision each replaces plus one, notes the replaced revisions in `trade_diff` for
+/// [`CLOSE`] (only those: a first load writes its rows once, straight from the staged rows),
+/// notes the product-years touched, each with whether it had records before this load (world
+/// statistics: every product-year with records has them), and counts new flows, revised flows
+/// and product-years. The new versions are invisible to the join (one snapshot for the whole
+/// statement), so the current versions it compares with are those before the load.
 const MERGE: &str = "WITH d AS MATERIALIZED (
     SELECT s.*, t.revision AS replaces
     FROM trade_staging s
@@ -193,15 +198,11 @@ impl TradeLoad {
             .await
             .map_err(db_error)?;
         while let Some(records) = chunks.recv().await {
-            if let Err(e) = copy.send(copy_rows(&records)).await {
+            if let Err(e) = copy.send(copy_rows(&records, &mut self.flows)).await {
                 let _ = copy.abort("the load failed").await;
                 return Err(db_error(e));
             }
             self.received += records.len() as i64;
-            for f in records.iter().map(TradeRecord::flow) {
-                let (lo, hi) = self.flows.get_or_insert((f, f));
-                (*lo, *hi) = ((*lo).min(f), (*hi).max(f));
-            }
         }
         copy.finish().await.map_err(db_error)?;
         Ok(())
